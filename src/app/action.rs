@@ -1,0 +1,54 @@
+//! Inputs to [`super::update`] and the effects it asks the event loop to carry out.
+
+use crossterm::event::KeyEvent;
+
+use crate::journal::Event;
+use crate::runner::{RunnerEvent, StepId};
+
+/// A signal the console was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Hangup,
+    Terminate,
+    Interrupt,
+}
+
+impl Signal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Hangup => "SIGHUP",
+            Signal::Terminate => "SIGTERM",
+            Signal::Interrupt => "SIGINT",
+        }
+    }
+}
+
+/// Everything that can happen to the console.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Key(KeyEvent),
+    /// Bracketed paste: never confirms anything.
+    Paste(String),
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    Runner(RunnerEvent),
+    /// A timer fired (only scheduled while something on screen changes with time).
+    Tick,
+    Signal(Signal),
+    /// The terminal went away (read error, end of input, failed draw).
+    TerminalLost(String),
+    /// An effect could not be carried out (e.g. the journal could not be written).
+    EffectFailed(String),
+}
+
+/// A request from `update` to the event loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    StartStep(StepId),
+    CancelStep(StepId),
+    Journal(Event),
+    /// Leave the loop, restore the terminal and exit with `State::exit_code`.
+    Quit,
+}

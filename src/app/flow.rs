@@ -1,0 +1,411 @@
+//! The run flow inside `update`: asking before destructive phases, the checklist gate, starting and following
+//! steps, cancelling, and ending the run (quit, signals, a lost terminal).
+
+use std::sync::Arc;
+
+use super::action::{Effect, Signal};
+use super::logbuf::LogLine;
+use super::modal::{Expect, Modal, ModalKind};
+use super::state::{Pane, PhaseStatus, QuitState, State};
+use crate::journal::Event;
+use crate::runner::command::TERM_GRACE;
+use crate::runner::{RunnerEvent, StepId, StepOutcome};
+
+/// Enter on a phase: run it, or ask first.
+pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
+    if state.running.is_some() {
+        state.flash = Some("A step is running: wait for it, or cancel it with c.".into());
+        return;
+    }
+    let Some(phase) = state.plan.phases.get(p) else {
+        return;
+    };
+    if !phase.destructive {
+        start_phase(state, p, fx);
+        return;
+    }
+    let unticked = state.unticked();
+    let modal = if !unticked.is_empty() && state.checklist_override.is_none() {
+        let mut m = Modal::new(
+            ModalKind::ChecklistOverride(p),
+            "Checklist incomplete",
+            Expect::Reason,
+            state.now,
+        );
+        m.body.push((
+            "Phase".into(),
+            format!(
+                "{} is destructive and the checklist is not done.",
+                phase.name
+            ),
+        ));
+        m.body
+            .extend(unticked.into_iter().map(|item| ("Unticked".into(), item)));
+        m.danger = true;
+        m
+    } else {
+        phase_confirmation(state, p)
+    };
+    open(state, modal, fx);
+}
+
+/// The confirmation for a destructive phase: environment, phase, every command, what it can fall back on.
+fn phase_confirmation(state: &State, p: usize) -> Modal {
+    let plan = &state.plan;
+    let phase = &plan.phases[p];
+    let expect = if plan.project.is_production() {
+        Expect::Word(plan.project.environment.clone())
+    } else {
+        Expect::Yes
+    };
+    let mut m = Modal::new(
+        ModalKind::RunPhase(p),
+        format!("Run destructive phase: {}", phase.name),
+        expect,
+        state.now,
+    );
+    m.danger = true;
+    m.body
+        .push(("Environment".into(), plan.project.environment.clone()));
+    m.body.push(("Project".into(), plan.project.name.clone()));
+    for (i, step) in phase.steps.iter().enumerate() {
+        let mut what = step.run.display.clone();
+        if let Some(t) = step.timeout {
+            what.push_str(&format!("  (timeout {})", humantime::format_duration(t)));
+        }
+        if let Some(cwd) = &step.cwd {
+            what.push_str(&format!("  (in {})", cwd.display()));
+        }
+        m.body.push((format!("Step {}", i + 1), what));
+    }
+    m.body
+        .push(("Database".into(), "none configured in this plan".into()));
+    m.body
+        .push(("Backup".into(), "none taken in this run".into()));
+    if let Some(reason) = &state.checklist_override {
+        m.body
+            .push(("Checklist".into(), format!("overridden: {reason}")));
+    }
+    m
+}
+
+fn open(state: &mut State, modal: Modal, fx: &mut Vec<Effect>) {
+    fx.push(Effect::Journal(Event::ConfirmationAsked {
+        what: modal.title.clone(),
+        expected: modal.expected_label(),
+    }));
+    state.modal = Some(modal);
+}
+
+pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) {
+    let Some(modal) = state.modal.take() else {
+        return;
+    };
+    fx.push(Effect::Journal(Event::ConfirmationGiven {
+        what: modal.title.clone(),
+        typed: typed.clone(),
+    }));
+    match modal.kind {
+        ModalKind::RunPhase(p) => start_phase(state, p, fx),
+        ModalKind::ChecklistOverride(p) => {
+            fx.push(Effect::Journal(Event::ChecklistOverridden {
+                reason: typed.clone(),
+                unticked: state.unticked(),
+            }));
+            state.checklist_override = Some(typed);
+            let next = phase_confirmation(state, p);
+            open(state, next, fx);
+        }
+        ModalKind::CancelStep(id) => cancel(state, id, fx),
+        ModalKind::Quit => {
+            state.aborted = true;
+            state.quit = QuitState::AfterStep;
+            match state.running {
+                Some(id) => cancel(state, id, fx),
+                None => finish(state, "operator quit while a step ran", fx),
+            }
+        }
+    }
+}
+
+pub(super) fn declined(state: &mut State, typed: String, why: String, fx: &mut Vec<Effect>) {
+    let Some(modal) = state.modal.take() else {
+        return;
+    };
+    state.flash = Some(format!("Cancelled: {} ({why}).", modal.title));
+    fx.push(Effect::Journal(Event::ConfirmationDeclined {
+        what: modal.title,
+        typed,
+        why,
+    }));
+}
+
+fn start_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
+    let phase = &state.plan.phases[p];
+    fx.push(Effect::Journal(Event::PhaseStarted {
+        phase: phase.name.clone(),
+        destructive: phase.destructive,
+    }));
+    let note = format!("phase '{}' started", phase.name);
+    let run = &mut state.phases[p];
+    run.status = PhaseStatus::Running;
+    run.started = Some(state.now);
+    run.duration = None;
+    run.steps.iter_mut().for_each(|s| *s = Default::default());
+    state.side = Pane::Logs;
+    state.log_offset = 0;
+    note_line(state, note);
+    start_step(state, StepId { phase: p, step: 0 }, fx);
+}
+
+fn start_step(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
+    state.running = Some(id);
+    state.phases[id.phase].steps[id.step].started = Some(state.now);
+    fx.push(Effect::StartStep(id));
+}
+
+pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>) {
+    state.dirty = true;
+    match ev {
+        RunnerEvent::StepStarted { id, pid, log_path } => {
+            let (phase, step) = (&state.plan.phases[id.phase], id.step);
+            fx.push(Effect::Journal(Event::StepStarted {
+                phase: phase.name.clone(),
+                step: step + 1,
+                command: phase.steps[step].run.display.clone(),
+                destructive: phase.destructive,
+                pid,
+                log: log_path.display().to_string(),
+            }));
+            state.phases[id.phase].steps[step].pid = Some(pid);
+        }
+        RunnerEvent::Output { id, lines } => {
+            let tag = state.phases[id.phase].tags[id.step].clone();
+            let n = lines.len();
+            for l in lines {
+                state.logs.push(LogLine {
+                    source: tag.clone(),
+                    stream: Some(l.stream),
+                    text: l.text,
+                    truncated: l.truncated,
+                });
+            }
+            if state.log_offset > 0 {
+                // Paused: keep the same lines in view while new ones arrive below.
+                state.log_offset = (state.log_offset + n).min(state.logs.len());
+            }
+        }
+        RunnerEvent::StepFinished {
+            id,
+            outcome,
+            duration,
+        } => step_finished(state, id, outcome, duration, fx),
+    }
+}
+
+fn step_finished(
+    state: &mut State,
+    id: StepId,
+    outcome: StepOutcome,
+    duration: std::time::Duration,
+    fx: &mut Vec<Effect>,
+) {
+    let phase = &state.plan.phases[id.phase];
+    let (name, destructive, step_count) =
+        (phase.name.clone(), phase.destructive, phase.steps.len());
+    fx.push(Effect::Journal(Event::StepFinished {
+        phase: name.clone(),
+        step: id.step + 1,
+        destructive,
+        outcome: outcome_text(&outcome),
+        exit_code: match outcome {
+            StepOutcome::Exited(c) => Some(c),
+            _ => None,
+        },
+        duration_ms: duration.as_millis() as u64,
+    }));
+    note_line(
+        state,
+        format!(
+            "step {} of '{name}': {}",
+            id.step + 1,
+            outcome_text(&outcome)
+        ),
+    );
+    let ok = outcome.is_success();
+    let cancelled = matches!(outcome, StepOutcome::Cancelled);
+    let record = &mut state.phases[id.phase].steps[id.step];
+    record.outcome = Some(outcome);
+    record.duration = Some(duration);
+    if ok && id.step + 1 < step_count && !state.cancelling && state.quit == QuitState::No {
+        start_step(
+            state,
+            StepId {
+                phase: id.phase,
+                step: id.step + 1,
+            },
+            fx,
+        );
+        return;
+    }
+    let status = match (
+        ok && id.step + 1 == step_count,
+        cancelled || state.cancelling,
+    ) {
+        (true, _) => PhaseStatus::Succeeded,
+        (false, true) => PhaseStatus::Cancelled,
+        (false, false) => PhaseStatus::Failed,
+    };
+    let run = &mut state.phases[id.phase];
+    run.status = status;
+    let elapsed = run
+        .started
+        .map(|t| state.now.saturating_duration_since(t))
+        .unwrap_or(duration);
+    run.duration = Some(elapsed);
+    let result = format!("{status:?}").to_lowercase();
+    fx.push(Effect::Journal(Event::PhaseFinished {
+        phase: name.clone(),
+        destructive,
+        result: result.clone(),
+        duration_ms: elapsed.as_millis() as u64,
+    }));
+    state.flash = Some(format!("Phase '{name}' {result}."));
+    state.running = None;
+    state.cancelling = false;
+    if state.quit == QuitState::AfterStep {
+        finish(state, "quit after cancelling the running step", fx);
+    }
+}
+
+pub fn outcome_text(outcome: &StepOutcome) -> String {
+    match outcome {
+        StepOutcome::Exited(c) => format!("exit {c}"),
+        StepOutcome::Signalled(s) => format!("killed by signal {s}"),
+        StepOutcome::TimedOut => "timed out (process group terminated)".into(),
+        StepOutcome::Cancelled => "cancelled (process group terminated)".into(),
+        StepOutcome::SpawnFailed(why) => format!("failed to start: {why}"),
+    }
+}
+
+/// deckhand's own line in the logs pane.
+fn note_line(state: &mut State, text: String) {
+    state.logs.push(LogLine {
+        source: Arc::from("deckhand"),
+        stream: None,
+        text,
+        truncated: false,
+    });
+}
+
+pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(id) = state.running else {
+        state.flash = Some("Nothing is running.".into());
+        return;
+    };
+    if state.cancelling {
+        state.flash = Some("Already cancelling: waiting for the step's processes to end.".into());
+        return;
+    }
+    let phase = &state.plan.phases[id.phase];
+    let mut m = Modal::new(
+        ModalKind::CancelStep(id),
+        format!("Cancel step {} of {}", id.step + 1, phase.name),
+        Expect::Yes,
+        state.now,
+    );
+    m.body
+        .push(("Command".into(), phase.steps[id.step].run.display.clone()));
+    m.body.push(("How".into(), grace_text()));
+    open(state, m, fx);
+}
+
+fn grace_text() -> String {
+    format!(
+        "TERM to its whole process group, KILL after {}",
+        humantime::format_duration(TERM_GRACE)
+    )
+}
+
+fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
+    state.cancelling = true;
+    fx.push(Effect::Journal(Event::CancelRequested {
+        phase: state.plan.phases[id.phase].name.clone(),
+        step: id.step + 1,
+    }));
+    fx.push(Effect::CancelStep(id));
+}
+
+pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
+    match state.running {
+        None => finish(state, "operator quit", fx),
+        Some(id) => {
+            let mut m = Modal::new(
+                ModalKind::Quit,
+                "Quit while a step runs",
+                Expect::Yes,
+                state.now,
+            );
+            let phase = &state.plan.phases[id.phase];
+            m.body.push((
+                "Running".into(),
+                format!("step {} of {}", id.step + 1, phase.name),
+            ));
+            m.body
+                .push(("Quitting".into(), format!("cancels it: {}", grace_text())));
+            m.body
+                .push(("Result".into(), "the run ends as aborted (exit 1)".into()));
+            m.danger = true;
+            open(state, m, fx);
+        }
+    }
+}
+
+/// A signal ends the run: the running step is cancelled first, then deckhand quits.
+pub(super) fn on_signal(state: &mut State, sig: Signal, fx: &mut Vec<Effect>) {
+    fx.push(Effect::Journal(Event::Signal {
+        name: sig.name().into(),
+    }));
+    if sig == Signal::Hangup {
+        state.terminal_lost = true;
+    }
+    end_abruptly(state, &format!("{} received", sig.name()), fx);
+}
+
+pub(super) fn on_terminal_lost(state: &mut State, why: String, fx: &mut Vec<Effect>) {
+    if state.terminal_lost && state.quit != QuitState::No {
+        return;
+    }
+    state.terminal_lost = true;
+    fx.push(Effect::Journal(Event::Error {
+        context: "terminal".into(),
+        message: why,
+    }));
+    end_abruptly(state, "terminal lost", fx);
+}
+
+fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+    if state.quit == QuitState::Done {
+        return;
+    }
+    state.aborted = true;
+    state.modal = None;
+    match state.running {
+        Some(id) if !state.cancelling => {
+            state.quit = QuitState::AfterStep;
+            cancel(state, id, fx);
+        }
+        Some(_) => state.quit = QuitState::AfterStep,
+        None => finish(state, reason, fx),
+    }
+    state.dirty = true;
+}
+
+fn finish(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+    state.quit = QuitState::Done;
+    fx.push(Effect::Journal(Event::Quit {
+        exit_code: state.exit_code(),
+        reason: reason.into(),
+    }));
+    fx.push(Effect::Quit);
+}

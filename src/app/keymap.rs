@@ -1,0 +1,165 @@
+//! The keymap as a table: which key means which command, its help text, and the hints the status bar shows
+//! for the current situation. The help overlay and the status bar are generated from this one table.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::state::{Pane, Row, State};
+
+/// What a key asks for (outside modals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    FocusNext,
+    FocusPrev,
+    FocusPane(Pane),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Toggle,
+    Run,
+    Cancel,
+    Help,
+    Back,
+    Quit,
+}
+
+impl Command {
+    /// One line for the help overlay.
+    pub fn help(self) -> &'static str {
+        match self {
+            Command::FocusNext => "focus the next pane",
+            Command::FocusPrev => "focus the previous pane",
+            Command::FocusPane(Pane::Checklist) => "focus the checklist and phases",
+            Command::FocusPane(Pane::Migrations) => "focus the migration preview",
+            Command::FocusPane(Pane::Logs) => "focus the logs",
+            Command::FocusPane(Pane::Health) => "focus the health checks",
+            Command::Up => "move up / scroll up one line",
+            Command::Down => "move down / scroll down one line",
+            Command::PageUp => "page up",
+            Command::PageDown => "page down",
+            Command::Top => "go to the top (logs: oldest line, pauses following)",
+            Command::Bottom => "go to the bottom (logs: newest line, follow again)",
+            Command::Toggle => "tick or untick the selected checklist item",
+            Command::Run => "run the selected phase (destructive phases ask to confirm)",
+            Command::Cancel => "cancel the running step (asks first)",
+            Command::Help => "show or hide this help",
+            Command::Back => "close help / cancel a prompt",
+            Command::Quit => "quit (asks first while a step runs)",
+        }
+    }
+}
+
+const NONE: KeyModifiers = KeyModifiers::NONE;
+const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+
+/// Every binding, in the order the help overlay lists them.
+const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
+    (KeyCode::Tab, NONE, Command::FocusNext),
+    (KeyCode::BackTab, NONE, Command::FocusPrev),
+    (
+        KeyCode::Char('1'),
+        NONE,
+        Command::FocusPane(Pane::Checklist),
+    ),
+    (
+        KeyCode::Char('2'),
+        NONE,
+        Command::FocusPane(Pane::Migrations),
+    ),
+    (KeyCode::Char('3'), NONE, Command::FocusPane(Pane::Logs)),
+    (KeyCode::Char('4'), NONE, Command::FocusPane(Pane::Health)),
+    (KeyCode::Char('k'), NONE, Command::Up),
+    (KeyCode::Up, NONE, Command::Up),
+    (KeyCode::Char('j'), NONE, Command::Down),
+    (KeyCode::Down, NONE, Command::Down),
+    (KeyCode::PageUp, NONE, Command::PageUp),
+    (KeyCode::PageDown, NONE, Command::PageDown),
+    (KeyCode::Char('g'), NONE, Command::Top),
+    (KeyCode::Home, NONE, Command::Top),
+    (KeyCode::Char('G'), NONE, Command::Bottom),
+    (KeyCode::End, NONE, Command::Bottom),
+    (KeyCode::Char(' '), NONE, Command::Toggle),
+    (KeyCode::Enter, NONE, Command::Run),
+    (KeyCode::Char('c'), NONE, Command::Cancel),
+    (KeyCode::Char('?'), NONE, Command::Help),
+    (KeyCode::Esc, NONE, Command::Back),
+    (KeyCode::Char('q'), NONE, Command::Quit),
+    (KeyCode::Char('c'), CTRL, Command::Quit),
+];
+
+/// The command for a key press, if any. Shift is ignored for characters (it is already in the character) and
+/// for Shift-Tab (reported as BackTab).
+pub fn lookup(key: KeyEvent) -> Option<Command> {
+    let mut mods = key.modifiers;
+    if matches!(key.code, KeyCode::Char(_) | KeyCode::BackTab) {
+        mods.remove(KeyModifiers::SHIFT);
+    }
+    BINDINGS
+        .iter()
+        .find(|(code, m, _)| *code == key.code && *m == mods)
+        .map(|(_, _, cmd)| *cmd)
+}
+
+/// Every command with all its keys, for the help overlay, in table order.
+pub fn bindings() -> Vec<(String, &'static str)> {
+    let mut out: Vec<(Command, Vec<String>)> = Vec::new();
+    for (code, mods, cmd) in BINDINGS {
+        let label = key_label(*code, *mods);
+        match out.iter_mut().find(|(c, _)| c == cmd) {
+            Some((_, keys)) => keys.push(label),
+            None => out.push((*cmd, vec![label])),
+        }
+    }
+    out.into_iter()
+        .map(|(cmd, keys)| (keys.join(" / "), cmd.help()))
+        .collect()
+}
+
+/// A key as the screen names it.
+pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
+    let base = match code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::BackTab => "Shift-Tab".to_string(),
+        KeyCode::PageUp => "PgUp".to_string(),
+        KeyCode::PageDown => "PgDn".to_string(),
+        KeyCode::Up => "Up".to_string(),
+        KeyCode::Down => "Down".to_string(),
+        other => format!("{other:?}"),
+    };
+    if mods.contains(KeyModifiers::CONTROL) {
+        format!("Ctrl-{base}")
+    } else {
+        base
+    }
+}
+
+/// The keys that apply right now, for the status bar: (keys, what they do).
+pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
+    if let Some(modal) = &state.modal {
+        return match modal.expect {
+            super::Expect::Yes => vec![("y", "confirm"), ("other", "cancel")],
+            _ => vec![("Enter", "confirm"), ("Esc", "cancel")],
+        };
+    }
+    if state.help {
+        return vec![("Esc/?", "close help")];
+    }
+    let mut h = Vec::new();
+    match state.focus {
+        Pane::Checklist => match state.selected_row() {
+            Some(Row::Check(_)) => h.push(("Space", "tick")),
+            Some(Row::Phase(_)) if state.running.is_none() => h.push(("Enter", "run phase")),
+            _ => {}
+        },
+        Pane::Logs => h.extend([("j/k", "scroll"), ("G", "follow")]),
+        _ => {}
+    }
+    if state.running.is_some() {
+        h.push(("c", "cancel step"));
+    }
+    h.extend([("Tab", "pane"), ("?", "help"), ("q", "quit")]);
+    h
+}

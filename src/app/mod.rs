@@ -1,0 +1,21 @@
+//! The whole behaviour of the console as plain data and a pure function: [`State`], [`Action`] (every input),
+//! [`update`] (decides) and [`Effect`] (requests for the event loop to carry out). No I/O, no async, no terminal.
+//! May import plan types and message types (runner events, journal events) only.
+
+mod action;
+mod flow;
+mod keymap;
+mod logbuf;
+mod modal;
+mod state;
+mod update;
+
+pub use action::{Action, Effect, Signal};
+pub use flow::outcome_text;
+pub use keymap::{Command, bindings, hints, key_label};
+pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
+pub use modal::{CONFIRM_GUARD, Expect, Modal, ModalKind, ModalOutcome};
+pub use state::{
+    Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock, format_elapsed,
+};
+pub use update::update;

@@ -1,0 +1,243 @@
+//! Everything the screen shows and every decision depends on, as plain data.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::plan::Plan;
+use crate::runner::{StepId, StepOutcome};
+
+use super::logbuf::LogBuffer;
+use super::modal::Modal;
+
+/// The four panes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Checklist,
+    Migrations,
+    Logs,
+    Health,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 4] = [Pane::Checklist, Pane::Migrations, Pane::Logs, Pane::Health];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Checklist => "Checklist",
+            Pane::Migrations => "Migrations",
+            Pane::Logs => "Logs",
+            Pane::Health => "Health",
+        }
+    }
+
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn next(self) -> Pane {
+        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
+    }
+
+    pub fn prev(self) -> Pane {
+        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+}
+
+/// Where a phase stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+/// One step's record in this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepRun {
+    pub pid: Option<u32>,
+    pub started: Option<Instant>,
+    pub outcome: Option<StepOutcome>,
+    pub duration: Option<Duration>,
+}
+
+/// One phase's record in this run (the latest attempt).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhaseRun {
+    pub status: PhaseStatus,
+    pub started: Option<Instant>,
+    pub duration: Option<Duration>,
+    pub steps: Vec<StepRun>,
+    /// Log tag per step (`deploy#1`), shared by all its lines.
+    pub tags: Vec<Arc<str>>,
+}
+
+/// A selectable row of the checklist pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Row {
+    Check(usize),
+    Phase(usize),
+}
+
+/// Whether the console is on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QuitState {
+    No,
+    /// Quit once the running step has been cancelled and has ended.
+    AfterStep,
+    Done,
+}
+
+/// The console's state.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub plan: Plan,
+    pub started: Instant,
+    pub now: Instant,
+    pub width: u16,
+    pub height: u16,
+    pub focus: Pane,
+    /// The pane shown beside the checklist when the screen is too small for all four.
+    pub side: Pane,
+    pub selected: usize,
+    pub checked: Vec<bool>,
+    pub checklist_override: Option<String>,
+    pub phases: Vec<PhaseRun>,
+    pub running: Option<StepId>,
+    pub cancelling: bool,
+    pub logs: LogBuffer,
+    /// Lines scrolled up from the newest; 0 means following.
+    pub log_offset: usize,
+    pub modal: Option<Modal>,
+    pub help: bool,
+    /// One line for the status bar (a result, a refusal, an error).
+    pub flash: Option<String>,
+    pub quit: QuitState,
+    pub aborted: bool,
+    pub terminal_lost: bool,
+    /// Something visible changed since the last draw.
+    pub dirty: bool,
+}
+
+impl State {
+    pub fn new(plan: Plan, now: Instant, width: u16, height: u16) -> State {
+        let phases = plan
+            .phases
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PhaseRun {
+                status: PhaseStatus::Pending,
+                started: None,
+                duration: None,
+                steps: vec![StepRun::default(); p.steps.len()],
+                tags: (0..p.steps.len())
+                    .map(|s| Arc::from(format!("p{}.{}", i + 1, s + 1)))
+                    .collect(),
+            })
+            .collect();
+        State {
+            checked: vec![false; plan.checklist.len()],
+            plan,
+            started: now,
+            now,
+            width,
+            height,
+            focus: Pane::Checklist,
+            side: Pane::Logs,
+            selected: 0,
+            checklist_override: None,
+            phases,
+            running: None,
+            cancelling: false,
+            logs: LogBuffer::default(),
+            log_offset: 0,
+            modal: None,
+            help: false,
+            flash: None,
+            quit: QuitState::No,
+            aborted: false,
+            terminal_lost: false,
+            dirty: true,
+        }
+    }
+
+    /// Checklist items, then phases.
+    pub fn rows(&self) -> Vec<Row> {
+        (0..self.plan.checklist.len())
+            .map(Row::Check)
+            .chain((0..self.plan.phases.len()).map(Row::Phase))
+            .collect()
+    }
+
+    pub fn selected_row(&self) -> Option<Row> {
+        self.rows().get(self.selected).copied()
+    }
+
+    pub fn unticked(&self) -> Vec<String> {
+        self.plan
+            .checklist
+            .iter()
+            .zip(&self.checked)
+            .filter(|(_, done)| !**done)
+            .map(|(c, _)| c.item.clone())
+            .collect()
+    }
+
+    /// 1 when the run was aborted or any phase's latest attempt failed or was cancelled; else 0.
+    pub fn exit_code(&self) -> i32 {
+        let bad = self
+            .phases
+            .iter()
+            .any(|p| matches!(p.status, PhaseStatus::Failed | PhaseStatus::Cancelled));
+        if self.aborted || bad { 1 } else { 0 }
+    }
+
+    /// When the screen next changes by itself: every second of a running step's clock, else the next minute of
+    /// the run's elapsed time. `None` once the terminal is gone. Nothing else animates, so an idle console sleeps.
+    pub fn next_tick(&self) -> Option<Instant> {
+        if self.terminal_lost || self.quit == QuitState::Done {
+            return None;
+        }
+        let step_start = self
+            .running
+            .and_then(|id| self.phases.get(id.phase)?.steps.get(id.step)?.started);
+        let (origin, period) = match step_start {
+            Some(t) => (t, Duration::from_secs(1)),
+            None => (self.started, Duration::from_secs(60)),
+        };
+        let elapsed = self.now.saturating_duration_since(origin);
+        let periods = elapsed.as_secs() / period.as_secs() + 1;
+        Some(origin + period * periods as u32)
+    }
+
+    /// Run time as the header shows it (minute resolution).
+    pub fn elapsed(&self) -> Duration {
+        self.now.saturating_duration_since(self.started)
+    }
+
+    /// How many log lines fit in the logs pane (used for paging).
+    pub fn log_page(&self) -> usize {
+        usize::from(self.height.saturating_sub(6)).max(1)
+    }
+}
+
+/// `12m`, `1h02m`: the header's run clock, which changes once a minute.
+pub fn format_elapsed(d: Duration) -> String {
+    let mins = d.as_secs() / 60;
+    if mins >= 60 {
+        format!("{}h{:02}m", mins / 60, mins % 60)
+    } else {
+        format!("{mins}m")
+    }
+}
+
+/// `0:07`, `12:34`, `1:02:03`: a step's clock.
+pub fn format_clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,146 @@
+//! `update`: the single pure function that turns an [`Action`] into state changes and [`Effect`]s.
+//! Key and pane handling live here; the run flow (phases, steps, confirmations, quitting) in `flow`.
+
+use std::time::Instant;
+
+use crossterm::event::{KeyEvent, KeyEventKind};
+
+use super::action::{Action, Effect};
+use super::flow;
+use super::keymap::{self, Command};
+use super::modal::ModalOutcome;
+use super::state::{Pane, Row, State};
+use crate::journal::Event;
+
+/// Applies one action at time `now`. Pure: the same state, action and time give the same result.
+pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
+    state.now = now;
+    let mut fx = Vec::new();
+    match action {
+        Action::Key(key) if key.kind != KeyEventKind::Release => on_key(state, key, &mut fx),
+        Action::Key(_) => {}
+        Action::Paste(_) => {
+            match state.modal.as_mut() {
+                Some(m) => m.on_paste(),
+                None => {
+                    state.flash = Some("Paste ignored: deckhand takes keys one at a time.".into())
+                }
+            }
+            state.dirty = true;
+        }
+        Action::Resize { width, height } => {
+            state.width = width;
+            state.height = height;
+            state.dirty = true;
+        }
+        Action::Runner(ev) => flow::on_runner(state, ev, &mut fx),
+        Action::Tick => state.dirty = true,
+        Action::Signal(sig) => flow::on_signal(state, sig, &mut fx),
+        Action::TerminalLost(why) => flow::on_terminal_lost(state, why, &mut fx),
+        Action::EffectFailed(msg) => {
+            state.flash = Some(msg);
+            state.dirty = true;
+        }
+    }
+    fx
+}
+
+fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+    if state.quit != super::QuitState::No {
+        return;
+    }
+    state.dirty = true;
+    if let Some(modal) = state.modal.as_mut() {
+        match modal.on_key(key, state.now) {
+            ModalOutcome::Open => {}
+            ModalOutcome::Confirmed { typed } => flow::confirmed(state, typed, fx),
+            ModalOutcome::Declined { typed, why } => flow::declined(state, typed, why, fx),
+        }
+        return;
+    }
+    let command = keymap::lookup(key);
+    if state.help {
+        if matches!(command, Some(Command::Help | Command::Back | Command::Quit)) {
+            state.help = false;
+        }
+        return;
+    }
+    state.flash = None;
+    if let Some(command) = command {
+        on_command(state, command, fx);
+    }
+}
+
+fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
+    match command {
+        Command::FocusNext => set_focus(state, state.focus.next()),
+        Command::FocusPrev => set_focus(state, state.focus.prev()),
+        Command::FocusPane(p) => set_focus(state, p),
+        Command::Up => scroll(state, -1),
+        Command::Down => scroll(state, 1),
+        Command::PageUp => scroll(state, -page(state)),
+        Command::PageDown => scroll(state, page(state)),
+        Command::Top => scroll(state, isize::MIN / 2),
+        Command::Bottom => scroll(state, isize::MAX / 2),
+        Command::Toggle => match state.selected_row() {
+            Some(Row::Check(i)) => toggle(state, i, fx),
+            _ => state.flash = Some("Space ticks checklist items; Enter runs a phase.".into()),
+        },
+        Command::Run => match state.selected_row() {
+            Some(Row::Check(i)) => toggle(state, i, fx),
+            Some(Row::Phase(p)) => flow::request_phase(state, p, fx),
+            None => {}
+        },
+        Command::Cancel => flow::request_cancel(state, fx),
+        Command::Help => state.help = true,
+        Command::Back => {}
+        Command::Quit => flow::request_quit(state, fx),
+    }
+}
+
+fn set_focus(state: &mut State, pane: Pane) {
+    state.focus = pane;
+    if pane != Pane::Checklist {
+        state.side = pane;
+    }
+}
+
+fn page(state: &State) -> isize {
+    match state.focus {
+        Pane::Logs => state.log_page() as isize,
+        _ => 5,
+    }
+}
+
+/// Moves the selection (checklist) or the view (logs) by `delta` lines, clamped.
+fn scroll(state: &mut State, delta: isize) {
+    match state.focus {
+        Pane::Checklist => {
+            let last = state.rows().len().saturating_sub(1) as isize;
+            state.selected = (state.selected as isize)
+                .saturating_add(delta)
+                .clamp(0, last) as usize;
+        }
+        Pane::Logs => {
+            // Offsets count up from the newest line; scrolling up (negative delta) raises the offset.
+            let max = state.logs.len().saturating_sub(state.log_page()) as isize;
+            state.log_offset = (state.log_offset as isize)
+                .saturating_sub(delta)
+                .clamp(0, max) as usize;
+        }
+        Pane::Migrations | Pane::Health => {}
+    }
+}
+
+fn toggle(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
+    let Some(done) = state.checked.get_mut(index) else {
+        return;
+    };
+    *done = !*done;
+    let item = state.plan.checklist[index].item.clone();
+    fx.push(Effect::Journal(Event::ChecklistTicked {
+        index,
+        item,
+        checked: *done,
+    }));
+}

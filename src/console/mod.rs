@@ -1,0 +1,174 @@
+//! The event loop: owns the terminal, feeds every input (keys, paste, resize, runner messages, timers, signals)
+//! to `app::update`, carries out the effects, and draws only when the state changed — at most
+//! [`FRAME_INTERVAL`] apart, and never while idle. May import app, views, runner, journal and plan.
+
+mod effects;
+pub mod terminal;
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures_util::StreamExt;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::app::{Action, QuitState, Signal, State, update};
+use crate::journal::{Event, Journal};
+use crate::plan::Plan;
+use crate::runner::RunnerEvent;
+use effects::Executor;
+
+/// Minimum time between two frames (30 fps cap).
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(33);
+/// Runner messages (each a batch of lines) that may wait unread before runners are slowed down.
+const RUNNER_CHANNEL_CAPACITY: usize = 256;
+/// Runner messages taken per wake-up.
+const RUNNER_DRAIN: usize = 128;
+
+/// Runs the console for `plan`, journaling under `data_dir`. Returns the process exit code.
+pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
+    let journal = Journal::create(data_dir, SystemTime::now())
+        .with_context(|| format!("cannot create the run journal under {}", data_dir.display()))?;
+    tracing::info!(run = journal.run_id(), journal = %journal.path().display(), "run started");
+    let (tx, rx) = mpsc::channel(RUNNER_CHANNEL_CAPACITY);
+    let mut exec = Executor::new(journal, tx);
+    exec.record(run_started(&plan))
+        .context("cannot write the run journal")?;
+
+    terminal::install_panic_hook();
+    let mut term = terminal::enter().context("cannot take over the terminal")?;
+    let guard = terminal::RestoreGuard;
+    let size = term.size().unwrap_or_default();
+    let mut state = State::new(plan, Instant::now(), size.width, size.height);
+    let result = event_loop(&mut term, &mut state, &mut exec, rx).await;
+    exec.shutdown().await;
+    drop(guard);
+    result?;
+    let journal = exec.journal();
+    eprintln!("deckhand: journal {}", journal.path().display());
+    Ok(state.exit_code())
+}
+
+async fn event_loop(
+    term: &mut terminal::Term,
+    state: &mut State,
+    exec: &mut Executor,
+    mut rx: mpsc::Receiver<RunnerEvent>,
+) -> anyhow::Result<()> {
+    let mut events = EventStream::new();
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut term_sig = signal(SignalKind::terminate())?;
+    let mut int_sig = signal(SignalKind::interrupt())?;
+    let mut batch = Vec::with_capacity(RUNNER_DRAIN);
+    let mut last_draw: Option<Instant> = None;
+    let mut queue: VecDeque<Action> = VecDeque::new();
+    loop {
+        if let Some(a) = draw_if_due(term, state, &mut last_draw) {
+            queue.push_back(a);
+        }
+        if queue.is_empty() {
+            let draw_at = (state.dirty && !state.terminal_lost).then(|| next_frame(last_draw));
+            let tick_at = state.next_tick();
+            tokio::select! {
+                _ = hup.recv() => queue.push_back(Action::Signal(Signal::Hangup)),
+                _ = term_sig.recv() => queue.push_back(Action::Signal(Signal::Terminate)),
+                _ = int_sig.recv() => queue.push_back(Action::Signal(Signal::Interrupt)),
+                ev = events.next(), if !state.terminal_lost => queue.extend(terminal_action(ev)),
+                n = rx.recv_many(&mut batch, RUNNER_DRAIN) => {
+                    if n > 0 {
+                        queue.extend(batch.drain(..).map(Action::Runner));
+                    }
+                }
+                _ = sleep_until(tick_at) => queue.push_back(Action::Tick),
+                _ = sleep_until(draw_at) => {}
+            }
+        }
+        while let Some(action) = queue.pop_front() {
+            let effects = update(state, action, Instant::now());
+            queue.extend(exec.apply(effects, state));
+        }
+        if exec.quit || state.quit == QuitState::Done {
+            return Ok(());
+        }
+    }
+}
+
+/// Draws when something changed and the frame interval allows; a failed draw means the terminal is gone.
+fn draw_if_due(
+    term: &mut terminal::Term,
+    state: &mut State,
+    last_draw: &mut Option<Instant>,
+) -> Option<Action> {
+    if !state.dirty || state.terminal_lost {
+        return None;
+    }
+    let now = Instant::now();
+    if now < next_frame(*last_draw) {
+        return None;
+    }
+    *last_draw = Some(now);
+    state.dirty = false;
+    match term.draw(|f| crate::views::render(f, state)) {
+        Ok(_) => None,
+        Err(e) => Some(Action::TerminalLost(format!("drawing failed: {e}"))),
+    }
+}
+
+fn next_frame(last_draw: Option<Instant>) -> Instant {
+    last_draw.map_or_else(Instant::now, |t| t + FRAME_INTERVAL)
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn terminal_action(ev: Option<std::io::Result<TermEvent>>) -> Option<Action> {
+    match ev {
+        Some(Ok(TermEvent::Key(k))) => Some(Action::Key(k)),
+        Some(Ok(TermEvent::Paste(s))) => Some(Action::Paste(s)),
+        Some(Ok(TermEvent::Resize(width, height))) => Some(Action::Resize { width, height }),
+        Some(Ok(_)) => None,
+        Some(Err(e)) => Some(Action::TerminalLost(format!(
+            "reading the terminal failed: {e}"
+        ))),
+        None => Some(Action::TerminalLost("the terminal closed".into())),
+    }
+}
+
+/// The journal's first entry: who runs what, from where.
+fn run_started(plan: &Plan) -> Event {
+    Event::RunStarted {
+        user: operator(),
+        host: nix::unistd::gethostname()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into()),
+        ssh_client: std::env::var("SSH_CLIENT").ok().filter(|s| !s.is_empty()),
+        plan: plan.path.display().to_string(),
+        plan_checksum: plan.checksum.clone(),
+        project: plan.project.name.clone(),
+        environment: plan.project.environment.clone(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        pid: std::process::id(),
+    }
+}
+
+/// The login name, and who used sudo to become it.
+fn operator() -> String {
+    let uid = nix::unistd::getuid();
+    let name = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| format!("uid {uid}"));
+    match std::env::var("SUDO_USER") {
+        Ok(by) if !by.is_empty() && by != name => format!("{name} (sudo by {by})"),
+        _ => name,
+    }
+}

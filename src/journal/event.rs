@@ -1,0 +1,101 @@
+//! The journal's vocabulary: every event deckhand records, as plain serde data.
+//! `app::update` produces these as effects; the console writes them; `history` and reports read them back.
+
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened during a run. Serialized flat into a JSONL line beside `seq`, `ts` and `run`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        user: String,
+        host: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ssh_client: Option<String>,
+        plan: String,
+        plan_checksum: String,
+        project: String,
+        environment: String,
+        version: String,
+        pid: u32,
+    },
+    ChecklistTicked {
+        index: usize,
+        item: String,
+        checked: bool,
+    },
+    ChecklistOverridden {
+        reason: String,
+        unticked: Vec<String>,
+    },
+    ConfirmationAsked {
+        what: String,
+        expected: String,
+    },
+    ConfirmationGiven {
+        what: String,
+        typed: String,
+    },
+    ConfirmationDeclined {
+        what: String,
+        typed: String,
+        why: String,
+    },
+    PhaseStarted {
+        phase: String,
+        destructive: bool,
+    },
+    StepStarted {
+        phase: String,
+        step: usize,
+        command: String,
+        destructive: bool,
+        pid: u32,
+        log: String,
+    },
+    StepFinished {
+        phase: String,
+        step: usize,
+        destructive: bool,
+        outcome: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        duration_ms: u64,
+    },
+    PhaseFinished {
+        phase: String,
+        destructive: bool,
+        result: String,
+        duration_ms: u64,
+    },
+    CancelRequested {
+        phase: String,
+        step: usize,
+    },
+    Signal {
+        name: String,
+    },
+    Error {
+        context: String,
+        message: String,
+    },
+    Quit {
+        exit_code: i32,
+        reason: String,
+    },
+}
+
+impl Event {
+    /// Events after which the journal is fsynced: anything touching a destructive action, confirmations,
+    /// errors and the end of the run. Routine events (a checklist tick, a harmless step) are only flushed.
+    pub fn is_critical(&self) -> bool {
+        match self {
+            Event::ChecklistTicked { .. } => false,
+            Event::PhaseStarted { destructive, .. }
+            | Event::StepStarted { destructive, .. }
+            | Event::StepFinished { destructive, .. }
+            | Event::PhaseFinished { destructive, .. } => *destructive,
+            _ => true,
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The append-only audit journal: one JSONL file per run (mode 0600) in the data folder, beside the run's step
+//! output files; fsynced after critical events. Also reads past runs back for `deckhand history`.
+//! Imports nothing of deckhand but its own event vocabulary.
+
+mod event;
+mod history;
+
+pub use event::Event;
+pub use history::{RunSummary, list_runs, read_entries};
+
+use std::fs::{DirBuilder, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the journal inside a run's folder.
+pub const JOURNAL_FILE: &str = "journal.jsonl";
+/// Environment variable that overrides the data folder (tests, or a shared audit volume).
+pub const DATA_DIR_ENV: &str = "DECKHAND_DATA_DIR";
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub ts: String,
+    pub run: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// The folder where runs, journals and deckhand's own log live: `$DECKHAND_DATA_DIR`, else the platform data dir
+/// (`~/.local/share/deckhand` on Linux).
+pub fn data_dir() -> io::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("", "", "deckhand")
+        .map(|p| p.data_dir().to_path_buf())
+        .ok_or_else(|| io::Error::other("no home directory: set DECKHAND_DATA_DIR"))
+}
+
+/// Creates `dir` and its parents with mode 0700 (journals and step logs may hold sensitive output).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+/// An open journal for one run.
+#[derive(Debug)]
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    run_id: String,
+    seq: u64,
+}
+
+impl Journal {
+    /// Creates `<data_dir>/runs/<run-id>/journal.jsonl` (mode 0600, never overwriting an existing one).
+    pub fn create(data_dir: &Path, started: SystemTime) -> io::Result<Journal> {
+        let run_id = run_id(started, std::process::id());
+        let dir = data_dir.join("runs").join(&run_id);
+        create_private_dir(&dir)?;
+        let path = dir.join(JOURNAL_FILE);
+        let file = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)?;
+        Ok(Journal {
+            file,
+            path,
+            run_id,
+            seq: 0,
+        })
+    }
+
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The run's folder (journal, step logs).
+    pub fn run_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Where the output of step `step` of phase `phase` (both 0-based) is written.
+    pub fn step_log_path(&self, phase: usize, step: usize) -> PathBuf {
+        self.run_dir()
+            .join("steps")
+            .join(format!("phase{:02}-step{:02}.log", phase + 1, step + 1))
+    }
+
+    /// Appends one event as a JSON line, written through at once; fsynced when the event is critical.
+    pub fn append(&mut self, event: Event, at: SystemTime) -> io::Result<()> {
+        self.seq += 1;
+        let entry = Entry {
+            seq: self.seq,
+            ts: humantime::format_rfc3339_millis(at).to_string(),
+            run: self.run_id.clone(),
+            event,
+        };
+        let mut line = serde_json::to_vec(&entry).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        if entry.event.is_critical() {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+/// `2026-11-21T124406Z-4242`: sortable by time, unique per process.
+fn run_id(started: SystemTime, pid: u32) -> String {
+    let stamp = humantime::format_rfc3339_seconds(started).to_string();
+    format!("{}-{pid}", stamp.replace(':', ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    #[test]
+    fn journal_is_private_append_only_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let mut j = Journal::create(dir.path(), t0).unwrap();
+        let quit = Event::Quit {
+            exit_code: 0,
+            reason: "operator quit".into(),
+        };
+        j.append(
+            Event::Signal {
+                name: "SIGHUP".into(),
+            },
+            t0,
+        )
+        .unwrap();
+        j.append(quit.clone(), t0).unwrap();
+        let mode = std::fs::metadata(j.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let dir_mode = std::fs::metadata(j.run_dir()).unwrap().permissions().mode();
+        assert_eq!(dir_mode & 0o777, 0o700);
+        let entries = read_entries(j.path()).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].seq, 2);
+        assert_eq!(entries[1].event, quit);
+        assert!(j.run_id().starts_with("2026-11-18T"), "{}", j.run_id());
+        // A second journal in the same second by the same process must not clobber the first.
+        assert!(Journal::create(dir.path(), t0).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! deckhand: a terminal console for guided, recorded production deployments.
+//!
+//! The binary (`src/main.rs`) is thin; everything lives in this library so tests can reach it.
+//! Dependency direction: `console` (the event loop) -> `app`, `views`, `runner`; `views` -> `app` (read only);
+//! `runner` -> `plan`, `journal`; `app` -> `plan` types and message types only.
+
+pub mod app;
+pub mod console;
+pub mod journal;
+pub mod plan;
+pub mod runner;
+pub mod sanitize;
+pub mod views;

@@ -1,0 +1,194 @@
+//! The `deckhand` command line: parses arguments, loads the plan, picks the mode and hands over.
+//! Exit codes: 0 success; 1 a step failed or the run was aborted; 2 bad usage or an invalid plan.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use deckhand::journal;
+use deckhand::plan::{self, Plan};
+
+/// The bundled demo plan (no external services needed).
+const DEMO_PLAN: &str = include_str!("../config/demo.toml");
+const DEMO_PLAN_NAME: &str = "config/demo.toml";
+
+#[derive(Parser)]
+#[command(
+    name = "deckhand",
+    version,
+    about = "A terminal console for guided, recorded production deployments"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a plan in the console (checklist, phases, confirmations, journal)
+    Run {
+        /// The plan file
+        #[arg(default_value = "deckhand.toml")]
+        plan: PathBuf,
+    },
+    /// Validate a plan and print what it would do; exit 0 if valid, 2 if not
+    Check {
+        /// The plan file
+        plan: PathBuf,
+    },
+    /// Run the bundled demo plan (environment "demo", no external services)
+    Demo,
+    /// List past runs from the journal
+    History,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check { plan } => check(&plan),
+        Command::Run { plan } => match plan::load(&plan) {
+            Ok(p) => console(p),
+            Err(e) => invalid(e),
+        },
+        Command::Demo => {
+            let env = |name: &str| std::env::var(name).ok();
+            match plan::parse(DEMO_PLAN, Path::new(DEMO_PLAN_NAME), &env) {
+                Ok(p) => console(p),
+                Err(e) => invalid(e),
+            }
+        }
+        Command::History => history(),
+    };
+    ExitCode::from(code)
+}
+
+fn invalid(e: plan::PlanError) -> u8 {
+    eprintln!("deckhand: invalid plan: {e}");
+    2
+}
+
+fn check(path: &Path) -> u8 {
+    let plan = match plan::load(path) {
+        Ok(p) => p,
+        Err(e) => return invalid(e),
+    };
+    let destructive = plan.phases.iter().filter(|p| p.destructive).count();
+    println!(
+        "{}: ok. Project {:?}, environment {:?}{}; {} checklist item(s), {} phase(s), {} destructive.",
+        path.display(),
+        plan.project.name,
+        plan.project.environment,
+        if plan.project.is_production() {
+            " (production: typed confirmations)"
+        } else {
+            ""
+        },
+        plan.checklist.len(),
+        plan.phases.len(),
+        destructive
+    );
+    for (i, phase) in plan.phases.iter().enumerate() {
+        let kind = if phase.destructive {
+            "destructive"
+        } else {
+            "safe"
+        };
+        println!("  phase {} [{kind}] {}", i + 1, phase.name);
+        for step in &phase.steps {
+            println!("    $ {}", step.run.display);
+        }
+    }
+    0
+}
+
+fn console(plan: Plan) -> u8 {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "deckhand: the console needs an interactive terminal (stdin and stdout must be a tty)"
+        );
+        return 2;
+    }
+    let data_dir = match journal::data_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("deckhand: {e}");
+            return 1;
+        }
+    };
+    let _log = init_tracing(&data_dir);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("deckhand: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(deckhand::console::run(plan, &data_dir)) {
+        Ok(code) => u8::try_from(code).unwrap_or(1),
+        Err(e) => {
+            eprintln!("deckhand: {e:#}");
+            1
+        }
+    }
+}
+
+/// deckhand's own diagnostics go to `<data dir>/deckhand.log`, never to the screen. Level from `DECKHAND_LOG`.
+fn init_tracing(data_dir: &Path) -> Option<()> {
+    journal::create_private_dir(data_dir).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data_dir.join("deckhand.log"))
+        .ok()?;
+    let level = std::env::var("DECKHAND_LOG")
+        .ok()
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_max_level(level)
+        .try_init()
+        .ok()
+}
+
+fn history() -> u8 {
+    let runs = match journal::data_dir().and_then(|d| journal::list_runs(&d).map(|r| (d, r))) {
+        Ok((_, runs)) if runs.is_empty() => {
+            println!("No runs recorded yet.");
+            return 0;
+        }
+        Ok((_, runs)) => runs,
+        Err(e) => {
+            eprintln!("deckhand: cannot read the journal: {e}");
+            return 1;
+        }
+    };
+    println!(
+        "{:<28} {:<20} {:<18} {:<12} {:<14} {:>5}  RESULT",
+        "RUN", "STARTED (UTC)", "PROJECT", "ENV", "USER", "STEPS"
+    );
+    for r in runs {
+        let result = match (r.exit_code, &r.end_reason) {
+            (Some(0), _) => "ok".to_string(),
+            (Some(c), Some(why)) => format!("exit {c}: {why}"),
+            (Some(c), None) => format!("exit {c}"),
+            (None, _) => "no end recorded (crashed or still running)".to_string(),
+        };
+        let started: String = r.started.replace('T', " ").chars().take(19).collect();
+        let steps = if r.failed_steps > 0 {
+            format!("{}/{}!", r.steps - r.failed_steps, r.steps)
+        } else {
+            r.steps.to_string()
+        };
+        println!(
+            "{:<28} {:<20} {:<18} {:<12} {:<14} {:>5}  {result}",
+            r.run, started, r.project, r.environment, r.user, steps
+        );
+    }
+    0
+}

@@ -1,0 +1,323 @@
+//! Turns the raw serde structs into the validated plan model: interpolates every string, checks
+//! required keys, names, durations and env keys, and joins relative `cwd`s onto the plan folder.
+//! Each error points at the offending value (or the table missing a key) with its key path.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::error::PlanError;
+use super::interp::{self, EnvLookup};
+use super::raw::{RawChecklistItem, RawPhase, RawPlan, RawProject, RawStep};
+use super::types::{ChecklistItem, Phase, Project, Resolved, Step};
+
+/// Everything validation needs to build located errors and resolve strings.
+pub(super) struct Builder<'a> {
+    pub file: String,
+    pub source: &'a str,
+    /// The plan file's folder; relative `cwd`s are joined onto it.
+    pub dir: &'a Path,
+    pub env: EnvLookup<'a>,
+}
+
+/// The validated parts of a plan (the caller adds path and checksum).
+pub(super) struct Built {
+    pub project: Project,
+    pub checklist: Vec<ChecklistItem>,
+    pub phases: Vec<Phase>,
+}
+
+impl Builder<'_> {
+    pub(super) fn build(&self, raw: RawPlan) -> Result<Built, PlanError> {
+        let project = self.project(raw.project)?;
+        let checklist = raw
+            .checklist
+            .iter()
+            .enumerate()
+            .map(|(i, item)| self.checklist_item(i, item))
+            .collect::<Result<_, _>>()?;
+        if raw.phase.is_empty() {
+            return Err(self.err(
+                0..0,
+                "phase",
+                "the plan has no [[phase]]; expected at least one",
+            ));
+        }
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut phases = Vec::with_capacity(raw.phase.len());
+        for (i, raw_phase) in raw.phase.iter().enumerate() {
+            let phase = self.phase(i, raw_phase)?;
+            if let Some(first) = seen.get(&phase.name) {
+                let span = raw_phase
+                    .get_ref()
+                    .name
+                    .as_ref()
+                    .map_or(raw_phase.span(), Spanned::span);
+                let message = format!(
+                    "duplicate phase name \"{}\" (already used by phase[{first}])",
+                    phase.name
+                );
+                return Err(self.err(span, &format!("phase[{i}].name"), &message));
+            }
+            seen.insert(phase.name.clone(), i);
+            phases.push(phase);
+        }
+        Ok(Built {
+            project,
+            checklist,
+            phases,
+        })
+    }
+
+    fn err(&self, span: Range<usize>, key: &str, message: &str) -> PlanError {
+        PlanError::at(&self.file, self.source, span.start, key, message)
+    }
+
+    /// Interpolates a string value; errors point at the value.
+    fn resolve(&self, value: &Spanned<String>, key: &str) -> Result<Resolved, PlanError> {
+        interp::interpolate(value.get_ref(), self.env)
+            .map_err(|msg| self.err(value.span(), key, &msg))
+    }
+
+    /// A required, non-empty string: missing points at `table`, empty at the value.
+    fn required(
+        &self,
+        value: Option<&Spanned<String>>,
+        table: Range<usize>,
+        key: &str,
+        expected: &str,
+    ) -> Result<Resolved, PlanError> {
+        let Some(value) = value else {
+            return Err(self.err(table, key, &format!("missing; expected {expected}")));
+        };
+        let resolved = self.resolve(value, key)?;
+        if resolved.value.trim().is_empty() {
+            return Err(self.err(
+                value.span(),
+                key,
+                &format!("must not be empty; expected {expected}"),
+            ));
+        }
+        Ok(resolved)
+    }
+
+    fn project(&self, raw: Option<Spanned<RawProject>>) -> Result<Project, PlanError> {
+        let Some(raw) = raw else {
+            let message = "missing [project] table; expected [project] with name and environment";
+            return Err(self.err(0..0, "project", message));
+        };
+        let table = raw.span();
+        let RawProject { name, environment } = raw.into_inner();
+        let name = self.required(
+            name.as_ref(),
+            table.clone(),
+            "project.name",
+            "name = \"<project>\"",
+        )?;
+        let expected = "environment = \"<word>\", e.g. \"production\"";
+        let span = environment.as_ref().map_or(table.clone(), Spanned::span);
+        let environment =
+            self.required(environment.as_ref(), table, "project.environment", expected)?;
+        if !is_environment_word(&environment.value) {
+            let message = format!(
+                "invalid environment \"{}\": expected one word of letters, digits, '_', '.' or '-' \
+                 (the operator types it to confirm)",
+                environment.value
+            );
+            return Err(self.err(span, "project.environment", &message));
+        }
+        Ok(Project {
+            name: name.value,
+            environment: environment.value,
+        })
+    }
+
+    fn checklist_item(
+        &self,
+        i: usize,
+        raw: &Spanned<RawChecklistItem>,
+    ) -> Result<ChecklistItem, PlanError> {
+        let RawChecklistItem { item } = raw.get_ref();
+        let key = format!("checklist[{i}].item");
+        let item = self.required(item.as_ref(), raw.span(), &key, "item = \"<text>\"")?;
+        Ok(ChecklistItem { item: item.value })
+    }
+
+    fn phase(&self, i: usize, raw: &Spanned<RawPhase>) -> Result<Phase, PlanError> {
+        let RawPhase {
+            name,
+            destructive,
+            steps,
+        } = raw.get_ref();
+        let prefix = format!("phase[{i}]");
+        let name = self.required(
+            name.as_ref(),
+            raw.span(),
+            &format!("{prefix}.name"),
+            "name = \"<phase>\"",
+        )?;
+        let steps_key = format!("{prefix}.steps");
+        let expected = "at least one step such as { run = \"./deploy.sh\" }";
+        let Some(steps) = steps else {
+            return Err(self.err(
+                raw.span(),
+                &steps_key,
+                &format!("missing; expected {expected}"),
+            ));
+        };
+        if steps.get_ref().is_empty() {
+            return Err(self.err(
+                steps.span(),
+                &steps_key,
+                &format!("no steps; expected {expected}"),
+            ));
+        }
+        let steps = steps
+            .get_ref()
+            .iter()
+            .enumerate()
+            .map(|(j, step)| self.step(&format!("{steps_key}[{j}]"), step))
+            .collect::<Result<_, _>>()?;
+        Ok(Phase {
+            name: name.value,
+            destructive: *destructive,
+            steps,
+        })
+    }
+
+    fn step(&self, prefix: &str, raw: &Spanned<RawStep>) -> Result<Step, PlanError> {
+        let RawStep {
+            run,
+            timeout,
+            cwd,
+            env,
+        } = raw.get_ref();
+        let run = self.required(
+            run.as_ref(),
+            raw.span(),
+            &format!("{prefix}.run"),
+            "run = \"<command>\"",
+        )?;
+        let timeout = match timeout {
+            Some(t) => Some(self.timeout(t, &format!("{prefix}.timeout"))?),
+            None => None,
+        };
+        let cwd = match cwd {
+            Some(c) => Some(
+                self.dir
+                    .join(self.resolve(c, &format!("{prefix}.cwd"))?.value),
+            ),
+            None => None,
+        };
+        let mut entries: Vec<(&String, &Spanned<String>)> = env.iter().collect();
+        entries.sort_by_key(|(_, value)| value.span().start);
+        let env = entries
+            .into_iter()
+            .map(|(name, value)| self.env_entry(prefix, name, value))
+            .collect::<Result<_, _>>()?;
+        Ok(Step {
+            run,
+            timeout,
+            cwd,
+            env,
+        })
+    }
+
+    fn timeout(&self, raw: &Spanned<String>, key: &str) -> Result<Duration, PlanError> {
+        let text = self.resolve(raw, key)?.value;
+        let duration = humantime::parse_duration(text.trim()).map_err(|_| {
+            let message = format!(
+                "invalid duration \"{text}\": \
+                 expected a duration such as \"30s\", \"5m\" or \"1h30m\""
+            );
+            self.err(raw.span(), key, &message)
+        })?;
+        if duration.is_zero() {
+            let message = format!("invalid duration \"{text}\": must be greater than zero");
+            return Err(self.err(raw.span(), key, &message));
+        }
+        Ok(duration)
+    }
+
+    fn env_entry(
+        &self,
+        prefix: &str,
+        name: &str,
+        value: &Spanned<String>,
+    ) -> Result<(String, Resolved), PlanError> {
+        let key = format!("{prefix}.env.{name}");
+        if !interp::is_variable_name(name) {
+            let offset =
+                env_key_offset(self.source, value.span().start, name).unwrap_or(value.span().start);
+            let message = format!(
+                "invalid variable name \"{name}\": \
+                 expected letters, digits and '_', not starting with a digit"
+            );
+            return Err(self.err(offset..offset, &key, &message));
+        }
+        Ok((name.to_string(), self.resolve(value, &key)?))
+    }
+}
+
+/// `^[A-Za-z0-9][A-Za-z0-9_.-]*$`: the word the operator types to confirm.
+fn is_environment_word(word: &str) -> bool {
+    let mut chars = word.chars();
+    match chars.next() {
+        Some(first) if first.is_ascii_alphanumeric() => {
+            chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        }
+        _ => false,
+    }
+}
+
+/// Where an env key is written, found by walking back from its value over `=` and optional quotes
+/// (`KEY = "v"`, `"KEY" = "v"`, `env.KEY = "v"`). `None` when the text does not look like that.
+fn env_key_offset(source: &str, value_start: usize, key: &str) -> Option<usize> {
+    let before = source
+        .get(..value_start)?
+        .trim_end()
+        .strip_suffix('=')?
+        .trim_end();
+    ["\"", "'", ""].into_iter().find_map(|quote| {
+        let rest = before
+            .strip_suffix(quote)?
+            .strip_suffix(key)?
+            .strip_suffix(quote)?;
+        Some(rest.len())
+    })
+}
+
+/// The folder relative `cwd`s are joined onto: the plan file's parent (empty for a bare file name).
+pub(super) fn plan_dir(path: &Path) -> PathBuf {
+    path.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_key_offset_finds_bare_quoted_and_dotted_keys() {
+        let src = r#"env = { A = "1", "1 B" = "2", 'C' ="3" }"#;
+        let at = |needle: &str| src.find(needle).unwrap();
+        assert_eq!(env_key_offset(src, at("\"1\""), "A"), Some(at("A =")));
+        assert_eq!(env_key_offset(src, at("\"2\""), "1 B"), Some(at("\"1 B")));
+        assert_eq!(env_key_offset(src, at("\"3\""), "C"), Some(at("'C'")));
+        let dotted = "env.X_1 = \"v\"";
+        assert_eq!(env_key_offset(dotted, 10, "X_1"), Some(4));
+        assert_eq!(env_key_offset(dotted, 10, "Y"), None);
+    }
+
+    #[test]
+    fn environment_words() {
+        for ok in ["production", "prod-eu.1", "9_x"] {
+            assert!(is_environment_word(ok), "{ok}");
+        }
+        for bad in ["", "-prod", ".x", "live prod", "prod!", "é"] {
+            assert!(!is_environment_word(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! `${NAME}` / `${NAME:-default}` interpolation of plan strings; `$${` is a literal `${` and a `$` not
+//! followed by `{` is left alone (shell `$HOME` passes through). Secret-looking names stay masked in
+//! [`Resolved::display`].
+
+use super::types::Resolved;
+
+/// Name fragments that mark a variable as secret (compared against the uppercased name).
+const SECRET_MARKERS: [&str; 8] = [
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "KEY",
+    "CREDENTIAL",
+    "PASS",
+    "AUTH",
+];
+
+/// Looks up an environment variable; `None` when unset.
+pub(super) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Interpolates `text`. The error is a one-line message (the caller adds file, position and key).
+pub(super) fn interpolate(text: &str, env: EnvLookup<'_>) -> Result<Resolved, String> {
+    let mut value = String::with_capacity(text.len());
+    let mut display = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find('$') {
+        let (before, after) = rest.split_at(pos);
+        value.push_str(before);
+        display.push_str(before);
+        if let Some(tail) = after.strip_prefix("$${") {
+            value.push_str("${");
+            display.push_str("${");
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let Some(close) = tail.find('}') else {
+                return Err(malformed(after));
+            };
+            let expr = &tail[..close];
+            let (name, default) =
+                parse_reference(expr).ok_or_else(|| malformed(&after[..close + 3]))?;
+            let resolved = lookup(name, default, env)?;
+            value.push_str(&resolved);
+            if is_secret_name(name) {
+                display.push_str(&format!("${{{name}}}"));
+            } else {
+                display.push_str(&resolved);
+            }
+            rest = &tail[close + 1..];
+        } else {
+            value.push('$');
+            display.push('$');
+            rest = &after[1..];
+        }
+    }
+    value.push_str(rest);
+    display.push_str(rest);
+    Ok(Resolved { value, display })
+}
+
+/// Whether a variable's value must never be shown: its uppercased name contains a secret marker.
+pub(super) fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    SECRET_MARKERS.iter().any(|marker| upper.contains(marker))
+}
+
+/// `^[A-Za-z_][A-Za-z0-9_]*$`: a valid variable name (also used for step `env` keys).
+pub(super) fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(first) if first.is_ascii_alphabetic() || first == '_' => {
+            chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        _ => false,
+    }
+}
+
+/// `NAME` or `NAME:-default` (the text between `${` and `}`).
+fn parse_reference(expr: &str) -> Option<(&str, Option<&str>)> {
+    let (name, default) = match expr.split_once(":-") {
+        Some((name, default)) => (name, Some(default)),
+        None => (expr, None),
+    };
+    is_variable_name(name).then_some((name, default))
+}
+
+fn lookup(name: &str, default: Option<&str>, env: EnvLookup<'_>) -> Result<String, String> {
+    match (env(name), default) {
+        (Some(value), Some(default)) if value.is_empty() => Ok(default.to_string()),
+        (Some(value), _) => Ok(value),
+        (None, Some(default)) => Ok(default.to_string()),
+        (None, None) => Err(format!(
+            "environment variable {name} is not set (write ${{{name}:-default}} to give a default)"
+        )),
+    }
+}
+
+fn malformed(reference: &str) -> String {
+    format!("invalid interpolation \"{reference}\": expected ${{NAME}} or ${{NAME:-default}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "HOST" => Some("db.internal".into()),
+            "EMPTY" => Some(String::new()),
+            "DB_PASSWORD" => Some("hunter2".into()),
+            _ => None,
+        }
+    }
+
+    fn run(text: &str) -> Result<Resolved, String> {
+        interpolate(text, &env)
+    }
+
+    #[test]
+    fn resolves_and_masks() {
+        let r = run("psql -h ${HOST} -p ${DB_PASSWORD} ${EMPTY:-x}${UNSET:-y}").unwrap();
+        assert_eq!(r.value, "psql -h db.internal -p hunter2 xy");
+        assert_eq!(r.display, "psql -h db.internal -p ${DB_PASSWORD} xy");
+    }
+
+    #[test]
+    fn escapes_and_bare_dollars() {
+        let r = run("echo $HOME $$ $${HOST} $").unwrap();
+        assert_eq!(r.value, "echo $HOME $$ ${HOST} $");
+        assert_eq!(r.display, r.value);
+        assert_eq!(run("a$${").unwrap().value, "a${");
+    }
+
+    #[test]
+    fn empty_without_default_stays_empty() {
+        assert_eq!(run("[${EMPTY}]").unwrap().value, "[]");
+    }
+
+    #[test]
+    fn malformed_references() {
+        let expected = |r: &str| {
+            Err(format!(
+                "invalid interpolation \"{r}\": expected ${{NAME}} or ${{NAME:-default}}"
+            ))
+        };
+        assert_eq!(run("x ${A%b} y"), expected("${A%b}"));
+        assert_eq!(run("x ${1X}"), expected("${1X}"));
+        assert_eq!(run("x ${}"), expected("${}"));
+        assert_eq!(run("x ${"), expected("${"));
+        assert_eq!(run("x ${HOST"), expected("${HOST"));
+        assert_eq!(run("${A:b}"), expected("${A:b}"));
+    }
+
+    #[test]
+    fn unset_variable() {
+        assert_eq!(
+            run("${DATABASE_URL}"),
+            Err("environment variable DATABASE_URL is not set \
+                 (write ${DATABASE_URL:-default} to give a default)"
+                .to_string())
+        );
+    }
+
+    #[test]
+    fn secret_and_variable_names() {
+        for name in [
+            "api_key",
+            "GITHUB_TOKEN",
+            "PGPASS",
+            "oauth_header",
+            "Credentials",
+        ] {
+            assert!(is_secret_name(name), "{name}");
+        }
+        assert!(!is_secret_name("HOST"));
+        assert!(is_variable_name("_A1"));
+        assert!(!is_variable_name("1A"));
+        assert!(!is_variable_name("A-B"));
+        assert!(!is_variable_name(""));
+    }
+}

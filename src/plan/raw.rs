@@ -1,0 +1,61 @@
+//! The plan file exactly as written: serde structs with unknown keys denied and spans kept.
+//! Required keys are `Option` here so that a missing key is reported by validation, at the table
+//! that lacks it, with the full key path; see `build.rs`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a plan document")]
+pub(super) struct RawPlan {
+    pub project: Option<Spanned<RawProject>>,
+    #[serde(default)]
+    pub checklist: Vec<Spanned<RawChecklistItem>>,
+    #[serde(default)]
+    pub phase: Vec<Spanned<RawPhase>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [project] table with name and environment"
+)]
+pub(super) struct RawProject {
+    pub name: Option<Spanned<String>>,
+    pub environment: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [[checklist]] table with item")]
+pub(super) struct RawChecklistItem {
+    pub item: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[phase]] table with name and steps"
+)]
+pub(super) struct RawPhase {
+    pub name: Option<Spanned<String>>,
+    #[serde(default)]
+    pub destructive: bool,
+    pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a step table such as { run = \"./deploy.sh\" }"
+)]
+pub(super) struct RawStep {
+    pub run: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub cwd: Option<Spanned<String>>,
+    /// Keys are plain strings (not `Spanned`) so serde_path_to_error can name them in key paths.
+    /// toml hands tables over sorted by key; `build.rs` restores file order from the value spans.
+    #[serde(default)]
+    pub env: BTreeMap<String, Spanned<String>>,
+}

@@ -1,0 +1,71 @@
+//! Async runner tasks. Each task kind lives in its own file and talks to the rest of deckhand only by sending
+//! [`RunnerEvent`] messages on a bounded channel; it never touches `app::State`. May import `plan` and `journal`.
+
+pub mod command;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Identifies one step of one phase of the loaded plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StepId {
+    pub phase: usize,
+    pub step: usize,
+}
+
+/// Which output stream a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// One line of a step's output, already made safe for the screen (see [`crate::sanitize`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputLine {
+    pub stream: Stream,
+    pub text: String,
+    /// The line was longer than the cap and was cut.
+    pub truncated: bool,
+}
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StepOutcome {
+    /// The shell exited with this code.
+    Exited(i32),
+    /// The shell was killed by this signal (not by deckhand).
+    Signalled(i32),
+    /// The step ran past its timeout and deckhand terminated its process group.
+    TimedOut,
+    /// The operator cancelled the step and deckhand terminated its process group.
+    Cancelled,
+    /// The process could not be started (the text says why).
+    SpawnFailed(String),
+}
+
+impl StepOutcome {
+    /// True only for a clean exit with status 0.
+    pub fn is_success(&self) -> bool {
+        matches!(self, StepOutcome::Exited(0))
+    }
+}
+
+/// Everything a runner reports. Output arrives in batches, never one message per line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunnerEvent {
+    StepStarted {
+        id: StepId,
+        pid: u32,
+        log_path: PathBuf,
+    },
+    Output {
+        id: StepId,
+        lines: Vec<OutputLine>,
+    },
+    StepFinished {
+        id: StepId,
+        outcome: StepOutcome,
+        duration: Duration,
+    },
+}

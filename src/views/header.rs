@@ -1,0 +1,54 @@
+//! The header line: project, environment badge (production in red), run clock, what is running.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{environment_style, safe, theme};
+use crate::app::{State, format_clock, format_elapsed};
+
+pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+    let project = &state.plan.project;
+    let env = if project.is_production() {
+        project.environment.to_uppercase()
+    } else {
+        project.environment.clone()
+    };
+    let mut spans = vec![
+        Span::styled(" deckhand ", Style::new().add_modifier(Modifier::BOLD)),
+        Span::raw(safe(&project.name).into_owned()),
+        Span::raw(" "),
+        Span::styled(
+            format!(" {} ", safe(&env)),
+            environment_style(project.is_production()),
+        ),
+        Span::styled(
+            format!(" elapsed {}", format_elapsed(state.elapsed())),
+            Style::new().fg(theme::MUTED),
+        ),
+    ];
+    if let Some(id) = state.running {
+        let phase = &state.plan.phases[id.phase];
+        let clock = state.phases[id.phase].steps[id.step]
+            .started
+            .map(|t| format_clock(state.now.saturating_duration_since(t)))
+            .unwrap_or_default();
+        let verb = if state.cancelling {
+            "cancelling"
+        } else {
+            "running"
+        };
+        spans.push(Span::styled(
+            format!(
+                "  {verb} {} {}/{} {clock}",
+                safe(&phase.name),
+                id.step + 1,
+                phase.steps.len()
+            ),
+            Style::new().fg(theme::WARN).add_modifier(Modifier::BOLD),
+        ));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

@@ -1,0 +1,72 @@
+//! The confirmation modal: what will happen, where, and what answer confirms it; red when destructive.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+
+use super::{safe, theme};
+use crate::app::{Expect, Modal};
+
+pub fn render(frame: &mut Frame, area: Rect, m: &Modal) {
+    let accent = if m.danger {
+        theme::DANGER
+    } else {
+        theme::FOCUS
+    };
+    let label_width = m
+        .body
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut lines: Vec<Line> = m
+        .body
+        .iter()
+        .map(|(label, value)| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{label:<label_width$}  "),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(safe(value).into_owned()),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::styled(
+        m.prompt(),
+        Style::new().fg(accent).add_modifier(Modifier::BOLD),
+    ));
+    if !matches!(m.expect, Expect::Yes) {
+        lines.push(Line::from(vec![
+            Span::styled("> ", Style::new().fg(accent)),
+            Span::raw(safe(&m.input).into_owned()),
+            Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+        ]));
+    }
+    if let Some(note) = &m.note {
+        lines.push(Line::styled(note.clone(), Style::new().fg(theme::WARN)));
+    }
+    let width = 76.min(area.width);
+    // Room for wrapped long commands: estimate each line's height at the inner width.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let wanted: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
+    let height = (wanted as u16 + 2).min(area.height);
+    let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .border_type(BorderType::Thick)
+        .border_style(Style::new().fg(accent))
+        .title(Span::styled(
+            format!(" {} ", safe(&m.title)),
+            Style::new().fg(accent).add_modifier(Modifier::BOLD),
+        ));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        popup,
+    );
+}

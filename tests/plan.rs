@@ -1,0 +1,475 @@
+//! Plan files: a full valid plan, interpolation and masking, cwd joining, checksums, and every
+//! invalid fixture under tests/fixtures/invalid with its exact error message.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use deckhand::plan::{self, Plan, PlanError, Resolved};
+
+/// A plan using every field, with both step forms and interpolation.
+const FULL: &str = r#"# Full plan
+[project]
+name = "microbima"
+environment = "production"
+
+[[checklist]]
+item = "Staging verification complete"
+
+[[checklist]]
+item = "On-call engineer: ${ONCALL}"
+
+[[phase]]
+name = "Deploy code"
+destructive = true
+steps = [
+  { run = "./deploy.sh --host ${HOST}", timeout = "20m", cwd = "app", env = { RUST_LOG = "info", ZONE = "${ZONE:-eu-1}" } },
+  { run = "echo done", timeout = "1h 30m", cwd = "/srv/abs" },
+]
+
+[[phase]]
+name = "Smoke test"
+steps = [{ run = "curl -fsS https://${HOST}/health" }]
+"#;
+
+fn env(name: &str) -> Option<String> {
+    match name {
+        "HOST" => Some("api.example.com".into()),
+        "ONCALL" => Some("ada".into()),
+        "EMPTY" => Some(String::new()),
+        "DB_PASSWORD" => Some("hunter2-s3cr3t".into()),
+        "API_TOKEN" => Some("tok-abc123".into()),
+        _ => None,
+    }
+}
+
+fn parse(source: &str) -> Result<Plan, PlanError> {
+    plan::parse(source, Path::new("/etc/deckhand/plans/release.toml"), &env)
+}
+
+/// A minimal valid plan whose only step runs `run` (TOML basic string, so escape `"` and `\`).
+fn one_step(run: &str) -> Plan {
+    let source = format!(
+        "[project]\nname = \"p\"\nenvironment = \"staging\"\n\n\
+         [[phase]]\nname = \"only\"\nsteps = [{{ run = \"{run}\" }}]\n"
+    );
+    match parse(&source) {
+        Ok(plan) => plan,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn resolved(value: &str, display: &str) -> Resolved {
+    Resolved {
+        value: value.into(),
+        display: display.into(),
+    }
+}
+
+#[test]
+fn full_plan_parses_with_every_field() {
+    let plan = parse(FULL).unwrap();
+    assert_eq!(plan.path, PathBuf::from("/etc/deckhand/plans/release.toml"));
+    assert_eq!(plan.project.name, "microbima");
+    assert_eq!(plan.project.environment, "production");
+    let items: Vec<&str> = plan.checklist.iter().map(|c| c.item.as_str()).collect();
+    assert_eq!(
+        items,
+        ["Staging verification complete", "On-call engineer: ada"]
+    );
+    assert_eq!(plan.phases.len(), 2);
+
+    let deploy = &plan.phases[0];
+    assert_eq!(deploy.name, "Deploy code");
+    assert!(deploy.destructive);
+    assert_eq!(deploy.steps.len(), 2);
+    let first = &deploy.steps[0];
+    assert_eq!(
+        first.run,
+        Resolved::literal("./deploy.sh --host api.example.com")
+    );
+    assert_eq!(first.timeout, Some(Duration::from_secs(20 * 60)));
+    assert_eq!(first.cwd, Some(PathBuf::from("/etc/deckhand/plans/app")));
+    assert_eq!(
+        first.env,
+        vec![
+            ("RUST_LOG".to_string(), Resolved::literal("info")),
+            ("ZONE".to_string(), Resolved::literal("eu-1")),
+        ]
+    );
+    let second = &deploy.steps[1];
+    assert_eq!(second.run, Resolved::literal("echo done"));
+    assert_eq!(second.timeout, Some(Duration::from_secs(90 * 60)));
+    assert_eq!(second.cwd, Some(PathBuf::from("/srv/abs")));
+    assert!(second.env.is_empty());
+
+    let smoke = &plan.phases[1];
+    assert_eq!(smoke.name, "Smoke test");
+    assert!(!smoke.destructive);
+    assert_eq!(
+        smoke.steps[0].run.value,
+        "curl -fsS https://api.example.com/health"
+    );
+    assert_eq!(smoke.steps[0].timeout, None);
+    assert_eq!(smoke.steps[0].cwd, None);
+}
+
+#[test]
+fn phase_steps_table_form() {
+    let source = r#"
+[project]
+name = "microbima"
+environment = "staging"
+
+[[phase]]
+name = "Migrate"
+destructive = true
+
+[[phase.steps]]
+run = "./migrate.sh"
+timeout = "5m"
+
+[[phase.steps]]
+run = "./verify.sh"
+env.MODE = "strict"
+env.LEVEL = "2"
+"#;
+    let plan = parse(source).unwrap();
+    let steps = &plan.phases[0].steps;
+    assert_eq!(steps.len(), 2);
+    assert_eq!(steps[0].run.value, "./migrate.sh");
+    assert_eq!(steps[0].timeout, Some(Duration::from_secs(300)));
+    assert_eq!(steps[1].run.value, "./verify.sh");
+    assert_eq!(steps[1].timeout, None);
+    // File order, not alphabetical.
+    let names: Vec<&str> = steps[1].env.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(names, ["MODE", "LEVEL"]);
+}
+
+#[test]
+fn env_keeps_file_order() {
+    let source = FULL.replace(
+        r#"env = { RUST_LOG = "info", ZONE = "${ZONE:-eu-1}" }"#,
+        r#"env = { ZED = "1", ALPHA = "2", MID = "3" }"#,
+    );
+    let plan = parse(&source).unwrap();
+    let names: Vec<&str> = plan.phases[0].steps[0]
+        .env
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(names, ["ZED", "ALPHA", "MID"]);
+}
+
+#[test]
+fn interpolation_plain_default_and_empty() {
+    let run = &one_step("a ${HOST} b ${UNSET_X:-fallback} c ${EMPTY:-dflt} d [${EMPTY}]").phases[0]
+        .steps[0]
+        .run;
+    let expected = "a api.example.com b fallback c dflt d []";
+    assert_eq!(run, &resolved(expected, expected));
+}
+
+#[test]
+fn interpolation_escape_and_shell_dollars() {
+    let run = &one_step("echo $${HOST} $HOME $$ $1 cost$").phases[0].steps[0].run;
+    assert_eq!(run.value, "echo ${HOST} $HOME $$ $1 cost$");
+    assert_eq!(run.display, run.value);
+}
+
+#[test]
+fn secrets_are_masked_in_display_only() {
+    let source = r#"
+[project]
+name = "microbima"
+environment = "production"
+
+[[phase]]
+name = "Migrate"
+[[phase.steps]]
+run = "psql postgres://app:${DB_PASSWORD}@${HOST}/app"
+env = { GH = "${API_TOKEN}", SAFE = "${HOST}", DEF = "${my_secret:-dev}" }
+"#;
+    let plan = parse(source).unwrap();
+    let step = &plan.phases[0].steps[0];
+    assert_eq!(
+        step.run,
+        resolved(
+            "psql postgres://app:hunter2-s3cr3t@api.example.com/app",
+            "psql postgres://app:${DB_PASSWORD}@api.example.com/app",
+        )
+    );
+    assert_eq!(
+        step.env,
+        vec![
+            ("GH".to_string(), resolved("tok-abc123", "${API_TOKEN}")),
+            ("SAFE".to_string(), Resolved::literal("api.example.com")),
+            ("DEF".to_string(), resolved("dev", "${my_secret}")),
+        ]
+    );
+    let debug = format!("{step:?} {plan:?}");
+    assert!(debug.contains("${DB_PASSWORD}"), "{debug}");
+    assert!(debug.contains("api.example.com"), "{debug}");
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(!debug.contains("tok-abc123"), "{debug}");
+}
+
+#[test]
+fn relative_cwd_is_joined_to_the_plan_folder() {
+    let source = FULL.replace("\"app\"", "\"${HOST}/../build\"");
+    let bare = plan::parse(&source, Path::new("plan.toml"), &env).unwrap();
+    assert_eq!(
+        bare.phases[0].steps[0].cwd,
+        Some(PathBuf::from("api.example.com/../build"))
+    );
+    let nested = plan::parse(&source, Path::new("deploy/plan.toml"), &env).unwrap();
+    assert_eq!(
+        nested.phases[0].steps[0].cwd,
+        Some(PathBuf::from("deploy/api.example.com/../build"))
+    );
+    assert_eq!(
+        nested.phases[0].steps[1].cwd,
+        Some(PathBuf::from("/srv/abs"))
+    );
+}
+
+#[test]
+fn load_reads_the_file_and_checksums_its_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plan.toml");
+    let source = "[project]\nname = \"x\"\nenvironment = \"prod\"\n\n\
+                  [[phase]]\nname = \"p\"\nsteps = [{ run = \"true\", cwd = \"sub\" }]\n";
+    std::fs::write(&path, source).unwrap();
+    let plan = plan::load(&path).unwrap();
+    assert_eq!(plan.path, path);
+    // `printf '%s' "$source" | sha256sum`
+    assert_eq!(
+        plan.checksum,
+        "51bff673039d094e5294a65e41655467794c73d117646d400bbe79e84213a0f4"
+    );
+    assert_eq!(plan.phases[0].steps[0].cwd, Some(dir.path().join("sub")));
+    assert!(plan.project.is_production());
+}
+
+#[test]
+fn checksum_changes_with_any_byte() {
+    let a = parse(FULL).unwrap();
+    let b = parse(&format!("{FULL}\n")).unwrap();
+    assert_eq!(a.checksum.len(), 64);
+    assert!(
+        a.checksum
+            .chars()
+            .all(|c| matches!(c, '0'..='9' | 'a'..='f'))
+    );
+    assert_ne!(a.checksum, b.checksum);
+}
+
+#[test]
+fn is_production() {
+    for (word, production) in [
+        ("production", true),
+        ("PROD", true),
+        ("Production", true),
+        ("staging", false),
+        ("production-eu", false),
+    ] {
+        let plan = parse(&FULL.replace("\"production\"", &format!("\"{word}\""))).unwrap();
+        assert_eq!(plan.project.environment, word);
+        assert_eq!(plan.project.is_production(), production, "{word}");
+    }
+}
+
+#[test]
+fn unreadable_file() {
+    let err = plan::load(Path::new("tests/fixtures/does-not-exist.toml")).unwrap_err();
+    assert_eq!(err.line, 0);
+    assert_eq!(err.key, "");
+    let shown = err.to_string();
+    assert!(
+        shown.starts_with("tests/fixtures/does-not-exist.toml: cannot read plan: "),
+        "{shown}"
+    );
+    assert!(!shown.contains('\n'));
+}
+
+#[test]
+fn error_fields_are_exposed() {
+    let err = parse(&FULL.replace("timeout = \"20m\"", "timeout = 20")).unwrap_err();
+    assert_eq!(
+        err,
+        PlanError {
+            file: "/etc/deckhand/plans/release.toml".into(),
+            line: 16,
+            column: 51,
+            key: "phase[0].steps[0].timeout".into(),
+            message: "invalid type: integer `20`, expected a string".into(),
+        }
+    );
+}
+
+/// Each invalid fixture with the exact message `load` must give. Variables they use are named
+/// DECKHAND_TEST_UNSET_* so that nobody's environment sets them.
+const INVALID: &[(&str, &str)] = &[
+    (
+        "01-syntax-error.toml",
+        "tests/fixtures/invalid/01-syntax-error.toml:1:9: unclosed table, expected `]`",
+    ),
+    (
+        "02-unknown-top-level-key.toml",
+        "tests/fixtures/invalid/02-unknown-top-level-key.toml:1:1: version: \
+         unknown field `version`, expected one of `project`, `checklist`, `phase`",
+    ),
+    (
+        "03-unknown-key-in-project.toml",
+        "tests/fixtures/invalid/03-unknown-key-in-project.toml:4:1: project.owner: \
+         unknown field `owner`, expected `name` or `environment`",
+    ),
+    (
+        "04-unknown-key-in-step.toml",
+        "tests/fixtures/invalid/04-unknown-key-in-step.toml:9:26: phase[0].steps[1].timout: \
+         unknown field `timout`, expected one of `run`, `timeout`, `cwd`, `env`",
+    ),
+    (
+        "05-missing-project.toml",
+        "tests/fixtures/invalid/05-missing-project.toml:1:1: project: \
+         missing [project] table; expected [project] with name and environment",
+    ),
+    (
+        "06-missing-project-name.toml",
+        "tests/fixtures/invalid/06-missing-project-name.toml:1:1: project.name: \
+         missing; expected name = \"<project>\"",
+    ),
+    (
+        "07-empty-project-name.toml",
+        "tests/fixtures/invalid/07-empty-project-name.toml:2:8: project.name: \
+         must not be empty; expected name = \"<project>\"",
+    ),
+    (
+        "08-bad-environment-word.toml",
+        "tests/fixtures/invalid/08-bad-environment-word.toml:3:15: project.environment: \
+         invalid environment \"live production\": expected one word of letters, digits, \
+         '_', '.' or '-' (the operator types it to confirm)",
+    ),
+    (
+        "09-wrong-type-destructive.toml",
+        "tests/fixtures/invalid/09-wrong-type-destructive.toml:7:15: phase[0].destructive: \
+         invalid type: string \"yes\", expected a boolean",
+    ),
+    (
+        "10-no-phases.toml",
+        "tests/fixtures/invalid/10-no-phases.toml:1:1: phase: \
+         the plan has no [[phase]]; expected at least one",
+    ),
+    (
+        "11-phase-without-steps.toml",
+        "tests/fixtures/invalid/11-phase-without-steps.toml:11:9: phase[1].steps: \
+         no steps; expected at least one step such as { run = \"./deploy.sh\" }",
+    ),
+    (
+        "12-missing-run.toml",
+        "tests/fixtures/invalid/12-missing-run.toml:11:1: phase[0].steps[1].run: \
+         missing; expected run = \"<command>\"",
+    ),
+    (
+        "13-empty-run.toml",
+        "tests/fixtures/invalid/13-empty-run.toml:7:18: phase[0].steps[0].run: \
+         must not be empty; expected run = \"<command>\"",
+    ),
+    (
+        "14-bad-duration.toml",
+        "tests/fixtures/invalid/14-bad-duration.toml:8:36: phase[0].steps[0].timeout: \
+         invalid duration \"20x\": expected a duration such as \"30s\", \"5m\" or \"1h30m\"",
+    ),
+    (
+        "15-zero-duration.toml",
+        "tests/fixtures/invalid/15-zero-duration.toml:8:36: phase[0].steps[0].timeout: \
+         invalid duration \"0s\": must be greater than zero",
+    ),
+    (
+        "16-duplicate-phase-name.toml",
+        "tests/fixtures/invalid/16-duplicate-phase-name.toml:14:8: phase[2].name: \
+         duplicate phase name \"Deploy code\" (already used by phase[0])",
+    ),
+    (
+        "17-bad-env-key.toml",
+        "tests/fixtures/invalid/17-bad-env-key.toml:8:53: phase[0].steps[0].env.1WORKERS: \
+         invalid variable name \"1WORKERS\": expected letters, digits and '_', \
+         not starting with a digit",
+    ),
+    (
+        "18-unset-variable.toml",
+        "tests/fixtures/invalid/18-unset-variable.toml:11:24: \
+         phase[0].steps[0].env.DATABASE_URL: environment variable DECKHAND_TEST_UNSET_1 \
+         is not set (write ${DECKHAND_TEST_UNSET_1:-default} to give a default)",
+    ),
+    (
+        "19-malformed-interpolation.toml",
+        "tests/fixtures/invalid/19-malformed-interpolation.toml:7:18: phase[0].steps[0].run: \
+         invalid interpolation \"${DECKHAND_TEST_UNSET_2%.tar}\": \
+         expected ${NAME} or ${NAME:-default}",
+    ),
+    (
+        "20-empty-checklist-item.toml",
+        "tests/fixtures/invalid/20-empty-checklist-item.toml:12:8: checklist[2].item: \
+         must not be empty; expected item = \"<text>\"",
+    ),
+    (
+        "21-missing-environment.toml",
+        "tests/fixtures/invalid/21-missing-environment.toml:1:1: project.environment: \
+         missing; expected environment = \"<word>\", e.g. \"production\"",
+    ),
+    (
+        "22-env-value-wrong-type.toml",
+        "tests/fixtures/invalid/22-env-value-wrong-type.toml:10:19: \
+         phase[0].steps[0].env.WORKERS: invalid type: integer `4`, expected a string",
+    ),
+    (
+        "23-unterminated-interpolation.toml",
+        "tests/fixtures/invalid/23-unterminated-interpolation.toml:3:15: project.environment: \
+         invalid interpolation \"${DECKHAND_TEST_UNSET_3:-production\": \
+         expected ${NAME} or ${NAME:-default}",
+    ),
+    (
+        "24-missing-steps.toml",
+        "tests/fixtures/invalid/24-missing-steps.toml:5:1: phase[0].steps: \
+         missing; expected at least one step such as { run = \"./deploy.sh\" }",
+    ),
+    (
+        "25-unset-variable-in-phase-name.toml",
+        "tests/fixtures/invalid/25-unset-variable-in-phase-name.toml:6:8: phase[0].name: \
+         environment variable DECKHAND_TEST_UNSET_4 is not set \
+         (write ${DECKHAND_TEST_UNSET_4:-default} to give a default)",
+    ),
+    (
+        "26-unknown-key-in-phase.toml",
+        "tests/fixtures/invalid/26-unknown-key-in-phase.toml:7:1: phase[0].confirm: \
+         unknown field `confirm`, expected one of `name`, `destructive`, `steps`",
+    ),
+];
+
+#[test]
+fn invalid_fixtures_give_exact_errors() {
+    let dir = Path::new("tests/fixtures/invalid");
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let listed: Vec<&str> = INVALID.iter().map(|(f, _)| *f).collect();
+    assert_eq!(on_disk, listed, "every fixture is listed, in order");
+    assert!(INVALID.len() >= 18);
+
+    let mut failures = Vec::new();
+    for (file, expected) in INVALID {
+        let path = dir.join(file);
+        let actual = match plan::load(&path) {
+            Ok(_) => "<parsed without error>".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if actual != *expected {
+            failures.push(format!(
+                "{file}\n  expected: {expected}\n  actual:   {actual}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
