@@ -291,7 +291,7 @@ pub fn outcome_text(outcome: &StepOutcome) -> String {
 /// deckhand's own line in the logs pane.
 fn note_line(state: &mut State, text: String) {
     state.logs.push(LogLine {
-        source: Arc::from("deckhand"),
+        source: Arc::from("--"),
         stream: None,
         text,
         truncated: false,

@@ -121,6 +121,9 @@ pub fn bindings() -> Vec<(String, &'static str)> {
 pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
     let base = match code {
         KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
+            c.to_ascii_uppercase().to_string()
+        }
         KeyCode::Char(c) => c.to_string(),
         KeyCode::BackTab => "Shift-Tab".to_string(),
         KeyCode::PageUp => "PgUp".to_string(),

@@ -106,7 +106,7 @@ fn draw_if_due(
         return None;
     }
     let now = Instant::now();
-    if now < next_frame(*last_draw) {
+    if last_draw.is_some_and(|t| now < t + FRAME_INTERVAL) {
         return None;
     }
     *last_draw = Some(now);

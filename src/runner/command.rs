@@ -34,6 +34,11 @@ const GROUP_POLL_INTERVAL_MS: u64 = 50;
 /// How long the pipes are still read once the whole group is gone. Only processes that escaped
 /// the group (`setsid`) can keep them open that long; after this they are closed on them.
 const PIPE_DRAIN_LIMIT_MS: u64 = 2_000;
+/// How long the shell may take to disappear after `SIGKILL` before deckhand stops waiting for it
+/// (it may not be ours to signal, e.g. a setuid program exec'ed by the shell).
+const KILLED_REAP_LIMIT_MS: u64 = 5_000;
+/// Stand-in for "never" where a caller-supplied duration would overflow the clock.
+const FAR_FUTURE_SECS: u64 = 30 * 365 * 24 * 60 * 60;
 /// Write buffer of the step's log file.
 const LOG_BUFFER_BYTES: usize = 64 * 1024;
 
@@ -99,6 +104,7 @@ async fn start(spec: &CommandSpec) -> Result<(Child, Pid, BufWriter<File>), Stri
     command
         .arg("-c")
         .arg(&spec.command)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -192,8 +198,8 @@ enum Phase {
     Running,
     /// `SIGTERM` went to the group; `SIGKILL` follows at `kill_at` unless the group is gone first.
     Terminating { kill_at: Instant },
-    /// `SIGKILL` went to the group; waiting for the shell to be reaped.
-    Killed,
+    /// `SIGKILL` went to the group; waiting for the shell to be reaped, until `give_up_at`.
+    Killed { give_up_at: Instant },
     /// Shell reaped and group gone: reading what is left in the pipes, until `until` at most.
     Draining { until: Instant },
 }
@@ -215,7 +221,7 @@ impl State {
         self.stopped = Some(why);
         group.signal(Signal::SIGTERM);
         self.phase = Phase::Terminating {
-            kill_at: Instant::now() + self.grace,
+            kill_at: deadline_after(self.grace),
         };
     }
 
@@ -228,7 +234,7 @@ impl State {
                 tracing::debug!("shell left processes behind; terminating them");
                 group.signal(Signal::SIGTERM);
                 self.phase = Phase::Terminating {
-                    kill_at: Instant::now() + self.grace,
+                    kill_at: deadline_after(self.grace),
                 };
             }
             Phase::Terminating { .. } if group.has_live_members() => {}
@@ -239,7 +245,14 @@ impl State {
     /// Periodic check while stopping or draining. Returns true when the pipes should be closed.
     fn tick(&mut self, group: &mut ProcessGroup) -> bool {
         match self.phase {
-            Phase::Running | Phase::Killed => false,
+            Phase::Running => false,
+            Phase::Killed { give_up_at } => {
+                if Instant::now() >= give_up_at {
+                    tracing::warn!("shell survived SIGKILL; no longer waiting for it");
+                    self.drain(group);
+                }
+                false
+            }
             Phase::Terminating { kill_at } => {
                 let reaped = self.exit.is_some();
                 if reaped && !group.has_live_members() {
@@ -249,7 +262,10 @@ impl State {
                     if reaped {
                         self.drain(group);
                     } else {
-                        self.phase = Phase::Killed;
+                        let limit = Duration::from_millis(KILLED_REAP_LIMIT_MS);
+                        self.phase = Phase::Killed {
+                            give_up_at: deadline_after(limit),
+                        };
                     }
                 }
                 false
@@ -261,7 +277,7 @@ impl State {
     fn drain(&mut self, group: &mut ProcessGroup) {
         group.release();
         self.phase = Phase::Draining {
-            until: Instant::now() + Duration::from_millis(PIPE_DRAIN_LIMIT_MS),
+            until: deadline_after(Duration::from_millis(PIPE_DRAIN_LIMIT_MS)),
         };
     }
 
@@ -279,6 +295,13 @@ impl State {
             Some(Err(_)) | None => StepOutcome::Exited(-1),
         }
     }
+}
+
+/// `now + after`, saturating far in the future instead of overflowing.
+fn deadline_after(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(FAR_FUTURE_SECS))
 }
 
 /// Reads both pipes while watching the shell, the timeout and the cancel token, until the shell is

@@ -11,6 +11,7 @@ use super::{safe, theme};
 use crate::app::{PhaseStatus, Row, State, format_clock};
 
 pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
+    let width = usize::from(area.width.saturating_sub(2));
     let mut lines: Vec<Line> = Vec::new();
     let mut selected_line = 0;
     let done = state.checked.iter().filter(|c| **c).count();
@@ -36,8 +37,8 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
             selected_line = lines.len();
         }
         let mut row_lines = match row {
-            Row::Check(c) => vec![check_line(state, c)],
-            Row::Phase(p) => phase_lines(state, p),
+            Row::Check(c) => check_line(state, c, width),
+            Row::Phase(p) => phase_lines(state, p, width),
         };
         if selected {
             row_lines[0] = row_lines[0]
@@ -57,78 +58,141 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     );
 }
 
-fn check_line(state: &State, c: usize) -> Line<'static> {
+fn check_line(state: &State, c: usize, width: usize) -> Vec<Line<'static>> {
     let (mark, style) = if state.checked[c] {
         ("[x] ", Style::new().fg(theme::OK))
     } else {
         ("[ ] ", Style::new())
     };
-    Line::from(vec![
-        Span::styled(mark, style),
-        Span::raw(safe(&state.plan.checklist[c].item).into_owned()),
-    ])
+    let text = safe(&state.plan.checklist[c].item).into_owned();
+    wrap(&text, width.saturating_sub(4))
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let lead = if i == 0 {
+                Span::styled(mark, style)
+            } else {
+                Span::raw("    ")
+            };
+            Line::from(vec![lead, Span::raw(part)])
+        })
+        .collect()
 }
 
-fn phase_lines(state: &State, p: usize) -> Vec<Line<'static>> {
+fn phase_lines(state: &State, p: usize, width: usize) -> Vec<Line<'static>> {
     let phase = &state.plan.phases[p];
     let run = &state.phases[p];
+    let bold = Modifier::BOLD;
     let (icon, icon_style) = match run.status {
         PhaseStatus::Pending => ("o ", Style::new().fg(theme::MUTED)),
-        PhaseStatus::Running => (
-            "> ",
-            Style::new().fg(theme::WARN).add_modifier(Modifier::BOLD),
-        ),
+        PhaseStatus::Running => ("> ", Style::new().fg(theme::WARN).add_modifier(bold)),
         PhaseStatus::Succeeded => ("✓ ", Style::new().fg(theme::OK)),
-        PhaseStatus::Failed => (
-            "✗ ",
-            Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
-        ),
+        PhaseStatus::Failed => ("✗ ", Style::new().fg(theme::DANGER).add_modifier(bold)),
         PhaseStatus::Cancelled => ("- ", Style::new().fg(theme::WARN)),
     };
-    let name_style = if phase.destructive {
-        Style::new().fg(theme::DANGER)
+    let (name_style, marker) = if phase.destructive {
+        (Style::new().fg(theme::DANGER), "! ")
     } else {
-        Style::new()
+        (Style::new(), "")
     };
-    let mut detail = if phase.destructive {
-        "destructive".to_string()
-    } else {
-        "safe".to_string()
+    let mut lines = Vec::new();
+    let name = format!("{marker}{}", safe(&phase.name));
+    for (i, part) in wrap(&name, width.saturating_sub(2)).into_iter().enumerate() {
+        let lead = if i == 0 {
+            Span::styled(icon, icon_style)
+        } else {
+            Span::raw("  ")
+        };
+        lines.push(Line::from(vec![lead, Span::styled(part, name_style)]));
+    }
+    let detail = phase_detail(state, p);
+    let detail_style = match run.status {
+        PhaseStatus::Failed => Style::new().fg(theme::DANGER),
+        _ => Style::new().fg(theme::MUTED),
     };
-    detail.push_str(&format!(
-        " · {} step{}",
-        phase.steps.len(),
-        if phase.steps.len() == 1 { "" } else { "s" }
-    ));
+    for part in wrap(&detail, width.saturating_sub(2)) {
+        lines.push(Line::styled(format!("  {part}"), detail_style));
+    }
+    lines
+}
+
+/// The line under a phase: its size and destructiveness before it runs, its clock while it runs, its result after.
+fn phase_detail(state: &State, p: usize) -> String {
+    let phase = &state.plan.phases[p];
+    let run = &state.phases[p];
+    let n = phase.steps.len();
+    let plural = if n == 1 { "" } else { "s" };
     match run.status {
+        PhaseStatus::Pending if phase.destructive => format!("{n} step{plural} · destructive"),
+        PhaseStatus::Pending => format!("{n} step{plural}"),
         PhaseStatus::Running => {
             let step = state.running.map(|id| id.step).unwrap_or(0);
             let clock = run.steps[step]
                 .started
                 .map(|t| format_clock(state.now.saturating_duration_since(t)))
                 .unwrap_or_default();
-            detail.push_str(&format!(
-                " · step {}/{} {clock}",
-                step + 1,
-                phase.steps.len()
-            ));
+            format!("step {}/{n} running {clock}", step + 1)
         }
-        PhaseStatus::Pending => {}
         status => {
             let took = run.duration.map(format_clock).unwrap_or_default();
             let last = run.steps.iter().rev().find_map(|s| s.outcome.as_ref());
             let what = match (status, last) {
                 (PhaseStatus::Failed, Some(o)) => crate::app::outcome_text(o),
+                (PhaseStatus::Succeeded, _) => "ok".to_string(),
                 _ => format!("{status:?}").to_lowercase(),
             };
-            detail.push_str(&format!(" · {what} {took}"));
+            format!("{what} in {took}")
         }
     }
-    vec![
-        Line::from(vec![
-            Span::styled(icon, icon_style),
-            Span::styled(safe(&phase.name).into_owned(), name_style),
-        ]),
-        Line::styled(format!("    {detail}"), Style::new().fg(theme::MUTED)),
-    ]
+}
+
+/// Word-wraps `text` to `width` columns (long words are cut), at least one line.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let used = line.chars().count();
+            let need = word.chars().count() + usize::from(used > 0);
+            if used + need <= width {
+                if used > 0 {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if used > 0 {
+                out.push(std::mem::take(&mut line));
+                continue;
+            }
+            let cut: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            out.push(cut);
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_on_words_and_cuts_long_words() {
+        assert_eq!(
+            wrap("Staging verification complete", 14),
+            ["Staging", "verification", "complete"]
+        );
+        assert_eq!(wrap("a bb ccc", 80), ["a bb ccc"]);
+        assert_eq!(wrap("abcdefghijklmnop", 8), ["abcdefgh", "ijklmnop"]);
+        assert_eq!(wrap("", 10), [""]);
+    }
 }

@@ -29,7 +29,7 @@ pub fn render(frame: &mut Frame, area: Rect) {
         })
         .collect();
     lines.push(Line::styled(
-        "In a prompt: y confirms (production: type the environment name, Enter); Esc cancels.",
+        "Prompts: y confirms; in production type the environment name, then Enter.",
         Style::new().fg(theme::MUTED),
     ));
     let height = (lines.len() as u16 + 2).min(area.height);

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::theme;
 use crate::app::{LogLine, State};
@@ -33,7 +33,11 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     } else {
         logs.range(start, end).map(log_line).collect()
     };
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    let mut paragraph = Paragraph::new(lines).block(block);
+    if logs.is_empty() {
+        paragraph = paragraph.wrap(Wrap { trim: true });
+    }
+    frame.render_widget(paragraph, area);
 }
 
 fn log_line(l: &LogLine) -> Line<'_> {
@@ -41,12 +45,12 @@ fn log_line(l: &LogLine) -> Line<'_> {
         Some(Stream::Stdout) => (" | ", Style::new()),
         Some(Stream::Stderr) => (" ! ", Style::new().fg(theme::WARN)),
         None => (
-            " : ",
+            " ",
             Style::new().fg(theme::FOCUS).add_modifier(Modifier::ITALIC),
         ),
     };
     let mut spans = vec![
-        Span::styled(format!("{:>8}", &*l.source), Style::new().fg(theme::MUTED)),
+        Span::styled(format!("{:>4}", &*l.source), Style::new().fg(theme::MUTED)),
         Span::styled(sep, Style::new().fg(theme::MUTED)),
         Span::styled(l.text.as_str(), text_style),
     ];

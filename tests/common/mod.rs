@@ -114,3 +114,4 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
         })
         .collect()
 }
+pub mod pty;

@@ -1,0 +1,161 @@
+//! Driving the real `deckhand` binary inside a real pseudo-terminal: a vt100 emulator reads what it draws,
+//! keys are written to the pty, and the pty's termios tells whether raw mode was given back.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::os::fd::BorrowedFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::sys::termios::{LocalFlags, tcgetattr};
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+
+/// How long to wait for something to appear before failing (a hang guard, not a performance bound).
+pub const WAIT_LIMIT: Duration = Duration::from_secs(20);
+
+pub struct PtyApp {
+    pub screen: Arc<Mutex<vt100::Parser>>,
+    pub bytes: Arc<AtomicUsize>,
+    writer: Box<dyn Write + Send>,
+    pub child: Box<dyn Child + Send + Sync>,
+    master: Box<dyn MasterPty + Send>,
+}
+
+impl PtyApp {
+    /// Starts `deckhand <args>` in an 80x24 pty with its data folder in `data_dir`.
+    pub fn start(args: &[&str], data_dir: &Path) -> PtyApp {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: 24,
+                cols: 80,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("openpty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_deckhand"));
+        cmd.args(args);
+        cmd.env("DECKHAND_DATA_DIR", data_dir);
+        cmd.env("TERM", "xterm-256color");
+        cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        let child = pair.slave.spawn_command(cmd).expect("spawn deckhand");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        let writer = pair.master.take_writer().expect("pty writer");
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
+        let bytes = Arc::new(AtomicUsize::new(0));
+        let (s, b) = (screen.clone(), bytes.clone());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                b.fetch_add(n, Ordering::SeqCst);
+                s.lock().expect("screen lock").process(&buf[..n]);
+            }
+        });
+        PtyApp {
+            screen,
+            bytes,
+            writer,
+            child,
+            master: pair.master,
+        }
+    }
+
+    pub fn contents(&self) -> String {
+        self.screen.lock().expect("screen lock").screen().contents()
+    }
+
+    pub fn send(&mut self, keys: &str) {
+        self.writer
+            .write_all(keys.as_bytes())
+            .expect("write to pty");
+        self.writer.flush().expect("flush pty");
+    }
+
+    /// Sends one key at a time with a short pause, as a person types.
+    pub fn type_keys(&mut self, keys: &str) {
+        for c in keys.chars() {
+            self.send(&c.to_string());
+            std::thread::sleep(Duration::from_millis(40));
+        }
+    }
+
+    /// Waits until `text` is on screen; panics with the screen if it never shows.
+    pub fn wait_for(&self, text: &str) {
+        let start = Instant::now();
+        while start.elapsed() < WAIT_LIMIT {
+            if self.contents().contains(text) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("{text:?} never appeared; screen:\n{}", self.contents());
+    }
+
+    /// Waits for the process to exit; returns its exit code.
+    pub fn wait_exit(&mut self) -> u32 {
+        let start = Instant::now();
+        while start.elapsed() < WAIT_LIMIT {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.exit_code();
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = self.child.kill();
+        panic!("deckhand did not exit; screen:\n{}", self.contents());
+    }
+
+    /// (canonical mode, echo) as the pty currently has them.
+    pub fn line_modes(&self) -> (bool, bool) {
+        let fd = self.master.as_raw_fd().expect("pty fd");
+        // SAFETY: the fd belongs to `self.master`, which outlives this borrow.
+        let fd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let t = tcgetattr(fd).expect("tcgetattr");
+        (
+            t.local_flags.contains(LocalFlags::ICANON),
+            t.local_flags.contains(LocalFlags::ECHO),
+        )
+    }
+
+    /// Asserts the terminal was given back: main screen, visible cursor, no bracketed paste, line mode and echo.
+    pub fn assert_restored(&self) {
+        // Let the reader thread take the last bytes.
+        std::thread::sleep(Duration::from_millis(200));
+        let parser = self.screen.lock().expect("screen lock");
+        let screen = parser.screen();
+        assert!(!screen.alternate_screen(), "still on the alternate screen");
+        assert!(!screen.hide_cursor(), "cursor still hidden");
+        assert!(!screen.bracketed_paste(), "bracketed paste still on");
+        drop(parser);
+        assert_eq!(
+            self.line_modes(),
+            (true, true),
+            "canonical mode and echo not restored"
+        );
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.process_id().expect("child pid")
+    }
+}
+
+impl Drop for PtyApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// True when `pid` no longer runs (gone, or a zombie nobody reaped yet).
+pub fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X'))
+            .unwrap_or(false),
+    }
+}

@@ -1,0 +1,170 @@
+//! End to end: the real `deckhand` binary in a real pseudo-terminal. Typing keys, reading the screen through a
+//! vt100 emulator, checking the journal it leaves, the processes it leaves (none), and that the terminal is given
+//! back on quit, SIGTERM and SIGHUP.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::pty::{PtyApp, process_gone};
+use deckhand::journal::{self, Event};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+fn journal_of(data_dir: &Path) -> Vec<Event> {
+    let runs = journal::list_runs(data_dir).expect("list runs");
+    assert_eq!(runs.len(), 1, "exactly one run recorded");
+    journal::read_entries(&runs[0].journal)
+        .expect("journal reads back")
+        .into_iter()
+        .map(|e| e.event)
+        .collect()
+}
+
+#[test]
+fn demo_tick_confirm_destructive_phase_and_quit() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut app = PtyApp::start(&["demo"], data.path());
+    app.wait_for("Checklist 0/3");
+    assert_eq!(
+        app.line_modes(),
+        (false, false),
+        "the console runs in raw mode"
+    );
+    app.type_keys(" j j ");
+    app.wait_for("Checklist 3/3");
+    // Down to the destructive phase (Preflight, then Deploy) and ask to run it.
+    app.type_keys("jj\r");
+    app.wait_for("Run destructive phase: Deploy (simulated)");
+    app.wait_for("Press y to confirm");
+    std::thread::sleep(Duration::from_millis(400));
+    app.send("y");
+    app.wait_for("rolling out instance 1/8");
+    app.wait_for("Phase 'Deploy (simulated)' succeeded.");
+    app.send("q");
+    assert_eq!(app.wait_exit(), 0);
+    app.assert_restored();
+
+    let events = journal_of(data.path());
+    assert!(
+        matches!(events.first(), Some(Event::RunStarted { environment, .. }) if environment == "demo")
+    );
+    let ticks = events
+        .iter()
+        .filter(|e| matches!(e, Event::ChecklistTicked { checked: true, .. }))
+        .count();
+    assert_eq!(ticks, 3);
+    assert!(events.contains(&Event::ConfirmationGiven {
+        what: "Run destructive phase: Deploy (simulated)".into(),
+        typed: "y".into()
+    }));
+    let exits: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished { exit_code, .. } => Some(*exit_code),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(exits, vec![Some(0), Some(0)]);
+    assert_eq!(
+        events.last(),
+        Some(&Event::Quit {
+            exit_code: 0,
+            reason: "operator quit".into()
+        })
+    );
+}
+
+/// Starts the long demo phase and returns the pid of its shell from the journal.
+fn start_long_task(app: &mut PtyApp, data: &Path) -> u32 {
+    app.wait_for("Checklist 0/3");
+    // Three checklist rows, two phases, then the long task.
+    app.type_keys("jjjjj\r");
+    app.wait_for("working 1/300");
+    journal_of(data)
+        .iter()
+        .find_map(|e| match e {
+            Event::StepStarted { pid, .. } => Some(*pid),
+            _ => None,
+        })
+        .expect("step_started journaled")
+}
+
+#[test]
+fn sigterm_while_running_cancels_the_step_restores_the_terminal_and_exits_1() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut app = PtyApp::start(&["demo"], data.path());
+    let step_pid = start_long_task(&mut app, data.path());
+    kill(Pid::from_raw(app.pid() as i32), Signal::SIGTERM).expect("send SIGTERM");
+    assert_eq!(app.wait_exit(), 1, "a run ended by a signal is aborted");
+    app.assert_restored();
+    assert!(process_gone(step_pid), "the step's shell outlived deckhand");
+    let events = journal_of(data.path());
+    assert!(events.contains(&Event::Signal {
+        name: "SIGTERM".into()
+    }));
+    assert!(matches!(
+        events.last(),
+        Some(Event::Quit { exit_code: 1, .. })
+    ));
+}
+
+#[test]
+fn sighup_while_running_leaves_no_process_and_journals_it() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut app = PtyApp::start(&["demo"], data.path());
+    let step_pid = start_long_task(&mut app, data.path());
+    kill(Pid::from_raw(app.pid() as i32), Signal::SIGHUP).expect("send SIGHUP");
+    assert_eq!(app.wait_exit(), 1);
+    app.assert_restored();
+    assert!(process_gone(step_pid), "the step's shell outlived deckhand");
+    let events = journal_of(data.path());
+    assert!(events.contains(&Event::Signal {
+        name: "SIGHUP".into()
+    }));
+    assert!(events.iter().any(
+        |e| matches!(e, Event::StepFinished { outcome, .. } if outcome.starts_with("cancelled"))
+    ));
+}
+
+#[test]
+fn cancel_from_the_keyboard_ends_the_step_and_the_console_stays() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut app = PtyApp::start(&["demo"], data.path());
+    let step_pid = start_long_task(&mut app, data.path());
+    app.send("c");
+    app.wait_for("Cancel step 1 of Long task");
+    std::thread::sleep(Duration::from_millis(400));
+    app.send("y");
+    app.wait_for("Phase 'Long task (press c to cancel)' cancelled.");
+    assert!(process_gone(step_pid));
+    app.send("q");
+    assert_eq!(app.wait_exit(), 1, "a cancelled phase is not a success");
+    app.assert_restored();
+}
+
+#[test]
+fn an_idle_console_writes_nothing_to_the_terminal() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut app = PtyApp::start(&["demo"], data.path());
+    app.wait_for("Checklist 0/3");
+    std::thread::sleep(Duration::from_millis(500));
+    let before = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
+    std::thread::sleep(Duration::from_secs(3));
+    let after = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(after - before, 0, "an idle console must not redraw");
+    app.send("q");
+    assert_eq!(app.wait_exit(), 0);
+}
+
+#[test]
+fn run_without_a_terminal_is_a_usage_error() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .arg("demo")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run deckhand");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs an interactive terminal"));
+}

@@ -1,0 +1,240 @@
+//! View tests: the whole screen rendered from a `State` into ratatui's `TestBackend`, snapshotted with insta at
+//! 80x24 and 160x48, plus cell-style asserts where colour carries meaning (production and danger are red).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use crossterm::event::KeyCode;
+use deckhand::app::{Action, Pane, State};
+use deckhand::runner::{OutputLine, RunnerEvent, StepId, StepOutcome, Stream};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::Color;
+
+fn draw(state: &State, width: u16, height: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(width, height)).expect("test terminal");
+    t.draw(|f| deckhand::views::render(f, state)).expect("draw");
+    t
+}
+
+fn output(h: &mut Harness, id: StepId, texts: &[&str], stream: Stream) {
+    h.act(Action::Runner(RunnerEvent::Output {
+        id,
+        lines: texts
+            .iter()
+            .map(|t| OutputLine {
+                stream,
+                text: t.to_string(),
+                truncated: false,
+            })
+            .collect(),
+    }));
+}
+
+/// A run in progress: smoke phase done, deploy running its first step with some output.
+fn mid_run(mut h: Harness) -> Harness {
+    h.char(' ');
+    h.char('j');
+    h.char(' ');
+    h.select_phase(0);
+    h.key(KeyCode::Enter);
+    let smoke = StepId { phase: 0, step: 0 };
+    output(&mut h, smoke, &["smoke ok"], Stream::Stdout);
+    h.wait(Duration::from_secs(2));
+    h.act(Action::Runner(RunnerEvent::StepFinished {
+        id: smoke,
+        outcome: StepOutcome::Exited(0),
+        duration: Duration::from_secs(2),
+    }));
+    h.select_phase(1);
+    h.key(KeyCode::Enter);
+    h.settle();
+    if h.state.plan.project.is_production() {
+        h.type_text("production");
+        h.key(KeyCode::Enter);
+    } else {
+        h.char('y');
+    }
+    let deploy = StepId { phase: 1, step: 0 };
+    output(
+        &mut h,
+        deploy,
+        &["rolling out 1/3", "rolling out 2/3"],
+        Stream::Stdout,
+    );
+    output(&mut h, deploy, &["warning: slow node"], Stream::Stderr);
+    h.wait(Duration::from_secs(75));
+    h.act(Action::Tick);
+    h
+}
+
+fn cell_fg_bg(buf: &Buffer, text: &str, row: u16) -> (Color, Color) {
+    let line: String = (0..buf.area.width)
+        .map(|x| buf[(x, row)].symbol().to_string())
+        .collect();
+    let col = line
+        .find(text)
+        .unwrap_or_else(|| panic!("{text:?} not on row {row}: {line:?}"));
+    let x = line[..col].chars().count() as u16;
+    let cell = &buf[(x, row)];
+    (cell.fg, cell.bg)
+}
+
+#[test]
+fn start_screen_80x24() {
+    let h = Harness::staging();
+    insta::assert_snapshot!(draw(&h.state, 80, 24).backend());
+}
+
+#[test]
+fn start_screen_160x48_shows_all_four_panes() {
+    let h = Harness::staging();
+    let t = draw(&h.state, 160, 48);
+    let screen = t.backend().to_string();
+    for title in ["Checklist", "Migrations", "Logs", "Health"] {
+        assert!(screen.contains(title), "{title} pane missing");
+    }
+    assert!(screen.contains("No database configured"));
+    assert!(screen.contains("No health checks configured"));
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn mid_run_80x24() {
+    let h = mid_run(Harness::staging());
+    insta::assert_snapshot!(draw(&h.state, 80, 24).backend());
+}
+
+#[test]
+fn mid_run_160x48() {
+    let h = mid_run(Harness::staging());
+    insta::assert_snapshot!(draw(&h.state, 160, 48).backend());
+}
+
+#[test]
+fn production_confirmation_80x24() {
+    let mut h = Harness::new(production_plan());
+    h.tick_all();
+    h.select_phase(1);
+    h.key(KeyCode::Enter);
+    h.settle();
+    h.type_text("prod");
+    let t = draw(&h.state, 80, 24);
+    insta::assert_snapshot!(t.backend());
+    let screen = t.backend().to_string();
+    assert!(screen.contains("Type production and press Enter"));
+    assert!(screen.contains("./deploy.sh --all  (timeout 20m)"));
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut h = Harness::staging();
+    h.char('?');
+    let t = draw(&h.state, 80, 24);
+    let screen = t.backend().to_string();
+    for key in [
+        "Tab",
+        "Shift-Tab",
+        "j / Down",
+        "PgUp",
+        "g / Home",
+        "G / End",
+        "Space",
+        "Enter",
+        "c ",
+        "q / Ctrl-C",
+        "Esc",
+    ] {
+        assert!(screen.contains(key), "help lacks {key:?}");
+    }
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn narrow_terminal_shows_one_pane_as_tabs() {
+    let mut h = mid_run(Harness::staging());
+    h.state.focus = Pane::Logs;
+    let t = draw(&h.state, 60, 20);
+    let screen = t.backend().to_string();
+    assert!(
+        screen.contains("1 Checklist"),
+        "tab bar lists the checklist"
+    );
+    assert!(
+        screen.contains("rolling out 2/3"),
+        "the focused logs pane fills the body"
+    );
+    assert!(
+        !screen.contains("[x] Staging"),
+        "the checklist is not drawn beside it"
+    );
+}
+
+#[test]
+fn production_badge_is_white_on_red() {
+    let h = Harness::new(production_plan());
+    let t = draw(&h.state, 80, 24);
+    let (fg, bg) = cell_fg_bg(t.backend().buffer(), "PRODUCTION", 0);
+    assert_eq!((fg, bg), (Color::White, Color::Red));
+    let s = Harness::staging();
+    let t = draw(&s.state, 80, 24);
+    let (_, bg) = cell_fg_bg(t.backend().buffer(), "staging", 0);
+    assert_ne!(bg, Color::Red, "only production is red");
+}
+
+#[test]
+fn destructive_phase_is_red_and_modal_frame_is_red() {
+    let mut h = Harness::staging();
+    let t = draw(&h.state, 80, 24);
+    let buf = t.backend().buffer();
+    let row = (0..24).find(|y| {
+        let line: String = (0..80).map(|x| buf[(x, *y)].symbol().to_string()).collect();
+        line.contains("! Deploy")
+    });
+    let row = row.expect("destructive phase row");
+    assert_eq!(cell_fg_bg(buf, "Deploy", row).0, Color::Red);
+    assert_ne!(
+        cell_fg_bg(buf, "Smoke", row - 2).0,
+        Color::Red,
+        "a safe phase is not red"
+    );
+
+    h.tick_all();
+    h.select_phase(1);
+    h.key(KeyCode::Enter);
+    let t = draw(&h.state, 80, 24);
+    let buf = t.backend().buffer();
+    let title_row = (0..24)
+        .find(|y| {
+            (0..80)
+                .map(|x| buf[(x, *y)].symbol().to_string())
+                .collect::<String>()
+                .contains("Run destructive")
+        })
+        .expect("modal title");
+    assert_eq!(cell_fg_bg(buf, "Run destructive", title_row).0, Color::Red);
+}
+
+#[test]
+fn escape_sequences_in_plan_text_are_inert_on_screen() {
+    let src = DEMO_ENV_PLAN.replace("Team notified", "Team \\u001b]0;pwned\\u0007notified");
+    let h = Harness::new(plan_from(&src));
+    let t = draw(&h.state, 80, 24);
+    let buf = t.backend().buffer();
+    let has_control = buf
+        .content()
+        .iter()
+        .any(|c| c.symbol().chars().any(|ch| ch.is_control()));
+    assert!(
+        !has_control,
+        "a control character reached the screen buffer"
+    );
+    assert!(
+        t.backend()
+            .to_string()
+            .contains("Team ^[]0;pwned^Gnotified")
+    );
+}
