@@ -111,6 +111,46 @@ fn sigterm_while_running_cancels_the_step_restores_the_terminal_and_exits_1() {
 }
 
 #[test]
+fn sigint_while_running_is_handled_like_sigterm() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut app = PtyApp::start(&["demo"], data.path());
+    let step_pid = start_long_task(&mut app, data.path());
+    kill(Pid::from_raw(app.pid() as i32), Signal::SIGINT).expect("send SIGINT");
+    assert_eq!(app.wait_exit(), 1);
+    app.assert_restored();
+    assert!(process_gone(step_pid));
+    assert!(journal_of(data.path()).contains(&Event::Signal {
+        name: "SIGINT".into()
+    }));
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_leaves_no_step_behind() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut app = PtyApp::start_with_env(
+        &["demo"],
+        data.path(),
+        &[("DECKHAND_FAULT", "panic"), ("RUST_BACKTRACE", "0")],
+    );
+    let step_pid = start_long_task(&mut app, data.path());
+    // Go back up to the first checklist item and tick it: the injected fault panics there.
+    app.type_keys("g ");
+    let code = app.wait_exit();
+    assert_ne!(code, 0, "a panic is not a success");
+    app.assert_restored();
+    let screen = app.contents();
+    assert!(
+        screen.contains("fault injected"),
+        "the panic message is not readable on the main screen:\n{screen}"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        process_gone(step_pid),
+        "the step's process group must die with deckhand"
+    );
+}
+
+#[test]
 fn sighup_while_running_leaves_no_process_and_journals_it() {
     let data = tempfile::tempdir().expect("tempdir");
     let mut app = PtyApp::start(&["demo"], data.path());

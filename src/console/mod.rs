@@ -69,6 +69,7 @@ async fn event_loop(
         if let Some(a) = draw_if_due(term, state, &mut last_draw) {
             queue.push_back(a);
         }
+        fault_injection(state);
         if queue.is_empty() {
             let draw_at = (state.dirty && !state.terminal_lost).then(|| next_frame(last_draw));
             let tick_at = state.next_tick();
@@ -114,6 +115,16 @@ fn draw_if_due(
     match term.draw(|f| crate::views::render(f, state)) {
         Ok(_) => None,
         Err(e) => Some(Action::TerminalLost(format!("drawing failed: {e}"))),
+    }
+}
+
+/// Test hook: `DECKHAND_FAULT=panic` panics once the first checklist item is ticked, so the end-to-end tests can
+/// prove the terminal is restored after a panic in the real binary.
+fn fault_injection(state: &State) {
+    if state.checked.first() == Some(&true)
+        && std::env::var_os("DECKHAND_FAULT").is_some_and(|v| v == "panic")
+    {
+        panic!("fault injected by DECKHAND_FAULT=panic");
     }
 }
 

@@ -26,6 +26,11 @@ pub struct PtyApp {
 impl PtyApp {
     /// Starts `deckhand <args>` in an 80x24 pty with its data folder in `data_dir`.
     pub fn start(args: &[&str], data_dir: &Path) -> PtyApp {
+        PtyApp::start_with_env(args, data_dir, &[])
+    }
+
+    /// Like `start`, with extra environment variables.
+    pub fn start_with_env(args: &[&str], data_dir: &Path, env: &[(&str, &str)]) -> PtyApp {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: 24,
@@ -39,6 +44,9 @@ impl PtyApp {
         cmd.env("DECKHAND_DATA_DIR", data_dir);
         cmd.env("TERM", "xterm-256color");
         cmd.cwd(env!("CARGO_MANIFEST_DIR"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         let child = pair.slave.spawn_command(cmd).expect("spawn deckhand");
         drop(pair.slave);
         let mut reader = pair.master.try_clone_reader().expect("pty reader");

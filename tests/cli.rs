@@ -1,0 +1,151 @@
+//! The command line as a user meets it: help and version, `check` on good and bad plans, exit codes for bad
+//! usage, and `history` reading runs back from the journal.
+
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime};
+
+use deckhand::journal::{Event, Journal};
+
+fn deckhand(args: &[&str], data_dir: &std::path::Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(args)
+        .env("DECKHAND_DATA_DIR", data_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run deckhand")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn version_and_help_for_every_command() {
+    let d = tempfile::tempdir().unwrap();
+    let out = deckhand(&["--version"], d.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        format!("deckhand {}", env!("CARGO_PKG_VERSION"))
+    );
+    let out = deckhand(&["--help"], d.path());
+    assert_eq!(out.status.code(), Some(0));
+    for cmd in ["run", "check", "demo", "history"] {
+        assert!(text(&out.stdout).contains(cmd), "--help lacks {cmd}");
+        let sub = deckhand(&[cmd, "--help"], d.path());
+        assert_eq!(sub.status.code(), Some(0), "{cmd} --help");
+        assert!(
+            text(&sub.stdout).contains("Usage: deckhand"),
+            "{cmd} --help"
+        );
+    }
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let d = tempfile::tempdir().unwrap();
+    assert_eq!(deckhand(&["frobnicate"], d.path()).status.code(), Some(2));
+    assert_eq!(
+        deckhand(&["check"], d.path()).status.code(),
+        Some(2),
+        "check needs a plan"
+    );
+}
+
+#[test]
+fn check_accepts_the_demo_plan() {
+    let d = tempfile::tempdir().unwrap();
+    let out = deckhand(&["check", "config/demo.toml"], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("config/demo.toml: ok."), "{stdout}");
+    assert!(stdout.contains("3 phase(s), 1 destructive"), "{stdout}");
+    assert!(
+        stdout.contains("[destructive] Deploy (simulated)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_rejects_an_invalid_plan_with_file_line_column_and_key() {
+    let d = tempfile::tempdir().unwrap();
+    let out = deckhand(
+        &[
+            "check",
+            "tests/fixtures/invalid/04-unknown-key-in-step.toml",
+        ],
+        d.path(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "deckhand: invalid plan: tests/fixtures/invalid/04-unknown-key-in-step.toml:9:26: \
+         phase[0].steps[1].timout: unknown field `timout`, expected one of `run`, `timeout`, `cwd`, `env`"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn missing_plan_file_exits_2_for_check_and_run() {
+    let d = tempfile::tempdir().unwrap();
+    for cmd in ["check", "run"] {
+        let out = deckhand(&[cmd, "no/such/plan.toml"], d.path());
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        assert!(
+            text(&out.stderr).contains("no/such/plan.toml: cannot read plan"),
+            "{cmd}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn history_lists_recorded_runs() {
+    let d = tempfile::tempdir().unwrap();
+    let out = deckhand(&["history"], d.path());
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout).trim(), "No runs recorded yet.");
+
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let mut ok = Journal::create(d.path(), t0).unwrap();
+    ok.append(started("shop", "production"), t0).unwrap();
+    ok.append(
+        Event::Quit {
+            exit_code: 0,
+            reason: "operator quit".into(),
+        },
+        t0,
+    )
+    .unwrap();
+    let t1 = t0 + Duration::from_secs(3600);
+    let mut crashed = Journal::create(d.path(), t1).unwrap();
+    crashed.append(started("shop", "staging"), t1).unwrap();
+
+    let out = deckhand(&["history"], d.path());
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(
+        lines[1].contains("production") && lines[1].ends_with("ok"),
+        "{stdout}"
+    );
+    assert!(
+        lines[2].contains("staging") && lines[2].contains("no end recorded"),
+        "{stdout}"
+    );
+}
+
+fn started(project: &str, environment: &str) -> Event {
+    Event::RunStarted {
+        user: "ops".into(),
+        host: "bastion".into(),
+        ssh_client: None,
+        plan: "deckhand.toml".into(),
+        plan_checksum: "00".into(),
+        project: project.into(),
+        environment: environment.into(),
+        version: "0.1.0".into(),
+        pid: 1,
+    }
+}
