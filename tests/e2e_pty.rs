@@ -91,37 +91,46 @@ fn start_long_task(app: &mut PtyApp, data: &Path) -> u32 {
         .expect("step_started journaled")
 }
 
-#[test]
-fn sigterm_while_running_cancels_the_step_restores_the_terminal_and_exits_1() {
+/// Sends `sig` to deckhand while the long demo step runs; checks it cancels the step, gives the terminal back,
+/// exits 1 and journals the signal and the cancelled step. Returns the journal.
+fn signal_while_running(sig: Signal) -> Vec<Event> {
     let data = tempfile::tempdir().expect("tempdir");
     let mut app = PtyApp::start(&["demo"], data.path());
     let step_pid = start_long_task(&mut app, data.path());
-    kill(Pid::from_raw(app.pid() as i32), Signal::SIGTERM).expect("send SIGTERM");
-    assert_eq!(app.wait_exit(), 1, "a run ended by a signal is aborted");
+    kill(Pid::from_raw(app.pid() as i32), sig).expect("send signal");
+    assert_eq!(app.wait_exit(), 1, "a run ended by {sig} is aborted");
     app.assert_restored();
-    assert!(process_gone(step_pid), "the step's shell outlived deckhand");
+    assert!(
+        process_gone(step_pid),
+        "the step's shell outlived deckhand after {sig}"
+    );
     let events = journal_of(data.path());
     assert!(events.contains(&Event::Signal {
-        name: "SIGTERM".into()
+        name: sig.as_str().into()
     }));
+    assert!(events.iter().any(
+        |e| matches!(e, Event::StepFinished { outcome, .. } if outcome.starts_with("cancelled"))
+    ));
     assert!(matches!(
         events.last(),
         Some(Event::Quit { exit_code: 1, .. })
     ));
+    events
+}
+
+#[test]
+fn sigterm_while_running_cancels_the_step_restores_the_terminal_and_exits_1() {
+    signal_while_running(Signal::SIGTERM);
 }
 
 #[test]
 fn sigint_while_running_is_handled_like_sigterm() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let mut app = PtyApp::start(&["demo"], data.path());
-    let step_pid = start_long_task(&mut app, data.path());
-    kill(Pid::from_raw(app.pid() as i32), Signal::SIGINT).expect("send SIGINT");
-    assert_eq!(app.wait_exit(), 1);
-    app.assert_restored();
-    assert!(process_gone(step_pid));
-    assert!(journal_of(data.path()).contains(&Event::Signal {
-        name: "SIGINT".into()
-    }));
+    signal_while_running(Signal::SIGINT);
+}
+
+#[test]
+fn sighup_while_running_leaves_no_process_and_journals_it() {
+    signal_while_running(Signal::SIGHUP);
 }
 
 #[test]
@@ -148,24 +157,6 @@ fn a_panic_restores_the_terminal_and_leaves_no_step_behind() {
         process_gone(step_pid),
         "the step's process group must die with deckhand"
     );
-}
-
-#[test]
-fn sighup_while_running_leaves_no_process_and_journals_it() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let mut app = PtyApp::start(&["demo"], data.path());
-    let step_pid = start_long_task(&mut app, data.path());
-    kill(Pid::from_raw(app.pid() as i32), Signal::SIGHUP).expect("send SIGHUP");
-    assert_eq!(app.wait_exit(), 1);
-    app.assert_restored();
-    assert!(process_gone(step_pid), "the step's shell outlived deckhand");
-    let events = journal_of(data.path());
-    assert!(events.contains(&Event::Signal {
-        name: "SIGHUP".into()
-    }));
-    assert!(events.iter().any(
-        |e| matches!(e, Event::StepFinished { outcome, .. } if outcome.starts_with("cancelled"))
-    ));
 }
 
 #[test]
