@@ -45,9 +45,23 @@ fn open_deploy_confirm(h: &mut Harness) {
 }
 
 #[test]
+fn keys_before_the_prompt_is_drawn_are_ignored() {
+    let mut h = Harness::staging();
+    open_deploy_confirm(&mut h);
+    // A slow journal write delayed the frame: the prompt is not on screen yet, however long ago it opened.
+    h.wait(Duration::from_secs(2));
+    let fx = h.char('y');
+    assert!(starts(&fx).is_empty());
+    assert!(h.state.modal.is_some());
+    h.settle();
+    assert_eq!(starts(&h.char('y')), vec![deploy_id(0)]);
+}
+
+#[test]
 fn keys_in_the_first_300ms_are_ignored() {
     let mut h = Harness::staging();
     open_deploy_confirm(&mut h);
+    h.act(Action::ModalShown);
     h.wait(Duration::from_millis(100));
     let fx = h.char('y');
     assert!(starts(&fx).is_empty());
@@ -142,6 +156,50 @@ fn production_needs_the_environment_name_typed() {
         what: "Run destructive phase: Deploy".into(),
         typed: "production".into()
     }));
+}
+
+#[test]
+fn an_unbracketed_paste_of_the_answer_never_confirms() {
+    let mut h = Harness::new(production_plan());
+    h.tick_all();
+    h.select_phase(DEPLOY);
+    h.key(KeyCode::Enter);
+    h.settle();
+    // "production\r" arriving as keys with no gap between them, as a paste does without bracketed paste.
+    h.char('p');
+    for c in "roduction".chars() {
+        h.burst_key(KeyCode::Char(c));
+    }
+    let fx = h.burst_key(KeyCode::Enter);
+    assert!(starts(&fx).is_empty(), "a burst must not confirm");
+    let modal = h.state.modal.as_ref().expect("the prompt stays open");
+    assert!(modal.input.is_empty(), "the pasted text is thrown away");
+    assert!(
+        modal
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("faster than anyone types")
+    );
+    // Typed by a person, it confirms.
+    h.type_text("production");
+    assert_eq!(starts(&h.key(KeyCode::Enter)), vec![deploy_id(0)]);
+}
+
+#[test]
+fn any_other_key_cancels_a_typed_prompt() {
+    let mut h = Harness::new(production_plan());
+    h.tick_all();
+    h.select_phase(DEPLOY);
+    h.key(KeyCode::Enter);
+    h.settle();
+    h.type_text("prod");
+    let fx = h.key(KeyCode::Tab);
+    assert!(h.state.modal.is_none());
+    assert!(
+        matches!(&journal_events(&fx)[..], [Event::ConfirmationDeclined { typed, why, .. }]
+        if typed == "prod" && why.contains("Tab"))
+    );
 }
 
 #[test]
@@ -455,4 +513,113 @@ fn idle_console_wakes_only_each_minute_running_one_each_second() {
     h.wait(Duration::from_millis(1500));
     h.act(Action::Tick);
     assert_eq!(h.state.next_tick(), Some(started + Duration::from_secs(2)));
+}
+
+/// Starts the two-step destructive phase and lets its first step succeed while `prompt` is open.
+fn first_step_ends_while_prompt_open(prompt: char) -> Harness {
+    let mut h = Harness::staging();
+    open_deploy_confirm(&mut h);
+    h.settle();
+    h.char('y');
+    h.char(prompt);
+    assert!(h.state.modal.is_some(), "{prompt} asks first");
+    let fx = finished(&mut h, deploy_id(0), StepOutcome::Exited(0));
+    assert!(
+        starts(&fx).is_empty(),
+        "no new step starts while the operator decides whether to stop"
+    );
+    assert_eq!(h.state.held, Some(deploy_id(1)));
+    h
+}
+
+#[test]
+fn declining_a_cancel_prompt_resumes_the_held_step() {
+    let mut h = first_step_ends_while_prompt_open('c');
+    h.settle();
+    let fx = h.char('n');
+    assert_eq!(starts(&fx), vec![deploy_id(1)]);
+    assert!(!h.state.cancelling);
+}
+
+#[test]
+fn confirming_a_cancel_prompt_after_the_step_ended_cancels_the_phase_not_the_next_step() {
+    let mut h = first_step_ends_while_prompt_open('c');
+    h.settle();
+    let fx = h.char('y');
+    assert!(starts(&fx).is_empty());
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::CancelStep(_))),
+        "nothing runs, nothing to signal"
+    );
+    assert_eq!(h.state.phases[DEPLOY].status, PhaseStatus::Cancelled);
+    assert!(!h.state.cancelling, "no stale cancelling flag");
+    assert_eq!(h.state.held, None);
+}
+
+#[test]
+fn confirming_quit_between_steps_quits_without_starting_the_next() {
+    let mut h = first_step_ends_while_prompt_open('q');
+    h.settle();
+    let fx = h.char('y');
+    assert!(starts(&fx).is_empty());
+    assert!(fx.contains(&Effect::Quit));
+    assert_eq!(h.state.phases[DEPLOY].status, PhaseStatus::Cancelled);
+    assert_eq!(h.state.exit_code(), 1);
+}
+
+#[test]
+fn a_stale_cancel_prompt_does_not_poison_the_next_phase() {
+    let mut h = Harness::staging();
+    h.select_phase(0);
+    h.key(KeyCode::Enter);
+    h.char('c');
+    finished(&mut h, StepId { phase: 0, step: 0 }, StepOutcome::Exited(0));
+    h.settle();
+    let fx = h.char('y');
+    assert!(!fx.iter().any(|e| matches!(e, Effect::CancelStep(_))));
+    assert!(
+        h.state
+            .flash
+            .as_deref()
+            .unwrap_or("")
+            .contains("Nothing to cancel")
+    );
+    assert!(!h.state.cancelling);
+    assert_eq!(h.state.phases[0].status, PhaseStatus::Succeeded);
+    // The next phase runs through, and can itself be cancelled.
+    open_deploy_confirm(&mut h);
+    h.settle();
+    h.char('y');
+    let fx = finished(&mut h, deploy_id(0), StepOutcome::Exited(0));
+    assert_eq!(starts(&fx), vec![deploy_id(1)]);
+    h.char('c');
+    h.settle();
+    assert!(h.char('y').contains(&Effect::CancelStep(deploy_id(1))));
+}
+
+#[test]
+fn a_signal_while_a_prompt_is_open_journals_the_decline_and_cancels() {
+    let mut h = Harness::staging();
+    h.select_phase(0);
+    h.key(KeyCode::Enter);
+    h.char('c');
+    let fx = h.act(Action::Signal(Signal::Terminate));
+    assert!(h.state.modal.is_none());
+    let events = journal_events(&fx);
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::ConfirmationDeclined { why, .. } if why.contains("SIGTERM"))
+        )
+    );
+    assert!(fx.contains(&Effect::CancelStep(StepId { phase: 0, step: 0 })));
+}
+
+#[test]
+fn unbound_keys_do_not_redraw() {
+    let mut h = Harness::staging();
+    h.state.dirty = false;
+    h.char('z');
+    assert!(!h.state.dirty);
+    h.char('j');
+    assert!(h.state.dirty);
 }

@@ -473,3 +473,47 @@ fn invalid_fixtures_give_exact_errors() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn shown_text_never_holds_secrets_or_url_passwords() {
+    let src = r#"
+[project]
+name = "shop ${API_TOKEN}"
+environment = "staging"
+
+[[checklist]]
+item = "token is ${API_TOKEN}"
+
+[[phase]]
+name = "Migrate ${API_TOKEN}"
+steps = [{ run = "psql ${DB_URL} -c 'select 1'", env = { URL = "${DB_URL}" } }]
+"#;
+    let vars = |n: &str| match n {
+        "API_TOKEN" => Some("tok-123".to_string()),
+        "DB_URL" => Some("postgres://app:hunter2@db/shop".to_string()),
+        _ => None,
+    };
+    let plan = deckhand::plan::parse(src, std::path::Path::new("p.toml"), &vars).unwrap();
+    let step = &plan.phases[0].steps[0];
+    assert_eq!(
+        step.run.value,
+        "psql postgres://app:hunter2@db/shop -c 'select 1'"
+    );
+    let shown = format!(
+        "{} {} {} {} {:?} {:?}",
+        plan.project.name,
+        plan.checklist[0].item,
+        plan.phases[0].name,
+        step.run.display,
+        step,
+        plan
+    );
+    for secret in ["tok-123", "hunter2"] {
+        assert!(
+            !shown.contains(secret),
+            "{secret} leaked into shown text: {shown}"
+        );
+    }
+    assert!(shown.contains("postgres://app:****@db/shop"));
+    assert_eq!(plan.phases[0].name, "Migrate ${API_TOKEN}");
+}

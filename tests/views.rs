@@ -219,22 +219,22 @@ fn destructive_phase_is_red_and_modal_frame_is_red() {
 }
 
 #[test]
-fn escape_sequences_in_plan_text_are_inert_on_screen() {
-    let src = DEMO_ENV_PLAN.replace("Team notified", "Team \\u001b]0;pwned\\u0007notified");
-    let h = Harness::new(plan_from(&src));
+fn escape_sequences_and_bidi_overrides_in_plan_text_are_inert_on_screen() {
+    let src = DEMO_ENV_PLAN
+        .replace("Team notified", "Team \\u001b]0;pwned\\u0007notified")
+        .replace("name = \"Smoke\"", "name = \"Smoke \\u202egnp.exe\"");
+    let mut h = Harness::new(plan_from(&src));
     let t = draw(&h.state, 80, 24);
-    let buf = t.backend().buffer();
-    let has_control = buf
-        .content()
-        .iter()
-        .any(|c| c.symbol().chars().any(|ch| ch.is_control()));
+    let screen = t.backend().to_string();
+    assert!(screen.contains("Team ^[]0;pwned^Gnotified"), "{screen}");
+    assert!(screen.contains("Smoke <U+202E>gnp.exe"), "{screen}");
+    // deckhand's own log notes quote the phase name: inert there too.
+    h.select_phase(0);
+    h.key(KeyCode::Enter);
+    let screen = draw(&h.state, 80, 24).backend().to_string();
     assert!(
-        !has_control,
-        "a control character reached the screen buffer"
+        screen.contains("phase 'Smoke <U+202E>gnp.exe' started"),
+        "{screen}"
     );
-    assert!(
-        t.backend()
-            .to_string()
-            .contains("Team ^[]0;pwned^Gnotified")
-    );
+    assert!(!screen.contains('\u{202e}'));
 }

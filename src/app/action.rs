@@ -34,6 +34,8 @@ pub enum Action {
         height: u16,
     },
     Runner(RunnerEvent),
+    /// A frame showing the open modal reached the terminal (its guard starts now).
+    ModalShown,
     /// A timer fired (only scheduled while something on screen changes with time).
     Tick,
     Signal(Signal),

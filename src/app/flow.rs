@@ -30,7 +30,6 @@ pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
             ModalKind::ChecklistOverride(p),
             "Checklist incomplete",
             Expect::Reason,
-            state.now,
         );
         m.body.push((
             "Phase".into(),
@@ -62,7 +61,6 @@ fn phase_confirmation(state: &State, p: usize) -> Modal {
         ModalKind::RunPhase(p),
         format!("Run destructive phase: {}", phase.name),
         expect,
-        state.now,
     );
     m.danger = true;
     m.body
@@ -116,15 +114,25 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             let next = phase_confirmation(state, p);
             open(state, next, fx);
         }
-        ModalKind::CancelStep(id) => cancel(state, id, fx),
-        ModalKind::Quit => {
-            state.aborted = true;
-            state.quit = QuitState::AfterStep;
-            match state.running {
-                Some(id) => cancel(state, id, fx),
-                None => finish(state, "operator quit while a step ran", fx),
+        // The prompt names a step, but act on what runs now: the step may have ended while the prompt was open.
+        ModalKind::CancelStep(_) => match (state.running, state.held.take()) {
+            (Some(id), _) => cancel(state, id, fx),
+            (None, Some(next)) => end_phase(state, next.phase, PhaseStatus::Cancelled, fx),
+            (None, None) => state.flash = Some("Nothing to cancel: the step already ended.".into()),
+        },
+        ModalKind::Quit => match (state.running, state.held.take()) {
+            (Some(id), _) => {
+                state.aborted = true;
+                state.quit = QuitState::AfterStep;
+                cancel(state, id, fx);
             }
-        }
+            (None, Some(next)) => {
+                state.aborted = true;
+                end_phase(state, next.phase, PhaseStatus::Cancelled, fx);
+                finish(state, "operator quit between two steps", fx);
+            }
+            (None, None) => finish(state, "operator quit", fx),
+        },
     }
 }
 
@@ -138,6 +146,10 @@ pub(super) fn declined(state: &mut State, typed: String, why: String, fx: &mut V
         typed,
         why,
     }));
+    // A step that finished while the operator was deciding to stop: they did not stop, so go on.
+    if let Some(next) = state.held.take() {
+        start_step(state, next, fx);
+    }
 }
 
 fn start_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
@@ -147,6 +159,8 @@ fn start_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
         destructive: phase.destructive,
     }));
     let note = format!("phase '{}' started", phase.name);
+    state.cancelling = false;
+    state.held = None;
     let run = &mut state.phases[p];
     run.status = PhaseStatus::Running;
     run.started = Some(state.now);
@@ -237,31 +251,49 @@ fn step_finished(
     let record = &mut state.phases[id.phase].steps[id.step];
     record.outcome = Some(outcome);
     record.duration = Some(duration);
-    if ok && id.step + 1 < step_count && !state.cancelling && state.quit == QuitState::No {
-        start_step(
-            state,
-            StepId {
-                phase: id.phase,
-                step: id.step + 1,
-            },
-            fx,
+    state.running = None;
+    let next = StepId {
+        phase: id.phase,
+        step: id.step + 1,
+    };
+    let more = ok && next.step < step_count;
+    if more && !state.cancelling && state.quit == QuitState::No {
+        let deciding = matches!(
+            state.modal.as_ref().map(|m| &m.kind),
+            Some(ModalKind::Quit | ModalKind::CancelStep(_))
         );
+        if deciding {
+            // The operator is deciding whether to stop: start nothing new until they answer.
+            state.held = Some(next);
+            note_line(
+                state,
+                format!("step {} waits for your answer", next.step + 1),
+            );
+        } else {
+            start_step(state, next, fx);
+        }
         return;
     }
-    let status = match (
-        ok && id.step + 1 == step_count,
-        cancelled || state.cancelling,
-    ) {
-        (true, _) => PhaseStatus::Succeeded,
-        (false, true) => PhaseStatus::Cancelled,
-        (false, false) => PhaseStatus::Failed,
+    let status = if ok && !more {
+        PhaseStatus::Succeeded
+    } else if cancelled || state.cancelling {
+        PhaseStatus::Cancelled
+    } else {
+        PhaseStatus::Failed
     };
-    let run = &mut state.phases[id.phase];
+    end_phase(state, id.phase, status, fx);
+}
+
+/// Records how a phase ended; finishes the run if the operator was quitting.
+fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &mut Vec<Effect>) {
+    let phase = &state.plan.phases[p];
+    let (name, destructive) = (phase.name.clone(), phase.destructive);
+    let run = &mut state.phases[p];
     run.status = status;
     let elapsed = run
         .started
         .map(|t| state.now.saturating_duration_since(t))
-        .unwrap_or(duration);
+        .unwrap_or_default();
     run.duration = Some(elapsed);
     let result = format!("{status:?}").to_lowercase();
     fx.push(Effect::Journal(Event::PhaseFinished {
@@ -272,6 +304,7 @@ fn step_finished(
     }));
     state.flash = Some(format!("Phase '{name}' {result}."));
     state.running = None;
+    state.held = None;
     state.cancelling = false;
     if state.quit == QuitState::AfterStep {
         finish(state, "quit after cancelling the running step", fx);
@@ -288,12 +321,12 @@ pub fn outcome_text(outcome: &StepOutcome) -> String {
     }
 }
 
-/// deckhand's own line in the logs pane.
+/// deckhand's own line in the logs pane (made inert: it quotes plan text and error messages).
 fn note_line(state: &mut State, text: String) {
     state.logs.push(LogLine {
         source: Arc::from("--"),
         stream: None,
-        text,
+        text: crate::sanitize::sanitize_str(&text).into_owned(),
         truncated: false,
     });
 }
@@ -312,7 +345,6 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) {
         ModalKind::CancelStep(id),
         format!("Cancel step {} of {}", id.step + 1, phase.name),
         Expect::Yes,
-        state.now,
     );
     m.body
         .push(("Command".into(), phase.steps[id.step].run.display.clone()));
@@ -340,12 +372,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
     match state.running {
         None => finish(state, "operator quit", fx),
         Some(id) => {
-            let mut m = Modal::new(
-                ModalKind::Quit,
-                "Quit while a step runs",
-                Expect::Yes,
-                state.now,
-            );
+            let mut m = Modal::new(ModalKind::Quit, "Quit while a step runs", Expect::Yes);
             let phase = &state.plan.phases[id.phase];
             m.body.push((
                 "Running".into(),
@@ -389,13 +416,22 @@ fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
         return;
     }
     state.aborted = true;
-    state.modal = None;
+    if let Some(modal) = state.modal.take() {
+        fx.push(Effect::Journal(Event::ConfirmationDeclined {
+            what: modal.title,
+            typed: modal.input,
+            why: reason.to_string(),
+        }));
+    }
+    if let Some(next) = state.held.take() {
+        end_phase(state, next.phase, PhaseStatus::Cancelled, fx);
+    }
     match state.running {
-        Some(id) if !state.cancelling => {
+        Some(id) => {
             state.quit = QuitState::AfterStep;
+            // Cancelling twice is harmless; not cancelling would leave deckhand waiting on the step forever.
             cancel(state, id, fx);
         }
-        Some(_) => state.quit = QuitState::AfterStep,
         None => finish(state, reason, fx),
     }
     state.dirty = true;

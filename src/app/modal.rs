@@ -1,6 +1,7 @@
-//! Confirmation as state: a modal that only a deliberate, typed answer can confirm. Keys in the first
-//! [`CONFIRM_GUARD`] after it opens are ignored (a key meant for the screen below must not answer it), a paste
-//! never answers it, and for `y` prompts any other key declines.
+//! Confirmation as state: a modal that only a deliberate, typed answer can confirm. Keys are ignored until the
+//! prompt has been drawn and for [`CONFIRM_GUARD`] after (a key meant for the screen below must not answer it);
+//! a paste never answers it — bracketed, or arriving as a burst of keys faster than a person types; any key other
+//! than the expected answer declines.
 
 use std::time::{Duration, Instant};
 
@@ -10,8 +11,13 @@ use crate::runner::StepId;
 
 /// Keys arriving this soon after a modal opens are ignored.
 pub const CONFIRM_GUARD: Duration = Duration::from_millis(300);
+/// Keys closer together than this are a burst (a paste without bracketed paste), never typing.
+pub const BURST_GAP: Duration = Duration::from_millis(5);
 /// Longest typed answer accepted (a reason, an environment name).
 const MAX_INPUT_CHARS: usize = 200;
+
+const BURST_NOTE: &str =
+    "That arrived faster than anyone types (a paste?): type the answer yourself.";
 
 /// What the modal is about; decides what a confirmation does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,13 +67,16 @@ pub struct Modal {
     /// Red frame: destructive or production.
     pub danger: bool,
     pub input: String,
-    pub opened: Instant,
+    /// When the prompt was first drawn; keys before that, and for [`CONFIRM_GUARD`] after, are ignored.
+    pub shown: Option<Instant>,
+    /// Some of the typed input arrived as a burst: Enter will not accept it.
+    pub burst: bool,
     /// A one-line note shown in the modal (e.g. why a paste was ignored).
     pub note: Option<String>,
 }
 
 impl Modal {
-    pub fn new(kind: ModalKind, title: impl Into<String>, expect: Expect, opened: Instant) -> Self {
+    pub fn new(kind: ModalKind, title: impl Into<String>, expect: Expect) -> Self {
         Modal {
             kind,
             title: title.into(),
@@ -75,7 +84,8 @@ impl Modal {
             expect,
             danger: false,
             input: String::new(),
-            opened,
+            shown: None,
+            burst: false,
             note: None,
         }
     }
@@ -100,18 +110,36 @@ impl Modal {
         }
     }
 
-    /// Feeds one key pressed at `now`.
-    pub fn on_key(&mut self, key: KeyEvent, now: Instant) -> ModalOutcome {
-        if now.saturating_duration_since(self.opened) < CONFIRM_GUARD {
-            self.note = Some("Key ignored: too soon after this prompt opened.".to_string());
+    /// Records that the prompt is on screen (the guard runs from here).
+    pub fn mark_shown(&mut self, now: Instant) {
+        self.shown.get_or_insert(now);
+    }
+
+    /// Feeds one key pressed at `now`; `previous_key` is when the key before it arrived.
+    pub fn on_key(
+        &mut self,
+        key: KeyEvent,
+        now: Instant,
+        previous_key: Option<Instant>,
+    ) -> ModalOutcome {
+        let settled = self
+            .shown
+            .is_some_and(|t| now.saturating_duration_since(t) >= CONFIRM_GUARD);
+        if !settled {
+            self.note = Some("Key ignored: too soon after this prompt appeared.".to_string());
             return ModalOutcome::Open;
         }
+        let burst = previous_key.is_some_and(|t| now.saturating_duration_since(t) < BURST_GAP);
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if key.code == KeyCode::Esc || (ctrl && key.code == KeyCode::Char('c')) {
             return self.decline("cancelled with Esc");
         }
         match self.expect.clone() {
             Expect::Yes => match key.code {
+                KeyCode::Char('y') if burst => {
+                    self.note = Some(BURST_NOTE.to_string());
+                    ModalOutcome::Open
+                }
                 KeyCode::Char('y') if !ctrl => ModalOutcome::Confirmed {
                     typed: "y".to_string(),
                 },
@@ -120,14 +148,14 @@ impl Modal {
                     super::key_label(other, key.modifiers)
                 )),
             },
-            Expect::Word(word) => self.typed_key(key, |input| {
+            Expect::Word(word) => self.typed_key(key, burst, |input| {
                 if input == word {
                     Ok(())
                 } else {
                     Err(format!("typed text does not match '{word}'"))
                 }
             }),
-            Expect::Reason => self.typed_key(key, |input| {
+            Expect::Reason => self.typed_key(key, burst, |input| {
                 if input.trim().is_empty() {
                     Err(String::new())
                 } else {
@@ -145,22 +173,30 @@ impl Modal {
     fn typed_key(
         &mut self,
         key: KeyEvent,
+        burst: bool,
         check: impl Fn(&str) -> Result<(), String>,
     ) -> ModalOutcome {
-        if key
+        let plain = !key
             .modifiers
-            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
-        {
-            return ModalOutcome::Open;
-        }
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
         match key.code {
-            KeyCode::Char(c) if self.input.chars().count() < MAX_INPUT_CHARS => {
-                self.input.push(c);
+            KeyCode::Char(c) if plain => {
+                if self.input.chars().count() < MAX_INPUT_CHARS {
+                    self.input.push(c);
+                }
+                self.burst |= burst;
                 self.note = None;
                 ModalOutcome::Open
             }
             KeyCode::Backspace => {
                 self.input.pop();
+                ModalOutcome::Open
+            }
+            KeyCode::Enter if burst || self.burst => {
+                // A paste the terminal did not bracket: refuse it, and make the operator type.
+                self.input.clear();
+                self.burst = false;
+                self.note = Some(BURST_NOTE.to_string());
                 ModalOutcome::Open
             }
             KeyCode::Enter => match check(&self.input) {
@@ -174,7 +210,10 @@ impl Modal {
                 }
                 Err(why) => self.decline(&why),
             },
-            _ => ModalOutcome::Open,
+            other => self.decline(&format!(
+                "other key: {}",
+                super::key_label(other, key.modifiers)
+            )),
         }
     }
 

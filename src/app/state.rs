@@ -105,7 +105,11 @@ pub struct State {
     pub checklist_override: Option<String>,
     pub phases: Vec<PhaseRun>,
     pub running: Option<StepId>,
+    /// The next step of a phase, held back because it became due while a quit or cancel prompt was open.
+    pub held: Option<StepId>,
     pub cancelling: bool,
+    /// When the previous key arrived (a burst of keys is a paste, not typing).
+    pub last_key: Option<Instant>,
     pub logs: LogBuffer,
     /// Lines scrolled up from the newest; 0 means following.
     pub log_offset: usize,
@@ -149,7 +153,9 @@ impl State {
             checklist_override: None,
             phases,
             running: None,
+            held: None,
             cancelling: false,
+            last_key: None,
             logs: LogBuffer::default(),
             log_offset: 0,
             modal: None,

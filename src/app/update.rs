@@ -35,6 +35,11 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
         }
         Action::Runner(ev) => flow::on_runner(state, ev, &mut fx),
         Action::Tick => state.dirty = true,
+        Action::ModalShown => {
+            if let Some(m) = state.modal.as_mut() {
+                m.mark_shown(now);
+            }
+        }
         Action::Signal(sig) => flow::on_signal(state, sig, &mut fx),
         Action::TerminalLost(why) => flow::on_terminal_lost(state, why, &mut fx),
         Action::EffectFailed(msg) => {
@@ -49,26 +54,29 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
     if state.quit != super::QuitState::No {
         return;
     }
-    state.dirty = true;
+    let previous_key = state.last_key.replace(state.now);
     if let Some(modal) = state.modal.as_mut() {
-        match modal.on_key(key, state.now) {
+        state.dirty = true;
+        match modal.on_key(key, state.now, previous_key) {
             ModalOutcome::Open => {}
             ModalOutcome::Confirmed { typed } => flow::confirmed(state, typed, fx),
             ModalOutcome::Declined { typed, why } => flow::declined(state, typed, why, fx),
         }
         return;
     }
-    let command = keymap::lookup(key);
+    let Some(command) = keymap::lookup(key) else {
+        // An unbound key changes nothing, so nothing is redrawn.
+        return;
+    };
+    state.dirty = true;
     if state.help {
-        if matches!(command, Some(Command::Help | Command::Back | Command::Quit)) {
+        if matches!(command, Command::Help | Command::Back | Command::Quit) {
             state.help = false;
         }
         return;
     }
     state.flash = None;
-    if let Some(command) = command {
-        on_command(state, command, fx);
-    }
+    on_command(state, command, fx);
 }
 
 fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {

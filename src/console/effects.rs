@@ -11,7 +11,10 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{Action, Effect, State};
 use crate::journal::{Event, Journal};
 use crate::runner::command::{CommandSpec, TERM_GRACE, run_command};
-use crate::runner::{RunnerEvent, StepId};
+use crate::runner::{RunnerEvent, StepId, StepOutcome};
+
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
 
 /// How long shutdown waits for a runner beyond its TERM grace before giving up on it.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
@@ -42,11 +45,22 @@ impl Executor {
         self.journal.append(event, SystemTime::now())
     }
 
-    /// Carries out effects in order; returns actions reporting what failed.
+    /// Carries out effects in order; returns actions reporting what failed. Once a critical journal entry cannot
+    /// be written, no step of this batch starts: a destructive action must not happen without its record.
     pub fn apply(&mut self, effects: Vec<Effect>, state: &State) -> Vec<Action> {
         let mut feedback = Vec::new();
+        let mut unrecorded = false;
         for effect in effects {
             match effect {
+                Effect::StartStep(id) if unrecorded => {
+                    feedback.push(Action::Runner(RunnerEvent::StepFinished {
+                        id,
+                        outcome: StepOutcome::SpawnFailed(
+                            "not started: the journal could not be written".into(),
+                        ),
+                        duration: Duration::ZERO,
+                    }));
+                }
                 Effect::StartStep(id) => self.start(id, state),
                 Effect::CancelStep(id) => {
                     if let Some((token, _)) = self.steps.get(&id) {
@@ -54,7 +68,9 @@ impl Executor {
                     }
                 }
                 Effect::Journal(event) => {
+                    let critical = event.is_critical();
                     if let Err(e) = self.record(event) {
+                        unrecorded |= critical;
                         tracing::error!("journal write failed: {e}");
                         feedback.push(Action::EffectFailed(format!(
                             "JOURNAL WRITE FAILED ({}): {e}",
@@ -85,7 +101,22 @@ impl Executor {
             grace: TERM_GRACE,
         };
         let token = CancellationToken::new();
-        let handle = tokio::spawn(run_command(spec, self.tx.clone(), token.clone()));
+        let tx = self.tx.clone();
+        let run = run_command(spec, tx.clone(), token.clone());
+        let handle = tokio::spawn(async move {
+            // A bug in a runner must end its step, not leave the console waiting for a result forever.
+            if let Err(panic) = AssertUnwindSafe(run).catch_unwind().await {
+                let why = panic_text(&panic);
+                tracing::error!("step runner panicked: {why}");
+                let _ = tx
+                    .send(RunnerEvent::StepFinished {
+                        id,
+                        outcome: StepOutcome::SpawnFailed(format!("runner failed: {why}")),
+                        duration: Duration::ZERO,
+                    })
+                    .await;
+            }
+        });
         self.steps.insert(id, (token, handle));
     }
 
@@ -104,4 +135,12 @@ impl Executor {
             }
         }
     }
+}
+
+fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
 }

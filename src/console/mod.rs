@@ -38,14 +38,26 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     exec.record(run_started(&plan))
         .context("cannot write the run journal")?;
 
+    // Handle signals before taking the terminal, so no signal can leave it in raw mode.
+    let signals = Signals::new().context("cannot install signal handlers")?;
     terminal::install_panic_hook();
     let mut term = terminal::enter().context("cannot take over the terminal")?;
     let guard = terminal::RestoreGuard;
     let size = term.size().unwrap_or_default();
     let mut state = State::new(plan, Instant::now(), size.width, size.height);
-    let result = event_loop(&mut term, &mut state, &mut exec, rx).await;
+    let result = event_loop(&mut term, &mut state, &mut exec, rx, signals).await;
     exec.shutdown().await;
     drop(guard);
+    if let Err(e) = &result {
+        let _ = exec.record(Event::Error {
+            context: "event loop".into(),
+            message: format!("{e:#}"),
+        });
+        let _ = exec.record(Event::Quit {
+            exit_code: 1,
+            reason: "deckhand failed".into(),
+        });
+    }
     result?;
     let journal = exec.journal();
     eprintln!("deckhand: journal {}", journal.path().display());
@@ -57,11 +69,9 @@ async fn event_loop(
     state: &mut State,
     exec: &mut Executor,
     mut rx: mpsc::Receiver<RunnerEvent>,
+    mut signals: Signals,
 ) -> anyhow::Result<()> {
     let mut events = EventStream::new();
-    let mut hup = signal(SignalKind::hangup())?;
-    let mut term_sig = signal(SignalKind::terminate())?;
-    let mut int_sig = signal(SignalKind::interrupt())?;
     let mut batch = Vec::with_capacity(RUNNER_DRAIN);
     let mut last_draw: Option<Instant> = None;
     let mut queue: VecDeque<Action> = VecDeque::new();
@@ -74,9 +84,9 @@ async fn event_loop(
             let draw_at = (state.dirty && !state.terminal_lost).then(|| next_frame(last_draw));
             let tick_at = state.next_tick();
             tokio::select! {
-                _ = hup.recv() => queue.push_back(Action::Signal(Signal::Hangup)),
-                _ = term_sig.recv() => queue.push_back(Action::Signal(Signal::Terminate)),
-                _ = int_sig.recv() => queue.push_back(Action::Signal(Signal::Interrupt)),
+                _ = signals.hup.recv() => queue.push_back(Action::Signal(Signal::Hangup)),
+                _ = signals.term.recv() => queue.push_back(Action::Signal(Signal::Terminate)),
+                _ = signals.int.recv() => queue.push_back(Action::Signal(Signal::Interrupt)),
                 ev = events.next(), if !state.terminal_lost => queue.extend(terminal_action(ev)),
                 n = rx.recv_many(&mut batch, RUNNER_DRAIN) => {
                     if n > 0 {
@@ -97,6 +107,23 @@ async fn event_loop(
     }
 }
 
+/// The signals that end a run, registered before the terminal is taken over.
+struct Signals {
+    hup: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            hup: signal(SignalKind::hangup())?,
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
+    }
+}
+
 /// Draws when something changed and the frame interval allows; a failed draw means the terminal is gone.
 fn draw_if_due(
     term: &mut terminal::Term,
@@ -113,6 +140,10 @@ fn draw_if_due(
     *last_draw = Some(now);
     state.dirty = false;
     match term.draw(|f| crate::views::render(f, state)) {
+        // The guard of a confirmation runs from the moment the operator can see it.
+        Ok(_) if state.modal.as_ref().is_some_and(|m| m.shown.is_none()) => {
+            Some(Action::ModalShown)
+        }
         Ok(_) => None,
         Err(e) => Some(Action::TerminalLost(format!("drawing failed: {e}"))),
     }
@@ -160,7 +191,10 @@ fn run_started(plan: &Plan) -> Event {
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "unknown".into()),
         ssh_client: std::env::var("SSH_CLIENT").ok().filter(|s| !s.is_empty()),
-        plan: plan.path.display().to_string(),
+        plan: std::path::absolute(&plan.path)
+            .unwrap_or_else(|_| plan.path.clone())
+            .display()
+            .to_string(),
         plan_checksum: plan.checksum.clone(),
         project: plan.project.name.clone(),
         environment: plan.project.environment.clone(),

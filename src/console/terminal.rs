@@ -41,11 +41,15 @@ impl Drop for RestoreGuard {
     }
 }
 
-/// Restores the terminal before the default panic message is printed, so the message is readable.
+/// Restores the terminal before the default panic message is printed, so the message is readable. Only a panic
+/// on the main thread (the event loop) ends the console; a panic inside a runner task is caught and reported as
+/// that step failing, and must not tear the screen down under a console that keeps running.
 pub fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore();
+        if std::thread::current().name() == Some("main") {
+            restore();
+        }
         previous(info);
     }));
 }

@@ -68,6 +68,8 @@ impl Journal {
             .create_new(true)
             .mode(0o600)
             .open(&path)?;
+        // Make the new file's directory entry durable too, or a crash could lose the whole journal.
+        File::open(&dir)?.sync_all()?;
         Ok(Journal {
             file,
             path,

@@ -125,12 +125,12 @@ impl Builder<'_> {
             let message = format!(
                 "invalid environment \"{}\": expected one word of letters, digits, '_', '.' or '-' \
                  (the operator types it to confirm)",
-                environment.value
+                environment.display
             );
             return Err(self.err(span, "project.environment", &message));
         }
         Ok(Project {
-            name: name.value,
+            name: name.display,
             environment: environment.value,
         })
     }
@@ -143,7 +143,7 @@ impl Builder<'_> {
         let RawChecklistItem { item } = raw.get_ref();
         let key = format!("checklist[{i}].item");
         let item = self.required(item.as_ref(), raw.span(), &key, "item = \"<text>\"")?;
-        Ok(ChecklistItem { item: item.value })
+        Ok(ChecklistItem { item: item.display })
     }
 
     fn phase(&self, i: usize, raw: &Spanned<RawPhase>) -> Result<Phase, PlanError> {
@@ -182,7 +182,7 @@ impl Builder<'_> {
             .map(|(j, step)| self.step(&format!("{steps_key}[{j}]"), step))
             .collect::<Result<_, _>>()?;
         Ok(Phase {
-            name: name.value,
+            name: name.display,
             destructive: *destructive,
             steps,
         })
@@ -227,8 +227,9 @@ impl Builder<'_> {
     }
 
     fn timeout(&self, raw: &Spanned<String>, key: &str) -> Result<Duration, PlanError> {
-        let text = self.resolve(raw, key)?.value;
-        let duration = humantime::parse_duration(text.trim()).map_err(|_| {
+        let resolved = self.resolve(raw, key)?;
+        let text = resolved.display;
+        let duration = humantime::parse_duration(resolved.value.trim()).map_err(|_| {
             let message = format!(
                 "invalid duration \"{text}\": \
                  expected a duration such as \"30s\", \"5m\" or \"1h30m\""

@@ -55,7 +55,40 @@ pub(super) fn interpolate(text: &str, env: EnvLookup<'_>) -> Result<Resolved, St
     }
     value.push_str(rest);
     display.push_str(rest);
+    let display = mask_url_passwords(&display);
     Ok(Resolved { value, display })
+}
+
+/// Replaces the password of every `scheme://user:password@host` in `text` with `****`, so connection strings
+/// (written out or coming from a variable whose name does not look secret) never reach the screen or journal.
+pub fn mask_url_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("://") {
+        let (head, tail) = rest.split_at(pos + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| matches!(c, '/' | '?' | '#' | '"' | '\'' | '`') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority
+            .rfind('@')
+            .and_then(|at| authority[..at].find(':').map(|colon| (colon, at)))
+        {
+            Some((colon, at)) => {
+                let password = &authority[colon + 1..at];
+                let placeholder = password.starts_with("${") && password.ends_with('}');
+                out.push_str(&authority[..=colon]);
+                // A `${NAME}` left by secret masking already hides the value and says where it comes from.
+                out.push_str(if placeholder { password } else { "****" });
+                out.push_str(&authority[at..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether a variable's value must never be shown: its uppercased name contains a secret marker.
@@ -121,6 +154,39 @@ mod tests {
         let r = run("psql -h ${HOST} -p ${DB_PASSWORD} ${EMPTY:-x}${UNSET:-y}").unwrap();
         assert_eq!(r.value, "psql -h db.internal -p hunter2 xy");
         assert_eq!(r.display, "psql -h db.internal -p ${DB_PASSWORD} xy");
+    }
+
+    #[test]
+    fn url_passwords_are_masked_in_display_only() {
+        let env = |n: &str| {
+            (n == "DATABASE_URL").then(|| "postgres://app:s3cr3t@db:5432/shop".to_string())
+        };
+        let r = interpolate("psql ${DATABASE_URL} -c 'select 1'", &env).unwrap();
+        assert_eq!(
+            r.value,
+            "psql postgres://app:s3cr3t@db:5432/shop -c 'select 1'"
+        );
+        assert_eq!(
+            r.display,
+            "psql postgres://app:****@db:5432/shop -c 'select 1'"
+        );
+        assert_eq!(
+            mask_url_passwords("https://example.com/a@b"),
+            "https://example.com/a@b"
+        );
+        assert_eq!(
+            mask_url_passwords("x://u@h y://u:p@h"),
+            "x://u@h y://u:****@h"
+        );
+        assert_eq!(
+            mask_url_passwords("redis://:pw@cache:6379"),
+            "redis://:****@cache:6379"
+        );
+        assert_eq!(mask_url_passwords("no url here"), "no url here");
+        assert_eq!(
+            mask_url_passwords("pg://u:${DB_PASS}@h"),
+            "pg://u:${DB_PASS}@h"
+        );
     }
 
     #[test]

@@ -37,13 +37,32 @@ const PIPE_DRAIN_LIMIT_MS: u64 = 2_000;
 /// How long the shell may take to disappear after `SIGKILL` before deckhand stops waiting for it
 /// (it may not be ours to signal, e.g. a setuid program exec'ed by the shell).
 const KILLED_REAP_LIMIT_MS: u64 = 5_000;
+impl std::fmt::Debug for CommandSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env_keys: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("CommandSpec")
+            .field("id", &self.id)
+            .field(
+                "command",
+                &format_args!("<{} bytes, hidden>", self.command.len()),
+            )
+            .field("cwd", &self.cwd)
+            .field("env_keys", &env_keys)
+            .field("timeout", &self.timeout)
+            .field("log_path", &self.log_path)
+            .field("grace", &self.grace)
+            .finish()
+    }
+}
+
 /// Stand-in for "never" where a caller-supplied duration would overflow the clock.
 const FAR_FUTURE_SECS: u64 = 30 * 365 * 24 * 60 * 60;
 /// Write buffer of the step's log file.
 const LOG_BUFFER_BYTES: usize = 64 * 1024;
 
-/// One step: a shell command and where and how to run it.
-#[derive(Debug, Clone)]
+/// One step: a shell command and where and how to run it. `Debug` leaves out the command and the environment
+/// values: they are interpolated and may hold secrets.
+#[derive(Clone)]
 pub struct CommandSpec {
     pub id: StepId,
     /// Run via `sh -c <command>`.

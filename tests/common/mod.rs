@@ -38,6 +38,9 @@ pub fn production_plan() -> Plan {
     plan_from(&DEMO_ENV_PLAN.replace("\"staging\"", "\"production\""))
 }
 
+/// Time between two keys typed by a person.
+pub const KEY_GAP: Duration = Duration::from_millis(40);
+
 /// A console state at a fixed origin time.
 pub struct Harness {
     pub state: State,
@@ -68,7 +71,14 @@ impl Harness {
         update(&mut self.state, action, self.now)
     }
 
+    /// A key typed by a person: it arrives a little after the previous one.
     pub fn key(&mut self, code: KeyCode) -> Vec<Effect> {
+        self.wait(KEY_GAP);
+        self.act(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+    }
+
+    /// A key arriving with no gap after the previous one (how an unbracketed paste arrives).
+    pub fn burst_key(&mut self, code: KeyCode) -> Vec<Effect> {
         self.act(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)))
     }
 
@@ -91,8 +101,9 @@ impl Harness {
         }
     }
 
-    /// Lets the confirmation guard pass.
+    /// The open prompt reached the screen, and the confirmation guard passed.
     pub fn settle(&mut self) {
+        self.act(Action::ModalShown);
         self.wait(Duration::from_millis(400));
     }
 }
