@@ -316,7 +316,7 @@ const INVALID: &[(&str, &str)] = &[
     (
         "02-unknown-top-level-key.toml",
         "tests/fixtures/invalid/02-unknown-top-level-key.toml:1:1: version: \
-         unknown field `version`, expected one of `project`, `checklist`, `phase`",
+         unknown field `version`, expected one of `project`, `checklist`, `phase`, `database`",
     ),
     (
         "03-unknown-key-in-project.toml",
@@ -444,6 +444,32 @@ const INVALID: &[(&str, &str)] = &[
         "tests/fixtures/invalid/26-unknown-key-in-phase.toml:7:1: phase[0].confirm: \
          unknown field `confirm`, expected one of `name`, `destructive`, `steps`",
     ),
+    (
+        "27-database-without-url.toml",
+        "tests/fixtures/invalid/27-database-without-url.toml:5:1: database.url: \
+         missing; expected url = \"${DATABASE_URL}\"",
+    ),
+    (
+        "28-database-unsupported-url.toml",
+        "tests/fixtures/invalid/28-database-unsupported-url.toml:6:7: database.url: \
+         unsupported database URL \"mysql://db/shop\": expected postgres://…, postgresql://… or sqlite:…",
+    ),
+    (
+        "29-database-unknown-format.toml",
+        "tests/fixtures/invalid/29-database-unknown-format.toml:8:10: database.format: \
+         unknown format \"flyway\": expected one of prisma, sqlx, drizzle, plain",
+    ),
+    (
+        "30-database-bad-lock-timeout.toml",
+        "tests/fixtures/invalid/30-database-bad-lock-timeout.toml:8:16: database.lock_timeout: \
+         invalid duration \"soon\": expected a duration such as \"30s\", \"5m\" or \"1h30m\"",
+    ),
+    (
+        "31-database-unknown-key.toml",
+        "tests/fixtures/invalid/31-database-unknown-key.toml:8:1: database.lock_timout: \
+         unknown field `lock_timout`, expected one of `url`, `migrations`, `format`, `lock_timeout`, \
+         `statement_timeout`, `lock_wait`",
+    ),
 ];
 
 #[test]
@@ -516,4 +542,41 @@ steps = [{ run = "psql ${DB_URL} -c 'select 1'", env = { URL = "${DB_URL}" } }]
     }
     assert!(shown.contains("postgres://app:****@db/shop"));
     assert_eq!(plan.phases[0].name, "Migrate ${API_TOKEN}");
+}
+
+#[test]
+fn database_section_with_defaults_and_masked_url() {
+    let src = r#"
+[project]
+name = "shop"
+environment = "production"
+
+[database]
+url = "${DATABASE_URL}"
+migrations = "prisma/migrations"
+statement_timeout = "5m"
+"#;
+    let vars = |n: &str| {
+        (n == "DATABASE_URL").then(|| "postgres://app:pw@db.internal:5432/shop".to_string())
+    };
+    let plan =
+        deckhand::plan::parse(src, std::path::Path::new("/srv/app/deckhand.toml"), &vars).unwrap();
+    let db = plan.database.expect("database section");
+    assert_eq!(db.url.value, "postgres://app:pw@db.internal:5432/shop");
+    assert_eq!(db.url.display, "postgres://app:****@db.internal:5432/shop");
+    assert_eq!(
+        db.migrations,
+        std::path::Path::new("/srv/app/prisma/migrations")
+    );
+    assert_eq!(db.format, None);
+    assert_eq!(db.lock_timeout, std::time::Duration::from_secs(2));
+    assert_eq!(db.lock_wait, std::time::Duration::from_secs(10));
+    assert_eq!(
+        db.statement_timeout,
+        Some(std::time::Duration::from_secs(300))
+    );
+    assert!(
+        plan.phases.is_empty(),
+        "a plan may consist of its database alone"
+    );
 }

@@ -12,7 +12,7 @@ use toml::Spanned;
 use super::error::PlanError;
 use super::interp::{self, EnvLookup};
 use super::raw::{RawChecklistItem, RawPhase, RawPlan, RawProject, RawStep};
-use super::types::{ChecklistItem, Phase, Project, Resolved, Step};
+use super::types::{ChecklistItem, Database, Phase, Project, Resolved, Step};
 
 /// Everything validation needs to build located errors and resolve strings.
 pub(super) struct Builder<'a> {
@@ -26,6 +26,7 @@ pub(super) struct Builder<'a> {
 /// The validated parts of a plan (the caller adds path and checksum).
 pub(super) struct Built {
     pub project: Project,
+    pub database: Option<Database>,
     pub checklist: Vec<ChecklistItem>,
     pub phases: Vec<Phase>,
 }
@@ -39,7 +40,12 @@ impl Builder<'_> {
             .enumerate()
             .map(|(i, item)| self.checklist_item(i, item))
             .collect::<Result<_, _>>()?;
-        if raw.phase.is_empty() {
+        let database = raw
+            .database
+            .as_ref()
+            .map(|d| self.database(d))
+            .transpose()?;
+        if raw.phase.is_empty() && database.is_none() {
             return Err(self.err(
                 0..0,
                 "phase",
@@ -67,23 +73,28 @@ impl Builder<'_> {
         }
         Ok(Built {
             project,
+            database,
             checklist,
             phases,
         })
     }
 
-    fn err(&self, span: Range<usize>, key: &str, message: &str) -> PlanError {
+    pub(super) fn err(&self, span: Range<usize>, key: &str, message: &str) -> PlanError {
         PlanError::at(&self.file, self.source, span.start, key, message)
     }
 
     /// Interpolates a string value; errors point at the value.
-    fn resolve(&self, value: &Spanned<String>, key: &str) -> Result<Resolved, PlanError> {
+    pub(super) fn resolve(
+        &self,
+        value: &Spanned<String>,
+        key: &str,
+    ) -> Result<Resolved, PlanError> {
         interp::interpolate(value.get_ref(), self.env)
             .map_err(|msg| self.err(value.span(), key, &msg))
     }
 
     /// A required, non-empty string: missing points at `table`, empty at the value.
-    fn required(
+    pub(super) fn required(
         &self,
         value: Option<&Spanned<String>>,
         table: Range<usize>,
@@ -226,7 +237,7 @@ impl Builder<'_> {
         })
     }
 
-    fn timeout(&self, raw: &Spanned<String>, key: &str) -> Result<Duration, PlanError> {
+    pub(super) fn timeout(&self, raw: &Spanned<String>, key: &str) -> Result<Duration, PlanError> {
         let resolved = self.resolve(raw, key)?;
         let text = resolved.display;
         let duration = humantime::parse_duration(resolved.value.trim()).map_err(|_| {

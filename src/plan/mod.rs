@@ -2,6 +2,7 @@
 //! Every error names file:line:column, the key, and what was expected. Imports nothing else of deckhand.
 
 mod build;
+mod database;
 mod error;
 mod interp;
 mod raw;
@@ -44,6 +45,7 @@ pub fn parse(
         path: path.to_path_buf(),
         checksum: hex::encode(Sha256::digest(source.as_bytes())),
         project: built.project,
+        database: built.database,
         checklist: built.checklist,
         phases: built.phases,
     })

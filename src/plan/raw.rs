@@ -15,6 +15,21 @@ pub(super) struct RawPlan {
     pub checklist: Vec<Spanned<RawChecklistItem>>,
     #[serde(default)]
     pub phase: Vec<Spanned<RawPhase>>,
+    pub database: Option<Spanned<RawDatabase>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [database] table with url and migrations"
+)]
+pub(super) struct RawDatabase {
+    pub url: Option<Spanned<String>>,
+    pub migrations: Option<Spanned<String>>,
+    pub format: Option<Spanned<String>>,
+    pub lock_timeout: Option<Spanned<String>>,
+    pub statement_timeout: Option<Spanned<String>>,
+    pub lock_wait: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

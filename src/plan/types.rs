@@ -13,6 +13,8 @@ pub struct Plan {
     /// sha256 of the plan file's bytes, lowercase hex.
     pub checksum: String,
     pub project: Project,
+    /// The database and its migrations, when the plan has a `[database]` section.
+    pub database: Option<Database>,
     pub checklist: Vec<ChecklistItem>,
     pub phases: Vec<Phase>,
 }
@@ -30,6 +32,26 @@ impl Project {
         let env = self.environment.to_ascii_lowercase();
         env == "production" || env == "prod"
     }
+}
+
+/// The migration folder formats a plan may name.
+pub const MIGRATION_FORMATS: [&str; 4] = ["prisma", "sqlx", "drizzle", "plain"];
+
+/// `[database]`: the target and its migrations.
+#[derive(Debug, Clone)]
+pub struct Database {
+    /// Interpolated; `display` has the password masked.
+    pub url: Resolved,
+    /// The migrations folder (relative paths joined onto the plan's folder).
+    pub migrations: PathBuf,
+    /// One of [`MIGRATION_FORMATS`], or detected from the folder when absent.
+    pub format: Option<String>,
+    /// Startup `lock_timeout` of deckhand's connection: how long a statement waits for a lock.
+    pub lock_timeout: Duration,
+    /// Startup `statement_timeout`, if set.
+    pub statement_timeout: Option<Duration>,
+    /// How long deckhand waits for the migration tool's advisory lock before naming who holds it.
+    pub lock_wait: Duration,
 }
 
 #[derive(Debug, Clone)]
