@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod cli;
+
 use clap::{Parser, Subcommand};
 use deckhand::journal;
 use deckhand::plan::{self, Plan};
@@ -41,6 +43,15 @@ enum Command {
     Demo,
     /// List past runs from the journal
     History,
+    /// Show the status of the plan's migrations; exit 0 all applied, 3 pending, 1 problems
+    Status {
+        /// The plan file
+        #[arg(default_value = "deckhand.toml")]
+        plan: PathBuf,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,16 +62,38 @@ fn main() -> ExitCode {
             Ok(p) => console(p),
             Err(e) => invalid(e),
         },
-        Command::Demo => {
-            let env = |name: &str| std::env::var(name).ok();
-            match plan::parse(DEMO_PLAN, Path::new(DEMO_PLAN_NAME), &env) {
-                Ok(p) => console(p),
-                Err(e) => invalid(e),
-            }
-        }
+        Command::Demo => demo(),
         Command::History => history(),
+        Command::Status { plan, json } => match plan::load(&plan) {
+            Ok(p) => cli::status::run(&p, json),
+            Err(e) => invalid(e),
+        },
     };
     ExitCode::from(code)
+}
+
+/// The demo: a fresh SQLite shop database in the data folder, then the console on the bundled plan.
+fn demo() -> u8 {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!("deckhand: the console needs an interactive terminal (stdin and stdout must be a tty)");
+        return 2;
+    }
+    let dir = match journal::data_dir().map_err(|e| e.to_string()).and_then(|d| cli::demo::prepare(&d)) {
+        Ok(dir) => dir,
+        Err(e) => {
+            eprintln!("deckhand: cannot set up the demo: {e}");
+            return 1;
+        }
+    };
+    let demo_dir = dir.display().to_string();
+    let env = move |name: &str| match name {
+        "DECKHAND_DEMO_DIR" => Some(demo_dir.clone()),
+        other => std::env::var(other).ok(),
+    };
+    match plan::parse(DEMO_PLAN, Path::new(DEMO_PLAN_NAME), &env) {
+        Ok(p) => console(p),
+        Err(e) => invalid(e),
+    }
 }
 
 fn invalid(e: plan::PlanError) -> u8 {

@@ -3,6 +3,8 @@
 use crossterm::event::KeyEvent;
 
 use crate::journal::Event;
+use crate::migrate::ledger::LedgerKey;
+use crate::runner::migrate::Resolve;
 use crate::runner::{RunnerEvent, StepId};
 
 /// A signal the console was sent.
@@ -51,6 +53,20 @@ pub enum Effect {
     StartStep(StepId),
     CancelStep(StepId),
     Journal(Event),
+    /// Read the migrations and their status.
+    LoadMigrations,
+    /// Apply the pending migrations.
+    ApplyMigrations,
+    /// Start no further migration after the one in flight.
+    StopMigrations,
+    /// Rehearse the pending migrations in a rolled-back transaction.
+    DryRunMigrations,
+    /// Mark a ledger entry applied or rolled back.
+    ResolveMigration {
+        action: Resolve,
+        key: LedgerKey,
+        name: String,
+    },
     /// Leave the loop, restore the terminal and exit with `State::exit_code`.
     Quit,
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::action::{Effect, Signal};
 use super::logbuf::LogLine;
-use super::modal::{Expect, Modal, ModalKind};
+use super::modal::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, PhaseStatus, QuitState, State};
 use crate::journal::Event;
 use crate::runner::command::TERM_GRACE;
@@ -17,6 +17,10 @@ pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
         state.flash = Some("A step is running: wait for it, or cancel it with c.".into());
         return;
     }
+    if matches!(state.db.busy, Some(b) if b != super::DbBusy::Loading) {
+        state.flash = Some("A database operation is under way: wait for it first.".into());
+        return;
+    }
     let Some(phase) = state.plan.phases.get(p) else {
         return;
     };
@@ -24,39 +28,54 @@ pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
         start_phase(state, p, fx);
         return;
     }
+    gate(state, Gated::Phase(p), fx);
+}
+
+/// Opens the confirmation for a destructive action — or first, while checklist items are unticked and nobody
+/// gave a reason to go on anyway, the prompt that asks for that reason.
+pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
     let unticked = state.unticked();
     let modal = if !unticked.is_empty() && state.checklist_override.is_none() {
+        let what = match gated {
+            Gated::Phase(p) => format!("Phase {}", state.plan.phases[p].name),
+            Gated::ApplyMigrations => "Applying migrations".to_string(),
+        };
         let mut m = Modal::new(
-            ModalKind::ChecklistOverride(p),
+            ModalKind::ChecklistOverride(gated),
             "Checklist incomplete",
             Expect::Reason,
         );
-        m.body.push((
-            "Phase".into(),
-            format!(
-                "{} is destructive and the checklist is not done.",
-                phase.name
-            ),
-        ));
-        m.body
-            .extend(unticked.into_iter().map(|item| ("Unticked".into(), item)));
+        m.body.push(("Action".into(), format!("{what} is destructive and the checklist is not done.")));
+        m.body.extend(unticked.into_iter().map(|item| ("Unticked".into(), item)));
         m.danger = true;
         m
     } else {
-        phase_confirmation(state, p)
+        confirmation_for(state, gated)
     };
     open(state, modal, fx);
+}
+
+fn confirmation_for(state: &State, gated: Gated) -> Modal {
+    match gated {
+        Gated::Phase(p) => phase_confirmation(state, p),
+        Gated::ApplyMigrations => super::db::apply_confirmation(state),
+    }
+}
+
+/// The answer a destructive confirmation expects: the environment's name in production, else `y`.
+pub(super) fn destructive_expect(state: &State) -> Expect {
+    if state.plan.project.is_production() {
+        Expect::Word(state.plan.project.environment.clone())
+    } else {
+        Expect::Yes
+    }
 }
 
 /// The confirmation for a destructive phase: environment, phase, every command, what it can fall back on.
 fn phase_confirmation(state: &State, p: usize) -> Modal {
     let plan = &state.plan;
     let phase = &plan.phases[p];
-    let expect = if plan.project.is_production() {
-        Expect::Word(plan.project.environment.clone())
-    } else {
-        Expect::Yes
-    };
+    let expect = destructive_expect(state);
     let mut m = Modal::new(
         ModalKind::RunPhase(p),
         format!("Run destructive phase: {}", phase.name),
@@ -76,8 +95,7 @@ fn phase_confirmation(state: &State, p: usize) -> Modal {
         }
         m.body.push((format!("Step {}", i + 1), what));
     }
-    m.body
-        .push(("Database".into(), "none configured in this plan".into()));
+    m.body.push(("Database".into(), super::db::database_line(state)));
     m.body
         .push(("Backup".into(), "none taken in this run".into()));
     if let Some(reason) = &state.checklist_override {
@@ -87,7 +105,7 @@ fn phase_confirmation(state: &State, p: usize) -> Modal {
     m
 }
 
-fn open(state: &mut State, modal: Modal, fx: &mut Vec<Effect>) {
+pub(super) fn open(state: &mut State, modal: Modal, fx: &mut Vec<Effect>) {
     fx.push(Effect::Journal(Event::ConfirmationAsked {
         what: modal.title.clone(),
         expected: modal.expected_label(),
@@ -105,14 +123,19 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
     }));
     match modal.kind {
         ModalKind::RunPhase(p) => start_phase(state, p, fx),
-        ModalKind::ChecklistOverride(p) => {
+        ModalKind::ChecklistOverride(gated) => {
             fx.push(Effect::Journal(Event::ChecklistOverridden {
                 reason: typed.clone(),
                 unticked: state.unticked(),
             }));
             state.checklist_override = Some(typed);
-            let next = phase_confirmation(state, p);
+            let next = confirmation_for(state, gated);
             open(state, next, fx);
+        }
+        ModalKind::ApplyMigrations => super::db::start_apply(state, fx),
+        ModalKind::DryRunMigrations => super::db::start_dry_run(state, fx),
+        ModalKind::ResolveMigration { action, key, name } => {
+            super::db::start_resolve(state, action, key, name, fx)
         }
         // The prompt names a step, but act on what runs now: the step may have ended while the prompt was open.
         ModalKind::CancelStep(_) => match (state.running, state.held.take()) {
@@ -120,6 +143,11 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             (None, Some(next)) => end_phase(state, next.phase, PhaseStatus::Cancelled, fx),
             (None, None) => state.flash = Some("Nothing to cancel: the step already ended.".into()),
         },
+        ModalKind::Quit if state.running.is_none() && applying(state) => {
+            state.aborted = true;
+            state.quit = QuitState::AfterStep;
+            fx.push(Effect::StopMigrations);
+        }
         ModalKind::Quit => match (state.running, state.held.take()) {
             (Some(id), _) => {
                 state.aborted = true;
@@ -214,6 +242,11 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
             outcome,
             duration,
         } => step_finished(state, id, outcome, duration, fx),
+        RunnerEvent::Migrations(result) => super::db::on_snapshot(state, result),
+        RunnerEvent::MigrationProgress(p) => super::db::on_progress(state, p),
+        RunnerEvent::MigrationsApplied(outcome) => super::db::on_applied(state, outcome, fx),
+        RunnerEvent::Rehearsed(result) => super::db::on_rehearsed(state, result, fx),
+        RunnerEvent::Resolved(result) => super::db::on_resolved(state, result, fx),
     }
 }
 
@@ -322,7 +355,7 @@ pub fn outcome_text(outcome: &StepOutcome) -> String {
 }
 
 /// deckhand's own line in the logs pane (made inert: it quotes plan text and error messages).
-fn note_line(state: &mut State, text: String) {
+pub(super) fn note_line(state: &mut State, text: String) {
     state.logs.push(LogLine {
         source: Arc::from("--"),
         stream: None,
@@ -369,6 +402,18 @@ fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
 }
 
 pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.running.is_none() && applying(state) {
+        let mut m = Modal::new(ModalKind::Quit, "Quit while migrations are applied", Expect::Yes);
+        m.body.push(("Applying".into(), super::db::database_line(state)));
+        m.body.push((
+            "Quitting".into(),
+            "no further migration starts; deckhand quits once the one in flight has committed or rolled back"
+                .into(),
+        ));
+        m.danger = true;
+        open(state, m, fx);
+        return;
+    }
     match state.running {
         None => finish(state, "operator quit", fx),
         Some(id) => {
@@ -432,12 +477,22 @@ fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
             // Cancelling twice is harmless; not cancelling would leave deckhand waiting on the step forever.
             cancel(state, id, fx);
         }
+        // A migration in flight is never cut off: no further one starts, and deckhand quits when it is done.
+        None if applying(state) => {
+            state.quit = QuitState::AfterStep;
+            fx.push(Effect::StopMigrations);
+        }
         None => finish(state, reason, fx),
     }
     state.dirty = true;
 }
 
-fn finish(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+/// Migrations are being applied right now.
+fn applying(state: &State) -> bool {
+    state.db.busy == Some(super::DbBusy::Applying)
+}
+
+pub(super) fn finish(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
     state.quit = QuitState::Done;
     fx.push(Effect::Journal(Event::Quit {
         exit_code: state.exit_code(),

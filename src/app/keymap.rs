@@ -20,6 +20,11 @@ pub enum Command {
     Toggle,
     Run,
     Cancel,
+    ApplyMigrations,
+    DryRun,
+    Refresh,
+    MarkApplied,
+    MarkRolledBack,
     Help,
     Back,
     Quit,
@@ -37,13 +42,18 @@ impl Command {
             Command::FocusPane(Pane::Health) => "focus the health checks",
             Command::Up => "move up / scroll up one line",
             Command::Down => "move down / scroll down one line",
-            Command::PageUp => "page up",
-            Command::PageDown => "page down",
+            Command::PageUp => "page up (migrations: scroll the SQL)",
+            Command::PageDown => "page down (migrations: scroll the SQL)",
             Command::Top => "go to the top (logs: oldest line, pauses following)",
             Command::Bottom => "go to the bottom (logs: newest line, follow again)",
             Command::Toggle => "tick or untick the selected checklist item",
             Command::Run => "run the selected phase (destructive phases ask to confirm)",
             Command::Cancel => "cancel the running step (asks first)",
+            Command::ApplyMigrations => "apply the pending migrations (asks first)",
+            Command::DryRun => "dry-run the pending migrations (one transaction, rolled back)",
+            Command::Refresh => "read the migration status again",
+            Command::MarkApplied => "resolve the selected migration: mark it applied (asks first)",
+            Command::MarkRolledBack => "resolve the selected migration: mark it rolled back (asks first)",
             Command::Help => "show or hide this help",
             Command::Back => "close help / cancel a prompt",
             Command::Quit => "quit (asks first while a step runs)",
@@ -83,6 +93,11 @@ const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
     (KeyCode::Char(' '), NONE, Command::Toggle),
     (KeyCode::Enter, NONE, Command::Run),
     (KeyCode::Char('c'), NONE, Command::Cancel),
+    (KeyCode::Char('a'), NONE, Command::ApplyMigrations),
+    (KeyCode::Char('d'), NONE, Command::DryRun),
+    (KeyCode::Char('r'), NONE, Command::Refresh),
+    (KeyCode::Char('m'), NONE, Command::MarkApplied),
+    (KeyCode::Char('b'), NONE, Command::MarkRolledBack),
     (KeyCode::Char('?'), NONE, Command::Help),
     (KeyCode::Esc, NONE, Command::Back),
     (KeyCode::Char('q'), NONE, Command::Quit),
@@ -158,6 +173,9 @@ pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
             _ => {}
         },
         Pane::Logs => h.extend([("j/k", "scroll"), ("G", "follow")]),
+        Pane::Migrations if state.plan.database.is_some() => {
+            h.extend([("a", "apply"), ("d", "dry-run"), ("r", "refresh")])
+        }
         _ => {}
     }
     if state.running.is_some() {

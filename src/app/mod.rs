@@ -3,6 +3,7 @@
 //! May import plan types and message types (runner events, journal events) only.
 
 mod action;
+mod db;
 mod flow;
 mod keymap;
 mod logbuf;
@@ -11,10 +12,11 @@ mod state;
 mod update;
 
 pub use action::{Action, Effect, Signal};
+pub use db::{DbBusy, DbPane, DbView, database_line as database_target, init, rehearsal_line};
 pub use flow::outcome_text;
 pub use keymap::{Command, bindings, hints, key_label};
 pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
-pub use modal::{CONFIRM_GUARD, Expect, Modal, ModalKind, ModalOutcome};
+pub use modal::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome};
 pub use state::{
     Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock, format_elapsed,
 };

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::migrate::ledger::LedgerKey;
 use crate::runner::StepId;
+use crate::runner::migrate::Resolve;
 
 /// Keys arriving this soon after a modal opens are ignored.
 pub const CONFIRM_GUARD: Duration = Duration::from_millis(300);
@@ -24,11 +26,24 @@ const BURST_NOTE: &str =
 pub enum ModalKind {
     /// Start this (destructive) phase.
     RunPhase(usize),
-    /// Start this destructive phase although checklist items are unticked; asks for a reason first.
-    ChecklistOverride(usize),
+    /// Go ahead with a destructive action although checklist items are unticked; asks for a reason first.
+    ChecklistOverride(Gated),
+    /// Apply the pending migrations.
+    ApplyMigrations,
+    /// Rehearse the pending migrations (takes table locks until it rolls back).
+    DryRunMigrations,
+    /// Mark a ledger entry applied or rolled back.
+    ResolveMigration { action: Resolve, key: LedgerKey, name: String },
     CancelStep(StepId),
     /// Quit while a step runs (cancels it).
     Quit,
+}
+
+/// A destructive action that the checklist gates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gated {
+    Phase(usize),
+    ApplyMigrations,
 }
 
 /// The answer that confirms.

@@ -111,6 +111,8 @@ pub struct State {
     /// When the previous key arrived (a burst of keys is a paste, not typing).
     pub last_key: Option<Instant>,
     pub logs: LogBuffer,
+    /// The migrations pane.
+    pub db: super::db::DbPane,
     /// Lines scrolled up from the newest; 0 means following.
     pub log_offset: usize,
     pub modal: Option<Modal>,
@@ -140,6 +142,7 @@ impl State {
                     .collect(),
             })
             .collect();
+        let db = super::db::DbPane::new(plan.database.is_some());
         State {
             checked: vec![false; plan.checklist.len()],
             plan,
@@ -156,6 +159,7 @@ impl State {
             held: None,
             cancelling: false,
             last_key: None,
+            db,
             logs: LogBuffer::default(),
             log_offset: 0,
             modal: None,
@@ -196,7 +200,7 @@ impl State {
             .phases
             .iter()
             .any(|p| matches!(p.status, PhaseStatus::Failed | PhaseStatus::Cancelled));
-        if self.aborted || bad { 1 } else { 0 }
+        if self.aborted || bad || self.db.failed { 1 } else { 0 }
     }
 
     /// When the screen next changes by itself: every second of a running step's clock, else the next minute of

@@ -6,7 +6,9 @@ use std::time::Instant;
 use crossterm::event::{KeyEvent, KeyEventKind};
 
 use super::action::{Action, Effect};
+use super::db;
 use super::flow;
+use crate::runner::migrate::Resolve;
 use super::keymap::{self, Command};
 use super::modal::ModalOutcome;
 use super::state::{Pane, Row, State};
@@ -100,6 +102,11 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
             None => {}
         },
         Command::Cancel => flow::request_cancel(state, fx),
+        Command::ApplyMigrations => db::request_apply(state, fx),
+        Command::DryRun => db::request_dry_run(state, fx),
+        Command::Refresh => db::refresh(state, fx),
+        Command::MarkApplied => db::request_resolve(state, Resolve::MarkApplied, fx),
+        Command::MarkRolledBack => db::request_resolve(state, Resolve::MarkRolledBack, fx),
         Command::Help => state.help = true,
         Command::Back => {}
         Command::Quit => flow::request_quit(state, fx),
@@ -136,7 +143,8 @@ fn scroll(state: &mut State, delta: isize) {
                 .saturating_sub(delta)
                 .clamp(0, max) as usize;
         }
-        Pane::Migrations | Pane::Health => {}
+        Pane::Migrations => db::scroll(state, delta),
+        Pane::Health => {}
     }
 }
 

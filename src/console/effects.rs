@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::{Action, Effect, State};
 use crate::journal::{Event, Journal};
 use crate::runner::command::{CommandSpec, TERM_GRACE, run_command};
+use crate::runner::migrate as migrate_runner;
 use crate::runner::{RunnerEvent, StepId, StepOutcome};
 
 use futures_util::FutureExt;
@@ -23,15 +24,21 @@ pub struct Executor {
     journal: Journal,
     tx: mpsc::Sender<RunnerEvent>,
     steps: HashMap<StepId, (CancellationToken, JoinHandle<()>)>,
+    /// Stops an apply after the migration in flight.
+    migration_stop: Option<CancellationToken>,
+    /// Who runs deckhand (recorded as `applied_by`).
+    operator: String,
     pub quit: bool,
 }
 
 impl Executor {
-    pub fn new(journal: Journal, tx: mpsc::Sender<RunnerEvent>) -> Self {
+    pub fn new(journal: Journal, tx: mpsc::Sender<RunnerEvent>, operator: String) -> Self {
         Executor {
             journal,
             tx,
             steps: HashMap::new(),
+            migration_stop: None,
+            operator,
             quit: false,
         }
     }
@@ -78,10 +85,47 @@ impl Executor {
                         )));
                     }
                 }
+                Effect::LoadMigrations => self.database(state, |db, tx, _| {
+                    tokio::spawn(migrate_runner::load(db, tx));
+                }),
+                Effect::ApplyMigrations => {
+                    let token = CancellationToken::new();
+                    self.migration_stop = Some(token.clone());
+                    let by = self.operator.clone();
+                    self.database(state, move |db, tx, _| {
+                        tokio::spawn(migrate_runner::apply(db, by, tx, token));
+                    });
+                }
+                Effect::StopMigrations => {
+                    if let Some(t) = &self.migration_stop {
+                        t.cancel();
+                    }
+                }
+                Effect::DryRunMigrations => self.database(state, |db, tx, _| {
+                    tokio::spawn(migrate_runner::dry_run(db, tx));
+                }),
+                Effect::ResolveMigration { action, key, name } => {
+                    let by = self.operator.clone();
+                    self.database(state, move |db, tx, _| {
+                        tokio::spawn(migrate_runner::resolve(db, action, key, name, by, tx));
+                    });
+                }
                 Effect::Quit => self.quit = true,
             }
         }
         feedback
+    }
+
+    /// Runs `spawn` with the plan's database spec and the runner channel (no-op without `[database]`).
+    fn database(
+        &mut self,
+        state: &State,
+        spawn: impl FnOnce(crate::plan::Database, mpsc::Sender<RunnerEvent>, &mut Self),
+    ) {
+        if let Some(db) = state.plan.database.clone() {
+            let tx = self.tx.clone();
+            spawn(db, tx, self);
+        }
     }
 
     fn start(&mut self, id: StepId, state: &State) {

@@ -34,7 +34,7 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
         .with_context(|| format!("cannot create the run journal under {}", data_dir.display()))?;
     tracing::info!(run = journal.run_id(), journal = %journal.path().display(), "run started");
     let (tx, rx) = mpsc::channel(RUNNER_CHANNEL_CAPACITY);
-    let mut exec = Executor::new(journal, tx);
+    let mut exec = Executor::new(journal, tx, operator());
     exec.record(run_started(&plan))
         .context("cannot write the run journal")?;
 
@@ -45,6 +45,8 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     let guard = terminal::RestoreGuard;
     let size = term.size().unwrap_or_default();
     let mut state = State::new(plan, Instant::now(), size.width, size.height);
+    let startup = crate::app::init(&state);
+    let _ = exec.apply(startup, &state);
     let result = event_loop(&mut term, &mut state, &mut exec, rx, signals).await;
     exec.shutdown().await;
     drop(guard);

@@ -72,6 +72,34 @@ pub enum Event {
         phase: String,
         step: usize,
     },
+    MigrationsApplyStarted {
+        target: String,
+        format: String,
+        migrations: Vec<String>,
+    },
+    MigrationApplied {
+        name: String,
+        duration_ms: u64,
+    },
+    MigrationFailed {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        name: Option<String>,
+        error: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        column: Option<usize>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        statement: Option<String>,
+    },
+    MigrationsDryRun {
+        results: Vec<String>,
+    },
+    MigrationResolved {
+        action: String,
+        name: String,
+        result: String,
+    },
     Signal {
         name: String,
     },

@@ -2,7 +2,17 @@
 //! statements (`split`), the tools' own ledgers on PostgreSQL and SQLite, status, apply, dry-run and resolve.
 //! Imports nothing of deckhand but `plan` types.
 
-// `source` (folder readers) and `split` (SQL statement splitter) are added next.
+pub mod apply;
+pub mod db;
+pub mod error;
+pub mod ledger;
+pub mod lock;
+pub mod record;
+pub mod source;
+pub mod split;
+pub mod status;
+
+pub use error::MigrateError;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -28,6 +38,15 @@ impl Format {
             Format::Drizzle => "drizzle",
             Format::Plain => "plain",
         }
+    }
+}
+
+impl Format {
+    /// The format a plan names (`prisma`, `sqlx`, `drizzle`, `plain`).
+    pub fn from_name(name: &str) -> Option<Format> {
+        [Format::Prisma, Format::Sqlx, Format::Drizzle, Format::Plain]
+            .into_iter()
+            .find(|f| f.name() == name)
     }
 }
 
@@ -88,4 +107,44 @@ pub enum Checksum {
     Hex(String),
     /// Raw bytes (sqlx: SHA-384).
     Bytes(Vec<u8>),
+}
+
+/// A plan's migrations: their format (named by the plan or detected) and the migrations on disk, in order.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub format: Format,
+    pub dir: PathBuf,
+    pub migrations: Vec<Migration>,
+}
+
+/// Reads the migrations folder of a plan's `[database]`.
+pub fn load(spec: &crate::plan::Database) -> Result<Target, MigrateError> {
+    let format = match spec.format.as_deref() {
+        Some(name) => Format::from_name(name).ok_or_else(|| source::SourceError {
+            path: spec.migrations.display().to_string(),
+            message: format!("unknown migration format {name}"),
+        })?,
+        None => source::detect(&spec.migrations)?,
+    };
+    Ok(Target {
+        format,
+        dir: spec.migrations.clone(),
+        migrations: source::read(&spec.migrations, format)?,
+    })
+}
+
+/// deckhand's session settings for a plan's `[database]`.
+pub fn settings(spec: &crate::plan::Database) -> db::Settings {
+    db::Settings {
+        lock_timeout: spec.lock_timeout,
+        statement_timeout: spec.statement_timeout,
+    }
+}
+
+/// Connects to a plan's database and reads the status of its migrations.
+pub async fn read_status(spec: &crate::plan::Database) -> Result<(Target, status::Status), MigrateError> {
+    let target = load(spec)?;
+    let mut db = db::connect(&spec.url.value, &settings(spec)).await?;
+    let st = status::read(&mut db, target.format, &target.migrations).await?;
+    Ok((target, st))
 }

@@ -2,6 +2,7 @@
 //! [`RunnerEvent`] messages on a bounded channel; it never touches `app::State`. May import `plan` and `journal`.
 
 pub mod command;
+pub mod migrate;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,4 +69,14 @@ pub enum RunnerEvent {
         outcome: StepOutcome,
         duration: Duration,
     },
+    /// The migrations on disk and their status (or why they could not be read).
+    Migrations(Result<migrate::Snapshot, String>),
+    /// An apply moved on.
+    MigrationProgress(crate::migrate::apply::Progress),
+    /// An apply ended: what was applied, and what stopped it.
+    MigrationsApplied(migrate::ApplyOutcome),
+    /// A dry-run ended.
+    Rehearsed(Result<Vec<crate::migrate::apply::Rehearsal>, String>),
+    /// A resolve action ended (the text says what was done, or why it failed).
+    Resolved(Result<String, String>),
 }

@@ -6,6 +6,7 @@ mod checklist;
 mod header;
 mod help;
 mod logs;
+mod migrations;
 mod modal;
 mod placeholder;
 mod status;
@@ -110,7 +111,7 @@ fn pane_at(frame: &mut Frame, area: Rect, state: &State, pane: Pane, tabs: Optio
     match pane {
         Pane::Checklist => checklist::render(frame, area, block, state),
         Pane::Logs => logs::render(frame, area, block, state),
-        Pane::Migrations => placeholder::migrations(frame, area, block),
+        Pane::Migrations => migrations::render(frame, area, block, state),
         Pane::Health => placeholder::health(frame, area, block),
     }
 }

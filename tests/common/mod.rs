@@ -126,3 +126,4 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
         .collect()
 }
 pub mod pty;
+pub mod migrations;

@@ -1,0 +1,379 @@
+//! The migrations pane's state and flow inside `update`: status loading, the apply confirmation (checklist gate,
+//! environment, database host without password, timeouts, every pending migration), progress, dry-run, resolve,
+//! and journaling every result.
+
+use std::time::Duration;
+
+use super::action::Effect;
+use super::flow::{self, destructive_expect, open};
+use super::modal::{Expect, Gated, Modal, ModalKind};
+use super::state::{Pane, QuitState, State};
+use crate::journal::Event;
+use crate::migrate::apply::{Progress, Rehearsal};
+use crate::migrate::ledger::LedgerKey;
+use crate::migrate::status::State as MState;
+use crate::runner::migrate::{ApplyOutcome, Resolve, Snapshot};
+
+/// What the migrations pane shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbView {
+    /// The plan has no `[database]`.
+    NotConfigured,
+    Loading,
+    Failed(String),
+    Ready(Snapshot),
+}
+
+/// The database operation under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbBusy {
+    Loading,
+    Applying,
+    Rehearsing,
+    Resolving,
+}
+
+/// The migrations pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbPane {
+    pub view: DbView,
+    pub busy: Option<DbBusy>,
+    /// Selected status entry.
+    pub selected: usize,
+    /// First SQL line shown of the selected migration.
+    pub sql_scroll: usize,
+    /// The migration being applied: (name, statements done, of).
+    pub current: Option<(String, usize, usize)>,
+    /// Applied so far by the apply under way.
+    pub applied_now: Vec<(String, Duration)>,
+    /// The last result, one line.
+    pub last: Option<String>,
+    pub rehearsal: Option<Vec<Rehearsal>>,
+    /// An apply failed in this run (the run's exit code is then 1).
+    pub failed: bool,
+    /// The resolve action under way and the migration it is for.
+    pub resolving: Option<(Resolve, String)>,
+}
+
+impl DbPane {
+    pub fn new(configured: bool) -> Self {
+        DbPane {
+            view: if configured { DbView::Loading } else { DbView::NotConfigured },
+            busy: configured.then_some(DbBusy::Loading),
+            selected: 0,
+            sql_scroll: 0,
+            current: None,
+            applied_now: Vec::new(),
+            last: None,
+            rehearsal: None,
+            failed: false,
+            resolving: None,
+        }
+    }
+
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        match &self.view {
+            DbView::Ready(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Effects to issue when the console starts.
+pub fn init(state: &State) -> Vec<Effect> {
+    if state.plan.database.is_some() { vec![Effect::LoadMigrations] } else { Vec::new() }
+}
+
+/// `engine host:port/db` — what confirmations show about the database (never the password).
+pub fn database_line(state: &State) -> String {
+    match &state.plan.database {
+        None => "none configured in this plan".into(),
+        Some(d) => crate::migrate::db::target(&d.url.value),
+    }
+}
+
+/// Why a database operation cannot start now, if it cannot.
+fn refusal(state: &State) -> Option<String> {
+    if state.plan.database.is_none() {
+        return Some("No [database] in this plan.".into());
+    }
+    if state.running.is_some() {
+        return Some("A step is running: wait for it first.".into());
+    }
+    match state.db.busy {
+        Some(DbBusy::Loading) => Some("Still reading the migration status.".into()),
+        Some(_) => Some("A database operation is under way.".into()),
+        None => None,
+    }
+}
+
+pub(super) fn request_apply(state: &mut State, fx: &mut Vec<Effect>) {
+    if let Some(why) = refusal(state) {
+        state.flash = Some(why);
+        return;
+    }
+    let Some(snap) = state.db.snapshot() else {
+        state.flash = Some("No migration status yet: press r to read it.".into());
+        return;
+    };
+    let problems = snap.status.problems();
+    if !problems.is_empty() {
+        let names: Vec<String> = problems.iter().map(|e| format!("{} ({})", e.name, e.state.label())).collect();
+        state.flash = Some(format!(
+            "Refusing to apply: {}. Select it and resolve: m marks applied, b marks rolled back.",
+            names.join(", ")
+        ));
+        return;
+    }
+    if snap.status.pending().is_empty() {
+        state.flash = Some("Nothing to apply: every migration is applied.".into());
+        return;
+    }
+    flow::gate(state, Gated::ApplyMigrations, fx);
+}
+
+/// The apply confirmation: everything that will happen, where, under which limits.
+pub(super) fn apply_confirmation(state: &State) -> Modal {
+    let mut m = Modal::new(ModalKind::ApplyMigrations, "Apply migrations", destructive_expect(state));
+    m.danger = true;
+    m.body.push(("Environment".into(), state.plan.project.environment.clone()));
+    m.body.push(("Database".into(), database_line(state)));
+    if let Some(d) = &state.plan.database {
+        let statement = d
+            .statement_timeout
+            .map_or("none".to_string(), |t| humantime::format_duration(t).to_string());
+        m.body.push((
+            "Timeouts".into(),
+            format!(
+                "lock_timeout {}, statement_timeout {statement}, lock wait {}",
+                humantime::format_duration(d.lock_timeout),
+                humantime::format_duration(d.lock_wait)
+            ),
+        ));
+    }
+    if let Some(snap) = state.db.snapshot() {
+        m.body.push(("Format".into(), snap.format.to_string()));
+        for i in snap.status.pending() {
+            let mig = &snap.migrations[i];
+            let how = match &mig.no_transaction {
+                Some(why) => format!("  (NOT in a transaction: {why})"),
+                None => "  (one transaction)".into(),
+            };
+            m.body.push(("Apply".into(), format!("{}{how}", mig.name)));
+        }
+    }
+    m.body.push(("Backup".into(), "none taken in this run".into()));
+    if let Some(reason) = &state.checklist_override {
+        m.body.push(("Checklist".into(), format!("overridden: {reason}")));
+    }
+    m
+}
+
+pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
+    let names: Vec<String> = state
+        .db
+        .snapshot()
+        .map(|s| s.status.pending().into_iter().map(|i| s.migrations[i].name.clone()).collect())
+        .unwrap_or_default();
+    fx.push(Effect::Journal(Event::MigrationsApplyStarted {
+        target: database_line(state),
+        format: state.db.snapshot().map(|s| s.format.to_string()).unwrap_or_default(),
+        migrations: names,
+    }));
+    state.db.busy = Some(DbBusy::Applying);
+    state.db.applied_now.clear();
+    state.db.current = None;
+    state.db.last = None;
+    state.side = Pane::Migrations;
+    fx.push(Effect::ApplyMigrations);
+}
+
+pub(super) fn request_dry_run(state: &mut State, fx: &mut Vec<Effect>) {
+    if let Some(why) = refusal(state) {
+        state.flash = Some(why);
+        return;
+    }
+    let mut m = Modal::new(ModalKind::DryRunMigrations, "Dry-run the pending migrations", Expect::Yes);
+    m.body.push(("Database".into(), database_line(state)));
+    m.body.push((
+        "How".into(),
+        "every pending migration in one transaction, then ROLLBACK; nothing stays applied".into(),
+    ));
+    m.body.push((
+        "Note".into(),
+        "it takes the same table locks the migrations take, until the rollback (lock_timeout applies)".into(),
+    ));
+    open(state, m, fx);
+}
+
+pub(super) fn start_dry_run(state: &mut State, fx: &mut Vec<Effect>) {
+    state.db.busy = Some(DbBusy::Rehearsing);
+    state.db.rehearsal = None;
+    fx.push(Effect::DryRunMigrations);
+}
+
+pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Vec<Effect>) {
+    if let Some(why) = refusal(state) {
+        state.flash = Some(why);
+        return;
+    }
+    let Some(entry) = state.db.snapshot().and_then(|s| s.status.entries.get(state.db.selected)) else {
+        state.flash = Some("Select a migration in the migrations pane first.".into());
+        return;
+    };
+    let allowed = match action {
+        Resolve::MarkApplied => matches!(entry.state, MState::Failed | MState::Edited | MState::OutOfOrder),
+        Resolve::MarkRolledBack => matches!(entry.state, MState::Failed | MState::MissingLocally),
+    };
+    if !allowed {
+        state.flash = Some(format!("{} is {}: nothing to {}.", entry.name, entry.state.label(), action.label()));
+        return;
+    }
+    let (key, name, was) = (entry.key.clone(), entry.name.clone(), entry.state.label());
+    let mut m = Modal::new(
+        ModalKind::ResolveMigration {
+            action,
+            key,
+            name: name.clone(),
+        },
+        format!("Resolve {name}: {}", action.label()),
+        destructive_expect(state),
+    );
+    m.danger = true;
+    m.body.push(("Database".into(), database_line(state)));
+    m.body.push(("Migration".into(), format!("{name} (now {was})")));
+    let effect = match action {
+        Resolve::MarkApplied => "the ledger records it as applied, with the file's checksum; its SQL is NOT run",
+        Resolve::MarkRolledBack => "the ledger forgets it (Prisma: rolled_back_at = now()); no SQL is run",
+    };
+    m.body.push(("Effect".into(), effect.into()));
+    open(state, m, fx);
+}
+
+pub(super) fn start_resolve(state: &mut State, action: Resolve, key: LedgerKey, name: String, fx: &mut Vec<Effect>) {
+    state.db.busy = Some(DbBusy::Resolving);
+    state.db.resolving = Some((action, name.clone()));
+    fx.push(Effect::ResolveMigration { action, key, name });
+}
+
+pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
+    state.db.busy = None;
+    state.db.view = match result {
+        Ok(s) => {
+            let n = s.status.entries.len();
+            state.db.selected = state.db.selected.min(n.saturating_sub(1));
+            DbView::Ready(s)
+        }
+        Err(e) => DbView::Failed(e),
+    };
+}
+
+pub(super) fn on_progress(state: &mut State, p: Progress) {
+    match p {
+        Progress::Locked { .. } => {}
+        Progress::Started { name, statements, .. } => state.db.current = Some((name, 0, statements)),
+        Progress::Statement { name, done, of } => state.db.current = Some((name, done, of)),
+        Progress::Applied { name, took } => {
+            state.db.current = None;
+            state.db.applied_now.push((name, took));
+        }
+    }
+}
+
+pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<Effect>) {
+    for (name, took) in &outcome.applied {
+        fx.push(Effect::Journal(Event::MigrationApplied {
+            name: name.clone(),
+            duration_ms: took.as_millis() as u64,
+        }));
+    }
+    let total: Duration = outcome.applied.iter().map(|(_, t)| *t).sum();
+    let done = format!("applied {} migration(s) in {}", outcome.applied.len(), crate::app::format_clock(total));
+    state.db.last = Some(match &outcome.error {
+        Some(e) => {
+            state.db.failed = true;
+            let f = outcome.failure.as_ref();
+            fx.push(Effect::Journal(Event::MigrationFailed {
+                name: f.map(|f| f.migration.clone()),
+                error: e.clone(),
+                line: f.map(|f| f.line),
+                column: f.map(|f| f.column),
+                statement: f.map(|f| f.statement.clone()),
+            }));
+            format!("{done}; then FAILED: {e}")
+        }
+        None if outcome.stopped => format!("{done}; stopped before the rest"),
+        None => done,
+    });
+    state.flash = state.db.last.as_ref().map(|l| l.lines().next().unwrap_or("").to_string());
+    flow::note_line(state, format!("migrations: {}", state.db.last.clone().unwrap_or_default()));
+    state.db.current = None;
+    state.db.busy = Some(DbBusy::Loading);
+    if state.quit == QuitState::AfterStep {
+        flow::finish(state, "quit after the migration in flight", fx);
+    }
+}
+
+pub(super) fn on_rehearsed(state: &mut State, result: Result<Vec<Rehearsal>, String>, fx: &mut Vec<Effect>) {
+    state.db.busy = None;
+    let lines = match &result {
+        Ok(results) => results.iter().map(rehearsal_line).collect(),
+        Err(e) => vec![format!("dry-run failed: {e}")],
+    };
+    fx.push(Effect::Journal(Event::MigrationsDryRun { results: lines.clone() }));
+    state.flash = lines.iter().find(|l| l.contains("FAILED")).cloned().or_else(|| Some("Dry-run: every pending migration ran; all rolled back.".into()));
+    state.db.rehearsal = result.ok();
+}
+
+pub fn rehearsal_line(r: &Rehearsal) -> String {
+    match r {
+        Rehearsal::Ok { name, took } => format!("{name}: ok in {} ms (rolled back)", took.as_millis()),
+        Rehearsal::Failed { name, failure } => format!(
+            "{name}: FAILED at line {} statement {}: {}",
+            failure.line, failure.statement_index, failure.message
+        ),
+        Rehearsal::NotRehearsable { name, why } => format!("{name}: not rehearsable ({why})"),
+        Rehearsal::NotReached { name } => format!("{name}: not reached"),
+    }
+}
+
+pub(super) fn on_resolved(state: &mut State, action_result: Result<String, String>, fx: &mut Vec<Effect>) {
+    state.db.busy = Some(DbBusy::Loading);
+    let Some((action, name)) = state.db.resolving.take() else {
+        return;
+    };
+    let result = match &action_result {
+        Ok(t) => t.clone(),
+        Err(e) => format!("failed: {e}"),
+    };
+    fx.push(Effect::Journal(Event::MigrationResolved {
+        action: action.label().into(),
+        name,
+        result: result.clone(),
+    }));
+    state.flash = Some(result);
+}
+
+pub(super) fn refresh(state: &mut State, fx: &mut Vec<Effect>) {
+    if let Some(why) = refusal(state) {
+        state.flash = Some(why);
+        return;
+    }
+    state.db.busy = Some(DbBusy::Loading);
+    fx.push(Effect::LoadMigrations);
+}
+
+/// j/k move the selection by one; bigger moves (PgUp/PgDn) scroll the SQL of the selected migration.
+pub(super) fn scroll(state: &mut State, delta: isize) {
+    let entries = state.db.snapshot().map_or(0, |s| s.status.entries.len());
+    if delta.abs() == 1 || delta.abs() > 1_000_000 {
+        let last = entries.saturating_sub(1) as isize;
+        let next = (state.db.selected as isize).saturating_add(delta).clamp(0, last) as usize;
+        if next != state.db.selected {
+            state.db.selected = next;
+            state.db.sql_scroll = 0;
+        }
+    } else {
+        state.db.sql_scroll = (state.db.sql_scroll as isize + delta).max(0) as usize;
+    }
+}

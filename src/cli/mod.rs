@@ -1,0 +1,4 @@
+//! The command line's subcommands other than the console itself (bin-only; the library does the work).
+
+pub mod demo;
+pub mod status;

@@ -1,0 +1,71 @@
+//! `deckhand status`: the migration status table (or JSON) for a plan's database, with the exit code operators
+//! script against: 0 all applied, 3 pending, 1 problems (failed, edited, missing, out of order, invalid index).
+
+use deckhand::migrate::{self, status::State};
+use deckhand::plan::Plan;
+
+/// Prints the status; returns the exit code.
+pub fn run(plan: &Plan, json: bool) -> u8 {
+    let Some(db) = &plan.database else {
+        eprintln!("deckhand: {} has no [database] section", plan.path.display());
+        return 2;
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("deckhand: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    let (target, status) = match runtime.block_on(migrate::read_status(db)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("deckhand: {e}");
+            return 1;
+        }
+    };
+    if json {
+        match serde_json::to_string_pretty(&status) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("deckhand: {e}");
+                return 1;
+            }
+        }
+    } else {
+        print_table(&target, &status);
+    }
+    status.exit_code() as u8
+}
+
+fn print_table(target: &migrate::Target, status: &migrate::status::Status) {
+    println!(
+        "{} migrations in {} on {}",
+        target.format,
+        target.dir.display(),
+        status.target
+    );
+    let width = status.entries.iter().map(|e| e.name.chars().count()).max().unwrap_or(9).max(9);
+    println!("{:<width$}  {:<15}  APPLIED AT", "MIGRATION", "STATE");
+    for e in &status.entries {
+        let when = e.applied_at.as_deref().unwrap_or("");
+        println!("{:<width$}  {:<15}  {when}", e.name, e.state.label());
+        if let Some(detail) = e.detail.as_deref().filter(|_| e.state.is_problem()) {
+            println!("{:<width$}    {}", "", detail.lines().next().unwrap_or(""));
+        }
+    }
+    for index in &status.invalid_indexes {
+        println!("! {index}");
+    }
+    let mut summary = Vec::new();
+    for state in [State::Applied, State::Pending, State::Failed, State::Edited, State::MissingLocally, State::OutOfOrder] {
+        let n = status.count(state);
+        if n > 0 {
+            summary.push(format!("{n} {}", state.label().to_lowercase()));
+        }
+    }
+    if summary.is_empty() {
+        summary.push("no migrations".into());
+    }
+    println!("{}", summary.join(", "));
+}

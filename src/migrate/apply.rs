@@ -1,0 +1,341 @@
+//! Applying pending migrations: under the tool's advisory lock, refusing while any migration is failed, edited,
+//! missing or out of order; each migration in its own transaction together with its ledger row, except files that
+//! cannot run in a transaction, which run statement by statement with the ledger recording progress. Also the
+//! dry-run: every pending transactional migration in one transaction that is always rolled back.
+
+use std::time::{Duration, Instant};
+
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use super::db::{Backend, Db};
+use super::error::{MigrateError, StatementFailure, describe_db_error};
+use super::status;
+use super::{Format, Migration, Statement, ledger, lock, record};
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long to wait for the tool's advisory lock.
+    pub lock_wait: Duration,
+    /// Who applies (plain ledger's `applied_by`).
+    pub applied_by: String,
+}
+
+/// Progress, reported as it happens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    Locked { key: i64 },
+    Started { name: String, transactional: bool, statements: usize },
+    Statement { name: String, done: usize, of: usize },
+    Applied { name: String, took: Duration },
+}
+
+/// What an apply did: the migrations applied, in order, and the failure that stopped it, if any.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub applied: Vec<(String, Duration)>,
+    pub failure: Option<MigrateError>,
+    /// Stopped on request before every pending migration ran (never inside one).
+    pub stopped: bool,
+}
+
+/// One dry-run result per pending migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rehearsal {
+    Ok { name: String, took: Duration },
+    Failed { name: String, failure: StatementFailure },
+    NotRehearsable { name: String, why: String },
+    /// Not run because an earlier migration failed.
+    NotReached { name: String },
+}
+
+async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sql).execute(conn).await.map(|_| ())
+}
+
+fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
+    MigrateError::Database {
+        context: context.into(),
+        message: describe_db_error(&e).0,
+    }
+}
+
+/// Statements to run: a file's own `BEGIN … COMMIT` wrapper is dropped (deckhand opens the transaction); any
+/// other transaction control inside a file is refused, since it would commit deckhand's transaction half-way.
+fn body(m: &Migration) -> Result<&[Statement], MigrateError> {
+    let is = |s: &Statement, words: &[&str]| {
+        let first = s.sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let first = first.trim_end_matches(';');
+        words.contains(&first)
+    };
+    let mut stmts = &m.statements[..];
+    if let (Some(first), Some(last)) = (stmts.first(), stmts.last()) {
+        if stmts.len() >= 2 && is(first, &["BEGIN", "START"]) && is(last, &["COMMIT", "END"]) {
+            stmts = &stmts[1..stmts.len() - 1];
+        }
+    }
+    if let Some((i, s)) = stmts
+        .iter()
+        .enumerate()
+        .find(|(_, s)| is(s, &["BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"]))
+    {
+        return Err(MigrateError::Statement(StatementFailure {
+            migration: m.name.clone(),
+            line: s.line,
+            column: s.column,
+            statement_index: i + 1,
+            statement: s.sql.clone(),
+            message: "transaction control inside a migration: deckhand runs each migration in its own \
+                      transaction; remove it (or wrap the whole file in BEGIN … COMMIT)"
+                .into(),
+            code: None,
+        }));
+    }
+    Ok(stmts)
+}
+
+/// The failure of statement `i` (0-based) of `m`, positioned in the file.
+fn failure(m: &Migration, i: usize, s: &Statement, e: &sqlx::Error) -> StatementFailure {
+    let (message, code, position) = describe_db_error(e);
+    let (mut line, mut column) = (s.line, s.column);
+    if let Some(pos) = position {
+        // PostgreSQL's position counts characters from 1 within the statement we sent.
+        let before: String = s.sql.chars().take(pos.saturating_sub(1)).collect();
+        let newlines = before.matches('\n').count();
+        line += newlines;
+        column = match before.rfind('\n') {
+            Some(nl) => before[nl + 1..].chars().count() + 1,
+            None => column + before.chars().count(),
+        };
+    }
+    StatementFailure {
+        migration: m.name.clone(),
+        line,
+        column,
+        statement_index: i + 1,
+        statement: s.sql.clone(),
+        message,
+        code,
+    }
+}
+
+async fn run_statements(
+    conn: &mut AnyConnection,
+    m: &Migration,
+    stmts: &[Statement],
+    mut after_each: impl FnMut(usize),
+) -> Result<(), StatementFailure> {
+    for (i, s) in stmts.iter().enumerate() {
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(s.sql.clone())).execute(&mut *conn).await {
+            return Err(failure(m, i, s, &e));
+        }
+        after_each(i + 1);
+    }
+    Ok(())
+}
+
+/// Takes the lock (PostgreSQL), makes sure the ledger exists, and refuses when the status has problems.
+/// Returns the lock key to release and the indexes of the pending migrations.
+async fn prepare(
+    db: &mut Db,
+    format: Format,
+    migrations: &[Migration],
+    opts: &Options,
+) -> Result<(Option<i64>, Vec<usize>), MigrateError> {
+    ledger::check_supported(format, db.backend)?;
+    let key = match db.backend {
+        Backend::Postgres => {
+            let key = lock::key_for(db, format).await?;
+            lock::acquire(db, key, opts.lock_wait).await?;
+            Some(key)
+        }
+        Backend::Sqlite => None,
+    };
+    let checked = async {
+        ledger::ensure(&mut db.conn, db.backend, format).await?;
+        let st = status::read(db, format, migrations).await?;
+        let problems: Vec<String> = st
+            .problems()
+            .iter()
+            .map(|e| format!("{} is {}", e.name, e.state.label().to_lowercase()))
+            .collect();
+        if problems.is_empty() {
+            Ok(st.pending())
+        } else {
+            Err(MigrateError::Blocked { problems })
+        }
+    }
+    .await;
+    match checked {
+        Ok(pending) => Ok((key, pending)),
+        Err(e) => {
+            if let Some(k) = key {
+                let _ = lock::release(db, k).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Applies every pending migration in order; stops at the first failure.
+pub async fn apply(
+    db: &mut Db,
+    format: Format,
+    migrations: &[Migration],
+    opts: &Options,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Report, MigrateError> {
+    apply_until(db, format, migrations, opts, progress, &|| false).await
+}
+
+/// Like [`apply`], and asks `stop` before each migration: when it says so, no further migration starts.
+pub async fn apply_until(
+    db: &mut Db,
+    format: Format,
+    migrations: &[Migration],
+    opts: &Options,
+    progress: &mut (dyn FnMut(Progress) + Send),
+    stop: &(dyn Fn() -> bool + Send + Sync),
+) -> Result<Report, MigrateError> {
+    let (key, pending) = prepare(db, format, migrations, opts).await?;
+    if let Some(key) = key {
+        progress(Progress::Locked { key });
+    }
+    let mut report = Report {
+        applied: Vec::new(),
+        failure: None,
+        stopped: false,
+    };
+    for i in pending {
+        if stop() {
+            report.stopped = true;
+            break;
+        }
+        let m = &migrations[i];
+        match apply_one(db, m, opts, progress).await {
+            Ok(took) => {
+                progress(Progress::Applied {
+                    name: m.name.clone(),
+                    took,
+                });
+                report.applied.push((m.name.clone(), took));
+            }
+            Err(e) => {
+                report.failure = Some(e);
+                break;
+            }
+        }
+    }
+    if let Some(key) = key {
+        lock::release(db, key).await?;
+    }
+    Ok(report)
+}
+
+async fn apply_one(
+    db: &mut Db,
+    m: &Migration,
+    opts: &Options,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<Duration, MigrateError> {
+    let stmts = body(m)?;
+    let transactional = m.no_transaction.is_none();
+    progress(Progress::Started {
+        name: m.name.clone(),
+        transactional,
+        statements: stmts.len(),
+    });
+    let start = Instant::now();
+    let mut report_step = |done: usize| {
+        progress(Progress::Statement {
+            name: m.name.clone(),
+            done,
+            of: stmts.len(),
+        })
+    };
+    let backend = db.backend;
+    let conn = &mut db.conn;
+    if transactional {
+        let begin = if backend == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
+        exec(conn, begin).await.map_err(|e| db_err("starting the transaction", e))?;
+        let result = async {
+            let s = record::started(conn, m).await?;
+            run_statements(conn, m, stmts, &mut report_step)
+                .await
+                .map_err(MigrateError::Statement)?;
+            record::applied(conn, backend, m, &s, stmts.len(), start.elapsed(), &opts.applied_by).await
+        }
+        .await;
+        match result {
+            Ok(()) => exec(conn, "COMMIT").await.map_err(|e| db_err("committing", e))?,
+            Err(e) => {
+                let _ = exec(conn, "ROLLBACK").await;
+                return Err(e);
+            }
+        }
+    } else {
+        let s = record::started(conn, m).await?;
+        let mut done = 0;
+        let outcome = run_statements(conn, m, stmts, |n| {
+            done = n;
+            report_step(n);
+        })
+        .await;
+        if let Err(f) = outcome {
+            let text = format!("statement {} failed: {}", f.statement_index, f.message);
+            record::failed(conn, backend, m, &s, done, &text, &opts.applied_by).await?;
+            return Err(MigrateError::Statement(f));
+        }
+        record::progress(conn, &s, done).await?;
+        record::applied(conn, backend, m, &s, stmts.len(), start.elapsed(), &opts.applied_by).await?;
+    }
+    let took = start.elapsed();
+    record::execution_time(conn, m, took).await?;
+    Ok(took)
+}
+
+/// Rehearses every pending migration inside one transaction on the target, then rolls it all back.
+pub async fn dry_run(
+    db: &mut Db,
+    format: Format,
+    migrations: &[Migration],
+    opts: &Options,
+) -> Result<Vec<Rehearsal>, MigrateError> {
+    let (key, pending) = prepare(db, format, migrations, opts).await?;
+    let backend = db.backend;
+    let begin = if backend == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
+    exec(&mut db.conn, begin).await.map_err(|e| db_err("starting the transaction", e))?;
+    let mut results = Vec::new();
+    let mut stopped = false;
+    for i in pending {
+        let m = &migrations[i];
+        let name = m.name.clone();
+        if stopped {
+            results.push(Rehearsal::NotReached { name });
+            continue;
+        }
+        if let Some(why) = &m.no_transaction {
+            results.push(Rehearsal::NotRehearsable { name, why: why.clone() });
+            continue;
+        }
+        let start = Instant::now();
+        let outcome = match body(m) {
+            Ok(stmts) => run_statements(&mut db.conn, m, stmts, |_| {}).await,
+            Err(MigrateError::Statement(f)) => Err(f),
+            Err(other) => return Err(other),
+        };
+        match outcome {
+            Ok(()) => results.push(Rehearsal::Ok { name, took: start.elapsed() }),
+            Err(failure) => {
+                results.push(Rehearsal::Failed { name, failure });
+                stopped = true;
+            }
+        }
+    }
+    let rolled_back = exec(&mut db.conn, "ROLLBACK").await;
+    if let Some(key) = key {
+        lock::release(db, key).await?;
+    }
+    rolled_back.map_err(|e| db_err("rolling the rehearsal back", e))?;
+    Ok(results)
+}

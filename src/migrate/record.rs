@@ -1,0 +1,232 @@
+//! Writing ledger rows the way each tool writes them: when a migration starts, progresses (Prisma counts applied
+//! steps), succeeds or fails, and the explicit resolve actions Prisma users know (mark rolled back, mark applied).
+
+use std::time::Duration;
+
+use sqlx::{AnyConnection, AssertSqlSafe};
+
+use super::db::Backend;
+use super::error::{MigrateError, describe_db_error};
+use super::ledger::{LedgerKey, key_of};
+use super::{Checksum, Format, Key, Migration, source};
+
+fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
+    MigrateError::Database {
+        context: context.to_string(),
+        message: describe_db_error(&e).0,
+    }
+}
+
+fn hex(c: &Checksum) -> String {
+    match c {
+        Checksum::Hex(h) => h.clone(),
+        Checksum::Bytes(b) => hex::encode(b),
+    }
+}
+
+fn bytes(c: &Checksum) -> Vec<u8> {
+    match c {
+        Checksum::Bytes(b) => b.clone(),
+        Checksum::Hex(h) => h.as_bytes().to_vec(),
+    }
+}
+
+/// The ledger row's handle while a migration runs (Prisma's row id).
+#[derive(Debug, Clone, Default)]
+pub struct Started {
+    pub prisma_id: Option<String>,
+}
+
+/// Prisma writes its row before running the script (`started_at`, `applied_steps_count = 0`); the others write
+/// nothing until the migration succeeded.
+pub async fn started(conn: &mut AnyConnection, m: &Migration) -> Result<Started, MigrateError> {
+    if m.format != Format::Prisma {
+        return Ok(Started::default());
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO \"_prisma_migrations\" (id, checksum, migration_name, started_at, applied_steps_count) \
+         VALUES ($1, $2, $3, now(), 0)",
+    )
+    .bind(&id)
+    .bind(hex(&source::checksum(m)))
+    .bind(&m.name)
+    .execute(conn)
+    .await
+    .map_err(|e| db_err("recording the migration start", e))?;
+    Ok(Started { prisma_id: Some(id) })
+}
+
+/// Prisma counts statements applied so far (for a migration run statement by statement).
+pub async fn progress(conn: &mut AnyConnection, s: &Started, steps: usize) -> Result<(), MigrateError> {
+    let Some(id) = &s.prisma_id else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE \"_prisma_migrations\" SET applied_steps_count = $1 WHERE id = $2")
+        .bind(steps as i32)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| db_err("recording progress", e))
+}
+
+/// The row that says the migration is applied, exactly as the tool writes it.
+pub async fn applied(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    m: &Migration,
+    s: &Started,
+    steps: usize,
+    took: Duration,
+    applied_by: &str,
+) -> Result<(), MigrateError> {
+    let checksum = source::checksum(m);
+    let q = match (&m.key, &s.prisma_id) {
+        (Key::Prisma { .. }, Some(id)) => sqlx::query(
+            "UPDATE \"_prisma_migrations\" SET finished_at = now(), applied_steps_count = $1 WHERE id = $2",
+        )
+        .bind(steps as i32)
+        .bind(id.clone()),
+        (Key::Prisma { .. }, None) => {
+            return Err(MigrateError::Database {
+                context: "recording the migration".into(),
+                message: "no Prisma row was started".into(),
+            });
+        }
+        (Key::Sqlx { version, description }, _) => sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, TRUE, $3, -1)",
+        )
+        .bind(*version)
+        .bind(description.clone())
+        .bind(bytes(&checksum)),
+        (Key::Drizzle { when, .. }, _) => {
+            sqlx::query("INSERT INTO \"drizzle\".\"__drizzle_migrations\" (hash, created_at) VALUES ($1, $2)")
+                .bind(hex(&checksum))
+                .bind(*when)
+        }
+        (Key::Plain { stem }, _) => {
+            let sql = format!(
+                "INSERT INTO deckhand_migrations (version, name, checksum, applied_at, applied_by, duration_ms, \
+                 success, error) VALUES ($1, $2, $3, {}, $4, $5, TRUE, NULL)",
+                backend.now()
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(stem.clone())
+                .bind(m.name.clone())
+                .bind(hex(&checksum))
+                .bind(applied_by.to_string())
+                .bind(took.as_millis() as i64)
+        }
+    };
+    q.execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| db_err("recording the migration as applied", e))
+}
+
+/// sqlx updates `execution_time` (nanoseconds) after the migration's transaction committed.
+pub async fn execution_time(conn: &mut AnyConnection, m: &Migration, took: Duration) -> Result<(), MigrateError> {
+    let Key::Sqlx { version, .. } = &m.key else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE _sqlx_migrations SET execution_time = $1 WHERE version = $2")
+        .bind(took.as_nanos() as i64)
+        .bind(*version)
+        .execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| db_err("recording the execution time", e))
+}
+
+/// A migration that ran outside a transaction failed part-way: record it as failed, so neither deckhand nor the
+/// tool runs it again blindly. (Drizzle's ledger has no way to say so; the journal and the next status do.)
+pub async fn failed(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    m: &Migration,
+    s: &Started,
+    steps: usize,
+    error: &str,
+    applied_by: &str,
+) -> Result<(), MigrateError> {
+    let checksum = source::checksum(m);
+    let q = match (&m.key, &s.prisma_id) {
+        (Key::Prisma { .. }, Some(id)) => {
+            sqlx::query("UPDATE \"_prisma_migrations\" SET logs = $1, applied_steps_count = $2 WHERE id = $3")
+                .bind(error.to_string())
+                .bind(steps as i32)
+                .bind(id.clone())
+        }
+        (Key::Sqlx { version, description }, _) => sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, FALSE, $3, -1)",
+        )
+        .bind(*version)
+        .bind(description.clone())
+        .bind(bytes(&checksum)),
+        (Key::Plain { stem }, _) => {
+            let sql = format!(
+                "INSERT INTO deckhand_migrations (version, name, checksum, applied_at, applied_by, duration_ms, \
+                 success, error) VALUES ($1, $2, $3, {}, $4, 0, FALSE, $5)",
+                backend.now()
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(stem.clone())
+                .bind(m.name.clone())
+                .bind(hex(&checksum))
+                .bind(applied_by.to_string())
+                .bind(error.to_string())
+        }
+        _ => return Ok(()),
+    };
+    q.execute(conn)
+        .await
+        .map(|_| ())
+        .map_err(|e| db_err("recording the failure", e))
+}
+
+/// Resolve: the ledger forgets a failed or missing migration (Prisma: `rolled_back_at = now()`, as
+/// `prisma migrate resolve --rolled-back` does; the others delete the row).
+pub async fn mark_rolled_back(conn: &mut AnyConnection, format: Format, key: &LedgerKey) -> Result<u64, MigrateError> {
+    let q = match (format, key) {
+        (Format::Prisma, LedgerKey::Name(n)) => sqlx::query(
+            "UPDATE \"_prisma_migrations\" SET rolled_back_at = now() \
+             WHERE migration_name = $1 AND rolled_back_at IS NULL",
+        )
+        .bind(n.clone()),
+        (Format::Sqlx, LedgerKey::Version(v)) => {
+            sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1").bind(*v)
+        }
+        (Format::Drizzle, LedgerKey::When(w)) => {
+            sqlx::query("DELETE FROM \"drizzle\".\"__drizzle_migrations\" WHERE created_at = $1").bind(*w)
+        }
+        (Format::Plain, LedgerKey::Name(n)) => {
+            sqlx::query("DELETE FROM deckhand_migrations WHERE version = $1").bind(n.clone())
+        }
+        _ => {
+            return Err(MigrateError::Database {
+                context: "marking rolled back".into(),
+                message: format!("{key:?} is not a {format} ledger key"),
+            });
+        }
+    };
+    q.execute(conn)
+        .await
+        .map(|r| r.rows_affected())
+        .map_err(|e| db_err("marking the migration rolled back", e))
+}
+
+/// Resolve: record a migration as applied without running it (after the operator applied it by hand, or accepts
+/// an edited file). Any failed or stale row for it is cleared first, as `prisma migrate resolve --applied` does.
+pub async fn mark_applied(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    m: &Migration,
+    applied_by: &str,
+) -> Result<(), MigrateError> {
+    mark_rolled_back(conn, m.format, &key_of(m)).await?;
+    let s = started(conn, m).await?;
+    applied(conn, backend, m, &s, 0, Duration::ZERO, applied_by).await
+}

@@ -1,0 +1,208 @@
+//! Status of each migration, computed from the files on disk and the tool's ledger: applied, pending, failed,
+//! edited, missing locally, out of order. `compute` is pure; `read` asks the database (ledger rows, and indexes
+//! left INVALID by a failed `CREATE INDEX CONCURRENTLY`).
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::db::{Backend, Db};
+use super::error::{MigrateError, describe_db_error};
+use super::ledger::{self, LedgerKey, LedgerRow, RowState};
+use super::{Format, Migration, source};
+
+/// Where one migration stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Applied,
+    Pending,
+    /// Started and not finished, or recorded as unsuccessful.
+    Failed,
+    /// Applied, but the file on disk no longer has the checksum the ledger recorded.
+    Edited,
+    /// In the ledger, not on disk.
+    MissingLocally,
+    /// Pending, but older than the newest applied migration (Drizzle would skip it silently).
+    OutOfOrder,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Failed => "FAILED",
+            State::Edited => "EDITED",
+            State::MissingLocally => "MISSING LOCALLY",
+            State::OutOfOrder => "OUT OF ORDER",
+        }
+    }
+
+    /// States that block an apply until resolved.
+    pub fn is_problem(self) -> bool {
+        !matches!(self, State::Applied | State::Pending)
+    }
+}
+
+/// One line of the status table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub name: String,
+    pub state: State,
+    /// Index into the migrations on disk, when the migration is on disk.
+    #[serde(skip)]
+    pub local: Option<usize>,
+    #[serde(skip)]
+    pub key: LedgerKey,
+    pub applied_at: Option<String>,
+    /// What the ledger says went wrong, or why it is a problem.
+    pub detail: Option<String>,
+}
+
+/// The whole status of a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub format: String,
+    pub target: String,
+    pub entries: Vec<Entry>,
+    /// Indexes PostgreSQL marks INVALID (what a failed `CREATE INDEX CONCURRENTLY` leaves behind).
+    pub invalid_indexes: Vec<String>,
+}
+
+impl Status {
+    pub fn count(&self, state: State) -> usize {
+        self.entries.iter().filter(|e| e.state == state).count()
+    }
+
+    pub fn problems(&self) -> Vec<&Entry> {
+        self.entries.iter().filter(|e| e.state.is_problem()).collect()
+    }
+
+    /// Indexes of the migrations on disk that are pending, in order.
+    pub fn pending(&self) -> Vec<usize> {
+        self.entries
+            .iter()
+            .filter(|e| e.state == State::Pending)
+            .filter_map(|e| e.local)
+            .collect()
+    }
+
+    /// `deckhand status` exit code: 0 all applied, 3 pending, 1 problems.
+    pub fn exit_code(&self) -> i32 {
+        if !self.problems().is_empty() || !self.invalid_indexes.is_empty() {
+            1
+        } else if self.count(State::Pending) > 0 {
+            3
+        } else {
+            0
+        }
+    }
+}
+
+/// The row that counts for each key: rolled-back rows are history; of the rest, the last one wins.
+fn effective(rows: &[LedgerRow]) -> HashMap<&LedgerKey, &LedgerRow> {
+    let mut map = HashMap::new();
+    for r in rows.iter().filter(|r| r.state != RowState::RolledBack) {
+        map.insert(&r.key, r);
+    }
+    map
+}
+
+/// Status of each migration on disk, then of each ledger row with no file.
+pub fn compute(migrations: &[Migration], rows: &[LedgerRow]) -> Vec<Entry> {
+    let rows_by_key = effective(rows);
+    let newest_applied = rows_by_key
+        .values()
+        .filter(|r| r.state == RowState::Applied)
+        .map(|r| &r.key)
+        .max();
+    let mut entries = Vec::with_capacity(migrations.len());
+    for (i, m) in migrations.iter().enumerate() {
+        let key = ledger::key_of(m);
+        let row = rows_by_key.get(&key);
+        let (state, detail) = match row {
+            Some(r) if r.state == RowState::Failed => (State::Failed, r.detail.clone()),
+            Some(r) if source::checksum_matches(m, &r.checksum) => (State::Applied, None),
+            Some(_) => (
+                State::Edited,
+                Some("the file changed after it was applied (checksum differs from the ledger)".into()),
+            ),
+            None if newest_applied.is_some_and(|newest| &key < newest) => (
+                State::OutOfOrder,
+                Some("older than the newest applied migration".into()),
+            ),
+            None => (State::Pending, None),
+        };
+        entries.push(Entry {
+            name: m.name.clone(),
+            state,
+            local: Some(i),
+            key,
+            applied_at: row.and_then(|r| r.applied_at.clone()),
+            detail,
+        });
+    }
+    let mut missing: Vec<&&LedgerRow> = rows_by_key
+        .values()
+        .filter(|r| !migrations.iter().any(|m| ledger::key_of(m) == r.key))
+        .collect();
+    missing.sort_by(|a, b| a.key.cmp(&b.key));
+    entries.extend(missing.into_iter().map(|r| Entry {
+        name: r.name.clone(),
+        state: State::MissingLocally,
+        local: None,
+        key: r.key.clone(),
+        applied_at: r.applied_at.clone(),
+        detail: Some("in the ledger but not on disk".into()),
+    }));
+    entries
+}
+
+/// Reads the ledger (and, on PostgreSQL, invalid indexes) and computes the status.
+pub async fn read(db: &mut Db, format: Format, migrations: &[Migration]) -> Result<Status, MigrateError> {
+    ledger::check_supported(format, db.backend)?;
+    let rows = ledger::read(db, format).await?;
+    let invalid_indexes = invalid_indexes(db).await?;
+    Ok(Status {
+        format: format.name().to_string(),
+        target: db.target.clone(),
+        entries: compute(migrations, &rows),
+        invalid_indexes,
+    })
+}
+
+async fn invalid_indexes(db: &mut Db) -> Result<Vec<String>, MigrateError> {
+    if db.backend != Backend::Postgres {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(
+        "SELECT CAST(n.nspname AS TEXT), CAST(c.relname AS TEXT), CAST(t.relname AS TEXT) \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         ORDER BY 1, 2",
+    )
+    .fetch_all(&mut db.conn)
+    .await
+    .map_err(|e| MigrateError::Database {
+        context: "looking for invalid indexes".into(),
+        message: describe_db_error(&e).0,
+    })?;
+    rows.iter()
+        .map(|r| {
+            Ok(format!(
+                "index {}.{} on {} is INVALID (a failed CREATE INDEX CONCURRENTLY leaves this): drop it and \
+                 run the migration again",
+                r.try_get::<String, _>(0)?,
+                r.try_get::<String, _>(1)?,
+                r.try_get::<String, _>(2)?
+            ))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(|e| MigrateError::Database {
+            context: "reading invalid indexes".into(),
+            message: e.to_string(),
+        })
+}

@@ -1,0 +1,196 @@
+//! The database runner: reads migration status, applies, rehearses (dry-run) and resolves, each as a task that
+//! reports only through [`RunnerEvent`] messages. Each task opens its own connection and closes it when done.
+
+use std::time::Duration;
+
+use tokio::sync::mpsc::Sender;
+use tokio_util::sync::CancellationToken;
+
+use super::RunnerEvent;
+use crate::migrate::apply::{self, Options};
+use crate::migrate::ledger::LedgerKey;
+use crate::migrate::status::Status;
+use crate::migrate::{self, Format, Migration, MigrateError, db, error::StatementFailure, record};
+use crate::plan::Database;
+
+/// What the migrations pane shows: the files and their status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub format: Format,
+    pub migrations: Vec<Migration>,
+    pub status: Status,
+}
+
+/// How an apply ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    pub applied: Vec<(String, Duration)>,
+    /// The error that stopped it (a refusal, a lock timeout, a failed statement).
+    pub error: Option<String>,
+    /// The failed statement, when a statement failed.
+    pub failure: Option<StatementFailure>,
+    /// An apply stopped on request after the migration in flight.
+    pub stopped: bool,
+}
+
+/// A resolve action (Prisma's `migrate resolve`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolve {
+    MarkApplied,
+    MarkRolledBack,
+}
+
+impl Resolve {
+    pub fn label(self) -> &'static str {
+        match self {
+            Resolve::MarkApplied => "mark applied",
+            Resolve::MarkRolledBack => "mark rolled back",
+        }
+    }
+}
+
+async fn send(tx: &Sender<RunnerEvent>, ev: RunnerEvent) {
+    if tx.send(ev).await.is_err() {
+        tracing::debug!("migration runner: the console is gone");
+    }
+}
+
+async fn snapshot(spec: &Database) -> Result<Snapshot, MigrateError> {
+    let (target, status) = migrate::read_status(spec).await?;
+    Ok(Snapshot {
+        format: target.format,
+        migrations: target.migrations,
+        status,
+    })
+}
+
+/// Reads the status and reports it.
+pub async fn load(spec: Database, tx: Sender<RunnerEvent>) {
+    let result = snapshot(&spec).await.map_err(|e| e.to_string());
+    send(&tx, RunnerEvent::Migrations(result)).await;
+}
+
+/// Applies the pending migrations, then reports the outcome and the fresh status. `stop` ends the apply after the
+/// migration in flight (which is never cut off half-way).
+pub async fn apply(spec: Database, applied_by: String, tx: Sender<RunnerEvent>, stop: CancellationToken) {
+    let outcome = match apply_inner(&spec, applied_by, &tx, &stop).await {
+        Ok(o) => o,
+        Err(e) => ApplyOutcome {
+            applied: Vec::new(),
+            failure: statement_failure(&e),
+            error: Some(e.to_string()),
+            stopped: false,
+        },
+    };
+    send(&tx, RunnerEvent::MigrationsApplied(outcome)).await;
+    load(spec, tx).await;
+}
+
+fn statement_failure(e: &MigrateError) -> Option<StatementFailure> {
+    match e {
+        MigrateError::Statement(f) => Some(f.clone()),
+        _ => None,
+    }
+}
+
+async fn apply_inner(
+    spec: &Database,
+    applied_by: String,
+    tx: &Sender<RunnerEvent>,
+    stop: &CancellationToken,
+) -> Result<ApplyOutcome, MigrateError> {
+    let target = migrate::load(spec)?;
+    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec)).await?;
+    let opts = Options {
+        lock_wait: spec.lock_wait,
+        applied_by,
+    };
+    let progress_tx = tx.clone();
+    let stop_flag = stop.clone();
+    let mut progress = move |p: apply::Progress| {
+        // Progress is advisory: if the console is slow, a progress line may be skipped, never the result.
+        let _ = progress_tx.try_send(RunnerEvent::MigrationProgress(p));
+    };
+    let report = apply::apply_until(&mut conn, target.format, &target.migrations, &opts, &mut progress, &|| {
+        stop_flag.is_cancelled()
+    })
+    .await?;
+    Ok(ApplyOutcome {
+        failure: report.failure.as_ref().and_then(statement_failure),
+        error: report.failure.map(|e| e.to_string()),
+        stopped: report.stopped,
+        applied: report.applied,
+    })
+}
+
+/// Rehearses the pending migrations in a rolled-back transaction.
+pub async fn dry_run(spec: Database, tx: Sender<RunnerEvent>) {
+    let result = async {
+        let target = migrate::load(&spec)?;
+        let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec)).await?;
+        let opts = Options {
+            lock_wait: spec.lock_wait,
+            applied_by: String::new(),
+        };
+        apply::dry_run(&mut conn, target.format, &target.migrations, &opts).await
+    }
+    .await
+    .map_err(|e| e.to_string());
+    send(&tx, RunnerEvent::Rehearsed(result)).await;
+}
+
+/// Marks the ledger entry `key` (named `name`) applied or rolled back, then reports and reloads the status.
+pub async fn resolve(spec: Database, action: Resolve, key: LedgerKey, name: String, applied_by: String, tx: Sender<RunnerEvent>) {
+    let result = async {
+        let target = migrate::load(&spec)?;
+        let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec)).await?;
+        migrate::ledger::check_supported(target.format, conn.backend)?;
+        let begin = match conn.backend {
+            db::Backend::Sqlite => "BEGIN IMMEDIATE",
+            db::Backend::Postgres => "BEGIN",
+        };
+        sqlx::raw_sql(begin).execute(&mut conn.conn).await.map_err(|e| MigrateError::Database {
+            context: "starting the transaction".into(),
+            message: e.to_string(),
+        })?;
+        let done = resolve_in(&mut conn, &target, action, &key, &name, &applied_by).await;
+        let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        sqlx::raw_sql(end).execute(&mut conn.conn).await.map_err(|e| MigrateError::Database {
+            context: "ending the transaction".into(),
+            message: e.to_string(),
+        })?;
+        done
+    }
+    .await
+    .map_err(|e: MigrateError| e.to_string());
+    send(&tx, RunnerEvent::Resolved(result)).await;
+    load(spec, tx).await;
+}
+
+async fn resolve_in(
+    conn: &mut db::Db,
+    target: &migrate::Target,
+    action: Resolve,
+    key: &LedgerKey,
+    name: &str,
+    applied_by: &str,
+) -> Result<String, MigrateError> {
+        match action {
+            Resolve::MarkRolledBack => {
+                let n = record::mark_rolled_back(&mut conn.conn, target.format, key).await?;
+                Ok(format!("{name}: marked rolled back ({n} ledger row(s))"))
+            }
+            Resolve::MarkApplied => {
+                let m = target
+                    .migrations
+                    .iter()
+                    .find(|m| &migrate::ledger::key_of(m) == key)
+                    .ok_or_else(|| MigrateError::Database {
+                        context: "mark applied".into(),
+                        message: format!("{name} is not on disk: only a migration on disk can be marked applied"),
+                    })?;
+                record::mark_applied(&mut conn.conn, conn.backend, m, applied_by).await?;
+                Ok(format!("{name}: marked applied with the checksum of the file on disk"))
+            }
+        }
+}

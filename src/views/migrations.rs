@@ -1,0 +1,171 @@
+//! The migration preview pane: each migration with its status in colour, the selected one's SQL with line
+//! numbers (scrollable), progress while applying, and the last result.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+
+use super::{safe, theme};
+use crate::app::{DbBusy, DbView, State};
+use crate::migrate::status::State as MState;
+
+pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
+    let db = &state.db;
+    let snap = match &db.view {
+        DbView::NotConfigured => return super::placeholder::migrations(frame, area, block),
+        DbView::Loading => {
+            let text = format!("Reading migration status from {}…", crate::app::database_target(state));
+            return frame.render_widget(Paragraph::new(text).block(block), area);
+        }
+        DbView::Failed(e) => {
+            let lines = vec![
+                Line::styled("Cannot read the migration status:", Style::new().fg(theme::DANGER)),
+                Line::raw(safe(e).into_owned()),
+                Line::raw(""),
+                Line::styled("r reads it again.", Style::new().fg(theme::MUTED)),
+            ];
+            return frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+        }
+        DbView::Ready(s) => s,
+    };
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let entries = &snap.status.entries;
+    let list_height = (entries.len() as u16 + 2).min(inner.height / 2).max(3);
+    let [list_area, sql_area] =
+        Layout::vertical([Constraint::Length(list_height), Constraint::Min(1)]).areas(inner);
+
+    let mut lines = vec![summary(snap)];
+    let visible = usize::from(list_height.saturating_sub(2)).max(1);
+    let first = db.selected.saturating_sub(visible.saturating_sub(1));
+    for (i, e) in entries.iter().enumerate().skip(first).take(visible) {
+        let style = state_style(e.state);
+        let mark = match e.state {
+            MState::Applied => "✓ ",
+            MState::Pending => "o ",
+            _ => "! ",
+        };
+        let no_tx = e
+            .local
+            .and_then(|l| snap.migrations.get(l))
+            .is_some_and(|m| m.no_transaction.is_some());
+        let mut spans = vec![
+            Span::styled(mark, style),
+            Span::raw(safe(&e.name).into_owned()),
+            Span::styled(format!("  {}", e.state.label()), style),
+        ];
+        if no_tx {
+            spans.push(Span::styled("  no-tx", Style::new().fg(theme::WARN)));
+        }
+        if let Some((text, failed)) = rehearsal_of(state, &e.name) {
+            let style = if failed { theme::DANGER } else { theme::MUTED };
+            spans.push(Span::styled(format!("  dry-run: {text}"), Style::new().fg(style)));
+        }
+        let mut line = Line::from(spans);
+        if i == db.selected {
+            line = line.patch_style(Style::new().add_modifier(Modifier::REVERSED));
+        }
+        lines.push(line);
+    }
+    lines.push(status_line(state));
+    frame.render_widget(Paragraph::new(lines), list_area);
+    render_sql(frame, sql_area, state, snap);
+}
+
+/// The dry-run result for a migration, short: ("ok 12 ms", false) or ("FAILED line 3", true).
+fn rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
+    use crate::migrate::apply::Rehearsal;
+    state.db.rehearsal.as_ref()?.iter().find_map(|r| match r {
+        Rehearsal::Ok { name: n, took } if n == name => Some((format!("ok {} ms", took.as_millis()), false)),
+        Rehearsal::Failed { name: n, failure } if n == name => {
+            Some((format!("FAILED line {}: {}", failure.line, failure.message), true))
+        }
+        Rehearsal::NotRehearsable { name: n, .. } if n == name => Some(("not rehearsable".into(), false)),
+        Rehearsal::NotReached { name: n } if n == name => Some(("not reached".into(), false)),
+        _ => None,
+    })
+}
+
+fn state_style(s: MState) -> Style {
+    match s {
+        MState::Applied => Style::new().fg(theme::OK),
+        MState::Pending => Style::new().fg(theme::WARN),
+        _ => Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+    }
+}
+
+fn summary(snap: &crate::runner::migrate::Snapshot) -> Line<'static> {
+    let st = &snap.status;
+    let mut text = format!(
+        "{} · {} · {} applied, {} pending",
+        snap.format,
+        st.target,
+        st.count(MState::Applied),
+        st.count(MState::Pending)
+    );
+    let problems = st.problems().len();
+    let mut spans = vec![Span::styled(text.clone(), Style::new().add_modifier(Modifier::BOLD))];
+    if problems > 0 {
+        text = format!(", {problems} need resolving");
+        spans.push(Span::styled(text, Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD)));
+    }
+    if !st.invalid_indexes.is_empty() {
+        spans.push(Span::styled(
+            format!(", {} INVALID index(es)", st.invalid_indexes.len()),
+            Style::new().fg(theme::DANGER),
+        ));
+    }
+    Line::from(spans)
+}
+
+/// What is happening now, or what happened last.
+fn status_line(state: &State) -> Line<'static> {
+    let db = &state.db;
+    let text = match (db.busy, &db.current) {
+        (Some(DbBusy::Applying), Some((name, done, of))) => format!("applying {name}: statement {done}/{of}…"),
+        (Some(DbBusy::Applying), None) => format!("applying… {} done", db.applied_now.len()),
+        (Some(DbBusy::Rehearsing), _) => "dry-run under way (will roll back)…".into(),
+        (Some(DbBusy::Resolving), _) => "resolving…".into(),
+        (Some(DbBusy::Loading), _) => "reading status…".into(),
+        (None, _) => db.last.clone().unwrap_or_default(),
+    };
+    let style = if text.contains("FAILED") {
+        Style::new().fg(theme::DANGER)
+    } else {
+        Style::new().fg(theme::MUTED)
+    };
+    Line::styled(safe(text.lines().next().unwrap_or("")).into_owned(), style)
+}
+
+fn render_sql(frame: &mut Frame, area: Rect, state: &State, snap: &crate::runner::migrate::Snapshot) {
+    let db = &state.db;
+    let Some(entry) = snap.status.entries.get(db.selected) else {
+        return;
+    };
+    let Some(m) = entry.local.and_then(|i| snap.migrations.get(i)) else {
+        let text = format!("{}: {}", entry.name, entry.detail.clone().unwrap_or_default());
+        return frame.render_widget(Paragraph::new(safe(&text).into_owned()).wrap(Wrap { trim: false }), area);
+    };
+    let mut lines = vec![Line::styled(
+        format!("── {} ", m.path.display()),
+        Style::new().fg(theme::MUTED),
+    )];
+    if let Some(why) = &m.no_transaction {
+        lines.push(Line::styled(
+            format!("runs statement by statement, outside a transaction: {why}"),
+            Style::new().fg(theme::WARN),
+        ));
+    }
+    let total = m.sql.lines().count();
+    let width = total.to_string().len();
+    let first = db.sql_scroll.min(total.saturating_sub(1));
+    for (n, text) in m.sql.lines().enumerate().skip(first).take(usize::from(area.height)) {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:>width$} ", n + 1), Style::new().fg(theme::MUTED)),
+            Span::raw(safe(text).into_owned()),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}

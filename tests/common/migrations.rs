@@ -1,0 +1,63 @@
+//! Builders for migration folders in each tool's layout, and a plan `[database]` pointing at them.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use deckhand::plan::{Database, Resolved};
+
+pub fn write(path: &Path, text: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create folder");
+    }
+    std::fs::write(path, text).expect("write file");
+}
+
+/// Prisma: `<dir>/<name>/migration.sql` and `migration_lock.toml`.
+pub fn prisma(dir: &Path, migrations: &[(&str, &str)]) {
+    write(&dir.join("migration_lock.toml"), "provider = \"postgresql\"\n");
+    for (name, sql) in migrations {
+        write(&dir.join(name).join("migration.sql"), sql);
+    }
+}
+
+/// sqlx: `<dir>/<version>_<description>.sql`.
+pub fn sqlx(dir: &Path, migrations: &[(&str, &str)]) {
+    for (name, sql) in migrations {
+        write(&dir.join(format!("{name}.sql")), sql);
+    }
+}
+
+/// Drizzle: `<dir>/<tag>.sql` and `meta/_journal.json` with each entry's `when`.
+pub fn drizzle(dir: &Path, migrations: &[(&str, i64, &str)]) {
+    let entries: Vec<String> = migrations
+        .iter()
+        .enumerate()
+        .map(|(i, (tag, when, _))| {
+            format!(r#"{{"idx":{i},"version":"7","when":{when},"tag":"{tag}","breakpoints":true}}"#)
+        })
+        .collect();
+    write(
+        &dir.join("meta/_journal.json"),
+        &format!(r#"{{"version":"7","dialect":"postgresql","entries":[{}]}}"#, entries.join(",")),
+    );
+    for (tag, _, sql) in migrations {
+        write(&dir.join(format!("{tag}.sql")), sql);
+    }
+}
+
+/// Plain: `<dir>/<name>.sql`.
+pub fn plain(dir: &Path, migrations: &[(&str, &str)]) {
+    sqlx(dir, migrations);
+}
+
+pub fn database(url: &str, dir: &Path, format: &str) -> Database {
+    Database {
+        url: Resolved::literal(url),
+        migrations: dir.to_path_buf(),
+        format: Some(format.to_string()),
+        lock_timeout: Duration::from_secs(2),
+        statement_timeout: None,
+        lock_wait: Duration::from_secs(10),
+    }
+}
