@@ -2,7 +2,7 @@
 //! statements (`split`), the tools' own ledgers on PostgreSQL and SQLite, status, apply, dry-run and resolve.
 //! Imports nothing of deckhand but `plan` types.
 
-// `source` (folder readers) and `split` (SQL statement splitter) are added next.
+pub mod split;
 
 use std::fmt;
 use std::path::PathBuf;
