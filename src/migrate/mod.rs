@@ -2,6 +2,7 @@
 //! statements (`split`), the tools' own ledgers on PostgreSQL and SQLite, status, apply, dry-run and resolve.
 //! Imports nothing of deckhand but `plan` types.
 
+pub mod source;
 pub mod split;
 
 use std::fmt;
