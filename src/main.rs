@@ -75,10 +75,15 @@ fn main() -> ExitCode {
 /// The demo: a fresh SQLite shop database in the data folder, then the console on the bundled plan.
 fn demo() -> u8 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        eprintln!("deckhand: the console needs an interactive terminal (stdin and stdout must be a tty)");
+        eprintln!(
+            "deckhand: the console needs an interactive terminal (stdin and stdout must be a tty)"
+        );
         return 2;
     }
-    let dir = match journal::data_dir().map_err(|e| e.to_string()).and_then(|d| cli::demo::prepare(&d)) {
+    let dir = match journal::data_dir()
+        .map_err(|e| e.to_string())
+        .and_then(|d| cli::demo::prepare(&d))
+    {
         Ok(dir) => dir,
         Err(e) => {
             eprintln!("deckhand: cannot set up the demo: {e}");

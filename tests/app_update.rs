@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use deckhand::app::{Action, Effect, ModalKind, Pane, PhaseStatus, QuitState, Signal};
+use deckhand::app::{Action, Effect, Gated, ModalKind, Pane, PhaseStatus, QuitState, Signal};
 use deckhand::journal::Event;
 use deckhand::runner::{OutputLine, RunnerEvent, StepId, StepOutcome, Stream};
 
@@ -225,7 +225,7 @@ fn checklist_gate_asks_for_a_reason_before_the_first_destructive_phase() {
     assert!(starts(&fx).is_empty());
     assert!(matches!(
         h.state.modal.as_ref().map(|m| &m.kind),
-        Some(ModalKind::ChecklistOverride(DEPLOY))
+        Some(ModalKind::ChecklistOverride(Gated::Phase(DEPLOY)))
     ));
     h.settle();
     let fx = h.key(KeyCode::Enter);

@@ -32,10 +32,18 @@ async fn status_of(spec: &deckhand::plan::Database) -> Vec<(String, State)> {
 
 async fn apply_all(spec: &deckhand::plan::Database) -> apply::Report {
     let target = migrate::load(spec).expect("load");
-    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec)).await.expect("connect");
-    apply::apply(&mut conn, target.format, &target.migrations, &opts(), &mut |_| {})
+    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec))
         .await
-        .expect("apply runs")
+        .expect("connect");
+    apply::apply(
+        &mut conn,
+        target.format,
+        &target.migrations,
+        &opts(),
+        &mut |_| {},
+    )
+    .await
+    .expect("apply runs")
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -46,16 +54,30 @@ fn sha256_hex(s: &str) -> String {
 async fn prisma_round_trip_writes_rows_as_prisma_does() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
-    m::prisma(dir.path(), &[("20240101000000_init", USERS), ("20240201000000_name", ADD_NAME)]);
+    m::prisma(
+        dir.path(),
+        &[
+            ("20240101000000_init", USERS),
+            ("20240201000000_name", ADD_NAME),
+        ],
+    );
     let spec = m::database(&tdb.url, dir.path(), "prisma");
     assert_eq!(
         status_of(&spec).await,
-        vec![("20240101000000_init".into(), State::Pending), ("20240201000000_name".into(), State::Pending)]
+        vec![
+            ("20240101000000_init".into(), State::Pending),
+            ("20240201000000_name".into(), State::Pending)
+        ]
     );
     let report = apply_all(&spec).await;
     assert!(report.failure.is_none(), "{:?}", report.failure);
     assert_eq!(report.applied.len(), 2);
-    assert!(status_of(&spec).await.iter().all(|(_, s)| *s == State::Applied));
+    assert!(
+        status_of(&spec)
+            .await
+            .iter()
+            .all(|(_, s)| *s == State::Applied)
+    );
 
     let mut conn = tdb.connect().await;
     let rows = sqlx::query(
@@ -67,9 +89,22 @@ async fn prisma_round_trip_writes_rows_as_prisma_does() {
     .unwrap();
     assert_eq!(rows.len(), 2);
     for (row, sql) in rows.iter().zip([USERS, ADD_NAME]) {
-        assert_eq!(row.get::<String, _>(1), sha256_hex(sql), "checksum = sha256 hex of migration.sql");
-        assert!(row.get::<bool, _>(2) && row.get::<bool, _>(3) && row.get::<bool, _>(4) && row.get::<bool, _>(7));
-        assert_eq!(row.get::<i32, _>(5), 1, "Prisma records one applied step for a finished migration");
+        assert_eq!(
+            row.get::<String, _>(1),
+            sha256_hex(sql),
+            "checksum = sha256 hex of migration.sql"
+        );
+        assert!(
+            row.get::<bool, _>(2)
+                && row.get::<bool, _>(3)
+                && row.get::<bool, _>(4)
+                && row.get::<bool, _>(7)
+        );
+        assert_eq!(
+            row.get::<i32, _>(5),
+            1,
+            "Prisma records one applied step for a finished migration"
+        );
         assert_eq!(row.get::<i32, _>(6), 36, "a UUID id");
     }
     let name_col: Option<String> = sqlx::query_scalar(
@@ -78,14 +113,25 @@ async fn prisma_round_trip_writes_rows_as_prisma_does() {
     .fetch_optional(&mut conn)
     .await
     .unwrap();
-    assert_eq!(name_col.as_deref(), Some("name"), "the migration really ran");
+    assert_eq!(
+        name_col.as_deref(),
+        Some("name"),
+        "the migration really ran"
+    );
 }
 
 #[tokio::test]
 async fn sqlx_round_trip_and_sqlx_itself_agrees() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
-    m::sqlx(dir.path(), &[("1_create_users", USERS), ("2_add_name", ADD_NAME), ("3_email_index", INDEX)]);
+    m::sqlx(
+        dir.path(),
+        &[
+            ("1_create_users", USERS),
+            ("2_add_name", ADD_NAME),
+            ("3_email_index", INDEX),
+        ],
+    );
     let spec = m::database(&tdb.url, dir.path(), "sqlx");
     let report = apply_all(&spec).await;
     assert!(report.failure.is_none(), "{:?}", report.failure);
@@ -96,19 +142,35 @@ async fn sqlx_round_trip_and_sqlx_itself_agrees() {
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    let expected = [(1_i64, "create users", USERS), (2, "add name", ADD_NAME), (3, "email index", INDEX)];
+    let expected = [
+        (1_i64, "create users", USERS),
+        (2, "add name", ADD_NAME),
+        (3, "email index", INDEX),
+    ];
     assert_eq!(rows.len(), 3);
     for (row, (version, description, sql)) in rows.iter().zip(expected) {
         assert_eq!(row.get::<i64, _>(0), version);
         assert_eq!(row.get::<String, _>(1), description);
         assert!(row.get::<bool, _>(2));
-        assert_eq!(row.get::<Vec<u8>, _>(3), Sha384::digest(sql.as_bytes()).to_vec());
-        assert!(row.get::<i64, _>(4) > 0, "execution_time in nanoseconds, updated after commit");
+        assert_eq!(
+            row.get::<Vec<u8>, _>(3),
+            Sha384::digest(sql.as_bytes()).to_vec()
+        );
+        assert!(
+            row.get::<i64, _>(4) > 0,
+            "execution_time in nanoseconds, updated after commit"
+        );
     }
     // sqlx's own migrator sees everything applied with matching checksums: it runs nothing and reports no error.
     let migrator = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
-    migrator.run(&mut conn).await.expect("sqlx agrees with deckhand's ledger");
-    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(&mut conn).await.unwrap();
+    migrator
+        .run(&mut conn)
+        .await
+        .expect("sqlx agrees with deckhand's ledger");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(count, 3);
 }
 
@@ -116,9 +178,17 @@ async fn sqlx_round_trip_and_sqlx_itself_agrees() {
 async fn deckhand_reads_what_sqlx_applied() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
-    m::sqlx(dir.path(), &[("1_create_users", USERS), ("2_add_name", ADD_NAME)]);
+    m::sqlx(
+        dir.path(),
+        &[("1_create_users", USERS), ("2_add_name", ADD_NAME)],
+    );
     let mut conn = tdb.connect().await;
-    sqlx::migrate::Migrator::new(dir.path()).await.unwrap().run(&mut conn).await.unwrap();
+    sqlx::migrate::Migrator::new(dir.path())
+        .await
+        .unwrap()
+        .run(&mut conn)
+        .await
+        .unwrap();
     m::sqlx(dir.path(), &[("3_email_index", INDEX)]);
     let spec = m::database(&tdb.url, dir.path(), "sqlx");
     assert_eq!(
@@ -136,16 +206,26 @@ async fn sqlx_lock_key_is_the_one_sqlx_takes() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     m::sqlx(dir.path(), &[("1_create_users", USERS)]);
-    let mut holder = db::connect(&tdb.url, &migrate::settings(&m::database(&tdb.url, dir.path(), "sqlx")))
+    let mut holder = db::connect(
+        &tdb.url,
+        &migrate::settings(&m::database(&tdb.url, dir.path(), "sqlx")),
+    )
+    .await
+    .unwrap();
+    let key = deckhand::migrate::lock::key_for(&mut holder, migrate::Format::Sqlx)
         .await
         .unwrap();
-    let key = deckhand::migrate::lock::key_for(&mut holder, migrate::Format::Sqlx).await.unwrap();
-    deckhand::migrate::lock::acquire(&mut holder, key, Duration::from_secs(1)).await.unwrap();
+    deckhand::migrate::lock::acquire(&mut holder, key, Duration::from_secs(1))
+        .await
+        .unwrap();
     // While deckhand holds it, sqlx's migrator blocks on the same lock.
     let mut conn = tdb.connect().await;
     let migrator = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
     let blocked = tokio::time::timeout(Duration::from_millis(700), migrator.run(&mut conn)).await;
-    assert!(blocked.is_err(), "sqlx got past deckhand's lock: the keys differ");
+    assert!(
+        blocked.is_err(),
+        "sqlx got past deckhand's lock: the keys differ"
+    );
 }
 
 #[tokio::test]
@@ -153,7 +233,13 @@ async fn drizzle_round_trip_writes_hash_and_when() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     let second = "ALTER TABLE users ADD COLUMN name text;\n--> statement-breakpoint\nCREATE INDEX users_name_idx ON users (name);\n";
-    m::drizzle(dir.path(), &[("0000_init", 1_700_000_000_000, USERS), ("0001_name", 1_700_000_100_000, second)]);
+    m::drizzle(
+        dir.path(),
+        &[
+            ("0000_init", 1_700_000_000_000, USERS),
+            ("0001_name", 1_700_000_100_000, second),
+        ],
+    );
     let spec = m::database(&tdb.url, dir.path(), "drizzle");
     let report = apply_all(&spec).await;
     assert!(report.failure.is_none(), "{:?}", report.failure);
@@ -163,23 +249,46 @@ async fn drizzle_round_trip_writes_hash_and_when() {
         .await
         .unwrap();
     let got: Vec<(String, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    assert_eq!(got, vec![(sha256_hex(USERS), 1_700_000_000_000), (sha256_hex(second), 1_700_000_100_000)]);
-    assert!(status_of(&spec).await.iter().all(|(_, s)| *s == State::Applied));
+    assert_eq!(
+        got,
+        vec![
+            (sha256_hex(USERS), 1_700_000_000_000),
+            (sha256_hex(second), 1_700_000_100_000)
+        ]
+    );
+    assert!(
+        status_of(&spec)
+            .await
+            .iter()
+            .all(|(_, s)| *s == State::Applied)
+    );
 }
 
 #[tokio::test]
 async fn drizzle_out_of_order_migration_is_reported_not_skipped() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
-    m::drizzle(dir.path(), &[("0000_init", 1_000, USERS), ("0002_index", 3_000, INDEX)]);
+    m::drizzle(
+        dir.path(),
+        &[("0000_init", 1_000, USERS), ("0002_index", 3_000, INDEX)],
+    );
     let spec = m::database(&tdb.url, dir.path(), "drizzle");
     assert!(apply_all(&spec).await.failure.is_none());
     // A teammate's migration, merged later, dated before the newest applied one.
-    m::drizzle(dir.path(), &[("0000_init", 1_000, USERS), ("0001_name", 2_000, ADD_NAME), ("0002_index", 3_000, INDEX)]);
+    m::drizzle(
+        dir.path(),
+        &[
+            ("0000_init", 1_000, USERS),
+            ("0001_name", 2_000, ADD_NAME),
+            ("0002_index", 3_000, INDEX),
+        ],
+    );
     let st = status_of(&spec).await;
     assert_eq!(st[1], ("0001_name".into(), State::OutOfOrder));
     let report = apply_all(&spec).await;
-    assert!(matches!(report.failure, None) && report.applied.is_empty() || report.failure.is_some());
+    assert!(
+        matches!(report.failure, None) && report.applied.is_empty() || report.failure.is_some()
+    );
 }
 
 #[tokio::test]
@@ -187,7 +296,10 @@ async fn plain_round_trip_records_who_and_how_long() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     m::plain(dir.path(), &[("001_users", USERS), ("002_name", ADD_NAME)]);
-    m::write(&dir.path().join("002_name.down.sql"), "ALTER TABLE users DROP COLUMN name;\n");
+    m::write(
+        &dir.path().join("002_name.down.sql"),
+        "ALTER TABLE users DROP COLUMN name;\n",
+    );
     let spec = m::database(&tdb.url, dir.path(), "plain");
     assert!(apply_all(&spec).await.failure.is_none());
     let mut conn = tdb.connect().await;
@@ -202,14 +314,23 @@ async fn plain_round_trip_records_who_and_how_long() {
     assert_eq!(rows[0].get::<String, _>(0), "001_users");
     assert_eq!(rows[0].get::<String, _>(2), sha256_hex(USERS));
     assert_eq!(rows[1].get::<String, _>(3), "tester");
-    assert!(rows.iter().all(|r| r.get::<bool, _>(4) && r.get::<bool, _>(5) && r.get::<bool, _>(6) && r.get::<bool, _>(7)));
+    assert!(rows.iter().all(|r| r.get::<bool, _>(4)
+        && r.get::<bool, _>(5)
+        && r.get::<bool, _>(6)
+        && r.get::<bool, _>(7)));
 }
 
 #[tokio::test]
 async fn two_concurrent_applies_one_wins_the_other_names_the_holder() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
-    m::plain(dir.path(), &[("001_slow", "CREATE TABLE t (id int);\nSELECT pg_sleep(3);\n")]);
+    m::plain(
+        dir.path(),
+        &[(
+            "001_slow",
+            "CREATE TABLE t (id int);\nSELECT pg_sleep(3);\n",
+        )],
+    );
     let spec = m::database(&tdb.url, dir.path(), "plain");
     let first = tokio::spawn({
         let spec = spec.clone();
@@ -217,17 +338,37 @@ async fn two_concurrent_applies_one_wins_the_other_names_the_holder() {
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
     let target = migrate::load(&spec).unwrap();
-    let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec)).await.unwrap();
-    let quick = Options { lock_wait: Duration::from_millis(300), applied_by: "second".into() };
-    let second = apply::apply(&mut conn, target.format, &target.migrations, &quick, &mut |_| {}).await;
-    assert!(!first.is_finished(), "the second apply must give up while the first still runs");
+    let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec))
+        .await
+        .unwrap();
+    let quick = Options {
+        lock_wait: Duration::from_millis(300),
+        applied_by: "second".into(),
+    };
+    let second = apply::apply(
+        &mut conn,
+        target.format,
+        &target.migrations,
+        &quick,
+        &mut |_| {},
+    )
+    .await;
+    assert!(
+        !first.is_finished(),
+        "the second apply must give up while the first still runs"
+    );
     match second {
         Err(MigrateError::LockTimeout { holders, .. }) => {
             assert_eq!(holders.len(), 1, "{holders:?}");
             assert_eq!(holders[0].application_name, "deckhand");
             assert_eq!(holders[0].client, "127.0.0.1");
             assert!(holders[0].pid > 0);
-            let text = MigrateError::LockTimeout { key: 0, waited: Duration::ZERO, holders }.to_string();
+            let text = MigrateError::LockTimeout {
+                key: 0,
+                waited: Duration::ZERO,
+                holders,
+            }
+            .to_string();
             assert!(text.contains("held by pid"), "{text}");
         }
         other => panic!("expected a lock timeout naming the holder, got {other:?}"),
@@ -246,27 +387,40 @@ async fn a_table_lock_held_elsewhere_fails_within_lock_timeout_and_records_nothi
     m::plain(dir.path(), &[("002_name", ADD_NAME)]);
     let mut other = tdb.connect().await;
     let mut tx = other.begin().await.unwrap();
-    sqlx::query("SELECT * FROM users").execute(&mut *tx).await.unwrap();
+    sqlx::query("SELECT * FROM users")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     let mut fast = spec.clone();
     fast.lock_timeout = Duration::from_millis(300);
     let report = apply_all(&fast).await;
     match &report.failure {
         Some(MigrateError::Statement(f)) => {
-            assert_eq!(f.code.as_deref(), Some("55P03"), "lock_not_available: {}", f.message);
+            assert_eq!(
+                f.code.as_deref(),
+                Some("55P03"),
+                "lock_not_available: {}",
+                f.message
+            );
             assert_eq!(f.migration, "002_name");
             assert_eq!((f.line, f.statement_index), (1, 1));
         }
         other => panic!("expected a lock timeout failure, got {other:?}"),
     }
     tx.rollback().await.unwrap();
-    assert_eq!(status_of(&spec).await[1], ("002_name".into(), State::Pending), "nothing recorded");
+    assert_eq!(
+        status_of(&spec).await[1],
+        ("002_name".into(), State::Pending),
+        "nothing recorded"
+    );
 }
 
 #[tokio::test]
 async fn a_failing_statement_is_reported_with_its_position_and_nothing_half_applied() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
-    let bad = "CREATE TABLE a (id int);\n\nINSERT INTO a VALUES (1);\nSELECT nosuchcolumn FROM a;\n";
+    let bad =
+        "CREATE TABLE a (id int);\n\nINSERT INTO a VALUES (1);\nSELECT nosuchcolumn FROM a;\n";
     m::prisma(dir.path(), &[("20240101000000_bad", bad)]);
     let spec = m::database(&tdb.url, dir.path(), "prisma");
     let report = apply_all(&spec).await;
@@ -276,12 +430,16 @@ async fn a_failing_statement_is_reported_with_its_position_and_nothing_half_appl
     assert_eq!((f.line, f.column, f.statement_index), (4, 8, 3), "{f:?}");
     assert_eq!(f.code.as_deref(), Some("42703"));
     let mut conn = tdb.connect().await;
-    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'a'")
+    let tables: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'a'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(tables, 0, "the whole migration rolled back");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM _prisma_migrations")
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    assert_eq!(tables, 0, "the whole migration rolled back");
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM _prisma_migrations").fetch_one(&mut conn).await.unwrap();
     assert_eq!(rows, 0, "no ledger row for a migration that did not apply");
 }
 
@@ -297,26 +455,51 @@ async fn concurrently_files_run_outside_a_transaction_and_a_failure_is_reported_
     assert!(target.migrations[1].no_transaction.is_some());
     let report = apply_all(&spec).await;
     assert_eq!(report.applied.len(), 1);
-    assert!(matches!(report.failure, Some(MigrateError::Statement(ref f)) if f.code.as_deref() == Some("23505")));
+    assert!(
+        matches!(report.failure, Some(MigrateError::Statement(ref f)) if f.code.as_deref() == Some("23505"))
+    );
     let (_, st) = migrate::read_status(&spec).await.unwrap();
-    assert_eq!(st.entries[1].state, State::Failed, "sqlx's ledger says success = false: sqlx too will refuse");
+    assert_eq!(
+        st.entries[1].state,
+        State::Failed,
+        "sqlx's ledger says success = false: sqlx too will refuse"
+    );
     assert_eq!(st.invalid_indexes.len(), 1, "{:?}", st.invalid_indexes);
     assert!(st.invalid_indexes[0].contains("t_x_key"));
     assert_eq!(st.exit_code(), 1);
     // Blocked until resolved.
     let again = {
-        let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec)).await.unwrap();
-        apply::apply(&mut conn, target.format, &target.migrations, &opts(), &mut |_| {}).await
+        let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec))
+            .await
+            .unwrap();
+        apply::apply(
+            &mut conn,
+            target.format,
+            &target.migrations,
+            &opts(),
+            &mut |_| {},
+        )
+        .await
     };
-    assert!(matches!(again, Err(MigrateError::Blocked { ref problems }) if problems[0].contains("2_index")));
+    assert!(
+        matches!(again, Err(MigrateError::Blocked { ref problems }) if problems[0].contains("2_index"))
+    );
     // Fix the data, drop the invalid index, mark rolled back, apply: it goes through.
     let mut conn = tdb.connect().await;
     sqlx::raw_sql("DELETE FROM t WHERE ctid <> (SELECT min(ctid) FROM t); DROP INDEX t_x_key;")
         .execute(&mut conn)
         .await
         .unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec)).await.unwrap();
-    record::mark_rolled_back(&mut d.conn, migrate::Format::Sqlx, &ledger::LedgerKey::Version(2)).await.unwrap();
+    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
+        .await
+        .unwrap();
+    record::mark_rolled_back(
+        &mut d.conn,
+        migrate::Format::Sqlx,
+        &ledger::LedgerKey::Version(2),
+    )
+    .await
+    .unwrap();
     let report = apply_all(&spec).await;
     assert!(report.failure.is_none(), "{:?}", report.failure);
     let (_, st) = migrate::read_status(&spec).await.unwrap();
@@ -328,11 +511,20 @@ async fn concurrently_files_run_outside_a_transaction_and_a_failure_is_reported_
 async fn edited_and_missing_migrations_block_apply_until_resolved() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
-    m::prisma(dir.path(), &[("20240101000000_init", USERS), ("20240201000000_name", ADD_NAME)]);
+    m::prisma(
+        dir.path(),
+        &[
+            ("20240101000000_init", USERS),
+            ("20240201000000_name", ADD_NAME),
+        ],
+    );
     let spec = m::database(&tdb.url, dir.path(), "prisma");
     assert!(apply_all(&spec).await.failure.is_none());
     // Someone edits an applied migration and deletes another; a new one arrives.
-    m::write(&dir.path().join("20240101000000_init/migration.sql"), "-- tidied\n" );
+    m::write(
+        &dir.path().join("20240101000000_init/migration.sql"),
+        "-- tidied\n",
+    );
     std::fs::remove_dir_all(dir.path().join("20240201000000_name")).unwrap();
     m::prisma(dir.path(), &[("20240301000000_index", INDEX)]);
     let st = status_of(&spec).await;
@@ -345,45 +537,89 @@ async fn edited_and_missing_migrations_block_apply_until_resolved() {
         ]
     );
     let target = migrate::load(&spec).unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec)).await.unwrap();
-    let blocked = apply::apply(&mut d, target.format, &target.migrations, &opts(), &mut |_| {}).await;
-    assert!(matches!(blocked, Err(MigrateError::Blocked { ref problems }) if problems.len() == 2));
-    record::mark_applied(&mut d.conn, d.backend, &target.migrations[0], "tester").await.unwrap();
-    record::mark_rolled_back(&mut d.conn, target.format, &ledger::LedgerKey::Name("20240201000000_name".into()))
+    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
         .await
         .unwrap();
+    let blocked = apply::apply(
+        &mut d,
+        target.format,
+        &target.migrations,
+        &opts(),
+        &mut |_| {},
+    )
+    .await;
+    assert!(matches!(blocked, Err(MigrateError::Blocked { ref problems }) if problems.len() == 2));
+    record::mark_applied(&mut d.conn, d.backend, &target.migrations[0], "tester")
+        .await
+        .unwrap();
+    record::mark_rolled_back(
+        &mut d.conn,
+        target.format,
+        &ledger::LedgerKey::Name("20240201000000_name".into()),
+    )
+    .await
+    .unwrap();
     let report = apply_all(&spec).await;
     assert!(report.failure.is_none(), "{:?}", report.failure);
-    assert!(status_of(&spec).await.iter().all(|(_, s)| *s == State::Applied));
+    assert!(
+        status_of(&spec)
+            .await
+            .iter()
+            .all(|(_, s)| *s == State::Applied)
+    );
     let mut conn = tdb.connect().await;
-    let rolled: i64 = sqlx::query_scalar("SELECT count(*) FROM _prisma_migrations WHERE rolled_back_at IS NOT NULL")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(rolled, 2, "the edited row and the missing one are kept as rolled back, as Prisma does");
+    let rolled: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM _prisma_migrations WHERE rolled_back_at IS NOT NULL",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        rolled, 2,
+        "the edited row and the missing one are kept as rolled back, as Prisma does"
+    );
 }
 
 #[tokio::test]
 async fn dry_run_rolls_everything_back_and_reports_the_first_error() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
-    m::sqlx(dir.path(), &[
-        ("1_users", USERS),
-        ("2_bad", "ALTER TABLE users ADD COLUMN age int;\nALTER TABLE nosuch ADD COLUMN x int;\n"),
-        ("3_index", INDEX),
-    ]);
+    m::sqlx(
+        dir.path(),
+        &[
+            ("1_users", USERS),
+            (
+                "2_bad",
+                "ALTER TABLE users ADD COLUMN age int;\nALTER TABLE nosuch ADD COLUMN x int;\n",
+            ),
+            ("3_index", INDEX),
+        ],
+    );
     let spec = m::database(&tdb.url, dir.path(), "sqlx");
     let target = migrate::load(&spec).unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec)).await.unwrap();
-    let results = apply::dry_run(&mut d, target.format, &target.migrations, &opts()).await.unwrap();
-    assert!(matches!(&results[0], Rehearsal::Ok { name, .. } if name == "1_users"));
-    assert!(matches!(&results[1], Rehearsal::Failed { failure, .. } if failure.line == 2 && failure.code.as_deref() == Some("42P01")));
-    assert!(matches!(&results[2], Rehearsal::NotReached { .. }));
-    let mut conn = tdb.connect().await;
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'")
-        .fetch_one(&mut conn)
+    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
         .await
         .unwrap();
+    let results = apply::dry_run(&mut d, target.format, &target.migrations, &opts())
+        .await
+        .unwrap();
+    assert!(matches!(&results[0], Rehearsal::Ok { name, .. } if name == "1_users"));
+    assert!(
+        matches!(&results[1], Rehearsal::Failed { failure, .. } if failure.line == 2 && failure.code.as_deref() == Some("42P01"))
+    );
+    assert!(matches!(&results[2], Rehearsal::NotReached { .. }));
+    let mut conn = tdb.connect().await;
+    let users: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'users'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
     assert_eq!(users, 0, "nothing stays applied after a dry-run");
-    assert!(status_of(&spec).await.iter().all(|(_, s)| *s == State::Pending));
+    assert!(
+        status_of(&spec)
+            .await
+            .iter()
+            .all(|(_, s)| *s == State::Pending)
+    );
 }

@@ -352,6 +352,7 @@ async fn dropping_the_runner_kills_the_group() {
                 RunnerEvent::StepStarted { pid, .. } => leader = i32::try_from(pid).ok(),
                 RunnerEvent::Output { .. } => break,
                 RunnerEvent::StepFinished { .. } => panic!("finished early"),
+                other => panic!("a command runner sent {other:?}"),
             }
         }
     };

@@ -58,7 +58,11 @@ pub struct DbPane {
 impl DbPane {
     pub fn new(configured: bool) -> Self {
         DbPane {
-            view: if configured { DbView::Loading } else { DbView::NotConfigured },
+            view: if configured {
+                DbView::Loading
+            } else {
+                DbView::NotConfigured
+            },
             busy: configured.then_some(DbBusy::Loading),
             selected: 0,
             sql_scroll: 0,
@@ -81,7 +85,11 @@ impl DbPane {
 
 /// Effects to issue when the console starts.
 pub fn init(state: &State) -> Vec<Effect> {
-    if state.plan.database.is_some() { vec![Effect::LoadMigrations] } else { Vec::new() }
+    if state.plan.database.is_some() {
+        vec![Effect::LoadMigrations]
+    } else {
+        Vec::new()
+    }
 }
 
 /// `engine host:port/db` — what confirmations show about the database (never the password).
@@ -118,7 +126,10 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Vec<Effect>) {
     };
     let problems = snap.status.problems();
     if !problems.is_empty() {
-        let names: Vec<String> = problems.iter().map(|e| format!("{} ({})", e.name, e.state.label())).collect();
+        let names: Vec<String> = problems
+            .iter()
+            .map(|e| format!("{} ({})", e.name, e.state.label()))
+            .collect();
         state.flash = Some(format!(
             "Refusing to apply: {}. Select it and resolve: m marks applied, b marks rolled back.",
             names.join(", ")
@@ -134,14 +145,19 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Vec<Effect>) {
 
 /// The apply confirmation: everything that will happen, where, under which limits.
 pub(super) fn apply_confirmation(state: &State) -> Modal {
-    let mut m = Modal::new(ModalKind::ApplyMigrations, "Apply migrations", destructive_expect(state));
+    let mut m = Modal::new(
+        ModalKind::ApplyMigrations,
+        "Apply migrations",
+        destructive_expect(state),
+    );
     m.danger = true;
-    m.body.push(("Environment".into(), state.plan.project.environment.clone()));
+    m.body
+        .push(("Environment".into(), state.plan.project.environment.clone()));
     m.body.push(("Database".into(), database_line(state)));
     if let Some(d) = &state.plan.database {
-        let statement = d
-            .statement_timeout
-            .map_or("none".to_string(), |t| humantime::format_duration(t).to_string());
+        let statement = d.statement_timeout.map_or("none".to_string(), |t| {
+            humantime::format_duration(t).to_string()
+        });
         m.body.push((
             "Timeouts".into(),
             format!(
@@ -162,9 +178,11 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
             m.body.push(("Apply".into(), format!("{}{how}", mig.name)));
         }
     }
-    m.body.push(("Backup".into(), "none taken in this run".into()));
+    m.body
+        .push(("Backup".into(), "none taken in this run".into()));
     if let Some(reason) = &state.checklist_override {
-        m.body.push(("Checklist".into(), format!("overridden: {reason}")));
+        m.body
+            .push(("Checklist".into(), format!("overridden: {reason}")));
     }
     m
 }
@@ -173,17 +191,28 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
     let names: Vec<String> = state
         .db
         .snapshot()
-        .map(|s| s.status.pending().into_iter().map(|i| s.migrations[i].name.clone()).collect())
+        .map(|s| {
+            s.status
+                .pending()
+                .into_iter()
+                .map(|i| s.migrations[i].name.clone())
+                .collect()
+        })
         .unwrap_or_default();
     fx.push(Effect::Journal(Event::MigrationsApplyStarted {
         target: database_line(state),
-        format: state.db.snapshot().map(|s| s.format.to_string()).unwrap_or_default(),
+        format: state
+            .db
+            .snapshot()
+            .map(|s| s.format.to_string())
+            .unwrap_or_default(),
         migrations: names,
     }));
     state.db.busy = Some(DbBusy::Applying);
     state.db.applied_now.clear();
     state.db.current = None;
     state.db.last = None;
+    state.db.rehearsal = None;
     state.side = Pane::Migrations;
     fx.push(Effect::ApplyMigrations);
 }
@@ -193,7 +222,11 @@ pub(super) fn request_dry_run(state: &mut State, fx: &mut Vec<Effect>) {
         state.flash = Some(why);
         return;
     }
-    let mut m = Modal::new(ModalKind::DryRunMigrations, "Dry-run the pending migrations", Expect::Yes);
+    let mut m = Modal::new(
+        ModalKind::DryRunMigrations,
+        "Dry-run the pending migrations",
+        Expect::Yes,
+    );
     m.body.push(("Database".into(), database_line(state)));
     m.body.push((
         "How".into(),
@@ -217,16 +250,28 @@ pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Vec<E
         state.flash = Some(why);
         return;
     }
-    let Some(entry) = state.db.snapshot().and_then(|s| s.status.entries.get(state.db.selected)) else {
+    let Some(entry) = state
+        .db
+        .snapshot()
+        .and_then(|s| s.status.entries.get(state.db.selected))
+    else {
         state.flash = Some("Select a migration in the migrations pane first.".into());
         return;
     };
     let allowed = match action {
-        Resolve::MarkApplied => matches!(entry.state, MState::Failed | MState::Edited | MState::OutOfOrder),
+        Resolve::MarkApplied => matches!(
+            entry.state,
+            MState::Failed | MState::Edited | MState::OutOfOrder
+        ),
         Resolve::MarkRolledBack => matches!(entry.state, MState::Failed | MState::MissingLocally),
     };
     if !allowed {
-        state.flash = Some(format!("{} is {}: nothing to {}.", entry.name, entry.state.label(), action.label()));
+        state.flash = Some(format!(
+            "{} is {}: nothing to {}.",
+            entry.name,
+            entry.state.label(),
+            action.label()
+        ));
         return;
     }
     let (key, name, was) = (entry.key.clone(), entry.name.clone(), entry.state.label());
@@ -241,16 +286,27 @@ pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Vec<E
     );
     m.danger = true;
     m.body.push(("Database".into(), database_line(state)));
-    m.body.push(("Migration".into(), format!("{name} (now {was})")));
+    m.body
+        .push(("Migration".into(), format!("{name} (now {was})")));
     let effect = match action {
-        Resolve::MarkApplied => "the ledger records it as applied, with the file's checksum; its SQL is NOT run",
-        Resolve::MarkRolledBack => "the ledger forgets it (Prisma: rolled_back_at = now()); no SQL is run",
+        Resolve::MarkApplied => {
+            "the ledger records it as applied, with the file's checksum; its SQL is NOT run"
+        }
+        Resolve::MarkRolledBack => {
+            "the ledger forgets it (Prisma: rolled_back_at = now()); no SQL is run"
+        }
     };
     m.body.push(("Effect".into(), effect.into()));
     open(state, m, fx);
 }
 
-pub(super) fn start_resolve(state: &mut State, action: Resolve, key: LedgerKey, name: String, fx: &mut Vec<Effect>) {
+pub(super) fn start_resolve(
+    state: &mut State,
+    action: Resolve,
+    key: LedgerKey,
+    name: String,
+    fx: &mut Vec<Effect>,
+) {
     state.db.busy = Some(DbBusy::Resolving);
     state.db.resolving = Some((action, name.clone()));
     fx.push(Effect::ResolveMigration { action, key, name });
@@ -261,6 +317,15 @@ pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
     state.db.view = match result {
         Ok(s) => {
             let n = s.status.entries.len();
+            if matches!(state.db.view, DbView::Loading) {
+                // First look: show the first migration that needs attention.
+                state.db.selected = s
+                    .status
+                    .entries
+                    .iter()
+                    .position(|e| e.state != MState::Applied)
+                    .unwrap_or(0);
+            }
             state.db.selected = state.db.selected.min(n.saturating_sub(1));
             DbView::Ready(s)
         }
@@ -271,7 +336,9 @@ pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
 pub(super) fn on_progress(state: &mut State, p: Progress) {
     match p {
         Progress::Locked { .. } => {}
-        Progress::Started { name, statements, .. } => state.db.current = Some((name, 0, statements)),
+        Progress::Started {
+            name, statements, ..
+        } => state.db.current = Some((name, 0, statements)),
         Progress::Statement { name, done, of } => state.db.current = Some((name, done, of)),
         Progress::Applied { name, took } => {
             state.db.current = None;
@@ -288,7 +355,11 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<
         }));
     }
     let total: Duration = outcome.applied.iter().map(|(_, t)| *t).sum();
-    let done = format!("applied {} migration(s) in {}", outcome.applied.len(), crate::app::format_clock(total));
+    let done = format!(
+        "applied {} migration(s) in {}",
+        outcome.applied.len(),
+        short_duration(total)
+    );
     state.db.last = Some(match &outcome.error {
         Some(e) => {
             state.db.failed = true;
@@ -305,8 +376,15 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<
         None if outcome.stopped => format!("{done}; stopped before the rest"),
         None => done,
     });
-    state.flash = state.db.last.as_ref().map(|l| l.lines().next().unwrap_or("").to_string());
-    flow::note_line(state, format!("migrations: {}", state.db.last.clone().unwrap_or_default()));
+    state.flash = state
+        .db
+        .last
+        .as_ref()
+        .map(|l| l.lines().next().unwrap_or("").to_string());
+    flow::note_line(
+        state,
+        format!("migrations: {}", state.db.last.clone().unwrap_or_default()),
+    );
     state.db.current = None;
     state.db.busy = Some(DbBusy::Loading);
     if state.quit == QuitState::AfterStep {
@@ -314,20 +392,41 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<
     }
 }
 
-pub(super) fn on_rehearsed(state: &mut State, result: Result<Vec<Rehearsal>, String>, fx: &mut Vec<Effect>) {
+pub(super) fn on_rehearsed(
+    state: &mut State,
+    result: Result<Vec<Rehearsal>, String>,
+    fx: &mut Vec<Effect>,
+) {
     state.db.busy = None;
     let lines = match &result {
         Ok(results) => results.iter().map(rehearsal_line).collect(),
         Err(e) => vec![format!("dry-run failed: {e}")],
     };
-    fx.push(Effect::Journal(Event::MigrationsDryRun { results: lines.clone() }));
-    state.flash = lines.iter().find(|l| l.contains("FAILED")).cloned().or_else(|| Some("Dry-run: every pending migration ran; all rolled back.".into()));
+    fx.push(Effect::Journal(Event::MigrationsDryRun {
+        results: lines.clone(),
+    }));
+    state.flash = lines
+        .iter()
+        .find(|l| l.contains("FAILED"))
+        .cloned()
+        .or_else(|| Some("Dry-run: every pending migration ran; all rolled back.".into()));
     state.db.rehearsal = result.ok();
+}
+
+/// `850 ms`, `12.4 s`, `3:05`.
+fn short_duration(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 1_000 => format!("{ms} ms"),
+        ms if ms < 60_000 => format!("{:.1} s", d.as_secs_f64()),
+        _ => crate::app::format_clock(d),
+    }
 }
 
 pub fn rehearsal_line(r: &Rehearsal) -> String {
     match r {
-        Rehearsal::Ok { name, took } => format!("{name}: ok in {} ms (rolled back)", took.as_millis()),
+        Rehearsal::Ok { name, took } => {
+            format!("{name}: ok in {} ms (rolled back)", took.as_millis())
+        }
         Rehearsal::Failed { name, failure } => format!(
             "{name}: FAILED at line {} statement {}: {}",
             failure.line, failure.statement_index, failure.message
@@ -337,7 +436,11 @@ pub fn rehearsal_line(r: &Rehearsal) -> String {
     }
 }
 
-pub(super) fn on_resolved(state: &mut State, action_result: Result<String, String>, fx: &mut Vec<Effect>) {
+pub(super) fn on_resolved(
+    state: &mut State,
+    action_result: Result<String, String>,
+    fx: &mut Vec<Effect>,
+) {
     state.db.busy = Some(DbBusy::Loading);
     let Some((action, name)) = state.db.resolving.take() else {
         return;
@@ -368,7 +471,9 @@ pub(super) fn scroll(state: &mut State, delta: isize) {
     let entries = state.db.snapshot().map_or(0, |s| s.status.entries.len());
     if delta.abs() == 1 || delta.abs() > 1_000_000 {
         let last = entries.saturating_sub(1) as isize;
-        let next = (state.db.selected as isize).saturating_add(delta).clamp(0, last) as usize;
+        let next = (state.db.selected as isize)
+            .saturating_add(delta)
+            .clamp(0, last) as usize;
         if next != state.db.selected {
             state.db.selected = next;
             state.db.sql_scroll = 0;

@@ -45,8 +45,12 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
             "Checklist incomplete",
             Expect::Reason,
         );
-        m.body.push(("Action".into(), format!("{what} is destructive and the checklist is not done.")));
-        m.body.extend(unticked.into_iter().map(|item| ("Unticked".into(), item)));
+        m.body.push((
+            "Action".into(),
+            format!("{what} is destructive and the checklist is not done."),
+        ));
+        m.body
+            .extend(unticked.into_iter().map(|item| ("Unticked".into(), item)));
         m.danger = true;
         m
     } else {
@@ -95,7 +99,8 @@ fn phase_confirmation(state: &State, p: usize) -> Modal {
         }
         m.body.push((format!("Step {}", i + 1), what));
     }
-    m.body.push(("Database".into(), super::db::database_line(state)));
+    m.body
+        .push(("Database".into(), super::db::database_line(state)));
     m.body
         .push(("Backup".into(), "none taken in this run".into()));
     if let Some(reason) = &state.checklist_override {
@@ -403,8 +408,13 @@ fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
 
 pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
     if state.running.is_none() && applying(state) {
-        let mut m = Modal::new(ModalKind::Quit, "Quit while migrations are applied", Expect::Yes);
-        m.body.push(("Applying".into(), super::db::database_line(state)));
+        let mut m = Modal::new(
+            ModalKind::Quit,
+            "Quit while migrations are applied",
+            Expect::Yes,
+        );
+        m.body
+            .push(("Applying".into(), super::db::database_line(state)));
         m.body.push((
             "Quitting".into(),
             "no further migration starts; deckhand quits once the one in flight has committed or rolled back"

@@ -53,7 +53,9 @@ impl Command {
             Command::DryRun => "dry-run the pending migrations (one transaction, rolled back)",
             Command::Refresh => "read the migration status again",
             Command::MarkApplied => "resolve the selected migration: mark it applied (asks first)",
-            Command::MarkRolledBack => "resolve the selected migration: mark it rolled back (asks first)",
+            Command::MarkRolledBack => {
+                "resolve the selected migration: mark it rolled back (asks first)"
+            }
             Command::Help => "show or hide this help",
             Command::Back => "close help / cancel a prompt",
             Command::Quit => "quit (asks first while a step runs)",

@@ -33,7 +33,11 @@ pub enum ModalKind {
     /// Rehearse the pending migrations (takes table locks until it rolls back).
     DryRunMigrations,
     /// Mark a ledger entry applied or rolled back.
-    ResolveMigration { action: Resolve, key: LedgerKey, name: String },
+    ResolveMigration {
+        action: Resolve,
+        key: LedgerKey,
+        name: String,
+    },
     CancelStep(StepId),
     /// Quit while a step runs (cancels it).
     Quit,

@@ -200,7 +200,11 @@ impl State {
             .phases
             .iter()
             .any(|p| matches!(p.status, PhaseStatus::Failed | PhaseStatus::Cancelled));
-        if self.aborted || bad || self.db.failed { 1 } else { 0 }
+        if self.aborted || bad || self.db.failed {
+            1
+        } else {
+            0
+        }
     }
 
     /// When the screen next changes by itself: every second of a running step's clock, else the next minute of

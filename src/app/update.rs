@@ -8,11 +8,11 @@ use crossterm::event::{KeyEvent, KeyEventKind};
 use super::action::{Action, Effect};
 use super::db;
 use super::flow;
-use crate::runner::migrate::Resolve;
 use super::keymap::{self, Command};
 use super::modal::ModalOutcome;
 use super::state::{Pane, Row, State};
 use crate::journal::Event;
+use crate::runner::migrate::Resolve;
 
 /// Applies one action at time `now`. Pure: the same state, action and time give the same result.
 pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {

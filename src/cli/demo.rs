@@ -7,9 +7,18 @@ use deckhand::migrate::{self, Format, apply, db};
 
 /// The demo's migrations, bundled so the demo runs from any folder.
 const MIGRATIONS: [(&str, &str); 3] = [
-    ("0001_create_orders.sql", include_str!("../../config/demo-migrations/0001_create_orders.sql")),
-    ("0002_create_customers.sql", include_str!("../../config/demo-migrations/0002_create_customers.sql")),
-    ("0003_add_order_status.sql", include_str!("../../config/demo-migrations/0003_add_order_status.sql")),
+    (
+        "0001_create_orders.sql",
+        include_str!("../../config/demo-migrations/0001_create_orders.sql"),
+    ),
+    (
+        "0002_create_customers.sql",
+        include_str!("../../config/demo-migrations/0002_create_customers.sql"),
+    ),
+    (
+        "0003_add_order_status.sql",
+        include_str!("../../config/demo-migrations/0003_add_order_status.sql"),
+    ),
 ];
 /// How many of them the fresh demo database has applied.
 const APPLIED_AT_START: usize = 2;
@@ -38,7 +47,9 @@ async fn apply_first(dir: &Path, migrations: &Path) -> Result<(), String> {
         lock_timeout: std::time::Duration::from_secs(5),
         statement_timeout: None,
     };
-    let mut conn = db::connect(&url, &settings).await.map_err(|e| e.to_string())?;
+    let mut conn = db::connect(&url, &settings)
+        .await
+        .map_err(|e| e.to_string())?;
     let mut all = migrate::source::read(migrations, Format::Sqlx).map_err(|e| e.to_string())?;
     all.truncate(APPLIED_AT_START);
     let opts = apply::Options {

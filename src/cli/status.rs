@@ -7,10 +7,16 @@ use deckhand::plan::Plan;
 /// Prints the status; returns the exit code.
 pub fn run(plan: &Plan, json: bool) -> u8 {
     let Some(db) = &plan.database else {
-        eprintln!("deckhand: {} has no [database] section", plan.path.display());
+        eprintln!(
+            "deckhand: {} has no [database] section",
+            plan.path.display()
+        );
         return 2;
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("deckhand: cannot start the async runtime: {e}");
@@ -45,7 +51,13 @@ fn print_table(target: &migrate::Target, status: &migrate::status::Status) {
         target.dir.display(),
         status.target
     );
-    let width = status.entries.iter().map(|e| e.name.chars().count()).max().unwrap_or(9).max(9);
+    let width = status
+        .entries
+        .iter()
+        .map(|e| e.name.chars().count())
+        .max()
+        .unwrap_or(9)
+        .max(9);
     println!("{:<width$}  {:<15}  APPLIED AT", "MIGRATION", "STATE");
     for e in &status.entries {
         let when = e.applied_at.as_deref().unwrap_or("");
@@ -58,7 +70,14 @@ fn print_table(target: &migrate::Target, status: &migrate::status::Status) {
         println!("! {index}");
     }
     let mut summary = Vec::new();
-    for state in [State::Applied, State::Pending, State::Failed, State::Edited, State::MissingLocally, State::OutOfOrder] {
+    for state in [
+        State::Applied,
+        State::Pending,
+        State::Failed,
+        State::Edited,
+        State::MissingLocally,
+        State::OutOfOrder,
+    ] {
         let n = status.count(state);
         if n > 0 {
             summary.push(format!("{n} {}", state.label().to_lowercase()));

@@ -12,6 +12,9 @@ use super::error::{MigrateError, StatementFailure, describe_db_error};
 use super::status;
 use super::{Format, Migration, Statement, ledger, lock, record};
 
+/// Prisma counts a whole migration script as one step: a finished migration has `applied_steps_count = 1`.
+const PRISMA_STEPS_WHEN_DONE: usize = 1;
+
 /// How to apply.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -24,10 +27,23 @@ pub struct Options {
 /// Progress, reported as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
-    Locked { key: i64 },
-    Started { name: String, transactional: bool, statements: usize },
-    Statement { name: String, done: usize, of: usize },
-    Applied { name: String, took: Duration },
+    Locked {
+        key: i64,
+    },
+    Started {
+        name: String,
+        transactional: bool,
+        statements: usize,
+    },
+    Statement {
+        name: String,
+        done: usize,
+        of: usize,
+    },
+    Applied {
+        name: String,
+        took: Duration,
+    },
 }
 
 /// What an apply did: the migrations applied, in order, and the failure that stopped it, if any.
@@ -42,11 +58,22 @@ pub struct Report {
 /// One dry-run result per pending migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rehearsal {
-    Ok { name: String, took: Duration },
-    Failed { name: String, failure: StatementFailure },
-    NotRehearsable { name: String, why: String },
+    Ok {
+        name: String,
+        took: Duration,
+    },
+    Failed {
+        name: String,
+        failure: StatementFailure,
+    },
+    NotRehearsable {
+        name: String,
+        why: String,
+    },
     /// Not run because an earlier migration failed.
-    NotReached { name: String },
+    NotReached {
+        name: String,
+    },
 }
 
 async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
@@ -64,15 +91,22 @@ fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
 /// other transaction control inside a file is refused, since it would commit deckhand's transaction half-way.
 fn body(m: &Migration) -> Result<&[Statement], MigrateError> {
     let is = |s: &Statement, words: &[&str]| {
-        let first = s.sql.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let first = s
+            .sql
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         let first = first.trim_end_matches(';');
         words.contains(&first)
     };
     let mut stmts = &m.statements[..];
-    if let (Some(first), Some(last)) = (stmts.first(), stmts.last()) {
-        if stmts.len() >= 2 && is(first, &["BEGIN", "START"]) && is(last, &["COMMIT", "END"]) {
-            stmts = &stmts[1..stmts.len() - 1];
-        }
+    if let (Some(first), Some(last)) = (stmts.first(), stmts.last())
+        && stmts.len() >= 2
+        && is(first, &["BEGIN", "START"])
+        && is(last, &["COMMIT", "END"])
+    {
+        stmts = &stmts[1..stmts.len() - 1];
     }
     if let Some((i, s)) = stmts
         .iter()
@@ -85,9 +119,10 @@ fn body(m: &Migration) -> Result<&[Statement], MigrateError> {
             column: s.column,
             statement_index: i + 1,
             statement: s.sql.clone(),
-            message: "transaction control inside a migration: deckhand runs each migration in its own \
+            message:
+                "transaction control inside a migration: deckhand runs each migration in its own \
                       transaction; remove it (or wrap the whole file in BEGIN … COMMIT)"
-                .into(),
+                    .into(),
             code: None,
         }));
     }
@@ -126,7 +161,10 @@ async fn run_statements(
     mut after_each: impl FnMut(usize),
 ) -> Result<(), StatementFailure> {
     for (i, s) in stmts.iter().enumerate() {
-        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(s.sql.clone())).execute(&mut *conn).await {
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(s.sql.clone()))
+            .execute(&mut *conn)
+            .await
+        {
             return Err(failure(m, i, s, &e));
         }
         after_each(i + 1);
@@ -256,18 +294,35 @@ async fn apply_one(
     let backend = db.backend;
     let conn = &mut db.conn;
     if transactional {
-        let begin = if backend == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
-        exec(conn, begin).await.map_err(|e| db_err("starting the transaction", e))?;
+        let begin = if backend == Backend::Sqlite {
+            "BEGIN IMMEDIATE"
+        } else {
+            "BEGIN"
+        };
+        exec(conn, begin)
+            .await
+            .map_err(|e| db_err("starting the transaction", e))?;
         let result = async {
             let s = record::started(conn, m).await?;
             run_statements(conn, m, stmts, &mut report_step)
                 .await
                 .map_err(MigrateError::Statement)?;
-            record::applied(conn, backend, m, &s, stmts.len(), start.elapsed(), &opts.applied_by).await
+            record::applied(
+                conn,
+                backend,
+                m,
+                &s,
+                PRISMA_STEPS_WHEN_DONE,
+                start.elapsed(),
+                &opts.applied_by,
+            )
+            .await
         }
         .await;
         match result {
-            Ok(()) => exec(conn, "COMMIT").await.map_err(|e| db_err("committing", e))?,
+            Ok(()) => exec(conn, "COMMIT")
+                .await
+                .map_err(|e| db_err("committing", e))?,
             Err(e) => {
                 let _ = exec(conn, "ROLLBACK").await;
                 return Err(e);
@@ -287,7 +342,16 @@ async fn apply_one(
             return Err(MigrateError::Statement(f));
         }
         record::progress(conn, &s, done).await?;
-        record::applied(conn, backend, m, &s, stmts.len(), start.elapsed(), &opts.applied_by).await?;
+        record::applied(
+            conn,
+            backend,
+            m,
+            &s,
+            PRISMA_STEPS_WHEN_DONE,
+            start.elapsed(),
+            &opts.applied_by,
+        )
+        .await?;
     }
     let took = start.elapsed();
     record::execution_time(conn, m, took).await?;
@@ -303,8 +367,14 @@ pub async fn dry_run(
 ) -> Result<Vec<Rehearsal>, MigrateError> {
     let (key, pending) = prepare(db, format, migrations, opts).await?;
     let backend = db.backend;
-    let begin = if backend == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
-    exec(&mut db.conn, begin).await.map_err(|e| db_err("starting the transaction", e))?;
+    let begin = if backend == Backend::Sqlite {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN"
+    };
+    exec(&mut db.conn, begin)
+        .await
+        .map_err(|e| db_err("starting the transaction", e))?;
     let mut results = Vec::new();
     let mut stopped = false;
     for i in pending {
@@ -315,7 +385,10 @@ pub async fn dry_run(
             continue;
         }
         if let Some(why) = &m.no_transaction {
-            results.push(Rehearsal::NotRehearsable { name, why: why.clone() });
+            results.push(Rehearsal::NotRehearsable {
+                name,
+                why: why.clone(),
+            });
             continue;
         }
         let start = Instant::now();
@@ -325,7 +398,10 @@ pub async fn dry_run(
             Err(other) => return Err(other),
         };
         match outcome {
-            Ok(()) => results.push(Rehearsal::Ok { name, took: start.elapsed() }),
+            Ok(()) => results.push(Rehearsal::Ok {
+                name,
+                took: start.elapsed(),
+            }),
             Err(failure) => {
                 results.push(Rehearsal::Failed { name, failure });
                 stopped = true;

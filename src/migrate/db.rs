@@ -77,7 +77,9 @@ pub fn target(url: &str) -> String {
             format!("{host}:{port}{}", u.path())
         }
         (Some(Backend::Sqlite), _) => {
-            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
             format!("sqlite {}", path.split('?').next().unwrap_or(path))
         }
         _ => "(unrecognised database URL)".to_string(),
@@ -121,7 +123,10 @@ pub async fn connect(url: &str, settings: &Settings) -> Result<Db, MigrateError>
         .await
         .map_err(|e| fail(describe_db_error(&e).0))?;
     if backend == Backend::Sqlite {
-        let pragma = format!("PRAGMA busy_timeout = {}", settings.lock_timeout.as_millis());
+        let pragma = format!(
+            "PRAGMA busy_timeout = {}",
+            settings.lock_timeout.as_millis()
+        );
         sqlx::raw_sql(sqlx::AssertSqlSafe(pragma))
             .execute(&mut conn)
             .await
@@ -140,9 +145,15 @@ mod tests {
 
     #[test]
     fn target_never_shows_the_password() {
-        assert_eq!(target("postgres://app:s3cret@db.internal:6432/shop?sslmode=require"), "db.internal:6432/shop");
+        assert_eq!(
+            target("postgres://app:s3cret@db.internal:6432/shop?sslmode=require"),
+            "db.internal:6432/shop"
+        );
         assert_eq!(target("postgresql://localhost/x"), "localhost:5432/x");
-        assert_eq!(target("sqlite://demo/app.db?mode=rwc"), "sqlite demo/app.db");
+        assert_eq!(
+            target("sqlite://demo/app.db?mode=rwc"),
+            "sqlite demo/app.db"
+        );
         assert_eq!(target("sqlite:app.db"), "sqlite app.db");
     }
 
@@ -152,12 +163,29 @@ mod tests {
             lock_timeout: Duration::from_secs(2),
             statement_timeout: Some(Duration::from_secs(60)),
         };
-        let u = session_url("postgres://a:b@h/db?sslmode=disable&application_name=x", Backend::Postgres, &s).unwrap();
+        let u = session_url(
+            "postgres://a:b@h/db?sslmode=disable&application_name=x",
+            Backend::Postgres,
+            &s,
+        )
+        .unwrap();
         let parsed = url::Url::parse(&u).unwrap();
-        let pairs: Vec<(String, String)> = parsed.query_pairs().map(|(k, v)| (k.into(), v.into())).collect();
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         assert!(pairs.contains(&("sslmode".into(), "disable".into())));
         assert!(pairs.contains(&("application_name".into(), "deckhand".into())));
-        assert!(pairs.contains(&("options".into(), "-c lock_timeout=2000ms -c statement_timeout=60000ms".into())));
-        assert_eq!(pairs.iter().filter(|(k, _)| k == "application_name").count(), 1);
+        assert!(pairs.contains(&(
+            "options".into(),
+            "-c lock_timeout=2000ms -c statement_timeout=60000ms".into()
+        )));
+        assert_eq!(
+            pairs
+                .iter()
+                .filter(|(k, _)| k == "application_name")
+                .count(),
+            1
+        );
     }
 }

@@ -17,7 +17,11 @@ pub struct LockHolder {
 
 impl fmt::Display for LockHolder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let app = if self.application_name.is_empty() { "(no application_name)" } else { &self.application_name };
+        let app = if self.application_name.is_empty() {
+            "(no application_name)"
+        } else {
+            &self.application_name
+        };
         write!(
             f,
             "pid {} {app} from {} (session since {}, {})",
@@ -51,7 +55,11 @@ pub enum MigrateError {
     #[error("{format} migrations are not supported on {backend}")]
     Unsupported { format: String, backend: String },
     #[error("{}", lock_text(.key, .waited, .holders))]
-    LockTimeout { key: i64, waited: Duration, holders: Vec<LockHolder> },
+    LockTimeout {
+        key: i64,
+        waited: Duration,
+        holders: Vec<LockHolder>,
+    },
     #[error("refusing to apply: {}", .problems.join("; "))]
     Blocked { problems: Vec<String> },
     #[error("{}", failure_text(.0))]
@@ -62,9 +70,14 @@ pub enum MigrateError {
 
 fn lock_text(key: &i64, waited: &Duration, holders: &[LockHolder]) -> String {
     let who = if holders.is_empty() {
-        "its holder could not be seen (no permission on pg_stat_activity, or it just ended)".to_string()
+        "its holder could not be seen (no permission on pg_stat_activity, or it just ended)"
+            .to_string()
     } else {
-        holders.iter().map(|h| h.to_string()).collect::<Vec<_>>().join("; ")
+        holders
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
     };
     format!(
         "another migration holds the advisory lock {key}: waited {}; held by {who}",

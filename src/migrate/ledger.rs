@@ -96,8 +96,10 @@ pub async fn exists(db: &mut Db, format: Format) -> Result<bool, MigrateError> {
             let name = table(format).replace('"', "");
             sqlx::query("SELECT CAST(to_regclass($1) AS TEXT)").bind(name)
         }
-        Backend::Sqlite => sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1")
-            .bind(table(format).replace('"', "")),
+        Backend::Sqlite => {
+            sqlx::query("SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1")
+                .bind(table(format).replace('"', ""))
+        }
     };
     let row = query
         .fetch_optional(&mut db.conn)
@@ -110,7 +112,11 @@ pub async fn exists(db: &mut Db, format: Format) -> Result<bool, MigrateError> {
 }
 
 /// Creates the ledger table as the tool would (idempotent).
-pub async fn ensure(conn: &mut AnyConnection, backend: Backend, format: Format) -> Result<(), MigrateError> {
+pub async fn ensure(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    format: Format,
+) -> Result<(), MigrateError> {
     let (ts, ts_default, bytes) = match backend {
         Backend::Postgres => ("TIMESTAMPTZ", "now()", "BYTEA"),
         Backend::Sqlite => ("TIMESTAMP", "CURRENT_TIMESTAMP", "BLOB"),
@@ -169,7 +175,7 @@ pub async fn read(db: &mut Db, format: Format) -> Result<Vec<LedgerRow>, Migrate
              CAST(started_at AS TEXT) FROM \"_prisma_migrations\" ORDER BY started_at, migration_name"
         }
         Format::Sqlx => {
-            "SELECT version, description, checksum, success, CAST(installed_on AS TEXT) \
+            "SELECT version, description, checksum, CAST(success AS INTEGER), CAST(installed_on AS TEXT) \
              FROM _sqlx_migrations ORDER BY version"
         }
         Format::Drizzle => {
@@ -177,7 +183,7 @@ pub async fn read(db: &mut Db, format: Format) -> Result<Vec<LedgerRow>, Migrate
              ORDER BY created_at, id"
         }
         Format::Plain => {
-            "SELECT version, name, checksum, success, CAST(applied_at AS TEXT), error \
+            "SELECT version, name, checksum, CAST(success AS INTEGER), CAST(applied_at AS TEXT), error \
              FROM deckhand_migrations ORDER BY version"
         }
     };
@@ -189,6 +195,15 @@ pub async fn read(db: &mut Db, format: Format) -> Result<Vec<LedgerRow>, Migrate
         .map(|r| decode(format, r))
         .collect::<Result<_, sqlx::Error>>()
         .map_err(|e| db_err("reading the ledger", e))
+}
+
+/// `success` read as an integer (the `Any` driver cannot decode SQLite's BOOLEAN).
+fn success(flag: i64) -> RowState {
+    if flag != 0 {
+        RowState::Applied
+    } else {
+        RowState::Failed
+    }
 }
 
 fn decode(format: Format, r: &sqlx::any::AnyRow) -> Result<LedgerRow, sqlx::Error> {
@@ -218,7 +233,7 @@ fn decode(format: Format, r: &sqlx::any::AnyRow) -> Result<LedgerRow, sqlx::Erro
                 key: LedgerKey::Version(version),
                 name: format!("{version}_{}", description.replace(' ', "_")),
                 checksum: Checksum::Bytes(r.try_get(2)?),
-                state: if r.try_get(3)? { RowState::Applied } else { RowState::Failed },
+                state: success(r.try_get(3)?),
                 applied_at: r.try_get(4)?,
                 detail: None,
             }
@@ -228,7 +243,10 @@ fn decode(format: Format, r: &sqlx::any::AnyRow) -> Result<LedgerRow, sqlx::Erro
             let id: i64 = r.try_get(2)?;
             LedgerRow {
                 key: LedgerKey::When(when.unwrap_or(i64::MIN)),
-                name: when.map_or_else(|| format!("row id {id} (no created_at)"), |w| format!("created_at {w}")),
+                name: when.map_or_else(
+                    || format!("row id {id} (no created_at)"),
+                    |w| format!("created_at {w}"),
+                ),
                 checksum: Checksum::Hex(r.try_get(1)?),
                 state: RowState::Applied,
                 applied_at: None,
@@ -241,7 +259,7 @@ fn decode(format: Format, r: &sqlx::any::AnyRow) -> Result<LedgerRow, sqlx::Erro
                 key: LedgerKey::Name(version),
                 name: r.try_get(1)?,
                 checksum: Checksum::Hex(r.try_get(2)?),
-                state: if r.try_get(3)? { RowState::Applied } else { RowState::Failed },
+                state: success(r.try_get(3)?),
                 applied_at: r.try_get(4)?,
                 detail: r.try_get(5)?,
             }

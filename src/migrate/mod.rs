@@ -142,7 +142,9 @@ pub fn settings(spec: &crate::plan::Database) -> db::Settings {
 }
 
 /// Connects to a plan's database and reads the status of its migrations.
-pub async fn read_status(spec: &crate::plan::Database) -> Result<(Target, status::Status), MigrateError> {
+pub async fn read_status(
+    spec: &crate::plan::Database,
+) -> Result<(Target, status::Status), MigrateError> {
     let target = load(spec)?;
     let mut db = db::connect(&spec.url.value, &settings(spec)).await?;
     let st = status::read(&mut db, target.format, &target.migrations).await?;

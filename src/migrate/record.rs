@@ -54,11 +54,17 @@ pub async fn started(conn: &mut AnyConnection, m: &Migration) -> Result<Started,
     .execute(conn)
     .await
     .map_err(|e| db_err("recording the migration start", e))?;
-    Ok(Started { prisma_id: Some(id) })
+    Ok(Started {
+        prisma_id: Some(id),
+    })
 }
 
 /// Prisma counts statements applied so far (for a migration run statement by statement).
-pub async fn progress(conn: &mut AnyConnection, s: &Started, steps: usize) -> Result<(), MigrateError> {
+pub async fn progress(
+    conn: &mut AnyConnection,
+    s: &Started,
+    steps: usize,
+) -> Result<(), MigrateError> {
     let Some(id) = &s.prisma_id else {
         return Ok(());
     };
@@ -127,7 +133,11 @@ pub async fn applied(
 }
 
 /// sqlx updates `execution_time` (nanoseconds) after the migration's transaction committed.
-pub async fn execution_time(conn: &mut AnyConnection, m: &Migration, took: Duration) -> Result<(), MigrateError> {
+pub async fn execution_time(
+    conn: &mut AnyConnection,
+    m: &Migration,
+    took: Duration,
+) -> Result<(), MigrateError> {
     let Key::Sqlx { version, .. } = &m.key else {
         return Ok(());
     };
@@ -189,7 +199,11 @@ pub async fn failed(
 
 /// Resolve: the ledger forgets a failed or missing migration (Prisma: `rolled_back_at = now()`, as
 /// `prisma migrate resolve --rolled-back` does; the others delete the row).
-pub async fn mark_rolled_back(conn: &mut AnyConnection, format: Format, key: &LedgerKey) -> Result<u64, MigrateError> {
+pub async fn mark_rolled_back(
+    conn: &mut AnyConnection,
+    format: Format,
+    key: &LedgerKey,
+) -> Result<u64, MigrateError> {
     let q = match (format, key) {
         (Format::Prisma, LedgerKey::Name(n)) => sqlx::query(
             "UPDATE \"_prisma_migrations\" SET rolled_back_at = now() \
@@ -200,7 +214,8 @@ pub async fn mark_rolled_back(conn: &mut AnyConnection, format: Format, key: &Le
             sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1").bind(*v)
         }
         (Format::Drizzle, LedgerKey::When(w)) => {
-            sqlx::query("DELETE FROM \"drizzle\".\"__drizzle_migrations\" WHERE created_at = $1").bind(*w)
+            sqlx::query("DELETE FROM \"drizzle\".\"__drizzle_migrations\" WHERE created_at = $1")
+                .bind(*w)
         }
         (Format::Plain, LedgerKey::Name(n)) => {
             sqlx::query("DELETE FROM deckhand_migrations WHERE version = $1").bind(n.clone())

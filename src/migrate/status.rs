@@ -77,7 +77,10 @@ impl Status {
     }
 
     pub fn problems(&self) -> Vec<&Entry> {
-        self.entries.iter().filter(|e| e.state.is_problem()).collect()
+        self.entries
+            .iter()
+            .filter(|e| e.state.is_problem())
+            .collect()
     }
 
     /// Indexes of the migrations on disk that are pending, in order.
@@ -127,7 +130,10 @@ pub fn compute(migrations: &[Migration], rows: &[LedgerRow]) -> Vec<Entry> {
             Some(r) if source::checksum_matches(m, &r.checksum) => (State::Applied, None),
             Some(_) => (
                 State::Edited,
-                Some("the file changed after it was applied (checksum differs from the ledger)".into()),
+                Some(
+                    "the file changed after it was applied (checksum differs from the ledger)"
+                        .into(),
+                ),
             ),
             None if newest_applied.is_some_and(|newest| &key < newest) => (
                 State::OutOfOrder,
@@ -161,7 +167,11 @@ pub fn compute(migrations: &[Migration], rows: &[LedgerRow]) -> Vec<Entry> {
 }
 
 /// Reads the ledger (and, on PostgreSQL, invalid indexes) and computes the status.
-pub async fn read(db: &mut Db, format: Format, migrations: &[Migration]) -> Result<Status, MigrateError> {
+pub async fn read(
+    db: &mut Db,
+    format: Format,
+    migrations: &[Migration],
+) -> Result<Status, MigrateError> {
     ledger::check_supported(format, db.backend)?;
     let rows = ledger::read(db, format).await?;
     let invalid_indexes = invalid_indexes(db).await?;

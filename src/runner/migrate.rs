@@ -10,7 +10,7 @@ use super::RunnerEvent;
 use crate::migrate::apply::{self, Options};
 use crate::migrate::ledger::LedgerKey;
 use crate::migrate::status::Status;
-use crate::migrate::{self, Format, Migration, MigrateError, db, error::StatementFailure, record};
+use crate::migrate::{self, Format, MigrateError, Migration, db, error::StatementFailure, record};
 use crate::plan::Database;
 
 /// What the migrations pane shows: the files and their status.
@@ -72,7 +72,12 @@ pub async fn load(spec: Database, tx: Sender<RunnerEvent>) {
 
 /// Applies the pending migrations, then reports the outcome and the fresh status. `stop` ends the apply after the
 /// migration in flight (which is never cut off half-way).
-pub async fn apply(spec: Database, applied_by: String, tx: Sender<RunnerEvent>, stop: CancellationToken) {
+pub async fn apply(
+    spec: Database,
+    applied_by: String,
+    tx: Sender<RunnerEvent>,
+    stop: CancellationToken,
+) {
     let outcome = match apply_inner(&spec, applied_by, &tx, &stop).await {
         Ok(o) => o,
         Err(e) => ApplyOutcome {
@@ -111,9 +116,14 @@ async fn apply_inner(
         // Progress is advisory: if the console is slow, a progress line may be skipped, never the result.
         let _ = progress_tx.try_send(RunnerEvent::MigrationProgress(p));
     };
-    let report = apply::apply_until(&mut conn, target.format, &target.migrations, &opts, &mut progress, &|| {
-        stop_flag.is_cancelled()
-    })
+    let report = apply::apply_until(
+        &mut conn,
+        target.format,
+        &target.migrations,
+        &opts,
+        &mut progress,
+        &|| stop_flag.is_cancelled(),
+    )
     .await?;
     Ok(ApplyOutcome {
         failure: report.failure.as_ref().and_then(statement_failure),
@@ -140,7 +150,14 @@ pub async fn dry_run(spec: Database, tx: Sender<RunnerEvent>) {
 }
 
 /// Marks the ledger entry `key` (named `name`) applied or rolled back, then reports and reloads the status.
-pub async fn resolve(spec: Database, action: Resolve, key: LedgerKey, name: String, applied_by: String, tx: Sender<RunnerEvent>) {
+pub async fn resolve(
+    spec: Database,
+    action: Resolve,
+    key: LedgerKey,
+    name: String,
+    applied_by: String,
+    tx: Sender<RunnerEvent>,
+) {
     let result = async {
         let target = migrate::load(&spec)?;
         let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec)).await?;
@@ -149,16 +166,22 @@ pub async fn resolve(spec: Database, action: Resolve, key: LedgerKey, name: Stri
             db::Backend::Sqlite => "BEGIN IMMEDIATE",
             db::Backend::Postgres => "BEGIN",
         };
-        sqlx::raw_sql(begin).execute(&mut conn.conn).await.map_err(|e| MigrateError::Database {
-            context: "starting the transaction".into(),
-            message: e.to_string(),
-        })?;
+        sqlx::raw_sql(begin)
+            .execute(&mut conn.conn)
+            .await
+            .map_err(|e| MigrateError::Database {
+                context: "starting the transaction".into(),
+                message: e.to_string(),
+            })?;
         let done = resolve_in(&mut conn, &target, action, &key, &name, &applied_by).await;
         let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        sqlx::raw_sql(end).execute(&mut conn.conn).await.map_err(|e| MigrateError::Database {
-            context: "ending the transaction".into(),
-            message: e.to_string(),
-        })?;
+        sqlx::raw_sql(end)
+            .execute(&mut conn.conn)
+            .await
+            .map_err(|e| MigrateError::Database {
+                context: "ending the transaction".into(),
+                message: e.to_string(),
+            })?;
         done
     }
     .await
@@ -175,22 +198,26 @@ async fn resolve_in(
     name: &str,
     applied_by: &str,
 ) -> Result<String, MigrateError> {
-        match action {
-            Resolve::MarkRolledBack => {
-                let n = record::mark_rolled_back(&mut conn.conn, target.format, key).await?;
-                Ok(format!("{name}: marked rolled back ({n} ledger row(s))"))
-            }
-            Resolve::MarkApplied => {
-                let m = target
-                    .migrations
-                    .iter()
-                    .find(|m| &migrate::ledger::key_of(m) == key)
-                    .ok_or_else(|| MigrateError::Database {
-                        context: "mark applied".into(),
-                        message: format!("{name} is not on disk: only a migration on disk can be marked applied"),
-                    })?;
-                record::mark_applied(&mut conn.conn, conn.backend, m, applied_by).await?;
-                Ok(format!("{name}: marked applied with the checksum of the file on disk"))
-            }
+    match action {
+        Resolve::MarkRolledBack => {
+            let n = record::mark_rolled_back(&mut conn.conn, target.format, key).await?;
+            Ok(format!("{name}: marked rolled back ({n} ledger row(s))"))
         }
+        Resolve::MarkApplied => {
+            let m = target
+                .migrations
+                .iter()
+                .find(|m| &migrate::ledger::key_of(m) == key)
+                .ok_or_else(|| MigrateError::Database {
+                    context: "mark applied".into(),
+                    message: format!(
+                        "{name} is not on disk: only a migration on disk can be marked applied"
+                    ),
+                })?;
+            record::mark_applied(&mut conn.conn, conn.backend, m, applied_by).await?;
+            Ok(format!(
+                "{name}: marked applied with the checksum of the file on disk"
+            ))
+        }
+    }
 }

@@ -16,17 +16,28 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     let snap = match &db.view {
         DbView::NotConfigured => return super::placeholder::migrations(frame, area, block),
         DbView::Loading => {
-            let text = format!("Reading migration status from {}…", crate::app::database_target(state));
+            let text = format!(
+                "Reading migration status from {}…",
+                crate::app::database_target(state)
+            );
             return frame.render_widget(Paragraph::new(text).block(block), area);
         }
         DbView::Failed(e) => {
             let lines = vec![
-                Line::styled("Cannot read the migration status:", Style::new().fg(theme::DANGER)),
+                Line::styled(
+                    "Cannot read the migration status:",
+                    Style::new().fg(theme::DANGER),
+                ),
                 Line::raw(safe(e).into_owned()),
                 Line::raw(""),
                 Line::styled("r reads it again.", Style::new().fg(theme::MUTED)),
             ];
-            return frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+            return frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(block),
+                area,
+            );
         }
         DbView::Ready(s) => s,
     };
@@ -61,7 +72,10 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
         }
         if let Some((text, failed)) = rehearsal_of(state, &e.name) {
             let style = if failed { theme::DANGER } else { theme::MUTED };
-            spans.push(Span::styled(format!("  dry-run: {text}"), Style::new().fg(style)));
+            spans.push(Span::styled(
+                format!("  dry-run: {text}"),
+                Style::new().fg(style),
+            ));
         }
         let mut line = Line::from(spans);
         if i == db.selected {
@@ -78,11 +92,16 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
 fn rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
     use crate::migrate::apply::Rehearsal;
     state.db.rehearsal.as_ref()?.iter().find_map(|r| match r {
-        Rehearsal::Ok { name: n, took } if n == name => Some((format!("ok {} ms", took.as_millis()), false)),
-        Rehearsal::Failed { name: n, failure } if n == name => {
-            Some((format!("FAILED line {}: {}", failure.line, failure.message), true))
+        Rehearsal::Ok { name: n, took } if n == name => {
+            Some((format!("ok {} ms", took.as_millis()), false))
         }
-        Rehearsal::NotRehearsable { name: n, .. } if n == name => Some(("not rehearsable".into(), false)),
+        Rehearsal::Failed { name: n, failure } if n == name => Some((
+            format!("FAILED line {}: {}", failure.line, failure.message),
+            true,
+        )),
+        Rehearsal::NotRehearsable { name: n, .. } if n == name => {
+            Some(("not rehearsable".into(), false))
+        }
         Rehearsal::NotReached { name: n } if n == name => Some(("not reached".into(), false)),
         _ => None,
     })
@@ -106,10 +125,16 @@ fn summary(snap: &crate::runner::migrate::Snapshot) -> Line<'static> {
         st.count(MState::Pending)
     );
     let problems = st.problems().len();
-    let mut spans = vec![Span::styled(text.clone(), Style::new().add_modifier(Modifier::BOLD))];
+    let mut spans = vec![Span::styled(
+        text.clone(),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
     if problems > 0 {
         text = format!(", {problems} need resolving");
-        spans.push(Span::styled(text, Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(
+            text,
+            Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+        ));
     }
     if !st.invalid_indexes.is_empty() {
         spans.push(Span::styled(
@@ -124,7 +149,9 @@ fn summary(snap: &crate::runner::migrate::Snapshot) -> Line<'static> {
 fn status_line(state: &State) -> Line<'static> {
     let db = &state.db;
     let text = match (db.busy, &db.current) {
-        (Some(DbBusy::Applying), Some((name, done, of))) => format!("applying {name}: statement {done}/{of}…"),
+        (Some(DbBusy::Applying), Some((name, done, of))) => {
+            format!("applying {name}: statement {done}/{of}…")
+        }
         (Some(DbBusy::Applying), None) => format!("applying… {} done", db.applied_now.len()),
         (Some(DbBusy::Rehearsing), _) => "dry-run under way (will roll back)…".into(),
         (Some(DbBusy::Resolving), _) => "resolving…".into(),
@@ -139,14 +166,26 @@ fn status_line(state: &State) -> Line<'static> {
     Line::styled(safe(text.lines().next().unwrap_or("")).into_owned(), style)
 }
 
-fn render_sql(frame: &mut Frame, area: Rect, state: &State, snap: &crate::runner::migrate::Snapshot) {
+fn render_sql(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    snap: &crate::runner::migrate::Snapshot,
+) {
     let db = &state.db;
     let Some(entry) = snap.status.entries.get(db.selected) else {
         return;
     };
     let Some(m) = entry.local.and_then(|i| snap.migrations.get(i)) else {
-        let text = format!("{}: {}", entry.name, entry.detail.clone().unwrap_or_default());
-        return frame.render_widget(Paragraph::new(safe(&text).into_owned()).wrap(Wrap { trim: false }), area);
+        let text = format!(
+            "{}: {}",
+            entry.name,
+            entry.detail.clone().unwrap_or_default()
+        );
+        return frame.render_widget(
+            Paragraph::new(safe(&text).into_owned()).wrap(Wrap { trim: false }),
+            area,
+        );
     };
     let mut lines = vec![Line::styled(
         format!("── {} ", m.path.display()),
@@ -161,7 +200,13 @@ fn render_sql(frame: &mut Frame, area: Rect, state: &State, snap: &crate::runner
     let total = m.sql.lines().count();
     let width = total.to_string().len();
     let first = db.sql_scroll.min(total.saturating_sub(1));
-    for (n, text) in m.sql.lines().enumerate().skip(first).take(usize::from(area.height)) {
+    for (n, text) in m
+        .sql
+        .lines()
+        .enumerate()
+        .skip(first)
+        .take(usize::from(area.height))
+    {
         lines.push(Line::from(vec![
             Span::styled(format!("{:>width$} ", n + 1), Style::new().fg(theme::MUTED)),
             Span::raw(safe(text).into_owned()),

@@ -15,7 +15,10 @@ pub fn write(path: &Path, text: &str) {
 
 /// Prisma: `<dir>/<name>/migration.sql` and `migration_lock.toml`.
 pub fn prisma(dir: &Path, migrations: &[(&str, &str)]) {
-    write(&dir.join("migration_lock.toml"), "provider = \"postgresql\"\n");
+    write(
+        &dir.join("migration_lock.toml"),
+        "provider = \"postgresql\"\n",
+    );
     for (name, sql) in migrations {
         write(&dir.join(name).join("migration.sql"), sql);
     }
@@ -39,7 +42,10 @@ pub fn drizzle(dir: &Path, migrations: &[(&str, i64, &str)]) {
         .collect();
     write(
         &dir.join("meta/_journal.json"),
-        &format!(r#"{{"version":"7","dialect":"postgresql","entries":[{}]}}"#, entries.join(",")),
+        &format!(
+            r#"{{"version":"7","dialect":"postgresql","entries":[{}]}}"#,
+            entries.join(",")
+        ),
     );
     for (tag, _, sql) in migrations {
         write(&dir.join(format!("{tag}.sql")), sql);

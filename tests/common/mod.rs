@@ -125,5 +125,5 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
         })
         .collect()
 }
-pub mod pty;
 pub mod migrations;
+pub mod pty;
