@@ -114,4 +114,5 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
         })
         .collect()
 }
+pub mod pg;
 pub mod pty;
