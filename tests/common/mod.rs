@@ -126,4 +126,5 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
         .collect()
 }
 pub mod migrations;
+pub mod pg;
 pub mod pty;
