@@ -285,10 +285,24 @@ async fn drizzle_out_of_order_migration_is_reported_not_skipped() {
     );
     let st = status_of(&spec).await;
     assert_eq!(st[1], ("0001_name".into(), State::OutOfOrder));
-    let report = apply_all(&spec).await;
-    assert!(
-        matches!(report.failure, None) && report.applied.is_empty() || report.failure.is_some()
-    );
+    let target = migrate::load(&spec).unwrap();
+    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
+        .await
+        .unwrap();
+    let refused = apply::apply(
+        &mut d,
+        target.format,
+        &target.migrations,
+        &opts(),
+        &mut |_| {},
+    )
+    .await;
+    match refused {
+        Err(MigrateError::Blocked { problems }) => {
+            assert_eq!(problems, vec!["0001_name is out of order"])
+        }
+        other => panic!("an out-of-order migration must block the apply, got {other:?}"),
+    }
 }
 
 #[tokio::test]
