@@ -136,6 +136,12 @@ fn help_overlay_lists_every_key() {
     let t = draw(&h.state, 80, 24);
     let screen = t.backend().to_string();
     for key in [
+        "1 / 2 / 3 / 4",
+        "PgUp / PgDn",
+        "a ",
+        "d ",
+        "m ",
+        "b ",
         "Tab",
         "Shift-Tab",
         "j / Down",
@@ -148,7 +154,7 @@ fn help_overlay_lists_every_key() {
         "q / Ctrl-C",
         "Esc",
     ] {
-        assert!(screen.contains(key), "help lacks {key:?}");
+        assert!(screen.contains(key), "help lacks {key:?}:\n{screen}");
     }
     insta::assert_snapshot!(t.backend());
 }

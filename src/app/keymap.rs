@@ -36,14 +36,10 @@ impl Command {
         match self {
             Command::FocusNext => "focus the next pane",
             Command::FocusPrev => "focus the previous pane",
-            Command::FocusPane(Pane::Checklist) => "focus the checklist and phases",
-            Command::FocusPane(Pane::Migrations) => "focus the migration preview",
-            Command::FocusPane(Pane::Logs) => "focus the logs",
-            Command::FocusPane(Pane::Health) => "focus the health checks",
+            Command::FocusPane(_) => "focus checklist, migrations, logs, health",
             Command::Up => "move up / scroll up one line",
             Command::Down => "move down / scroll down one line",
-            Command::PageUp => "page up (migrations: scroll the SQL)",
-            Command::PageDown => "page down (migrations: scroll the SQL)",
+            Command::PageUp | Command::PageDown => "page up / down (migrations: scroll the SQL)",
             Command::Top => "go to the top (logs: oldest line, pauses following)",
             Command::Bottom => "go to the bottom (logs: newest line, follow again)",
             Command::Toggle => "tick or untick the selected checklist item",
@@ -52,9 +48,9 @@ impl Command {
             Command::ApplyMigrations => "apply the pending migrations (asks first)",
             Command::DryRun => "dry-run the pending migrations (one transaction, rolled back)",
             Command::Refresh => "read the migration status again",
-            Command::MarkApplied => "resolve the selected migration: mark it applied (asks first)",
+            Command::MarkApplied => "resolve: mark the selected migration applied (asks)",
             Command::MarkRolledBack => {
-                "resolve the selected migration: mark it rolled back (asks first)"
+                "resolve: mark the selected migration rolled back (asks)"
             }
             Command::Help => "show or hide this help",
             Command::Back => "close help / cancel a prompt",
@@ -119,18 +115,19 @@ pub fn lookup(key: KeyEvent) -> Option<Command> {
         .map(|(_, _, cmd)| *cmd)
 }
 
-/// Every command with all its keys, for the help overlay, in table order.
+/// Every command with all its keys, for the help overlay, in table order; commands that share a help line
+/// (the four pane keys, page up and down) share a row.
 pub fn bindings() -> Vec<(String, &'static str)> {
-    let mut out: Vec<(Command, Vec<String>)> = Vec::new();
+    let mut out: Vec<(&'static str, Vec<String>)> = Vec::new();
     for (code, mods, cmd) in BINDINGS {
         let label = key_label(*code, *mods);
-        match out.iter_mut().find(|(c, _)| c == cmd) {
+        match out.iter_mut().find(|(help, _)| *help == cmd.help()) {
             Some((_, keys)) => keys.push(label),
-            None => out.push((*cmd, vec![label])),
+            None => out.push((cmd.help(), vec![label])),
         }
     }
     out.into_iter()
-        .map(|(cmd, keys)| (keys.join(" / "), cmd.help()))
+        .map(|(help, keys)| (keys.join(" / "), help))
         .collect()
 }
 

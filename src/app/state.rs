@@ -143,6 +143,11 @@ impl State {
             })
             .collect();
         let db = super::db::DbPane::new(plan.database.is_some());
+        let side = if plan.database.is_some() {
+            Pane::Migrations
+        } else {
+            Pane::Logs
+        };
         State {
             checked: vec![false; plan.checklist.len()],
             plan,
@@ -151,7 +156,8 @@ impl State {
             width,
             height,
             focus: Pane::Checklist,
-            side: Pane::Logs,
+            // With a database, the migration preview is what the operator wants to see first.
+            side,
             selected: 0,
             checklist_override: None,
             phases,

@@ -8,6 +8,9 @@ use sqlx::{AnyConnection, Connection};
 
 use super::error::{MigrateError, describe_db_error};
 
+/// How often PostgreSQL checks that deckhand is still there while a statement runs.
+pub const CLIENT_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Which database engine the URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -122,6 +125,24 @@ pub async fn connect(url: &str, settings: &Settings) -> Result<Db, MigrateError>
     let mut conn = AnyConnection::connect(&session)
         .await
         .map_err(|e| fail(describe_db_error(&e).0))?;
+    if backend == Backend::Postgres {
+        // If deckhand dies mid-migration (killed, host lost), the server cancels the statement in flight within
+        // a second and rolls back, instead of running on with its locks. PostgreSQL 14+; older servers refuse
+        // the setting, which only means they notice later.
+        let check = format!(
+            "SET client_connection_check_interval = {}",
+            CLIENT_CHECK_INTERVAL.as_millis()
+        );
+        if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(check))
+            .execute(&mut conn)
+            .await
+        {
+            tracing::info!(
+                "client_connection_check_interval not set: {}",
+                describe_db_error(&e).0
+            );
+        }
+    }
     if backend == Backend::Sqlite {
         let pragma = format!(
             "PRAGMA busy_timeout = {}",

@@ -117,22 +117,20 @@ fn state_style(s: MState) -> Style {
 
 fn summary(snap: &crate::runner::migrate::Snapshot) -> Line<'static> {
     let st = &snap.status;
-    let mut text = format!(
-        "{} · {} · {} applied, {} pending",
-        snap.format,
-        st.target,
+    // Counts first: on a narrow screen the end of the line is what gets cut.
+    let counts = format!(
+        "{} applied, {} pending",
         st.count(MState::Applied),
         st.count(MState::Pending)
     );
-    let problems = st.problems().len();
     let mut spans = vec![Span::styled(
-        text.clone(),
+        counts,
         Style::new().add_modifier(Modifier::BOLD),
     )];
+    let problems = st.problems().len();
     if problems > 0 {
-        text = format!(", {problems} need resolving");
         spans.push(Span::styled(
-            text,
+            format!(", {problems} need resolving"),
             Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
         ));
     }
@@ -142,6 +140,10 @@ fn summary(snap: &crate::runner::migrate::Snapshot) -> Line<'static> {
             Style::new().fg(theme::DANGER),
         ));
     }
+    spans.push(Span::styled(
+        format!(" · {} · {}", snap.format, st.target),
+        Style::new().fg(theme::MUTED),
+    ));
     Line::from(spans)
 }
 
