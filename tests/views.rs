@@ -244,3 +244,76 @@ fn escape_sequences_and_bidi_overrides_in_plan_text_are_inert_on_screen() {
     );
     assert!(!screen.contains('\u{202e}'));
 }
+
+#[test]
+fn migrations_pane_80x24_shows_states_sql_and_problems() {
+    use deckhand::migrate::ledger::LedgerKey;
+    use deckhand::migrate::status::{Entry, State as M, Status};
+    use deckhand::migrate::{Format, Key, Migration};
+    let src = "[project]\nname = \"shop\"\nenvironment = \"staging\"\n\n[database]\n\
+               url = \"postgres://app:pw@db:5432/shop\"\nmigrations = \"m\"\n";
+    let mut h = Harness::new(plan_from(src));
+    let names = ["0001_users", "0002_email_index", "0003_orders"];
+    let states = [M::Applied, M::Failed, M::Pending];
+    let sql = "-- unique emails\nCREATE UNIQUE INDEX CONCURRENTLY users_email_key\n    ON users (email);\n";
+    let migrations: Vec<Migration> = names
+        .iter()
+        .map(|n| Migration {
+            format: Format::Sqlx,
+            key: Key::Plain {
+                stem: n.to_string(),
+            },
+            name: n.to_string(),
+            path: format!("m/{n}.sql").into(),
+            sql: sql.into(),
+            statements: Vec::new(),
+            down: None,
+            no_transaction: (n.contains("index"))
+                .then(|| "CREATE UNIQUE INDEX CONCURRENTLY at line 2".to_string()),
+        })
+        .collect();
+    let entries = names
+        .iter()
+        .zip(states)
+        .enumerate()
+        .map(|(i, (n, s))| Entry {
+            name: n.to_string(),
+            state: s,
+            local: Some(i),
+            key: LedgerKey::Name(n.to_string()),
+            applied_at: None,
+            detail: None,
+        })
+        .collect();
+    let snapshot = deckhand::runner::migrate::Snapshot {
+        format: Format::Sqlx,
+        migrations,
+        status: Status {
+            format: "sqlx".into(),
+            target: "db:5432/shop".into(),
+            entries,
+            invalid_indexes: vec!["index public.users_email_key on users is INVALID".into()],
+        },
+    };
+    h.act(Action::Runner(RunnerEvent::Migrations(Ok(snapshot))));
+    let t = draw(&h.state, 80, 24);
+    let screen = t.backend().to_string();
+    assert!(
+        screen.contains("1 applied, 1 pending, 1 need resolving"),
+        "{screen}"
+    );
+    assert!(screen.contains("runs statement by statement"), "{screen}");
+    assert!(screen.contains("users_email_key on users is"), "{screen}");
+    assert!(!screen.contains("pw@"), "no password on screen");
+    let buf = t.backend().buffer();
+    let row = (0..24)
+        .find(|y| {
+            (0..80)
+                .map(|x| buf[(x, *y)].symbol().to_string())
+                .collect::<String>()
+                .contains("FAILED")
+        })
+        .expect("failed row");
+    assert_eq!(cell_fg_bg(buf, "FAILED", row).0, Color::Red);
+    insta::assert_snapshot!(t.backend());
+}

@@ -49,9 +49,7 @@ impl Command {
             Command::DryRun => "dry-run the pending migrations (one transaction, rolled back)",
             Command::Refresh => "read the migration status again",
             Command::MarkApplied => "resolve: mark the selected migration applied (asks)",
-            Command::MarkRolledBack => {
-                "resolve: mark the selected migration rolled back (asks)"
-            }
+            Command::MarkRolledBack => "resolve: mark the selected migration rolled back (asks)",
             Command::Help => "show or hide this help",
             Command::Back => "close help / cancel a prompt",
             Command::Quit => "quit (asks first while a step runs)",

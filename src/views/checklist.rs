@@ -48,10 +48,9 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
         lines.extend(row_lines);
     }
     if lines.is_empty() {
-        lines.push(Line::styled(
-            "This plan has no checklist and no phases.",
-            Style::new().fg(theme::MUTED),
-        ));
+        for part in wrap("This plan has no checklist and no phases.", width) {
+            lines.push(Line::styled(part, Style::new().fg(theme::MUTED)));
+        }
     }
     // Keep the selected row in view: scroll so it sits in the lower part of the pane when needed.
     let visible = usize::from(area.height.saturating_sub(2)).max(1);

@@ -44,12 +44,17 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let entries = &snap.status.entries;
-    let list_height = (entries.len() as u16 + 2).min(inner.height / 2).max(3);
+    let invalid = &snap.status.invalid_indexes;
+    // Summary (it may wrap once), entries, invalid indexes (two lines each when wrapped), status line.
+    let wanted = entries.len() + 3 + 2 * invalid.len();
+    let list_height = (wanted as u16).min(inner.height * 2 / 3).max(3);
     let [list_area, sql_area] =
         Layout::vertical([Constraint::Length(list_height), Constraint::Min(1)]).areas(inner);
 
     let mut lines = vec![summary(snap)];
-    let visible = usize::from(list_height.saturating_sub(2)).max(1);
+    let visible = usize::from(list_height.saturating_sub(3))
+        .saturating_sub(2 * invalid.len())
+        .max(1);
     let first = db.selected.saturating_sub(visible.saturating_sub(1));
     for (i, e) in entries.iter().enumerate().skip(first).take(visible) {
         let style = state_style(e.state);
@@ -83,8 +88,14 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
         }
         lines.push(line);
     }
+    for index in invalid {
+        lines.push(Line::styled(
+            format!("! {}", safe(index)),
+            Style::new().fg(theme::DANGER),
+        ));
+    }
     lines.push(status_line(state));
-    frame.render_widget(Paragraph::new(lines), list_area);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), list_area);
     render_sql(frame, sql_area, state, snap);
 }
 
@@ -136,7 +147,7 @@ fn summary(snap: &crate::runner::migrate::Snapshot) -> Line<'static> {
     }
     if !st.invalid_indexes.is_empty() {
         spans.push(Span::styled(
-            format!(", {} INVALID index(es)", st.invalid_indexes.len()),
+            format!(", {} invalid index", st.invalid_indexes.len()),
             Style::new().fg(theme::DANGER),
         ));
     }
@@ -214,5 +225,6 @@ fn render_sql(
             Span::raw(safe(text).into_owned()),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines), area);
+    // Wrapped, not cut: every character of what will run must be readable.
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
 }

@@ -1,0 +1,297 @@
+//! `update()` tests for the migrations pane: what an apply is refused for, the checklist gate and confirmation
+//! in front of it, journaling of results, a failed apply failing the run, and quitting while migrations run.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use crossterm::event::KeyCode;
+use deckhand::app::{Action, DbBusy, Effect, ModalKind, QuitState};
+use deckhand::journal::Event;
+use deckhand::migrate::error::StatementFailure;
+use deckhand::migrate::ledger::LedgerKey;
+use deckhand::migrate::status::{Entry, State as MState, Status};
+use deckhand::migrate::{Format, Key, Migration};
+use deckhand::runner::RunnerEvent;
+use deckhand::runner::migrate::{ApplyOutcome, Resolve, Snapshot};
+
+const PLAN: &str = r#"
+[project]
+name = "shop"
+environment = "production"
+
+[[checklist]]
+item = "Backup verified"
+
+[database]
+url = "postgres://app:hunter2@db.internal:5432/shop"
+migrations = "prisma/migrations"
+"#;
+
+fn migration(name: &str) -> Migration {
+    Migration {
+        format: Format::Prisma,
+        key: Key::Prisma { name: name.into() },
+        name: name.into(),
+        path: PathBuf::from(format!("prisma/migrations/{name}/migration.sql")),
+        sql: "ALTER TABLE users ADD COLUMN x int;\n".into(),
+        statements: Vec::new(),
+        down: None,
+        no_transaction: None,
+    }
+}
+
+fn snapshot(states: &[(&str, MState)]) -> Snapshot {
+    Snapshot {
+        format: Format::Prisma,
+        migrations: states.iter().map(|(n, _)| migration(n)).collect(),
+        status: Status {
+            format: "prisma".into(),
+            target: "db.internal:5432/shop".into(),
+            entries: states
+                .iter()
+                .enumerate()
+                .map(|(i, (n, s))| Entry {
+                    name: n.to_string(),
+                    state: *s,
+                    local: Some(i),
+                    key: LedgerKey::Name(n.to_string()),
+                    applied_at: None,
+                    detail: None,
+                })
+                .collect(),
+            invalid_indexes: Vec::new(),
+        },
+    }
+}
+
+fn loaded(states: &[(&str, MState)]) -> Harness {
+    let mut h = Harness::new(plan_from(PLAN));
+    assert_eq!(deckhand::app::init(&h.state), vec![Effect::LoadMigrations]);
+    h.act(Action::Runner(RunnerEvent::Migrations(Ok(snapshot(
+        states,
+    )))));
+    assert_eq!(h.state.db.busy, None);
+    h
+}
+
+fn applied(names: &[&str], error: Option<&str>) -> Action {
+    Action::Runner(RunnerEvent::MigrationsApplied(ApplyOutcome {
+        applied: names
+            .iter()
+            .map(|n| (n.to_string(), Duration::from_millis(40)))
+            .collect(),
+        error: error.map(String::from),
+        failure: error.map(|e| StatementFailure {
+            migration: "m2".into(),
+            line: 3,
+            column: 5,
+            statement_index: 2,
+            statement: "ALTER TABLE users ADD COLUMN x int".into(),
+            message: e.into(),
+            code: Some("55P03".into()),
+        }),
+        stopped: false,
+    }))
+}
+
+#[test]
+fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
+    let mut h = loaded(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    let fx = h.char('a');
+    assert!(!fx.contains(&Effect::ApplyMigrations));
+    assert!(matches!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(ModalKind::ChecklistOverride(_))
+    ));
+    h.settle();
+    h.type_text("db team approved");
+    h.key(KeyCode::Enter);
+    let modal = h.state.modal.as_ref().expect("apply confirmation");
+    assert_eq!(modal.kind, ModalKind::ApplyMigrations);
+    let body: Vec<String> = modal
+        .body
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    assert!(
+        body.contains(&"Database: db.internal:5432/shop".to_string()),
+        "{body:?}"
+    );
+    assert!(body.iter().any(|l| l.starts_with("Apply: m2")), "{body:?}");
+    assert!(
+        body.iter().any(|l| l.contains("lock_timeout 2s")),
+        "{body:?}"
+    );
+    assert!(
+        !body.iter().any(|l| l.contains("hunter2")),
+        "no password in the prompt"
+    );
+    h.settle();
+    assert!(
+        !h.char('y').contains(&Effect::ApplyMigrations),
+        "production needs the name typed"
+    );
+    h.key(KeyCode::Esc);
+    // The override holds for the run: the next `a` goes straight to the confirmation.
+    h.char('a');
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::ApplyMigrations)
+    );
+    h.settle();
+    h.type_text("production");
+    let fx = h.key(KeyCode::Enter);
+    assert!(fx.contains(&Effect::ApplyMigrations));
+    assert_eq!(h.state.db.busy, Some(DbBusy::Applying));
+    assert!(journal_events(&fx).iter().any(|e| matches!(e, Event::MigrationsApplyStarted { migrations, .. } if migrations == &vec!["m2".to_string()])));
+}
+
+#[test]
+fn apply_is_refused_while_a_migration_needs_resolving() {
+    let mut h = loaded(&[("m1", MState::Failed), ("m2", MState::Pending)]);
+    let fx = h.char('a');
+    assert!(fx.is_empty() && h.state.modal.is_none());
+    let flash = h.state.flash.clone().unwrap_or_default();
+    assert!(
+        flash.contains("m1 (FAILED)") && flash.contains("m marks applied"),
+        "{flash}"
+    );
+}
+
+#[test]
+fn nothing_pending_means_nothing_to_confirm() {
+    let mut h = loaded(&[("m1", MState::Applied)]);
+    assert!(h.char('a').is_empty());
+    assert!(
+        h.state
+            .flash
+            .as_deref()
+            .unwrap_or("")
+            .contains("Nothing to apply")
+    );
+}
+
+#[test]
+fn results_are_journaled_and_a_failed_apply_fails_the_run() {
+    let mut h = loaded(&[("m1", MState::Pending), ("m2", MState::Pending)]);
+    h.state.checked[0] = true;
+    h.char('a');
+    h.settle();
+    h.type_text("production");
+    h.key(KeyCode::Enter);
+    let fx = h.act(applied(
+        &["m1"],
+        Some("canceling statement due to lock timeout"),
+    ));
+    let events = journal_events(&fx);
+    assert!(events.contains(&Event::MigrationApplied {
+        name: "m1".into(),
+        duration_ms: 40
+    }));
+    assert!(events.iter().any(
+        |e| matches!(e, Event::MigrationFailed { name: Some(n), line: Some(3), .. } if n == "m2")
+    ));
+    assert_eq!(
+        h.state.db.busy,
+        Some(DbBusy::Loading),
+        "the status is read again after an apply"
+    );
+    assert!(h.state.db.last.as_deref().unwrap_or("").contains("FAILED"));
+    assert_eq!(h.state.exit_code(), 1);
+}
+
+#[test]
+fn quitting_while_applying_stops_after_the_migration_in_flight() {
+    let mut h = loaded(&[("m1", MState::Pending), ("m2", MState::Pending)]);
+    h.state.checked[0] = true;
+    h.char('a');
+    h.settle();
+    h.type_text("production");
+    h.key(KeyCode::Enter);
+    let fx = h.char('q');
+    assert!(!fx.contains(&Effect::Quit));
+    assert!(matches!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(ModalKind::Quit)
+    ));
+    h.settle();
+    let fx = h.char('y');
+    assert!(fx.contains(&Effect::StopMigrations));
+    assert!(
+        !fx.contains(&Effect::Quit),
+        "the migration in flight is never cut off"
+    );
+    assert_eq!(h.state.quit, QuitState::AfterStep);
+    let fx = h.act(applied(&["m1"], None));
+    assert!(fx.contains(&Effect::Quit));
+}
+
+#[test]
+fn a_signal_while_applying_also_waits_for_the_migration_in_flight() {
+    let mut h = loaded(&[("m1", MState::Pending)]);
+    h.state.checked[0] = true;
+    h.char('a');
+    h.settle();
+    h.type_text("production");
+    h.key(KeyCode::Enter);
+    let fx = h.act(Action::Signal(deckhand::app::Signal::Hangup));
+    assert!(fx.contains(&Effect::StopMigrations));
+    assert!(!fx.contains(&Effect::Quit));
+    assert!(h.act(applied(&["m1"], None)).contains(&Effect::Quit));
+}
+
+#[test]
+fn resolve_asks_and_names_what_it_will_do() {
+    let mut h = loaded(&[("m1", MState::Failed), ("m2", MState::Pending)]);
+    h.char('2');
+    let fx = h.char('b');
+    assert!(
+        fx.iter()
+            .all(|e| !matches!(e, Effect::ResolveMigration { .. }))
+    );
+    let modal = h.state.modal.as_ref().expect("resolve asks first");
+    assert!(modal.body.iter().any(|(_, v)| v.contains("no SQL is run")));
+    h.settle();
+    h.type_text("production");
+    let fx = h.key(KeyCode::Enter);
+    assert!(fx.contains(&Effect::ResolveMigration {
+        action: Resolve::MarkRolledBack,
+        key: LedgerKey::Name("m1".into()),
+        name: "m1".into(),
+    }));
+    let fx = h.act(Action::Runner(RunnerEvent::Resolved(Ok(
+        "m1: marked rolled back (1 ledger row(s))".into(),
+    ))));
+    assert!(journal_events(&fx).iter().any(|e| matches!(e, Event::MigrationResolved { action, name, .. } if action == "mark rolled back" && name == "m1")));
+    // A pending migration has nothing to resolve.
+    h.state.db.selected = 1;
+    h.char('m');
+    assert!(h.state.modal.is_none());
+}
+
+#[test]
+fn phases_wait_while_migrations_are_applied() {
+    let src = format!("{PLAN}\n[[phase]]\nname = \"Smoke\"\nsteps = [{{ run = \"true\" }}]\n");
+    let mut h = Harness::new(plan_from(&src));
+    h.act(Action::Runner(RunnerEvent::Migrations(Ok(snapshot(&[(
+        "m1",
+        MState::Pending,
+    )])))));
+    h.state.checked[0] = true;
+    h.char('a');
+    h.settle();
+    h.type_text("production");
+    h.key(KeyCode::Enter);
+    h.select_phase(0);
+    assert!(starts(&h.key(KeyCode::Enter)).is_empty());
+    assert!(
+        h.state
+            .flash
+            .as_deref()
+            .unwrap_or("")
+            .contains("database operation")
+    );
+}
