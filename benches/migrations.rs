@@ -28,22 +28,33 @@ fn spec(url: &str, dir: &std::path::Path) -> Database {
 
 fn write_migrations(dir: &std::path::Path, from: usize, to: usize) {
     for i in from..to {
-        let sql = format!("CREATE TABLE t{i} (id int PRIMARY KEY, note text);\nINSERT INTO t{i} VALUES (1, 'x');\n");
-        std::fs::write(dir.join(format!("{:05}_table_{i}.sql", i + 1)), sql).expect("write migration");
+        let sql = format!(
+            "CREATE TABLE t{i} (id int PRIMARY KEY, note text);\nINSERT INTO t{i} VALUES (1, 'x');\n"
+        );
+        std::fs::write(dir.join(format!("{:05}_table_{i}.sql", i + 1)), sql)
+            .expect("write migration");
     }
 }
 
 async fn apply_pending(spec: &Database) -> Duration {
     let target = migrate::load(spec).expect("load");
-    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec)).await.expect("connect");
+    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec))
+        .await
+        .expect("connect");
     let opts = apply::Options {
         lock_wait: Duration::from_secs(10),
         applied_by: "bench".into(),
     };
     let start = Instant::now();
-    let report = apply::apply(&mut conn, target.format, &target.migrations, &opts, &mut |_| {})
-        .await
-        .expect("apply");
+    let report = apply::apply(
+        &mut conn,
+        target.format,
+        &target.migrations,
+        &opts,
+        &mut |_| {},
+    )
+    .await
+    .expect("apply");
     assert!(report.failure.is_none(), "{:?}", report.failure);
     start.elapsed()
 }
@@ -75,7 +86,11 @@ async fn main() {
         median(runs)
     );
 
-    write_migrations(dir.path(), STATUS_MIGRATIONS, STATUS_MIGRATIONS + APPLY_MIGRATIONS);
+    write_migrations(
+        dir.path(),
+        STATUS_MIGRATIONS,
+        STATUS_MIGRATIONS + APPLY_MIGRATIONS,
+    );
     let took = apply_pending(&spec).await;
     println!(
         "apply {APPLY_MIGRATIONS} simple migrations (each its own transaction + ledger row): {took:.2?} ({:.2?} each)",
