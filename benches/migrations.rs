@@ -2,7 +2,6 @@
 //! reading the status of 1,000 applied migrations, and applying 100 simple ones. Run: `cargo bench --bench
 //! migrations`. Prints medians; nothing here asserts a time.
 
-#[allow(dead_code)]
 #[path = "../tests/common/pg.rs"]
 mod pg;
 
