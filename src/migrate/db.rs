@@ -71,44 +71,57 @@ impl std::fmt::Debug for Db {
     }
 }
 
-/// Where `url` points, without credentials: `db.internal:5432/shop`, or the SQLite file.
+/// Where `url` points, without credentials: `db.internal:5432/shop`, or the SQLite file. For PostgreSQL this is
+/// what sqlx will actually connect to (query parameters such as `host=` or `dbname=` override the authority).
 pub fn target(url: &str) -> String {
-    match (Backend::of(url), url::Url::parse(url)) {
-        (Some(Backend::Postgres), Ok(u)) => {
-            let host = u.host_str().unwrap_or("localhost");
-            let port = u.port().unwrap_or(5432);
-            format!("{host}:{port}{}", u.path())
-        }
-        (Some(Backend::Sqlite), _) => {
+    match Backend::of(url) {
+        Some(Backend::Postgres) => match url.parse::<sqlx::postgres::PgConnectOptions>() {
+            Ok(o) => {
+                let db = o.get_database().unwrap_or("(default database)");
+                match o.get_socket() {
+                    Some(socket) => format!("socket {}/{db}", socket.display()),
+                    None => format!("{}:{}/{db}", o.get_host(), o.get_port()),
+                }
+            }
+            Err(_) => "(unreadable database URL)".to_string(),
+        },
+        Some(Backend::Sqlite) => {
             let path = url
                 .trim_start_matches("sqlite://")
                 .trim_start_matches("sqlite:");
             format!("sqlite {}", path.split('?').next().unwrap_or(path))
         }
-        _ => "(unrecognised database URL)".to_string(),
+        None => "(unrecognised database URL)".to_string(),
     }
 }
 
-/// The URL deckhand connects with: PostgreSQL gets `application_name` and the timeouts as startup options.
+/// The URL deckhand connects with. PostgreSQL gets `application_name=deckhand` and the timeouts as startup
+/// options, added to any `options` the URL already had; Prisma's `?schema=NAME` becomes `search_path=NAME`, so
+/// deckhand reads the same `_prisma_migrations` Prisma does.
 fn session_url(url: &str, backend: Backend, s: &Settings) -> Result<String, String> {
     if backend == Backend::Sqlite {
         return Ok(url.to_string());
     }
     let mut u = url::Url::parse(url).map_err(|e| format!("invalid URL: {e}"))?;
-    let mut options = format!("-c lock_timeout={}ms", s.lock_timeout.as_millis());
-    if let Some(t) = s.statement_timeout {
-        options.push_str(&format!(" -c statement_timeout={}ms", t.as_millis()));
+    let mut options = Vec::new();
+    let mut kept: Vec<(String, String)> = Vec::new();
+    for (k, v) in u.query_pairs() {
+        match k.as_ref() {
+            "options" => options.push(v.into_owned()),
+            "schema" => options.push(format!("-c search_path={v}")),
+            "application_name" => {}
+            _ => kept.push((k.into_owned(), v.into_owned())),
+        }
     }
-    let kept: Vec<(String, String)> = u
-        .query_pairs()
-        .filter(|(k, _)| k != "application_name" && k != "options")
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
+    options.push(format!("-c lock_timeout={}ms", s.lock_timeout.as_millis()));
+    if let Some(t) = s.statement_timeout {
+        options.push(format!("-c statement_timeout={}ms", t.as_millis()));
+    }
     u.query_pairs_mut()
         .clear()
         .extend_pairs(kept)
         .append_pair("application_name", "deckhand")
-        .append_pair("options", &options);
+        .append_pair("options", &options.join(" "));
     Ok(u.to_string())
 }
 
@@ -164,43 +177,61 @@ pub async fn connect(url: &str, settings: &Settings) -> Result<Db, MigrateError>
 mod tests {
     use super::*;
 
+    fn settings(statement_timeout: Option<Duration>) -> Settings {
+        Settings {
+            lock_timeout: Duration::from_secs(2),
+            statement_timeout,
+        }
+    }
+
+    fn options_of(url: &str) -> Vec<(String, String)> {
+        url::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
     #[test]
     fn target_never_shows_the_password() {
+        let t = |u: &str| target(u);
         assert_eq!(
-            target("postgres://app:s3cret@db.internal:6432/shop?sslmode=require"),
+            t("postgres://app:s3cret@db.internal:6432/shop?sslmode=require"),
             "db.internal:6432/shop"
         );
-        assert_eq!(target("postgresql://localhost/x"), "localhost:5432/x");
+        assert_eq!(t("postgresql://localhost/x"), "localhost:5432/x");
+        assert_eq!(t("sqlite://demo/app.db?mode=rwc"), "sqlite demo/app.db");
+        assert_eq!(t("sqlite:app.db"), "sqlite app.db");
+    }
+
+    #[test]
+    fn target_is_where_sqlx_will_connect() {
         assert_eq!(
-            target("sqlite://demo/app.db?mode=rwc"),
-            "sqlite demo/app.db"
+            target("postgres://u:p@localhost/shop?host=prod-db&port=6543"),
+            "prod-db:6543/shop"
         );
-        assert_eq!(target("sqlite:app.db"), "sqlite app.db");
+        assert_eq!(
+            target("postgres://u:p@localhost/shop?dbname=other"),
+            "localhost:5432/other"
+        );
     }
 
     #[test]
     fn session_url_carries_name_and_timeouts() {
-        let s = Settings {
-            lock_timeout: Duration::from_secs(2),
-            statement_timeout: Some(Duration::from_secs(60)),
-        };
         let u = session_url(
             "postgres://a:b@h/db?sslmode=disable&application_name=x",
             Backend::Postgres,
-            &s,
+            &settings(Some(Duration::from_secs(60))),
         )
         .unwrap();
-        let parsed = url::Url::parse(&u).unwrap();
-        let pairs: Vec<(String, String)> = parsed
-            .query_pairs()
-            .map(|(k, v)| (k.into(), v.into()))
-            .collect();
+        let pairs = options_of(&u);
         assert!(pairs.contains(&("sslmode".into(), "disable".into())));
         assert!(pairs.contains(&("application_name".into(), "deckhand".into())));
-        assert!(pairs.contains(&(
+        let options = (
             "options".into(),
-            "-c lock_timeout=2000ms -c statement_timeout=60000ms".into()
-        )));
+            "-c lock_timeout=2000ms -c statement_timeout=60000ms".into(),
+        );
+        assert!(pairs.contains(&options), "{pairs:?}");
         assert_eq!(
             pairs
                 .iter()
@@ -208,5 +239,17 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn prisma_schema_and_existing_options_are_kept() {
+        let url = "postgres://a@h/db?schema=app&options=-c%20work_mem%3D64MB";
+        let pairs = options_of(&session_url(url, Backend::Postgres, &settings(None)).unwrap());
+        let options = (
+            "options".into(),
+            "-c search_path=app -c work_mem=64MB -c lock_timeout=2000ms".into(),
+        );
+        assert!(pairs.contains(&options), "{pairs:?}");
+        assert!(!pairs.iter().any(|(k, _)| k == "schema"));
     }
 }
