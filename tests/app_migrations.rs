@@ -15,7 +15,7 @@ use deckhand::migrate::ledger::LedgerKey;
 use deckhand::migrate::status::{Entry, State as MState, Status};
 use deckhand::migrate::{Format, Key, Migration};
 use deckhand::runner::RunnerEvent;
-use deckhand::runner::migrate::{ApplyOutcome, Resolve, Snapshot};
+use deckhand::runner::migrate::{ApplyOutcome, Resolve, ResolveRequest, Snapshot};
 
 const PLAN: &str = r#"
 [project]
@@ -101,7 +101,7 @@ fn applied(names: &[&str], error: Option<&str>) -> Action {
 fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
     let mut h = loaded(&[("m1", MState::Applied), ("m2", MState::Pending)]);
     let fx = h.char('a');
-    assert!(!fx.contains(&Effect::ApplyMigrations));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))));
     assert!(matches!(
         h.state.modal.as_ref().map(|m| &m.kind),
         Some(ModalKind::ChecklistOverride(_))
@@ -131,7 +131,9 @@ fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
     );
     h.settle();
     assert!(
-        !h.char('y').contains(&Effect::ApplyMigrations),
+        !h.char('y')
+            .iter()
+            .any(|e| matches!(e, Effect::ApplyMigrations(_))),
         "production needs the name typed"
     );
     h.key(KeyCode::Esc);
@@ -144,7 +146,10 @@ fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
     h.settle();
     h.type_text("production");
     let fx = h.key(KeyCode::Enter);
-    assert!(fx.contains(&Effect::ApplyMigrations));
+    assert!(
+        fx.contains(&Effect::ApplyMigrations(vec!["m2".into()])),
+        "exactly the confirmed list: {fx:?}"
+    );
     assert_eq!(h.state.db.busy, Some(DbBusy::Applying));
     assert!(journal_events(&fx).iter().any(|e| matches!(e, Event::MigrationsApplyStarted { migrations, .. } if migrations == &vec!["m2".to_string()])));
 }
@@ -257,11 +262,12 @@ fn resolve_asks_and_names_what_it_will_do() {
     h.settle();
     h.type_text("production");
     let fx = h.key(KeyCode::Enter);
-    assert!(fx.contains(&Effect::ResolveMigration {
+    assert!(fx.contains(&Effect::ResolveMigration(ResolveRequest {
         action: Resolve::MarkRolledBack,
         key: LedgerKey::Name("m1".into()),
         name: "m1".into(),
-    }));
+        seen: MState::Failed,
+    })));
     let fx = h.act(Action::Runner(RunnerEvent::Resolved(Ok(
         "m1: marked rolled back (1 ledger row(s))".into(),
     ))));

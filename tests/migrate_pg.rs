@@ -133,6 +133,13 @@ async fn sqlx_round_trip_and_sqlx_itself_agrees() {
         ],
     );
     let spec = m::database(&tdb.url, dir.path(), "sqlx");
+    assert!(
+        status_of(&spec)
+            .await
+            .iter()
+            .all(|(_, s)| *s == State::Pending),
+        "pending before apply"
+    );
     let report = apply_all(&spec).await;
     assert!(report.failure.is_none(), "{:?}", report.failure);
     let mut conn = tdb.connect().await;
@@ -241,6 +248,13 @@ async fn drizzle_round_trip_writes_hash_and_when() {
         ],
     );
     let spec = m::database(&tdb.url, dir.path(), "drizzle");
+    assert!(
+        status_of(&spec)
+            .await
+            .iter()
+            .all(|(_, s)| *s == State::Pending),
+        "pending before apply"
+    );
     let report = apply_all(&spec).await;
     assert!(report.failure.is_none(), "{:?}", report.failure);
     let mut conn = tdb.connect().await;
@@ -265,7 +279,7 @@ async fn drizzle_round_trip_writes_hash_and_when() {
 }
 
 #[tokio::test]
-async fn drizzle_out_of_order_migration_is_reported_not_skipped() {
+async fn drizzle_out_of_order_migration_is_reported_and_applied_not_skipped() {
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     m::drizzle(
@@ -283,26 +297,28 @@ async fn drizzle_out_of_order_migration_is_reported_not_skipped() {
             ("0002_index", 3_000, INDEX),
         ],
     );
-    let st = status_of(&spec).await;
-    assert_eq!(st[1], ("0001_name".into(), State::OutOfOrder));
-    let target = migrate::load(&spec).unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
-        .await
-        .unwrap();
-    let refused = apply::apply(
-        &mut d,
-        target.format,
-        &target.migrations,
-        &opts(),
-        &mut |_| {},
-    )
-    .await;
-    match refused {
-        Err(MigrateError::Blocked { problems }) => {
-            assert_eq!(problems, vec!["0001_name is out of order"])
-        }
-        other => panic!("an out-of-order migration must block the apply, got {other:?}"),
-    }
+    let (_, st) = migrate::read_status(&spec).await.unwrap();
+    assert_eq!(st.entries[1].state, State::OutOfOrder);
+    assert_eq!(st.exit_code(), 1, "status flags it");
+    // Drizzle would skip it silently; deckhand applies it, as Prisma and sqlx would.
+    let report = apply_all(&spec).await;
+    assert_eq!(
+        report.applied,
+        vec![("0001_name".to_string(), report.applied[0].1)]
+    );
+    assert!(
+        status_of(&spec)
+            .await
+            .iter()
+            .all(|(_, s)| *s == State::Applied)
+    );
+    let mut conn = tdb.connect().await;
+    let whens: Vec<i64> =
+        sqlx::query_scalar("SELECT created_at FROM drizzle.__drizzle_migrations ORDER BY id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(whens, vec![1_000, 3_000, 2_000]);
 }
 
 #[tokio::test]
@@ -315,7 +331,21 @@ async fn plain_round_trip_records_who_and_how_long() {
         "ALTER TABLE users DROP COLUMN name;\n",
     );
     let spec = m::database(&tdb.url, dir.path(), "plain");
+    assert!(
+        status_of(&spec)
+            .await
+            .iter()
+            .all(|(_, s)| *s == State::Pending),
+        "pending before apply"
+    );
     assert!(apply_all(&spec).await.failure.is_none());
+    assert!(
+        status_of(&spec)
+            .await
+            .iter()
+            .all(|(_, s)| *s == State::Applied),
+        "applied after"
+    );
     let mut conn = tdb.connect().await;
     let rows = sqlx::query(
         "SELECT version, name, checksum, applied_by, success, error IS NULL, duration_ms >= 0, applied_at <= now() \
@@ -635,5 +665,95 @@ async fn dry_run_rolls_everything_back_and_reports_the_first_error() {
             .await
             .iter()
             .all(|(_, s)| *s == State::Pending)
+    );
+}
+
+#[tokio::test]
+async fn prisma_finished_at_is_the_time_the_script_ended() {
+    let tdb = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    m::prisma(
+        dir.path(),
+        &[("20240101000000_slow", "SELECT pg_sleep(0.2);\n")],
+    );
+    let spec = m::database(&tdb.url, dir.path(), "prisma");
+    assert!(apply_all(&spec).await.failure.is_none());
+    let mut conn = tdb.connect().await;
+    let ms: f64 = sqlx::query_scalar(
+        "SELECT (EXTRACT(EPOCH FROM finished_at - started_at) * 1000)::float8 FROM _prisma_migrations",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(
+        ms >= 200.0,
+        "finished_at - started_at = {ms} ms: finished_at must be written after the script"
+    );
+}
+
+#[tokio::test]
+async fn a_non_transactional_failure_leaves_an_honest_row_and_the_committed_part() {
+    let tdb = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let two = "CREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n\
+               CREATE INDEX CONCURRENTLY nosuch_idx ON nosuch (x);\n";
+    m::plain(dir.path(), &[("001_users", USERS), ("002_indexes", two)]);
+    let spec = m::database(&tdb.url, dir.path(), "plain");
+    let report = apply_all(&spec).await;
+    assert!(
+        matches!(&report.failure, Some(MigrateError::Statement(f)) if f.statement_index == 2 && f.line == 2)
+    );
+    let mut conn = tdb.connect().await;
+    let (success, error): (bool, String) = sqlx::query_as(
+        "SELECT success, error FROM deckhand_migrations WHERE version = '002_indexes'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert!(!success);
+    assert!(error.starts_with("statement 2 failed"), "{error}");
+    let first_index: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_indexes WHERE indexname = 'users_email_idx'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        first_index, 1,
+        "statement 1 ran outside a transaction and stays"
+    );
+    assert_eq!(
+        status_of(&spec).await[1],
+        ("002_indexes".into(), State::Failed)
+    );
+}
+
+#[tokio::test]
+async fn resolve_refuses_when_the_migration_changed_since_the_confirmation() {
+    use deckhand::runner::RunnerEvent;
+    use deckhand::runner::migrate::{Resolve, ResolveRequest, resolve};
+    let tdb = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    m::sqlx(dir.path(), &[("1_users", USERS)]);
+    let spec = m::database(&tdb.url, dir.path(), "sqlx");
+    assert!(apply_all(&spec).await.failure.is_none());
+    // The operator saw it failed; meanwhile someone fixed it: it is applied now.
+    let stale = ResolveRequest {
+        action: Resolve::MarkRolledBack,
+        key: ledger::LedgerKey::Version(1),
+        name: "1_users".into(),
+        seen: State::Failed,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    resolve(spec.clone(), stale, "tester".into(), tx).await;
+    match rx.recv().await {
+        Some(RunnerEvent::Resolved(Err(e))) => {
+            assert!(e.contains("changed since you confirmed"), "{e}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        status_of(&spec).await[0].1,
+        State::Applied,
+        "nothing was done"
     );
 }

@@ -3,8 +3,7 @@
 use crossterm::event::KeyEvent;
 
 use crate::journal::Event;
-use crate::migrate::ledger::LedgerKey;
-use crate::runner::migrate::Resolve;
+use crate::runner::migrate::ResolveRequest;
 use crate::runner::{RunnerEvent, StepId};
 
 /// A signal the console was sent.
@@ -55,18 +54,14 @@ pub enum Effect {
     Journal(Event),
     /// Read the migrations and their status.
     LoadMigrations,
-    /// Apply the pending migrations.
-    ApplyMigrations,
+    /// Apply the pending migrations: exactly these, as confirmed.
+    ApplyMigrations(Vec<String>),
     /// Start no further migration after the one in flight.
     StopMigrations,
     /// Rehearse the pending migrations in a rolled-back transaction.
     DryRunMigrations,
     /// Mark a ledger entry applied or rolled back.
-    ResolveMigration {
-        action: Resolve,
-        key: LedgerKey,
-        name: String,
-    },
+    ResolveMigration(ResolveRequest),
     /// Leave the loop, restore the terminal and exit with `State::exit_code`.
     Quit,
 }

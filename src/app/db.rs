@@ -10,9 +10,8 @@ use super::modal::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, QuitState, State};
 use crate::journal::Event;
 use crate::migrate::apply::{Progress, Rehearsal};
-use crate::migrate::ledger::LedgerKey;
 use crate::migrate::status::State as MState;
-use crate::runner::migrate::{ApplyOutcome, Resolve, Snapshot};
+use crate::runner::migrate::{ApplyOutcome, Resolve, ResolveRequest, Snapshot};
 
 /// What the migrations pane shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +123,7 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Vec<Effect>) {
         state.flash = Some("No migration status yet: press r to read it.".into());
         return;
     };
-    let problems = snap.status.problems();
+    let problems = snap.status.blocking();
     if !problems.is_empty() {
         let names: Vec<String> = problems
             .iter()
@@ -171,10 +170,18 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
         m.body.push(("Format".into(), snap.format.to_string()));
         for i in snap.status.pending() {
             let mig = &snap.migrations[i];
-            let how = match &mig.no_transaction {
+            let mut how = match &mig.no_transaction {
                 Some(why) => format!("  (NOT in a transaction: {why})"),
                 None => "  (one transaction)".into(),
             };
+            if snap
+                .status
+                .entries
+                .iter()
+                .any(|e| e.local == Some(i) && e.state == MState::OutOfOrder)
+            {
+                how.push_str("  OUT OF ORDER: older than the newest applied");
+            }
             m.body.push(("Apply".into(), format!("{}{how}", mig.name)));
         }
     }
@@ -188,7 +195,28 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
 }
 
 pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
-    let names: Vec<String> = state
+    let names = pending_names(state);
+    fx.push(Effect::Journal(Event::MigrationsApplyStarted {
+        target: database_line(state),
+        format: state
+            .db
+            .snapshot()
+            .map(|s| s.format.to_string())
+            .unwrap_or_default(),
+        migrations: names.clone(),
+    }));
+    state.db.busy = Some(DbBusy::Applying);
+    state.db.applied_now.clear();
+    state.db.current = None;
+    state.db.last = None;
+    state.db.rehearsal = None;
+    state.side = Pane::Migrations;
+    fx.push(Effect::ApplyMigrations(names));
+}
+
+/// The names of the migrations an apply would run now, in order.
+fn pending_names(state: &State) -> Vec<String> {
+    state
         .db
         .snapshot()
         .map(|s| {
@@ -198,23 +226,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
                 .map(|i| s.migrations[i].name.clone())
                 .collect()
         })
-        .unwrap_or_default();
-    fx.push(Effect::Journal(Event::MigrationsApplyStarted {
-        target: database_line(state),
-        format: state
-            .db
-            .snapshot()
-            .map(|s| s.format.to_string())
-            .unwrap_or_default(),
-        migrations: names,
-    }));
-    state.db.busy = Some(DbBusy::Applying);
-    state.db.applied_now.clear();
-    state.db.current = None;
-    state.db.last = None;
-    state.db.rehearsal = None;
-    state.side = Pane::Migrations;
-    fx.push(Effect::ApplyMigrations);
+        .unwrap_or_default()
 }
 
 pub(super) fn request_dry_run(state: &mut State, fx: &mut Vec<Effect>) {
@@ -274,13 +286,15 @@ pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Vec<E
         ));
         return;
     }
-    let (key, name, was) = (entry.key.clone(), entry.name.clone(), entry.state.label());
+    let req = ResolveRequest {
+        action,
+        key: entry.key.clone(),
+        name: entry.name.clone(),
+        seen: entry.state,
+    };
+    let (name, was) = (entry.name.clone(), entry.state.label());
     let mut m = Modal::new(
-        ModalKind::ResolveMigration {
-            action,
-            key,
-            name: name.clone(),
-        },
+        ModalKind::ResolveMigration(req),
         format!("Resolve {name}: {}", action.label()),
         destructive_expect(state),
     );
@@ -300,16 +314,10 @@ pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Vec<E
     open(state, m, fx);
 }
 
-pub(super) fn start_resolve(
-    state: &mut State,
-    action: Resolve,
-    key: LedgerKey,
-    name: String,
-    fx: &mut Vec<Effect>,
-) {
+pub(super) fn start_resolve(state: &mut State, req: ResolveRequest, fx: &mut Vec<Effect>) {
     state.db.busy = Some(DbBusy::Resolving);
-    state.db.resolving = Some((action, name.clone()));
-    fx.push(Effect::ResolveMigration { action, key, name });
+    state.db.resolving = Some((req.action, req.name.clone()));
+    fx.push(Effect::ResolveMigration(req));
 }
 
 pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {

@@ -139,9 +139,7 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
         }
         ModalKind::ApplyMigrations => super::db::start_apply(state, fx),
         ModalKind::DryRunMigrations => super::db::start_dry_run(state, fx),
-        ModalKind::ResolveMigration { action, key, name } => {
-            super::db::start_resolve(state, action, key, name, fx)
-        }
+        ModalKind::ResolveMigration(req) => super::db::start_resolve(state, req, fx),
         // The prompt names a step, but act on what runs now: the step may have ended while the prompt was open.
         ModalKind::CancelStep(_) => match (state.running, state.held.take()) {
             (Some(id), _) => cancel(state, id, fx),

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::migrate::ledger::LedgerKey;
 use crate::runner::StepId;
-use crate::runner::migrate::Resolve;
+use crate::runner::migrate::ResolveRequest;
 
 /// Keys arriving this soon after a modal opens are ignored.
 pub const CONFIRM_GUARD: Duration = Duration::from_millis(300);
@@ -33,11 +32,7 @@ pub enum ModalKind {
     /// Rehearse the pending migrations (takes table locks until it rolls back).
     DryRunMigrations,
     /// Mark a ledger entry applied or rolled back.
-    ResolveMigration {
-        action: Resolve,
-        key: LedgerKey,
-        name: String,
-    },
+    ResolveMigration(ResolveRequest),
     CancelStep(StepId),
     /// Quit while a step runs (cancels it).
     Quit,

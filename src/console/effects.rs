@@ -88,12 +88,19 @@ impl Executor {
                 Effect::LoadMigrations => self.database(state, |db, tx, _| {
                     tokio::spawn(migrate_runner::load(db, tx));
                 }),
-                Effect::ApplyMigrations => {
+                Effect::ApplyMigrations(_)
+                | Effect::ResolveMigration(_)
+                | Effect::DryRunMigrations
+                    if unrecorded =>
+                {
+                    feedback.push(unrecorded_refusal(&effect));
+                }
+                Effect::ApplyMigrations(confirmed) => {
                     let token = CancellationToken::new();
                     self.migration_stop = Some(token.clone());
                     let by = self.operator.clone();
                     self.database(state, move |db, tx, _| {
-                        tokio::spawn(migrate_runner::apply(db, by, tx, token));
+                        tokio::spawn(migrate_runner::apply(db, by, confirmed, tx, token));
                     });
                 }
                 Effect::StopMigrations => {
@@ -104,10 +111,10 @@ impl Executor {
                 Effect::DryRunMigrations => self.database(state, |db, tx, _| {
                     tokio::spawn(migrate_runner::dry_run(db, tx));
                 }),
-                Effect::ResolveMigration { action, key, name } => {
+                Effect::ResolveMigration(req) => {
                     let by = self.operator.clone();
                     self.database(state, move |db, tx, _| {
-                        tokio::spawn(migrate_runner::resolve(db, action, key, name, by, tx));
+                        tokio::spawn(migrate_runner::resolve(db, req, by, tx));
                     });
                 }
                 Effect::Quit => self.quit = true,
@@ -187,4 +194,21 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// What an effect that was refused because the journal failed reports back, so the pane does not wait forever.
+fn unrecorded_refusal(effect: &Effect) -> Action {
+    const WHY: &str = "not started: the journal could not be written";
+    Action::Runner(match effect {
+        Effect::ApplyMigrations(_) => {
+            RunnerEvent::MigrationsApplied(migrate_runner::ApplyOutcome {
+                applied: Vec::new(),
+                error: Some(WHY.into()),
+                failure: None,
+                stopped: false,
+            })
+        }
+        Effect::DryRunMigrations => RunnerEvent::Rehearsed(Err(WHY.into())),
+        _ => RunnerEvent::Resolved(Err(WHY.into())),
+    })
 }

@@ -172,13 +172,23 @@ async fn run_statements(
     Ok(())
 }
 
-/// Takes the lock (PostgreSQL), makes sure the ledger exists, and refuses when the status has problems.
-/// Returns the lock key to release and the indexes of the pending migrations.
+/// What `prepare` should check beyond the blocking states.
+struct Expectations<'a> {
+    /// Create the ledger table if missing (an apply does; a dry-run must leave the database untouched).
+    create_ledger: bool,
+    /// The migrations the operator confirmed: refuse if what is pending now differs.
+    confirmed: Option<&'a [String]>,
+}
+
+/// Takes the lock (PostgreSQL), makes sure the ledger exists, and refuses when migrations must be resolved first
+/// or what is pending is not what the operator confirmed. Returns the lock key to release and the indexes of the
+/// migrations to run.
 async fn prepare(
     db: &mut Db,
     format: Format,
     migrations: &[Migration],
     opts: &Options,
+    expect: Expectations<'_>,
 ) -> Result<(Option<i64>, Vec<usize>), MigrateError> {
     ledger::check_supported(format, db.backend)?;
     let key = match db.backend {
@@ -190,28 +200,50 @@ async fn prepare(
         Backend::Sqlite => None,
     };
     let checked = async {
-        ledger::ensure(&mut db.conn, db.backend, format).await?;
+        if expect.create_ledger {
+            ledger::ensure(&mut db.conn, db.backend, format).await?;
+        }
         let st = status::read(db, format, migrations).await?;
         let problems: Vec<String> = st
-            .problems()
+            .blocking()
             .iter()
             .map(|e| format!("{} is {}", e.name, e.state.label().to_lowercase()))
             .collect();
-        if problems.is_empty() {
-            Ok(st.pending())
-        } else {
-            Err(MigrateError::Blocked { problems })
+        if !problems.is_empty() {
+            return Err(MigrateError::Blocked { problems });
         }
+        let pending = st.pending();
+        if let Some(confirmed) = expect.confirmed {
+            let now: Vec<String> = pending.iter().map(|&i| migrations[i].name.clone()).collect();
+            if now != confirmed {
+                return Err(MigrateError::Blocked {
+                    problems: vec![format!(
+                        "the pending migrations changed since the confirmation (confirmed: {}; now: {})",
+                        confirmed.join(", "),
+                        now.join(", ")
+                    )],
+                });
+            }
+        }
+        Ok(pending)
     }
     .await;
     match checked {
         Ok(pending) => Ok((key, pending)),
         Err(e) => {
-            if let Some(k) = key {
-                let _ = lock::release(db, k).await;
-            }
+            release(db, key).await;
             Err(e)
         }
+    }
+}
+
+/// Releases the advisory lock. A failure is logged, never allowed to hide what was applied: the lock is
+/// session-level and goes with the connection anyway.
+async fn release(db: &mut Db, key: Option<i64>) {
+    if let Some(k) = key
+        && let Err(e) = lock::release(db, k).await
+    {
+        tracing::warn!("releasing the migration lock: {e}");
     }
 }
 
@@ -223,19 +255,25 @@ pub async fn apply(
     opts: &Options,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Report, MigrateError> {
-    apply_until(db, format, migrations, opts, progress, &|| false).await
+    apply_until(db, format, migrations, opts, None, progress, &|| false).await
 }
 
-/// Like [`apply`], and asks `stop` before each migration: when it says so, no further migration starts.
+/// Like [`apply`]; `confirmed` (when given) must equal the migrations pending now, and `stop` is asked before each
+/// migration: when it says so, no further migration starts.
 pub async fn apply_until(
     db: &mut Db,
     format: Format,
     migrations: &[Migration],
     opts: &Options,
+    confirmed: Option<&[String]>,
     progress: &mut (dyn FnMut(Progress) + Send),
     stop: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<Report, MigrateError> {
-    let (key, pending) = prepare(db, format, migrations, opts).await?;
+    let expect = Expectations {
+        create_ledger: true,
+        confirmed,
+    };
+    let (key, pending) = prepare(db, format, migrations, opts, expect).await?;
     if let Some(key) = key {
         progress(Progress::Locked { key });
     }
@@ -264,9 +302,7 @@ pub async fn apply_until(
             }
         }
     }
-    if let Some(key) = key {
-        lock::release(db, key).await?;
-    }
+    release(db, key).await;
     Ok(report)
 }
 
@@ -284,64 +320,51 @@ async fn apply_one(
         statements: stmts.len(),
     });
     let start = Instant::now();
-    let mut report_step = |done: usize| {
-        progress(Progress::Statement {
-            name: m.name.clone(),
-            done,
-            of: stmts.len(),
-        })
-    };
+    if transactional {
+        in_transaction(db, m, stmts, opts, start, progress).await?;
+    } else {
+        outside_transaction(db, m, stmts, opts, start, progress).await?;
+    }
+    let took = start.elapsed();
+    // sqlx writes execution_time after the commit; losing it must not turn an applied migration into a failure.
+    if let Err(e) = record::execution_time(&mut db.conn, m, took).await {
+        tracing::warn!("{}: execution_time not recorded: {e}", m.name);
+    }
+    Ok(took)
+}
+
+/// The migration and its ledger row in one transaction: all of it, or none of it.
+async fn in_transaction(
+    db: &mut Db,
+    m: &Migration,
+    stmts: &[Statement],
+    opts: &Options,
+    start: Instant,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(), MigrateError> {
     let backend = db.backend;
     let conn = &mut db.conn;
-    if transactional {
-        let begin = if backend == Backend::Sqlite {
-            "BEGIN IMMEDIATE"
-        } else {
-            "BEGIN"
-        };
-        exec(conn, begin)
-            .await
-            .map_err(|e| db_err("starting the transaction", e))?;
-        let result = async {
-            let s = record::started(conn, m).await?;
-            run_statements(conn, m, stmts, &mut report_step)
-                .await
-                .map_err(MigrateError::Statement)?;
-            record::applied(
-                conn,
-                backend,
-                m,
-                &s,
-                PRISMA_STEPS_WHEN_DONE,
-                start.elapsed(),
-                &opts.applied_by,
-            )
-            .await
-        }
-        .await;
-        match result {
-            Ok(()) => exec(conn, "COMMIT")
-                .await
-                .map_err(|e| db_err("committing", e))?,
-            Err(e) => {
-                let _ = exec(conn, "ROLLBACK").await;
-                return Err(e);
-            }
-        }
+    let begin = if backend == Backend::Sqlite {
+        "BEGIN IMMEDIATE"
     } else {
+        "BEGIN"
+    };
+    exec(conn, begin)
+        .await
+        .map_err(|e| db_err("starting the transaction", e))?;
+    let result = async {
         let s = record::started(conn, m).await?;
-        let mut done = 0;
-        let outcome = run_statements(conn, m, stmts, |n| {
-            done = n;
-            report_step(n);
-        })
-        .await;
-        if let Err(f) = outcome {
-            let text = format!("statement {} failed: {}", f.statement_index, f.message);
-            record::failed(conn, backend, m, &s, done, &text, &opts.applied_by).await?;
-            return Err(MigrateError::Statement(f));
-        }
-        record::progress(conn, &s, done).await?;
+        let report = |done| {
+            progress(Progress::Statement {
+                name: m.name.clone(),
+                done,
+                of: stmts.len(),
+            })
+        };
+        run_statements(conn, m, stmts, report)
+            .await
+            .map_err(MigrateError::Statement)?;
+        let by = &opts.applied_by;
         record::applied(
             conn,
             backend,
@@ -349,25 +372,89 @@ async fn apply_one(
             &s,
             PRISMA_STEPS_WHEN_DONE,
             start.elapsed(),
-            &opts.applied_by,
+            by,
         )
-        .await?;
+        .await
     }
-    let took = start.elapsed();
-    record::execution_time(conn, m, took).await?;
-    Ok(took)
+    .await;
+    match result {
+        Ok(()) => exec(conn, "COMMIT")
+            .await
+            .map_err(|e| db_err("committing", e)),
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK").await;
+            Err(e)
+        }
+    }
 }
 
-/// Rehearses every pending migration inside one transaction on the target, then rolls it all back.
+/// Statement by statement, each committed on its own, the ledger row written first and kept up to date, so a
+/// crash at any point leaves a record of how far it got.
+async fn outside_transaction(
+    db: &mut Db,
+    m: &Migration,
+    stmts: &[Statement],
+    opts: &Options,
+    start: Instant,
+    progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<(), MigrateError> {
+    let backend = db.backend;
+    let conn = &mut db.conn;
+    let s = record::started_outside_transaction(conn, backend, m, &opts.applied_by).await?;
+    for (i, stmt) in stmts.iter().enumerate() {
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(stmt.sql.clone()))
+            .execute(&mut *conn)
+            .await
+        {
+            let f = failure(m, i, stmt, &e);
+            let text = format!("statement {} failed: {}", f.statement_index, f.message);
+            record::failed(conn, backend, m, &s, i, &text, &opts.applied_by).await?;
+            return Err(MigrateError::Statement(f));
+        }
+        record::progress(conn, m, &s, i + 1, stmts.len()).await?;
+        progress(Progress::Statement {
+            name: m.name.clone(),
+            done: i + 1,
+            of: stmts.len(),
+        });
+    }
+    let by = &opts.applied_by;
+    record::applied(
+        conn,
+        backend,
+        m,
+        &s,
+        PRISMA_STEPS_WHEN_DONE,
+        start.elapsed(),
+        by,
+    )
+    .await
+}
+
+/// Rehearses every pending migration inside one transaction on the target, then rolls it all back. Creates
+/// nothing outside that transaction (not even the ledger table).
 pub async fn dry_run(
     db: &mut Db,
     format: Format,
     migrations: &[Migration],
     opts: &Options,
 ) -> Result<Vec<Rehearsal>, MigrateError> {
-    let (key, pending) = prepare(db, format, migrations, opts).await?;
-    let backend = db.backend;
-    let begin = if backend == Backend::Sqlite {
+    let expect = Expectations {
+        create_ledger: false,
+        confirmed: None,
+    };
+    let (key, pending) = prepare(db, format, migrations, opts, expect).await?;
+    let result = rehearse(db, migrations, &pending).await;
+    release(db, key).await;
+    result
+}
+
+async fn rehearse(
+    db: &mut Db,
+    migrations: &[Migration],
+    pending: &[usize],
+) -> Result<Vec<Rehearsal>, MigrateError> {
+    let begin = if db.backend == Backend::Sqlite {
         "BEGIN IMMEDIATE"
     } else {
         "BEGIN"
@@ -377,7 +464,7 @@ pub async fn dry_run(
         .map_err(|e| db_err("starting the transaction", e))?;
     let mut results = Vec::new();
     let mut stopped = false;
-    for i in pending {
+    for &i in pending {
         let m = &migrations[i];
         let name = m.name.clone();
         if stopped {
@@ -395,7 +482,10 @@ pub async fn dry_run(
         let outcome = match body(m) {
             Ok(stmts) => run_statements(&mut db.conn, m, stmts, |_| {}).await,
             Err(MigrateError::Statement(f)) => Err(f),
-            Err(other) => return Err(other),
+            Err(other) => {
+                let _ = exec(&mut db.conn, "ROLLBACK").await;
+                return Err(other);
+            }
         };
         match outcome {
             Ok(()) => results.push(Rehearsal::Ok {
@@ -408,10 +498,8 @@ pub async fn dry_run(
             }
         }
     }
-    let rolled_back = exec(&mut db.conn, "ROLLBACK").await;
-    if let Some(key) = key {
-        lock::release(db, key).await?;
-    }
-    rolled_back.map_err(|e| db_err("rolling the rehearsal back", e))?;
+    exec(&mut db.conn, "ROLLBACK")
+        .await
+        .map_err(|e| db_err("rolling the rehearsal back", e))?;
     Ok(results)
 }

@@ -36,10 +36,11 @@ impl Backend {
         }
     }
 
-    /// SQL for the current time as the ledgers store it.
+    /// SQL for the current wall-clock time as the ledgers store it (PostgreSQL's `now()` would be the start of the
+    /// transaction).
     pub fn now(self) -> &'static str {
         match self {
-            Backend::Postgres => "now()",
+            Backend::Postgres => "clock_timestamp()",
             Backend::Sqlite => "CURRENT_TIMESTAMP",
         }
     }

@@ -31,10 +31,14 @@ fn bytes(c: &Checksum) -> Vec<u8> {
     }
 }
 
-/// The ledger row's handle while a migration runs (Prisma's row id).
+/// The ledger row's handle while a migration runs.
 #[derive(Debug, Clone, Default)]
 pub struct Started {
+    /// Prisma's row id.
     pub prisma_id: Option<String>,
+    /// A sqlx or plain row was written before the migration ran (non-transactional files): finish it with an
+    /// UPDATE, not an INSERT.
+    pub in_progress_row: bool,
 }
 
 /// Prisma writes its row before running the script (`started_at`, `applied_steps_count = 0`); the others write
@@ -56,22 +60,78 @@ pub async fn started(conn: &mut AnyConnection, m: &Migration) -> Result<Started,
     .map_err(|e| db_err("recording the migration start", e))?;
     Ok(Started {
         prisma_id: Some(id),
+        in_progress_row: false,
     })
 }
 
-/// Prisma counts statements applied so far (for a migration run statement by statement).
+/// Before a non-transactional file runs, its row is written as not (yet) successful, so that a crash half-way
+/// leaves a record the tools understand: sqlx reports the version as dirty, deckhand shows it failed, Prisma's row
+/// is unfinished. (Drizzle's ledger has no such state; the journal and the invalid-index check cover it.)
+pub async fn started_outside_transaction(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    m: &Migration,
+    applied_by: &str,
+) -> Result<Started, MigrateError> {
+    let checksum = source::checksum(m);
+    let q = match &m.key {
+        Key::Prisma { .. } => return started(conn, m).await,
+        Key::Drizzle { .. } => return Ok(Started::default()),
+        Key::Sqlx {
+            version,
+            description,
+        } => sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES ($1, $2, FALSE, $3, -1)",
+        )
+        .bind(*version)
+        .bind(description.clone())
+        .bind(bytes(&checksum)),
+        Key::Plain { stem } => {
+            let sql = format!(
+                "INSERT INTO deckhand_migrations (version, name, checksum, applied_at, applied_by, duration_ms, \
+                 success, error) VALUES ($1, $2, $3, {}, $4, 0, FALSE, 'in progress')",
+                backend.now()
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(stem.clone())
+                .bind(m.name.clone())
+                .bind(hex(&checksum))
+                .bind(applied_by.to_string())
+        }
+    };
+    q.execute(conn)
+        .await
+        .map_err(|e| db_err("recording the migration start", e))?;
+    Ok(Started {
+        prisma_id: None,
+        in_progress_row: true,
+    })
+}
+
+/// Statements done so far, for a migration run statement by statement (Prisma: `applied_steps_count`; plain:
+/// the row's `error` says how far it got until it succeeds).
 pub async fn progress(
     conn: &mut AnyConnection,
+    m: &Migration,
     s: &Started,
-    steps: usize,
+    done: usize,
+    of: usize,
 ) -> Result<(), MigrateError> {
-    let Some(id) = &s.prisma_id else {
-        return Ok(());
+    let q = match (&m.key, &s.prisma_id) {
+        (Key::Prisma { .. }, Some(id)) => {
+            sqlx::query("UPDATE \"_prisma_migrations\" SET applied_steps_count = $1 WHERE id = $2")
+                .bind(done as i32)
+                .bind(id.clone())
+        }
+        (Key::Plain { stem }, _) if s.in_progress_row => {
+            sqlx::query("UPDATE deckhand_migrations SET error = $1 WHERE version = $2")
+                .bind(format!("in progress: {done} of {of} statements done"))
+                .bind(stem.clone())
+        }
+        _ => return Ok(()),
     };
-    sqlx::query("UPDATE \"_prisma_migrations\" SET applied_steps_count = $1 WHERE id = $2")
-        .bind(steps as i32)
-        .bind(id)
-        .execute(conn)
+    q.execute(conn)
         .await
         .map(|_| ())
         .map_err(|e| db_err("recording progress", e))
@@ -90,10 +150,24 @@ pub async fn applied(
     let checksum = source::checksum(m);
     let q = match (&m.key, &s.prisma_id) {
         (Key::Prisma { .. }, Some(id)) => sqlx::query(
-            "UPDATE \"_prisma_migrations\" SET finished_at = now(), applied_steps_count = $1 WHERE id = $2",
+            "UPDATE \"_prisma_migrations\" SET finished_at = clock_timestamp(), applied_steps_count = $1 \
+             WHERE id = $2",
         )
         .bind(steps as i32)
         .bind(id.clone()),
+        (Key::Sqlx { version, .. }, _) if s.in_progress_row => {
+            sqlx::query("UPDATE _sqlx_migrations SET success = TRUE WHERE version = $1").bind(*version)
+        }
+        (Key::Plain { stem }, _) if s.in_progress_row => {
+            let sql = format!(
+                "UPDATE deckhand_migrations SET success = TRUE, error = NULL, duration_ms = $1, applied_at = {} \
+                 WHERE version = $2",
+                backend.now()
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(took.as_millis() as i64)
+                .bind(stem.clone())
+        }
         (Key::Prisma { .. }, None) => {
             return Err(MigrateError::Database {
                 context: "recording the migration".into(),
@@ -163,6 +237,13 @@ pub async fn failed(
 ) -> Result<(), MigrateError> {
     let checksum = source::checksum(m);
     let q = match (&m.key, &s.prisma_id) {
+        // The in-progress row already says "not successful" (sqlx has no column for the reason).
+        (Key::Sqlx { .. }, _) if s.in_progress_row => return Ok(()),
+        (Key::Plain { stem }, _) if s.in_progress_row => {
+            sqlx::query("UPDATE deckhand_migrations SET error = $1 WHERE version = $2")
+                .bind(error.to_string())
+                .bind(stem.clone())
+        }
         (Key::Prisma { .. }, Some(id)) => {
             sqlx::query("UPDATE \"_prisma_migrations\" SET logs = $1, applied_steps_count = $2 WHERE id = $3")
                 .bind(error.to_string())

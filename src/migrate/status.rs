@@ -40,9 +40,15 @@ impl State {
         }
     }
 
-    /// States that block an apply until resolved.
+    /// States `deckhand status` reports as problems (exit 1).
     pub fn is_problem(self) -> bool {
         !matches!(self, State::Applied | State::Pending)
+    }
+
+    /// States that block an apply until resolved. An out-of-order migration does not: Prisma and sqlx apply it
+    /// (only Drizzle would skip it), so deckhand applies it too, saying so in the confirmation.
+    pub fn blocks_apply(self) -> bool {
+        matches!(self, State::Failed | State::Edited | State::MissingLocally)
     }
 }
 
@@ -83,11 +89,19 @@ impl Status {
             .collect()
     }
 
-    /// Indexes of the migrations on disk that are pending, in order.
+    /// Entries that must be resolved before an apply.
+    pub fn blocking(&self) -> Vec<&Entry> {
+        self.entries
+            .iter()
+            .filter(|e| e.state.blocks_apply())
+            .collect()
+    }
+
+    /// Indexes of the migrations on disk that an apply would run, in order (pending and out of order).
     pub fn pending(&self) -> Vec<usize> {
         self.entries
             .iter()
-            .filter(|e| e.state == State::Pending)
+            .filter(|e| matches!(e.state, State::Pending | State::OutOfOrder))
             .filter_map(|e| e.local)
             .collect()
     }
@@ -104,11 +118,17 @@ impl Status {
     }
 }
 
-/// The row that counts for each key: rolled-back rows are history; of the rest, the last one wins.
+/// The row that counts for each key: rolled-back rows are history; an unfinished one wins over a finished one
+/// (Prisma refuses to deploy while any row of a migration is unfinished, P3009); otherwise the last one.
 fn effective(rows: &[LedgerRow]) -> HashMap<&LedgerKey, &LedgerRow> {
-    let mut map = HashMap::new();
+    let mut map: HashMap<&LedgerKey, &LedgerRow> = HashMap::new();
     for r in rows.iter().filter(|r| r.state != RowState::RolledBack) {
-        map.insert(&r.key, r);
+        let keep_failed = map
+            .get(&r.key)
+            .is_some_and(|old| old.state == RowState::Failed);
+        if !keep_failed {
+            map.insert(&r.key, r);
+        }
     }
     map
 }
@@ -192,6 +212,7 @@ async fn invalid_indexes(db: &mut Db) -> Result<Vec<String>, MigrateError> {
          FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) \
          ORDER BY 1, 2",
     )
     .fetch_all(&mut db.conn)

@@ -62,6 +62,11 @@ pub(super) fn interpolate(text: &str, env: EnvLookup<'_>) -> Result<Resolved, St
 /// Replaces the password of every `scheme://user:password@host` in `text` with `****`, so connection strings
 /// (written out or coming from a variable whose name does not look secret) never reach the screen or journal.
 pub fn mask_url_passwords(text: &str) -> String {
+    mask_password_params(&mask_userinfo_passwords(text))
+}
+
+/// `scheme://user:password@host` → `scheme://user:****@host`.
+fn mask_userinfo_passwords(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(pos) = rest.find("://") {
@@ -85,6 +90,34 @@ pub fn mask_url_passwords(text: &str) -> String {
             }
             None => out.push_str(authority),
         }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `?password=secret&…` / `&password=secret` (libpq and sqlx accept the password as a query parameter).
+fn mask_password_params(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("password=") {
+        let (head, tail) = rest.split_at(pos + "password=".len());
+        out.push_str(head);
+        let boundary = head.len() >= "password=".len() + 1
+            && matches!(
+                head.as_bytes()[head.len() - "password=".len() - 1],
+                b'?' | b'&'
+            );
+        let end = tail
+            .find(|c: char| matches!(c, '&' | '#' | '"' | '\'' | '`') || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let value = &tail[..end];
+        let placeholder = value.starts_with("${") && value.ends_with('}');
+        out.push_str(if boundary && !placeholder && !value.is_empty() {
+            "****"
+        } else {
+            value
+        });
         rest = &tail[end..];
     }
     out.push_str(rest);
@@ -183,6 +216,18 @@ mod tests {
             "redis://:****@cache:6379"
         );
         assert_eq!(mask_url_passwords("no url here"), "no url here");
+        assert_eq!(
+            mask_url_passwords("postgres://db/shop?user=app&password=s3cr3t&sslmode=require"),
+            "postgres://db/shop?user=app&password=****&sslmode=require"
+        );
+        assert_eq!(
+            mask_url_passwords("pg://h/db?password=x y"),
+            "pg://h/db?password=**** y"
+        );
+        assert_eq!(
+            mask_url_passwords("echo mypassword=visible"),
+            "echo mypassword=visible"
+        );
         assert_eq!(
             mask_url_passwords("pg://u:${DB_PASS}@h"),
             "pg://u:${DB_PASS}@h"

@@ -70,15 +70,16 @@ pub async fn load(spec: Database, tx: Sender<RunnerEvent>) {
     send(&tx, RunnerEvent::Migrations(result)).await;
 }
 
-/// Applies the pending migrations, then reports the outcome and the fresh status. `stop` ends the apply after the
-/// migration in flight (which is never cut off half-way).
+/// Applies exactly the `confirmed` migrations (refusing if what is pending differs), then reports the outcome and
+/// the fresh status. `stop` ends the apply after the migration in flight (which is never cut off half-way).
 pub async fn apply(
     spec: Database,
     applied_by: String,
+    confirmed: Vec<String>,
     tx: Sender<RunnerEvent>,
     stop: CancellationToken,
 ) {
-    let outcome = match apply_inner(&spec, applied_by, &tx, &stop).await {
+    let outcome = match apply_inner(&spec, applied_by, confirmed, &tx, &stop).await {
         Ok(o) => o,
         Err(e) => ApplyOutcome {
             applied: Vec::new(),
@@ -101,6 +102,7 @@ fn statement_failure(e: &MigrateError) -> Option<StatementFailure> {
 async fn apply_inner(
     spec: &Database,
     applied_by: String,
+    confirmed: Vec<String>,
     tx: &Sender<RunnerEvent>,
     stop: &CancellationToken,
 ) -> Result<ApplyOutcome, MigrateError> {
@@ -121,6 +123,7 @@ async fn apply_inner(
         target.format,
         &target.migrations,
         &opts,
+        Some(&confirmed),
         &mut progress,
         &|| stop_flag.is_cancelled(),
     )
@@ -149,45 +152,97 @@ pub async fn dry_run(spec: Database, tx: Sender<RunnerEvent>) {
     send(&tx, RunnerEvent::Rehearsed(result)).await;
 }
 
-/// Marks the ledger entry `key` (named `name`) applied or rolled back, then reports and reloads the status.
+/// A confirmed resolve: what to do to which ledger entry, and the state the operator saw it in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveRequest {
+    pub action: Resolve,
+    pub key: LedgerKey,
+    pub name: String,
+    pub seen: crate::migrate::status::State,
+}
+
+/// Carries out a resolve under the tool's lock, after checking the entry is still in the state the operator
+/// confirmed (someone may have fixed it meanwhile), then reports and reloads the status.
 pub async fn resolve(
     spec: Database,
-    action: Resolve,
-    key: LedgerKey,
-    name: String,
+    req: ResolveRequest,
     applied_by: String,
     tx: Sender<RunnerEvent>,
 ) {
-    let result = async {
-        let target = migrate::load(&spec)?;
-        let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec)).await?;
-        migrate::ledger::check_supported(target.format, conn.backend)?;
-        let begin = match conn.backend {
-            db::Backend::Sqlite => "BEGIN IMMEDIATE",
-            db::Backend::Postgres => "BEGIN",
-        };
-        sqlx::raw_sql(begin)
-            .execute(&mut conn.conn)
-            .await
-            .map_err(|e| MigrateError::Database {
-                context: "starting the transaction".into(),
-                message: e.to_string(),
-            })?;
-        let done = resolve_in(&mut conn, &target, action, &key, &name, &applied_by).await;
-        let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
-        sqlx::raw_sql(end)
-            .execute(&mut conn.conn)
-            .await
-            .map_err(|e| MigrateError::Database {
-                context: "ending the transaction".into(),
-                message: e.to_string(),
-            })?;
-        done
-    }
-    .await
-    .map_err(|e: MigrateError| e.to_string());
+    let result = resolve_locked(&spec, &req, &applied_by)
+        .await
+        .map_err(|e| e.to_string());
     send(&tx, RunnerEvent::Resolved(result)).await;
     load(spec, tx).await;
+}
+
+async fn resolve_locked(
+    spec: &Database,
+    req: &ResolveRequest,
+    applied_by: &str,
+) -> Result<String, MigrateError> {
+    let target = migrate::load(spec)?;
+    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec)).await?;
+    migrate::ledger::check_supported(target.format, conn.backend)?;
+    let lock_key = match conn.backend {
+        db::Backend::Postgres => {
+            let k = migrate::lock::key_for(&mut conn, target.format).await?;
+            migrate::lock::acquire(&mut conn, k, spec.lock_wait).await?;
+            Some(k)
+        }
+        db::Backend::Sqlite => None,
+    };
+    let result = async {
+        let status = migrate::status::read(&mut conn, target.format, &target.migrations).await?;
+        let now = status
+            .entries
+            .iter()
+            .find(|e| e.key == req.key)
+            .map(|e| e.state);
+        if now != Some(req.seen) {
+            let now = now.map_or("gone from the status", |s| s.label());
+            return Err(MigrateError::Blocked {
+                problems: vec![format!(
+                    "{} changed since you confirmed: it was {}, it is now {now}; nothing was done",
+                    req.name,
+                    req.seen.label()
+                )],
+            });
+        }
+        transaction(&mut conn, &target, req, applied_by).await
+    }
+    .await;
+    if let Some(k) = lock_key {
+        let _ = migrate::lock::release(&mut conn, k).await;
+    }
+    result
+}
+
+async fn transaction(
+    conn: &mut db::Db,
+    target: &migrate::Target,
+    req: &ResolveRequest,
+    applied_by: &str,
+) -> Result<String, MigrateError> {
+    let begin = match conn.backend {
+        db::Backend::Sqlite => "BEGIN IMMEDIATE",
+        db::Backend::Postgres => "BEGIN",
+    };
+    let sql_err = |context: &str, e: sqlx::Error| MigrateError::Database {
+        context: context.into(),
+        message: e.to_string(),
+    };
+    sqlx::raw_sql(begin)
+        .execute(&mut conn.conn)
+        .await
+        .map_err(|e| sql_err("starting the transaction", e))?;
+    let done = resolve_in(conn, target, req.action, &req.key, &req.name, applied_by).await;
+    let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    sqlx::raw_sql(end)
+        .execute(&mut conn.conn)
+        .await
+        .map_err(|e| sql_err("ending the transaction", e))?;
+    done
 }
 
 async fn resolve_in(

@@ -84,6 +84,15 @@ fn refused(sql: &str) -> Option<&'static str> {
     if is(0, "REINDEX") {
         return reindex(&toks[1..]);
     }
+    // ALTER TABLE … DETACH PARTITION name CONCURRENTLY (PostgreSQL 14+).
+    if is(0, "ALTER") && is(1, "TABLE") {
+        let detach = toks
+            .windows(2)
+            .position(|w| w[0].is("DETACH") && w[1].is("PARTITION"));
+        if detach.is_some_and(|at| toks[at + 2..].iter().any(|t| t.is("CONCURRENTLY"))) {
+            return Some("DETACH PARTITION CONCURRENTLY");
+        }
+    }
     if is(0, "CLUSTER") {
         return cluster(&toks[1..]);
     }
@@ -228,6 +237,20 @@ mod tests {
         assert_eq!(
             reason(sql).as_deref(),
             Some("CREATE INDEX CONCURRENTLY at line 2")
+        );
+    }
+
+    #[test]
+    fn detach_partition_concurrently_is_refused_in_a_transaction() {
+        assert_eq!(
+            reason("ALTER TABLE measurements DETACH PARTITION measurements_2023 CONCURRENTLY;")
+                .as_deref(),
+            Some("DETACH PARTITION CONCURRENTLY at line 1")
+        );
+        assert_eq!(reason("ALTER TABLE m DETACH PARTITION m_2023;"), None);
+        assert_eq!(
+            reason("ALTER TABLE m DETACH PARTITION m_2023 FINALIZE;"),
+            None
         );
     }
 
