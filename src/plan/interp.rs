@@ -103,7 +103,7 @@ fn mask_password_params(text: &str) -> String {
     while let Some(pos) = rest.find("password=") {
         let (head, tail) = rest.split_at(pos + "password=".len());
         out.push_str(head);
-        let boundary = head.len() >= "password=".len() + 1
+        let boundary = head.len() > "password=".len()
             && matches!(
                 head.as_bytes()[head.len() - "password=".len() - 1],
                 b'?' | b'&'

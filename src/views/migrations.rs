@@ -44,58 +44,19 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let entries = &snap.status.entries;
-    let invalid = &snap.status.invalid_indexes;
-    // Summary (it may wrap once), entries, invalid indexes (two lines each when wrapped), status line.
-    let wanted = entries.len() + 3 + 2 * invalid.len();
-    let list_height = (wanted as u16).min(inner.height * 2 / 3).max(3);
+    // Summary, entries and the progress line, one screen line each; the rest is detail (wrapped).
+    let list_height = (entries.len() as u16 + 2).min(inner.height / 2).max(3);
     let [list_area, sql_area] =
         Layout::vertical([Constraint::Length(list_height), Constraint::Min(1)]).areas(inner);
 
     let mut lines = vec![summary(snap)];
-    let visible = usize::from(list_height.saturating_sub(3))
-        .saturating_sub(2 * invalid.len())
-        .max(1);
+    let visible = usize::from(list_height.saturating_sub(2)).max(1);
     let first = db.selected.saturating_sub(visible.saturating_sub(1));
     for (i, e) in entries.iter().enumerate().skip(first).take(visible) {
-        let style = state_style(e.state);
-        let mark = match e.state {
-            MState::Applied => "✓ ",
-            MState::Pending => "o ",
-            _ => "! ",
-        };
-        let no_tx = e
-            .local
-            .and_then(|l| snap.migrations.get(l))
-            .is_some_and(|m| m.no_transaction.is_some());
-        let mut spans = vec![
-            Span::styled(mark, style),
-            Span::raw(safe(&e.name).into_owned()),
-            Span::styled(format!("  {}", e.state.label()), style),
-        ];
-        if no_tx {
-            spans.push(Span::styled("  no-tx", Style::new().fg(theme::WARN)));
-        }
-        if let Some((text, failed)) = rehearsal_of(state, &e.name) {
-            let style = if failed { theme::DANGER } else { theme::MUTED };
-            spans.push(Span::styled(
-                format!("  dry-run: {text}"),
-                Style::new().fg(style),
-            ));
-        }
-        let mut line = Line::from(spans);
-        if i == db.selected {
-            line = line.patch_style(Style::new().add_modifier(Modifier::REVERSED));
-        }
-        lines.push(line);
-    }
-    for index in invalid {
-        lines.push(Line::styled(
-            format!("! {}", safe(index)),
-            Style::new().fg(theme::DANGER),
-        ));
+        lines.push(entry_line(state, snap, i, e));
     }
     lines.push(status_line(state));
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), list_area);
+    frame.render_widget(Paragraph::new(lines), list_area);
     render_sql(frame, sql_area, state, snap);
 }
 
@@ -116,6 +77,45 @@ fn rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
         Rehearsal::NotReached { name: n } if n == name => Some(("not reached".into(), false)),
         _ => None,
     })
+}
+
+fn entry_line(
+    state: &State,
+    snap: &crate::runner::migrate::Snapshot,
+    i: usize,
+    e: &crate::migrate::status::Entry,
+) -> Line<'static> {
+    let style = state_style(e.state);
+    let mark = match e.state {
+        MState::Applied => "✓ ",
+        MState::Pending => "o ",
+        _ => "! ",
+    };
+    let no_tx = e
+        .local
+        .and_then(|l| snap.migrations.get(l))
+        .is_some_and(|m| m.no_transaction.is_some());
+    let mut spans = vec![
+        Span::styled(mark, style),
+        Span::raw(safe(&e.name).into_owned()),
+        Span::styled(format!("  {}", e.state.label()), style),
+    ];
+    if no_tx {
+        spans.push(Span::styled("  no-tx", Style::new().fg(theme::WARN)));
+    }
+    if let Some((text, failed)) = rehearsal_of(state, &e.name) {
+        let style = if failed { theme::DANGER } else { theme::MUTED };
+        spans.push(Span::styled(
+            format!("  dry-run: {text}"),
+            Style::new().fg(style),
+        ));
+    }
+    let line = Line::from(spans);
+    if i == state.db.selected {
+        line.patch_style(Style::new().add_modifier(Modifier::REVERSED))
+    } else {
+        line
+    }
 }
 
 fn state_style(s: MState) -> Style {
@@ -200,10 +200,16 @@ fn render_sql(
             area,
         );
     };
-    let mut lines = vec![Line::styled(
+    let mut lines: Vec<Line> = snap
+        .status
+        .invalid_indexes
+        .iter()
+        .map(|index| Line::styled(format!("! {}", safe(index)), Style::new().fg(theme::DANGER)))
+        .collect();
+    lines.push(Line::styled(
         format!("── {} ", m.path.display()),
         Style::new().fg(theme::MUTED),
-    )];
+    ));
     if let Some(why) = &m.no_transaction {
         lines.push(Line::styled(
             format!("runs statement by statement, outside a transaction: {why}"),
