@@ -7,6 +7,7 @@
 pub mod app;
 pub mod console;
 pub mod journal;
+pub mod lint;
 pub mod migrate;
 pub mod plan;
 pub mod runner;
