@@ -43,6 +43,24 @@ enum Command {
     Demo,
     /// List past runs from the journal
     History,
+    /// Lint migrations for risk (a migrations folder or .sql files); exit 0 clean, 1 findings at or above --fail-on
+    Lint {
+        /// Migration folders (any supported format) or .sql files
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value = "human")]
+        format: cli::lint::OutputFormat,
+        /// Exit 1 when a finding of this class or worse is present
+        #[arg(long, value_enum, default_value = "dangerous")]
+        fail_on: cli::lint::FailOn,
+        /// Add live context (table sizes, lock holders) from this database
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Who will run the migrations (decides whether a missing lock_timeout is a finding)
+        #[arg(long, value_enum, default_value = "deckhand")]
+        executor: cli::lint::Executor,
+    },
     /// Show the status of the plan's migrations; exit 0 all applied, 3 pending, 1 problems
     Status {
         /// The plan file
@@ -64,6 +82,19 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo(),
         Command::History => history(),
+        Command::Lint {
+            paths,
+            format,
+            fail_on,
+            database_url,
+            executor,
+        } => cli::lint::run(&cli::lint::Request {
+            paths,
+            format,
+            fail_on,
+            database_url,
+            executor,
+        }),
         Command::Status { plan, json } => match plan::load(&plan) {
             Ok(p) => cli::status::run(&p, json),
             Err(e) => invalid(e),

@@ -64,6 +64,8 @@ fn snapshot(states: &[(&str, MState)]) -> Snapshot {
                 .collect(),
             invalid_indexes: Vec::new(),
         },
+        reports: vec![None; states.len()],
+        notes: Vec::new(),
     }
 }
 
@@ -300,4 +302,141 @@ fn phases_wait_while_migrations_are_applied() {
             .unwrap_or("")
             .contains("database operation")
     );
+}
+
+fn finding(
+    class: deckhand::lint::Class,
+    rule: &str,
+    object: Option<&str>,
+    ignored: Option<&str>,
+) -> deckhand::lint::Finding {
+    deckhand::lint::Finding {
+        class,
+        rule: rule.into(),
+        statement_index: 1,
+        line: 2,
+        column: 1,
+        statement: "DROP TABLE users".into(),
+        why: "the table and its rows are gone".into(),
+        safer: "rename it first; drop it in a later release".into(),
+        object: object.map(String::from),
+        tables: vec!["users".into()],
+        severity: None,
+        context: vec!["users: ~120 rows".into()],
+        ignored: ignored.map(String::from),
+    }
+}
+
+fn with_findings(findings: Vec<deckhand::lint::Finding>) -> Harness {
+    let mut snap = snapshot(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    snap.reports[1] = Some(deckhand::lint::FileReport {
+        name: "m2".into(),
+        path: "prisma/migrations/m2/migration.sql".into(),
+        findings,
+        atomicity: deckhand::lint::Atomicity {
+            transactional: true,
+            on_failure: Vec::new(),
+            summary: "one transaction".into(),
+        },
+    });
+    let mut h = Harness::new(plan_from(PLAN));
+    h.act(Action::Runner(RunnerEvent::Migrations(Ok(snap))));
+    h.state.checked[0] = true;
+    h
+}
+
+#[test]
+fn a_dangerous_finding_must_be_confirmed_by_typing_the_object_name() {
+    use deckhand::lint::Class;
+    let mut h = with_findings(vec![
+        finding(Class::Dangerous, "ban-drop-table", Some("users"), None),
+        finding(Class::Breaking, "renaming-column", None, None),
+        finding(
+            Class::Locking,
+            "require-concurrent-index-creation",
+            None,
+            Some("table has 3 rows"),
+        ),
+    ]);
+    h.char('a');
+    let body: Vec<String> = h
+        .state
+        .modal
+        .as_ref()
+        .unwrap()
+        .body
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    assert!(
+        body.iter()
+            .any(|l| l.starts_with("DANGEROUS: m2 line 2: DROP TABLE users")),
+        "{body:?}"
+    );
+    assert!(
+        body.iter().any(|l| l.starts_with("BREAKING: m2")),
+        "{body:?}"
+    );
+    assert!(
+        body.iter().any(|l| l.starts_with(
+            "Exempted: m2 line 2 require-concurrent-index-creation: table has 3 rows"
+        )),
+        "{body:?}"
+    );
+    h.settle();
+    h.type_text("production");
+    let fx = h.key(KeyCode::Enter);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))),
+        "not before the object is typed"
+    );
+    let modal = h.state.modal.as_ref().expect("data-loss prompt");
+    assert_eq!(modal.title, "Data loss: users");
+    h.settle();
+    h.type_text("user");
+    let fx = h.key(KeyCode::Enter);
+    assert!(h.state.modal.is_none(), "a wrong name cancels");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))));
+    // Again, properly.
+    h.char('a');
+    h.settle();
+    h.type_text("production");
+    h.key(KeyCode::Enter);
+    h.settle();
+    h.type_text("users");
+    let fx = h.key(KeyCode::Enter);
+    assert!(fx.contains(&Effect::ApplyMigrations(vec!["m2".into()])));
+    let risks = journal_events(&fx)
+        .into_iter()
+        .find_map(|e| match e {
+            Event::MigrationRisks {
+                migration,
+                findings,
+                exemptions,
+            } => Some((migration, findings, exemptions)),
+            _ => None,
+        })
+        .expect("risks journaled");
+    assert_eq!(risks.0, "m2");
+    assert_eq!(risks.1.len(), 2);
+    assert_eq!(
+        risks.2,
+        vec!["require-concurrent-index-creation line 2: table has 3 rows".to_string()]
+    );
+}
+
+#[test]
+fn an_exempted_dangerous_finding_needs_no_typed_name() {
+    use deckhand::lint::Class;
+    let mut h = with_findings(vec![finding(
+        Class::Dangerous,
+        "ban-drop-table",
+        Some("users"),
+        Some("table retired in v41"),
+    )]);
+    h.char('a');
+    h.settle();
+    h.type_text("production");
+    let fx = h.key(KeyCode::Enter);
+    assert!(fx.contains(&Effect::ApplyMigrations(vec!["m2".into()])));
 }

@@ -294,8 +294,21 @@ fn migrations_pane_80x24_shows_states_sql_and_problems() {
             entries,
             invalid_indexes: vec!["index public.users_email_key on users is INVALID".into()],
         },
+        reports: vec![None, None, Some(locking_report())],
+        notes: Vec::new(),
     };
     h.act(Action::Runner(RunnerEvent::Migrations(Ok(snapshot))));
+    // The pending migration: its risk summary in the list, its finding marked on its SQL line.
+    h.state.db.selected = 2;
+    let screen = draw(&h.state, 80, 24).backend().to_string();
+    assert!(
+        screen.contains("0003_orders  pending  1 locking"),
+        "{screen}"
+    );
+    assert!(screen.contains("L LOCKING line 2"), "{screen}");
+    assert!(screen.contains("live: users: ~2,000,000 rows"), "{screen}");
+    assert!(screen.contains("L2 CREATE UNIQUE INDEX"), "{screen}");
+    h.state.db.selected = 1;
     let t = draw(&h.state, 80, 24);
     let screen = t.backend().to_string();
     assert!(
@@ -316,4 +329,32 @@ fn migrations_pane_80x24_shows_states_sql_and_problems() {
         .expect("failed row");
     assert_eq!(cell_fg_bg(buf, "FAILED", row).0, Color::Red);
     insta::assert_snapshot!(t.backend());
+}
+
+fn locking_report() -> deckhand::lint::FileReport {
+    use deckhand::lint::{Atomicity, Class, FileReport, Finding};
+    FileReport {
+        name: "0003_orders".into(),
+        path: "m/0003_orders.sql".into(),
+        findings: vec![Finding {
+            class: Class::Locking,
+            rule: "require-concurrent-index-creation".into(),
+            statement_index: 1,
+            line: 2,
+            column: 1,
+            statement: "CREATE UNIQUE INDEX users_email_key ON users (email)".into(),
+            why: "writes to users wait until the index is built".into(),
+            safer: "CREATE INDEX CONCURRENTLY".into(),
+            object: None,
+            tables: vec!["users".into()],
+            severity: None,
+            context: vec!["users: ~2,000,000 rows, 180 MB; est. lock ~4 s".into()],
+            ignored: None,
+        }],
+        atomicity: Atomicity {
+            transactional: true,
+            on_failure: Vec::new(),
+            summary: "one transaction: if any statement fails, nothing stays applied".into(),
+        },
+    }
 }

@@ -137,7 +137,15 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             let next = confirmation_for(state, gated);
             open(state, next, fx);
         }
-        ModalKind::ApplyMigrations => super::db::start_apply(state, fx),
+        ModalKind::ApplyMigrations => {
+            let objects = super::db::objects_to_confirm(state);
+            super::db::confirm_destroyed_then_apply(state, objects, fx)
+        }
+        // The first object was just typed: on to the rest.
+        ModalKind::ConfirmDestroy(objects) => {
+            let rest = objects.into_iter().skip(1).collect();
+            super::db::confirm_destroyed_then_apply(state, rest, fx)
+        }
         ModalKind::DryRunMigrations => super::db::start_dry_run(state, fx),
         ModalKind::ResolveMigration(req) => super::db::start_resolve(state, req, fx),
         // The prompt names a step, but act on what runs now: the step may have ended while the prompt was open.

@@ -29,6 +29,8 @@ pub enum ModalKind {
     ChecklistOverride(Gated),
     /// Apply the pending migrations.
     ApplyMigrations,
+    /// A Dangerous finding destroys these objects: the operator types each name, in turn, before the apply starts.
+    ConfirmDestroy(Vec<String>),
     /// Rehearse the pending migrations (takes table locks until it rolls back).
     DryRunMigrations,
     /// Mark a ledger entry applied or rolled back.

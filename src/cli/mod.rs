@@ -1,4 +1,5 @@
 //! The command line's subcommands other than the console itself (bin-only; the library does the work).
 
 pub mod demo;
+pub mod lint;
 pub mod status;

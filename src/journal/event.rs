@@ -77,6 +77,12 @@ pub enum Event {
         format: String,
         migrations: Vec<String>,
     },
+    /// The risks an apply was confirmed with: findings by class and every exemption with its reason.
+    MigrationRisks {
+        migration: String,
+        findings: Vec<String>,
+        exemptions: Vec<String>,
+    },
     MigrationApplied {
         name: String,
         duration_ms: u64,

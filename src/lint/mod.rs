@@ -3,6 +3,11 @@
 //! safer pattern; `-- deckhand:ignore <rule> <reason>` exemptions; the atomicity preview of each file; and live
 //! context from the target database (table sizes, lock holders, PgBouncer). May import `migrate` types.
 
+pub mod analyze;
+pub mod live;
+pub mod run;
 mod types;
+
+pub use analyze::{Options, analyze, analyze_migration};
 
 pub use types::*;

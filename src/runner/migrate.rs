@@ -7,18 +7,23 @@ use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use super::RunnerEvent;
+use crate::lint::{self, FileReport};
 use crate::migrate::apply::{self, Options};
 use crate::migrate::ledger::LedgerKey;
 use crate::migrate::status::Status;
 use crate::migrate::{self, Format, MigrateError, Migration, db, error::StatementFailure, record};
 use crate::plan::Database;
 
-/// What the migrations pane shows: the files and their status.
+/// What the migrations pane shows: the files, their status, and the risk of each pending one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub format: Format,
     pub migrations: Vec<Migration>,
     pub status: Status,
+    /// The risk report of each migration that would run (index-aligned with `migrations`; `None` for the others).
+    pub reports: Vec<Option<FileReport>>,
+    /// Notes about the connection or the live context (a pooling proxy, context unavailable).
+    pub notes: Vec<String>,
 }
 
 /// How an apply ended.
@@ -56,11 +61,32 @@ async fn send(tx: &Sender<RunnerEvent>, ev: RunnerEvent) {
 }
 
 async fn snapshot(spec: &Database) -> Result<Snapshot, MigrateError> {
-    let (target, status) = migrate::read_status(spec).await?;
+    let target = migrate::load(spec)?;
+    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec)).await?;
+    let status = migrate::status::read(&mut conn, target.format, &target.migrations).await?;
+    // deckhand sets lock_timeout itself, so a missing one in the SQL is not a finding here.
+    let opts = lint::Options {
+        executor_sets_lock_timeout: true,
+    };
+    let pending = status.pending();
+    let mut reports: Vec<Option<FileReport>> = vec![None; target.migrations.len()];
+    let mut analyzed: Vec<FileReport> = pending
+        .iter()
+        .map(|&i| lint::analyze_migration(&target.migrations[i], &opts))
+        .collect();
+    let notes = match lint::run::add_live_context(&mut conn, &mut analyzed).await {
+        Ok(notes) => notes,
+        Err(e) => vec![format!("live context unavailable: {e}")],
+    };
+    for (i, report) in pending.into_iter().zip(analyzed) {
+        reports[i] = Some(report);
+    }
     Ok(Snapshot {
         format: target.format,
         migrations: target.migrations,
         status,
+        reports,
+        notes,
     })
 }
 

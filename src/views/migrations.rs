@@ -3,12 +3,13 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{safe, theme};
 use crate::app::{DbBusy, DbView, State};
+use crate::lint::{Class, FileReport, Finding};
 use crate::migrate::status::State as MState;
 
 pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
@@ -103,6 +104,13 @@ fn entry_line(
     if no_tx {
         spans.push(Span::styled("  no-tx", Style::new().fg(theme::WARN)));
     }
+    if let Some(report) = e
+        .local
+        .and_then(|l| snap.reports.get(l))
+        .and_then(Option::as_ref)
+    {
+        spans.extend(risk_summary(report));
+    }
     if let Some((text, failed)) = rehearsal_of(state, &e.name) {
         let style = if failed { theme::DANGER } else { theme::MUTED };
         spans.push(Span::styled(
@@ -116,6 +124,48 @@ fn entry_line(
     } else {
         line
     }
+}
+
+/// Colour of a risk class.
+fn class_style(c: Class) -> Style {
+    match c {
+        Class::Dangerous => Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+        Class::Breaking => Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
+        Class::Locking => Style::new().fg(theme::WARN),
+        Class::Safe => Style::new().fg(theme::OK),
+    }
+}
+
+/// The gutter mark of a class on SQL lines.
+fn class_mark(c: Class) -> &'static str {
+    match c {
+        Class::Dangerous => "D",
+        Class::Breaking => "B",
+        Class::Locking => "L",
+        Class::Safe => " ",
+    }
+}
+
+/// `  1 dangerous 2 locking` after a migration's name (exempted findings not counted); `  safe` when clean.
+fn risk_summary(report: &FileReport) -> Vec<Span<'static>> {
+    let mut spans = Vec::new();
+    for class in [Class::Dangerous, Class::Breaking, Class::Locking] {
+        let n = report
+            .findings
+            .iter()
+            .filter(|f| f.class == class && f.ignored.is_none())
+            .count();
+        if n > 0 {
+            spans.push(Span::styled(
+                format!("  {n} {}", class.label()),
+                class_style(class),
+            ));
+        }
+    }
+    if spans.is_empty() {
+        spans.push(Span::styled("  safe", class_style(Class::Safe)));
+    }
+    spans
 }
 
 fn state_style(s: MState) -> Style {
@@ -216,6 +266,25 @@ fn render_sql(
             Style::new().fg(theme::WARN),
         ));
     }
+    let report = entry
+        .local
+        .and_then(|i| snap.reports.get(i))
+        .and_then(Option::as_ref);
+    if let Some(r) = report {
+        lines.push(Line::styled(
+            r.atomicity.summary.clone(),
+            Style::new().fg(theme::MUTED),
+        ));
+        for f in &r.findings {
+            lines.extend(finding_lines(f));
+        }
+        for text in &r.atomicity.on_failure {
+            lines.push(Line::styled(
+                format!("  {}", safe(text)),
+                Style::new().fg(theme::WARN),
+            ));
+        }
+    }
     let total = m.sql.lines().count();
     let width = total.to_string().len();
     let first = db.sql_scroll.min(total.saturating_sub(1));
@@ -226,11 +295,50 @@ fn render_sql(
         .skip(first)
         .take(usize::from(area.height))
     {
+        let worst = report
+            .into_iter()
+            .flat_map(|r| &r.findings)
+            .filter(|f| f.line == n + 1 && f.ignored.is_none())
+            .map(|f| f.class)
+            .max()
+            .unwrap_or(Class::Safe);
         lines.push(Line::from(vec![
+            Span::styled(class_mark(worst), class_style(worst)),
             Span::styled(format!("{:>width$} ", n + 1), Style::new().fg(theme::MUTED)),
             Span::raw(safe(text).into_owned()),
         ]));
     }
     // Wrapped, not cut: every character of what will run must be readable.
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// A finding in the detail area: class, line and rule; why; the safer pattern; live context.
+fn finding_lines(f: &Finding) -> Vec<Line<'static>> {
+    let style = class_style(f.class);
+    let mut head = vec![
+        Span::styled(
+            format!("{} {}", class_mark(f.class), f.class.label().to_uppercase()),
+            style,
+        ),
+        Span::raw(format!(" line {} {}", f.line, f.rule)),
+    ];
+    if let Some(reason) = &f.ignored {
+        head.push(Span::styled(
+            format!(" (ignored: {})", safe(reason)),
+            Style::new().fg(theme::MUTED),
+        ));
+    }
+    let mut lines = vec![Line::from(head)];
+    lines.push(Line::raw(format!("  {}", f.why)));
+    lines.push(Line::styled(
+        format!("  safer: {}", f.safer),
+        Style::new().fg(theme::MUTED),
+    ));
+    for c in &f.context {
+        lines.push(Line::styled(
+            format!("  live: {}", safe(c)),
+            Style::new().fg(theme::FOCUS),
+        ));
+    }
+    lines
 }
