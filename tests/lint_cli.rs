@@ -1,0 +1,199 @@
+//! `deckhand lint` as CI uses it: exit codes by threshold, the JSON shape, ignore comments with and without a
+//! reason, folders of a migration tool and loose files, and bad usage.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::migrations as m;
+
+fn lint(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .arg("lint")
+        .args(args)
+        .output()
+        .expect("run deckhand lint")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn file(dir: &Path, name: &str, sql: &str) -> String {
+    let path = dir.join(name);
+    m::write(&path, sql);
+    path.display().to_string()
+}
+
+#[test]
+fn exit_codes_follow_the_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = file(
+        dir.path(),
+        "index.sql",
+        "CREATE INDEX users_email_idx ON users (email);\n",
+    );
+    let drop = file(dir.path(), "drop.sql", "DROP TABLE users;\n");
+    let safe = file(
+        dir.path(),
+        "safe.sql",
+        "CREATE TABLE t (id bigint PRIMARY KEY);\n",
+    );
+    assert_eq!(lint(&[&safe]).status.code(), Some(0), "nothing found");
+    assert_eq!(
+        lint(&[&index]).status.code(),
+        Some(0),
+        "locking is below the default threshold"
+    );
+    assert_eq!(
+        lint(&["--fail-on", "locking", &index]).status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        lint(&[&drop]).status.code(),
+        Some(1),
+        "dangerous fails by default"
+    );
+    assert_eq!(lint(&["--fail-on", "never", &drop]).status.code(), Some(0));
+    let out = lint(&[&drop]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("DANGEROUS"), "{stdout}");
+    assert!(
+        stdout.contains("1 | DROP TABLE users;"),
+        "the source snippet: {stdout}"
+    );
+    assert!(stdout.contains("safer:"), "{stdout}");
+}
+
+#[test]
+fn json_has_files_findings_and_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "ALTER TABLE users RENAME COLUMN email TO email_address;\nDELETE FROM sessions;\n";
+    let f = file(dir.path(), "001_mixed.sql", sql);
+    let out = lint(&["--format", "json", "--fail-on", "breaking", &f]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    let findings = v["files"][0]["findings"].as_array().expect("findings");
+    let classes: Vec<&str> = findings
+        .iter()
+        .map(|f| f["class"].as_str().unwrap())
+        .collect();
+    assert!(
+        classes.contains(&"breaking") && classes.contains(&"dangerous"),
+        "{classes:?}"
+    );
+    let delete = findings
+        .iter()
+        .find(|f| f["rule"] == "delete-without-where")
+        .expect("delete finding");
+    assert_eq!(delete["line"], 2);
+    assert_eq!(delete["statement_index"], 2);
+    assert_eq!(delete["object"], "sessions");
+    assert_eq!(v["summary"]["dangerous"], 1);
+    assert_eq!(v["fail_on"], "breaking");
+    assert_eq!(v["failed"], true);
+    assert_eq!(v["files"][0]["atomicity"]["transactional"], true);
+}
+
+#[test]
+fn ignore_comments_exempt_with_a_reason_and_are_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = "-- deckhand:ignore ban-drop-table table retired in v41, no readers left\nDROP TABLE legacy_events;\n";
+    let f = file(dir.path(), "drop.sql", sql);
+    let out = lint(&[&f]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "exempted: {}",
+        text(&out.stdout)
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("ignored: table retired in v41, no readers left"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("1 ignored"), "{stdout}");
+
+    let bare = file(
+        dir.path(),
+        "bare.sql",
+        "-- deckhand:ignore ban-drop-table\nDROP TABLE legacy_events;\n",
+    );
+    let out = lint(&["--format", "json", &bare]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an ignore without a reason exempts nothing"
+    );
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    let rules: Vec<&str> = v["files"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(
+        rules.contains(&"ignore-without-reason") && rules.contains(&"ban-drop-table"),
+        "{rules:?}"
+    );
+}
+
+#[test]
+fn a_tool_folder_is_read_in_its_format() {
+    let dir = tempfile::tempdir().unwrap();
+    m::prisma(
+        dir.path(),
+        &[
+            (
+                "20240101000000_init",
+                "CREATE TABLE users (id bigint PRIMARY KEY, email text);\n",
+            ),
+            (
+                "20240201000000_drop",
+                "ALTER TABLE users DROP COLUMN email;\n",
+            ),
+        ],
+    );
+    let out = lint(&["--format", "json", &dir.path().display().to_string()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["files"][0]["findings"].as_array().unwrap().len(),
+        0,
+        "creating a table is safe"
+    );
+    assert_eq!(v["files"][1]["name"], "20240201000000_drop");
+    let objects: Vec<&str> = v["files"][1]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["object"].as_str())
+        .collect();
+    assert!(objects.contains(&"users.email"), "{objects:?}");
+}
+
+#[test]
+fn unparseable_sql_is_never_silently_safe() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = file(dir.path(), "bad.sql", "ALTER TABLE users ADD COLUMN;\n");
+    let out = lint(&["--format", "json", &f]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("could-not-parse"));
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    assert_eq!(lint(&[]).status.code(), Some(2), "a path is required");
+    assert_eq!(lint(&["no/such/dir"]).status.code(), Some(2));
+    assert_eq!(
+        lint(&["--fail-on", "sometimes", "x.sql"]).status.code(),
+        Some(2)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let notes = file(dir.path(), "notes.txt", "hello");
+    let out = lint(&[&notes]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("expected a migrations folder or a .sql file"));
+}
