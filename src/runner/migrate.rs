@@ -74,10 +74,21 @@ async fn snapshot(spec: &Database) -> Result<Snapshot, MigrateError> {
         .iter()
         .map(|&i| lint::analyze_migration(&target.migrations[i], &opts))
         .collect();
-    let notes = match lint::run::add_live_context(&mut conn, &mut analyzed).await {
+    let mut notes = match lint::run::add_live_context(&mut conn, &mut analyzed).await {
         Ok(notes) => notes,
         Err(e) => vec![format!("live context unavailable: {e}")],
     };
+    if conn.backend == db::Backend::Sqlite {
+        // squawk's rules are PostgreSQL's: lock advice (CONCURRENTLY, NOT VALID, …) and its parser's view of
+        // SQLite-only syntax do not apply. What destroys data or breaks the running app still does.
+        for r in &mut analyzed {
+            r.findings.retain(|f| {
+                matches!(f.class, lint::Class::Dangerous | lint::Class::Breaking)
+                    && f.rule != "could-not-parse"
+            });
+        }
+        notes.push("SQLite target: only Dangerous and Breaking findings apply (lock advice is PostgreSQL's)".into());
+    }
     for (i, report) in pending.into_iter().zip(analyzed) {
         reports[i] = Some(report);
     }
