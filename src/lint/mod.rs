@@ -3,7 +3,13 @@
 //! safer pattern; `-- deckhand:ignore <rule> <reason>` exemptions; the atomicity preview of each file; and live
 //! context from the target database (table sizes, lock holders, PgBouncer). May import `migrate` types.
 
+mod analyze;
+mod atomicity;
+mod ignore;
 pub mod rules;
+mod syntax;
 mod types;
 
+pub use analyze::{Options, analyze, analyze_migration};
+pub use atomicity::atomicity;
 pub use types::*;
