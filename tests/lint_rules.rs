@@ -435,3 +435,14 @@ fn analyze_migration_reads_what_deckhand_reads() {
         vec![(Dangerous, "ban-drop-table", 2, 2, Some("users_old"))]
     );
 }
+
+#[test]
+fn empty_and_comment_only_files() {
+    assert!(lint("").findings.is_empty());
+    assert!(lint("-- nothing yet\n/* at all */\n").findings.is_empty());
+    let report = lint("-- deckhand:ignore all nothing to exempt\n");
+    assert_eq!(
+        shape(&report.findings),
+        vec![(Locking, "unused-ignore", 0, 1, None)]
+    );
+}
