@@ -3,11 +3,15 @@
 //! safer pattern; `-- deckhand:ignore <rule> <reason>` exemptions; the atomicity preview of each file; and live
 //! context from the target database (table sizes, lock holders, PgBouncer). May import `migrate` types.
 
-pub mod analyze;
+mod analyze;
+mod atomicity;
+mod ignore;
 pub mod live;
+pub mod rules;
 pub mod run;
+mod syntax;
 mod types;
 
 pub use analyze::{Options, analyze, analyze_migration};
-
+pub use atomicity::atomicity;
 pub use types::*;
