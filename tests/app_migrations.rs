@@ -440,3 +440,28 @@ fn an_exempted_dangerous_finding_needs_no_typed_name() {
     let fx = h.key(KeyCode::Enter);
     assert!(fx.contains(&Effect::ApplyMigrations(vec!["m2".into()])));
 }
+
+#[test]
+fn sql_that_could_not_be_parsed_is_confirmed_by_typing_the_migration_name() {
+    use deckhand::lint::Class;
+    let mut h = with_findings(vec![finding(
+        Class::Dangerous,
+        "could-not-parse",
+        None,
+        None,
+    )]);
+    h.char('a');
+    h.settle();
+    h.type_text("production");
+    h.key(KeyCode::Enter);
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| m.title.as_str()),
+        Some("Data loss: m2")
+    );
+    h.settle();
+    h.type_text("m2");
+    assert!(
+        h.key(KeyCode::Enter)
+            .contains(&Effect::ApplyMigrations(vec!["m2".into()]))
+    );
+}

@@ -535,6 +535,12 @@ pub(super) fn scroll(state: &mut State, delta: isize) {
     }
 }
 
+/// What the operator types to confirm a Dangerous finding: the object it destroys, or — when there is no single
+/// object (SQL that could not be parsed) — the migration's name.
+fn object_of(migration: &str, f: &Finding) -> String {
+    f.object.clone().unwrap_or_else(|| migration.to_string())
+}
+
 fn finding_text(migration: &str, f: &Finding) -> String {
     let first = f.statement.lines().next().unwrap_or("");
     format!("{migration} line {}: {first} — {}", f.line, f.why)
@@ -558,9 +564,9 @@ fn pending_findings(state: &State) -> Vec<(String, Finding)> {
 /// The objects that Dangerous findings (not exempted) destroy, in order, each once.
 pub(super) fn objects_to_confirm(state: &State) -> Vec<String> {
     let mut objects: Vec<String> = Vec::new();
-    for (_, f) in pending_findings(state) {
+    for (mig, f) in pending_findings(state) {
         if f.class == Class::Dangerous && f.ignored.is_none() {
-            let object = f.object.clone().unwrap_or_else(|| f.rule.clone());
+            let object = object_of(&mig, &f);
             if !objects.contains(&object) {
                 objects.push(object);
             }
@@ -587,7 +593,7 @@ pub(super) fn confirm_destroyed_then_apply(
     );
     m.danger = true;
     for (mig, f) in pending_findings(state) {
-        let about = f.object.as_deref().unwrap_or(&f.rule) == object;
+        let about = object_of(&mig, &f) == object;
         if f.class == Class::Dangerous && f.ignored.is_none() && about {
             m.body.push(("Migration".into(), finding_text(&mig, &f)));
             m.body.push(("Safer".into(), f.safer.clone()));
