@@ -3,6 +3,7 @@
 //! safer pattern; `-- deckhand:ignore <rule> <reason>` exemptions; the atomicity preview of each file; and live
 //! context from the target database (table sizes, lock holders, PgBouncer). May import `migrate` types.
 
+pub mod live;
 mod types;
 
 pub use types::*;
