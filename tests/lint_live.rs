@@ -276,11 +276,30 @@ async fn names_resolve_folded_quoted_qualified_and_partitioned() {
 
 #[tokio::test]
 async fn a_direct_connection_is_not_taken_for_a_pooled_one() {
+    // deckhand's own connection: same server session throughout, its lock_timeout set by the client.
     let tdb = fresh_db().await;
     let mut db = connect(&tdb.url).await;
     let ctx = read(&mut db, &[], DEFAULT_LONG_TX).await;
     assert_eq!(ctx.pgbouncer, None);
     assert!(ctx.tables.is_empty() && ctx.blockers.is_empty(), "{ctx:?}");
+}
+
+#[tokio::test]
+async fn a_connection_that_lost_deckhands_startup_options_is_flagged() {
+    // What a proxy that ignores the `options` startup parameter (PgBouncer's ignore_startup_parameters) hands
+    // over: a session without deckhand's lock_timeout.
+    let tdb = fresh_db().await;
+    sqlx::any::install_default_drivers();
+    let conn = sqlx::AnyConnection::connect(&tdb.url)
+        .await
+        .expect("plain connection");
+    let mut db = Db {
+        conn,
+        backend: db::Backend::Postgres,
+        target: db::target(&tdb.url),
+    };
+    let ctx = read(&mut db, &[], DEFAULT_LONG_TX).await;
+    assert_eq!(ctx.pgbouncer.as_deref(), Some(live::OPTIONS_DROPPED));
 }
 
 #[tokio::test]

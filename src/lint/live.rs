@@ -1,8 +1,11 @@
 //! Live context from the target database: rows and size of each table the findings touch, sessions holding locks
 //! on those tables or running long transactions, and whether the connection goes through a transaction-pooling
-//! proxy; then severity and context lines on each finding ([`apply`]). Reads only.
+//! proxy; then severity and context lines on each finding ([`apply`]). Reads only. PostgreSQL is queried with the
+//! simple protocol and values inlined (dollar-quoted), never prepared statements: behind a transaction-pooling
+//! proxy, a statement prepared on one server session is missing on the next.
 
 mod annotate;
+mod names;
 pub mod rules;
 
 use std::time::Duration;
@@ -15,6 +18,7 @@ use crate::lint::Finding;
 use crate::migrate::MigrateError;
 use crate::migrate::db::{Backend, Db};
 use crate::migrate::error::describe_db_error;
+use names::{dollar_quote, names_json, quote_ident, split_name};
 
 pub use annotate::{
     HIGH_FROM_BYTES, HIGH_FROM_ROWS, INDEX_BUILD_BYTES_PER_SEC, MEDIUM_FROM_BYTES,
@@ -33,9 +37,16 @@ const QUERY_CHARS: usize = 120;
 /// Times `pg_backend_pid()` is asked, each in a transaction of its own, to notice a pooling proxy.
 const POOL_PROBES: usize = 3;
 
-/// What the explanation says when the connection is pooled per transaction.
+/// What the explanation says when the connection is pooled per transaction (the server session changed between two
+/// statements).
 pub const POOLED: &str = "connection goes through a transaction-pooling proxy (PgBouncer?): session advisory \
                           locks are not reliable here — run migrations on a direct connection";
+
+/// What the explanation says when deckhand's startup options (`lock_timeout`) did not reach the server.
+pub const OPTIONS_DROPPED: &str = "deckhand's startup options did not reach the server, so lock_timeout is not in \
+                                   force: a proxy (PgBouncer?) sits in between; if it pools per transaction, \
+                                   session advisory locks are not reliable either — run migrations on a direct \
+                                   connection";
 
 /// What the database says about one table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -119,6 +130,8 @@ pub async fn read(
             ..LiveContext::default()
         }),
         Backend::Postgres => {
+            // First: a pooling proxy may break what follows, and then this is the explanation.
+            let pgbouncer = proxy(db).await?;
             let names = names_json(&unique);
             let tables = pg_facts(db, &names).await?;
             let mut blockers = lock_holders(db, &names).await?;
@@ -127,7 +140,6 @@ pub async fn read(
                     blockers.push(b);
                 }
             }
-            let pgbouncer = pooled(db).await?.then(|| POOLED.to_string());
             Ok(LiveContext {
                 tables,
                 blockers,
@@ -144,90 +156,21 @@ fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
     }
 }
 
-/// The touched tables as a JSON array of `[name as written, name folded as PostgreSQL would, name exactly as
-/// written]`; the last two are fully quoted (so `to_regclass` never fails on syntax), `null` when the name cannot
-/// be a table name.
-fn names_json(tables: &[String]) -> String {
-    let rows: Vec<serde_json::Value> = tables
-        .iter()
-        .map(|t| match candidates(t) {
-            Some((folded, exact)) => serde_json::json!([t, folded, exact]),
-            None => serde_json::json!([t, null, null]),
-        })
-        .collect();
-    serde_json::Value::Array(rows).to_string()
+/// The touched tables resolved (`names` is [`names_json`]): a CTE `touched(name, oid)`, oid NULL when unknown.
+fn touched(names: &str) -> String {
+    format!(
+        "WITH touched AS (SELECT e->>0 AS name, \
+         CAST(COALESCE(to_regclass(e->>1), to_regclass(e->>2)) AS oid) AS oid \
+         FROM jsonb_array_elements(CAST({} AS jsonb)) AS e) ",
+        dollar_quote(names)
+    )
 }
-
-/// The parts of a table name as the finding wrote it, each with whether it was quoted: `app."Order"` ->
-/// [(`app`, false), (`Order`, true)]. A three-part name keeps its last two parts (the first can only be the
-/// current database). `None` when it cannot be a table name.
-fn split_name(name: &str) -> Option<Vec<(String, bool)>> {
-    let mut parts: Vec<(String, bool)> = Vec::new();
-    let mut current = String::new();
-    let mut quoted = false;
-    let mut was_quoted = false;
-    let mut chars = name.trim().chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                current.push('"');
-            }
-            '"' => {
-                quoted = !quoted;
-                was_quoted = true;
-            }
-            '.' if !quoted => {
-                parts.push((
-                    std::mem::take(&mut current),
-                    std::mem::take(&mut was_quoted),
-                ));
-            }
-            c => current.push(c),
-        }
-    }
-    parts.push((current, was_quoted));
-    if quoted || parts.len() > 3 || parts.iter().any(|(p, _)| p.is_empty()) {
-        return None;
-    }
-    Some(parts.split_off(parts.len().saturating_sub(2)))
-}
-
-fn quote_ident(part: &str) -> String {
-    format!("\"{}\"", part.replace('"', "\"\""))
-}
-
-/// `Users` -> (`"users"`, `"Users"`); `app."Order"` -> (`"app"."Order"`, `"app"."Order"`): the name folded as
-/// PostgreSQL folds unquoted identifiers, and exactly as written. Finding names may have lost their quotes, so a
-/// mixed-case name (Prisma's `"User"`) is also tried as written.
-fn candidates(name: &str) -> Option<(String, String)> {
-    let parts = split_name(name)?;
-    let quote = |fold: bool| {
-        parts
-            .iter()
-            .map(|(p, q)| {
-                quote_ident(&if fold && !q {
-                    p.to_ascii_lowercase()
-                } else {
-                    p.clone()
-                })
-            })
-            .collect::<Vec<_>>()
-            .join(".")
-    };
-    Some((quote(true), quote(false)))
-}
-
-/// The touched tables resolved (`$1` is [`names_json`]): `name`, `oid` (NULL when unknown).
-const TOUCHED: &str = "WITH touched AS (SELECT e->>0 AS name, \
-     CAST(COALESCE(to_regclass(e->>1), to_regclass(e->>2)) AS oid) AS oid \
-     FROM jsonb_array_elements(CAST($1 AS jsonb)) AS e) ";
 
 async fn pg_facts(db: &mut Db, names: &str) -> Result<Vec<TableFacts>, MigrateError> {
     // A partitioned table's own reltuples and size are empty: sum its leaf partitions (pg_partition_tree lists a
     // plain table as its own only leaf).
     let sql = format!(
-        "{TOUCHED}SELECT t.name, CAST(CASE WHEN t.oid IS NULL THEN 0 ELSE 1 END AS BIGINT), \
+        "{}SELECT t.name, CAST(CASE WHEN t.oid IS NULL THEN 0 ELSE 1 END AS BIGINT), \
          COALESCE((SELECT CAST(CASE WHEN bool_and(c.reltuples < 0) THEN -1 \
                    ELSE sum(GREATEST(c.reltuples, 0)) END AS BIGINT) \
                    FROM pg_partition_tree(t.oid) p JOIN pg_class c ON c.oid = p.relid WHERE p.isleaf), \
@@ -235,10 +178,10 @@ async fn pg_facts(db: &mut Db, names: &str) -> Result<Vec<TableFacts>, MigrateEr
          COALESCE((SELECT CAST(sum(pg_total_relation_size(p.relid)) AS BIGINT) \
                    FROM pg_partition_tree(t.oid) p WHERE p.isleaf), \
                   pg_total_relation_size(t.oid), -1) \
-         FROM touched t LEFT JOIN pg_class c0 ON c0.oid = t.oid"
+         FROM touched t LEFT JOIN pg_class c0 ON c0.oid = t.oid",
+        touched(names)
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(names)
+    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .fetch_all(&mut db.conn)
         .await
         .map_err(|e| db_err("reading table sizes", e))?;
@@ -265,7 +208,7 @@ const AGE_QUERY: &str = "COALESCE(CAST(EXTRACT(EPOCH FROM clock_timestamp() - a.
 async fn lock_holders(db: &mut Db, names: &str) -> Result<Vec<Blocker>, MigrateError> {
     // pg_locks shows every database's locks: relation oids only mean something in this one.
     let sql = format!(
-        "{TOUCHED}SELECT {WHO}, \
+        "{}SELECT {WHO}, \
          string_agg(DISTINCT l.mode || CASE WHEN l.granted THEN '' ELSE ' (waiting)' END, ', '), \
          t.name, {AGE_QUERY} \
          FROM pg_locks l \
@@ -274,10 +217,10 @@ async fn lock_holders(db: &mut Db, names: &str) -> Result<Vec<Blocker>, MigrateE
          WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
          AND l.pid <> pg_backend_pid() \
          GROUP BY a.pid, a.application_name, a.backend_type, a.client_addr, a.state, t.name, a.xact_start, a.query \
-         ORDER BY a.xact_start NULLS LAST, a.pid"
+         ORDER BY a.xact_start NULLS LAST, a.pid",
+        touched(names)
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(names)
+    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .fetch_all(&mut db.conn)
         .await
         .map_err(|e| db_err("reading the sessions holding locks", e))?;
@@ -292,11 +235,10 @@ async fn long_transactions(db: &mut Db, long_tx: Duration) -> Result<Vec<Blocker
     let sql = format!(
         "SELECT {WHO}, {AGE_QUERY} FROM pg_stat_activity a \
          WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() \
-         AND a.xact_start <= clock_timestamp() - CAST($1 AS BIGINT) * interval '1 millisecond' \
+         AND a.xact_start <= clock_timestamp() - {millis} * interval '1 millisecond' \
          ORDER BY a.xact_start, a.pid"
     );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(millis)
+    let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .fetch_all(&mut db.conn)
         .await
         .map_err(|e| db_err("reading long transactions", e))?;
@@ -351,23 +293,39 @@ fn clean_query(q: &str) -> String {
     out
 }
 
-/// True when two statements, each its own transaction, ran on different server sessions: a proxy pools the
-/// connection per transaction. A quiet pool may hand back the same session every time, so `false` is not proof
-/// of a direct connection. Simple-protocol queries, which every pooler passes through.
-async fn pooled(db: &mut Db) -> Result<bool, MigrateError> {
+/// Whether the connection goes through a proxy, and what that means. Two signals:
+/// - `pg_backend_pid()`, asked a few times, each in a transaction of its own, changes: the proxy pools per
+///   transaction. A quiet pool may hand back the same server session every time, so an unchanged pid is no proof
+///   of a direct connection.
+/// - `lock_timeout` was not set by the client: deckhand always sends it as a startup option, so a proxy that
+///   ignores startup options (PgBouncer's `ignore_startup_parameters = options`) sits in between, and the lock
+///   timeout deckhand relies on is not in force.
+async fn proxy(db: &mut Db) -> Result<Option<String>, MigrateError> {
     let mut seen: Option<i64> = None;
     for _ in 0..POOL_PROBES {
-        let pid: i64 = sqlx::raw_sql("SELECT CAST(pg_backend_pid() AS BIGINT)")
-            .fetch_one(&mut db.conn)
-            .await
-            .and_then(|r| r.try_get(0))
-            .map_err(|e| db_err("checking for a pooling proxy", e))?;
+        let pid: i64 = fetch_one(db, "SELECT CAST(pg_backend_pid() AS BIGINT)").await?;
         if seen.is_some_and(|s| s != pid) {
-            return Ok(true);
+            return Ok(Some(POOLED.to_string()));
         }
         seen = Some(pid);
     }
-    Ok(false)
+    let source: String = fetch_one(
+        db,
+        "SELECT COALESCE((SELECT CAST(source AS TEXT) FROM pg_settings WHERE name = 'lock_timeout'), '')",
+    )
+    .await?;
+    Ok((source != "client" && source != "session").then(|| OPTIONS_DROPPED.to_string()))
+}
+
+async fn fetch_one<T>(db: &mut Db, sql: &'static str) -> Result<T, MigrateError>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    sqlx::raw_sql(sql)
+        .fetch_one(&mut db.conn)
+        .await
+        .and_then(|r| r.try_get(0))
+        .map_err(|e| db_err("checking for a pooling proxy", e))
 }
 
 /// SQLite: whether each table exists (names compare without case, as SQLite does) and its exact row count.
@@ -422,29 +380,6 @@ fn unknown(table: &str) -> TableFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_resolve_as_postgres_folds_them_and_as_written() {
-        let c = |s: &str| candidates(s);
-        assert_eq!(c("users"), Some(("\"users\"".into(), "\"users\"".into())));
-        assert_eq!(c("User"), Some(("\"user\"".into(), "\"User\"".into())));
-        assert_eq!(
-            c("app.\"Order\""),
-            Some(("\"app\".\"Order\"".into(), "\"app\".\"Order\"".into()))
-        );
-        assert_eq!(
-            c("db.public.t"),
-            Some(("\"public\".\"t\"".into(), "\"public\".\"t\"".into()))
-        );
-        assert_eq!(
-            c("\"a\"\"b\""),
-            Some(("\"a\"\"b\"".into(), "\"a\"\"b\"".into()))
-        );
-        assert_eq!(c("a..b"), None);
-        assert_eq!(c("a.b.c.d"), None);
-        assert_eq!(c("\"open"), None);
-        assert_eq!(c(""), None);
-    }
 
     #[test]
     fn queries_are_one_line_and_bounded() {
