@@ -342,6 +342,7 @@ async fn sqlite_facts(db: &mut Db, tables: &[String]) -> Result<Vec<TableFacts>,
         let exists = format!(
             "SELECT count(*) FROM {schema}.sqlite_master WHERE type IN ('table', 'view') AND name = ? COLLATE NOCASE"
         );
+        // An error here means the schema is not attached: the table is not there either.
         let found: i64 = sqlx::query(sqlx::AssertSqlSafe(exists))
             .bind(bare)
             .fetch_one(&mut db.conn)
