@@ -297,6 +297,10 @@ async fn a_connection_that_lost_deckhands_startup_options_is_flagged() {
         conn,
         backend: db::Backend::Postgres,
         target: db::target(&tdb.url),
+        settings: db::Settings {
+            lock_timeout: std::time::Duration::from_secs(2),
+            statement_timeout: None,
+        },
     };
     let ctx = read(&mut db, &[], DEFAULT_LONG_TX).await;
     assert_eq!(ctx.pgbouncer.as_deref(), Some(live::OPTIONS_DROPPED));

@@ -757,3 +757,48 @@ async fn resolve_refuses_when_the_migration_changed_since_the_confirmation() {
         "nothing was done"
     );
 }
+
+#[tokio::test]
+async fn lock_timeout_holds_even_if_a_pooler_dropped_the_startup_options() {
+    let tdb = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    m::plain(dir.path(), &[("001_users", USERS)]);
+    let mut spec = m::database(&tdb.url, dir.path(), "plain");
+    assert!(apply_all(&spec).await.failure.is_none());
+    m::plain(dir.path(), &[("002_name", ADD_NAME)]);
+    let mut other = tdb.connect().await;
+    let mut tx = other.begin().await.unwrap();
+    sqlx::query("SELECT * FROM users")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    spec.lock_timeout = Duration::from_millis(300);
+    let target = migrate::load(&spec).unwrap();
+    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
+        .await
+        .unwrap();
+    // What a transaction-pooling proxy does to startup options: they never reach the server.
+    sqlx::raw_sql("SET lock_timeout = 0")
+        .execute(&mut d.conn)
+        .await
+        .unwrap();
+    let mut ignore_progress = |_| {};
+    let opts = opts();
+    let run = apply::apply(
+        &mut d,
+        target.format,
+        &target.migrations,
+        &opts,
+        &mut ignore_progress,
+    );
+    let report = tokio::time::timeout(Duration::from_secs(20), run)
+        .await
+        .expect("the ALTER waited forever: lock_timeout was not in force")
+        .unwrap();
+    assert!(
+        matches!(&report.failure, Some(MigrateError::Statement(f)) if f.code.as_deref() == Some("55P03")),
+        "{:?}",
+        report.failure
+    );
+    tx.rollback().await.unwrap();
+}

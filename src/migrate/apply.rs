@@ -343,6 +343,7 @@ async fn in_transaction(
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(), MigrateError> {
     let backend = db.backend;
+    let limits = db.settings.set_local();
     let conn = &mut db.conn;
     let begin = if backend == Backend::Sqlite {
         "BEGIN IMMEDIATE"
@@ -353,6 +354,13 @@ async fn in_transaction(
         .await
         .map_err(|e| db_err("starting the transaction", e))?;
     let result = async {
+        if backend == Backend::Postgres {
+            // In force even if a connection pooler dropped deckhand's startup options.
+            sqlx::raw_sql(AssertSqlSafe(limits))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| db_err("setting lock_timeout", e))?;
+        }
         let s = record::started(conn, m).await?;
         let report = |done| {
             progress(Progress::Statement {

@@ -18,6 +18,23 @@ pub enum Backend {
     Sqlite,
 }
 
+impl Settings {
+    /// `SET LOCAL` statements that put these limits in force for the current transaction (PostgreSQL).
+    pub fn set_local(&self) -> String {
+        let mut sql = format!(
+            "SET LOCAL lock_timeout = '{}ms'",
+            self.lock_timeout.as_millis()
+        );
+        if let Some(t) = self.statement_timeout {
+            sql.push_str(&format!(
+                "; SET LOCAL statement_timeout = '{}ms'",
+                t.as_millis()
+            ));
+        }
+        sql
+    }
+}
+
 impl Backend {
     pub fn of(url: &str) -> Option<Backend> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -61,6 +78,9 @@ pub struct Db {
     pub backend: Backend,
     /// `host:port/database` or the SQLite file: what confirmations show. No password.
     pub target: String,
+    /// The session settings asked for (also applied with `SET LOCAL` inside each migration's transaction, in case
+    /// a connection pooler dropped the startup options).
+    pub settings: Settings,
 }
 
 impl std::fmt::Debug for Db {
@@ -171,6 +191,7 @@ pub async fn connect(url: &str, settings: &Settings) -> Result<Db, MigrateError>
         conn,
         backend,
         target,
+        settings: *settings,
     })
 }
 
