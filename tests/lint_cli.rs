@@ -197,3 +197,31 @@ fn bad_usage_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("expected a migrations folder or a .sql file"));
 }
+
+#[tokio::test]
+async fn database_url_adds_live_context_without_showing_the_password() {
+    let tdb = common::pg::fresh_db().await;
+    let mut conn = tdb.connect().await;
+    sqlx::raw_sql(
+        "CREATE TABLE events (id bigint PRIMARY KEY, kind text);\n\
+         INSERT INTO events SELECT g, 'x' FROM generate_series(1, 50000) g;\nANALYZE events;",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = file(
+        dir.path(),
+        "idx.sql",
+        "CREATE INDEX events_kind_idx ON events (kind);\n",
+    );
+    let url = tdb.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        lint(&["--fail-on", "locking", "--database-url", &url, &f])
+    })
+    .await
+    .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("live: events: ~50,000 rows"), "{stdout}");
+}
