@@ -9,7 +9,7 @@ use super::flow::{self, destructive_expect, open};
 use super::modal::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, QuitState, State};
 use crate::journal::Event;
-use crate::lint::{Class, Finding};
+use crate::lint::Class;
 use crate::migrate::apply::{Progress, Rehearsal};
 use crate::migrate::status::State as MState;
 use crate::runner::migrate::{ApplyOutcome, Resolve, ResolveRequest, Snapshot};
@@ -189,14 +189,14 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
             m.body.push(("Apply".into(), format!("{}{how}", mig.name)));
         }
     }
-    for (mig, f) in pending_findings(state) {
+    for (mig, f) in super::risk::pending_findings(state) {
         let (label, text) = match (&f.ignored, f.class) {
             (Some(reason), _) => (
                 "Exempted",
                 format!("{mig} line {} {}: {reason}", f.line, f.rule),
             ),
-            (None, Class::Dangerous) => ("DANGEROUS", finding_text(&mig, &f)),
-            (None, Class::Breaking) => ("BREAKING", finding_text(&mig, &f)),
+            (None, Class::Dangerous) => ("DANGEROUS", super::risk::finding_text(&mig, &f)),
+            (None, Class::Breaking) => ("BREAKING", super::risk::finding_text(&mig, &f)),
             _ => continue,
         };
         m.body.push((label.into(), text));
@@ -221,7 +221,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
             .unwrap_or_default(),
         migrations: names.clone(),
     }));
-    for (migration, findings, exemptions) in risks_by_migration(state) {
+    for (migration, findings, exemptions) in super::risk::risks_by_migration(state) {
         fx.push(Effect::Journal(Event::MigrationRisks {
             migration,
             findings,
@@ -235,27 +235,6 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
     state.db.rehearsal = None;
     state.side = Pane::Migrations;
     fx.push(Effect::ApplyMigrations(names));
-}
-
-/// For the journal: per pending migration with findings, its findings and its exemptions.
-fn risks_by_migration(state: &State) -> Vec<(String, Vec<String>, Vec<String>)> {
-    let mut out: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
-    for (mig, f) in pending_findings(state) {
-        if out.last().is_none_or(|(m, _, _)| *m != mig) {
-            out.push((mig.clone(), Vec::new(), Vec::new()));
-        }
-        let Some(entry) = out.last_mut() else {
-            continue;
-        };
-        let text = format!("{} {} line {}: {}", f.class.label(), f.rule, f.line, f.why);
-        match &f.ignored {
-            Some(reason) => entry
-                .2
-                .push(format!("{} line {}: {reason}", f.rule, f.line)),
-            None => entry.1.push(text),
-        }
-    }
-    out
 }
 
 /// The names of the migrations an apply would run now, in order.
@@ -533,75 +512,4 @@ pub(super) fn scroll(state: &mut State, delta: isize) {
     } else {
         state.db.sql_scroll = (state.db.sql_scroll as isize + delta).max(0) as usize;
     }
-}
-
-/// What the operator types to confirm a Dangerous finding: the object it destroys, or — when there is no single
-/// object (SQL that could not be parsed) — the migration's name.
-fn object_of(migration: &str, f: &Finding) -> String {
-    f.object.clone().unwrap_or_else(|| migration.to_string())
-}
-
-fn finding_text(migration: &str, f: &Finding) -> String {
-    let first = f.statement.lines().next().unwrap_or("");
-    format!("{migration} line {}: {first} — {}", f.line, f.why)
-}
-
-/// Every finding of every migration an apply would run, with the migration's name.
-fn pending_findings(state: &State) -> Vec<(String, Finding)> {
-    let Some(snap) = state.db.snapshot() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for i in snap.status.pending() {
-        if let Some(Some(report)) = snap.reports.get(i) {
-            let name = &snap.migrations[i].name;
-            out.extend(report.findings.iter().map(|f| (name.clone(), f.clone())));
-        }
-    }
-    out
-}
-
-/// The objects that Dangerous findings (not exempted) destroy, in order, each once.
-pub(super) fn objects_to_confirm(state: &State) -> Vec<String> {
-    let mut objects: Vec<String> = Vec::new();
-    for (mig, f) in pending_findings(state) {
-        if f.class == Class::Dangerous && f.ignored.is_none() {
-            let object = object_of(&mig, &f);
-            if !objects.contains(&object) {
-                objects.push(object);
-            }
-        }
-    }
-    objects
-}
-
-/// After the apply confirmation: the operator types the name of each object a Dangerous finding destroys, one
-/// prompt each; the apply starts after the last. `objects` are those still to confirm, the first one next.
-pub(super) fn confirm_destroyed_then_apply(
-    state: &mut State,
-    objects: Vec<String>,
-    fx: &mut Vec<Effect>,
-) {
-    let Some(object) = objects.first().cloned() else {
-        start_apply(state, fx);
-        return;
-    };
-    let mut m = Modal::new(
-        ModalKind::ConfirmDestroy(objects),
-        format!("Data loss: {object}"),
-        Expect::Word(object.clone()),
-    );
-    m.danger = true;
-    for (mig, f) in pending_findings(state) {
-        let about = object_of(&mig, &f) == object;
-        if f.class == Class::Dangerous && f.ignored.is_none() && about {
-            m.body.push(("Migration".into(), finding_text(&mig, &f)));
-            m.body.push(("Safer".into(), f.safer.clone()));
-            for c in &f.context {
-                m.body.push(("Live".into(), c.clone()));
-            }
-        }
-    }
-    m.body.push(("Database".into(), database_line(state)));
-    open(state, m, fx);
 }

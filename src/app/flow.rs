@@ -138,13 +138,13 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             open(state, next, fx);
         }
         ModalKind::ApplyMigrations => {
-            let objects = super::db::objects_to_confirm(state);
-            super::db::confirm_destroyed_then_apply(state, objects, fx)
+            let objects = super::risk::objects_to_confirm(state);
+            super::risk::confirm_destroyed_then_apply(state, objects, fx)
         }
         // The first object was just typed: on to the rest.
         ModalKind::ConfirmDestroy(objects) => {
             let rest = objects.into_iter().skip(1).collect();
-            super::db::confirm_destroyed_then_apply(state, rest, fx)
+            super::risk::confirm_destroyed_then_apply(state, rest, fx)
         }
         ModalKind::DryRunMigrations => super::db::start_dry_run(state, fx),
         ModalKind::ResolveMigration(req) => super::db::start_resolve(state, req, fx),

@@ -8,6 +8,7 @@ mod flow;
 mod keymap;
 mod logbuf;
 mod modal;
+mod risk;
 mod state;
 mod update;
 
