@@ -3,10 +3,8 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::migrations as m;
-use deckhand::migrate::apply::{self, Options, Rehearsal};
+use common::migrations::{self as m, apply_all, opts};
+use deckhand::migrate::apply::{self, Rehearsal};
 use deckhand::migrate::status::State;
 use deckhand::migrate::{self, MigrateError, db};
 use sha2::{Digest, Sha384};
@@ -23,29 +21,6 @@ const TRIGGER: &str = "CREATE TABLE audit (msg TEXT);\n\
 
 fn url(dir: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", dir.join("app.db").display())
-}
-
-fn opts() -> Options {
-    Options {
-        lock_wait: Duration::from_secs(2),
-        applied_by: "tester".into(),
-    }
-}
-
-async fn apply_all(spec: &deckhand::plan::Database) -> apply::Report {
-    let target = migrate::load(spec).expect("load");
-    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec))
-        .await
-        .expect("connect");
-    apply::apply(
-        &mut conn,
-        target.format,
-        &target.migrations,
-        &opts(),
-        &mut |_| {},
-    )
-    .await
-    .expect("apply runs")
 }
 
 async fn states(spec: &deckhand::plan::Database) -> Vec<State> {

@@ -31,6 +31,26 @@ fn bytes(c: &Checksum) -> Vec<u8> {
     }
 }
 
+/// sqlx's row for a migration, written as sqlx writes it (`execution_time` -1 until updated after the commit).
+fn sqlx_row(
+    version: i64,
+    description: &str,
+    checksum: &Checksum,
+    success: bool,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    let sql = if success {
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, TRUE, $3, -1)"
+    } else {
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES ($1, $2, FALSE, $3, -1)"
+    };
+    sqlx::query(sql)
+        .bind(version)
+        .bind(description.to_string())
+        .bind(bytes(checksum))
+}
+
 /// The ledger row's handle while a migration runs.
 #[derive(Debug, Clone, Default)]
 pub struct Started {
@@ -80,13 +100,7 @@ pub async fn started_outside_transaction(
         Key::Sqlx {
             version,
             description,
-        } => sqlx::query(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-             VALUES ($1, $2, FALSE, $3, -1)",
-        )
-        .bind(*version)
-        .bind(description.clone())
-        .bind(bytes(&checksum)),
+        } => sqlx_row(*version, description, &checksum, false),
         Key::Plain { stem } => {
             let sql = format!(
                 "INSERT INTO deckhand_migrations (version, name, checksum, applied_at, applied_by, duration_ms, \
@@ -174,13 +188,7 @@ pub async fn applied(
                 message: "no Prisma row was started".into(),
             });
         }
-        (Key::Sqlx { version, description }, _) => sqlx::query(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-             VALUES ($1, $2, TRUE, $3, -1)",
-        )
-        .bind(*version)
-        .bind(description.clone())
-        .bind(bytes(&checksum)),
+        (Key::Sqlx { version, description }, _) => sqlx_row(*version, description, &checksum, true),
         (Key::Drizzle { when, .. }, _) => {
             sqlx::query("INSERT INTO \"drizzle\".\"__drizzle_migrations\" (hash, created_at) VALUES ($1, $2)")
                 .bind(hex(&checksum))
@@ -244,19 +252,19 @@ pub async fn failed(
                 .bind(error.to_string())
                 .bind(stem.clone())
         }
-        (Key::Prisma { .. }, Some(id)) => {
-            sqlx::query("UPDATE \"_prisma_migrations\" SET logs = $1, applied_steps_count = $2 WHERE id = $3")
-                .bind(error.to_string())
-                .bind(steps as i32)
-                .bind(id.clone())
-        }
-        (Key::Sqlx { version, description }, _) => sqlx::query(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
-             VALUES ($1, $2, FALSE, $3, -1)",
+        (Key::Prisma { .. }, Some(id)) => sqlx::query(
+            "UPDATE \"_prisma_migrations\" SET logs = $1, applied_steps_count = $2 WHERE id = $3",
         )
-        .bind(*version)
-        .bind(description.clone())
-        .bind(bytes(&checksum)),
+        .bind(error.to_string())
+        .bind(steps as i32)
+        .bind(id.clone()),
+        (
+            Key::Sqlx {
+                version,
+                description,
+            },
+            _,
+        ) => sqlx_row(*version, description, &checksum, false),
         (Key::Plain { stem }, _) => {
             let sql = format!(
                 "INSERT INTO deckhand_migrations (version, name, checksum, applied_at, applied_by, duration_ms, \

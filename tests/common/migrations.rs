@@ -4,6 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use deckhand::migrate::apply::{self, Options};
+use deckhand::migrate::status::State;
+use deckhand::migrate::{self, db};
 use deckhand::plan::{Database, Resolved};
 
 pub fn write(path: &Path, text: &str) {
@@ -66,4 +69,40 @@ pub fn database(url: &str, dir: &Path, format: &str) -> Database {
         statement_timeout: None,
         lock_wait: Duration::from_secs(10),
     }
+}
+
+/// Apply options for tests: a generous lock wait, `applied_by` = "tester".
+pub fn opts() -> Options {
+    Options {
+        lock_wait: Duration::from_secs(5),
+        applied_by: "tester".into(),
+    }
+}
+
+/// The (name, state) of every status entry.
+pub async fn status_of(spec: &Database) -> Vec<(String, State)> {
+    let (_, st) = migrate::read_status(spec).await.expect("status");
+    st.entries.into_iter().map(|e| (e.name, e.state)).collect()
+}
+
+/// Applies everything pending; panics if the apply cannot even start.
+pub async fn apply_all(spec: &Database) -> apply::Report {
+    let target = migrate::load(spec).expect("load");
+    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec))
+        .await
+        .expect("connect");
+    apply::apply(
+        &mut conn,
+        target.format,
+        &target.migrations,
+        &opts(),
+        &mut |_| {},
+    )
+    .await
+    .expect("apply runs")
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
