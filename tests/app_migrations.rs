@@ -426,19 +426,24 @@ fn a_dangerous_finding_must_be_confirmed_by_typing_the_object_name() {
 }
 
 #[test]
-fn an_exempted_dangerous_finding_needs_no_typed_name() {
+fn an_exemption_in_the_file_does_not_spare_the_typed_name() {
     use deckhand::lint::Class;
-    let mut h = with_findings(vec![finding(
+    let exempted = finding(
         Class::Dangerous,
         "ban-drop-table",
         Some("users"),
         Some("table retired in v41"),
-    )]);
+    );
+    let mut h = with_findings(vec![exempted]);
     h.char('a');
     h.settle();
     h.type_text("production");
     let fx = h.key(KeyCode::Enter);
-    assert!(fx.contains(&Effect::ApplyMigrations(vec!["m2".into()])));
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))));
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| m.title.as_str()),
+        Some("Data loss: users")
+    );
 }
 
 #[test]

@@ -79,13 +79,11 @@ async fn snapshot(spec: &Database) -> Result<Snapshot, MigrateError> {
         Err(e) => vec![format!("live context unavailable: {e}")],
     };
     if conn.backend == db::Backend::Sqlite {
-        // squawk's rules are PostgreSQL's: lock advice (CONCURRENTLY, NOT VALID, …) and its parser's view of
-        // SQLite-only syntax do not apply. What destroys data or breaks the running app still does.
+        // squawk's rules are PostgreSQL's: lock advice (CONCURRENTLY, NOT VALID, …) does not apply. What destroys
+        // data or breaks the running app still does — and SQL that could not be parsed stays a finding.
         for r in &mut analyzed {
-            r.findings.retain(|f| {
-                matches!(f.class, lint::Class::Dangerous | lint::Class::Breaking)
-                    && f.rule != "could-not-parse"
-            });
+            r.findings
+                .retain(|f| matches!(f.class, lint::Class::Dangerous | lint::Class::Breaking));
         }
         notes.push("SQLite target: only Dangerous and Breaking findings apply (lock advice is PostgreSQL's)".into());
     }
