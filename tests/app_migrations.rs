@@ -69,6 +69,14 @@ fn snapshot(states: &[(&str, MState)]) -> Snapshot {
     }
 }
 
+/// What the app asks to apply after confirming these migrations (as built by `migration`).
+fn confirmed(names: &[&str]) -> Vec<deckhand::migrate::apply::Confirmed> {
+    names
+        .iter()
+        .map(|n| deckhand::migrate::apply::Confirmed::of(&migration(n)))
+        .collect()
+}
+
 fn loaded(states: &[(&str, MState)]) -> Harness {
     let mut h = Harness::new(plan_from(PLAN));
     assert_eq!(deckhand::app::init(&h.state), vec![Effect::LoadMigrations]);
@@ -149,7 +157,7 @@ fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
     h.type_text("production");
     let fx = h.key(KeyCode::Enter);
     assert!(
-        fx.contains(&Effect::ApplyMigrations(vec!["m2".into()])),
+        fx.contains(&Effect::ApplyMigrations(confirmed(&["m2"]))),
         "exactly the confirmed list: {fx:?}"
     );
     assert_eq!(h.state.db.busy, Some(DbBusy::Applying));
@@ -405,7 +413,7 @@ fn a_dangerous_finding_must_be_confirmed_by_typing_the_object_name() {
     h.settle();
     h.type_text("users");
     let fx = h.key(KeyCode::Enter);
-    assert!(fx.contains(&Effect::ApplyMigrations(vec!["m2".into()])));
+    assert!(fx.contains(&Effect::ApplyMigrations(confirmed(&["m2"]))));
     let risks = journal_events(&fx)
         .into_iter()
         .find_map(|e| match e {
@@ -467,6 +475,6 @@ fn sql_that_could_not_be_parsed_is_confirmed_by_typing_the_migration_name() {
     h.type_text("m2");
     assert!(
         h.key(KeyCode::Enter)
-            .contains(&Effect::ApplyMigrations(vec!["m2".into()]))
+            .contains(&Effect::ApplyMigrations(confirmed(&["m2"])))
     );
 }

@@ -432,3 +432,40 @@ async fn lock_timeout_holds_even_if_a_pooler_dropped_the_startup_options() {
     );
     tx.rollback().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_file_edited_after_the_confirmation_is_not_applied() {
+    let tdb = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    m::sqlx(dir.path(), &[("1_users", USERS)]);
+    let spec = m::database(&tdb.url, dir.path(), "sqlx");
+    let shown = migrate::load(&spec).unwrap();
+    let confirmed: Vec<apply::Confirmed> =
+        shown.migrations.iter().map(apply::Confirmed::of).collect();
+    // Someone pulls a new version of the file between the confirmation and the apply.
+    m::sqlx(dir.path(), &[("1_users", "DROP TABLE IF EXISTS users;\n")]);
+    let now = migrate::load(&spec).unwrap();
+    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
+        .await
+        .unwrap();
+    let refused = apply::apply_until(
+        &mut d,
+        now.format,
+        &now.migrations,
+        &opts(),
+        Some(&confirmed),
+        &mut |_| {},
+        &|| false,
+    )
+    .await;
+    match refused {
+        Err(MigrateError::Blocked { problems }) => {
+            assert_eq!(
+                problems,
+                vec!["1_users changed on disk since the confirmation"]
+            )
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(status_of(&spec).await[0].1, State::Pending, "nothing ran");
+}

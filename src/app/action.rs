@@ -3,6 +3,7 @@
 use crossterm::event::KeyEvent;
 
 use crate::journal::Event;
+use crate::migrate::apply::Confirmed;
 use crate::runner::migrate::ResolveRequest;
 use crate::runner::{RunnerEvent, StepId};
 
@@ -54,8 +55,8 @@ pub enum Effect {
     Journal(Event),
     /// Read the migrations and their status.
     LoadMigrations,
-    /// Apply the pending migrations: exactly these, as confirmed.
-    ApplyMigrations(Vec<String>),
+    /// Apply the pending migrations: exactly these files, as confirmed.
+    ApplyMigrations(Vec<Confirmed>),
     /// Start no further migration after the one in flight.
     StopMigrations,
     /// Rehearse the pending migrations in a rolled-back transaction.

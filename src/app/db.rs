@@ -10,6 +10,7 @@ use super::modal::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, QuitState, State};
 use crate::journal::Event;
 use crate::lint::Class;
+use crate::migrate::apply::Confirmed;
 use crate::migrate::apply::{Progress, Rehearsal};
 use crate::migrate::status::State as MState;
 use crate::runner::migrate::{ApplyOutcome, Resolve, ResolveRequest, Snapshot};
@@ -211,7 +212,8 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
 }
 
 pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
-    let names = pending_names(state);
+    let confirmed = pending_confirmed(state);
+    let names: Vec<String> = confirmed.iter().map(|c| c.name.clone()).collect();
     fx.push(Effect::Journal(Event::MigrationsApplyStarted {
         target: database_line(state),
         format: state
@@ -234,11 +236,11 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
     state.db.last = None;
     state.db.rehearsal = None;
     state.side = Pane::Migrations;
-    fx.push(Effect::ApplyMigrations(names));
+    fx.push(Effect::ApplyMigrations(confirmed));
 }
 
-/// The names of the migrations an apply would run now, in order.
-fn pending_names(state: &State) -> Vec<String> {
+/// The migrations an apply would run now, in order, as shown (name and checksum of the file read).
+fn pending_confirmed(state: &State) -> Vec<Confirmed> {
     state
         .db
         .snapshot()
@@ -246,7 +248,7 @@ fn pending_names(state: &State) -> Vec<String> {
             s.status
                 .pending()
                 .into_iter()
-                .map(|i| s.migrations[i].name.clone())
+                .map(|i| Confirmed::of(&s.migrations[i]))
                 .collect()
         })
         .unwrap_or_default()

@@ -24,6 +24,22 @@ pub struct Options {
     pub applied_by: String,
 }
 
+/// A migration as the operator confirmed it: its name and the checksum of the file that was shown and linted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    pub name: String,
+    pub checksum: super::Checksum,
+}
+
+impl Confirmed {
+    pub fn of(m: &Migration) -> Confirmed {
+        Confirmed {
+            name: m.name.clone(),
+            checksum: super::source::checksum(m),
+        }
+    }
+}
+
 /// Progress, reported as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
@@ -176,8 +192,9 @@ async fn run_statements(
 struct Expectations<'a> {
     /// Create the ledger table if missing (an apply does; a dry-run must leave the database untouched).
     create_ledger: bool,
-    /// The migrations the operator confirmed: refuse if what is pending now differs.
-    confirmed: Option<&'a [String]>,
+    /// The migrations the operator confirmed, with the checksums of the files they read: refuse if what is
+    /// pending now differs in any way (another migration, or an edited file).
+    confirmed: Option<&'a [Confirmed]>,
 }
 
 /// Takes the lock (PostgreSQL), makes sure the ledger exists, and refuses when migrations must be resolved first
@@ -214,15 +231,19 @@ async fn prepare(
         }
         let pending = st.pending();
         if let Some(confirmed) = expect.confirmed {
-            let now: Vec<String> = pending.iter().map(|&i| migrations[i].name.clone()).collect();
+            let now: Vec<Confirmed> = pending.iter().map(|&i| Confirmed::of(&migrations[i])).collect();
             if now != confirmed {
-                return Err(MigrateError::Blocked {
-                    problems: vec![format!(
+                let names = |c: &[Confirmed]| c.iter().map(|c| c.name.clone()).collect::<Vec<_>>().join(", ");
+                let what = if names(&now) == names(confirmed) {
+                    format!("{} changed on disk since the confirmation", names(confirmed))
+                } else {
+                    format!(
                         "the pending migrations changed since the confirmation (confirmed: {}; now: {})",
-                        confirmed.join(", "),
-                        now.join(", ")
-                    )],
-                });
+                        names(confirmed),
+                        names(&now)
+                    )
+                };
+                return Err(MigrateError::Blocked { problems: vec![what] });
             }
         }
         Ok(pending)
@@ -265,7 +286,7 @@ pub async fn apply_until(
     format: Format,
     migrations: &[Migration],
     opts: &Options,
-    confirmed: Option<&[String]>,
+    confirmed: Option<&[Confirmed]>,
     progress: &mut (dyn FnMut(Progress) + Send),
     stop: &(dyn Fn() -> bool + Send + Sync),
 ) -> Result<Report, MigrateError> {

@@ -110,7 +110,7 @@ pub async fn load(spec: Database, tx: Sender<RunnerEvent>) {
 pub async fn apply(
     spec: Database,
     applied_by: String,
-    confirmed: Vec<String>,
+    confirmed: Vec<apply::Confirmed>,
     tx: Sender<RunnerEvent>,
     stop: CancellationToken,
 ) {
@@ -137,7 +137,7 @@ fn statement_failure(e: &MigrateError) -> Option<StatementFailure> {
 async fn apply_inner(
     spec: &Database,
     applied_by: String,
-    confirmed: Vec<String>,
+    confirmed: Vec<apply::Confirmed>,
     tx: &Sender<RunnerEvent>,
     stop: &CancellationToken,
 ) -> Result<ApplyOutcome, MigrateError> {
