@@ -225,3 +225,34 @@ async fn database_url_adds_live_context_without_showing_the_password() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("live: events: ~50,000 rows"), "{stdout}");
 }
+
+#[test]
+fn an_unreachable_database_costs_only_the_live_context_and_never_shows_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = file(
+        dir.path(),
+        "drop.sql",
+        "-- deckhand:ignore ban-drop-table \u{1b}]0;pwned\u{7} retired\nDROP TABLE t;\n",
+    );
+    let url = "postgres://app:hunter2@127.0.0.1:9/shop";
+    let out = lint(&["--database-url", url, &f]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the finding is exempted: {stdout}"
+    );
+    assert!(
+        stdout.contains("note: live context unavailable: cannot connect to 127.0.0.1:9/shop"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("hunter2") && !stderr.contains("hunter2"),
+        "the password leaked"
+    );
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "an escape sequence from the file reached the output"
+    );
+    assert!(stdout.contains("^[]0;pwned^G"), "{stdout}");
+}

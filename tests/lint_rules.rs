@@ -80,6 +80,13 @@ fn dangerous_findings() {
             (Dangerous, "narrowing-type-change", 1, 1, Some("users.name")),
             (Locking, "changing-column-type", 1, 1, None),
         ]),
+        ("DO $$ BEGIN DROP TABLE users; END $$;", &[(Dangerous, "do-block", 1, 1, None)]),
+        ("DROP OWNED BY app CASCADE;", &[(Dangerous, "drop-owned", 1, 1, Some("app"))]),
+        ("DROP TYPE IF EXISTS mood CASCADE;\nDROP TYPE color;", &[
+            (Dangerous, "drop-cascade", 1, 1, Some("mood")),
+            (Breaking, "ban-drop-type", 1, 1, None),
+            (Breaking, "ban-drop-type", 2, 2, None),
+        ]),
         ("ALTER TABLE prices\n  ALTER COLUMN amount TYPE numeric(10, 2),\n  ALTER COLUMN id TYPE bigint;", &[
             (Dangerous, "narrowing-type-change", 1, 2, Some("prices.amount")),
             (Locking, "changing-column-type", 1, 2, None),

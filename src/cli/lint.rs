@@ -1,6 +1,7 @@
 //! `deckhand lint PATH...`: the risk of each statement of a migrations folder (any supported format) or of loose
 //! `.sql` files, for CI and for reading before a release. Human output with the source snippet, or JSON; exit 0
-//! when nothing is at or above `--fail-on`, 1 when something is, 2 on bad usage.
+//! when nothing is at or above `--fail-on`, 1 when something is, 2 on bad usage. An unreachable database only
+//! costs the live context (a note says so).
 
 use std::path::PathBuf;
 
@@ -72,12 +73,10 @@ pub fn run(req: &Request) -> u8 {
     let mut reports = lint::run::analyze_all(&migrations, &opts);
     let mut notes = Vec::new();
     if let Some(url) = &req.database_url {
+        // No database is not a reason to withhold the lint: report without live context, and say so.
         match live_context(url, &mut reports) {
             Ok(n) => notes = n,
-            Err(e) => {
-                eprintln!("deckhand: live context unavailable: {e}");
-                return 2;
-            }
+            Err(e) => notes.push(format!("live context unavailable: {e}")),
         }
     }
     let summary = summarize(&reports);
@@ -172,7 +171,7 @@ fn print_human(
     failed: bool,
 ) {
     for note in notes {
-        println!("note: {note}");
+        println!("note: {}", safe(note));
     }
     for (r, m) in reports.iter().zip(migrations) {
         let n = r.findings.len();
@@ -205,7 +204,7 @@ fn print_finding(f: &Finding, sql: &str) {
     let ignored = f
         .ignored
         .as_ref()
-        .map_or(String::new(), |r| format!(" (ignored: {r})"));
+        .map_or(String::new(), |r| format!(" (ignored: {})", safe(r)));
     println!(
         "  {label} {}  line {}, statement {}{ignored}",
         f.rule, f.line, f.statement_index
@@ -216,12 +215,16 @@ fn print_finding(f: &Finding, sql: &str) {
         .skip(f.line.saturating_sub(1))
         .take(2)
     {
-        let text = deckhand::sanitize::sanitize_str(text);
-        println!("    {:>4} | {text}", n + 1);
+        println!("    {:>4} | {}", n + 1, safe(text));
     }
     println!("      why: {}", f.why);
     println!("      safer: {}", f.safer);
     for c in &f.context {
-        println!("      live: {c}");
+        println!("      live: {}", safe(c));
     }
+}
+
+/// Text from migration files or other sessions, made inert for the terminal or CI log it is printed to.
+fn safe(text: &str) -> std::borrow::Cow<'_, str> {
+    deckhand::sanitize::sanitize_str(text)
 }

@@ -23,6 +23,9 @@ pub const UPDATE_WITHOUT_WHERE: &str = "update-without-where";
 pub const NARROWING_TYPE_CHANGE: &str = "narrowing-type-change";
 pub const DROPPED_COLUMN_STILL_READ: &str = "dropped-column-still-read";
 pub const COULD_NOT_PARSE: &str = "could-not-parse";
+pub const DO_BLOCK: &str = "do-block";
+pub const DROP_OWNED: &str = "drop-owned";
+pub const DROP_CASCADE: &str = "drop-cascade";
 pub const IGNORE_WITHOUT_REASON: &str = "ignore-without-reason";
 pub const UNUSED_IGNORE: &str = "unused-ignore";
 
@@ -266,6 +269,30 @@ pub const SQUAWK_RULES: &[(Rule, RuleText)] = &[
 
 /// deckhand's own rules (`why` of `narrowing-type-change` and `could-not-parse` is completed by the analyzer).
 pub const OWN_RULES: &[(&str, RuleText)] = &[
+    (
+        DO_BLOCK,
+        text(
+            Class::Dangerous,
+            "a DO block runs procedural code no rule can see into (it may drop, delete or rewrite anything): review by hand",
+            "write the statements as plain SQL so each can be checked, or review the block line by line",
+        ),
+    ),
+    (
+        DROP_OWNED,
+        text(
+            Class::Dangerous,
+            "DROP OWNED drops every table, view and sequence the role owns, with their data",
+            "drop the objects you mean by name, after a verified backup",
+        ),
+    ),
+    (
+        DROP_CASCADE,
+        text(
+            Class::Dangerous,
+            "CASCADE also drops what depends on it: columns of this type, with their data, views, defaults",
+            "drop the dependent objects explicitly first, or leave out CASCADE so PostgreSQL refuses while anything depends on it",
+        ),
+    ),
     (
         TRUNCATE,
         text(

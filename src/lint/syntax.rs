@@ -6,7 +6,10 @@ use squawk_linter::Rule;
 use squawk_syntax::SyntaxNode;
 use squawk_syntax::ast::{self, AstNode};
 
-use super::rules::{DELETE_WITHOUT_WHERE, NARROWING_TYPE_CHANGE, TRUNCATE, UPDATE_WITHOUT_WHERE};
+use super::rules::{
+    DELETE_WITHOUT_WHERE, DO_BLOCK, DROP_CASCADE, DROP_OWNED, NARROWING_TYPE_CHANGE, TRUNCATE,
+    UPDATE_WITHOUT_WHERE,
+};
 
 /// A finding of one of deckhand's own rules, before it is placed in a statement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,6 +205,7 @@ pub fn own_hits(stmt: &ast::Stmt) -> Vec<Hit> {
         }
         _ => {}
     }
+    hits.extend(keyword_hits(stmt));
     // DELETE/UPDATE at the top level or in a data-modifying CTE (never inside function or rule bodies).
     let dml = matches!(
         stmt,
@@ -228,6 +232,50 @@ pub fn own_hits(stmt: &ast::Stmt) -> Vec<Hit> {
         }
     }
     hits
+}
+
+/// Statements whose danger squawk does not see, recognised by their leading keywords (comments and case
+/// ignored): `DO` blocks, `DROP OWNED`, and `DROP TYPE | DOMAIN | EXTENSION … CASCADE`.
+fn keyword_hits(stmt: &ast::Stmt) -> Vec<Hit> {
+    let node = stmt.syntax();
+    let words: Vec<String> = node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+        .filter(|t| !t.kind().is_trivia())
+        .map(|t| t.text().to_ascii_uppercase())
+        .collect();
+    let at = start(node);
+    let hit = |rule, object| Hit {
+        rule,
+        start: at,
+        object,
+        new_type: None,
+    };
+    let word = |i: usize| words.get(i).map(String::as_str);
+    match (word(0), word(1)) {
+        (Some("DO"), _) => vec![hit(DO_BLOCK, None)],
+        (Some("DROP"), Some("OWNED")) => {
+            vec![hit(DROP_OWNED, word(3).map(|w| w.to_ascii_lowercase()))]
+        }
+        (Some("DROP"), Some("TYPE" | "DOMAIN" | "EXTENSION"))
+            if words.iter().any(|w| w == "CASCADE") =>
+        {
+            let skip = if word(2) == Some("IF") && word(3) == Some("EXISTS") {
+                4
+            } else {
+                2
+            };
+            // The name as written (case kept): the next non-keyword token.
+            let name = node
+                .descendants_with_tokens()
+                .filter_map(|e| e.into_token())
+                .filter(|t| !t.kind().is_trivia())
+                .nth(skip)
+                .map(|t| t.text().trim_matches('"').to_string());
+            vec![hit(DROP_CASCADE, name)]
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// An `ALTER COLUMN … TYPE` to a type that may not hold every existing value.
