@@ -69,11 +69,22 @@ fn relation_of(relation: Option<ast::RelationName>) -> Option<String> {
     name_of(relation.and_then(|r| r.relation_name_ref()))
 }
 
-/// The tables a top-level statement touches: ALTER TABLE target, CREATE INDEX ON target, DROP TABLE names,
+/// The tables a top-level statement touches: ALTER TABLE target (and the tables its new foreign keys reference), CREATE INDEX ON target, DROP TABLE names,
 /// TRUNCATE/DELETE/UPDATE targets, REINDEX TABLE target; schema-qualified as written, unquoted, without duplicates.
 pub fn tables(stmt: &ast::Stmt) -> Vec<String> {
     let found: Vec<String> = match stmt {
-        ast::Stmt::AlterTable(s) => table_of(s.table_relation_name()).into_iter().collect(),
+        // The altered table first (objects use it), then tables a new FOREIGN KEY references: adding one locks
+        // the referenced table too (SHARE ROW EXCLUSIVE), so sessions holding locks there matter.
+        ast::Stmt::AlterTable(s) => table_of(s.table_relation_name())
+            .into_iter()
+            .chain(
+                s.syntax()
+                    .descendants()
+                    .filter_map(ast::ForeignKeyConstraint::cast)
+                    .filter_map(|fk| fk.table_name_ref())
+                    .map(|t| name(t.syntax())),
+            )
+            .collect(),
         ast::Stmt::AlterForeignTable(s) => table_of(s.table_relation_name()).into_iter().collect(),
         ast::Stmt::CreateIndex(s) => table_of(s.table_relation_name()).into_iter().collect(),
         ast::Stmt::DropTable(s) => s.table_name_refs().map(|t| name(t.syntax())).collect(),
@@ -335,6 +346,10 @@ pub fn is_narrowing(ty: &str) -> bool {
         "float" => args
             .and_then(|a| a.parse::<u32>().ok())
             .is_some_and(|p| p <= 24),
+        // A length cuts bits; a precision rounds fractional seconds away.
+        "bit" | "varbit" | "bit varying" | "timestamp" | "timestamptz" | "time" | "timetz" => {
+            args.is_some()
+        }
         _ => false,
     }
 }
@@ -373,6 +388,18 @@ mod tests {
     }
 
     #[test]
+    fn a_new_foreign_key_touches_the_referenced_table_too() {
+        let stmt = first(
+            "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES app.users (id) NOT VALID;",
+        );
+        assert_eq!(tables(&stmt), vec!["orders", "app.users"]);
+        assert_eq!(
+            tables(&first("ALTER TABLE orders ADD COLUMN note text;")),
+            vec!["orders"]
+        );
+    }
+
+    #[test]
     fn narrowing_types() {
         for ty in [
             "varchar(20)",
@@ -389,6 +416,11 @@ mod tests {
             "float(10)",
             "boolean",
             "date",
+            "timestamp(0)",
+            "timestamp(3) with time zone",
+            "time(0)",
+            "bit(8)",
+            "varbit(16)",
         ] {
             assert!(is_narrowing(ty), "{ty}");
         }
@@ -400,6 +432,8 @@ mod tests {
             "double precision",
             "float(53)",
             "timestamptz",
+            "timestamp",
+            "bit varying",
             "int[]",
             "varchar(20)[]",
             "jsonb",
