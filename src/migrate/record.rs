@@ -51,6 +51,33 @@ fn sqlx_row(
         .bind(bytes(checksum))
 }
 
+/// deckhand's plain-format row for a migration.
+#[allow(clippy::too_many_arguments)]
+fn plain_row(
+    backend: Backend,
+    stem: &str,
+    m: &Migration,
+    checksum: &Checksum,
+    applied_by: &str,
+    duration_ms: i64,
+    success: bool,
+    error: Option<&str>,
+) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+    let sql = format!(
+        "INSERT INTO deckhand_migrations (version, name, checksum, applied_at, applied_by, duration_ms, \
+         success, error) VALUES ($1, $2, $3, {}, $4, $5, {}, $6)",
+        backend.now(),
+        if success { "TRUE" } else { "FALSE" }
+    );
+    sqlx::query(AssertSqlSafe(sql))
+        .bind(stem.to_string())
+        .bind(m.name.clone())
+        .bind(hex(checksum))
+        .bind(applied_by.to_string())
+        .bind(duration_ms)
+        .bind(error.map(str::to_string))
+}
+
 /// The ledger row's handle while a migration runs.
 #[derive(Debug, Clone, Default)]
 pub struct Started {
@@ -101,18 +128,16 @@ pub async fn started_outside_transaction(
             version,
             description,
         } => sqlx_row(*version, description, &checksum, false),
-        Key::Plain { stem } => {
-            let sql = format!(
-                "INSERT INTO deckhand_migrations (version, name, checksum, applied_at, applied_by, duration_ms, \
-                 success, error) VALUES ($1, $2, $3, {}, $4, 0, FALSE, 'in progress')",
-                backend.now()
-            );
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(stem.clone())
-                .bind(m.name.clone())
-                .bind(hex(&checksum))
-                .bind(applied_by.to_string())
-        }
+        Key::Plain { stem } => plain_row(
+            backend,
+            stem,
+            m,
+            &checksum,
+            applied_by,
+            0,
+            false,
+            Some("in progress"),
+        ),
     };
     q.execute(conn)
         .await
@@ -195,17 +220,8 @@ pub async fn applied(
                 .bind(*when)
         }
         (Key::Plain { stem }, _) => {
-            let sql = format!(
-                "INSERT INTO deckhand_migrations (version, name, checksum, applied_at, applied_by, duration_ms, \
-                 success, error) VALUES ($1, $2, $3, {}, $4, $5, TRUE, NULL)",
-                backend.now()
-            );
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(stem.clone())
-                .bind(m.name.clone())
-                .bind(hex(&checksum))
-                .bind(applied_by.to_string())
-                .bind(took.as_millis() as i64)
+            let ms = took.as_millis() as i64;
+            plain_row(backend, stem, m, &checksum, applied_by, ms, true, None)
         }
     };
     q.execute(conn)
@@ -265,19 +281,16 @@ pub async fn failed(
             },
             _,
         ) => sqlx_row(*version, description, &checksum, false),
-        (Key::Plain { stem }, _) => {
-            let sql = format!(
-                "INSERT INTO deckhand_migrations (version, name, checksum, applied_at, applied_by, duration_ms, \
-                 success, error) VALUES ($1, $2, $3, {}, $4, 0, FALSE, $5)",
-                backend.now()
-            );
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(stem.clone())
-                .bind(m.name.clone())
-                .bind(hex(&checksum))
-                .bind(applied_by.to_string())
-                .bind(error.to_string())
-        }
+        (Key::Plain { stem }, _) => plain_row(
+            backend,
+            stem,
+            m,
+            &checksum,
+            applied_by,
+            0,
+            false,
+            Some(error),
+        ),
         _ => return Ok(()),
     };
     q.execute(conn)
