@@ -6,11 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::migrations::{self as m, apply_all, opts, status_of};
+use common::migrations::{self as m, apply_all, connect, opts, status_of, try_apply};
 use common::pg::fresh_db;
 use deckhand::migrate::apply::{self, Options, Rehearsal};
 use deckhand::migrate::status::State;
-use deckhand::migrate::{self, MigrateError, db, ledger, record};
+use deckhand::migrate::{self, MigrateError, ledger, record};
 use sqlx::Connection;
 
 const USERS: &str = "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL);\n";
@@ -34,22 +34,11 @@ async fn two_concurrent_applies_one_wins_the_other_names_the_holder() {
         async move { apply_all(&spec).await }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let target = migrate::load(&spec).unwrap();
-    let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec))
-        .await
-        .unwrap();
     let quick = Options {
         lock_wait: Duration::from_millis(300),
         applied_by: "second".into(),
     };
-    let second = apply::apply(
-        &mut conn,
-        target.format,
-        &target.migrations,
-        &quick,
-        &mut |_| {},
-    )
-    .await;
+    let second = try_apply(&spec, &quick).await;
     assert!(
         !first.is_finished(),
         "the second apply must give up while the first still runs"
@@ -165,19 +154,7 @@ async fn concurrently_files_run_outside_a_transaction_and_a_failure_is_reported_
     assert!(st.invalid_indexes[0].contains("t_x_key"));
     assert_eq!(st.exit_code(), 1);
     // Blocked until resolved.
-    let again = {
-        let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec))
-            .await
-            .unwrap();
-        apply::apply(
-            &mut conn,
-            target.format,
-            &target.migrations,
-            &opts(),
-            &mut |_| {},
-        )
-        .await
-    };
+    let again = try_apply(&spec, &opts()).await;
     assert!(
         matches!(again, Err(MigrateError::Blocked { ref problems }) if problems[0].contains("2_index"))
     );
@@ -187,9 +164,7 @@ async fn concurrently_files_run_outside_a_transaction_and_a_failure_is_reported_
         .execute(&mut conn)
         .await
         .unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
-        .await
-        .unwrap();
+    let mut d = connect(&spec).await;
     record::mark_rolled_back(
         &mut d.conn,
         migrate::Format::Sqlx,
@@ -233,19 +208,10 @@ async fn edited_and_missing_migrations_block_apply_until_resolved() {
             ("20240201000000_name".into(), State::MissingLocally),
         ]
     );
-    let target = migrate::load(&spec).unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
-        .await
-        .unwrap();
-    let blocked = apply::apply(
-        &mut d,
-        target.format,
-        &target.migrations,
-        &opts(),
-        &mut |_| {},
-    )
-    .await;
+    let blocked = try_apply(&spec, &opts()).await;
     assert!(matches!(blocked, Err(MigrateError::Blocked { ref problems }) if problems.len() == 2));
+    let target = migrate::load(&spec).unwrap();
+    let mut d = connect(&spec).await;
     record::mark_applied(&mut d.conn, d.backend, &target.migrations[0], "tester")
         .await
         .unwrap();
@@ -294,9 +260,7 @@ async fn dry_run_rolls_everything_back_and_reports_the_first_error() {
     );
     let spec = m::database(&tdb.url, dir.path(), "sqlx");
     let target = migrate::load(&spec).unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
-        .await
-        .unwrap();
+    let mut d = connect(&spec).await;
     let results = apply::dry_run(&mut d, target.format, &target.migrations, &opts())
         .await
         .unwrap();
@@ -404,9 +368,7 @@ async fn lock_timeout_holds_even_if_a_pooler_dropped_the_startup_options() {
         .unwrap();
     spec.lock_timeout = Duration::from_millis(300);
     let target = migrate::load(&spec).unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
-        .await
-        .unwrap();
+    let mut d = connect(&spec).await;
     // What a transaction-pooling proxy does to startup options: they never reach the server.
     sqlx::raw_sql("SET lock_timeout = 0")
         .execute(&mut d.conn)
@@ -445,9 +407,7 @@ async fn a_file_edited_after_the_confirmation_is_not_applied() {
     // Someone pulls a new version of the file between the confirmation and the apply.
     m::sqlx(dir.path(), &[("1_users", "DROP TABLE IF EXISTS users;\n")]);
     let now = migrate::load(&spec).unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
-        .await
-        .unwrap();
+    let mut d = connect(&spec).await;
     let refused = apply::apply_until(
         &mut d,
         now.format,

@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::migrations::{self as m, apply_all, opts};
+use common::migrations::{self as m, apply_all, connect, opts};
 use deckhand::migrate::apply::{self, Rehearsal};
 use deckhand::migrate::status::State;
-use deckhand::migrate::{self, MigrateError, db};
+use deckhand::migrate::{self, MigrateError};
 use sha2::{Digest, Sha384};
 use sqlx::{Connection, Row, SqliteConnection};
 
@@ -112,9 +112,7 @@ async fn dry_run_on_sqlite_leaves_nothing() {
     m::sqlx(&migs, &[("1_orders", ORDERS), ("2_status", STATUS)]);
     let spec = m::database(&url(dir.path()), &migs, "sqlx");
     let target = migrate::load(&spec).unwrap();
-    let mut d = db::connect(&spec.url.value, &migrate::settings(&spec))
-        .await
-        .unwrap();
+    let mut d = connect(&spec).await;
     let results = apply::dry_run(&mut d, target.format, &target.migrations, &opts())
         .await
         .unwrap();

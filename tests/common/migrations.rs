@@ -85,21 +85,33 @@ pub async fn status_of(spec: &Database) -> Vec<(String, State)> {
     st.entries.into_iter().map(|e| (e.name, e.state)).collect()
 }
 
-/// Applies everything pending; panics if the apply cannot even start.
-pub async fn apply_all(spec: &Database) -> apply::Report {
-    let target = migrate::load(spec).expect("load");
-    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec))
+/// deckhand's connection to the plan's database, with the plan's settings.
+pub async fn connect(spec: &Database) -> db::Db {
+    db::connect(&spec.url.value, &migrate::settings(spec))
         .await
-        .expect("connect");
+        .expect("connect")
+}
+
+/// Reads the folder and applies everything pending with `opts`; the error when the apply is refused.
+pub async fn try_apply(
+    spec: &Database,
+    opts: &Options,
+) -> Result<apply::Report, migrate::MigrateError> {
+    let target = migrate::load(spec).expect("load");
+    let mut conn = connect(spec).await;
     apply::apply(
         &mut conn,
         target.format,
         &target.migrations,
-        &opts(),
+        opts,
         &mut |_| {},
     )
     .await
-    .expect("apply runs")
+}
+
+/// Applies everything pending; panics if the apply cannot even start.
+pub async fn apply_all(spec: &Database) -> apply::Report {
+    try_apply(spec, &opts()).await.expect("apply runs")
 }
 
 pub fn sha256_hex(s: &str) -> String {
