@@ -85,7 +85,7 @@ impl Executor {
                         )));
                     }
                 }
-                Effect::LoadMigrations => self.database(state, |db, tx, _| {
+                Effect::LoadMigrations => self.database(state, |db, tx| {
                     tokio::spawn(migrate_runner::load(db, tx));
                 }),
                 Effect::ApplyMigrations(_)
@@ -99,7 +99,7 @@ impl Executor {
                     let token = CancellationToken::new();
                     self.migration_stop = Some(token.clone());
                     let by = self.operator.clone();
-                    self.database(state, move |db, tx, _| {
+                    self.database(state, move |db, tx| {
                         tokio::spawn(migrate_runner::apply(db, by, confirmed, tx, token));
                     });
                 }
@@ -108,12 +108,12 @@ impl Executor {
                         t.cancel();
                     }
                 }
-                Effect::DryRunMigrations => self.database(state, |db, tx, _| {
+                Effect::DryRunMigrations => self.database(state, |db, tx| {
                     tokio::spawn(migrate_runner::dry_run(db, tx));
                 }),
                 Effect::ResolveMigration(req) => {
                     let by = self.operator.clone();
-                    self.database(state, move |db, tx, _| {
+                    self.database(state, move |db, tx| {
                         tokio::spawn(migrate_runner::resolve(db, req, by, tx));
                     });
                 }
@@ -125,13 +125,12 @@ impl Executor {
 
     /// Runs `spawn` with the plan's database spec and the runner channel (no-op without `[database]`).
     fn database(
-        &mut self,
+        &self,
         state: &State,
-        spawn: impl FnOnce(crate::plan::Database, mpsc::Sender<RunnerEvent>, &mut Self),
+        spawn: impl FnOnce(crate::plan::Database, mpsc::Sender<RunnerEvent>),
     ) {
         if let Some(db) = state.plan.database.clone() {
-            let tx = self.tx.clone();
-            spawn(db, tx, self);
+            spawn(db, self.tx.clone());
         }
     }
 
