@@ -5,6 +5,7 @@
 //! `runner` -> `plan`, `journal`; `app` -> `plan` types and message types only.
 
 pub mod app;
+pub mod backup;
 pub mod console;
 pub mod journal;
 pub mod lint;

@@ -316,7 +316,8 @@ const INVALID: &[(&str, &str)] = &[
     (
         "02-unknown-top-level-key.toml",
         "tests/fixtures/invalid/02-unknown-top-level-key.toml:1:1: version: \
-         unknown field `version`, expected one of `project`, `checklist`, `phase`, `database`",
+         unknown field `version`, expected one of `project`, `checklist`, `phase`, `database`, \
+         `backup`",
     ),
     (
         "03-unknown-key-in-project.toml",
@@ -442,7 +443,7 @@ const INVALID: &[(&str, &str)] = &[
     (
         "26-unknown-key-in-phase.toml",
         "tests/fixtures/invalid/26-unknown-key-in-phase.toml:7:1: phase[0].confirm: \
-         unknown field `confirm`, expected one of `name`, `destructive`, `steps`",
+         unknown field `confirm`, expected one of `name`, `destructive`, `needs_backup`, `steps`",
     ),
     (
         "27-database-without-url.toml",
@@ -469,6 +470,26 @@ const INVALID: &[(&str, &str)] = &[
         "tests/fixtures/invalid/31-database-unknown-key.toml:8:1: database.lock_timout: \
          unknown field `lock_timout`, expected one of `url`, `migrations`, `format`, `lock_timeout`, \
          `statement_timeout`, `lock_wait`",
+    ),
+    (
+        "32-backup-without-database.toml",
+        "tests/fixtures/invalid/32-backup-without-database.toml:5:1: backup: \
+         a backup needs a database: add a [database] table with url",
+    ),
+    (
+        "33-backup-jobs-without-directory.toml",
+        "tests/fixtures/invalid/33-backup-jobs-without-directory.toml:11:8: backup.jobs: \
+         parallel jobs need format = \"directory\" (a custom-format dump is one stream)",
+    ),
+    (
+        "34-backup-unknown-format.toml",
+        "tests/fixtures/invalid/34-backup-unknown-format.toml:11:10: backup.format: \
+         unknown format \"tar\": expected one of custom, directory",
+    ),
+    (
+        "35-backup-bad-keep.toml",
+        "tests/fixtures/invalid/35-backup-bad-keep.toml:11:8: backup.keep: \
+         invalid value 0: expected a whole number from 1 to 1024",
     ),
 ];
 
@@ -579,4 +600,55 @@ statement_timeout = "5m"
         plan.phases.is_empty(),
         "a plan may consist of its database alone"
     );
+}
+
+#[test]
+fn backup_section_expands_home_and_defaults_to_custom_format() {
+    let src = r#"
+[project]
+name = "shop"
+environment = "production"
+
+[database]
+url = "postgres://db/shop"
+migrations = "migrations"
+
+[backup]
+dir = "~/deckhand-backups"
+keep = 3
+
+[[phase]]
+name = "Deploy"
+needs_backup = true
+steps = [{ run = "./deploy.sh" }]
+
+[[phase]]
+name = "Smoke"
+steps = [{ run = "true" }]
+"#;
+    let vars = |n: &str| (n == "HOME").then(|| "/home/ada".to_string());
+    let plan = plan::parse(src, Path::new("/srv/plans/release.toml"), &vars).unwrap();
+    let backup = plan.backup.unwrap();
+    assert_eq!(backup.dir, PathBuf::from("/home/ada/deckhand-backups"));
+    assert_eq!(backup.format, plan::BackupFormat::Custom);
+    assert_eq!(backup.keep, Some(3));
+    assert!(plan.phases[0].needs_backup);
+    assert!(!plan.phases[1].needs_backup);
+
+    let dir_src = src.replace("~/deckhand-backups", "backups").replace(
+        "keep = 3",
+        "format = \"directory\"\njobs = 4\nbin_dir = \"/usr/lib/postgresql/16/bin\"",
+    );
+    let plan = plan::parse(&dir_src, Path::new("/srv/plans/release.toml"), &vars).unwrap();
+    let backup = plan.backup.unwrap();
+    assert_eq!(backup.dir, PathBuf::from("/srv/plans/backups"));
+    assert_eq!(backup.format, plan::BackupFormat::Directory { jobs: 4 });
+    assert_eq!(backup.keep, None);
+    assert_eq!(
+        backup.bin_dir,
+        Some(PathBuf::from("/usr/lib/postgresql/16/bin"))
+    );
+    let no_home = plan::parse(src, Path::new("/srv/plans/release.toml"), &|_| None).unwrap_err();
+    assert_eq!(no_home.key, "backup.dir");
+    assert!(no_home.message.contains("HOME is not set"), "{no_home}");
 }

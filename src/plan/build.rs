@@ -27,6 +27,7 @@ pub(super) struct Builder<'a> {
 pub(super) struct Built {
     pub project: Project,
     pub database: Option<Database>,
+    pub backup: Option<super::types::Backup>,
     pub checklist: Vec<ChecklistItem>,
     pub phases: Vec<Phase>,
 }
@@ -45,6 +46,14 @@ impl Builder<'_> {
             .as_ref()
             .map(|d| self.database(d))
             .transpose()?;
+        let backup = match &raw.backup {
+            Some(b) if database.is_none() => {
+                let message = "a backup needs a database: add a [database] table with url";
+                return Err(self.err(b.span(), "backup", message));
+            }
+            Some(b) => Some(self.backup(b)?),
+            None => None,
+        };
         if raw.phase.is_empty() && database.is_none() {
             return Err(self.err(
                 0..0,
@@ -74,6 +83,7 @@ impl Builder<'_> {
         Ok(Built {
             project,
             database,
+            backup,
             checklist,
             phases,
         })
@@ -161,6 +171,7 @@ impl Builder<'_> {
         let RawPhase {
             name,
             destructive,
+            needs_backup,
             steps,
         } = raw.get_ref();
         let prefix = format!("phase[{i}]");
@@ -195,6 +206,7 @@ impl Builder<'_> {
         Ok(Phase {
             name: name.display,
             destructive: *destructive,
+            needs_backup: *needs_backup,
             steps,
         })
     }

@@ -1,6 +1,7 @@
 //! The plan file: TOML model (serde), `${VAR}` interpolation, durations and validation.
 //! Every error names file:line:column, the key, and what was expected. Imports nothing else of deckhand.
 
+mod backup;
 mod build;
 mod database;
 mod error;
@@ -46,6 +47,7 @@ pub fn parse(
         checksum: hex::encode(Sha256::digest(source.as_bytes())),
         project: built.project,
         database: built.database,
+        backup: built.backup,
         checklist: built.checklist,
         phases: built.phases,
     })

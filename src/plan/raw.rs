@@ -16,6 +16,17 @@ pub(super) struct RawPlan {
     #[serde(default)]
     pub phase: Vec<Spanned<RawPhase>>,
     pub database: Option<Spanned<RawDatabase>>,
+    pub backup: Option<Spanned<RawBackup>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [backup] table with dir")]
+pub(super) struct RawBackup {
+    pub dir: Option<Spanned<String>>,
+    pub format: Option<Spanned<String>>,
+    pub jobs: Option<Spanned<i64>>,
+    pub keep: Option<Spanned<i64>>,
+    pub bin_dir: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -57,6 +68,8 @@ pub(super) struct RawPhase {
     pub name: Option<Spanned<String>>,
     #[serde(default)]
     pub destructive: bool,
+    #[serde(default)]
+    pub needs_backup: bool,
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
 

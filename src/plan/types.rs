@@ -15,6 +15,8 @@ pub struct Plan {
     pub project: Project,
     /// The database and its migrations, when the plan has a `[database]` section.
     pub database: Option<Database>,
+    /// `[backup]`: where and how backups of the database are taken.
+    pub backup: Option<Backup>,
     pub checklist: Vec<ChecklistItem>,
     pub phases: Vec<Phase>,
 }
@@ -54,6 +56,28 @@ pub struct Database {
     pub lock_wait: Duration,
 }
 
+/// How `pg_dump` writes a PostgreSQL backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupFormat {
+    /// One compressed file (`pg_dump -Fc`), the default.
+    Custom,
+    /// A folder, one file per table, dumped by `jobs` parallel workers (`pg_dump -Fd -j N`).
+    Directory { jobs: u32 },
+}
+
+/// `[backup]`: where backups go, in which format, and how many are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    /// Absolute, `~` expanded, relative paths joined onto the plan's folder.
+    pub dir: PathBuf,
+    pub format: BackupFormat,
+    /// Verified backups of the same environment and database to keep; older ones are deleted only after a new
+    /// one is verified. `None` keeps every backup.
+    pub keep: Option<usize>,
+    /// Where `pg_dump`/`pg_restore` live, when not the ones matching the server (or on `PATH`).
+    pub bin_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ChecklistItem {
     pub item: String,
@@ -63,6 +87,8 @@ pub struct ChecklistItem {
 pub struct Phase {
     pub name: String,
     pub destructive: bool,
+    /// Refused until a backup taken in this run has been verified (or the operator types a reason).
+    pub needs_backup: bool,
     pub steps: Vec<Step>,
 }
 
