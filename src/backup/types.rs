@@ -170,6 +170,9 @@ pub struct RestoreReport {
     pub tables: usize,
     /// Tables of the archive that the restored database lacks (a good restore has none).
     pub missing: Vec<String>,
+    /// Tables of the restored database that the archive does not have (created after the backup; an in-place
+    /// `--clean` restore leaves them as they are).
+    pub extra: Vec<String>,
     /// SQLite: where the replaced database file was kept.
     pub kept: Option<PathBuf>,
     pub took: Duration,
