@@ -3,6 +3,7 @@
 //! record (`<archive>.json`) with its size, sha256 and verification. May import `plan` and `migrate`.
 
 pub mod rehearse;
+pub mod sqlite;
 pub mod store;
 mod types;
 
