@@ -6,6 +6,16 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+/// What is backed up: the plan's project and environment (they name the archive) and its database and `[backup]`
+/// settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub project: &'a str,
+    pub environment: &'a str,
+    pub database: &'a crate::plan::Database,
+    pub backup: &'a crate::plan::Backup,
+}
+
 /// What kind of archive a backup is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
