@@ -64,8 +64,8 @@ pub struct Conn {
     /// `postgresql://user@host:port/db?sslmode=...`: no password, only libpq keywords.
     uri: String,
     password: Option<String>,
-    /// The password as it was written in the URL (percent-encoded forms), to scrub those too.
-    written: Vec<String>,
+    /// Every password the URL holds, as written (percent-encoded) and decoded: all are scrubbed.
+    secrets: Vec<String>,
     /// The database's name (`dbname=` parameter, else the URL's path, else the user name, as libpq does).
     pub dbname: String,
 }
@@ -94,11 +94,11 @@ impl Conn {
             ));
         }
         let mut parsed = url::Url::parse(url).map_err(|e| unreadable(&e.to_string()))?;
-        let mut written = Vec::new();
+        let mut secrets = Vec::new();
         let mut password = None;
         if let Some(p) = parsed.password().filter(|p| !p.is_empty()) {
-            written.push(p.to_string());
             password = Some(percent_decode(p));
+            secrets.extend([p.to_string(), percent_decode(p)]);
         }
         let mut kept = Vec::new();
         let mut query_dbname = None;
@@ -109,9 +109,10 @@ impl Conn {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             let key = percent_decode(key);
             if key == "password" {
+                // As libpq: a `password` parameter wins over the one in the authority.
                 if !value.is_empty() {
-                    written.push(value.to_string());
                     password = Some(percent_decode(value));
+                    secrets.extend([value.to_string(), percent_decode(value)]);
                 }
             } else if LIBPQ_KEYWORDS.contains(&key.as_str()) {
                 if key == "dbname" {
@@ -140,7 +141,7 @@ impl Conn {
         Ok(Conn {
             uri: parsed.to_string(),
             password,
-            written,
+            secrets,
             dbname,
         })
     }
@@ -166,8 +167,7 @@ impl Conn {
     /// `text` with every form of the password replaced by a mask.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = text.to_string();
-        let mut secrets: Vec<&str> = self.written.iter().map(String::as_str).collect();
-        secrets.extend(self.password.as_deref());
+        let mut secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
         // Longest first, so a shorter form inside a longer one does not leave a part of it behind.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         for secret in secrets.into_iter().filter(|s| !s.is_empty()) {

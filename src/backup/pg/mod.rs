@@ -7,6 +7,7 @@
 
 mod catalog;
 mod conn;
+mod group;
 mod process;
 mod rehearsal;
 mod restore;
@@ -27,7 +28,7 @@ use self::tools::Tool;
 use super::{BackupError, Progress, Stage};
 
 pub use self::conn::APP_NAME;
-pub use self::rehearsal::rehearse;
+pub use self::rehearsal::{SCRATCH_PREFIX, rehearse};
 pub use self::restore::restore;
 pub use self::take::take;
 pub use self::verify::verify;
@@ -78,4 +79,28 @@ async fn read_toc(
     };
     let finished = process::run(inv, cancel, &mut |_| {}).await?;
     Ok((toc::parse(&finished.stdout), finished))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::{Archive, RestoreMode, Source};
+    use crate::plan::Database;
+
+    fn is_send<T: Send>(_: T) {}
+
+    /// The console runs these on spawned tasks: they must stay `Send`. Compiled, never called.
+    #[allow(dead_code)]
+    fn futures_are_send(
+        src: &Source<'_>,
+        db: &Database,
+        archive: &Archive,
+        p: &watch::Sender<Progress>,
+        c: &CancellationToken,
+    ) {
+        is_send(take(src, p, c));
+        is_send(verify(&archive.path, Some(db), None, p, c));
+        is_send(restore(db, None, archive, &RestoreMode::InPlace, p, c));
+        is_send(rehearse(db, None, archive, p, c));
+    }
 }

@@ -11,9 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::watch;
@@ -21,6 +19,7 @@ use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
 use super::conn::Conn;
+use super::group::Group;
 use super::tools::Tool;
 use super::{send, share};
 use crate::backup::{BackupError, Progress, Stage, store};
@@ -87,7 +86,7 @@ impl Finished {
 pub async fn run(
     inv: Invocation<'_>,
     cancel: &CancellationToken,
-    on: &mut dyn FnMut(Event<'_>),
+    on: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> Result<Finished, BackupError> {
     let scrub = |s: &str| inv.conn.map_or_else(|| s.to_string(), |c| c.scrub(s));
     let mut cmd = Command::new(&inv.tool.path);
@@ -128,9 +127,6 @@ pub async fn run(
         if exit.is_some() && err.is_none() && out.is_none() {
             break;
         }
-        if drain_until.is_some_and(|t| tokio::time::Instant::now() >= t) {
-            break;
-        }
         tokio::select! {
             biased;
             () = cancel.cancelled() => {
@@ -159,6 +155,8 @@ pub async fn run(
                 finish_group(&mut group).await;
             }
             _ = ticker.tick(), if exit.is_none() => on(Event::Tick { pid }),
+            // Only something that escaped the group could hold the pipes open this long.
+            () = deadline(drain_until), if drain_until.is_some() => break,
         }
     }
     let (success, status) = match exit {
@@ -219,6 +217,13 @@ pub async fn hash(
     }
 }
 
+async fn deadline(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn next_line<R: AsyncBufRead + Unpin>(
     reader: &mut Option<R>,
     buf: &mut Vec<u8>,
@@ -260,68 +265,6 @@ async fn finish_group(group: &mut Group) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     group.release();
-}
-
-/// The tool's process group; dropped before [`Group::release`], it kills the whole group.
-struct Group {
-    pgid: Option<Pid>,
-}
-
-impl Group {
-    fn new(leader: u32) -> Group {
-        Group {
-            pgid: i32::try_from(leader)
-                .ok()
-                .filter(|p| *p > 0)
-                .map(Pid::from_raw),
-        }
-    }
-
-    fn signal(&self, signal: Signal) {
-        if let Some(pgid) = self.pgid {
-            let _ = killpg(pgid, signal);
-        }
-    }
-
-    /// A member that is not a zombie still exists (zombies may never be reaped where pid 1 does not `wait`).
-    fn has_live_members(&self) -> bool {
-        let Some(pgid) = self.pgid else { return false };
-        match killpg(pgid, None) {
-            Err(Errno::ESRCH) => false,
-            Err(_) => true,
-            Ok(()) => live_member(pgid),
-        }
-    }
-
-    fn release(&mut self) {
-        self.pgid = None;
-    }
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if let Some(pgid) = self.pgid.take() {
-            let _ = killpg(pgid, Signal::SIGKILL);
-        }
-    }
-}
-
-fn live_member(pgid: Pid) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return true;
-    };
-    entries.filter_map(Result::ok).any(|e| {
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            return false;
-        };
-        let Some(after) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
-            return false;
-        };
-        let mut fields = after.split_ascii_whitespace();
-        let state = fields.next().unwrap_or("Z");
-        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
-        pgrp == Some(pgid.as_raw()) && state != "Z"
-    })
 }
 
 /// The end of a tool's stderr: the lines that matter (errors, warnings and what follows them), not `--verbose`

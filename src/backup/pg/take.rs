@@ -38,6 +38,11 @@ pub async fn take(
     let mut db = catalog::connect(src.database, url, &conn, cancel).await?;
     let server = catalog::server(&mut db).await?;
     let tables = catalog::live_tables(&mut db).await?;
+    let mut sizes: HashMap<String, u64> = tables.iter().map(|t| (t.qualified(), t.bytes)).collect();
+    match catalog::exact_sizes(&mut db).await {
+        Ok(exact) => sizes.extend(exact),
+        Err(e) => tracing::info!(error = %e, "progress weighs tables by estimated sizes"),
+    }
     let _ = db.conn.close().await;
     let tool = tools::find("pg_dump", src.backup.bin_dir.as_deref(), Some(&server)).await?;
     tools::check_server(&tool, &server)?;
@@ -77,7 +82,6 @@ pub async fn take(
     args.push(file_arg);
     args.push(conn.dbname_arg().into());
 
-    let sizes: HashMap<String, u64> = tables.iter().map(|t| (t.qualified(), t.bytes)).collect();
     let total: u64 = sizes.values().sum();
     let mut done = 0u64;
     let mut current: Option<String> = None;

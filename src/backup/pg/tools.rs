@@ -249,7 +249,7 @@ fn versioned_dirs(root: &Path) -> Vec<(Major, PathBuf)> {
             Some((Major::parse(&name)?, e.path().join("bin")))
         })
         .collect();
-    dirs.sort_by(|a, b| b.0.cmp(&a.0));
+    dirs.sort_by_key(|d| std::cmp::Reverse(d.0));
     dirs
 }
 
