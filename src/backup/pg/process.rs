@@ -127,8 +127,8 @@ pub async fn run(
         if exit.is_some() && err.is_none() && out.is_none() {
             break;
         }
+        // Unbiased: a burst of `--verbose` lines must not starve the progress ticks.
         tokio::select! {
-            biased;
             () = cancel.cancelled() => {
                 stop(&mut child, &mut group).await;
                 return Err(BackupError::Cancelled);
