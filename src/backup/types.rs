@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// What is backed up.
+/// What is backed up: the plan's project and environment (they name the archive) and its database and `[backup]`
+/// settings.
 #[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
     pub project: &'a str,

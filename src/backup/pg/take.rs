@@ -1,0 +1,213 @@
+//! Taking a backup: check the server's version against `pg_dump`'s, dump into `<archive>.partial` (mode 0600, a
+//! 0700 folder for the directory format) with progress weighted by table size, fsync, hash, rename into place and
+//! write the sidecar. Anything short of that (failure, cancel, a dropped future) removes what was written.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use sqlx::Connection;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::conn::Conn;
+use super::process::{self, Event, Invocation};
+use super::{catalog, display_target, send, share, toc, tools};
+use crate::backup::{Archive, ArchiveKind, BackupError, Progress, Source, Stage, store};
+use crate::plan::BackupFormat;
+
+/// What `pg_dump --verbose` prints as it starts on a table's rows.
+const DUMPING: &str = "dumping contents of table";
+
+/// Dumps `src.database` into a new archive in `src.backup.dir` and records it in a sidecar. Progress:
+/// [`Stage::Preparing`], [`Stage::Dumping`] (bytes written, share of the tables' size done, current table),
+/// [`Stage::Hashing`]. Fails before writing anything when `pg_dump` is older than the server. Does not verify the
+/// archive and does not apply retention: the caller verifies, then calls [`store::retain`].
+pub async fn take(
+    src: &Source<'_>,
+    progress: &watch::Sender<Progress>,
+    cancel: &CancellationToken,
+) -> Result<Archive, BackupError> {
+    let started = Instant::now();
+    let created_unix = store::unix_now();
+    send(progress, Stage::Preparing, started, 0, None, None);
+    let url = &src.database.url.value;
+    let conn = Conn::parse(url)?;
+    let mut db = catalog::connect(src.database, url, &conn, cancel).await?;
+    let server = catalog::server(&mut db).await?;
+    let tables = catalog::live_tables(&mut db).await?;
+    let mut sizes: HashMap<String, u64> = tables.iter().map(|t| (t.qualified(), t.bytes)).collect();
+    match catalog::exact_sizes(&mut db).await {
+        Ok(exact) => sizes.extend(exact),
+        Err(e) => tracing::info!(error = %e, "progress weighs tables by estimated sizes"),
+    }
+    let _ = db.conn.close().await;
+    let tool = tools::find("pg_dump", src.backup.bin_dir.as_deref(), Some(&server)).await?;
+    tools::check_server(&tool, &server)?;
+
+    let kind = match src.backup.format {
+        BackupFormat::Custom => ArchiveKind::PgCustom,
+        BackupFormat::Directory { .. } => ArchiveKind::PgDirectory,
+    };
+    let path = store::archive_path(
+        &src.backup.dir,
+        src.project,
+        src.environment,
+        &conn.dbname,
+        created_unix,
+        kind,
+    );
+    if fs::symlink_metadata(&path).is_ok() {
+        return Err(BackupError::Refused(format!(
+            "{} already exists (a backup of this database was taken this very second): try again",
+            path.display()
+        )));
+    }
+    store::ensure_dir(&src.backup.dir)?;
+    let partial = store::partial_path(&path);
+    let mut written = Written::create(&partial, kind)?;
+
+    let mut args: Vec<std::ffi::OsString> = vec!["--verbose".into(), "--no-password".into()];
+    match src.backup.format {
+        BackupFormat::Custom => args.push("--format=custom".into()),
+        BackupFormat::Directory { jobs } => {
+            args.push("--format=directory".into());
+            args.push(format!("--jobs={}", jobs.max(1)).into());
+        }
+    }
+    let mut file_arg = std::ffi::OsString::from("--file=");
+    file_arg.push(&partial);
+    args.push(file_arg);
+    args.push(conn.dbname_arg().into());
+
+    let total: u64 = sizes.values().sum();
+    let mut done = 0u64;
+    let mut current: Option<String> = None;
+    let inv = Invocation {
+        tool: &tool,
+        args,
+        conn: Some(&conn),
+        capture_stdout: false,
+    };
+    let finished = process::run(inv, cancel, &mut |event| match event {
+        Event::Line(line) => {
+            if let Some(table) = toc::table_in(line, DUMPING) {
+                // Tables started before this one count as done.
+                if let Some(previous) = current.replace(table) {
+                    done += sizes.get(&previous).copied().unwrap_or(0);
+                }
+            }
+        }
+        Event::Tick { .. } => {
+            let bytes = store::size_of(&partial);
+            let permille = share(done, total);
+            send(
+                progress,
+                Stage::Dumping,
+                started,
+                bytes,
+                permille,
+                current.clone(),
+            );
+        }
+    })
+    .await?;
+    if !finished.success {
+        return Err(finished.failure(&tool, "the partial archive was removed"));
+    }
+    let size = store::size_of(&partial);
+    send(progress, Stage::Dumping, started, size, Some(1000), None);
+    seal(&partial, kind).map_err(|e| store::io_err(&partial, &e))?;
+    let sha256 = process::hash(&partial, Stage::Hashing, started, progress, cancel).await?;
+    if cancel.is_cancelled() {
+        return Err(BackupError::Cancelled);
+    }
+    fs::rename(&partial, &path).map_err(|e| store::io_err(&path, &e))?;
+    written.path = path.clone();
+    store::sync_parent(&path).map_err(|e| store::io_err(&path, &e))?;
+    let archive = Archive {
+        path,
+        kind,
+        project: src.project.to_string(),
+        environment: src.environment.to_string(),
+        database: display_target(url),
+        dbname: conn.dbname.clone(),
+        created_unix,
+        size,
+        sha256,
+        server_version: server.version.clone(),
+        tool: tool.version_line.clone(),
+        took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        verified: None,
+    };
+    store::write_sidecar(&archive)?;
+    written.keep();
+    Ok(archive)
+}
+
+/// The archive being written: removed when dropped unless kept (failure, cancel, dropped future).
+struct Written {
+    path: PathBuf,
+    kept: bool,
+}
+
+impl Written {
+    /// Creates the partial archive owner-only before `pg_dump` opens it: a 0600 file, or a 0700 folder (pg_dump
+    /// fills an existing empty one). A leftover partial of the same name (a crash) is replaced.
+    fn create(partial: &Path, kind: ArchiveKind) -> Result<Written, BackupError> {
+        let written = Written {
+            path: partial.to_path_buf(),
+            kept: false,
+        };
+        remove(partial);
+        let created = match kind {
+            ArchiveKind::PgDirectory => fs::DirBuilder::new().mode(0o700).create(partial),
+            _ => OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(partial)
+                .map(drop),
+        };
+        created.map_err(|e| store::io_err(partial, &e))?;
+        Ok(written)
+    }
+
+    fn keep(&mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        if !self.kept {
+            remove(&self.path);
+        }
+    }
+}
+
+fn remove(path: &Path) {
+    let _ = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        Ok(_) => fs::remove_file(path),
+        Err(_) => Ok(()),
+    };
+}
+
+/// Owner-only modes (0600 files, 0700 folder) and everything flushed to disk.
+fn seal(path: &Path, kind: ArchiveKind) -> std::io::Result<()> {
+    let private = |p: &Path, mode: u32| fs::set_permissions(p, fs::Permissions::from_mode(mode));
+    if kind == ArchiveKind::PgDirectory {
+        for entry in fs::read_dir(path)? {
+            let file = entry?.path();
+            private(&file, 0o600)?;
+            File::open(&file)?.sync_all()?;
+        }
+        private(path, 0o700)?;
+    } else {
+        private(path, 0o600)?;
+    }
+    File::open(path)?.sync_all()
+}
