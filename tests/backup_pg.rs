@@ -146,7 +146,7 @@ async fn backup_verify_drop_and_restore_in_place_brings_the_rows_back() {
     assert_eq!(archive.dbname, tdb.name);
     assert_eq!(
         archive.database,
-        format!("postgres {}:{}/{}", tdb.host, tdb.port, tdb.name)
+        format!("{}:{}/{}", tdb.host, tdb.port, tdb.name)
     );
     assert!(archive.tool.starts_with("pg_dump (PostgreSQL) "));
     assert_eq!(archive.size, store::size_of(&archive.path));

@@ -64,7 +64,12 @@ pub async fn apply_pending(
         &stop,
     )
     .await
-    .map_err(db_err)?;
+    .map_err(db_err);
+    // Close the session before the copy is dropped (PostgreSQL refuses to drop a database in use).
+    if let Err(e) = sqlx::Connection::close(conn.conn).await {
+        tracing::warn!("closing the rehearsal connection: {e}");
+    }
+    let report = report?;
     let mut steps: Vec<RehearsalStep> = report
         .applied
         .iter()

@@ -37,7 +37,7 @@ pub struct Archive {
     pub kind: ArchiveKind,
     pub project: String,
     pub environment: String,
-    /// `postgres host:port/db` or `sqlite /path/to/file.db`, never a password.
+    /// `host:port/db` or `sqlite /path/to/file.db` (as `migrate::db::target` shows it), never a password.
     pub database: String,
     /// The database's name (PostgreSQL) or file name (SQLite): what a restore asks the operator to type.
     pub dbname: String,

@@ -106,6 +106,65 @@ pub enum Event {
         name: String,
         result: String,
     },
+    BackupStarted {
+        target: String,
+        dir: String,
+    },
+    /// A dump finished (not yet verified).
+    BackupTaken {
+        file: String,
+        size: u64,
+        sha256: String,
+        duration_ms: u64,
+    },
+    BackupVerified {
+        file: String,
+        ok: bool,
+        tables: usize,
+        compared_with_live: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        problems: Vec<String>,
+        duration_ms: u64,
+    },
+    /// A backup, verification, restore or rehearsal could not be done (or was cancelled).
+    BackupFailed {
+        what: String,
+        error: String,
+    },
+    /// Retention deleted these older backups after a newer one was verified.
+    BackupsDeleted {
+        files: Vec<String>,
+    },
+    /// A gated action went ahead without a verified backup from this run.
+    BackupGateOverridden {
+        what: String,
+        reason: String,
+    },
+    RestoreStarted {
+        file: String,
+        target: String,
+        mode: String,
+    },
+    RestoreFinished {
+        file: String,
+        target: String,
+        tables: usize,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        missing: Vec<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        extra: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kept: Option<String>,
+        duration_ms: u64,
+    },
+    /// A rehearsal on a restored copy: one line per pending migration.
+    Rehearsal {
+        file: String,
+        scratch: String,
+        results: Vec<String>,
+        dropped: bool,
+        duration_ms: u64,
+    },
     Signal {
         name: String,
     },

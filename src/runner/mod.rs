@@ -1,6 +1,7 @@
 //! Async runner tasks. Each task kind lives in its own file and talks to the rest of deckhand only by sending
 //! [`RunnerEvent`] messages on a bounded channel; it never touches `app::State`. May import `plan` and `journal`.
 
+pub mod backup;
 pub mod command;
 pub mod migrate;
 
@@ -79,4 +80,6 @@ pub enum RunnerEvent {
     Rehearsed(Result<Vec<crate::migrate::apply::Rehearsal>, String>),
     /// A resolve action ended (the text says what was done, or why it failed).
     Resolved(Result<String, String>),
+    /// A backup, verification, restore or rehearsal moved on or ended.
+    Backup(Box<backup::BackupEvent>),
 }

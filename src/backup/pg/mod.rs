@@ -60,9 +60,10 @@ fn share(done: u64, total: u64) -> Option<u16> {
     u16::try_from(permille).ok()
 }
 
-/// The display form of a PostgreSQL URL's target: `postgres host:port/db`.
+/// The display form of a PostgreSQL URL's target, `host:port/db`: the same text confirmations show, and what
+/// restore and retention match backups of one database by.
 fn display_target(url: &str) -> String {
-    format!("postgres {}", crate::migrate::db::target(url))
+    crate::migrate::db::target(url)
 }
 
 /// Runs `pg_restore --list <archive>`: its table of contents, and how the tool ended.
