@@ -28,6 +28,9 @@ item = "Backup verified"
 [database]
 url = "postgres://app:hunter2@db.internal:5432/shop"
 migrations = "prisma/migrations"
+
+[backup]
+dir = "/var/backups/shop"
 "#;
 
 fn migration(name: &str) -> Migration {
@@ -79,11 +82,19 @@ fn confirmed(names: &[&str]) -> Vec<deckhand::migrate::apply::Confirmed> {
 
 fn loaded(states: &[(&str, MState)]) -> Harness {
     let mut h = Harness::new(plan_from(PLAN));
-    assert_eq!(deckhand::app::init(&h.state), vec![Effect::LoadMigrations]);
+    assert_eq!(
+        deckhand::app::init(&h.state),
+        vec![Effect::LoadMigrations, Effect::ListBackups]
+    );
     h.act(Action::Runner(RunnerEvent::Migrations(Ok(snapshot(
         states,
     )))));
     assert_eq!(h.state.db.busy, None);
+    // These tests are about migrations: this run has a verified backup (the gate has its own tests).
+    h.act(verified_event(
+        &archive("/var/backups/shop/x.dump", "shop", true),
+        true,
+    ));
     h
 }
 
@@ -296,6 +307,10 @@ fn phases_wait_while_migrations_are_applied() {
         "m1",
         MState::Pending,
     )])))));
+    h.act(verified_event(
+        &archive("/var/backups/shop/x.dump", "shop", true),
+        true,
+    ));
     h.state.checked[0] = true;
     h.char('a');
     h.settle();
@@ -349,6 +364,10 @@ fn with_findings(findings: Vec<deckhand::lint::Finding>) -> Harness {
     });
     let mut h = Harness::new(plan_from(PLAN));
     h.act(Action::Runner(RunnerEvent::Migrations(Ok(snap))));
+    h.act(verified_event(
+        &archive("/var/backups/shop/x.dump", "shop", true),
+        true,
+    ));
     h.state.checked[0] = true;
     h
 }

@@ -34,8 +34,8 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
     );
     app.type_keys(" j j ");
     app.wait_for("Checklist 3/3");
-    // Down to the destructive phase (Preflight, then Deploy) and ask to run it.
-    app.type_keys("jj\r");
+    // Down to the destructive phase (past the backup row and Preflight) and ask to run it.
+    app.type_keys("jjj\r");
     app.wait_for("Run destructive phase: Deploy (simulated)");
     app.wait_for("Press y to confirm");
     std::thread::sleep(Duration::from_millis(400));
@@ -79,8 +79,8 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
 /// Starts the long demo phase and returns the pid of its shell from the journal.
 fn start_long_task(app: &mut PtyApp, data: &Path) -> u32 {
     app.wait_for("Checklist 0/3");
-    // Three checklist rows, two phases, then the long task.
-    app.type_keys("jjjjj\r");
+    // Three checklist rows, the backup row, two phases, then the long task.
+    app.type_keys("jjjjjj\r");
     app.wait_for("working 1/300");
     journal_of(data)
         .iter()

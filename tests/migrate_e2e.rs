@@ -110,6 +110,10 @@ async fn killing_deckhand_mid_migration_leaves_nothing_half_applied() {
     );
     app.wait_for("1 pending");
     app.send("a");
+    // No [backup] in this plan: the gate asks why it is safe to go on without one.
+    app.wait_for("No verified backup");
+    std::thread::sleep(Duration::from_millis(400));
+    app.type_keys("throwaway test database\r");
     app.wait_for("Apply migrations");
     std::thread::sleep(Duration::from_millis(400));
     app.send("y");

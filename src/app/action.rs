@@ -2,6 +2,7 @@
 
 use crossterm::event::KeyEvent;
 
+use crate::backup::{Archive, RestoreMode};
 use crate::journal::Event;
 use crate::migrate::apply::Confirmed;
 use crate::runner::migrate::ResolveRequest;
@@ -63,6 +64,19 @@ pub enum Effect {
     DryRunMigrations,
     /// Mark a ledger entry applied or rolled back.
     ResolveMigration(ResolveRequest),
+    /// List the backups in the plan's backup folder.
+    ListBackups,
+    /// Take a backup of the plan's database, verify it, then apply retention.
+    TakeBackup,
+    /// Stop the backup operation under way (a dump is killed and its partial file removed; a restore rolls back).
+    CancelBackup,
+    /// Restore this archive, as confirmed.
+    RestoreBackup {
+        archive: Archive,
+        mode: RestoreMode,
+    },
+    /// Restore this archive into a scratch copy and apply the pending migrations there.
+    RehearseBackup(Archive),
     /// Leave the loop, restore the terminal and exit with `State::exit_code`.
     Quit,
 }

@@ -112,6 +112,9 @@ fn refusal(state: &State) -> Option<String> {
     if state.running.is_some() {
         return Some("A step is running: wait for it first.".into());
     }
+    if let Some(busy) = state.backup.busy {
+        return Some(format!("Wait: {} is under way.", busy.label()));
+    }
     match state.db.busy {
         Some(DbBusy::Loading) => Some("Still reading the migration status.".into()),
         Some(_) => Some("A database operation is under way.".into()),
@@ -203,7 +206,7 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
         m.body.push((label.into(), text));
     }
     m.body
-        .push(("Backup".into(), "none taken in this run".into()));
+        .push(("Backup".into(), super::backup::backup_line(state)));
     if let Some(reason) = &state.checklist_override {
         m.body
             .push(("Checklist".into(), format!("overridden: {reason}")));

@@ -21,25 +21,42 @@ pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
         state.flash = Some("A database operation is under way: wait for it first.".into());
         return;
     }
+    if let Some(busy) = state.backup.busy {
+        state.flash = Some(format!("Wait: {} is under way.", busy.label()));
+        return;
+    }
     let Some(phase) = state.plan.phases.get(p) else {
         return;
     };
-    if !phase.destructive {
+    if !phase.destructive && !phase.needs_backup {
         start_phase(state, p, fx);
         return;
     }
     gate(state, Gated::Phase(p), fx);
 }
 
-/// Opens the confirmation for a destructive action — or first, while checklist items are unticked and nobody
-/// gave a reason to go on anyway, the prompt that asks for that reason.
+/// What a gated action is, for prompts and the journal.
+pub(super) fn gated_label(state: &State, gated: Gated) -> String {
+    match gated {
+        Gated::Phase(p) => format!("Phase {}", state.plan.phases[p].name),
+        Gated::ApplyMigrations => "Applying migrations".to_string(),
+    }
+}
+
+fn is_destructive(state: &State, gated: Gated) -> bool {
+    match gated {
+        Gated::Phase(p) => state.plan.phases[p].destructive,
+        Gated::ApplyMigrations => true,
+    }
+}
+
+/// Walks a gated action through its gates, opening the first that is closed: unticked checklist items without a
+/// reason (destructive actions), then a missing verified backup without a reason (migrations, `needs_backup`
+/// phases), then the confirmation itself (destructive actions; others just start).
 pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
     let unticked = state.unticked();
-    let modal = if !unticked.is_empty() && state.checklist_override.is_none() {
-        let what = match gated {
-            Gated::Phase(p) => format!("Phase {}", state.plan.phases[p].name),
-            Gated::ApplyMigrations => "Applying migrations".to_string(),
-        };
+    let destructive = is_destructive(state, gated);
+    let modal = if destructive && !unticked.is_empty() && state.checklist_override.is_none() {
         let mut m = Modal::new(
             ModalKind::ChecklistOverride(gated),
             "Checklist incomplete",
@@ -47,14 +64,24 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
         );
         m.body.push((
             "Action".into(),
-            format!("{what} is destructive and the checklist is not done."),
+            format!(
+                "{} is destructive and the checklist is not done.",
+                gated_label(state, gated)
+            ),
         ));
         m.body
             .extend(unticked.into_iter().map(|item| ("Unticked".into(), item)));
         m.danger = true;
         m
-    } else {
+    } else if let Some(m) = super::backup::gate_modal(state, gated) {
+        m
+    } else if destructive {
         confirmation_for(state, gated)
+    } else if let Gated::Phase(p) = gated {
+        start_phase(state, p, fx);
+        return;
+    } else {
+        return;
     };
     open(state, modal, fx);
 }
@@ -102,7 +129,7 @@ fn phase_confirmation(state: &State, p: usize) -> Modal {
     m.body
         .push(("Database".into(), super::db::database_line(state)));
     m.body
-        .push(("Backup".into(), "none taken in this run".into()));
+        .push(("Backup".into(), super::backup::backup_line(state)));
     if let Some(reason) = &state.checklist_override {
         m.body
             .push(("Checklist".into(), format!("overridden: {reason}")));
@@ -134,8 +161,19 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
                 unticked: state.unticked(),
             }));
             state.checklist_override = Some(typed);
-            let next = confirmation_for(state, gated);
-            open(state, next, fx);
+            gate(state, gated, fx);
+        }
+        ModalKind::BackupOverride(gated) => {
+            super::backup::overridden(state, gated, typed, fx);
+            gate(state, gated, fx);
+        }
+        ModalKind::RestoreBackup(list) => {
+            super::backup::start_restore(state, list, modal.picker, fx)
+        }
+        ModalKind::RehearseBackup(archive) => super::backup::start_rehearse(state, *archive, fx),
+        ModalKind::CancelBackup if state.backup.busy.is_some() => fx.push(Effect::CancelBackup),
+        ModalKind::CancelBackup => {
+            state.flash = Some("Nothing to cancel: the backup operation already ended.".into())
         }
         ModalKind::ApplyMigrations => {
             let objects = super::risk::objects_to_confirm(state);
@@ -154,6 +192,10 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             (None, Some(next)) => end_phase(state, next.phase, PhaseStatus::Cancelled, fx),
             (None, None) => state.flash = Some("Nothing to cancel: the step already ended.".into()),
         },
+        ModalKind::Quit if state.running.is_none() && state.backup.busy.is_some() => {
+            state.aborted = true;
+            super::backup::stop_for_quit(state, fx);
+        }
         ModalKind::Quit if state.running.is_none() && applying(state) => {
             state.aborted = true;
             state.quit = QuitState::AfterStep;
@@ -258,6 +300,7 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
         RunnerEvent::MigrationsApplied(outcome) => super::db::on_applied(state, outcome, fx),
         RunnerEvent::Rehearsed(result) => super::db::on_rehearsed(state, result, fx),
         RunnerEvent::Resolved(result) => super::db::on_resolved(state, result, fx),
+        RunnerEvent::Backup(ev) => super::backup::on_event(state, *ev, fx),
     }
 }
 
@@ -376,6 +419,9 @@ pub(super) fn note_line(state: &mut State, text: String) {
 }
 
 pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.running.is_none() && super::backup::request_cancel(state, fx) {
+        return;
+    }
     let Some(id) = state.running else {
         state.flash = Some("Nothing is running.".into());
         return;
@@ -413,6 +459,20 @@ fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
 }
 
 pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
+    if let (None, Some(busy)) = (state.running, state.backup.busy) {
+        let mut m = Modal::new(
+            ModalKind::Quit,
+            format!("Quit while {}", busy.label()),
+            Expect::Yes,
+        );
+        m.body.push((
+            "Quitting".into(),
+            "stops it first (a restore rolls back, a partial backup is deleted)".into(),
+        ));
+        m.danger = true;
+        open(state, m, fx);
+        return;
+    }
     if state.running.is_none() && applying(state) {
         let mut m = Modal::new(
             ModalKind::Quit,
@@ -492,6 +552,9 @@ fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
             state.quit = QuitState::AfterStep;
             // Cancelling twice is harmless; not cancelling would leave deckhand waiting on the step forever.
             cancel(state, id, fx);
+        }
+        None if state.backup.busy.is_some() => {
+            super::backup::stop_for_quit(state, fx);
         }
         // A migration in flight is never cut off: no further one starts, and deckhand quits when it is done.
         None if applying(state) => {

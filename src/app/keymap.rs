@@ -25,6 +25,9 @@ pub enum Command {
     Refresh,
     MarkApplied,
     MarkRolledBack,
+    TakeBackup,
+    RestoreBackup,
+    Rehearse,
     Help,
     Back,
     Quit,
@@ -50,6 +53,9 @@ impl Command {
             Command::Refresh => "read the migration status again",
             Command::MarkApplied => "resolve: mark the selected migration applied (asks)",
             Command::MarkRolledBack => "resolve: mark the selected migration rolled back (asks)",
+            Command::TakeBackup => "take a backup now (then verified by reading it all back)",
+            Command::RestoreBackup => "restore a backup (pick one; type the database name)",
+            Command::Rehearse => "rehearse the pending migrations on a restored copy",
             Command::Help => "show or hide this help",
             Command::Back => "close help / cancel a prompt",
             Command::Quit => "quit (asks first while a step runs)",
@@ -94,6 +100,9 @@ const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
     (KeyCode::Char('r'), NONE, Command::Refresh),
     (KeyCode::Char('m'), NONE, Command::MarkApplied),
     (KeyCode::Char('b'), NONE, Command::MarkRolledBack),
+    (KeyCode::Char('B'), NONE, Command::TakeBackup),
+    (KeyCode::Char('U'), NONE, Command::RestoreBackup),
+    (KeyCode::Char('E'), NONE, Command::Rehearse),
     (KeyCode::Char('?'), NONE, Command::Help),
     (KeyCode::Esc, NONE, Command::Back),
     (KeyCode::Char('q'), NONE, Command::Quit),
@@ -160,13 +169,14 @@ pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
         };
     }
     if state.help {
-        return vec![("Esc/?", "close help")];
+        return vec![("j/k", "scroll"), ("Esc/?", "close help")];
     }
     let mut h = Vec::new();
     match state.focus {
         Pane::Checklist => match state.selected_row() {
             Some(Row::Check(_)) => h.push(("Space", "tick")),
             Some(Row::Phase(_)) if state.running.is_none() => h.push(("Enter", "run phase")),
+            Some(Row::Backup) if state.backup.busy.is_none() => h.push(("Enter", "back up")),
             _ => {}
         },
         Pane::Logs => h.extend([("j/k", "scroll"), ("G", "follow")]),
@@ -177,6 +187,8 @@ pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
     }
     if state.running.is_some() {
         h.push(("c", "cancel step"));
+    } else if state.backup.busy.is_some() {
+        h.push(("c", "cancel backup"));
     }
     h.extend([("Tab", "pane"), ("?", "help"), ("q", "quit")]);
     h

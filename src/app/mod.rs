@@ -3,6 +3,7 @@
 //! May import plan types and message types (runner events, journal events) only.
 
 mod action;
+mod backup;
 mod db;
 mod flow;
 mod keymap;
@@ -13,12 +14,23 @@ mod state;
 mod update;
 
 pub use action::{Action, Effect, Signal};
-pub use db::{DbBusy, DbPane, DbView, database_line as database_target, init, rehearsal_line};
+pub use backup::{
+    BackupBusy, BackupPane, backup_line, human_bytes, progress_text, row_text as backup_row,
+    step_line, utc_time,
+};
+pub use db::{DbBusy, DbPane, DbView, database_line as database_target, rehearsal_line};
 pub use flow::outcome_text;
 pub use keymap::{Command, bindings, hints, key_label};
 pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
-pub use modal::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome};
+pub use modal::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
 pub use state::{
     Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock, format_elapsed,
 };
 pub use update::update;
+
+/// Effects to issue when the console starts: read the migration status, list the backups.
+pub fn init(state: &State) -> Vec<Effect> {
+    let mut fx = db::init(state);
+    fx.extend(backup::init(state));
+    fx
+}

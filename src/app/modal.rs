@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::backup::Archive;
 use crate::runner::StepId;
 use crate::runner::migrate::ResolveRequest;
 
@@ -38,6 +39,23 @@ pub enum ModalKind {
     CancelStep(StepId),
     /// Quit while a step runs (cancels it).
     Quit,
+    /// Go ahead without a verified backup from this run; asks for a reason.
+    BackupOverride(Gated),
+    /// Restore one of these backups (the picker chooses; the database's name confirms).
+    RestoreBackup(Vec<Archive>),
+    /// Restore this backup into a scratch copy and apply the pending migrations there.
+    RehearseBackup(Box<Archive>),
+    /// Stop the backup operation under way.
+    CancelBackup,
+}
+
+/// A choice inside a modal: Up/Down pick an item, Tab flips the option. Neither confirms nor declines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picker {
+    pub items: Vec<String>,
+    pub selected: usize,
+    /// A yes/no option that Tab flips: its label and state.
+    pub option: Option<(String, bool)>,
 }
 
 /// A destructive action that the checklist gates.
@@ -89,6 +107,8 @@ pub struct Modal {
     pub burst: bool,
     /// A one-line note shown in the modal (e.g. why a paste was ignored).
     pub note: Option<String>,
+    /// A list to choose from before confirming.
+    pub picker: Option<Picker>,
 }
 
 impl Modal {
@@ -103,6 +123,7 @@ impl Modal {
             shown: None,
             burst: false,
             note: None,
+            picker: None,
         }
     }
 
@@ -150,6 +171,25 @@ impl Modal {
         if key.code == KeyCode::Esc || (ctrl && key.code == KeyCode::Char('c')) {
             return self.decline("cancelled with Esc");
         }
+        if let Some(p) = self.picker.as_mut() {
+            let last = p.items.len().saturating_sub(1);
+            match key.code {
+                KeyCode::Up => p.selected = p.selected.saturating_sub(1),
+                KeyCode::Down => p.selected = (p.selected + 1).min(last),
+                KeyCode::Tab if p.option.is_some() => {
+                    if let Some((_, on)) = p.option.as_mut() {
+                        *on = !*on;
+                    }
+                }
+                _ => return self.answer(key, burst, ctrl),
+            }
+            self.note = None;
+            return ModalOutcome::Open;
+        }
+        self.answer(key, burst, ctrl)
+    }
+
+    fn answer(&mut self, key: KeyEvent, burst: bool, ctrl: bool) -> ModalOutcome {
         match self.expect.clone() {
             Expect::Yes => match key.code {
                 KeyCode::Char('y') if burst => {

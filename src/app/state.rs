@@ -77,6 +77,8 @@ pub struct PhaseRun {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Row {
     Check(usize),
+    /// The backup of this run (when the plan has `[backup]`).
+    Backup,
     Phase(usize),
 }
 
@@ -113,10 +115,14 @@ pub struct State {
     pub logs: LogBuffer,
     /// The migrations pane.
     pub db: super::db::DbPane,
+    /// Backups: this run's, the folder's, and what is under way.
+    pub backup: super::backup::BackupPane,
     /// Lines scrolled up from the newest; 0 means following.
     pub log_offset: usize,
     pub modal: Option<Modal>,
     pub help: bool,
+    /// Lines the help overlay is scrolled down.
+    pub help_scroll: usize,
     /// One line for the status bar (a result, a refusal, an error).
     pub flash: Option<String>,
     pub quit: QuitState,
@@ -166,10 +172,12 @@ impl State {
             cancelling: false,
             last_key: None,
             db,
+            backup: Default::default(),
             logs: LogBuffer::default(),
             log_offset: 0,
             modal: None,
             help: false,
+            help_scroll: 0,
             flash: None,
             quit: QuitState::No,
             aborted: false,
@@ -178,10 +186,11 @@ impl State {
         }
     }
 
-    /// Checklist items, then phases.
+    /// Checklist items, the backup, then phases.
     pub fn rows(&self) -> Vec<Row> {
         (0..self.plan.checklist.len())
             .map(Row::Check)
+            .chain(self.plan.backup.is_some().then_some(Row::Backup))
             .chain((0..self.plan.phases.len()).map(Row::Phase))
             .collect()
     }

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crossterm::event::{KeyEvent, KeyEventKind};
 
 use super::action::{Action, Effect};
+use super::backup;
 use super::db;
 use super::flow;
 use super::keymap::{self, Command};
@@ -72,8 +73,19 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
     };
     state.dirty = true;
     if state.help {
-        if matches!(command, Command::Help | Command::Back | Command::Quit) {
-            state.help = false;
+        // The overlay scrolls when it is taller than the screen (the view clamps the offset).
+        let max = keymap::bindings().len();
+        let s = &mut state.help_scroll;
+        match command {
+            Command::Help | Command::Back | Command::Quit => {
+                state.help = false;
+                state.help_scroll = 0;
+            }
+            Command::Down => *s = (*s + 1).min(max),
+            Command::Up => *s = s.saturating_sub(1),
+            Command::PageDown | Command::Bottom => *s = max,
+            Command::PageUp | Command::Top => *s = 0,
+            _ => {}
         }
         return;
     }
@@ -94,11 +106,13 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         Command::Bottom => scroll(state, isize::MAX / 2),
         Command::Toggle => match state.selected_row() {
             Some(Row::Check(i)) => toggle(state, i, fx),
+            Some(Row::Backup) => state.flash = Some("Enter or B takes a backup.".into()),
             _ => state.flash = Some("Space ticks checklist items; Enter runs a phase.".into()),
         },
         Command::Run => match state.selected_row() {
             Some(Row::Check(i)) => toggle(state, i, fx),
             Some(Row::Phase(p)) => flow::request_phase(state, p, fx),
+            Some(Row::Backup) => backup::request_take(state, fx),
             None => {}
         },
         Command::Cancel => flow::request_cancel(state, fx),
@@ -107,6 +121,9 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         Command::Refresh => db::refresh(state, fx),
         Command::MarkApplied => db::request_resolve(state, Resolve::MarkApplied, fx),
         Command::MarkRolledBack => db::request_resolve(state, Resolve::MarkRolledBack, fx),
+        Command::TakeBackup => backup::request_take(state, fx),
+        Command::RestoreBackup => backup::request_restore(state, fx),
+        Command::Rehearse => backup::request_rehearse(state, fx),
         Command::Help => state.help = true,
         Command::Back => {}
         Command::Quit => flow::request_quit(state, fx),

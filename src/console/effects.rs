@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::{Action, Effect, State};
 use crate::journal::{Event, Journal};
+use crate::runner::backup::{self as backup_runner, BackupEvent, BackupOp, Job as BackupJob};
 use crate::runner::command::{CommandSpec, TERM_GRACE, run_command};
 use crate::runner::migrate as migrate_runner;
 use crate::runner::{RunnerEvent, StepId, StepOutcome};
@@ -26,6 +27,8 @@ pub struct Executor {
     steps: HashMap<StepId, (CancellationToken, JoinHandle<()>)>,
     /// Stops an apply after the migration in flight.
     migration_stop: Option<CancellationToken>,
+    /// The backup task under way (at most one) and its cancellation.
+    backup_task: Option<(CancellationToken, JoinHandle<()>)>,
     /// Who runs deckhand (recorded as `applied_by`).
     operator: String,
     pub quit: bool,
@@ -38,6 +41,7 @@ impl Executor {
             tx,
             steps: HashMap::new(),
             migration_stop: None,
+            backup_task: None,
             operator,
             quit: false,
         }
@@ -117,10 +121,48 @@ impl Executor {
                         tokio::spawn(migrate_runner::resolve(db, req, by, tx));
                     });
                 }
+                Effect::TakeBackup | Effect::RestoreBackup { .. } | Effect::RehearseBackup(_)
+                    if unrecorded =>
+                {
+                    feedback.push(unrecorded_refusal(&effect));
+                }
+                Effect::ListBackups => {
+                    if let Some(b) = &state.plan.backup {
+                        tokio::spawn(backup_runner::list(b.dir.clone(), self.tx.clone()));
+                    }
+                }
+                Effect::TakeBackup => self.backup(state, |job, tx, token| {
+                    tokio::spawn(backup_runner::take(job, tx, token))
+                }),
+                Effect::CancelBackup => {
+                    if let Some((token, _)) = &self.backup_task {
+                        token.cancel();
+                    }
+                }
+                Effect::RestoreBackup { archive, mode } => self.backup(state, |job, tx, token| {
+                    tokio::spawn(backup_runner::restore(job, archive, mode, tx, token))
+                }),
+                Effect::RehearseBackup(archive) => self.backup(state, |job, tx, token| {
+                    tokio::spawn(backup_runner::rehearse(job, archive, tx, token))
+                }),
                 Effect::Quit => self.quit = true,
             }
         }
         feedback
+    }
+
+    /// Starts a backup task with the plan's backup job, a fresh cancellation token and the runner channel.
+    fn backup(
+        &mut self,
+        state: &State,
+        spawn: impl FnOnce(BackupJob, mpsc::Sender<RunnerEvent>, CancellationToken) -> JoinHandle<()>,
+    ) {
+        let Some(job) = BackupJob::of(&state.plan) else {
+            return;
+        };
+        let token = CancellationToken::new();
+        let handle = spawn(job, self.tx.clone(), token.clone());
+        self.backup_task = Some((token, handle));
     }
 
     /// Runs `spawn` with the plan's database spec and the runner channel (no-op without `[database]`).
@@ -172,6 +214,17 @@ impl Executor {
 
     /// Cancels whatever still runs and waits for it (each runner kills its process group).
     pub async fn shutdown(&mut self) {
+        if let Some((token, handle)) = self.backup_task.take() {
+            token.cancel();
+            let abort = handle.abort_handle();
+            if tokio::time::timeout(TERM_GRACE + SHUTDOWN_SLACK, handle)
+                .await
+                .is_err()
+            {
+                tracing::error!("the backup task did not stop in time; aborting it");
+                abort.abort();
+            }
+        }
         for (_, (token, handle)) in self.steps.drain() {
             token.cancel();
             let abort = handle.abort_handle();
@@ -208,6 +261,18 @@ fn unrecorded_refusal(effect: &Effect) -> Action {
             })
         }
         Effect::DryRunMigrations => RunnerEvent::Rehearsed(Err(WHY.into())),
+        Effect::TakeBackup | Effect::RestoreBackup { .. } | Effect::RehearseBackup(_) => {
+            let op = match effect {
+                Effect::TakeBackup => BackupOp::Take,
+                Effect::RestoreBackup { .. } => BackupOp::Restore,
+                _ => BackupOp::Rehearse,
+            };
+            RunnerEvent::Backup(Box::new(BackupEvent::Failed {
+                op,
+                error: WHY.into(),
+                cancelled: false,
+            }))
+        }
         _ => RunnerEvent::Resolved(Err(WHY.into())),
     })
 }

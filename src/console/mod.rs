@@ -186,7 +186,7 @@ fn terminal_action(ev: Option<std::io::Result<TermEvent>>) -> Option<Action> {
 }
 
 /// The journal's first entry: who runs what, from where.
-fn run_started(plan: &Plan) -> Event {
+pub fn run_started(plan: &Plan) -> Event {
     Event::RunStarted {
         user: operator(),
         host: nix::unistd::gethostname()
@@ -206,7 +206,7 @@ fn run_started(plan: &Plan) -> Event {
 }
 
 /// The login name, and who used sudo to become it.
-fn operator() -> String {
+pub fn operator() -> String {
     let uid = nix::unistd::getuid();
     let name = nix::unistd::User::from_uid(uid)
         .ok()

@@ -38,6 +38,7 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
         }
         let mut row_lines = match row {
             Row::Check(c) => check_line(state, c, width),
+            Row::Backup => backup_lines(state, width),
             Row::Phase(p) => phase_lines(state, p, width),
         };
         if selected {
@@ -82,6 +83,36 @@ fn check_line(state: &State, c: usize, width: usize) -> Vec<Line<'static>> {
             Line::from(vec![lead, Span::raw(part)])
         })
         .collect()
+}
+
+/// The backup row: what this run has to fall back on, or the backup under way with its progress.
+fn backup_lines(state: &State, width: usize) -> Vec<Line<'static>> {
+    let (text, problem) = crate::app::backup_row(state);
+    let (icon, style) = match (state.backup.busy, &state.backup.verified, problem) {
+        (Some(_), _, _) => (
+            "> ",
+            Style::new().fg(theme::WARN).add_modifier(Modifier::BOLD),
+        ),
+        (None, _, true) => (
+            "✗ ",
+            Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+        ),
+        (None, Some(_), false) => ("✓ ", Style::new().fg(theme::OK)),
+        (None, None, false) => ("o ", Style::new().fg(theme::MUTED)),
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(icon, style),
+        Span::styled("Backup", Style::new().add_modifier(Modifier::BOLD)),
+    ])];
+    let detail_style = if problem {
+        Style::new().fg(theme::DANGER)
+    } else {
+        Style::new().fg(theme::MUTED)
+    };
+    for part in wrap(&safe(&text), width.saturating_sub(2)) {
+        lines.push(Line::styled(format!("  {part}"), detail_style));
+    }
+    lines
 }
 
 fn phase_lines(state: &State, p: usize, width: usize) -> Vec<Line<'static>> {

@@ -1,4 +1,5 @@
-//! The `?` overlay: every key and what it does, generated from the keymap table.
+//! The `?` overlay: every key and what it does, generated from the keymap table; scrolls when the screen is
+//! too short for all of it.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -9,7 +10,7 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 use super::theme;
 use crate::app::bindings;
 
-pub fn render(frame: &mut Frame, area: Rect) {
+pub fn render(frame: &mut Frame, area: Rect, scroll: usize) {
     let rows = bindings();
     let key_width = rows
         .iter()
@@ -33,11 +34,28 @@ pub fn render(frame: &mut Frame, area: Rect) {
         Style::new().fg(theme::MUTED),
     ));
     let height = (lines.len() as u16 + 2).min(area.height);
+    let visible = usize::from(height.saturating_sub(2));
+    let scroll = scroll.min(lines.len().saturating_sub(visible));
+    let title = if visible < lines.len() {
+        format!(
+            " Keys {}-{} of {} (j/k scroll, Esc closes) ",
+            scroll + 1,
+            (scroll + visible).min(lines.len()),
+            lines.len()
+        )
+    } else {
+        " Keys (Esc or ? closes) ".to_string()
+    };
     let width = 78.min(area.width);
     let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .border_style(Style::new().fg(theme::FOCUS))
-        .title(" Keys (Esc or ? closes) ");
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
+        .title(title);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll as u16, 0))
+            .block(block),
+        popup,
+    );
 }

@@ -80,6 +80,23 @@ fn rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
     })
 }
 
+/// The rehearsal-on-a-restored-copy result for a migration, short.
+fn copy_rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
+    use crate::backup::RehearsalStep;
+    let report = state.backup.rehearsal.as_ref()?;
+    report.steps.iter().find_map(|s| match s {
+        RehearsalStep::Applied { name: n, took } if n == name => {
+            Some((format!("ok {}", crate::app::format_clock(*took)), false))
+        }
+        RehearsalStep::Failed { name: n, error, .. } if n == name => {
+            let first = error.lines().next().unwrap_or_default();
+            Some((format!("FAILED: {first}"), true))
+        }
+        RehearsalStep::NotReached { name: n } if n == name => Some(("not reached".into(), false)),
+        _ => None,
+    })
+}
+
 fn entry_line(
     state: &State,
     snap: &crate::runner::migrate::Snapshot,
@@ -110,6 +127,13 @@ fn entry_line(
         .and_then(Option::as_ref)
     {
         spans.extend(risk_summary(report));
+    }
+    if let Some((text, failed)) = copy_rehearsal_of(state, &e.name) {
+        let style = if failed { theme::DANGER } else { theme::MUTED };
+        spans.push(Span::styled(
+            format!("  on a copy: {text}"),
+            Style::new().fg(style),
+        ));
     }
     if let Some((text, failed)) = rehearsal_of(state, &e.name) {
         let style = if failed { theme::DANGER } else { theme::MUTED };

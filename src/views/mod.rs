@@ -94,7 +94,7 @@ pub fn render(frame: &mut Frame, state: &State) {
         Arrangement::Single => pane_at(frame, body, state, state.focus, Some(&Pane::ALL)),
     }
     if state.help {
-        help::render(frame, area);
+        help::render(frame, area, state.help_scroll);
     }
     if let Some(m) = &state.modal {
         modal::render(frame, area, m);

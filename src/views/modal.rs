@@ -34,6 +34,21 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal) {
             ])
         })
         .collect();
+    if let Some(p) = &m.picker {
+        lines.push(Line::from(""));
+        for (i, item) in p.items.iter().enumerate() {
+            let line = Line::from(format!("  {}", safe(item)));
+            lines.push(if i == p.selected {
+                line.patch_style(Style::new().add_modifier(Modifier::REVERSED))
+            } else {
+                line
+            });
+        }
+        if let Some((label, on)) = &p.option {
+            let mark = if *on { "[x]" } else { "[ ]" };
+            lines.push(Line::from(format!("  {mark} {label}")));
+        }
+    }
     lines.push(Line::from(""));
     lines.push(Line::styled(
         m.prompt(),

@@ -128,3 +128,51 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
 pub mod migrations;
 pub mod pg;
 pub mod pty;
+
+/// A backup record as the runner reports it (verified or not), for `update()` tests.
+pub fn archive(path: &str, dbname: &str, verified: bool) -> deckhand::backup::Archive {
+    use deckhand::backup::{Archive, ArchiveKind, Verified};
+    Archive {
+        path: std::path::PathBuf::from(path),
+        kind: ArchiveKind::PgCustom,
+        project: "shop".into(),
+        environment: "production".into(),
+        database: format!("db.internal:5432/{dbname}"),
+        dbname: dbname.into(),
+        created_unix: 1_795_269_785,
+        size: 12_345_678,
+        sha256: "ab".repeat(32),
+        server_version: "15.18".into(),
+        tool: "pg_dump (PostgreSQL) 15.18".into(),
+        took_ms: 1_500,
+        verified: verified.then(|| Verified {
+            at_unix: 1_795_269_800,
+            tables: vec!["public.orders".into(), "public.users".into()],
+            took_ms: 900,
+            compared_with_live: true,
+        }),
+    }
+}
+
+/// The runner's report that this run's backup passed (or failed) verification.
+pub fn verified_event(a: &deckhand::backup::Archive, ok: bool) -> Action {
+    use deckhand::runner::backup::BackupEvent;
+    let tables = vec!["public.orders".to_string(), "public.users".to_string()];
+    Action::Runner(deckhand::runner::RunnerEvent::Backup(Box::new(
+        BackupEvent::Verified {
+            archive: a.clone(),
+            verification: deckhand::backup::Verification {
+                ok,
+                tables,
+                missing: Vec::new(),
+                compared_with_live: true,
+                problems: if ok {
+                    Vec::new()
+                } else {
+                    vec!["pg_restore: error: could not read from input file: end of file".into()]
+                },
+                took: Duration::from_millis(900),
+            },
+        },
+    )))
+}

@@ -1,0 +1,396 @@
+//! Backups inside `update`: taking one (then its verification and retention), the gate that holds back
+//! migrations and `needs_backup` phases until this run has a verified backup or a typed reason, restoring a chosen
+//! backup (confirmed by typing the database's name) and rehearsing the pending migrations on a restored copy.
+
+mod restore;
+mod text;
+
+pub(in crate::app) use restore::{
+    request_rehearse, request_restore, start_rehearse, start_restore,
+};
+use text::file_name;
+pub use text::{backup_line, human_bytes, progress_text, row_text, utc_time};
+
+use super::action::Effect;
+use super::flow::{self, note_line, open};
+use super::modal::{Expect, Gated, Modal, ModalKind};
+use super::state::{QuitState, State};
+use crate::backup::{Archive, Progress, RehearsalReport, RehearsalStep};
+use crate::journal::Event;
+use crate::runner::backup::{BackupEvent, BackupOp};
+
+/// The backup operation under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackupBusy {
+    Taking,
+    Verifying,
+    Restoring,
+    Rehearsing,
+}
+
+impl BackupBusy {
+    pub fn label(self) -> &'static str {
+        match self {
+            BackupBusy::Taking => "backing up",
+            BackupBusy::Verifying => "verifying",
+            BackupBusy::Restoring => "restoring",
+            BackupBusy::Rehearsing => "rehearsing",
+        }
+    }
+}
+
+/// Backups as the console knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BackupPane {
+    pub busy: Option<BackupBusy>,
+    pub progress: Option<Progress>,
+    /// The newest backup taken in this run (verified or not).
+    pub taken: Option<Archive>,
+    /// The newest backup taken in this run that passed verification: what the gate asks for.
+    pub verified: Option<Archive>,
+    /// Why the newest backup of this run failed verification.
+    pub problems: Vec<String>,
+    /// The last result, one line.
+    pub last: Option<String>,
+    /// Every backup in the plan's folder, newest first (for restore).
+    pub known: Vec<Archive>,
+    /// The reason typed to go on without a verified backup.
+    pub gate_override: Option<String>,
+    /// The last rehearsal on a restored copy.
+    pub rehearsal: Option<RehearsalReport>,
+}
+
+/// Effects to issue when the console starts.
+pub fn init(state: &State) -> Vec<Effect> {
+    if state.plan.backup.is_some() {
+        vec![Effect::ListBackups]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Why a backup operation cannot start now, if it cannot.
+fn refusal(state: &State) -> Option<String> {
+    if state.plan.backup.is_none() {
+        return Some("No [backup] in this plan: add one with dir = \"…\".".into());
+    }
+    if state.running.is_some() {
+        return Some("A step is running: wait for it first.".into());
+    }
+    if matches!(state.db.busy, Some(b) if b != super::DbBusy::Loading) {
+        return Some("A database operation is under way: wait for it first.".into());
+    }
+    state
+        .backup
+        .busy
+        .map(|b| format!("Already {}: wait for it, or cancel it with c.", b.label()))
+}
+
+pub(super) fn request_take(state: &mut State, fx: &mut Vec<Effect>) {
+    if let Some(why) = refusal(state) {
+        state.flash = Some(why);
+        return;
+    }
+    let dir = state
+        .plan
+        .backup
+        .as_ref()
+        .map(|b| b.dir.display().to_string())
+        .unwrap_or_default();
+    fx.push(Effect::Journal(Event::BackupStarted {
+        target: super::db::database_line(state),
+        dir,
+    }));
+    state.backup.busy = Some(BackupBusy::Taking);
+    state.backup.progress = None;
+    state.backup.last = None;
+    note_line(state, "backup started".into());
+    fx.push(Effect::TakeBackup);
+}
+
+/// Whether `gated` waits for a verified backup.
+fn needs_backup(state: &State, gated: Gated) -> bool {
+    match gated {
+        Gated::ApplyMigrations => true,
+        Gated::Phase(p) => state.plan.phases[p].needs_backup,
+    }
+}
+
+/// The prompt for a reason to go on without a verified backup, when `gated` needs one and there is none.
+pub(super) fn gate_modal(state: &State, gated: Gated) -> Option<Modal> {
+    let b = &state.backup;
+    if !needs_backup(state, gated) || b.verified.is_some() || b.gate_override.is_some() {
+        return None;
+    }
+    let mut m = Modal::new(
+        ModalKind::BackupOverride(gated),
+        "No verified backup",
+        Expect::Reason,
+    );
+    m.danger = true;
+    m.body
+        .push(("Action".into(), flow::gated_label(state, gated)));
+    m.body
+        .push(("Database".into(), super::db::database_line(state)));
+    let why = match (&state.plan.backup, &b.taken, b.busy) {
+        (None, _, _) => "the plan has no [backup]: nothing to fall back on".to_string(),
+        (Some(_), _, Some(busy)) => format!("a backup is under way ({})", busy.label()),
+        (Some(_), Some(_), None) => format!(
+            "this run's backup FAILED verification: {}",
+            b.problems.first().cloned().unwrap_or_default()
+        ),
+        (Some(_), None, None) => "no backup was taken in this run (press B to take one)".into(),
+    };
+    m.body.push(("Backup".into(), why));
+    m.body.push((
+        "Override".into(),
+        "type why it is safe to go on without one; it is journaled and named in every confirmation after".into(),
+    ));
+    Some(m)
+}
+
+/// The operator typed a reason to go on without a verified backup.
+pub(super) fn overridden(state: &mut State, gated: Gated, reason: String, fx: &mut Vec<Effect>) {
+    fx.push(Effect::Journal(Event::BackupGateOverridden {
+        what: flow::gated_label(state, gated),
+        reason: reason.clone(),
+    }));
+    state.backup.gate_override = Some(reason);
+}
+
+/// `c` while a backup operation runs: ask, then stop it.
+pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) -> bool {
+    let Some(busy) = state.backup.busy else {
+        return false;
+    };
+    let mut m = Modal::new(
+        ModalKind::CancelBackup,
+        format!("Cancel: {}", busy.label()),
+        Expect::Yes,
+    );
+    let how = match busy {
+        BackupBusy::Taking => "pg_dump is stopped and the partial file deleted",
+        BackupBusy::Verifying => "the check stops; the backup stays unverified",
+        BackupBusy::Restoring => {
+            "the restore's transaction rolls back; the database stays as it was"
+        }
+        BackupBusy::Rehearsing => "no further migration starts; the scratch copy is dropped",
+    };
+    m.body.push(("How".into(), how.into()));
+    open(state, m, fx);
+    true
+}
+
+pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>) {
+    let b = &mut state.backup;
+    match ev {
+        BackupEvent::Listed(list) => b.known = list,
+        // Progress that arrives after the operation ended is stale.
+        BackupEvent::Progress(p) if b.busy.is_some() => b.progress = Some(p),
+        BackupEvent::Progress(_) => {}
+        BackupEvent::Taken(a) => {
+            fx.push(Effect::Journal(Event::BackupTaken {
+                file: a.path.display().to_string(),
+                size: a.size,
+                sha256: a.sha256.clone(),
+                duration_ms: a.took_ms,
+            }));
+            b.busy = Some(BackupBusy::Verifying);
+            b.progress = None;
+            let line = format!(
+                "backup written: {} ({}, sha256 {})",
+                a.path.display(),
+                human_bytes(a.size),
+                a.sha256
+            );
+            b.taken = Some(a);
+            note_line(state, line);
+        }
+        BackupEvent::Verified {
+            archive,
+            verification: v,
+        } => {
+            fx.push(Effect::Journal(Event::BackupVerified {
+                file: archive.path.display().to_string(),
+                ok: v.ok,
+                tables: v.tables.len(),
+                compared_with_live: v.compared_with_live,
+                problems: v.problems.clone(),
+                duration_ms: v.took.as_millis() as u64,
+            }));
+            let line = if v.ok {
+                b.problems.clear();
+                b.verified = Some(archive.clone());
+                format!(
+                    "backup verified: {} tables read back{}",
+                    v.tables.len(),
+                    if v.compared_with_live {
+                        ", none missing from the live database"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                b.problems = v.problems.clone();
+                format!("backup FAILED verification: {}", v.problems.join("; "))
+            };
+            if b.taken.as_ref().is_some_and(|t| t.path == archive.path) {
+                b.taken = Some(archive);
+            }
+            b.last = Some(line.clone());
+            state.flash = Some(line.clone());
+            note_line(state, line);
+            ended(state, fx);
+        }
+        BackupEvent::Deleted(Ok(files)) => {
+            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            note_line(state, format!("retention deleted {}", names.join(", ")));
+            fx.push(Effect::Journal(Event::BackupsDeleted { files: names }));
+        }
+        BackupEvent::Deleted(Err(error)) => {
+            note_line(
+                state,
+                format!("retention could not delete old backups: {error}"),
+            );
+            fx.push(Effect::Journal(Event::BackupFailed {
+                what: "retention".into(),
+                error,
+            }));
+        }
+        BackupEvent::Failed {
+            op,
+            error,
+            cancelled,
+        } => {
+            fx.push(Effect::Journal(Event::BackupFailed {
+                what: op.label().into(),
+                error: error.clone(),
+            }));
+            let line = if cancelled {
+                format!("{} cancelled", op.label())
+            } else {
+                format!("{} FAILED: {error}", op.label())
+            };
+            b.last = Some(line.clone());
+            state.flash = Some(line.clone());
+            note_line(state, line);
+            if op == BackupOp::Restore {
+                refresh_migrations(state, fx);
+            }
+            ended(state, fx);
+        }
+        BackupEvent::Restored { archive, report } => {
+            fx.push(Effect::Journal(Event::RestoreFinished {
+                file: archive.path.display().to_string(),
+                target: report.target.clone(),
+                tables: report.tables,
+                missing: report.missing.clone(),
+                extra: report.extra.clone(),
+                kept: report.kept.as_ref().map(|k| k.display().to_string()),
+                duration_ms: report.took.as_millis() as u64,
+            }));
+            let mut line = format!(
+                "restored {} into {}: {} tables",
+                file_name(&archive),
+                report.target,
+                report.tables
+            );
+            if !report.missing.is_empty() {
+                line.push_str(&format!(
+                    "; MISSING after restore: {}",
+                    report.missing.join(", ")
+                ));
+            }
+            if !report.extra.is_empty() {
+                line.push_str(&format!(
+                    "; not in the backup (left as they are): {}",
+                    report.extra.join(", ")
+                ));
+            }
+            if let Some(k) = &report.kept {
+                line.push_str(&format!("; the replaced file is kept at {}", k.display()));
+            }
+            state.backup.last = Some(line.clone());
+            state.flash = Some(line.clone());
+            note_line(state, line);
+            refresh_migrations(state, fx);
+            ended(state, fx);
+        }
+        BackupEvent::Rehearsed { archive, report } => {
+            let results: Vec<String> = report.steps.iter().map(step_line).collect();
+            fx.push(Effect::Journal(Event::Rehearsal {
+                file: archive.path.display().to_string(),
+                scratch: report.scratch.clone(),
+                results: results.clone(),
+                dropped: report.dropped,
+                duration_ms: report.took.as_millis() as u64,
+            }));
+            let mut line = match report
+                .steps
+                .iter()
+                .find(|s| matches!(s, RehearsalStep::Failed { .. }))
+            {
+                Some(failed) => format!("rehearsal on a restored copy: {}", step_line(failed)),
+                None => format!(
+                    "rehearsal on a restored copy: all {} pending migration(s) applied",
+                    report.steps.len()
+                ),
+            };
+            if let Some(e) = &report.cleanup_error {
+                line.push_str(&format!(
+                    "; SCRATCH COPY NOT REMOVED ({}): {e}",
+                    report.scratch
+                ));
+            }
+            for r in &results {
+                note_line(state, format!("rehearsal: {r}"));
+            }
+            state.backup.rehearsal = Some(report);
+            state.backup.last = Some(line.clone());
+            state.flash = Some(line);
+            state.side = super::Pane::Migrations;
+            ended(state, fx);
+        }
+    }
+}
+
+/// One rehearsal result as a line.
+pub fn step_line(s: &RehearsalStep) -> String {
+    match s {
+        RehearsalStep::Applied { name, took } => {
+            format!("{name}: ok in {}", crate::app::format_clock(*took))
+        }
+        RehearsalStep::Failed { name, took, error } => format!(
+            "{name}: FAILED after {}: {error}",
+            crate::app::format_clock(*took)
+        ),
+        RehearsalStep::NotReached { name } => format!("{name}: not reached"),
+    }
+}
+
+fn refresh_migrations(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.plan.database.is_some() && state.db.busy.is_none() {
+        state.db.busy = Some(super::DbBusy::Loading);
+        fx.push(Effect::LoadMigrations);
+    }
+}
+
+/// A backup operation ended: list the folder again; finish quitting if the operator was.
+fn ended(state: &mut State, fx: &mut Vec<Effect>) {
+    state.backup.busy = None;
+    state.backup.progress = None;
+    fx.push(Effect::ListBackups);
+    if state.quit == QuitState::AfterStep && state.running.is_none() {
+        flow::finish(state, "quit after stopping the backup operation", fx);
+    }
+}
+
+/// Stops the operation under way because the run is ending; true when there was one.
+pub(super) fn stop_for_quit(state: &mut State, fx: &mut Vec<Effect>) -> bool {
+    if state.backup.busy.is_none() {
+        return false;
+    }
+    state.quit = QuitState::AfterStep;
+    fx.push(Effect::CancelBackup);
+    true
+}

@@ -1,0 +1,122 @@
+//! How backups read on screen and in confirmations: sizes, UTC times, the checklist row, progress, and the
+//! backup line every destructive confirmation shows.
+
+use super::BackupBusy;
+use crate::app::state::State;
+use crate::backup::{Archive, Progress};
+
+/// `12.3 MB`, `950 KB`, `3 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit < UNITS.len() - 1 {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// `14:03 UTC` of a Unix time (`2026-11-20 14:03 UTC` when `with_date`).
+pub fn utc_time(unix: u64, with_date: bool) -> String {
+    let stamp = crate::backup::store::format_utc(unix);
+    // 2026-11-21T14:03:05Z
+    let (date, time) = stamp.split_once('T').unwrap_or((&stamp, ""));
+    let hm: String = time.chars().take(5).collect();
+    if with_date {
+        format!("{date} {hm} UTC")
+    } else {
+        format!("{hm} UTC")
+    }
+}
+
+pub(super) fn file_name(a: &Archive) -> String {
+    a.path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| a.path.display().to_string())
+}
+
+/// What confirmations show as the backup to fall back on.
+pub fn backup_line(state: &State) -> String {
+    let b = &state.backup;
+    match (&b.verified, &b.gate_override, &state.plan.backup) {
+        (Some(a), _, _) => format!(
+            "verified {} ({}, taken {}, sha256 {}…)",
+            file_name(a),
+            human_bytes(a.size),
+            utc_time(a.created_unix, false),
+            &a.sha256[..a.sha256.len().min(12)]
+        ),
+        (None, Some(reason), _) => format!("NONE verified in this run — overridden: {reason}"),
+        (None, None, None) => "none: the plan has no [backup]".into(),
+        (None, None, Some(_)) => "NONE verified in this run".into(),
+    }
+}
+
+/// The checklist pane's backup row: (text, is a problem).
+pub fn row_text(state: &State) -> (String, bool) {
+    let b = &state.backup;
+    if let Some(busy) = b.busy {
+        return (progress_text(busy, b.progress.as_ref()), false);
+    }
+    match (&b.verified, &b.taken) {
+        (Some(v), Some(t)) if v.path != t.path => (
+            format!(
+                "newest FAILED verification; verified: {} {}",
+                human_bytes(v.size),
+                utc_time(v.created_unix, false)
+            ),
+            true,
+        ),
+        (Some(v), _) => (
+            format!(
+                "verified {} at {} ({})",
+                human_bytes(v.size),
+                utc_time(v.created_unix, false),
+                file_name(v)
+            ),
+            false,
+        ),
+        (None, Some(_)) => (
+            format!(
+                "FAILED verification: {}",
+                b.problems.first().cloned().unwrap_or_default()
+            ),
+            true,
+        ),
+        (None, None) => match &b.last {
+            Some(last) => (last.clone(), true),
+            None => ("none in this run: Enter or B takes one".into(), false),
+        },
+    }
+}
+
+/// `dumping 42% · 1.2 GB · 80.0 MB/s · 0:31 · ETA 0:43 · public.orders`.
+pub fn progress_text(busy: BackupBusy, p: Option<&Progress>) -> String {
+    let Some(p) = p else {
+        return format!("{}…", busy.label());
+    };
+    let mut parts = vec![match p.permille {
+        Some(pm) => format!("{} {}%", p.stage.label(), pm / 10),
+        None => p.stage.label().to_string(),
+    }];
+    if p.bytes > 0 {
+        parts.push(human_bytes(p.bytes));
+    }
+    if let Some(rate) = p.rate() {
+        parts.push(format!("{}/s", human_bytes(rate)));
+    }
+    parts.push(crate::app::format_clock(p.elapsed));
+    if let Some(eta) = p.eta() {
+        parts.push(format!("ETA {}", crate::app::format_clock(eta)));
+    }
+    if let Some(d) = &p.detail {
+        parts.push(d.clone());
+    }
+    parts.join(" · ")
+}
