@@ -62,6 +62,20 @@ enum Command {
         executor: cli::lint::Executor,
     },
     /// Show the status of the plan's migrations; exit 0 all applied, 3 pending, 1 problems
+    /// Back up the plan's database, verify the backup by reading it all back, then apply retention; exit 0 verified
+    Backup {
+        /// The plan file (needs [database] and [backup])
+        #[arg(default_value = "deckhand.toml")]
+        plan: PathBuf,
+    },
+    /// Read a backup archive back in full; exit 0 good, 1 bad
+    Verify {
+        /// The archive (.dump file, .dir folder or SQLite copy)
+        file: PathBuf,
+        /// Also compare the archive's tables with this plan's live database
+        #[arg(long)]
+        plan: Option<PathBuf>,
+    },
     Status {
         /// The plan file
         #[arg(default_value = "deckhand.toml")]
@@ -95,6 +109,14 @@ fn main() -> ExitCode {
             database_url,
             executor,
         }),
+        Command::Backup { plan } => match plan::load(&plan) {
+            Ok(p) => cli::backup::take(&p),
+            Err(e) => invalid(e),
+        },
+        Command::Verify { file, plan } => match plan.as_deref().map(plan::load).transpose() {
+            Ok(p) => cli::backup::verify(&file, p.as_ref()),
+            Err(e) => invalid(e),
+        },
         Command::Status { plan, json } => match plan::load(&plan) {
             Ok(p) => cli::status::run(&p, json),
             Err(e) => invalid(e),

@@ -1,5 +1,6 @@
 //! The command line's subcommands other than the console itself (bin-only; the library does the work).
 
+pub mod backup;
 pub mod demo;
 pub mod lint;
 pub mod status;

@@ -1,0 +1,286 @@
+//! `deckhand backup [PLAN]` and `deckhand verify FILE`: the console's backup from the shell — dump with
+//! progress on stderr, verification against the live database, retention, all journaled as a run — and a
+//! full-read check of any archive (exit 0 good, 1 bad).
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use deckhand::app::{BackupBusy, human_bytes, progress_text};
+use deckhand::backup::{self, Progress, Stage};
+use deckhand::journal::{self, Event, Journal};
+use deckhand::plan::Plan;
+use deckhand::runner::RunnerEvent;
+use deckhand::runner::backup::{BackupEvent, Job};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Without a terminal, a progress line at most this often.
+const LOG_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("deckhand: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+/// Prints progress to stderr: rewritten in place on a terminal, a line every few seconds otherwise.
+struct Printer {
+    tty: bool,
+    last: Option<Instant>,
+    shown: bool,
+}
+
+impl Printer {
+    fn progress(&mut self, busy: BackupBusy, p: &Progress) {
+        let text = progress_text(busy, Some(p));
+        if self.tty {
+            eprint!("\r\x1b[2K{text}");
+            self.shown = true;
+        } else if self.last.is_none_or(|t| t.elapsed() >= LOG_PROGRESS_EVERY) {
+            eprintln!("{text}");
+            self.last = Some(Instant::now());
+        }
+        let _ = std::io::stderr().flush();
+    }
+
+    fn line(&mut self, text: &str) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+            self.shown = false;
+        }
+        eprintln!("{text}");
+    }
+}
+
+/// Cancels `token` on SIGINT, SIGTERM or SIGHUP (the dump is stopped and its partial file removed).
+fn cancel_on_signals(token: CancellationToken) -> std::io::Result<()> {
+    let mut signals = [
+        signal(SignalKind::interrupt())?,
+        signal(SignalKind::terminate())?,
+        signal(SignalKind::hangup())?,
+    ];
+    tokio::spawn(async move {
+        let [a, b, c] = &mut signals;
+        tokio::select! {
+            _ = a.recv() => {}
+            _ = b.recv() => {}
+            _ = c.recv() => {}
+        }
+        token.cancel();
+    });
+    Ok(())
+}
+
+/// `deckhand backup [PLAN]`: returns the exit code (0 taken and verified, 1 failed, 2 unusable plan).
+pub fn take(plan: &Plan) -> u8 {
+    let Some(job) = Job::of(plan) else {
+        eprintln!(
+            "deckhand: {} needs [database] and [backup] sections to take a backup",
+            plan.path.display()
+        );
+        return 2;
+    };
+    let Some(rt) = runtime() else { return 1 };
+    let journal = journal::data_dir().and_then(|d| Journal::create(&d, SystemTime::now()));
+    let mut journal = match journal {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("deckhand: cannot create the run journal: {e}");
+            return 1;
+        }
+    };
+    let record = |j: &mut Journal, ev: Event| {
+        if let Err(e) = j.append(ev, SystemTime::now()) {
+            eprintln!(
+                "deckhand: JOURNAL WRITE FAILED ({}): {e}",
+                j.path().display()
+            );
+        }
+    };
+    record(&mut journal, deckhand::console::run_started(plan));
+    record(
+        &mut journal,
+        Event::BackupStarted {
+            target: deckhand::migrate::db::target(&job.database.url.value),
+            dir: job.backup.dir.display().to_string(),
+        },
+    );
+    let code = rt.block_on(async {
+        let (tx, mut rx) = mpsc::channel(64);
+        let token = CancellationToken::new();
+        if let Err(e) = cancel_on_signals(token.clone()) {
+            eprintln!("deckhand: cannot install signal handlers: {e}");
+            return 1;
+        }
+        tokio::spawn(deckhand::runner::backup::take(job, tx, token));
+        let mut printer = Printer {
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+            shown: false,
+        };
+        let mut busy = BackupBusy::Taking;
+        let mut code = 1;
+        while let Some(RunnerEvent::Backup(ev)) = rx.recv().await {
+            match *ev {
+                BackupEvent::Progress(p) => printer.progress(busy, &p),
+                BackupEvent::Taken(a) => {
+                    busy = BackupBusy::Verifying;
+                    printer.line(&format!(
+                        "written {} ({}, sha256 {}) in {}",
+                        a.path.display(),
+                        human_bytes(a.size),
+                        a.sha256,
+                        humantime::format_duration(Duration::from_millis(a.took_ms))
+                    ));
+                    record(
+                        &mut journal,
+                        Event::BackupTaken {
+                            file: a.path.display().to_string(),
+                            size: a.size,
+                            sha256: a.sha256,
+                            duration_ms: a.took_ms,
+                        },
+                    );
+                }
+                BackupEvent::Verified {
+                    archive,
+                    verification: v,
+                } => {
+                    if v.ok {
+                        printer.line(&format!(
+                            "verified: read back in full, {} tables{} ({:.1} s)",
+                            v.tables.len(),
+                            if v.compared_with_live {
+                                ", none missing from the live database"
+                            } else {
+                                ""
+                            },
+                            v.took.as_secs_f64()
+                        ));
+                        code = 0;
+                    } else {
+                        printer.line(&format!(
+                            "VERIFICATION FAILED for {}:",
+                            archive.path.display()
+                        ));
+                        for p in &v.problems {
+                            printer.line(&format!("  {p}"));
+                        }
+                    }
+                    record(
+                        &mut journal,
+                        Event::BackupVerified {
+                            file: archive.path.display().to_string(),
+                            ok: v.ok,
+                            tables: v.tables.len(),
+                            compared_with_live: v.compared_with_live,
+                            problems: v.problems,
+                            duration_ms: v.took.as_millis() as u64,
+                        },
+                    );
+                }
+                BackupEvent::Deleted(Ok(files)) => {
+                    let files: Vec<String> =
+                        files.iter().map(|f| f.display().to_string()).collect();
+                    printer.line(&format!("retention deleted {}", files.join(", ")));
+                    record(&mut journal, Event::BackupsDeleted { files });
+                }
+                BackupEvent::Deleted(Err(error)) => {
+                    printer.line(&format!("retention could not delete old backups: {error}"));
+                    let what = "retention".into();
+                    record(&mut journal, Event::BackupFailed { what, error });
+                }
+                BackupEvent::Failed { op, error, .. } => {
+                    printer.line(&format!("deckhand: {} failed: {error}", op.label()));
+                    let what = op.label().into();
+                    record(&mut journal, Event::BackupFailed { what, error });
+                }
+                _ => {}
+            }
+        }
+        code
+    });
+    let reason = if code == 0 {
+        "backup verified"
+    } else {
+        "backup failed"
+    };
+    record(
+        &mut journal,
+        Event::Quit {
+            exit_code: i32::from(code),
+            reason: reason.into(),
+        },
+    );
+    eprintln!("deckhand: journal {}", journal.path().display());
+    code
+}
+
+/// `deckhand verify FILE [--plan PLAN]`: reads the whole archive back; with a plan, also compares its tables with
+/// the live database. Returns 0 good, 1 bad.
+pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
+    let Some(rt) = runtime() else { return 1 };
+    let live = plan.and_then(|p| p.database.as_ref());
+    let bin_dir = plan.and_then(|p| p.backup.as_ref()?.bin_dir.as_deref());
+    let (ptx, mut prx) = watch::channel(Progress::new(Stage::Preparing, Duration::ZERO));
+    let token = CancellationToken::new();
+    let result = rt.block_on(async {
+        if let Err(e) = cancel_on_signals(token.clone()) {
+            eprintln!("deckhand: cannot install signal handlers: {e}");
+        }
+        let mut printer = Printer {
+            tty: std::io::stderr().is_terminal(),
+            last: None,
+            shown: false,
+        };
+        let op = backup::verify(file, live, bin_dir, &ptx, &token);
+        tokio::pin!(op);
+        loop {
+            tokio::select! {
+                r = &mut op => {
+                    printer.line("");
+                    break r;
+                }
+                Ok(()) = prx.changed() => {
+                    let p = prx.borrow_and_update().clone();
+                    printer.progress(BackupBusy::Verifying, &p);
+                }
+            }
+        }
+    });
+    match result {
+        Ok(v) if v.ok => {
+            println!(
+                "{}: good — read back in full, {} tables{}",
+                file.display(),
+                v.tables.len(),
+                if v.compared_with_live {
+                    ", none missing from the live database"
+                } else {
+                    ""
+                }
+            );
+            0
+        }
+        Ok(v) => {
+            println!("{}: BAD", file.display());
+            for p in &v.problems {
+                println!("  {p}");
+            }
+            1
+        }
+        Err(e) => {
+            eprintln!("deckhand: cannot verify {}: {e}", file.display());
+            1
+        }
+    }
+}
