@@ -53,11 +53,17 @@ impl Printer {
     }
 
     fn line(&mut self, text: &str) {
+        self.clear();
+        eprintln!("{text}");
+    }
+
+    /// Removes the progress line from a terminal, if one is shown.
+    fn clear(&mut self) {
         if self.shown {
             eprint!("\r\x1b[2K");
+            let _ = std::io::stderr().flush();
             self.shown = false;
         }
-        eprintln!("{text}");
     }
 }
 
@@ -247,7 +253,7 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
         loop {
             tokio::select! {
                 r = &mut op => {
-                    printer.line("");
+                    printer.clear();
                     break r;
                 }
                 Ok(()) = prx.changed() => {
