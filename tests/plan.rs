@@ -317,7 +317,7 @@ const INVALID: &[(&str, &str)] = &[
         "02-unknown-top-level-key.toml",
         "tests/fixtures/invalid/02-unknown-top-level-key.toml:1:1: version: \
          unknown field `version`, expected one of `project`, `checklist`, `phase`, `database`, \
-         `backup`",
+         `backup`, `health`, `verify`, `logs`",
     ),
     (
         "03-unknown-key-in-project.toml",
@@ -491,6 +491,21 @@ const INVALID: &[(&str, &str)] = &[
         "tests/fixtures/invalid/35-backup-bad-keep.toml:11:8: backup.keep: \
          invalid value 0: expected a whole number from 1 to 1024",
     ),
+    (
+        "36-health-bad-status-range.toml",
+        "tests/fixtures/invalid/36-health-bad-status-range.toml:12:17: health[0].expect_status: \
+         invalid status \"200-99\": expected codes from 100 to 599, e.g. [200, 204] or \"200-299\"",
+    ),
+    (
+        "37-verify-bad-expect.toml",
+        "tests/fixtures/invalid/37-verify-bad-expect.toml:12:10: verify[0].expect: \
+         invalid expectation \"about 58\": expected an operator (=, !=, <, <=, >, >=) and a value, e.g. \">= 58\"",
+    ),
+    (
+        "38-logs-bad-regex.toml",
+        "tests/fixtures/invalid/38-logs-bad-regex.toml:12:9: logs[0].error: \
+         invalid regex \"(?i)error|(\": error: unclosed group",
+    ),
 ];
 
 #[test]
@@ -651,4 +666,93 @@ steps = [{ run = "true" }]
     let no_home = plan::parse(src, Path::new("/srv/plans/release.toml"), &|_| None).unwrap_err();
     assert_eq!(no_home.key, "backup.dir");
     assert!(no_home.message.contains("HOME is not set"), "{no_home}");
+}
+
+#[test]
+fn health_verify_and_logs_sections_parse_with_defaults() {
+    let src = r#"
+[project]
+name = "shop"
+environment = "production"
+
+[[phase]]
+name = "Deploy"
+steps = [{ run = "./deploy.sh" }]
+
+[[health]]
+name = "api"
+url = "https://${HOST}/api/health"
+headers = { Authorization = "Bearer ${API_TOKEN}", Accept = "application/json" }
+expect_status = [200, 204]
+json_pointer = "/status"
+json_equals = "ok"
+max_latency = "800ms"
+ca_file = "certs/ca.pem"
+
+[[health]]
+name = "home"
+url = "http://localhost:8080/"
+method = "head"
+expect_status = "200-399"
+insecure = true
+latency_factor = 3.0
+error_rate = 0.1
+window = "2m"
+
+[[verify]]
+name = "tables"
+sql = "select count(*) from information_schema.tables where table_schema = 'public'"
+expect = ">= 58"
+
+[[logs]]
+name = "api"
+command = "flyctl logs -a shop"
+error = "(?i)\\berror\\b|panic"
+
+[[logs]]
+name = "nginx"
+file = "/var/log/nginx/error.log"
+quiet_after = "5m"
+"#;
+    let plan = plan::parse(src, Path::new("/srv/plans/release.toml"), &env).unwrap();
+    let api = &plan.health[0];
+    assert_eq!(api.url.value, "https://api.example.com/api/health");
+    assert_eq!(api.method, "GET");
+    assert_eq!(api.headers[0].0, "Authorization");
+    assert_eq!(
+        api.headers[0].1.display, "Bearer ${API_TOKEN}",
+        "secret header masked"
+    );
+    assert_eq!(api.headers[0].1.value, "Bearer tok-abc123");
+    assert!(api.expect_status.matches(204) && !api.expect_status.matches(201));
+    assert_eq!(api.json, Some(("/status".into(), serde_json::json!("ok"))));
+    assert_eq!(api.max_latency, Some(Duration::from_millis(800)));
+    assert_eq!(api.ca_file, Some(PathBuf::from("/srv/plans/certs/ca.pem")));
+    assert_eq!(
+        (
+            api.fail_after,
+            api.recover_after,
+            api.latency_factor,
+            api.error_rate
+        ),
+        (3, 2, 2.0, 0.05)
+    );
+    let home = &plan.health[1];
+    assert_eq!(home.method, "HEAD");
+    assert!(home.expect_status.matches(302) && !home.expect_status.matches(404));
+    assert!(home.insecure);
+    assert_eq!(home.window, Duration::from_secs(120));
+    assert_eq!(plan.verify[0].op, plan::CmpOp::Ge);
+    assert_eq!(plan.verify[0].value, "58");
+    assert_eq!(
+        plan.logs[0].input,
+        plan::LogInput::Command(Resolved::literal("flyctl logs -a shop"))
+    );
+    assert_eq!(plan.logs[0].error.as_deref(), Some("(?i)\\berror\\b|panic"));
+    assert!(plan.logs[0].restart);
+    assert_eq!(
+        plan.logs[1].input,
+        plan::LogInput::File(PathBuf::from("/var/log/nginx/error.log"))
+    );
+    assert_eq!(plan.logs[1].quiet_after, Duration::from_secs(300));
 }

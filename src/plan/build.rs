@@ -28,6 +28,9 @@ pub(super) struct Built {
     pub project: Project,
     pub database: Option<Database>,
     pub backup: Option<super::types::Backup>,
+    pub health: Vec<super::types::HealthCheck>,
+    pub verify: Vec<super::types::VerifyCheck>,
+    pub logs: Vec<super::types::LogSource>,
     pub checklist: Vec<ChecklistItem>,
     pub phases: Vec<Phase>,
 }
@@ -80,10 +83,31 @@ impl Builder<'_> {
             seen.insert(phase.name.clone(), i);
             phases.push(phase);
         }
+        let health = raw
+            .health
+            .iter()
+            .enumerate()
+            .map(|(i, h)| self.health(i, h))
+            .collect::<Result<_, _>>()?;
+        let verify = raw
+            .verify
+            .iter()
+            .enumerate()
+            .map(|(i, v)| self.verify(i, v))
+            .collect::<Result<_, _>>()?;
+        let logs = raw
+            .logs
+            .iter()
+            .enumerate()
+            .map(|(i, l)| self.logs(i, l))
+            .collect::<Result<_, _>>()?;
         Ok(Built {
             project,
             database,
             backup,
+            health,
+            verify,
+            logs,
             checklist,
             phases,
         })

@@ -8,6 +8,7 @@ mod error;
 mod interp;
 mod raw;
 mod types;
+mod watch;
 
 use std::path::Path;
 
@@ -48,6 +49,9 @@ pub fn parse(
         project: built.project,
         database: built.database,
         backup: built.backup,
+        health: built.health,
+        verify: built.verify,
+        logs: built.logs,
         checklist: built.checklist,
         phases: built.phases,
     })

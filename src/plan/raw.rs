@@ -17,6 +17,77 @@ pub(super) struct RawPlan {
     pub phase: Vec<Spanned<RawPhase>>,
     pub database: Option<Spanned<RawDatabase>>,
     pub backup: Option<Spanned<RawBackup>>,
+    #[serde(default)]
+    pub health: Vec<Spanned<RawHealth>>,
+    #[serde(default)]
+    pub verify: Vec<Spanned<RawVerify>>,
+    #[serde(default)]
+    pub logs: Vec<Spanned<RawLogs>>,
+}
+
+/// `expect_status = [200, 204]` or `expect_status = "200-299"`.
+#[derive(Debug, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "a list of status codes such as [200, 204], or a range such as \"200-299\""
+)]
+pub(super) enum RawStatus {
+    List(Vec<i64>),
+    Range(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[health]] table with name and url"
+)]
+pub(super) struct RawHealth {
+    pub name: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    pub method: Option<Spanned<String>>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, Spanned<String>>,
+    pub expect_status: Option<Spanned<RawStatus>>,
+    pub body_contains: Option<Spanned<String>>,
+    pub json_pointer: Option<Spanned<String>>,
+    pub json_equals: Option<Spanned<toml::Value>>,
+    pub max_latency: Option<Spanned<String>>,
+    pub interval: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub ca_file: Option<Spanned<String>>,
+    #[serde(default)]
+    pub insecure: bool,
+    pub fail_after: Option<Spanned<i64>>,
+    pub recover_after: Option<Spanned<i64>>,
+    pub latency_factor: Option<Spanned<f64>>,
+    pub error_rate: Option<Spanned<f64>>,
+    pub window: Option<Spanned<String>>,
+    pub baseline_samples: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[verify]] table with name, sql and expect"
+)]
+pub(super) struct RawVerify {
+    pub name: Option<Spanned<String>>,
+    pub sql: Option<Spanned<String>>,
+    pub expect: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[logs]] table with name and command or file"
+)]
+pub(super) struct RawLogs {
+    pub name: Option<Spanned<String>>,
+    pub command: Option<Spanned<String>>,
+    pub file: Option<Spanned<String>>,
+    pub error: Option<Spanned<String>>,
+    pub quiet_after: Option<Spanned<String>>,
+    pub restart: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

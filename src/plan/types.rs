@@ -19,6 +19,12 @@ pub struct Plan {
     pub backup: Option<Backup>,
     pub checklist: Vec<ChecklistItem>,
     pub phases: Vec<Phase>,
+    /// `[[health]]`: HTTP checks sampled for a baseline and watched during the release.
+    pub health: Vec<HealthCheck>,
+    /// `[[verify]]`: SQL assertions run by the verify step.
+    pub verify: Vec<VerifyCheck>,
+    /// `[[logs]]`: log sources merged into the logs pane.
+    pub logs: Vec<LogSource>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,4 +130,123 @@ impl fmt::Debug for Resolved {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.display, f)
     }
+}
+
+/// Which HTTP statuses count as up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusMatch {
+    List(Vec<u16>),
+    /// Inclusive.
+    Range(u16, u16),
+}
+
+impl StatusMatch {
+    pub fn matches(&self, status: u16) -> bool {
+        match self {
+            StatusMatch::List(l) => l.contains(&status),
+            StatusMatch::Range(lo, hi) => (*lo..=*hi).contains(&status),
+        }
+    }
+}
+
+impl fmt::Display for StatusMatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StatusMatch::List(l) => {
+                let codes: Vec<String> = l.iter().map(u16::to_string).collect();
+                write!(f, "{}", codes.join(", "))
+            }
+            StatusMatch::Range(lo, hi) => write!(f, "{lo}-{hi}"),
+        }
+    }
+}
+
+/// `[[health]]`: one HTTP check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    pub name: String,
+    pub url: Resolved,
+    /// Upper case (`GET`, `HEAD`, `POST`…).
+    pub method: String,
+    /// Header values may come from the environment (`display` masks secrets).
+    pub headers: Vec<(String, Resolved)>,
+    pub expect_status: StatusMatch,
+    pub body_contains: Option<String>,
+    /// A JSON pointer (`/status`) and the value it must equal.
+    pub json: Option<(String, serde_json::Value)>,
+    /// Slower answers count as failures.
+    pub max_latency: Option<Duration>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Extra CA certificate (PEM) to trust.
+    pub ca_file: Option<PathBuf>,
+    /// Accept any certificate: shown as a red warning.
+    pub insecure: bool,
+    /// Consecutive failures before the check turns unhealthy.
+    pub fail_after: u32,
+    /// Consecutive successes before it turns healthy again.
+    pub recover_after: u32,
+    /// Alert when latency exceeds this factor of the baseline.
+    pub latency_factor: f64,
+    /// Alert when the error ratio over `window` exceeds this (0.05 = 5%).
+    pub error_rate: f64,
+    /// The sliding window alerts are computed over.
+    pub window: Duration,
+    /// Samples taken for the baseline before the first destructive phase.
+    pub baseline_samples: u32,
+}
+
+/// A comparison operator of a `[[verify]]` expectation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+}
+
+/// `[[verify]]`: a query whose single value must satisfy `op value` (numbers compared as numbers, else as text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyCheck {
+    pub name: String,
+    pub sql: String,
+    pub op: CmpOp,
+    pub value: String,
+}
+
+/// Where a `[[logs]]` source reads from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogInput {
+    /// A command's output (`flyctl logs -f`), restarted with backoff when it exits.
+    Command(Resolved),
+    /// A file followed across rotation and truncation (`tail -F`).
+    File(PathBuf),
+}
+
+/// `[[logs]]`: one log source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSource {
+    pub name: String,
+    pub input: LogInput,
+    /// Lines matching this regex are errors (besides level detection).
+    pub error: Option<String>,
+    /// Silent longer than this: shown as quiet (not broken).
+    pub quiet_after: Duration,
+    /// Restart a command that exits (default true).
+    pub restart: bool,
 }

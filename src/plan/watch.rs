@@ -1,0 +1,332 @@
+//! The sections that watch a release: `[[health]]` HTTP checks (statuses, body, JSON pointer, latency, TLS,
+//! thresholds and alert settings), `[[verify]]` SQL assertions (`expect = ">= 58"`) and `[[logs]]` sources (a
+//! command or a followed file).
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::build::Builder;
+use super::error::PlanError;
+use super::raw::{RawHealth, RawLogs, RawStatus, RawVerify};
+use super::types::{CmpOp, HealthCheck, LogInput, LogSource, StatusMatch, VerifyCheck};
+
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
+pub const DEFAULT_ALERT_WINDOW: Duration = Duration::from_secs(60);
+pub const DEFAULT_QUIET_AFTER: Duration = Duration::from_secs(60);
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+impl Builder<'_> {
+    pub(super) fn health(
+        &self,
+        i: usize,
+        raw: &Spanned<RawHealth>,
+    ) -> Result<HealthCheck, PlanError> {
+        let h = raw.get_ref();
+        let p = format!("health[{i}]");
+        let key = |k: &str| format!("{p}.{k}");
+        let name = self.required(h.name.as_ref(), raw.span(), &key("name"), "name = \"api\"")?;
+        let url = self.required(
+            h.url.as_ref(),
+            raw.span(),
+            &key("url"),
+            "url = \"https://…/health\"",
+        )?;
+        if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+            let span = h.url.as_ref().map_or(raw.span(), Spanned::span);
+            let message = format!(
+                "invalid URL \"{}\": expected http://… or https://…",
+                url.display
+            );
+            return Err(self.err(span, &key("url"), &message));
+        }
+        let method = match &h.method {
+            None => "GET".to_string(),
+            Some(m) => {
+                let v = self.resolve(m, &key("method"))?.value.to_ascii_uppercase();
+                if !METHODS.contains(&v.as_str()) {
+                    let message = format!(
+                        "unknown method \"{v}\": expected one of {}",
+                        METHODS.join(", ")
+                    );
+                    return Err(self.err(m.span(), &key("method"), &message));
+                }
+                v
+            }
+        };
+        let mut entries: Vec<(&String, &Spanned<String>)> = h.headers.iter().collect();
+        entries.sort_by_key(|(_, v)| v.span().start);
+        let headers = entries
+            .into_iter()
+            .map(|(k, v)| Ok((k.clone(), self.resolve(v, &key(&format!("headers.{k}")))?)))
+            .collect::<Result<_, PlanError>>()?;
+        let expect_status = match &h.expect_status {
+            None => StatusMatch::Range(200, 299),
+            Some(s) => self.status(s, &key("expect_status"))?,
+        };
+        let json = match (&h.json_pointer, &h.json_equals) {
+            (Some(ptr), Some(value)) => {
+                let pointer = self.resolve(ptr, &key("json_pointer"))?.value;
+                if !(pointer.is_empty() || pointer.starts_with('/')) {
+                    let message =
+                        format!("invalid JSON pointer \"{pointer}\": expected \"/field/sub\"");
+                    return Err(self.err(ptr.span(), &key("json_pointer"), &message));
+                }
+                let value = serde_json::to_value(value.get_ref())
+                    .map_err(|e| self.err(value.span(), &key("json_equals"), &e.to_string()))?;
+                Some((pointer, value))
+            }
+            (None, None) => None,
+            (Some(s), None) => {
+                let message = "json_pointer needs json_equals (the value it must have)";
+                return Err(self.err(s.span(), &key("json_pointer"), message));
+            }
+            (None, Some(v)) => {
+                let message = "json_equals needs json_pointer (where in the body to look)";
+                return Err(self.err(v.span(), &key("json_equals"), message));
+            }
+        };
+        let dur = |v: &Option<Spanned<String>>, k: &str| {
+            v.as_ref().map(|v| self.timeout(v, &key(k))).transpose()
+        };
+        let count = |v: &Option<Spanned<i64>>, k: &str, default: u32| -> Result<u32, PlanError> {
+            match v {
+                None => Ok(default),
+                Some(n) if (1..=1000).contains(n.get_ref()) => Ok(*n.get_ref() as u32),
+                Some(n) => Err(self.err(
+                    n.span(),
+                    &key(k),
+                    &format!(
+                        "invalid value {}: expected a whole number from 1 to 1000",
+                        n.get_ref()
+                    ),
+                )),
+            }
+        };
+        let ratio = |v: &Option<Spanned<f64>>, k: &str, default: f64, range: (f64, f64)| match v {
+            None => Ok(default),
+            Some(x) if *x.get_ref() > range.0 && *x.get_ref() <= range.1 => Ok(*x.get_ref()),
+            Some(x) => Err(self.err(
+                x.span(),
+                &key(k),
+                &format!(
+                    "invalid value {}: expected more than {} and at most {}",
+                    x.get_ref(),
+                    range.0,
+                    range.1
+                ),
+            )),
+        };
+        Ok(HealthCheck {
+            name: name.display,
+            url,
+            method,
+            headers,
+            expect_status,
+            body_contains: h
+                .body_contains
+                .as_ref()
+                .map(|b| self.resolve(b, &key("body_contains")).map(|r| r.value))
+                .transpose()?,
+            json,
+            max_latency: dur(&h.max_latency, "max_latency")?,
+            interval: dur(&h.interval, "interval")?.unwrap_or(DEFAULT_HEALTH_INTERVAL),
+            timeout: dur(&h.timeout, "timeout")?.unwrap_or(DEFAULT_HEALTH_TIMEOUT),
+            ca_file: h
+                .ca_file
+                .as_ref()
+                .map(|c| {
+                    self.resolve(c, &key("ca_file"))
+                        .map(|r| self.dir.join(r.value))
+                })
+                .transpose()?,
+            insecure: h.insecure,
+            fail_after: count(&h.fail_after, "fail_after", 3)?,
+            recover_after: count(&h.recover_after, "recover_after", 2)?,
+            latency_factor: ratio(&h.latency_factor, "latency_factor", 2.0, (1.0, 100.0))?,
+            error_rate: ratio(&h.error_rate, "error_rate", 0.05, (0.0, 1.0))?,
+            window: dur(&h.window, "window")?.unwrap_or(DEFAULT_ALERT_WINDOW),
+            baseline_samples: count(&h.baseline_samples, "baseline_samples", 5)?,
+        })
+    }
+
+    fn status(&self, raw: &Spanned<RawStatus>, key: &str) -> Result<StatusMatch, PlanError> {
+        let bad = |what: &str| {
+            let message = format!(
+                "invalid status {what}: expected codes from 100 to 599, e.g. [200, 204] or \"200-299\""
+            );
+            self.err(raw.span(), key, &message)
+        };
+        let code = |n: i64| u16::try_from(n).ok().filter(|c| (100..=599).contains(c));
+        match raw.get_ref() {
+            RawStatus::List(list) if list.is_empty() => Err(bad("list []")),
+            RawStatus::List(list) => list
+                .iter()
+                .map(|n| code(*n).ok_or_else(|| bad(&n.to_string())))
+                .collect::<Result<_, _>>()
+                .map(StatusMatch::List),
+            RawStatus::Range(text) => {
+                let parsed = text.split_once('-').and_then(|(a, b)| {
+                    let lo = code(a.trim().parse().ok()?)?;
+                    let hi = code(b.trim().parse().ok()?)?;
+                    (lo <= hi).then_some((lo, hi))
+                });
+                match parsed {
+                    Some((lo, hi)) => Ok(StatusMatch::Range(lo, hi)),
+                    None => Err(bad(&format!("\"{text}\""))),
+                }
+            }
+        }
+    }
+
+    pub(super) fn verify(
+        &self,
+        i: usize,
+        raw: &Spanned<RawVerify>,
+    ) -> Result<VerifyCheck, PlanError> {
+        let v = raw.get_ref();
+        let p = format!("verify[{i}]");
+        let name = self.required(
+            v.name.as_ref(),
+            raw.span(),
+            &format!("{p}.name"),
+            "name = \"tables\"",
+        )?;
+        let sql = self.required(
+            v.sql.as_ref(),
+            raw.span(),
+            &format!("{p}.sql"),
+            "sql = \"select count(*) from …\"",
+        )?;
+        let expect_key = format!("{p}.expect");
+        let expect = self.required(
+            v.expect.as_ref(),
+            raw.span(),
+            &expect_key,
+            "expect = \">= 58\"",
+        )?;
+        let Some((op, value)) = parse_expect(&expect.value) else {
+            let span = v.expect.as_ref().map_or(raw.span(), Spanned::span);
+            let message = format!(
+                "invalid expectation \"{}\": expected an operator (=, !=, <, <=, >, >=) and a value, e.g. \">= 58\"",
+                expect.display
+            );
+            return Err(self.err(span, &expect_key, &message));
+        };
+        Ok(VerifyCheck {
+            name: name.display,
+            sql: sql.value,
+            op,
+            value,
+        })
+    }
+
+    pub(super) fn logs(&self, i: usize, raw: &Spanned<RawLogs>) -> Result<LogSource, PlanError> {
+        let l = raw.get_ref();
+        let p = format!("logs[{i}]");
+        let name = self.required(
+            l.name.as_ref(),
+            raw.span(),
+            &format!("{p}.name"),
+            "name = \"api\"",
+        )?;
+        let input = match (&l.command, &l.file) {
+            (Some(c), None) => LogInput::Command(self.required(
+                Some(c),
+                raw.span(),
+                &format!("{p}.command"),
+                "command = \"flyctl logs -a app\"",
+            )?),
+            (None, Some(f)) => LogInput::File(
+                self.dir.join(
+                    self.required(
+                        Some(f),
+                        raw.span(),
+                        &format!("{p}.file"),
+                        "file = \"/var/log/app.log\"",
+                    )?
+                    .value,
+                ),
+            ),
+            (Some(_), Some(f)) => {
+                return Err(self.err(
+                    f.span(),
+                    &format!("{p}.file"),
+                    "a log source has a command or a file, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(self.err(
+                    raw.span(),
+                    &format!("{p}.command"),
+                    "missing; expected command = \"…\" or file = \"…\"",
+                ));
+            }
+        };
+        let error = match &l.error {
+            None => None,
+            Some(e) => {
+                let pattern = self.resolve(e, &format!("{p}.error"))?.value;
+                if let Err(err) = regex::Regex::new(&pattern) {
+                    let first = err
+                        .to_string()
+                        .lines()
+                        .last()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string();
+                    let message = format!("invalid regex \"{pattern}\": {first}");
+                    return Err(self.err(e.span(), &format!("{p}.error"), &message));
+                }
+                Some(pattern)
+            }
+        };
+        let quiet_after = match &l.quiet_after {
+            Some(q) => self.timeout(q, &format!("{p}.quiet_after"))?,
+            None => DEFAULT_QUIET_AFTER,
+        };
+        Ok(LogSource {
+            name: name.display,
+            input,
+            error,
+            quiet_after,
+            restart: l.restart.unwrap_or(true),
+        })
+    }
+}
+
+/// `">= 58"` → (Ge, "58"); `"= 'ok'"` → (Eq, "ok") (quotes around a text value are dropped).
+fn parse_expect(text: &str) -> Option<(CmpOp, String)> {
+    let t = text.trim();
+    let (op, rest) = [
+        ("<=", CmpOp::Le),
+        (">=", CmpOp::Ge),
+        ("!=", CmpOp::Ne),
+        ("==", CmpOp::Eq),
+        ("=", CmpOp::Eq),
+        ("<", CmpOp::Lt),
+        (">", CmpOp::Gt),
+    ]
+    .into_iter()
+    .find_map(|(s, op)| t.strip_prefix(s).map(|rest| (op, rest.trim())))?;
+    let value = rest
+        .strip_prefix('\'')
+        .and_then(|r| r.strip_suffix('\''))
+        .unwrap_or(rest);
+    (!rest.is_empty()).then(|| (op, value.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expectations_parse() {
+        assert_eq!(parse_expect(">= 58"), Some((CmpOp::Ge, "58".into())));
+        assert_eq!(parse_expect("= 'ok'"), Some((CmpOp::Eq, "ok".into())));
+        assert_eq!(parse_expect("!=0"), Some((CmpOp::Ne, "0".into())));
+        assert_eq!(parse_expect("<"), None);
+        assert_eq!(parse_expect("58"), None);
+    }
+}
