@@ -76,6 +76,24 @@ enum Command {
         #[arg(long)]
         plan: Option<PathBuf>,
     },
+    /// The demo's stand-in web service (health endpoint and log file); started by `deckhand demo`
+    #[command(hide = true)]
+    DemoService {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        port: u16,
+        #[arg(long, default_value = "1")]
+        version: String,
+        #[arg(long, default_value_t = 2)]
+        error_percent: u32,
+        /// Replace the running instance and return once the new one answers
+        #[arg(long)]
+        detach: bool,
+        /// Exit when this process (the console) is gone
+        #[arg(long)]
+        owner: Option<i32>,
+    },
     Status {
         /// The plan file
         #[arg(default_value = "deckhand.toml")]
@@ -117,6 +135,27 @@ fn main() -> ExitCode {
             Ok(p) => cli::backup::verify(&file, p.as_ref()),
             Err(e) => invalid(e),
         },
+        Command::DemoService {
+            dir,
+            port,
+            version,
+            error_percent,
+            detach,
+            owner,
+        } => {
+            let opts = cli::demo_service::Options {
+                dir,
+                port,
+                version,
+                error_percent,
+                owner,
+            };
+            if detach {
+                cli::demo_service::detach(&opts)
+            } else {
+                cli::demo_service::serve(opts)
+            }
+        }
         Command::Status { plan, json } => match plan::load(&plan) {
             Ok(p) => cli::status::run(&p, json),
             Err(e) => invalid(e),
@@ -143,15 +182,40 @@ fn demo() -> u8 {
             return 1;
         }
     };
+    // The demo's web service: a health endpoint and a log file, version 1 until the deploy phase replaces it.
+    let port = match std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()) {
+        Ok(addr) => addr.port(),
+        Err(e) => {
+            eprintln!("deckhand: cannot find a free port for the demo service: {e}");
+            return 1;
+        }
+    };
+    let service = cli::demo_service::Options {
+        dir: dir.clone(),
+        port,
+        version: "1".into(),
+        error_percent: 2,
+        owner: i32::try_from(std::process::id()).ok(),
+    };
+    if cli::demo_service::detach(&service) != 0 {
+        return 1;
+    }
     let demo_dir = dir.display().to_string();
+    let bin = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "deckhand".into());
     let env = move |name: &str| match name {
         "DECKHAND_DEMO_DIR" => Some(demo_dir.clone()),
+        "DECKHAND_DEMO_PORT" => Some(port.to_string()),
+        "DECKHAND_BIN" => Some(bin.clone()),
         other => std::env::var(other).ok(),
     };
-    match plan::parse(DEMO_PLAN, Path::new(DEMO_PLAN_NAME), &env) {
+    let code = match plan::parse(DEMO_PLAN, Path::new(DEMO_PLAN_NAME), &env) {
         Ok(p) => console(p),
         Err(e) => invalid(e),
-    }
+    };
+    cli::demo_service::stop(&dir);
+    code
 }
 
 fn invalid(e: plan::PlanError) -> u8 {

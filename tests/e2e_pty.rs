@@ -66,7 +66,7 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
             _ => None,
         })
         .collect();
-    assert_eq!(exits, vec![Some(0), Some(0)]);
+    assert_eq!(exits, vec![Some(0), Some(0), Some(0)]);
     assert_eq!(
         events.last(),
         Some(&Event::Quit {

@@ -2,5 +2,6 @@
 
 pub mod backup;
 pub mod demo;
+pub mod demo_service;
 pub mod lint;
 pub mod status;

@@ -1,0 +1,233 @@
+//! `deckhand demo-service` (hidden): the demo's stand-in for a web service — an HTTP health endpoint on
+//! 127.0.0.1 and a log file with steady traffic and occasional errors — so the demo shows live health and logs
+//! with no external service. `--detach` starts it in its own process group (so it outlives the deploy step that
+//! starts it) after stopping the instance named in the folder's pid file.
+
+use std::io::Write;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+/// The service's pid file and log file, in the demo folder.
+pub const PID_FILE: &str = "service.pid";
+pub const LOG_FILE: &str = "service.log";
+/// Time between two log lines.
+const LOG_INTERVAL: Duration = Duration::from_millis(150);
+/// How long `--detach` waits for the new instance to answer, and for the old one to stop.
+const START_WAIT: Duration = Duration::from_secs(5);
+const POLL: Duration = Duration::from_millis(50);
+/// How often an instance checks that its console still runs.
+const OWNER_POLL: Duration = Duration::from_secs(1);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub dir: PathBuf,
+    pub port: u16,
+    pub version: String,
+    /// Share of requests that fail, in percent.
+    pub error_percent: u32,
+    /// The deckhand console this instance belongs to: it exits when that process is gone (even after a crash).
+    pub owner: Option<i32>,
+}
+
+/// A small xorshift generator: the demo needs variety, not cryptography.
+struct Rng(u64);
+
+impl Rng {
+    fn new() -> Rng {
+        let seed = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1;
+        Rng(seed ^ u64::from(std::process::id()))
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}
+
+/// Stops the instance in `dir`'s pid file (if any), starts a new one in its own process group, and waits until it
+/// answers. Returns the exit code.
+pub fn detach(opts: &Options) -> u8 {
+    stop(&opts.dir);
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("deckhand demo-service: cannot find my own binary: {e}");
+            return 1;
+        }
+    };
+    let child = std::process::Command::new(exe)
+        .args(["demo-service", "--dir"])
+        .arg(&opts.dir)
+        .args(["--port", &opts.port.to_string(), "--version", &opts.version])
+        .args(["--error-percent", &opts.error_percent.to_string()])
+        .args(opts.owner.map(|o| format!("--owner={o}")))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .spawn();
+    let pid = match child {
+        Ok(c) => c.id(),
+        Err(e) => {
+            eprintln!("deckhand demo-service: cannot start: {e}");
+            return 1;
+        }
+    };
+    let deadline = std::time::Instant::now() + START_WAIT;
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", opts.port)).is_ok() {
+            println!(
+                "demo service version {} listening on 127.0.0.1:{} (pid {pid})",
+                opts.version, opts.port
+            );
+            return 0;
+        }
+        std::thread::sleep(POLL);
+    }
+    eprintln!(
+        "deckhand demo-service: version {} did not start answering on port {}",
+        opts.version, opts.port
+    );
+    1
+}
+
+/// Stops the instance named in `dir`'s pid file, waiting briefly for it to go.
+pub fn stop(dir: &Path) {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let Some(pid) = std::fs::read_to_string(dir.join(PID_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .filter(|p| *p > 1)
+    else {
+        return;
+    };
+    let pid = Pid::from_raw(pid);
+    if kill(pid, Signal::SIGTERM).is_err() {
+        return;
+    }
+    let deadline = std::time::Instant::now() + START_WAIT;
+    while std::time::Instant::now() < deadline && kill(pid, None).is_ok() {
+        std::thread::sleep(POLL);
+    }
+    let _ = std::fs::remove_file(dir.join(PID_FILE));
+}
+
+/// Serves until killed.
+pub fn serve(opts: Options) -> u8 {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("deckhand demo-service: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(run(opts)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("deckhand demo-service: {e}");
+            1
+        }
+    }
+}
+
+async fn run(opts: Options) -> std::io::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
+    std::fs::write(opts.dir.join(PID_FILE), std::process::id().to_string())?;
+    let log = opts.dir.join(LOG_FILE);
+    tokio::spawn(write_logs(log, opts.version.clone(), opts.error_percent));
+    if let Some(owner) = opts.owner {
+        tokio::spawn(exit_with(owner));
+    }
+    loop {
+        let (mut socket, _) = listener.accept().await?;
+        let version = opts.version.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 2048];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let path = request.split_whitespace().nth(1).unwrap_or("/");
+            // A new version answers a little slower: something for the latency baseline to notice.
+            let base = if version == "1" { 3 } else { 8 };
+            let delay = base + Rng::new().below(12);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let (status, body) = match path {
+                "/health" => (
+                    "200 OK",
+                    format!("{{\"status\":\"ok\",\"version\":\"{version}\"}}"),
+                ),
+                _ => ("404 Not Found", "{\"error\":\"not found\"}".to_string()),
+            };
+            let response = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        });
+    }
+}
+
+/// Exits once the owning console is gone.
+async fn exit_with(owner: i32) {
+    let pid = nix::unistd::Pid::from_raw(owner);
+    loop {
+        tokio::time::sleep(OWNER_POLL).await;
+        if nix::sys::signal::kill(pid, None).is_err() {
+            std::process::exit(0);
+        }
+    }
+}
+
+const PATHS: [&str; 5] = [
+    "GET /api/orders",
+    "GET /api/products",
+    "POST /api/cart",
+    "GET /api/customers/me",
+    "POST /api/checkout",
+];
+
+async fn write_logs(path: PathBuf, version: String, error_percent: u32) {
+    let mut rng = Rng::new();
+    let mut tick = tokio::time::interval(LOG_INTERVAL);
+    loop {
+        tick.tick().await;
+        let ts = humantime::format_rfc3339_millis(SystemTime::now());
+        let what = PATHS[rng.below(PATHS.len() as u64) as usize];
+        let ms = 5 + rng.below(60);
+        let roll = rng.below(100);
+        let line = if roll < u64::from(error_percent) {
+            format!(
+                "{ts} ERROR {what} 500 {ms}ms version={version}: upstream payment provider timed out"
+            )
+        } else if roll < u64::from(error_percent) + 3 {
+            format!(
+                "{ts} WARN  {what} 200 {}ms version={version}: slow query on orders",
+                ms * 10
+            )
+        } else {
+            format!("{ts} INFO  {what} 200 {ms}ms version={version}")
+        };
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| writeln!(f, "{line}"));
+        if written.is_err() {
+            // The demo folder is gone (the demo was started afresh): nothing left to serve.
+            std::process::exit(0);
+        }
+    }
+}
