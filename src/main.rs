@@ -61,7 +61,6 @@ enum Command {
         #[arg(long, value_enum, default_value = "deckhand")]
         executor: cli::lint::Executor,
     },
-    /// Show the status of the plan's migrations; exit 0 all applied, 3 pending, 1 problems
     /// Back up the plan's database, verify the backup by reading it all back, then apply retention; exit 0 verified
     Backup {
         /// The plan file (needs [database] and [backup])
@@ -94,6 +93,7 @@ enum Command {
         #[arg(long)]
         owner: Option<i32>,
     },
+    /// Show the status of the plan's migrations; exit 0 all applied, 3 pending, 1 problems
     Status {
         /// The plan file
         #[arg(default_value = "deckhand.toml")]

@@ -111,6 +111,7 @@ fn modal_kind(h: &Harness) -> Option<&ModalKind> {
 fn shop_archive(path: &str, verified: bool, created: u64) -> deckhand::backup::Archive {
     let mut a = archive(path, "shop", verified);
     a.database = deckhand::app::database_target(&h_state_plan());
+    a.environment = "staging".into();
     a.created_unix = created;
     a
 }
@@ -231,8 +232,23 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
     }));
     let mut verified = a.clone();
     verified.verified = archive("x", "shop", true).verified;
-    let fx = h.act(verified_event(&verified, true));
+    let old = PathBuf::from("/var/backups/shop/old.dump");
+    let fx = h.act(backup_ev(BackupEvent::Verified {
+        archive: verified.clone(),
+        verification: deckhand::backup::Verification {
+            ok: true,
+            tables: vec!["public.orders".into(), "public.users".into()],
+            missing: Vec::new(),
+            compared_with_live: true,
+            problems: Vec::new(),
+            took: Duration::from_millis(900),
+        },
+        deleted: Some(Ok(vec![old])),
+    }));
     assert!(fx.contains(&Effect::ListBackups));
+    assert!(journal_events(&fx).contains(&Event::BackupsDeleted {
+        files: vec!["/var/backups/shop/old.dump".into()]
+    }));
     assert!(journal_events(&fx).iter().any(|e| matches!(
         e,
         Event::BackupVerified {
@@ -247,11 +263,6 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
         row,
         "verified 12.3 MB at 14:03 UTC (shop-staging-shop-2.dump)"
     );
-    let old = PathBuf::from("/var/backups/shop/old.dump");
-    let fx = h.act(backup_ev(BackupEvent::Deleted(Ok(vec![old]))));
-    assert!(journal_events(&fx).contains(&Event::BackupsDeleted {
-        files: vec!["/var/backups/shop/old.dump".into()]
-    }));
     // Now the gate is open: `a` goes straight to the confirmation, which names the backup.
     h.char('a');
     assert_eq!(modal_kind(&h), Some(&ModalKind::ApplyMigrations));
@@ -350,6 +361,7 @@ fn restore_picks_the_newest_verified_backup_and_needs_the_database_name_typed() 
         missing: vec![],
         extra: vec!["public.audit".into()],
         kept: None,
+        unchecked: None,
         took: Duration::from_secs(3),
     };
     let fx = h.act(backup_ev(BackupEvent::Restored {
@@ -504,4 +516,94 @@ fn a_signal_during_a_restore_stops_it_and_quits_after() {
         cancelled: true,
     }));
     assert!(fx.contains(&Effect::Quit));
+}
+
+#[test]
+fn changing_the_choice_after_typing_the_name_asks_for_it_again() {
+    let mut h = harness();
+    let newest = shop_archive("/b/2.dump", true, 1_795_269_785);
+    let older = shop_archive("/b/1.dump", true, 1_795_200_000);
+    h.act(backup_ev(BackupEvent::Listed(vec![newest, older])));
+    h.key(KeyCode::Char('U'));
+    h.settle();
+    h.type_text("shop");
+    // Typed for the first backup, in place; then the choice moves (Tab: into a new database).
+    h.key(KeyCode::Tab);
+    let m = h.state.modal.as_ref().unwrap();
+    assert_eq!(m.input, "");
+    assert!(
+        m.note
+            .as_deref()
+            .unwrap_or("")
+            .contains("type the answer again")
+    );
+    let choice = deckhand::app::restore_choice(
+        match &m.kind {
+            ModalKind::RestoreBackup(l) => l,
+            other => panic!("{other:?}"),
+        },
+        m.picker.as_ref().unwrap(),
+    );
+    assert!(
+        choice.contains("into the NEW database shop_restored_202611211403"),
+        "{choice}"
+    );
+    let fx = h.key(KeyCode::Enter);
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::RestoreBackup { .. })),
+        "{fx:?}"
+    );
+}
+
+#[test]
+fn restore_offers_only_this_projects_environment() {
+    let mut h = harness();
+    let mut staging = shop_archive("/b/staging.dump", true, 1_795_300_000);
+    staging.environment = "staging".into();
+    let mut production = shop_archive("/b/prod.dump", true, 1_795_300_001);
+    production.environment = "production".into();
+    h.act(backup_ev(BackupEvent::Listed(vec![
+        production,
+        staging.clone(),
+    ])));
+    h.key(KeyCode::Char('U'));
+    match modal_kind(&h) {
+        Some(ModalKind::RestoreBackup(list)) => assert_eq!(list, &vec![staging]),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_verified_backup_that_disappears_or_fails_a_later_check_closes_the_gate_again() {
+    let mut h = harness();
+    let a = shop_archive("/b/2.dump", true, 1_795_269_785);
+    h.act(verified_event(&a, true));
+    assert!(h.state.backup.verified.is_some());
+    // Still listed and verified: nothing changes.
+    h.act(backup_ev(BackupEvent::Listed(vec![a.clone()])));
+    assert!(h.state.backup.verified.is_some());
+    // Listed again, but no longer verified (a later check found it damaged).
+    let mut damaged = a.clone();
+    damaged.verified = None;
+    h.act(backup_ev(BackupEvent::Listed(vec![damaged])));
+    assert!(h.state.backup.verified.is_none());
+    assert!(
+        h.state
+            .flash
+            .as_deref()
+            .unwrap_or("")
+            .contains("no longer verified")
+    );
+    h.char('a');
+    assert!(matches!(modal_kind(&h), Some(ModalKind::BackupOverride(_))));
+}
+
+#[test]
+fn a_passed_check_that_was_not_recorded_does_not_count_as_verified() {
+    let mut h = harness();
+    let unrecorded = shop_archive("/b/2.dump", false, 1_795_269_785);
+    h.act(verified_event(&unrecorded, true));
+    assert!(h.state.backup.verified.is_none());
+    let (row, problem) = deckhand::app::backup_row(&h.state);
+    assert!(problem, "{row}");
 }

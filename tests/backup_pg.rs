@@ -731,7 +731,7 @@ async fn cancel_during_a_dump_kills_pg_dump_and_removes_the_partial() {
     assert!(
         partial
             .iter()
-            .any(|p| p.to_string_lossy().ends_with(".dump.partial")),
+            .any(|p| p.to_string_lossy().ends_with(".partial")),
         "{partial:?}"
     );
     cancel.cancel();
@@ -830,4 +830,43 @@ async fn restore_into_a_new_database_and_never_over_an_existing_one() {
         &format!("DROP DATABASE \"{copy}\" WITH (FORCE)"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn restore_refuses_an_archive_changed_since_it_was_taken_and_drops_nothing() {
+    let tdb = fresh_db().await;
+    orders(&tdb, 200).await;
+    let (db, _migrations) = plain_db(&tdb.url);
+    let dir = tempfile::tempdir().unwrap();
+    let backup = backup_in(&dir.path().join("backups"), BackupFormat::Custom);
+    let archive = take(&db, &backup).await.expect("backup");
+    // Same size, one byte different: only the recorded sha256 can tell.
+    let mut bytes = std::fs::read(&archive.path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&archive.path, &bytes).unwrap();
+    let mut conn = tdb.connect().await;
+    exec(
+        &mut conn,
+        "INSERT INTO orders (id, note) VALUES (100000, 'after the backup')",
+    )
+    .await;
+    let result = pg::restore(
+        &db,
+        None,
+        &archive,
+        &RestoreMode::InPlace,
+        &progress(),
+        &CancellationToken::new(),
+    )
+    .await;
+    match result {
+        Err(BackupError::Refused(msg)) => assert!(msg.contains("sha256 differs"), "{msg}"),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) FROM orders").await,
+        201,
+        "nothing was dropped"
+    );
 }

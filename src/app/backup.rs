@@ -5,6 +5,7 @@
 mod restore;
 mod text;
 
+pub use restore::restore_choice;
 pub(in crate::app) use restore::{
     request_rehearse, request_restore, start_rehearse, start_restore,
 };
@@ -102,6 +103,7 @@ pub(super) fn request_take(state: &mut State, fx: &mut Vec<Effect>) {
         dir,
     }));
     state.backup.busy = Some(BackupBusy::Taking);
+    state.backup.problems.clear();
     state.backup.progress = None;
     state.backup.last = None;
     note_line(state, "backup started".into());
@@ -184,7 +186,25 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) -> bool {
 pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>) {
     let b = &mut state.backup;
     match ev {
-        BackupEvent::Listed(list) => b.known = list,
+        BackupEvent::Listed(list) => {
+            // This run's verified backup must still be there, and still verified (a later check may have found it
+            // damaged, or retention elsewhere deleted it): otherwise it no longer opens the gate.
+            if let Some(v) = &b.verified {
+                let still = list
+                    .iter()
+                    .any(|a| a.path == v.path && a.sha256 == v.sha256 && a.verified.is_some());
+                if !still && b.busy.is_none() {
+                    let line = format!(
+                        "this run's verified backup {} is gone or no longer verified: take a new one",
+                        v.path.display()
+                    );
+                    b.verified = None;
+                    state.flash = Some(line.clone());
+                    note_line(state, line);
+                }
+            }
+            state.backup.known = list;
+        }
         // Progress that arrives after the operation ended is stale.
         BackupEvent::Progress(p) if b.busy.is_some() => b.progress = Some(p),
         BackupEvent::Progress(_) => {}
@@ -197,6 +217,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             }));
             b.busy = Some(BackupBusy::Verifying);
             b.progress = None;
+            b.problems.clear();
             let line = format!(
                 "backup written: {} ({}, sha256 {})",
                 a.path.display(),
@@ -209,6 +230,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
         BackupEvent::Verified {
             archive,
             verification: v,
+            deleted,
         } => {
             fx.push(Effect::Journal(Event::BackupVerified {
                 file: archive.path.display().to_string(),
@@ -218,7 +240,8 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 problems: v.problems.clone(),
                 duration_ms: v.took.as_millis() as u64,
             }));
-            let line = if v.ok {
+            // Verified means the check passed and was recorded beside the archive (what retention also requires).
+            let line = if v.ok && archive.verified.is_some() {
                 b.problems.clear();
                 b.verified = Some(archive.clone());
                 format!(
@@ -232,7 +255,11 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 )
             } else {
                 b.problems = v.problems.clone();
-                format!("backup FAILED verification: {}", v.problems.join("; "))
+                if b.problems.is_empty() {
+                    b.problems
+                        .push("the verification was not recorded beside the archive".into());
+                }
+                format!("backup FAILED verification: {}", b.problems.join("; "))
             };
             if b.taken.as_ref().is_some_and(|t| t.path == archive.path) {
                 b.taken = Some(archive);
@@ -240,22 +267,26 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             b.last = Some(line.clone());
             state.flash = Some(line.clone());
             note_line(state, line);
+            match deleted {
+                Some(Ok(files)) => {
+                    let names: Vec<String> =
+                        files.iter().map(|f| f.display().to_string()).collect();
+                    note_line(state, format!("retention deleted {}", names.join(", ")));
+                    fx.push(Effect::Journal(Event::BackupsDeleted { files: names }));
+                }
+                Some(Err(error)) => {
+                    note_line(
+                        state,
+                        format!("retention could not delete old backups: {error}"),
+                    );
+                    fx.push(Effect::Journal(Event::BackupFailed {
+                        what: "retention".into(),
+                        error,
+                    }));
+                }
+                None => {}
+            }
             ended(state, fx);
-        }
-        BackupEvent::Deleted(Ok(files)) => {
-            let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-            note_line(state, format!("retention deleted {}", names.join(", ")));
-            fx.push(Effect::Journal(Event::BackupsDeleted { files: names }));
-        }
-        BackupEvent::Deleted(Err(error)) => {
-            note_line(
-                state,
-                format!("retention could not delete old backups: {error}"),
-            );
-            fx.push(Effect::Journal(Event::BackupFailed {
-                what: "retention".into(),
-                error,
-            }));
         }
         BackupEvent::Failed {
             op,
@@ -271,6 +302,9 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             } else {
                 format!("{} FAILED: {error}", op.label())
             };
+            if op == BackupOp::Verify {
+                b.problems = vec![error.clone()];
+            }
             b.last = Some(line.clone());
             state.flash = Some(line.clone());
             note_line(state, line);
@@ -306,6 +340,9 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                     "; not in the backup (left as they are): {}",
                     report.extra.join(", ")
                 ));
+            }
+            if let Some(why) = &report.unchecked {
+                line.push_str(&format!("; the result could NOT be checked: {why}"));
             }
             if let Some(k) = &report.kept {
                 line.push_str(&format!("; the replaced file is kept at {}", k.display()));

@@ -15,8 +15,8 @@ mod update;
 
 pub use action::{Action, Effect, Signal};
 pub use backup::{
-    BackupBusy, BackupPane, backup_line, human_bytes, progress_text, row_text as backup_row,
-    step_line, utc_time,
+    BackupBusy, BackupPane, backup_line, human_bytes, progress_text, restore_choice,
+    row_text as backup_row, step_line, utc_time,
 };
 pub use db::{DbBusy, DbPane, DbView, database_line as database_target, rehearsal_line};
 pub use flow::outcome_text;

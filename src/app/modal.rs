@@ -183,7 +183,14 @@ impl Modal {
                 }
                 _ => return self.answer(key, burst, ctrl),
             }
-            self.note = None;
+            // What was typed confirmed the previous choice, not this one: type it again.
+            if !self.input.is_empty() {
+                self.input.clear();
+                self.burst = false;
+                self.note = Some("The choice changed: type the answer again.".to_string());
+            } else {
+                self.note = None;
+            }
             return ModalOutcome::Open;
         }
         self.answer(key, burst, ctrl)

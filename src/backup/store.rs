@@ -25,9 +25,15 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `2026-11-21T14:03:05Z` for a Unix time.
+/// `2026-11-21T14:03:05Z` for a Unix time (the bare number when it is past what a calendar date can show, e.g.
+/// from a damaged sidecar).
 pub fn format_utc(unix: u64) -> String {
-    humantime::format_rfc3339_seconds(UNIX_EPOCH + std::time::Duration::from_secs(unix)).to_string()
+    /// 9999-12-31T23:59:59Z: the last second humantime formats.
+    const LAST: u64 = 253_402_300_799;
+    match UNIX_EPOCH.checked_add(std::time::Duration::from_secs(unix)) {
+        Some(t) if unix <= LAST => humantime::format_rfc3339_seconds(t).to_string(),
+        _ => format!("@{unix}"),
+    }
 }
 
 /// A name component made safe for a file name: letters, digits, `_`, `-`, `.`; anything else becomes `_`.
@@ -83,10 +89,11 @@ pub fn sidecar_path(archive: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// `archive.dump` → `archive.dump.partial`.
+/// `archive.dump` → `archive.dump.<pid>.partial`: each process writes its own, so two backups started in the
+/// same second never write into (or delete) each other's file.
 pub fn partial_path(archive: &Path) -> PathBuf {
     let mut s = archive.as_os_str().to_owned();
-    s.push(PARTIAL_SUFFIX);
+    s.push(format!(".{}{PARTIAL_SUFFIX}", std::process::id()));
     PathBuf::from(s)
 }
 
@@ -223,9 +230,13 @@ pub fn list(dir: &Path) -> Vec<Archive> {
             if archive.ends_with(PARTIAL_SUFFIX) {
                 return None;
             }
-            let record = read_sidecar(Path::new(archive))?;
-            // A sidecar copied from elsewhere may name another path: trust only the one beside it.
-            (record.path == Path::new(archive) && record.path.exists()).then_some(record)
+            let mut record = read_sidecar(Path::new(archive))?;
+            // A sidecar copied from elsewhere may name another file: trust only the one beside it, by name (the
+            // folder may have been reached by another path: relative, moved, mounted elsewhere).
+            let here = Path::new(archive);
+            let same = record.path.file_name() == here.file_name();
+            record.path = here.to_path_buf();
+            (same && here.exists()).then_some(record)
         })
         .collect();
     out.sort_by(|a, b| {
@@ -257,9 +268,14 @@ pub fn retain(newest: &Archive, keep: Option<usize>) -> Result<Vec<PathBuf>, Bac
         })
         .collect();
     let mut deleted = Vec::new();
-    // The newest stays whatever its place in the listing (two backups in one second).
-    let others = same.iter().filter(|a| a.path != newest.path);
-    for old in others.skip(keep.saturating_sub(1)) {
+    // Newest first, counting verified backups only (the new one is the first): once `keep` are counted, every
+    // older backup goes, verified or not. Unverified ones newer than that stay for the operator to look at.
+    let mut counted = 1;
+    for old in same.iter().filter(|a| a.path != newest.path) {
+        if counted < keep {
+            counted += usize::from(old.verified.is_some());
+            continue;
+        }
         remove(&old.path).map_err(|e| io_err(&old.path, &e))?;
         deleted.push(old.path.clone());
     }
@@ -329,6 +345,42 @@ mod tests {
         let left: Vec<PathBuf> = list(dir.path()).into_iter().map(|a| a.path).collect();
         assert_eq!(left, vec![newest.path, old[3].path.clone(), other_env.path]);
         assert!(!sidecar_path(&old[0].path).exists());
+    }
+
+    #[test]
+    fn retention_counts_verified_backups_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = archive(dir.path(), "prod", 1000, true);
+        let f2 = archive(dir.path(), "prod", 1001, false);
+        let v3 = archive(dir.path(), "prod", 1002, true);
+        // keep = 2 verified: V3 and V1 stay, and so does the failed F2 between them.
+        assert!(retain(&v3, Some(2)).unwrap().is_empty());
+        // keep = 1: everything older than V3 goes.
+        assert_eq!(retain(&v3, Some(1)).unwrap(), vec![f2.path, v1.path]);
+    }
+
+    #[test]
+    fn listing_finds_backups_reached_by_another_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = archive(dir.path(), "prod", 1000, true);
+        // Recorded under another spelling of the folder (a relative path, a different mount).
+        let real = a.path.clone();
+        a.path = Path::new("elsewhere").join(real.file_name().unwrap());
+        write_sidecar(&Archive {
+            path: real.clone(),
+            ..a.clone()
+        })
+        .unwrap();
+        fs::write(sidecar_path(&real), serde_json::to_vec(&a).unwrap()).unwrap();
+        let listed = list(dir.path());
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].path, real);
+    }
+
+    #[test]
+    fn times_past_the_calendar_do_not_panic() {
+        assert_eq!(format_utc(u64::MAX), format!("@{}", u64::MAX));
+        assert_eq!(format_utc(0), "1970-01-01T00:00:00Z");
     }
 
     #[test]

@@ -185,6 +185,8 @@ pub struct RestoreReport {
     pub extra: Vec<String>,
     /// SQLite: where the replaced database file was kept.
     pub kept: Option<PathBuf>,
+    /// The restore completed but its result could not be checked (why).
+    pub unchecked: Option<String>,
     pub took: Duration,
 }
 

@@ -160,28 +160,9 @@ pub fn take(plan: &Plan) -> u8 {
                 BackupEvent::Verified {
                     archive,
                     verification: v,
+                    deleted,
                 } => {
-                    if v.ok {
-                        printer.line(&format!(
-                            "verified: read back in full, {} tables{} ({:.1} s)",
-                            v.tables.len(),
-                            if v.compared_with_live {
-                                ", none missing from the live database"
-                            } else {
-                                ""
-                            },
-                            v.took.as_secs_f64()
-                        ));
-                        code = 0;
-                    } else {
-                        printer.line(&format!(
-                            "VERIFICATION FAILED for {}:",
-                            archive.path.display()
-                        ));
-                        for p in &v.problems {
-                            printer.line(&format!("  {p}"));
-                        }
-                    }
+                    code = report_verified(&mut printer, &archive, &v);
                     record(
                         &mut journal,
                         Event::BackupVerified {
@@ -193,17 +174,21 @@ pub fn take(plan: &Plan) -> u8 {
                             duration_ms: v.took.as_millis() as u64,
                         },
                     );
-                }
-                BackupEvent::Deleted(Ok(files)) => {
-                    let files: Vec<String> =
-                        files.iter().map(|f| f.display().to_string()).collect();
-                    printer.line(&format!("retention deleted {}", files.join(", ")));
-                    record(&mut journal, Event::BackupsDeleted { files });
-                }
-                BackupEvent::Deleted(Err(error)) => {
-                    printer.line(&format!("retention could not delete old backups: {error}"));
-                    let what = "retention".into();
-                    record(&mut journal, Event::BackupFailed { what, error });
+                    match deleted {
+                        Some(Ok(files)) => {
+                            let files: Vec<String> =
+                                files.iter().map(|f| f.display().to_string()).collect();
+                            printer.line(&format!("retention deleted {}", files.join(", ")));
+                            record(&mut journal, Event::BackupsDeleted { files });
+                        }
+                        Some(Err(error)) => {
+                            printer
+                                .line(&format!("retention could not delete old backups: {error}"));
+                            let what = "retention".into();
+                            record(&mut journal, Event::BackupFailed { what, error });
+                        }
+                        None => {}
+                    }
                 }
                 BackupEvent::Failed { op, error, .. } => {
                     printer.line(&format!("deckhand: {} failed: {error}", op.label()));
@@ -229,6 +214,35 @@ pub fn take(plan: &Plan) -> u8 {
     );
     eprintln!("deckhand: journal {}", journal.path().display());
     code
+}
+
+/// Prints a verification's result; 0 when the backup is verified (and recorded as such), else 1.
+fn report_verified(
+    printer: &mut Printer,
+    archive: &deckhand::backup::Archive,
+    v: &deckhand::backup::Verification,
+) -> u8 {
+    if v.ok && archive.verified.is_some() {
+        printer.line(&format!(
+            "verified: read back in full, {} tables{} ({:.1} s)",
+            v.tables.len(),
+            if v.compared_with_live {
+                ", none missing from the live database"
+            } else {
+                ""
+            },
+            v.took.as_secs_f64()
+        ));
+        return 0;
+    }
+    printer.line(&format!(
+        "VERIFICATION FAILED for {}:",
+        archive.path.display()
+    ));
+    for p in &v.problems {
+        printer.line(&format!("  {p}"));
+    }
+    1
 }
 
 /// `deckhand verify FILE [--plan PLAN]`: reads the whole archive back; with a plan, also compares its tables with

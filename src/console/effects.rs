@@ -131,37 +131,56 @@ impl Executor {
                         tokio::spawn(backup_runner::list(b.dir.clone(), self.tx.clone()));
                     }
                 }
-                Effect::TakeBackup => self.backup(state, |job, tx, token| {
-                    tokio::spawn(backup_runner::take(job, tx, token))
-                }),
+                Effect::TakeBackup => self.backup(state, BackupOp::Take, backup_runner::take),
                 Effect::CancelBackup => {
                     if let Some((token, _)) = &self.backup_task {
                         token.cancel();
                     }
                 }
-                Effect::RestoreBackup { archive, mode } => self.backup(state, |job, tx, token| {
-                    tokio::spawn(backup_runner::restore(job, archive, mode, tx, token))
-                }),
-                Effect::RehearseBackup(archive) => self.backup(state, |job, tx, token| {
-                    tokio::spawn(backup_runner::rehearse(job, archive, tx, token))
-                }),
+                Effect::RestoreBackup { archive, mode } => {
+                    self.backup(state, BackupOp::Restore, |job, tx, token| {
+                        backup_runner::restore(job, archive, mode, tx, token)
+                    })
+                }
+                Effect::RehearseBackup(archive) => {
+                    self.backup(state, BackupOp::Rehearse, |job, tx, token| {
+                        backup_runner::rehearse(job, archive, tx, token)
+                    })
+                }
                 Effect::Quit => self.quit = true,
             }
         }
         feedback
     }
 
-    /// Starts a backup task with the plan's backup job, a fresh cancellation token and the runner channel.
-    fn backup(
+    /// Starts a backup task with the plan's backup job, a fresh cancellation token and the runner channel. A bug
+    /// in the task ends the operation as failed instead of leaving the console waiting for it forever.
+    fn backup<F>(
         &mut self,
         state: &State,
-        spawn: impl FnOnce(BackupJob, mpsc::Sender<RunnerEvent>, CancellationToken) -> JoinHandle<()>,
-    ) {
+        op: BackupOp,
+        make: impl FnOnce(BackupJob, mpsc::Sender<RunnerEvent>, CancellationToken) -> F,
+    ) where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         let Some(job) = BackupJob::of(&state.plan) else {
             return;
         };
         let token = CancellationToken::new();
-        let handle = spawn(job, self.tx.clone(), token.clone());
+        let tx = self.tx.clone();
+        let run = make(job, tx.clone(), token.clone());
+        let handle = tokio::spawn(async move {
+            if let Err(panic) = AssertUnwindSafe(run).catch_unwind().await {
+                let why = panic_text(&panic);
+                tracing::error!("backup runner panicked: {why}");
+                let failed = BackupEvent::Failed {
+                    op,
+                    error: format!("runner failed: {why}"),
+                    cancelled: false,
+                };
+                let _ = tx.send(RunnerEvent::Backup(Box::new(failed))).await;
+            }
+        });
         self.backup_task = Some((token, handle));
     }
 

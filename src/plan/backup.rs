@@ -103,6 +103,8 @@ impl Builder<'_> {
             }
             _ => PathBuf::from(value),
         };
-        Ok(self.dir.join(expanded))
+        // Absolute, so backups are found again whatever the working directory of a later run.
+        let joined = self.dir.join(expanded);
+        Ok(std::path::absolute(&joined).unwrap_or(joined))
     }
 }

@@ -18,6 +18,8 @@ use crate::plan::{Backup, Database};
 
 /// How often progress reaches the console (the screen redraws for each).
 const PROGRESS_INTERVAL: Duration = Duration::from_millis(250);
+/// How long a cancelled operation may take to end by itself before it is abandoned.
+const CANCEL_GRACE: Duration = Duration::from_secs(15);
 
 /// Which backup operation an event is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,13 +49,13 @@ pub enum BackupEvent {
     Progress(Progress),
     /// A dump finished and was recorded; its verification starts now.
     Taken(Archive),
-    /// A verification ended (`archive.verified` is set when it passed).
+    /// A verification ended (`archive.verified` is set when it passed), with what retention then deleted (or
+    /// why it could not): `None` when retention did not run (the backup is not verified, or nothing to delete).
     Verified {
         archive: Archive,
         verification: Verification,
+        deleted: Option<Result<Vec<PathBuf>, String>>,
     },
-    /// Retention deleted these older backups after a newer one was verified (or could not).
-    Deleted(Result<Vec<PathBuf>, String>),
     /// The operation failed, or was cancelled (`cancelled`), and nothing more of it follows.
     Failed {
         op: BackupOp,
@@ -106,18 +108,33 @@ async fn send(tx: &Sender<RunnerEvent>, ev: BackupEvent) {
     }
 }
 
-/// Runs `op` while forwarding its progress to the console at most every [`PROGRESS_INTERVAL`].
+/// Runs `op` while forwarding its progress to the console at most every [`PROGRESS_INTERVAL`]. Once `cancel`
+/// fires, `op` has [`CANCEL_GRACE`] to end by itself (a killed tool, a rolled-back transaction); one stuck on an
+/// unanswering server is then abandoned (dropping it kills its processes) and `abandoned` is returned.
 async fn with_progress<T>(
-    op: impl Future<Output = T>,
+    op: impl Future<Output = Result<T, BackupError>>,
     progress: &mut watch::Receiver<Progress>,
     tx: &Sender<RunnerEvent>,
-) -> T {
+    cancel: &CancellationToken,
+    abandoned: BackupError,
+) -> Result<T, BackupError> {
     tokio::pin!(op);
     let mut tick = tokio::time::interval(PROGRESS_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
+        let give_up = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             out = &mut op => return out,
+            () = cancel.cancelled(), if deadline.is_none() => {
+                deadline = Some(tokio::time::Instant::now() + CANCEL_GRACE);
+            }
+            () = give_up => return Err(abandoned),
             _ = tick.tick() => {
                 if progress.has_changed().unwrap_or(false) {
                     let p = progress.borrow_and_update().clone();
@@ -144,38 +161,50 @@ fn channel() -> (watch::Sender<Progress>, watch::Receiver<Progress>) {
 pub async fn take(job: Job, tx: Sender<RunnerEvent>, cancel: CancellationToken) {
     let (ptx, mut prx) = channel();
     let src = job.source();
-    let archive = match with_progress(backup::take(&src, &ptx, &cancel), &mut prx, &tx).await {
+    let archive = match with_progress(
+        backup::take(&src, &ptx, &cancel),
+        &mut prx,
+        &tx,
+        &cancel,
+        BackupError::Cancelled,
+    )
+    .await
+    {
         Ok(a) => a,
         Err(e) => return send(&tx, failed(BackupOp::Take, &e)).await,
     };
     send(&tx, BackupEvent::Taken(archive.clone())).await;
     let bin_dir = job.backup.bin_dir.as_deref();
     let check = backup::verify(&archive.path, Some(&job.database), bin_dir, &ptx, &cancel);
-    let verification = match with_progress(check, &mut prx, &tx).await {
-        Ok(v) => v,
-        Err(e) => return send(&tx, failed(BackupOp::Verify, &e)).await,
-    };
+    let verification =
+        match with_progress(check, &mut prx, &tx, &cancel, BackupError::Cancelled).await {
+            Ok(v) => v,
+            Err(e) => return send(&tx, failed(BackupOp::Verify, &e)).await,
+        };
     // The verification recorded itself in the sidecar: report the archive as it is now on disk.
     let archive = store::read_sidecar(&archive.path).unwrap_or(archive);
     let ok = verification.ok && archive.verified.is_some();
-    send(
-        &tx,
-        BackupEvent::Verified {
-            archive: archive.clone(),
-            verification,
-        },
-    )
-    .await;
-    if ok {
+    // Retention runs before the result is reported, so the console journals what it deleted before it moves on.
+    let deleted = if ok {
         let keep = job.backup.keep;
-        let deleted = tokio::task::spawn_blocking(move || store::retain(&archive, keep))
+        let newest = archive.clone();
+        let deleted = tokio::task::spawn_blocking(move || store::retain(&newest, keep))
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));
-        if !matches!(&deleted, Ok(d) if d.is_empty()) {
-            send(&tx, BackupEvent::Deleted(deleted)).await;
-        }
-    }
+        (!matches!(&deleted, Ok(d) if d.is_empty())).then_some(deleted)
+    } else {
+        None
+    };
+    send(
+        &tx,
+        BackupEvent::Verified {
+            archive,
+            verification,
+            deleted,
+        },
+    )
+    .await;
 }
 
 /// Lists the backup folder.
@@ -197,7 +226,12 @@ pub async fn restore(
     let (ptx, mut prx) = channel();
     let bin_dir = job.backup.bin_dir.as_deref();
     let op = backup::restore(&job.database, bin_dir, &archive, &mode, &ptx, &cancel);
-    let ev = match with_progress(op, &mut prx, &tx).await {
+    let unknown = BackupError::Refused(format!(
+        "the restore did not end within {} of the cancel and was abandoned: its outcome is UNKNOWN, check the \
+         database",
+        humantime::format_duration(CANCEL_GRACE)
+    ));
+    let ev = match with_progress(op, &mut prx, &tx, &cancel, unknown).await {
         Ok(report) => BackupEvent::Restored { archive, report },
         Err(e) => failed(BackupOp::Restore, &e),
     };
@@ -214,7 +248,7 @@ pub async fn rehearse(
     let (ptx, mut prx) = channel();
     let bin_dir = job.backup.bin_dir.as_deref();
     let op = backup::rehearse(&job.database, bin_dir, &archive, &ptx, &cancel);
-    let ev = match with_progress(op, &mut prx, &tx).await {
+    let ev = match with_progress(op, &mut prx, &tx, &cancel, BackupError::Cancelled).await {
         Ok(report) => BackupEvent::Rehearsed { archive, report },
         Err(e) => failed(BackupOp::Rehearse, &e),
     };

@@ -7,7 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
 use super::{safe, theme};
-use crate::app::{Expect, Modal};
+use crate::app::{Expect, Modal, ModalKind, restore_choice};
+
+/// Picker rows shown at once (the rest scroll into view with the selection).
+const PICKER_ROWS: usize = 5;
 
 pub fn render(frame: &mut Frame, area: Rect, m: &Modal) {
     let accent = if m.danger {
@@ -35,14 +38,38 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal) {
         })
         .collect();
     if let Some(p) = &m.picker {
+        if let ModalKind::RestoreBackup(list) = &m.kind {
+            lines.push(Line::from(vec![
+                Span::styled("Restores  ", Style::new().add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    safe(&restore_choice(list, p)).into_owned(),
+                    Style::new().fg(theme::DANGER),
+                ),
+            ]));
+        }
         lines.push(Line::from(""));
-        for (i, item) in p.items.iter().enumerate() {
+        // A window of the list around the selection, so a long list never pushes the prompt off screen.
+        let first = p.selected.saturating_sub(PICKER_ROWS - 1);
+        if first > 0 {
+            lines.push(Line::styled(
+                format!("  ↑ {first} more"),
+                Style::new().fg(theme::MUTED),
+            ));
+        }
+        for (i, item) in p.items.iter().enumerate().skip(first).take(PICKER_ROWS) {
             let line = Line::from(format!("  {}", safe(item)));
             lines.push(if i == p.selected {
                 line.patch_style(Style::new().add_modifier(Modifier::REVERSED))
             } else {
                 line
             });
+        }
+        let after = p.items.len().saturating_sub(first + PICKER_ROWS);
+        if after > 0 {
+            lines.push(Line::styled(
+                format!("  ↓ {after} more"),
+                Style::new().fg(theme::MUTED),
+            ));
         }
         if let Some((label, on)) = &p.option {
             let mark = if *on { "[x]" } else { "[ ]" };

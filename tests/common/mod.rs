@@ -173,6 +173,7 @@ pub fn verified_event(a: &deckhand::backup::Archive, ok: bool) -> Action {
                 },
                 took: Duration::from_millis(900),
             },
+            deleted: None,
         },
     )))
 }

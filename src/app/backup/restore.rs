@@ -13,11 +13,17 @@ use crate::journal::Event;
 /// Backups a restore may choose from: those of this plan's database, newest first, verified ones first.
 fn candidates(state: &State) -> Vec<Archive> {
     let target = crate::app::db::database_line(state);
+    let project = &state.plan.project;
+    // The same host:port/db may be another environment's database (a tunnel, a shared backup folder).
     let mut list: Vec<Archive> = state
         .backup
         .known
         .iter()
-        .filter(|a| a.database == target)
+        .filter(|a| {
+            a.database == target
+                && a.project == project.name
+                && a.environment == project.environment
+        })
         .cloned()
         .collect();
     // Stable: newest first within each group.
@@ -136,6 +142,24 @@ pub(in crate::app) fn start_restore(
     fx.push(Effect::RestoreBackup { archive, mode });
 }
 
+/// What the restore prompt will do with its current choice: which backup, and where to.
+pub fn restore_choice(list: &[Archive], picker: &Picker) -> String {
+    let Some(a) = list.get(picker.selected) else {
+        return String::new();
+    };
+    let verified = if a.verified.is_some() {
+        "verified"
+    } else {
+        "NOT VERIFIED"
+    };
+    let target = match picker.option {
+        Some((_, true)) => format!("into the NEW database {}", new_database_name(a)),
+        _ if a.kind == ArchiveKind::Sqlite => "over the database file (swapped)".to_string(),
+        _ => "IN PLACE over the database".to_string(),
+    };
+    format!("{} ({verified}) {target}", file_name(a))
+}
+
 /// `shop_restored_202611211403`: a new database named after the backup's time, within PostgreSQL's 63 bytes.
 fn new_database_name(a: &Archive) -> String {
     let stamp: String = crate::backup::store::format_utc(a.created_unix)
@@ -166,8 +190,9 @@ pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Vec<Effect>) 
     let mut m = Modal::new(
         ModalKind::RehearseBackup(Box::new(archive.clone())),
         "Rehearse the migrations on a restored copy",
-        Expect::Yes,
+        crate::app::flow::destructive_expect(state),
     );
+    m.danger = true;
     m.body
         .push(("Server".into(), crate::app::db::database_line(state)));
     m.body.push((

@@ -129,7 +129,8 @@ pub async fn run(
         }
         // Unbiased: a burst of `--verbose` lines must not starve the progress ticks.
         tokio::select! {
-            () = cancel.cancelled() => {
+            // Once the tool has exited its work is done (a restore committed): a cancel no longer undoes it.
+            () = cancel.cancelled(), if exit.is_none() => {
                 stop(&mut child, &mut group).await;
                 return Err(BackupError::Cancelled);
             }

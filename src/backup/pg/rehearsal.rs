@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::conn::{self, Conn};
-use super::restore::{Load, check_archive_file, load};
+use super::restore::{Load, check_archive, load};
 use super::tools::{self, Server};
 use super::{catalog, read_toc, send};
 use crate::backup::rehearse::apply_pending;
@@ -44,7 +44,7 @@ pub async fn rehearse(
     if !may {
         return Err(BackupError::NoCreateDb { role });
     }
-    check_archive_file(archive)?;
+    check_archive(archive, started, progress).await?;
     let server = catalog::server(&mut admin).await?;
     let tool = tools::find("pg_restore", bin_dir, Some(&server)).await?;
     tools::check_archive(&tool, &archive.tool)?;

@@ -40,7 +40,7 @@ pub async fn restore(
 ) -> Result<RestoreReport, BackupError> {
     let started = Instant::now();
     send(progress, Stage::Preparing, started, 0, None, None);
-    check_archive_file(archive)?;
+    check_archive(archive, started, progress).await?;
     let url = &db.url.value;
     let conn = Conn::parse(url)?;
     let mut admin = catalog::connect(db, url, &conn, cancel).await?;
@@ -101,17 +101,32 @@ pub async fn restore(
     }
     let _ = admin.conn.close().await;
 
+    // The restore has committed: from here nothing cancels, and a failed check is reported, not an error.
     send(progress, Stage::Checking, started, 0, None, None);
-    let mut restored = catalog::connect(db, &target_url, &target, cancel).await?;
-    let live = catalog::live_tables(&mut restored).await?;
-    let _ = restored.conn.close().await;
-    let missing = toc::absent_from(&toc, &live);
+    let never = CancellationToken::new();
+    let live = match catalog::connect(db, &target_url, &target, &never).await {
+        Ok(mut restored) => {
+            let live = catalog::live_tables(&mut restored).await;
+            let _ = restored.conn.close().await;
+            live
+        }
+        Err(e) => Err(e),
+    };
+    let (missing, extra, unchecked) = match live {
+        Ok(live) => (
+            toc::absent_from(&toc, &live),
+            toc::missing_from(&toc, &live),
+            None,
+        ),
+        Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
+    };
     Ok(RestoreReport {
         target: display_target(&target_url),
         tables: toc.tables.len().saturating_sub(missing.len()),
         missing,
-        extra: toc::missing_from(&toc, &live),
+        extra,
         kept: None,
+        unchecked,
         took: started.elapsed(),
     })
 }
@@ -202,6 +217,31 @@ pub(super) async fn load(
 }
 
 /// The archive must be a PostgreSQL one, still there and still the size it was written.
+/// [`check_archive_file`], then the archive's sha256 against the one recorded when it was taken (a damaged
+/// archive is refused before anything is dropped).
+pub(super) async fn check_archive(
+    archive: &Archive,
+    started: Instant,
+    progress: &watch::Sender<Progress>,
+) -> Result<(), BackupError> {
+    check_archive_file(archive)?;
+    send(progress, Stage::Hashing, started, 0, None, None);
+    let path = archive.path.clone();
+    let sha = tokio::task::spawn_blocking(move || crate::backup::store::sha256_path(&path, |_| {}))
+        .await
+        .map_err(|e| BackupError::Io {
+            path: archive.path.display().to_string(),
+            message: e.to_string(),
+        })??;
+    if sha != archive.sha256 {
+        return Err(BackupError::Refused(format!(
+            "{}: sha256 differs from the one recorded when the backup was taken: it changed or is damaged",
+            archive.path.display()
+        )));
+    }
+    Ok(())
+}
+
 pub(super) fn check_archive_file(archive: &Archive) -> Result<(), BackupError> {
     if archive.kind == ArchiveKind::Sqlite {
         return Err(BackupError::Refused(format!(

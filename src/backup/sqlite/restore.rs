@@ -116,6 +116,7 @@ pub async fn restore(
         missing,
         extra,
         kept,
+        unchecked: None,
         took: started.elapsed(),
     })
 }
