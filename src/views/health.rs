@@ -63,7 +63,7 @@ fn check_lines(
         Some(r) => format!("err {:.0}%", r * 100.0),
         None => "err -".to_string(),
     };
-    let mut head = vec![
+    let head = vec![
         Span::styled(
             format!("{} ", safe(&cfg.name)),
             Style::new().add_modifier(Modifier::BOLD),
@@ -71,13 +71,13 @@ fn check_lines(
         Span::styled(run.state.label().to_string(), state_style(run.state)),
         Span::raw(format!("  {last}  {errors}")),
     ];
+    let mut lines = vec![Line::from(head)];
     if let Some(why) = &run.alert {
-        head.push(Span::styled(
+        lines.push(Line::styled(
             format!("  ALERT {}", safe(why)),
             Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
         ));
     }
-    let mut lines = vec![Line::from(head)];
     let spark = sparkline(run, width.saturating_sub(4).min(SPARK_WIDTH));
     lines.push(Line::from(vec![
         Span::raw("  "),
