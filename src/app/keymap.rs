@@ -57,7 +57,7 @@ impl Command {
             Command::TakeBackup => "take a backup now (then verified by reading it all back)",
             Command::RestoreBackup => "restore a backup (pick one; type the database name)",
             Command::Rehearse => "rehearse the pending migrations on a restored copy",
-            Command::Verify => "run the [[verify]] SQL assertions (results in the health pane)",
+            Command::Verify => "run the [[verify]] SQL assertions (results: health pane)",
             Command::Help => "show or hide this help",
             Command::Back => "close help / cancel a prompt",
             Command::Quit => "quit (asks first while a step runs)",
