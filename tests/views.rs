@@ -152,6 +152,7 @@ fn help_overlay_lists_every_key() {
         "B ",
         "U ",
         "E ",
+        "v ",
         "Tab",
         "Shift-Tab",
         "j / Down",

@@ -77,6 +77,10 @@ pub enum Effect {
     },
     /// Restore this archive into a scratch copy and apply the pending migrations there.
     RehearseBackup(Archive),
+    /// Start probing every `[[health]]` check (until the console ends).
+    StartHealthChecks,
+    /// Run every `[[verify]]` assertion on the plan's database.
+    RunVerify,
     /// Leave the loop, restore the terminal and exit with `State::exit_code`.
     Quit,
 }

@@ -239,6 +239,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
     state.db.last = None;
     state.db.rehearsal = None;
     state.side = Pane::Migrations;
+    super::health::freeze_baseline(state, fx);
     fx.push(Effect::ApplyMigrations(confirmed));
 }
 

@@ -201,6 +201,7 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             state.quit = QuitState::AfterStep;
             fx.push(Effect::StopMigrations);
         }
+        ModalKind::HealthAlert(check) => super::health::answered(state, check, true, fx),
         ModalKind::Quit => match (state.running, state.held.take()) {
             (Some(id), _) => {
                 state.aborted = true;
@@ -227,6 +228,9 @@ pub(super) fn declined(state: &mut State, typed: String, why: String, fx: &mut V
         typed,
         why,
     }));
+    if let ModalKind::HealthAlert(check) = modal.kind {
+        super::health::answered(state, check, false, fx);
+    }
     // A step that finished while the operator was deciding to stop: they did not stop, so go on.
     if let Some(next) = state.held.take() {
         start_step(state, next, fx);
@@ -235,10 +239,15 @@ pub(super) fn declined(state: &mut State, typed: String, why: String, fx: &mut V
 
 fn start_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
     let phase = &state.plan.phases[p];
+    let destructive = phase.destructive;
     fx.push(Effect::Journal(Event::PhaseStarted {
         phase: phase.name.clone(),
-        destructive: phase.destructive,
+        destructive,
     }));
+    if destructive {
+        super::health::freeze_baseline(state, fx);
+    }
+    let phase = &state.plan.phases[p];
     let note = format!("phase '{}' started", phase.name);
     state.cancelling = false;
     state.held = None;
@@ -301,6 +310,12 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
         RunnerEvent::Rehearsed(result) => super::db::on_rehearsed(state, result, fx),
         RunnerEvent::Resolved(result) => super::db::on_resolved(state, result, fx),
         RunnerEvent::Backup(ev) => super::backup::on_event(state, *ev, fx),
+        RunnerEvent::HealthProbe { check, probe } => {
+            super::health::on_probe(state, check, probe, fx)
+        }
+        RunnerEvent::VerifyResult { check, result } => {
+            super::health::on_verify(state, check, result, fx)
+        }
     }
 }
 

@@ -28,6 +28,7 @@ pub enum Command {
     TakeBackup,
     RestoreBackup,
     Rehearse,
+    Verify,
     Help,
     Back,
     Quit,
@@ -56,6 +57,7 @@ impl Command {
             Command::TakeBackup => "take a backup now (then verified by reading it all back)",
             Command::RestoreBackup => "restore a backup (pick one; type the database name)",
             Command::Rehearse => "rehearse the pending migrations on a restored copy",
+            Command::Verify => "run the [[verify]] SQL assertions (results: health pane)",
             Command::Help => "show or hide this help",
             Command::Back => "close help / cancel a prompt",
             Command::Quit => "quit (asks first while a step runs)",
@@ -103,6 +105,7 @@ const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
     (KeyCode::Char('B'), NONE, Command::TakeBackup),
     (KeyCode::Char('U'), NONE, Command::RestoreBackup),
     (KeyCode::Char('E'), NONE, Command::Rehearse),
+    (KeyCode::Char('v'), NONE, Command::Verify),
     (KeyCode::Char('?'), NONE, Command::Help),
     (KeyCode::Esc, NONE, Command::Back),
     (KeyCode::Char('q'), NONE, Command::Quit),
@@ -180,6 +183,7 @@ pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
             _ => {}
         },
         Pane::Logs => h.extend([("j/k", "scroll"), ("G", "follow")]),
+        Pane::Health if !state.plan.verify.is_empty() => h.push(("v", "verify")),
         Pane::Migrations if state.plan.database.is_some() => {
             h.extend([("a", "apply"), ("d", "dry-run"), ("r", "refresh")])
         }

@@ -6,6 +6,7 @@ mod action;
 mod backup;
 mod db;
 mod flow;
+mod health;
 mod keymap;
 mod logbuf;
 mod modal;
@@ -20,6 +21,10 @@ pub use backup::{
 };
 pub use db::{DbBusy, DbPane, DbView, database_line as database_target, rehearsal_line};
 pub use flow::outcome_text;
+pub use health::{
+    CheckRun, HealthPane, HealthState, MAX_SAMPLES, MIN_ALERT_SAMPLES, ROLLBACK_NOTE, SPARK_POINTS,
+    Sample, Stats, VerifyRow, alert_reason, baseline_text, verify_passes,
+};
 pub use keymap::{Command, bindings, hints, key_label};
 pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
 pub use modal::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
@@ -28,9 +33,10 @@ pub use state::{
 };
 pub use update::update;
 
-/// Effects to issue when the console starts: read the migration status, list the backups.
+/// Effects to issue when the console starts: read the migration status, list the backups, start the health checks.
 pub fn init(state: &State) -> Vec<Effect> {
     let mut fx = db::init(state);
     fx.extend(backup::init(state));
+    fx.extend(health::init(state));
     fx
 }

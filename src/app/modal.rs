@@ -47,6 +47,8 @@ pub enum ModalKind {
     RehearseBackup(Box<Archive>),
     /// Stop the backup operation under way.
     CancelBackup,
+    /// A health alert fired for this check: `y` records the decision to roll back.
+    HealthAlert(usize),
 }
 
 /// A choice inside a modal: Up/Down pick an item, Tab flips the option. Neither confirms nor declines.

@@ -117,6 +117,8 @@ pub struct State {
     pub db: super::db::DbPane,
     /// Backups: this run's, the folder's, and what is under way.
     pub backup: super::backup::BackupPane,
+    /// Health checks, their baselines and alerts, and the verify results.
+    pub health: super::health::HealthPane,
     /// Lines scrolled up from the newest; 0 means following.
     pub log_offset: usize,
     pub modal: Option<Modal>,
@@ -149,6 +151,7 @@ impl State {
             })
             .collect();
         let db = super::db::DbPane::new(plan.database.is_some());
+        let health = super::health::HealthPane::new(&plan);
         let side = if plan.database.is_some() {
             Pane::Migrations
         } else {
@@ -173,6 +176,7 @@ impl State {
             last_key: None,
             db,
             backup: Default::default(),
+            health,
             logs: LogBuffer::default(),
             log_offset: 0,
             modal: None,

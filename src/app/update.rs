@@ -9,6 +9,7 @@ use super::action::{Action, Effect};
 use super::backup;
 use super::db;
 use super::flow;
+use super::health;
 use super::keymap::{self, Command};
 use super::modal::ModalOutcome;
 use super::state::{Pane, Row, State};
@@ -65,6 +66,7 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             ModalOutcome::Confirmed { typed } => flow::confirmed(state, typed, fx),
             ModalOutcome::Declined { typed, why } => flow::declined(state, typed, why, fx),
         }
+        health::offer_pending(state, fx);
         return;
     }
     let Some(command) = keymap::lookup(key) else {
@@ -124,6 +126,7 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         Command::TakeBackup => backup::request_take(state, fx),
         Command::RestoreBackup => backup::request_restore(state, fx),
         Command::Rehearse => backup::request_rehearse(state, fx),
+        Command::Verify => health::request_verify(state, fx),
         Command::Help => state.help = true,
         Command::Back => {}
         Command::Quit => flow::request_quit(state, fx),

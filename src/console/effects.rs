@@ -12,6 +12,7 @@ use crate::app::{Action, Effect, State};
 use crate::journal::{Event, Journal};
 use crate::runner::backup::{self as backup_runner, BackupEvent, BackupOp, Job as BackupJob};
 use crate::runner::command::{CommandSpec, TERM_GRACE, run_command};
+use crate::runner::health as health_runner;
 use crate::runner::migrate as migrate_runner;
 use crate::runner::{RunnerEvent, StepId, StepOutcome};
 
@@ -29,6 +30,8 @@ pub struct Executor {
     migration_stop: Option<CancellationToken>,
     /// The backup task under way (at most one) and its cancellation.
     backup_task: Option<(CancellationToken, JoinHandle<()>)>,
+    /// The health check tasks (one per `[[health]]`) and what stops them.
+    health: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
     /// Who runs deckhand (recorded as `applied_by`).
     operator: String,
     pub quit: bool,
@@ -42,6 +45,7 @@ impl Executor {
             steps: HashMap::new(),
             migration_stop: None,
             backup_task: None,
+            health: None,
             operator,
             quit: false,
         }
@@ -147,6 +151,13 @@ impl Executor {
                         backup_runner::rehearse(job, archive, tx, token)
                     })
                 }
+                Effect::StartHealthChecks => self.start_health(state),
+                Effect::RunVerify => {
+                    let checks = state.plan.verify.clone();
+                    self.database(state, move |db, tx| {
+                        tokio::spawn(crate::runner::verify::run(db, checks, tx));
+                    });
+                }
                 Effect::Quit => self.quit = true,
             }
         }
@@ -182,6 +193,25 @@ impl Executor {
             }
         });
         self.backup_task = Some((token, handle));
+    }
+
+    /// One probing task per `[[health]]` check (once; they run until shutdown).
+    fn start_health(&mut self, state: &State) {
+        if self.health.is_some() {
+            return;
+        }
+        let token = CancellationToken::new();
+        let tasks = state
+            .plan
+            .health
+            .iter()
+            .enumerate()
+            .map(|(i, check)| {
+                let run = health_runner::watch(i, check.clone(), self.tx.clone(), token.clone());
+                tokio::spawn(run)
+            })
+            .collect();
+        self.health = Some((token, tasks));
     }
 
     /// Runs `spawn` with the plan's database spec and the runner channel (no-op without `[database]`).
@@ -233,6 +263,13 @@ impl Executor {
 
     /// Cancels whatever still runs and waits for it (each runner kills its process group).
     pub async fn shutdown(&mut self) {
+        if let Some((token, tasks)) = self.health.take() {
+            // Probes hold no resource worth waiting for: a probe in flight is dropped.
+            token.cancel();
+            for t in tasks {
+                t.abort();
+            }
+        }
         if let Some((token, handle)) = self.backup_task.take() {
             token.cancel();
             let abort = handle.abort_handle();

@@ -165,6 +165,45 @@ pub enum Event {
         dropped: bool,
         duration_ms: u64,
     },
+    /// A health check's baseline, frozen when the first destructive action started (from fewer samples than
+    /// wanted when it came early). Latencies are of answered probes; none answered: no latency baseline.
+    HealthBaseline {
+        check: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        median_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p95_ms: Option<u64>,
+        samples: usize,
+        /// Answered, but wrong.
+        errors: usize,
+        /// Not answered at all (no data).
+        no_answer: usize,
+        wanted: u32,
+    },
+    /// A health check crossed its latency or error-rate threshold (once per episode).
+    HealthAlert {
+        check: String,
+        why: String,
+    },
+    /// The alert's condition no longer holds.
+    HealthAlertCleared {
+        check: String,
+    },
+    /// What the operator answered to the alert's rollback offer, and what was done about it.
+    HealthAlertAnswered {
+        check: String,
+        rollback: bool,
+        note: String,
+    },
+    /// A `[[verify]]` assertion ran: the value it returned and whether it passed, or why it could not run.
+    VerifyChecked {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+        passed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
     Signal {
         name: String,
     },

@@ -3,7 +3,9 @@
 
 pub mod backup;
 pub mod command;
+pub mod health;
 pub mod migrate;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -82,4 +84,39 @@ pub enum RunnerEvent {
     Resolved(Result<String, String>),
     /// A backup, verification, restore or rehearsal moved on or ended.
     Backup(Box<backup::BackupEvent>),
+    /// One probe of the `[[health]]` check with this index.
+    HealthProbe {
+        check: usize,
+        probe: Probe,
+    },
+    /// The `[[verify]]` assertion with this index ran: the value the query returned, or why it could not run.
+    VerifyResult {
+        check: usize,
+        result: Result<String, String>,
+    },
+}
+
+/// One probe of a health check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    /// Answered as expected (status, body, JSON pointer, latency within `max_latency`).
+    Up { status: u16, latency: Duration },
+    /// Answered, but wrong (status, body, JSON, too slow): the text says how.
+    Down {
+        status: Option<u16>,
+        latency: Duration,
+        why: String,
+    },
+    /// No answer at all (connection refused, DNS, TLS, timeout): no data, never counted as healthy.
+    NoAnswer { why: String },
+}
+
+impl Probe {
+    /// How long the answer took (none without an answer).
+    pub fn latency(&self) -> Option<Duration> {
+        match self {
+            Probe::Up { latency, .. } | Probe::Down { latency, .. } => Some(*latency),
+            Probe::NoAnswer { .. } => None,
+        }
+    }
 }

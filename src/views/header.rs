@@ -1,4 +1,4 @@
-//! The header line: project, environment badge (production in red), run clock, what is running.
+//! The header line: project, environment badge (production in red), run clock, what is running, a health alert.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -48,6 +48,20 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                 phase.steps.len()
             ),
             Style::new().fg(theme::WARN).add_modifier(Modifier::BOLD),
+        ));
+    }
+    if let Some((i, why)) = state.health.alerts().next() {
+        let name = state
+            .plan
+            .health
+            .get(i)
+            .map(|c| c.name.as_str())
+            .unwrap_or("?");
+        spans.push(Span::styled(
+            format!("  ALERT {}: {}", safe(name), safe(why)),
+            Style::new()
+                .fg(theme::DANGER)
+                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

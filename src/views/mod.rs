@@ -4,6 +4,7 @@
 
 mod checklist;
 mod header;
+mod health;
 mod help;
 mod logs;
 mod migrations;
@@ -112,7 +113,7 @@ fn pane_at(frame: &mut Frame, area: Rect, state: &State, pane: Pane, tabs: Optio
         Pane::Checklist => checklist::render(frame, area, block, state),
         Pane::Logs => logs::render(frame, area, block, state),
         Pane::Migrations => migrations::render(frame, area, block, state),
-        Pane::Health => placeholder::health(frame, area, block),
+        Pane::Health => health::render(frame, area, block, state),
     }
 }
 

@@ -1,0 +1,504 @@
+//! Health checks and verify assertions inside `update`: each probe moves a check's consecutive counters and its
+//! sliding window; the baseline (median and p95 latency, errors) is frozen when the first destructive action
+//! starts; after that, latency over a factor of the baseline or an error ratio over the threshold raises an alert
+//! (journaled once per episode, shown in the header, with a prompt about rolling back). No data is inconclusive,
+//! never healthy. Timestamps come from `state.now`, so tests drive the clock.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::action::Effect;
+use super::flow::{note_line, open};
+use super::modal::{Expect, Modal, ModalKind};
+use super::state::State;
+use crate::journal::Event;
+use crate::plan::{CmpOp, HealthCheck, Plan};
+use crate::runner::Probe;
+
+/// Samples kept per check, whatever the window (a short interval and a long window stay bounded).
+pub const MAX_SAMPLES: usize = 1024;
+/// Latencies kept per check for the sparkline.
+pub const SPARK_POINTS: usize = 60;
+/// Answered probes a window needs before it can raise an alert (one slow answer is not a trend).
+pub const MIN_ALERT_SAMPLES: usize = 3;
+
+/// What the console believes about a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HealthState {
+    /// Not enough consecutive answers yet to say.
+    #[default]
+    Starting,
+    Healthy,
+    Unhealthy,
+    /// No data: nothing answered in the window, or `fail_after` probes in a row got no answer.
+    Inconclusive,
+}
+
+impl HealthState {
+    pub fn label(self) -> &'static str {
+        match self {
+            HealthState::Starting => "starting",
+            HealthState::Healthy => "healthy",
+            HealthState::Unhealthy => "UNHEALTHY",
+            HealthState::Inconclusive => "no data",
+        }
+    }
+}
+
+/// One probe as received, at the console's clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    pub at: Instant,
+    pub probe: Probe,
+}
+
+/// Latency and errors over a set of probes. Latencies are of answered probes only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub samples: usize,
+    /// Answered (up or down).
+    pub answered: usize,
+    /// Answered, but wrong.
+    pub errors: usize,
+    pub no_answer: usize,
+    pub median: Option<Duration>,
+    pub p95: Option<Duration>,
+}
+
+impl Stats {
+    pub fn of<'a>(probes: impl Iterator<Item = &'a Probe>) -> Stats {
+        let mut s = Stats::default();
+        let mut lat = Vec::new();
+        for p in probes {
+            s.samples += 1;
+            match p {
+                Probe::Up { latency, .. } => lat.push(*latency),
+                Probe::Down { latency, .. } => {
+                    s.errors += 1;
+                    lat.push(*latency);
+                }
+                Probe::NoAnswer { .. } => s.no_answer += 1,
+            }
+        }
+        s.answered = lat.len();
+        lat.sort();
+        s.median = percentile(&lat, 50);
+        s.p95 = percentile(&lat, 95);
+        s
+    }
+
+    /// Errors among answered probes; `None` without answers (no data is not 0%).
+    pub fn error_ratio(&self) -> Option<f64> {
+        (self.answered > 0).then(|| self.errors as f64 / self.answered as f64)
+    }
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[Duration], pct: usize) -> Option<Duration> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = (sorted.len() * pct).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied()
+}
+
+/// One check's record in this run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CheckRun {
+    pub state: HealthState,
+    /// Probes within the check's window (bounded by [`MAX_SAMPLES`]).
+    pub samples: VecDeque<Sample>,
+    /// Consecutive answered-as-expected, answered-wrong, and unanswered probes.
+    pub ups: u32,
+    pub downs: u32,
+    pub silent: u32,
+    pub last: Option<Probe>,
+    /// Recent latencies in ms for the sparkline (0: no answer).
+    pub spark: VecDeque<u64>,
+    /// The first `baseline_samples` probes, until the baseline is frozen.
+    pub collected: Vec<Probe>,
+    /// Frozen when the first destructive action started.
+    pub baseline: Option<Stats>,
+    /// The alert of the current episode.
+    pub alert: Option<String>,
+}
+
+impl CheckRun {
+    /// The window's statistics at `now`.
+    pub fn window(&self, now: Instant, window: Duration) -> Stats {
+        Stats::of(
+            self.samples
+                .iter()
+                .filter(|s| now.saturating_duration_since(s.at) <= window)
+                .map(|s| &s.probe),
+        )
+    }
+}
+
+/// A `[[verify]]` result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyRow {
+    pub result: Result<String, String>,
+    pub passed: bool,
+}
+
+/// Health and verify as the console knows them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HealthPane {
+    pub checks: Vec<CheckRun>,
+    /// The baselines were frozen (the first destructive action started); alerts are on.
+    pub frozen: bool,
+    /// One per `[[verify]]`, `None` until it ran in the latest verify.
+    pub verify: Vec<Option<VerifyRow>>,
+    /// Results still awaited from the verify under way.
+    pub verify_pending: usize,
+    /// An alert whose prompt could not open (another prompt was open): offered once that one closes.
+    pub unoffered: Option<usize>,
+}
+
+impl HealthPane {
+    pub fn new(plan: &Plan) -> Self {
+        HealthPane {
+            checks: vec![CheckRun::default(); plan.health.len()],
+            verify: vec![None; plan.verify.len()],
+            ..Default::default()
+        }
+    }
+
+    /// The checks with an alert: (index, why).
+    pub fn alerts(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.checks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.alert.as_deref().map(|a| (i, a)))
+    }
+}
+
+/// Effects to issue when the console starts.
+pub fn init(state: &State) -> Vec<Effect> {
+    if state.plan.health.is_empty() {
+        Vec::new()
+    } else {
+        vec![Effect::StartHealthChecks]
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// Moves a check's counters, window and state by one probe.
+fn record(run: &mut CheckRun, cfg: &HealthCheck, probe: Probe, now: Instant, frozen: bool) {
+    match &probe {
+        Probe::Up { .. } => {
+            run.ups += 1;
+            run.downs = 0;
+            run.silent = 0;
+        }
+        Probe::Down { .. } => {
+            run.downs += 1;
+            run.ups = 0;
+            run.silent = 0;
+        }
+        // No answer is no data: it breaks a run of successes, but is not counted as an answered failure.
+        Probe::NoAnswer { .. } => {
+            run.silent += 1;
+            run.ups = 0;
+        }
+    }
+    run.spark.push_back(probe.latency().map(ms).unwrap_or(0));
+    if run.spark.len() > SPARK_POINTS {
+        run.spark.pop_front();
+    }
+    if !frozen && run.collected.len() < cfg.baseline_samples as usize {
+        run.collected.push(probe.clone());
+    }
+    run.last = Some(probe.clone());
+    run.samples.push_back(Sample { at: now, probe });
+    while run
+        .samples
+        .front()
+        .is_some_and(|s| now.saturating_duration_since(s.at) > cfg.window)
+        || run.samples.len() > MAX_SAMPLES
+    {
+        run.samples.pop_front();
+    }
+    let answered = run
+        .samples
+        .iter()
+        .any(|s| !matches!(s.probe, Probe::NoAnswer { .. }));
+    run.state = if !answered || run.silent >= cfg.fail_after {
+        HealthState::Inconclusive
+    } else if run.downs >= cfg.fail_after {
+        HealthState::Unhealthy
+    } else if run.ups >= cfg.recover_after {
+        HealthState::Healthy
+    } else if run.state == HealthState::Inconclusive {
+        HealthState::Starting
+    } else {
+        run.state
+    };
+}
+
+/// Why the window is alarming compared with the baseline, if it is.
+pub fn alert_reason(cfg: &HealthCheck, baseline: &Stats, window: &Stats) -> Option<String> {
+    if window.answered < MIN_ALERT_SAMPLES {
+        return None;
+    }
+    let f = cfg.latency_factor;
+    for (label, now, base) in [
+        ("median", window.median, baseline.median),
+        ("p95", window.p95, baseline.p95),
+    ] {
+        if let (Some(now), Some(base)) = (now, base)
+            && now > base.mul_f64(f)
+        {
+            return Some(format!(
+                "{label} latency {}ms > {f}x baseline {}ms",
+                ms(now),
+                ms(base)
+            ));
+        }
+    }
+    if let Some(r) = window.error_ratio()
+        && r > cfg.error_rate
+    {
+        return Some(format!(
+            "errors {:.0}% over {} > {:.0}%",
+            r * 100.0,
+            humantime::format_duration(cfg.window),
+            cfg.error_rate * 100.0
+        ));
+    }
+    None
+}
+
+/// A probe arrived.
+pub(super) fn on_probe(state: &mut State, check: usize, probe: Probe, fx: &mut Vec<Effect>) {
+    let Some(cfg) = state.plan.health.get(check) else {
+        return;
+    };
+    let Some(run) = state.health.checks.get_mut(check) else {
+        return;
+    };
+    let frozen = state.health.frozen;
+    record(run, cfg, probe, state.now, frozen);
+    let Some(baseline) = run.baseline.as_ref().filter(|_| frozen) else {
+        return;
+    };
+    let window = run.window(state.now, cfg.window);
+    let why = alert_reason(cfg, baseline, &window);
+    let name = cfg.name.clone();
+    match (why, run.alert.is_some()) {
+        (Some(why), false) => {
+            run.alert = Some(why.clone());
+            fx.push(Effect::Journal(Event::HealthAlert {
+                check: name.clone(),
+                why: why.clone(),
+            }));
+            note_line(state, format!("health alert: {name}: {why}"));
+            offer(state, check, fx);
+        }
+        (None, true) => {
+            run.alert = None;
+            fx.push(Effect::Journal(Event::HealthAlertCleared {
+                check: name.clone(),
+            }));
+            note_line(state, format!("health alert cleared: {name}"));
+            if state.health.unoffered == Some(check) {
+                state.health.unoffered = None;
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Opens the alert's prompt, or keeps it for when the open prompt closes.
+fn offer(state: &mut State, check: usize, fx: &mut Vec<Effect>) {
+    if state.modal.is_some() || state.quit != super::QuitState::No {
+        state.health.unoffered = Some(check);
+        return;
+    }
+    let cfg = &state.plan.health[check];
+    let run = &state.health.checks[check];
+    let mut m = Modal::new(
+        ModalKind::HealthAlert(check),
+        format!("Health alert: {}", cfg.name),
+        Expect::Yes,
+    );
+    m.danger = true;
+    m.body.push((
+        "Alert".into(),
+        run.alert.clone().unwrap_or_else(|| "(cleared)".into()),
+    ));
+    m.body.push(("Baseline".into(), baseline_text(run)));
+    m.body.push(("Rollback".into(), ROLLBACK_NOTE.into()));
+    m.body.push((
+        "Answer".into(),
+        "y records that you decided to roll back (journaled); any other key dismisses".into(),
+    ));
+    open(state, m, fx);
+}
+
+/// What an answer to the alert can do in this version: plans have no `[rollback]` section yet.
+pub const ROLLBACK_NOTE: &str =
+    "no [rollback] in this plan: deckhand runs nothing; roll back by hand from your runbook";
+
+/// The baseline in one line.
+pub fn baseline_text(run: &CheckRun) -> String {
+    match &run.baseline {
+        None => format!("collecting ({} so far)", run.collected.len()),
+        Some(b) => match (b.median, b.p95) {
+            (Some(m), Some(p)) => format!(
+                "p50 {}ms p95 {}ms, {} of {} wrong",
+                ms(m),
+                ms(p),
+                b.errors,
+                b.answered
+            ),
+            _ => format!("inconclusive: none of {} probes answered", b.samples),
+        },
+    }
+}
+
+/// The operator answered an alert prompt.
+pub(super) fn answered(state: &mut State, check: usize, rollback: bool, fx: &mut Vec<Effect>) {
+    let Some(cfg) = state.plan.health.get(check) else {
+        return;
+    };
+    let note = if rollback {
+        format!("rollback chosen; {ROLLBACK_NOTE}")
+    } else {
+        "dismissed; monitoring goes on".to_string()
+    };
+    fx.push(Effect::Journal(Event::HealthAlertAnswered {
+        check: cfg.name.clone(),
+        rollback,
+        note: note.clone(),
+    }));
+    if rollback {
+        state.flash = Some(format!("Rollback chosen (journaled): {ROLLBACK_NOTE}."));
+    }
+}
+
+/// An alert that fired while another prompt was open: offer it now that none is.
+pub(super) fn offer_pending(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.modal.is_some() {
+        return;
+    }
+    if let Some(check) = state.health.unoffered.take()
+        && state.health.checks[check].alert.is_some()
+    {
+        offer(state, check, fx);
+    }
+}
+
+/// The first destructive action starts: freeze every check's baseline from the probes collected so far.
+pub(super) fn freeze_baseline(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.health.frozen {
+        return;
+    }
+    state.health.frozen = true;
+    let mut notes = Vec::new();
+    for (cfg, run) in state.plan.health.iter().zip(state.health.checks.iter_mut()) {
+        let b = Stats::of(run.collected.iter());
+        run.collected.clear();
+        fx.push(Effect::Journal(Event::HealthBaseline {
+            check: cfg.name.clone(),
+            median_ms: b.median.map(ms),
+            p95_ms: b.p95.map(ms),
+            samples: b.samples,
+            errors: b.errors,
+            no_answer: b.no_answer,
+            wanted: cfg.baseline_samples,
+        }));
+        if b.samples < cfg.baseline_samples as usize {
+            notes.push(format!(
+                "baseline of {} from {} of {} samples (incomplete)",
+                cfg.name, b.samples, cfg.baseline_samples
+            ));
+        }
+        if b.answered == 0 {
+            notes.push(format!(
+                "baseline of {} is inconclusive: nothing answered",
+                cfg.name
+            ));
+        }
+        run.baseline = Some(b);
+    }
+    for n in notes {
+        note_line(state, n);
+    }
+}
+
+/// `v`: run every `[[verify]]` assertion.
+pub(super) fn request_verify(state: &mut State, fx: &mut Vec<Effect>) {
+    let n = state.plan.verify.len();
+    if n == 0 {
+        state.flash = Some("No [[verify]] assertions in this plan.".into());
+        return;
+    }
+    if state.plan.database.is_none() {
+        state.flash = Some("[[verify]] needs the plan's [database].".into());
+        return;
+    }
+    if state.health.verify_pending > 0 {
+        state.flash = Some("Verify is already running.".into());
+        return;
+    }
+    state.health.verify = vec![None; n];
+    state.health.verify_pending = n;
+    state.flash = Some(format!("Verifying: {n} assertion(s)…"));
+    fx.push(Effect::RunVerify);
+}
+
+/// One assertion's result arrived.
+pub(super) fn on_verify(
+    state: &mut State,
+    check: usize,
+    result: Result<String, String>,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(cfg) = state.plan.verify.get(check) else {
+        return;
+    };
+    let passed = match &result {
+        Ok(v) => verify_passes(v, cfg.op, &cfg.value),
+        Err(_) => false,
+    };
+    fx.push(Effect::Journal(Event::VerifyChecked {
+        name: cfg.name.clone(),
+        value: result.as_ref().ok().cloned(),
+        passed,
+        error: result.as_ref().err().cloned(),
+    }));
+    if let Some(slot) = state.health.verify.get_mut(check) {
+        *slot = Some(VerifyRow { result, passed });
+    }
+    state.health.verify_pending = state.health.verify_pending.saturating_sub(1);
+    if state.health.verify_pending == 0 {
+        let rows = state.health.verify.iter().flatten();
+        let (ok, all) = rows.fold((0, 0), |(ok, all), r| (ok + usize::from(r.passed), all + 1));
+        state.flash = Some(format!("Verify: {ok} of {all} passed."));
+    }
+}
+
+/// Whether `value op expected` holds: as numbers when both read as numbers, else as text.
+pub fn verify_passes(value: &str, op: CmpOp, expected: &str) -> bool {
+    let ord = match (value.trim().parse::<f64>(), expected.trim().parse::<f64>()) {
+        (Ok(a), Ok(b)) if a.is_finite() && b.is_finite() => a.partial_cmp(&b),
+        _ => Some(value.cmp(expected)),
+    };
+    let Some(ord) = ord else {
+        return false;
+    };
+    use std::cmp::Ordering::*;
+    match op {
+        CmpOp::Eq => ord == Equal,
+        CmpOp::Ne => ord != Equal,
+        CmpOp::Lt => ord == Less,
+        CmpOp::Le => ord != Greater,
+        CmpOp::Gt => ord == Greater,
+        CmpOp::Ge => ord != Less,
+    }
+}

@@ -1,0 +1,167 @@
+//! The health pane: per `[[health]]` check its state (healthy green, unhealthy red, no data yellow), last latency,
+//! a sparkline of recent latencies, the error rate over its window and its baseline; `insecure` as a red warning;
+//! then the `[[verify]]` assertions with pass or fail and the value.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+
+use super::{safe, theme};
+use crate::app::{CheckRun, HealthState, State, baseline_text};
+use crate::runner::Probe;
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+/// Sparkline width at most (it is cut to the pane).
+const SPARK_WIDTH: usize = 30;
+
+pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
+    if state.plan.health.is_empty() && state.plan.verify.is_empty() {
+        super::placeholder::health(frame, area, block);
+        return;
+    }
+    let inner_width = usize::from(area.width.saturating_sub(2));
+    let mut lines = Vec::new();
+    for (cfg, run) in state.plan.health.iter().zip(&state.health.checks) {
+        lines.extend(check_lines(state, cfg, run, inner_width));
+    }
+    if !state.plan.health.is_empty() && !state.health.frozen {
+        lines.push(Line::styled(
+            "baseline: sampling until the first destructive action",
+            Style::new().fg(theme::MUTED),
+        ));
+    }
+    lines.extend(verify_lines(state));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}
+
+fn state_style(s: HealthState) -> Style {
+    match s {
+        HealthState::Healthy => Style::new().fg(theme::OK),
+        HealthState::Unhealthy => Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+        HealthState::Inconclusive => Style::new().fg(theme::WARN),
+        HealthState::Starting => Style::new().fg(theme::MUTED),
+    }
+}
+
+fn check_lines(
+    state: &State,
+    cfg: &crate::plan::HealthCheck,
+    run: &CheckRun,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let window = run.window(state.now, cfg.window);
+    let last = match &run.last {
+        None => "-".to_string(),
+        Some(p) => match p.latency() {
+            Some(l) => format!("{}ms", l.as_millis()),
+            None => "no answer".to_string(),
+        },
+    };
+    let errors = match window.error_ratio() {
+        Some(r) => format!("err {:.0}%", r * 100.0),
+        None => "err -".to_string(),
+    };
+    let head = vec![
+        Span::styled(
+            format!("{} ", safe(&cfg.name)),
+            Style::new().add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(run.state.label().to_string(), state_style(run.state)),
+        Span::raw(format!("  {last}  {errors}")),
+    ];
+    let mut lines = vec![Line::from(head)];
+    if let Some(why) = &run.alert {
+        lines.push(Line::styled(
+            format!("  ALERT {}", safe(why)),
+            Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+        ));
+    }
+    let spark = sparkline(run, width.saturating_sub(4).min(SPARK_WIDTH));
+    lines.push(Line::from(vec![
+        Span::raw("  "),
+        Span::styled(spark, Style::new().fg(theme::FOCUS)),
+    ]));
+    lines.push(Line::styled(
+        format!("  base {}", baseline_text(run)),
+        Style::new().fg(theme::MUTED),
+    ));
+    match &run.last {
+        Some(Probe::Down { why, .. }) | Some(Probe::NoAnswer { why }) => {
+            lines.push(Line::styled(
+                format!("  {}", safe(why)),
+                state_style(run.state),
+            ));
+        }
+        _ => {}
+    }
+    if cfg.insecure {
+        lines.push(Line::styled(
+            "  ! insecure: TLS certificate not checked",
+            Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+        ));
+    }
+    lines
+}
+
+/// The last `width` latencies as block characters, scaled to the largest; a space where nothing answered.
+pub fn sparkline(run: &CheckRun, width: usize) -> String {
+    let points: Vec<u64> = run.spark.iter().rev().take(width).rev().copied().collect();
+    let max = points.iter().copied().max().unwrap_or(0).max(1);
+    points
+        .iter()
+        .map(|&v| {
+            if v == 0 {
+                ' '
+            } else {
+                let i = ((v * (BARS.len() as u64 - 1)) / max) as usize;
+                BARS[i.min(BARS.len() - 1)]
+            }
+        })
+        .collect()
+}
+
+fn verify_lines(state: &State) -> Vec<Line<'static>> {
+    if state.plan.verify.is_empty() {
+        return Vec::new();
+    }
+    let running = if state.health.verify_pending > 0 {
+        " (running)"
+    } else {
+        ""
+    };
+    let mut lines = vec![Line::styled(
+        format!("verify (v){running}"),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    for (cfg, row) in state.plan.verify.iter().zip(&state.health.verify) {
+        let want = format!("{} {}", cfg.op.symbol(), cfg.value);
+        let (tag, style, rest) = match row {
+            None => (
+                "  -  ",
+                Style::new().fg(theme::MUTED),
+                format!("want {want}"),
+            ),
+            Some(r) => match &r.result {
+                Ok(v) if r.passed => ("PASS ", Style::new().fg(theme::OK), format!("{v} {want}")),
+                Ok(v) => (
+                    "FAIL ",
+                    Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+                    format!("{v}, want {want}"),
+                ),
+                Err(e) => (
+                    "ERR  ",
+                    Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+                    e.clone(),
+                ),
+            },
+        };
+        lines.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled(tag, style),
+            Span::raw(format!("{}: {}", safe(&cfg.name), safe(&rest))),
+        ]));
+    }
+    lines
+}
