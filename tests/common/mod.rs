@@ -127,6 +127,7 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
 }
 pub mod migrations;
 pub mod pg;
+pub mod pgbackup;
 pub mod pty;
 
 /// A backup record as the runner reports it (verified or not), for `update()` tests.
