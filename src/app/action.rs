@@ -77,6 +77,8 @@ pub enum Effect {
     },
     /// Restore this archive into a scratch copy and apply the pending migrations there.
     RehearseBackup(Archive),
+    /// Start following every `[[logs]]` source of the plan (stopped on shutdown).
+    StartLogSources,
     /// Leave the loop, restore the terminal and exit with `State::exit_code`.
     Quit,
 }

@@ -8,6 +8,7 @@ mod db;
 mod flow;
 mod keymap;
 mod logbuf;
+mod logview;
 mod modal;
 mod risk;
 mod state;
@@ -22,15 +23,19 @@ pub use db::{DbBusy, DbPane, DbView, database_line as database_target, rehearsal
 pub use flow::outcome_text;
 pub use keymap::{Command, bindings, hints, key_label};
 pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
+pub use logview::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
 pub use modal::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
 pub use state::{
     Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock, format_elapsed,
 };
 pub use update::update;
 
-/// Effects to issue when the console starts: read the migration status, list the backups.
+/// Effects to issue when the console starts: read the migration status, list the backups, follow the logs.
 pub fn init(state: &State) -> Vec<Effect> {
     let mut fx = db::init(state);
     fx.extend(backup::init(state));
+    if !state.plan.logs.is_empty() {
+        fx.push(Effect::StartLogSources);
+    }
     fx
 }

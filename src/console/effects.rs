@@ -29,6 +29,8 @@ pub struct Executor {
     migration_stop: Option<CancellationToken>,
     /// The backup task under way (at most one) and its cancellation.
     backup_task: Option<(CancellationToken, JoinHandle<()>)>,
+    /// The `[[logs]]` source tasks (all stopped by one token).
+    log_sources: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
     /// Who runs deckhand (recorded as `applied_by`).
     operator: String,
     pub quit: bool,
@@ -42,6 +44,7 @@ impl Executor {
             steps: HashMap::new(),
             migration_stop: None,
             backup_task: None,
+            log_sources: None,
             operator,
             quit: false,
         }
@@ -145,6 +148,22 @@ impl Executor {
                 Effect::RehearseBackup(archive) => self.backup(state, |job, tx, token| {
                     tokio::spawn(backup_runner::rehearse(job, archive, tx, token))
                 }),
+                Effect::StartLogSources if self.log_sources.is_none() => {
+                    let token = CancellationToken::new();
+                    let handles = (state.plan.logs.iter().cloned().enumerate())
+                        .map(|(i, src)| {
+                            let run = crate::runner::logs::run_source(
+                                i,
+                                src,
+                                self.tx.clone(),
+                                token.child_token(),
+                            );
+                            tokio::spawn(run)
+                        })
+                        .collect();
+                    self.log_sources = Some((token, handles));
+                }
+                Effect::StartLogSources => {}
                 Effect::Quit => self.quit = true,
             }
         }
@@ -214,6 +233,20 @@ impl Executor {
 
     /// Cancels whatever still runs and waits for it (each runner kills its process group).
     pub async fn shutdown(&mut self) {
+        if let Some((token, handles)) = self.log_sources.take() {
+            // All sources stop at once (each terminates its command's group), then each is waited for.
+            token.cancel();
+            for handle in handles {
+                let abort = handle.abort_handle();
+                if tokio::time::timeout(TERM_GRACE + SHUTDOWN_SLACK, handle)
+                    .await
+                    .is_err()
+                {
+                    tracing::error!("a log source did not stop in time; aborting it");
+                    abort.abort();
+                }
+            }
+        }
         if let Some((token, handle)) = self.backup_task.take() {
             token.cancel();
             let abort = handle.abort_handle();
