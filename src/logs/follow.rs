@@ -138,6 +138,8 @@ impl Follower {
                 true
             }
             Err(e) => {
+                // A file that appears later is new: all of it is live.
+                self.start_at_end = false;
                 self.fail(format!("cannot open {}: {e}", self.path.display()), events);
                 false
             }
