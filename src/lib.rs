@@ -9,6 +9,7 @@ pub mod backup;
 pub mod console;
 pub mod journal;
 pub mod lint;
+pub mod logs;
 pub mod migrate;
 pub mod plan;
 pub mod runner;

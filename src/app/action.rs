@@ -81,6 +81,8 @@ pub enum Effect {
     StartHealthChecks,
     /// Run every `[[verify]]` assertion on the plan's database.
     RunVerify,
+    /// Start following every `[[logs]]` source of the plan (stopped on shutdown).
+    StartLogSources,
     /// Leave the loop, restore the terminal and exit with `State::exit_code`.
     Quit,
 }

@@ -285,20 +285,35 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
         }
         RunnerEvent::Output { id, lines } => {
             let tag = state.phases[id.phase].tags[id.step].clone();
-            let n = lines.len();
-            for l in lines {
-                state.logs.push(LogLine {
-                    source: tag.clone(),
-                    stream: Some(l.stream),
-                    text: l.text,
-                    truncated: l.truncated,
-                });
-            }
-            if state.log_offset > 0 {
-                // Paused: keep the same lines in view while new ones arrive below.
-                state.log_offset = (state.log_offset + n).min(state.logs.len());
-            }
+            let lines = lines.into_iter().map(|l| LogLine {
+                source: tag.clone(),
+                stream: Some(l.stream),
+                level: crate::logs::line::detect_level(l.text.as_bytes()),
+                text: l.text,
+                truncated: l.truncated,
+                origin: None,
+            });
+            push_lines(state, lines);
         }
+        RunnerEvent::LogLines { source, lines } => {
+            let Some(tag) = state.logview.sources.get(source).map(|s| s.tag.clone()) else {
+                return;
+            };
+            let now = state.now;
+            for l in &lines {
+                state.logview.count(source, l.level, now);
+            }
+            let lines = lines.into_iter().map(|l| LogLine {
+                source: tag.clone(),
+                stream: Some(crate::runner::Stream::Stdout),
+                text: l.text,
+                truncated: l.truncated,
+                level: l.level,
+                origin: Some(source),
+            });
+            push_lines(state, lines);
+        }
+        RunnerEvent::LogSource { source, state: s } => source_state(state, source, s),
         RunnerEvent::StepFinished {
             id,
             outcome,
@@ -425,12 +440,54 @@ pub fn outcome_text(outcome: &StepOutcome) -> String {
 
 /// deckhand's own line in the logs pane (made inert: it quotes plan text and error messages).
 pub(super) fn note_line(state: &mut State, text: String) {
-    state.logs.push(LogLine {
-        source: Arc::from("--"),
+    source_note(state, Arc::from("--"), None, text);
+}
+
+fn source_note(state: &mut State, tag: Arc<str>, origin: Option<usize>, text: String) {
+    let line = LogLine {
+        source: tag,
         stream: None,
         text: crate::sanitize::sanitize_str(&text).into_owned(),
         truncated: false,
-    });
+        level: crate::runner::Level::Other,
+        origin,
+    };
+    push_lines(state, std::iter::once(line));
+}
+
+/// Adds lines to the buffer through the filter; a paused view keeps the same lines in view.
+fn push_lines(state: &mut State, lines: impl Iterator<Item = LogLine>) {
+    let mut shown = 0;
+    for line in lines {
+        shown += usize::from(state.logview.push(&mut state.logs, line));
+    }
+    if state.log_offset > 0 {
+        let max = state.logview.visible_len(&state.logs);
+        state.log_offset = (state.log_offset + shown).min(max);
+    }
+}
+
+/// A `[[logs]]` source changed state: recorded, and a line in the pane for what the operator should see.
+fn source_state(state: &mut State, source: usize, s: crate::runner::SourceState) {
+    use crate::runner::SourceState;
+    let Some(tag) = state.logview.sources.get(source).map(|v| v.tag.clone()) else {
+        return;
+    };
+    let note = match &s {
+        SourceState::Note(text) => Some(text.clone()),
+        SourceState::Stopped { why, restart_in } => Some(match restart_in {
+            Some(d) => format!("stopped: {why}, restarting in {} s", d.as_secs().max(1)),
+            None => format!("stopped: {why}"),
+        }),
+        SourceState::Failed(why) => Some(format!("failed: {why}")),
+        SourceState::Running { .. } => None,
+    };
+    if let Some(text) = note {
+        source_note(state, tag, Some(source), text);
+    }
+    if !matches!(s, SourceState::Note(_)) {
+        state.logview.set_state(source, s, state.now);
+    }
 }
 
 pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) {

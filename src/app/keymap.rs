@@ -29,6 +29,11 @@ pub enum Command {
     RestoreBackup,
     Rehearse,
     Verify,
+    Filter,
+    SearchOlder,
+    SearchNewer,
+    CycleLevel,
+    CycleSource,
     Help,
     Back,
     Quit,
@@ -58,6 +63,11 @@ impl Command {
             Command::RestoreBackup => "restore a backup (pick one; type the database name)",
             Command::Rehearse => "rehearse the pending migrations on a restored copy",
             Command::Verify => "run the [[verify]] SQL assertions (results: health pane)",
+            Command::Filter => "logs: regex filter (Enter applies, Esc cancels, empty clears)",
+            Command::SearchOlder => "logs: jump to the previous (older) match of the filter",
+            Command::SearchNewer => "logs: jump to the next (newer) match of the filter",
+            Command::CycleLevel => "logs: show all levels / info+ / warn+ / errors only",
+            Command::CycleSource => "logs: show all sources / each [[logs]] source alone / steps",
             Command::Help => "show or hide this help",
             Command::Back => "close help / cancel a prompt",
             Command::Quit => "quit (asks first while a step runs)",
@@ -106,6 +116,11 @@ const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
     (KeyCode::Char('U'), NONE, Command::RestoreBackup),
     (KeyCode::Char('E'), NONE, Command::Rehearse),
     (KeyCode::Char('v'), NONE, Command::Verify),
+    (KeyCode::Char('/'), NONE, Command::Filter),
+    (KeyCode::Char('n'), NONE, Command::SearchOlder),
+    (KeyCode::Char('N'), NONE, Command::SearchNewer),
+    (KeyCode::Char('l'), NONE, Command::CycleLevel),
+    (KeyCode::Char('s'), NONE, Command::CycleSource),
     (KeyCode::Char('?'), NONE, Command::Help),
     (KeyCode::Esc, NONE, Command::Back),
     (KeyCode::Char('q'), NONE, Command::Quit),
@@ -182,7 +197,17 @@ pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
             Some(Row::Backup) if state.backup.busy.is_none() => h.push(("Enter", "back up")),
             _ => {}
         },
-        Pane::Logs => h.extend([("j/k", "scroll"), ("G", "follow")]),
+        Pane::Logs if state.logview.input.is_some() => {
+            return vec![("Enter", "apply filter"), ("Esc", "cancel")];
+        }
+        Pane::Logs => h.extend([
+            ("j/k", "scroll"),
+            ("G", "follow"),
+            ("/", "filter"),
+            ("n/N", "match"),
+            ("l", "level"),
+            ("s", "source"),
+        ]),
         Pane::Health if !state.plan.verify.is_empty() => h.push(("v", "verify")),
         Pane::Migrations if state.plan.database.is_some() => {
             h.extend([("a", "apply"), ("d", "dry-run"), ("r", "refresh")])

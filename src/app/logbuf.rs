@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::runner::Stream;
+use crate::runner::{Level, Stream};
 
 /// Default bound on lines kept.
 pub const MAX_LOG_LINES: usize = 1_000_000;
@@ -20,6 +20,9 @@ pub struct LogLine {
     /// Already sanitized: safe to put on screen.
     pub text: String,
     pub truncated: bool,
+    pub level: Level,
+    /// The `[[logs]]` source it came from; `None` for step output and deckhand's notes.
+    pub origin: Option<usize>,
 }
 
 /// Bounded ring of log lines.
@@ -75,6 +78,22 @@ impl LogBuffer {
         self.dropped
     }
 
+    /// Sequence number of the oldest line kept (every line ever pushed has one, counting from 0).
+    pub fn first_seq(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Sequence number the next pushed line gets.
+    pub fn end_seq(&self) -> u64 {
+        self.dropped + self.lines.len() as u64
+    }
+
+    /// The line with sequence number `seq`, if it is still kept.
+    pub fn get_seq(&self, seq: u64) -> Option<&LogLine> {
+        let index = seq.checked_sub(self.dropped)?;
+        self.lines.get(usize::try_from(index).ok()?)
+    }
+
     pub fn get(&self, index: usize) -> Option<&LogLine> {
         self.lines.get(index)
     }
@@ -96,6 +115,8 @@ mod tests {
             stream: Some(Stream::Stdout),
             text: text.to_string(),
             truncated: false,
+            level: Level::Other,
+            origin: None,
         }
     }
 

@@ -9,6 +9,7 @@ mod flow;
 mod health;
 mod keymap;
 mod logbuf;
+mod logview;
 mod modal;
 mod risk;
 mod state;
@@ -27,16 +28,20 @@ pub use health::{
 };
 pub use keymap::{Command, bindings, hints, key_label};
 pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
+pub use logview::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
 pub use modal::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
 pub use state::{
     Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock, format_elapsed,
 };
 pub use update::update;
 
-/// Effects to issue when the console starts: read the migration status, list the backups, start the health checks.
+/// Effects to issue when the console starts: read the migration status, list the backups, start the health checks, follow the logs.
 pub fn init(state: &State) -> Vec<Effect> {
     let mut fx = db::init(state);
     fx.extend(backup::init(state));
     fx.extend(health::init(state));
+    if !state.plan.logs.is_empty() {
+        fx.push(Effect::StartLogSources);
+    }
     fx
 }

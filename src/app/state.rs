@@ -119,6 +119,8 @@ pub struct State {
     pub backup: super::backup::BackupPane,
     /// Health checks, their baselines and alerts, and the verify results.
     pub health: super::health::HealthPane,
+    /// The logs pane's sources, toggles, filter and search.
+    pub logview: super::logview::LogView,
     /// Lines scrolled up from the newest; 0 means following.
     pub log_offset: usize,
     pub modal: Option<Modal>,
@@ -152,6 +154,7 @@ impl State {
             .collect();
         let db = super::db::DbPane::new(plan.database.is_some());
         let health = super::health::HealthPane::new(&plan);
+        let logview = super::logview::LogView::new(&plan, now);
         let side = if plan.database.is_some() {
             Pane::Migrations
         } else {
@@ -178,6 +181,7 @@ impl State {
             backup: Default::default(),
             health,
             logs: LogBuffer::default(),
+            logview,
             log_offset: 0,
             modal: None,
             help: false,
@@ -232,6 +236,7 @@ impl State {
         if self.terminal_lost || self.quit == QuitState::Done {
             return None;
         }
+        let logs_next = self.logview.next_change(self.now);
         let step_start = self
             .running
             .and_then(|id| self.phases.get(id.phase)?.steps.get(id.step)?.started);
@@ -241,7 +246,8 @@ impl State {
         };
         let elapsed = self.now.saturating_duration_since(origin);
         let periods = elapsed.as_secs() / period.as_secs() + 1;
-        Some(origin + period * periods as u32)
+        let clock = origin + period * periods as u32;
+        Some(logs_next.map_or(clock, |t| t.min(clock)))
     }
 
     /// Run time as the header shows it (minute resolution).
@@ -252,6 +258,12 @@ impl State {
     /// How many log lines fit in the logs pane (used for paging).
     pub fn log_page(&self) -> usize {
         usize::from(self.height.saturating_sub(6)).max(1)
+    }
+
+    /// Errors per line of `[[logs]]` source `source` over the `window` ending at `now`; `None` when unknown or
+    /// silent in that window. Read by health alerting.
+    pub fn error_rate(&self, source: usize, now: Instant, window: Duration) -> Option<f64> {
+        self.logview.error_rate(source, now, window)
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use crossterm::event::{KeyEvent, KeyEventKind};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::{Action, Effect};
 use super::backup;
@@ -11,9 +11,11 @@ use super::db;
 use super::flow;
 use super::health;
 use super::keymap::{self, Command};
+use super::logview::Shown;
 use super::modal::ModalOutcome;
 use super::state::{Pane, Row, State};
 use crate::journal::Event;
+use crate::runner::Level;
 use crate::runner::migrate::Resolve;
 
 /// Applies one action at time `now`. Pure: the same state, action and time give the same result.
@@ -23,9 +25,20 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
     match action {
         Action::Key(key) if key.kind != KeyEventKind::Release => on_key(state, key, &mut fx),
         Action::Key(_) => {}
-        Action::Paste(_) => {
+        Action::Paste(text) => {
             match state.modal.as_mut() {
                 Some(m) => m.on_paste(),
+                None if state.logview.input.is_some() => {
+                    // A pattern may be pasted into the filter line (one line, controls dropped).
+                    let clean = text
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .replace(char::is_control, "");
+                    if let Some(input) = state.logview.input.as_mut() {
+                        input.push_str(&clean);
+                    }
+                }
                 None => {
                     state.flash = Some("Paste ignored: deckhand takes keys one at a time.".into())
                 }
@@ -38,7 +51,10 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
             state.dirty = true;
         }
         Action::Runner(ev) => flow::on_runner(state, ev, &mut fx),
-        Action::Tick => state.dirty = true,
+        Action::Tick => {
+            state.logview.scan_step(&state.logs);
+            state.dirty = true;
+        }
         Action::ModalShown => {
             if let Some(m) = state.modal.as_mut() {
                 m.mark_shown(now);
@@ -67,6 +83,10 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             ModalOutcome::Declined { typed, why } => flow::declined(state, typed, why, fx),
         }
         health::offer_pending(state, fx);
+        return;
+    }
+    if state.logview.input.is_some() && on_filter_key(state, key) {
+        state.dirty = true;
         return;
     }
     let Some(command) = keymap::lookup(key) else {
@@ -127,6 +147,35 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         Command::RestoreBackup => backup::request_restore(state, fx),
         Command::Rehearse => backup::request_rehearse(state, fx),
         Command::Verify => health::request_verify(state, fx),
+        Command::Filter => {
+            set_focus(state, Pane::Logs);
+            let current = state.logview.filter.as_ref().map(|f| f.text.clone());
+            state.logview.input = Some(current.unwrap_or_default());
+            state.logview.message = None;
+        }
+        Command::SearchOlder => search(state, true),
+        Command::SearchNewer => search(state, false),
+        Command::CycleLevel => {
+            set_focus(state, Pane::Logs);
+            state.logview.min_level = match state.logview.min_level {
+                Level::Other => Level::Info,
+                Level::Info => Level::Warn,
+                Level::Warn => Level::Error,
+                Level::Error => Level::Other,
+            };
+            refilter(state);
+        }
+        Command::CycleSource => {
+            set_focus(state, Pane::Logs);
+            let n = state.logview.sources.len();
+            state.logview.shown = match state.logview.shown {
+                Shown::All if n > 0 => Shown::Source(0),
+                Shown::Source(i) if i + 1 < n => Shown::Source(i + 1),
+                Shown::All | Shown::Source(_) => Shown::Steps,
+                Shown::Steps => Shown::All,
+            };
+            refilter(state);
+        }
         Command::Help => state.help = true,
         Command::Back => {}
         Command::Quit => flow::request_quit(state, fx),
@@ -158,13 +207,71 @@ fn scroll(state: &mut State, delta: isize) {
         }
         Pane::Logs => {
             // Offsets count up from the newest line; scrolling up (negative delta) raises the offset.
-            let max = state.logs.len().saturating_sub(state.log_page()) as isize;
+            let visible = state.logview.visible_len(&state.logs);
+            let max = visible.saturating_sub(state.log_page()) as isize;
             state.log_offset = (state.log_offset as isize)
                 .saturating_sub(delta)
                 .clamp(0, max) as usize;
         }
         Pane::Migrations => db::scroll(state, delta),
         Pane::Health => {}
+    }
+}
+
+/// A key while the filter line is open: typing, Backspace, Enter applies, Esc cancels. False for keys it leaves
+/// to the keymap (Ctrl-C quits, Tab moves focus).
+fn on_filter_key(state: &mut State, key: KeyEvent) -> bool {
+    let Some(input) = state.logview.input.as_mut() else {
+        return false;
+    };
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return false;
+    }
+    match key.code {
+        KeyCode::Char(c) => input.push(c),
+        KeyCode::Backspace => {
+            input.pop();
+        }
+        KeyCode::Esc => state.logview.input = None,
+        KeyCode::Enter => {
+            let text = state.logview.input.take().unwrap_or_default();
+            state.log_offset = 0;
+            state.logview.apply_filter(&text, &state.logs);
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Rebuilds the shown lines after a toggle changed; the view follows the newest again.
+fn refilter(state: &mut State) {
+    state.log_offset = 0;
+    state.logview.restart_scan(&state.logs);
+}
+
+/// `n` / `N`: moves the mark to the previous or next match and scrolls it into view.
+fn search(state: &mut State, older: bool) {
+    set_focus(state, Pane::Logs);
+    if state.logview.filter.is_none() {
+        state.flash =
+            Some("No pattern: / sets a filter, then n/N jump between its matches.".into());
+        return;
+    }
+    let visible = state.logview.visible_len(&state.logs);
+    let bottom = visible.saturating_sub(1 + state.log_offset);
+    let from = state.logview.visible_seq(&state.logs, bottom);
+    match state.logview.search(older, from) {
+        Some(pos) => {
+            let page = state.log_page();
+            let end = visible - state.log_offset;
+            if pos + 1 > end || pos + page < end {
+                state.log_offset = visible - 1 - pos;
+            }
+        }
+        None => {
+            let which = if older { "older" } else { "newer" };
+            state.flash = Some(format!("No {which} match."));
+        }
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Executor {
     backup_task: Option<(CancellationToken, JoinHandle<()>)>,
     /// The health check tasks (one per `[[health]]`) and what stops them.
     health: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
+    /// The `[[logs]]` source tasks (all stopped by one token).
+    log_sources: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
     /// Who runs deckhand (recorded as `applied_by`).
     operator: String,
     pub quit: bool,
@@ -46,6 +48,7 @@ impl Executor {
             migration_stop: None,
             backup_task: None,
             health: None,
+            log_sources: None,
             operator,
             quit: false,
         }
@@ -158,6 +161,22 @@ impl Executor {
                         tokio::spawn(crate::runner::verify::run(db, checks, tx));
                     });
                 }
+                Effect::StartLogSources if self.log_sources.is_none() => {
+                    let token = CancellationToken::new();
+                    let handles = (state.plan.logs.iter().cloned().enumerate())
+                        .map(|(i, src)| {
+                            let run = crate::runner::logs::run_source(
+                                i,
+                                src,
+                                self.tx.clone(),
+                                token.child_token(),
+                            );
+                            tokio::spawn(run)
+                        })
+                        .collect();
+                    self.log_sources = Some((token, handles));
+                }
+                Effect::StartLogSources => {}
                 Effect::Quit => self.quit = true,
             }
         }
@@ -268,6 +287,20 @@ impl Executor {
             token.cancel();
             for t in tasks {
                 t.abort();
+            }
+        }
+        if let Some((token, handles)) = self.log_sources.take() {
+            // All sources stop at once (each terminates its command's group), then each is waited for.
+            token.cancel();
+            for handle in handles {
+                let abort = handle.abort_handle();
+                if tokio::time::timeout(TERM_GRACE + SHUTDOWN_SLACK, handle)
+                    .await
+                    .is_err()
+                {
+                    tracing::error!("a log source did not stop in time; aborting it");
+                    abort.abort();
+                }
             }
         }
         if let Some((token, handle)) = self.backup_task.take() {

@@ -2,7 +2,7 @@
 //! runner channel in sanitized batches, records it raw in the step's log file, and makes sure no
 //! process of the group outlives the step (timeout, cancel, background leftovers, dropped future).
 
-mod group;
+pub(crate) mod group;
 mod lines;
 
 use std::os::unix::fs::PermissionsExt;

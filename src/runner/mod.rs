@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod command;
 pub mod health;
+pub mod logs;
 pub mod migrate;
 pub mod verify;
 
@@ -94,6 +95,16 @@ pub enum RunnerEvent {
         check: usize,
         result: Result<String, String>,
     },
+    /// Lines from the `[[logs]]` source with this index (a batch, never one message per line).
+    LogLines {
+        source: usize,
+        lines: Vec<SourceLine>,
+    },
+    /// The `[[logs]]` source with this index changed state (started, exited and restarting, rotated, failed).
+    LogSource {
+        source: usize,
+        state: SourceState,
+    },
 }
 
 /// One probe of a health check.
@@ -119,4 +130,38 @@ impl Probe {
             Probe::NoAnswer { .. } => None,
         }
     }
+}
+
+/// A log line's level, detected from its text (or the source's `error` regex).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    Other,
+    Info,
+    Warn,
+    Error,
+}
+
+/// One line of a `[[logs]]` source, already made safe for the screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLine {
+    pub text: String,
+    pub truncated: bool,
+    pub level: Level,
+}
+
+/// Where a `[[logs]]` source stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceState {
+    Running {
+        pid: Option<u32>,
+    },
+    /// The command exited (the text says how); restarted after `restart_in`, or not at all.
+    Stopped {
+        why: String,
+        restart_in: Option<Duration>,
+    },
+    /// Cannot read (file missing, permission denied, spawn failed); retried while it lasts.
+    Failed(String),
+    /// Something worth a line in the pane: the file was rotated or truncated.
+    Note(String),
 }

@@ -7,18 +7,18 @@ use nix::unistd::Pid;
 
 /// Owns a process group until [`ProcessGroup::release`]; dropping it earlier kills the group.
 #[derive(Debug)]
-pub(super) struct ProcessGroup {
+pub(crate) struct ProcessGroup {
     pgid: Option<Pid>,
 }
 
 impl ProcessGroup {
     /// The group whose id is the pid of its leader (spawned with `process_group(0)`).
-    pub(super) fn new(leader: Pid) -> Self {
+    pub(crate) fn new(leader: Pid) -> Self {
         ProcessGroup { pgid: Some(leader) }
     }
 
     /// Sends `signal` to every member; a group that is already gone is not an error.
-    pub(super) fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         let Some(pgid) = self.pgid else { return };
         match killpg(pgid, signal) {
             Ok(()) => tracing::debug!(%pgid, ?signal, "signalled process group"),
@@ -28,7 +28,7 @@ impl ProcessGroup {
 
     /// True while some member of the group is still running. Zombies do not count: where nothing
     /// reaps orphans (a container whose pid 1 does not `wait`), they would stay members forever.
-    pub(super) fn has_live_members(&self) -> bool {
+    pub(crate) fn has_live_members(&self) -> bool {
         let Some(pgid) = self.pgid else { return false };
         match killpg(pgid, None) {
             Err(Errno::ESRCH) => false,
@@ -43,7 +43,7 @@ impl ProcessGroup {
 
     /// The group has been dealt with (empty, or killed after its leader was reaped): forget it so
     /// that a later drop cannot signal an unrelated group that reuses the id.
-    pub(super) fn release(&mut self) {
+    pub(crate) fn release(&mut self) {
         self.pgid = None;
     }
 }

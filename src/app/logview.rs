@@ -1,0 +1,366 @@
+//! The logs pane's own state: the `[[logs]]` sources (state, last line, quiet detection, error rate), the
+//! level and source toggles, the regex filter with its incremental match list, and `n`/`N` search. Filtering never
+//! makes the screen wait: new lines are tested once as they arrive; a new filter re-scans the buffer newest first
+//! in bounded slices, one per tick, so the visible page is right at once.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+
+use super::logbuf::{LogBuffer, LogLine};
+use crate::plan::Plan;
+use crate::runner::{Level, SourceState};
+
+/// Lines a new filter tests per tick while it re-scans the buffer.
+pub const SCAN_SLICE_LINES: usize = 100_000;
+/// Time between two re-scan slices.
+pub const SCAN_TICK: Duration = Duration::from_millis(15);
+/// How far back the per-source error counts reach.
+pub const RATE_HISTORY: Duration = Duration::from_secs(15 * 60);
+
+/// Line and error counts of one second.
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    second: u64,
+    lines: u32,
+    errors: u32,
+}
+
+/// One `[[logs]]` source as the pane knows it.
+#[derive(Debug, Clone)]
+pub struct SourceView {
+    pub name: String,
+    /// Tag shared by all its lines.
+    pub tag: Arc<str>,
+    pub quiet_after: Duration,
+    /// Latest state reported (never a `Note`); `None` until the runner reports.
+    pub state: Option<SourceState>,
+    /// When `state` was reported.
+    pub since: Instant,
+    pub last_line: Option<Instant>,
+    pub lines: u64,
+    buckets: VecDeque<Bucket>,
+}
+
+/// What the pane shows for a source right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceStatus {
+    Starting,
+    Running,
+    /// Running but silent longer than its `quiet_after`, since this instant.
+    Quiet(Instant),
+    /// Exited; restarting at this instant (or not at all).
+    Stopped {
+        why: String,
+        restart_at: Option<Instant>,
+    },
+    Failed(String),
+}
+
+/// Which origins are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    All,
+    /// Only step output and deckhand's notes.
+    Steps,
+    /// Only this `[[logs]]` source.
+    Source(usize),
+}
+
+/// The active filter.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub text: String,
+    pub re: Regex,
+}
+
+/// A re-scan under way: `next` is the (exclusive) sequence number it continues down from.
+#[derive(Debug, Clone, Copy)]
+struct Scan {
+    next: u64,
+    from: u64,
+}
+
+/// The logs pane beyond the buffer itself.
+#[derive(Debug, Clone)]
+pub struct LogView {
+    origin: Instant,
+    pub sources: Vec<SourceView>,
+    pub min_level: Level,
+    pub shown: Shown,
+    pub filter: Option<Filter>,
+    /// The filter being typed (`/`), if any.
+    pub input: Option<String>,
+    /// A message for the pane (e.g. an invalid regex).
+    pub message: Option<String>,
+    /// The search mark (`n`/`N`): a line's sequence number.
+    pub current: Option<u64>,
+    /// Sequence numbers of the lines that pass, oldest first (only kept while something filters).
+    matches: VecDeque<u64>,
+    scan: Option<Scan>,
+}
+
+impl LogView {
+    pub fn new(plan: &Plan, now: Instant) -> Self {
+        let sources = plan
+            .logs
+            .iter()
+            .map(|s| SourceView {
+                name: s.name.clone(),
+                tag: Arc::from(s.name.as_str()),
+                quiet_after: s.quiet_after,
+                state: None,
+                since: now,
+                last_line: None,
+                lines: 0,
+                buckets: VecDeque::new(),
+            })
+            .collect();
+        LogView {
+            origin: now,
+            sources,
+            min_level: Level::Other,
+            shown: Shown::All,
+            filter: None,
+            input: None,
+            message: None,
+            current: None,
+            matches: VecDeque::new(),
+            scan: None,
+        }
+    }
+
+    /// True when some lines may be hidden (the match list is in use).
+    pub fn active(&self) -> bool {
+        self.filter.is_some() || self.min_level > Level::Other || self.shown != Shown::All
+    }
+
+    /// Whether a line is shown under the current toggles and filter.
+    pub fn passes(&self, line: &LogLine) -> bool {
+        let origin_ok = match self.shown {
+            Shown::All => true,
+            Shown::Steps => line.origin.is_none(),
+            Shown::Source(i) => line.origin == Some(i),
+        };
+        origin_ok
+            && line.level >= self.min_level
+            && self
+                .filter
+                .as_ref()
+                .is_none_or(|f| f.re.is_match(&line.text))
+    }
+
+    /// Lines shown (of the buffer).
+    pub fn visible_len(&self, logs: &LogBuffer) -> usize {
+        if self.active() {
+            self.matches.len()
+        } else {
+            logs.len()
+        }
+    }
+
+    /// Sequence number of the shown line at `pos` (0 = oldest shown).
+    pub fn visible_seq(&self, logs: &LogBuffer, pos: usize) -> Option<u64> {
+        if self.active() {
+            self.matches.get(pos).copied()
+        } else {
+            (pos < logs.len()).then(|| logs.first_seq() + pos as u64)
+        }
+    }
+
+    /// Re-scan progress in percent while a new filter is being applied.
+    pub fn scan_progress(&self, logs: &LogBuffer) -> Option<u8> {
+        let scan = self.scan?;
+        let low = logs.first_seq();
+        let total = scan.from.saturating_sub(low).max(1);
+        let done = scan.from.saturating_sub(scan.next.max(low));
+        Some((done * 100 / total).min(99) as u8)
+    }
+
+    /// Pushes a line into the buffer, testing it once against the filter. Returns true if it is shown.
+    pub fn push(&mut self, logs: &mut LogBuffer, line: LogLine) -> bool {
+        let shown = !self.active() || self.passes(&line);
+        let seq = logs.end_seq();
+        logs.push(line);
+        if shown && self.active() {
+            self.matches.push_back(seq);
+        }
+        let first = logs.first_seq();
+        while self.matches.front().is_some_and(|s| *s < first) {
+            self.matches.pop_front();
+        }
+        shown
+    }
+
+    /// Counts a source's line at `now` (for quiet detection and the error rate).
+    pub fn count(&mut self, source: usize, level: Level, now: Instant) {
+        let second = now.saturating_duration_since(self.origin).as_secs();
+        let Some(s) = self.sources.get_mut(source) else {
+            return;
+        };
+        s.last_line = Some(now);
+        s.lines += 1;
+        match s.buckets.back_mut() {
+            Some(b) if b.second == second => {
+                b.lines += 1;
+                b.errors += u32::from(level == Level::Error);
+            }
+            _ => s.buckets.push_back(Bucket {
+                second,
+                lines: 1,
+                errors: u32::from(level == Level::Error),
+            }),
+        }
+        let keep = RATE_HISTORY.as_secs();
+        while s.buckets.front().is_some_and(|b| b.second + keep < second) {
+            s.buckets.pop_front();
+        }
+    }
+
+    /// Errors per line of `source` over the `window` ending at `now` (whole seconds; at most [`RATE_HISTORY`]);
+    /// `None` for an unknown source or when it sent no line in the window. For health alerting.
+    pub fn error_rate(&self, source: usize, now: Instant, window: Duration) -> Option<f64> {
+        let s = self.sources.get(source)?;
+        let now_s = now.saturating_duration_since(self.origin).as_secs();
+        let from = now_s.saturating_sub(window.as_secs().max(1) - 1);
+        let (lines, errors) = s
+            .buckets
+            .iter()
+            .rev()
+            .take_while(|b| b.second >= from)
+            .filter(|b| b.second <= now_s)
+            .fold((0u64, 0u64), |(l, e), b| {
+                (l + u64::from(b.lines), e + u64::from(b.errors))
+            });
+        (lines > 0).then(|| errors as f64 / lines as f64)
+    }
+
+    /// Records a source's new state (notes are lines, not states).
+    pub fn set_state(&mut self, source: usize, state: SourceState, now: Instant) {
+        if let Some(s) = self.sources.get_mut(source) {
+            s.state = Some(state);
+            s.since = now;
+        }
+    }
+
+    /// What the pane shows for `source` at `now`.
+    pub fn status(&self, source: usize, now: Instant) -> Option<SourceStatus> {
+        let s = self.sources.get(source)?;
+        Some(match &s.state {
+            None | Some(SourceState::Note(_)) => SourceStatus::Starting,
+            Some(SourceState::Running { .. }) => {
+                let last = s.last_line.map_or(s.since, |t| t.max(s.since));
+                if now.saturating_duration_since(last) > s.quiet_after {
+                    SourceStatus::Quiet(last)
+                } else {
+                    SourceStatus::Running
+                }
+            }
+            Some(SourceState::Stopped { why, restart_in }) => SourceStatus::Stopped {
+                why: why.clone(),
+                restart_at: restart_in.map(|d| s.since + d),
+            },
+            Some(SourceState::Failed(why)) => SourceStatus::Failed(why.clone()),
+        })
+    }
+
+    /// When the pane next changes by itself: a re-scan slice, a source turning quiet, a restart countdown.
+    pub fn next_change(&self, now: Instant) -> Option<Instant> {
+        let mut next = self.scan.map(|_| now + SCAN_TICK);
+        for (i, s) in self.sources.iter().enumerate() {
+            let at = match self.status(i, now) {
+                Some(SourceStatus::Running) => {
+                    let last = s.last_line.map_or(s.since, |t| t.max(s.since));
+                    Some(last + s.quiet_after + Duration::from_millis(1))
+                }
+                Some(SourceStatus::Stopped {
+                    restart_at: Some(_),
+                    ..
+                }) => Some(now + Duration::from_secs(1)),
+                _ => None,
+            };
+            next = match (next, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        next
+    }
+
+    /// Starts over after a filter or toggle changed: the list is rebuilt newest first, the first slice now.
+    pub fn restart_scan(&mut self, logs: &LogBuffer) {
+        self.matches.clear();
+        self.current = None;
+        self.scan = self.active().then(|| Scan {
+            next: logs.end_seq(),
+            from: logs.end_seq(),
+        });
+        self.scan_step(logs);
+    }
+
+    /// Tests one slice of the re-scan (newest first). True while more remains.
+    pub fn scan_step(&mut self, logs: &LogBuffer) -> bool {
+        let Some(mut scan) = self.scan else {
+            return false;
+        };
+        let low = logs.first_seq();
+        let mut budget = SCAN_SLICE_LINES;
+        while scan.next > low && budget > 0 {
+            scan.next -= 1;
+            budget -= 1;
+            if logs.get_seq(scan.next).is_some_and(|l| self.passes(l)) {
+                self.matches.push_front(scan.next);
+            }
+        }
+        self.scan = (scan.next > low).then_some(scan);
+        self.scan.is_some()
+    }
+
+    /// Sets the filter from typed text; an invalid regex keeps the previous filter and says why.
+    pub fn apply_filter(&mut self, text: &str, logs: &LogBuffer) {
+        if text.is_empty() {
+            self.filter = None;
+            self.message = Some("Filter cleared.".into());
+        } else {
+            match Regex::new(text) {
+                Ok(re) => {
+                    self.filter = Some(Filter {
+                        text: text.to_string(),
+                        re,
+                    });
+                    self.message = None;
+                }
+                Err(e) => {
+                    let first = e.to_string();
+                    let why = first.lines().last().unwrap_or("invalid").trim().to_string();
+                    self.message = Some(format!("Invalid regex ({why}); filter unchanged."));
+                    return;
+                }
+            }
+        }
+        self.restart_scan(logs);
+    }
+
+    /// The next match older (`older`) or newer than the mark (or than `from`, the newest line in view).
+    /// Returns its position among the shown lines.
+    pub fn search(&mut self, older: bool, from: Option<u64>) -> Option<usize> {
+        self.filter.as_ref()?;
+        // Without a mark, the line in view is itself the first match.
+        let (reference, inclusive) = match self.current {
+            Some(c) => (c, false),
+            None => (from?, true),
+        };
+        let pos = match self.matches.binary_search(&reference) {
+            Ok(p) if inclusive => p,
+            Ok(p) if older => p.checked_sub(1)?,
+            Ok(p) => p + 1,
+            Err(p) if older => p.checked_sub(1)?,
+            Err(p) => p,
+        };
+        let seq = *self.matches.get(pos)?;
+        self.current = Some(seq);
+        Some(pos)
+    }
+}

@@ -1,0 +1,156 @@
+//! Following a log file the way `tail -F` does, by polling: new bytes are read as they are appended; when the
+//! path names a different file (rotation), the old one is read to its end first and then the new one from its
+//! start; when the file shrinks below what was read (truncation), reading starts again from 0. A missing or
+//! unreadable file is reported and retried. Synchronous: the runner calls [`Follower::poll`] on a timer.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::split::Splitter;
+use super::{MAX_LINE_BYTES, READ_CHUNK_BYTES};
+
+/// Something the pane should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FollowEvent {
+    /// The file is open and being followed.
+    Opened,
+    /// The file cannot be read (the text says why); retried on every poll.
+    Failed(String),
+    /// The file was rotated or truncated.
+    Note(String),
+}
+
+/// One followed file.
+#[derive(Debug)]
+pub struct Follower {
+    path: PathBuf,
+    file: Option<(File, (u64, u64))>,
+    pos: u64,
+    splitter: Splitter,
+    buf: Vec<u8>,
+    /// The first open starts at the end (old content is history, not live); later opens start at 0.
+    start_at_end: bool,
+    failed: Option<String>,
+}
+
+impl Follower {
+    /// Follows `path`; with `start_at_end`, what the file holds when first opened is skipped.
+    pub fn new(path: &Path, start_at_end: bool) -> Self {
+        Follower {
+            path: path.to_path_buf(),
+            file: None,
+            pos: 0,
+            splitter: Splitter::new(MAX_LINE_BYTES),
+            buf: vec![0; READ_CHUNK_BYTES],
+            start_at_end,
+            failed: None,
+        }
+    }
+
+    /// Reads at most about `max_bytes` of what is new, calling `emit(line, truncated)` per complete line and
+    /// pushing events. Returns true when there may be more to read right away (poll again without waiting).
+    pub fn poll(
+        &mut self,
+        max_bytes: usize,
+        emit: &mut impl FnMut(&[u8], bool),
+        events: &mut Vec<FollowEvent>,
+    ) -> bool {
+        if self.file.is_none() && !self.open(events) {
+            return false;
+        }
+        let Some((file, id)) = self.file.as_mut() else {
+            return false;
+        };
+        let id = *id;
+        let mut total = 0;
+        while total < max_bytes {
+            match file.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    self.splitter.push(&self.buf[..n], emit);
+                    self.pos += n as u64;
+                    total += n;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.fail(format!("cannot read {}: {e}", self.path.display()), events);
+                    self.file = None;
+                    return false;
+                }
+            }
+        }
+        if total >= max_bytes {
+            return true;
+        }
+        // At the end of what the open file holds: has the path moved on, or the file shrunk?
+        match std::fs::metadata(&self.path) {
+            Ok(meta) if (meta.dev(), meta.ino()) != id => {
+                self.splitter.finish(emit);
+                self.file = None;
+                self.start_at_end = false;
+                events.push(FollowEvent::Note(format!(
+                    "{} was rotated; following the new file",
+                    self.path.display()
+                )));
+                true
+            }
+            Ok(meta) if meta.len() < self.pos => {
+                self.splitter.reset();
+                self.pos = 0;
+                if let Some((file, _)) = self.file.as_mut()
+                    && let Err(e) = file.seek(SeekFrom::Start(0))
+                {
+                    self.fail(
+                        format!("cannot rewind {}: {e}", self.path.display()),
+                        events,
+                    );
+                    self.file = None;
+                    return false;
+                }
+                events.push(FollowEvent::Note(format!(
+                    "{} was truncated; reading from the start",
+                    self.path.display()
+                )));
+                true
+            }
+            // Same file, or the path is gone for now (mid-rotation): keep the open file.
+            _ => total > 0,
+        }
+    }
+
+    fn open(&mut self, events: &mut Vec<FollowEvent>) -> bool {
+        let opened = File::open(&self.path).and_then(|mut f| {
+            let meta = f.metadata()?;
+            let pos = if self.start_at_end { meta.len() } else { 0 };
+            f.seek(SeekFrom::Start(pos))?;
+            Ok((f, (meta.dev(), meta.ino()), pos))
+        });
+        match opened {
+            Ok((file, id, pos)) => {
+                self.file = Some((file, id));
+                self.pos = pos;
+                self.start_at_end = false;
+                self.failed = None;
+                self.splitter.reset();
+                events.push(FollowEvent::Opened);
+                true
+            }
+            Err(e) => {
+                // A file that appears later is new: all of it is live.
+                self.start_at_end = false;
+                self.fail(format!("cannot open {}: {e}", self.path.display()), events);
+                false
+            }
+        }
+    }
+
+    /// Reports a failure once per distinct message (it is retried on every poll).
+    fn fail(&mut self, why: String, events: &mut Vec<FollowEvent>) {
+        if self.failed.as_deref() != Some(why.as_str()) {
+            events.push(FollowEvent::Failed(why.clone()));
+            self.failed = Some(why);
+        }
+    }
+}

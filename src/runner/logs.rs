@@ -1,0 +1,291 @@
+//! The `[[logs]]` runners: one task per source, sending [`RunnerEvent::LogLines`] batches (one per read) and
+//! [`RunnerEvent::LogSource`] state changes on the bounded runner channel. Backpressure, never silent loss: when
+//! the channel is full the task waits, so a command blocks on its pipe and a file is simply read later.
+//! Commands run as `sh -c` in their own process group, restarted with backoff; the group is terminated
+//! (TERM, grace, KILL) on cancel, and killed if the task is dropped.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use regex::Regex;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio::sync::mpsc::Sender;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::command::TERM_GRACE;
+use super::command::group::ProcessGroup;
+use super::{RunnerEvent, SourceLine, SourceState};
+use crate::logs::backoff::Backoff;
+use crate::logs::follow::{FollowEvent, Follower};
+use crate::logs::line::make_line;
+use crate::logs::split::Splitter;
+use crate::logs::{MAX_LINE_BYTES, READ_CHUNK_BYTES};
+use crate::plan::{LogInput, LogSource};
+
+/// How often a followed file is checked for new bytes, rotation and truncation.
+pub const FOLLOW_POLL: Duration = Duration::from_millis(250);
+/// Most bytes of a file turned into one batch.
+const FILE_BATCH_BYTES: usize = 1024 * 1024;
+/// How long the pipes are still read after a command's shell exited (its leftovers are terminated).
+const PIPE_DRAIN_LIMIT: Duration = Duration::from_secs(2);
+
+/// Runs source number `index` until `cancel` fires or the receiver is gone.
+pub async fn run_source(
+    index: usize,
+    source: LogSource,
+    tx: Sender<RunnerEvent>,
+    cancel: CancellationToken,
+) {
+    let error = source.error.as_deref().and_then(|re| Regex::new(re).ok());
+    let out = Out { index, tx, error };
+    match &source.input {
+        LogInput::File(path) => follow_file(&out, path, &cancel).await,
+        LogInput::Command(cmd) => run_commands(&out, &cmd.value, source.restart, &cancel).await,
+    }
+}
+
+/// Where a source's messages go.
+struct Out {
+    index: usize,
+    tx: Sender<RunnerEvent>,
+    error: Option<Regex>,
+}
+
+impl Out {
+    /// Sends (waiting while the channel is full); false once the receiver is gone.
+    async fn state(&self, state: SourceState) -> bool {
+        let ev = RunnerEvent::LogSource {
+            source: self.index,
+            state,
+        };
+        self.tx.send(ev).await.is_ok()
+    }
+
+    async fn lines(&self, lines: Vec<SourceLine>) -> bool {
+        if lines.is_empty() {
+            return true;
+        }
+        let ev = RunnerEvent::LogLines {
+            source: self.index,
+            lines,
+        };
+        self.tx.send(ev).await.is_ok()
+    }
+}
+
+async fn follow_file(out: &Out, path: &std::path::Path, cancel: &CancellationToken) {
+    let mut follower = Follower::new(path, true);
+    let mut events = Vec::new();
+    while !cancel.is_cancelled() {
+        let mut lines = Vec::new();
+        let more = follower.poll(
+            FILE_BATCH_BYTES,
+            &mut |raw: &[u8], truncated| lines.push(make_line(raw, truncated, out.error.as_ref())),
+            &mut events,
+        );
+        // Opening and failing come before the lines read; rotation and truncation notes after them.
+        let (first, after): (Vec<_>, Vec<_>) = events
+            .drain(..)
+            .partition(|e| !matches!(e, FollowEvent::Note(_)));
+        for ev in first {
+            let state = match ev {
+                FollowEvent::Failed(why) => SourceState::Failed(why),
+                _ => SourceState::Running { pid: None },
+            };
+            if !out.state(state).await {
+                return;
+            }
+        }
+        if !out.lines(lines).await {
+            return;
+        }
+        for ev in after {
+            if let FollowEvent::Note(note) = ev
+                && !out.state(SourceState::Note(note)).await
+            {
+                return;
+            }
+        }
+        if !more {
+            tokio::select! {
+                () = cancel.cancelled() => return,
+                () = tokio::time::sleep(FOLLOW_POLL) => {}
+            }
+        }
+    }
+}
+
+async fn run_commands(out: &Out, command: &str, restart: bool, cancel: &CancellationToken) {
+    let mut backoff = Backoff::default();
+    loop {
+        let started = Instant::now();
+        let why = match spawn(command) {
+            Err(why) => {
+                if !out.state(SourceState::Failed(why)).await {
+                    return;
+                }
+                None
+            }
+            Ok((child, leader)) => {
+                let pid = leader.as_raw().unsigned_abs();
+                if !out.state(SourceState::Running { pid: Some(pid) }).await {
+                    return;
+                }
+                match supervise(out, child, leader, cancel).await {
+                    Some(why) => Some(why),
+                    None => return,
+                }
+            }
+        };
+        let delay = backoff.after_run(started.elapsed());
+        let restart_in = restart.then_some(delay);
+        if let Some(why) = why
+            && !out.state(SourceState::Stopped { why, restart_in }).await
+        {
+            return;
+        }
+        let Some(delay) = restart_in else { return };
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+fn spawn(command: &str) -> Result<(tokio::process::Child, Pid), String> {
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start `sh -c`: {e}"))?;
+    match child.id().and_then(|pid| i32::try_from(pid).ok()) {
+        Some(pid) => Ok((child, Pid::from_raw(pid))),
+        None => Err("the shell started but reported no process id".into()),
+    }
+}
+
+/// One output pipe of a command with its splitter.
+struct Pipe<R> {
+    reader: Option<R>,
+    buf: Vec<u8>,
+    splitter: Splitter,
+}
+
+impl<R: AsyncRead + Unpin> Pipe<R> {
+    fn new(reader: Option<R>) -> Self {
+        Pipe {
+            reader,
+            buf: vec![0; READ_CHUNK_BYTES],
+            splitter: Splitter::new(MAX_LINE_BYTES),
+        }
+    }
+
+    async fn read(&mut self) -> std::io::Result<usize> {
+        match self.reader.as_mut() {
+            Some(r) => r.read(&mut self.buf).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// The lines completed by one read; EOF or an error closes the pipe and flushes its last line.
+    fn lines(&mut self, read: std::io::Result<usize>, error: Option<&Regex>) -> Vec<SourceLine> {
+        let mut lines = Vec::new();
+        let mut emit = |raw: &[u8], truncated| lines.push(make_line(raw, truncated, error));
+        match read {
+            Ok(n) if n > 0 => self.splitter.push(&self.buf[..n], &mut emit),
+            _ => {
+                self.reader = None;
+                self.splitter.finish(&mut emit);
+            }
+        }
+        lines
+    }
+}
+
+/// Reads both pipes until the command ends. Returns how it ended, or `None` when cancelled or the receiver is
+/// gone (the group is terminated either way).
+async fn supervise(
+    out: &Out,
+    mut child: tokio::process::Child,
+    leader: Pid,
+    cancel: &CancellationToken,
+) -> Option<String> {
+    let mut group = ProcessGroup::new(leader);
+    let mut stdout = Pipe::new(child.stdout.take());
+    let mut stderr = Pipe::new(child.stderr.take());
+    let mut exit: Option<std::io::Result<ExitStatus>> = None;
+    let drain_until = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(drain_until);
+    loop {
+        let open = stdout.reader.is_some() || stderr.reader.is_some();
+        if exit.is_some() && !open {
+            break;
+        }
+        let lines = tokio::select! {
+            read = stdout.read(), if stdout.reader.is_some() => stdout.lines(read, out.error.as_ref()),
+            read = stderr.read(), if stderr.reader.is_some() => stderr.lines(read, out.error.as_ref()),
+            status = child.wait(), if exit.is_none() => {
+                exit = Some(status);
+                // Whatever the shell left behind goes with it; its pipes get a moment to drain.
+                group.signal(Signal::SIGTERM);
+                drain_until.as_mut().reset(Instant::now() + PIPE_DRAIN_LIMIT);
+                Vec::new()
+            }
+            () = &mut drain_until => {
+                stdout.reader = None;
+                stderr.reader = None;
+                Vec::new()
+            }
+            () = cancel.cancelled() => {
+                stop(&mut child, &mut group).await;
+                return None;
+            }
+        };
+        if !out.lines(lines).await {
+            stop(&mut child, &mut group).await;
+            return None;
+        }
+    }
+    if group.has_live_members() {
+        group.signal(Signal::SIGKILL);
+    }
+    group.release();
+    Some(exit_text(exit))
+}
+
+/// TERM to the group, KILL after the grace if the shell is still there.
+async fn stop(child: &mut tokio::process::Child, group: &mut ProcessGroup) {
+    group.signal(Signal::SIGTERM);
+    if tokio::time::timeout(TERM_GRACE, child.wait())
+        .await
+        .is_err()
+        || group.has_live_members()
+    {
+        group.signal(Signal::SIGKILL);
+        let _ = child.wait().await;
+    }
+    group.release();
+}
+
+/// `exit 1`, `killed by signal 9`.
+fn exit_text(exit: Option<std::io::Result<ExitStatus>>) -> String {
+    match exit {
+        Some(Ok(status)) => match (status.code(), status.signal()) {
+            (Some(code), _) => format!("exit {code}"),
+            (None, Some(sig)) => format!("killed by signal {sig}"),
+            (None, None) => "exited".into(),
+        },
+        Some(Err(e)) => format!("cannot wait for it: {e}"),
+        None => "exited".into(),
+    }
+}
