@@ -156,8 +156,15 @@ async fn run(opts: Options) -> std::io::Result<()> {
         let (mut socket, _) = listener.accept().await?;
         let version = opts.version.clone();
         tokio::spawn(async move {
-            let mut buf = [0u8; 2048];
-            let n = socket.read(&mut buf).await.unwrap_or(0);
+            // Read the whole request head: closing with unread bytes would reset the connection.
+            let mut buf = [0u8; 4096];
+            let mut n = 0;
+            while n < buf.len() && !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf[n..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(got) => n += got,
+                }
+            }
             let request = String::from_utf8_lossy(&buf[..n]);
             let path = request.split_whitespace().nth(1).unwrap_or("/");
             // A new version answers a little slower: something for the latency baseline to notice.
