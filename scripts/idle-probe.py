@@ -2,7 +2,8 @@
 """Measures what deckhand costs while idle: bytes written to the terminal and CPU time over a window.
 
 Starts `deckhand demo` in an 80x24 pseudo-terminal, lets it draw its first screen, then counts every byte it
-writes and the CPU it uses (utime + stime from /proc) over IDLE seconds. Then it starts the long demo phase (one
+writes and the CPU it uses (utime + stime from /proc) over IDLE seconds (the demo probes its health endpoint every
+2 s, so "idle" includes those redraws). Then it starts the long demo phase (one
 output line per second) and measures the same while busy. Usage: scripts/idle-probe.py [BINARY] [IDLE_SECONDS]
 """
 import fcntl, os, pty, select, signal, struct, sys, tempfile, termios, time
@@ -43,7 +44,7 @@ idle = drain(fd, window)
 c1 = cpu_seconds(pid)
 print(f"first screen: {first} bytes")
 print(f"idle {window:.0f} s: {idle} bytes written, {c1 - c0:.3f} s CPU")
-os.write(fd, b"jjjjj\r")  # three checklist rows, two phases, then the long task: one line per second
+os.write(fd, b"jjjjjj\r")  # three checklist rows, the backup row, two phases, then the long task (1 line/s)
 drain(fd, 1.0)
 c2 = cpu_seconds(pid)
 busy = drain(fd, window)

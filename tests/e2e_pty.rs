@@ -177,9 +177,18 @@ fn cancel_from_the_keyboard_ends_the_step_and_the_console_stays() {
 
 #[test]
 fn an_idle_console_writes_nothing_to_the_terminal() {
+    // A plan with nothing live in it (the demo's health check changes the screen every 2 s, as it should).
     let data = tempfile::tempdir().expect("tempdir");
-    let mut app = PtyApp::start(&["demo"], data.path());
-    app.wait_for("Checklist 0/3");
+    let plan = data.path().join("idle.toml");
+    std::fs::write(
+        &plan,
+        "[project]\nname = \"idle\"\nenvironment = \"staging\"\n\n[[checklist]]\nitem = \"one\"\n\n\
+         [[phase]]\nname = \"Deploy\"\nsteps = [{ run = \"true\" }]\n",
+    )
+    .unwrap();
+    let plan_arg = plan.display().to_string();
+    let mut app = PtyApp::start(&["run", &plan_arg], data.path());
+    app.wait_for("Checklist 0/1");
     std::thread::sleep(Duration::from_millis(500));
     let before = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
     std::thread::sleep(Duration::from_secs(3));
