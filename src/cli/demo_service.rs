@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 pub const PID_FILE: &str = "service.pid";
 pub const LOG_FILE: &str = "service.log";
 /// Time between two log lines.
-const LOG_INTERVAL: Duration = Duration::from_millis(150);
+const LOG_INTERVAL: Duration = Duration::from_millis(400);
 /// How long `--detach` waits for the new instance to answer, and for the old one to stop.
 const START_WAIT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(50);
