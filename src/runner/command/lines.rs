@@ -3,64 +3,19 @@
 
 use std::io;
 
-use memchr::memchr;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::MAX_LINE_BYTES;
+use crate::logs::split::Splitter;
 use crate::runner::{OutputLine, Stream};
 use crate::sanitize::sanitize_bytes;
 
 /// Size of one read from a pipe; every read becomes at most one `Output` batch.
 const READ_CHUNK_BYTES: usize = 64 * 1024;
 
-/// Splits a byte stream into lines, keeping an unfinished last line until its newline arrives.
-#[derive(Debug, Default)]
-pub(super) struct LineSplitter {
-    partial: Vec<u8>,
-    /// The current line was already cut at the cap; its bytes are dropped up to the next newline.
-    discarding: bool,
-}
-
-impl LineSplitter {
-    /// Feeds one chunk, calling `emit(line, truncated)` for every line it completes.
-    pub(super) fn push(&mut self, mut chunk: &[u8], emit: &mut impl FnMut(&[u8], bool)) {
-        while !chunk.is_empty() {
-            let newline = memchr(b'\n', chunk);
-            let (segment, rest) = match newline {
-                Some(at) => (&chunk[..at], &chunk[at + 1..]),
-                None => (chunk, &chunk[chunk.len()..]),
-            };
-            chunk = rest;
-            if self.discarding {
-                self.discarding = newline.is_none();
-                continue;
-            }
-            let room = MAX_LINE_BYTES - self.partial.len();
-            if segment.len() > room {
-                self.partial.extend_from_slice(&segment[..room]);
-                emit(&self.partial, true);
-                self.partial.clear();
-                self.discarding = newline.is_none();
-            } else if newline.is_none() {
-                self.partial.extend_from_slice(segment);
-            } else if self.partial.is_empty() {
-                emit(segment, false);
-            } else {
-                self.partial.extend_from_slice(segment);
-                emit(&self.partial, false);
-                self.partial.clear();
-            }
-        }
-    }
-
-    /// End of stream: emits the unfinished last line, if any.
-    pub(super) fn finish(&mut self, emit: &mut impl FnMut(&[u8], bool)) {
-        if !self.partial.is_empty() {
-            emit(&self.partial, false);
-            self.partial.clear();
-        }
-        self.discarding = false;
-    }
+/// The splitter of the log pipeline, capped at [`MAX_LINE_BYTES`] per line.
+fn splitter() -> Splitter {
+    Splitter::new(MAX_LINE_BYTES)
 }
 
 /// One of the step's output pipes with its read buffer and line state.
@@ -68,7 +23,7 @@ pub(super) struct Pipe<R> {
     reader: Option<R>,
     stream: Stream,
     buf: Vec<u8>,
-    splitter: LineSplitter,
+    splitter: Splitter,
 }
 
 impl<R: AsyncRead + Unpin> Pipe<R> {
@@ -77,7 +32,7 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             reader,
             stream,
             buf: vec![0; READ_CHUNK_BYTES],
-            splitter: LineSplitter::default(),
+            splitter: splitter(),
         }
     }
 
@@ -136,7 +91,7 @@ mod tests {
     use super::*;
 
     fn split(chunks: &[&[u8]]) -> Vec<(Vec<u8>, bool)> {
-        let mut splitter = LineSplitter::default();
+        let mut splitter = splitter();
         let mut out = Vec::new();
         let mut emit = |line: &[u8], truncated: bool| out.push((line.to_vec(), truncated));
         for chunk in chunks {
