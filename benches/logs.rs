@@ -100,6 +100,8 @@ fn ingest(rt: &tokio::runtime::Runtime) {
         error: None,
         quiet_after: Duration::from_secs(60),
         restart: false,
+        error_rate: 0.05,
+        window: Duration::from_secs(60),
     };
     let (received, secs) = rt.block_on(async {
         let (tx, mut rx) = mpsc::channel(256);
@@ -151,6 +153,8 @@ fn latency(rt: &tokio::runtime::Runtime) {
         error: None,
         quiet_after: Duration::from_secs(60),
         restart: false,
+        error_rate: 0.05,
+        window: Duration::from_secs(60),
     };
     let mut samples = rt.block_on(async {
         let (tx, mut rx) = mpsc::channel(256);

@@ -24,6 +24,8 @@ fn source(input: LogInput) -> LogSource {
         error: None,
         quiet_after: Duration::from_secs(60),
         restart: false,
+        error_rate: 0.05,
+        window: Duration::from_secs(60),
     }
 }
 

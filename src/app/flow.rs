@@ -1,9 +1,9 @@
-//! The run flow inside `update`: asking before destructive phases, the checklist gate, starting and following
-//! steps, cancelling, and ending the run (quit, signals, a lost terminal).
+//! The run flow inside `update`: asking before destructive phases, the checklist and backup gates, starting and
+//! following steps, routing runner messages, and cancelling (ending the run is in `quit`).
 
 use std::sync::Arc;
 
-use super::action::{Effect, Signal};
+use super::action::Effect;
 use super::logbuf::LogLine;
 use super::modal::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, PhaseStatus, QuitState, State};
@@ -312,6 +312,7 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
                 origin: Some(source),
             });
             push_lines(state, lines);
+            super::log_alerts::on_lines(state, source, fx);
         }
         RunnerEvent::LogSource { source, state: s } => source_state(state, source, s),
         RunnerEvent::StepFinished {
@@ -402,7 +403,7 @@ fn step_finished(
 }
 
 /// Records how a phase ended; finishes the run if the operator was quitting.
-fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &mut Vec<Effect>) {
+pub(super) fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &mut Vec<Effect>) {
     let phase = &state.plan.phases[p];
     let (name, destructive) = (phase.name.clone(), phase.destructive);
     let run = &mut state.phases[p];
@@ -514,14 +515,14 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) {
     open(state, m, fx);
 }
 
-fn grace_text() -> String {
+pub(super) fn grace_text() -> String {
     format!(
         "TERM to its whole process group, KILL after {}",
         humantime::format_duration(TERM_GRACE)
     )
 }
 
-fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
+pub(super) fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
     state.cancelling = true;
     fx.push(Effect::Journal(Event::CancelRequested {
         phase: state.plan.phases[id.phase].name.clone(),
@@ -530,124 +531,9 @@ fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
     fx.push(Effect::CancelStep(id));
 }
 
-pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
-    if let (None, Some(busy)) = (state.running, state.backup.busy) {
-        let mut m = Modal::new(
-            ModalKind::Quit,
-            format!("Quit while {}", busy.label()),
-            Expect::Yes,
-        );
-        m.body.push((
-            "Quitting".into(),
-            "stops it first (a restore rolls back, a partial backup is deleted)".into(),
-        ));
-        m.danger = true;
-        open(state, m, fx);
-        return;
-    }
-    if state.running.is_none() && applying(state) {
-        let mut m = Modal::new(
-            ModalKind::Quit,
-            "Quit while migrations are applied",
-            Expect::Yes,
-        );
-        m.body
-            .push(("Applying".into(), super::db::database_line(state)));
-        m.body.push((
-            "Quitting".into(),
-            "no further migration starts; deckhand quits once the one in flight has committed or rolled back"
-                .into(),
-        ));
-        m.danger = true;
-        open(state, m, fx);
-        return;
-    }
-    match state.running {
-        None => finish(state, "operator quit", fx),
-        Some(id) => {
-            let mut m = Modal::new(ModalKind::Quit, "Quit while a step runs", Expect::Yes);
-            let phase = &state.plan.phases[id.phase];
-            m.body.push((
-                "Running".into(),
-                format!("step {} of {}", id.step + 1, phase.name),
-            ));
-            m.body
-                .push(("Quitting".into(), format!("cancels it: {}", grace_text())));
-            m.body
-                .push(("Result".into(), "the run ends as aborted (exit 1)".into()));
-            m.danger = true;
-            open(state, m, fx);
-        }
-    }
-}
-
-/// A signal ends the run: the running step is cancelled first, then deckhand quits.
-pub(super) fn on_signal(state: &mut State, sig: Signal, fx: &mut Vec<Effect>) {
-    fx.push(Effect::Journal(Event::Signal {
-        name: sig.name().into(),
-    }));
-    if sig == Signal::Hangup {
-        state.terminal_lost = true;
-    }
-    end_abruptly(state, &format!("{} received", sig.name()), fx);
-}
-
-pub(super) fn on_terminal_lost(state: &mut State, why: String, fx: &mut Vec<Effect>) {
-    if state.terminal_lost && state.quit != QuitState::No {
-        return;
-    }
-    state.terminal_lost = true;
-    fx.push(Effect::Journal(Event::Error {
-        context: "terminal".into(),
-        message: why,
-    }));
-    end_abruptly(state, "terminal lost", fx);
-}
-
-fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
-    if state.quit == QuitState::Done {
-        return;
-    }
-    state.aborted = true;
-    if let Some(modal) = state.modal.take() {
-        fx.push(Effect::Journal(Event::ConfirmationDeclined {
-            what: modal.title,
-            typed: modal.input,
-            why: reason.to_string(),
-        }));
-    }
-    if let Some(next) = state.held.take() {
-        end_phase(state, next.phase, PhaseStatus::Cancelled, fx);
-    }
-    match state.running {
-        Some(id) => {
-            state.quit = QuitState::AfterStep;
-            // Cancelling twice is harmless; not cancelling would leave deckhand waiting on the step forever.
-            cancel(state, id, fx);
-        }
-        None if state.backup.busy.is_some() => {
-            super::backup::stop_for_quit(state, fx);
-        }
-        // A migration in flight is never cut off: no further one starts, and deckhand quits when it is done.
-        None if applying(state) => {
-            state.quit = QuitState::AfterStep;
-            fx.push(Effect::StopMigrations);
-        }
-        None => finish(state, reason, fx),
-    }
-    state.dirty = true;
-}
-
 /// Migrations are being applied right now.
-fn applying(state: &State) -> bool {
+pub(super) fn applying(state: &State) -> bool {
     state.db.busy == Some(super::DbBusy::Applying)
 }
 
-pub(super) fn finish(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
-    state.quit = QuitState::Done;
-    fx.push(Effect::Journal(Event::Quit {
-        exit_code: state.exit_code(),
-        reason: reason.into(),
-    }));
-    fx.push(Effect::Quit);
-}
+pub(super) use super::quit::{finish, on_signal, on_terminal_lost, request_quit};

@@ -154,6 +154,8 @@ pub struct HealthPane {
     pub verify_pending: usize,
     /// An alert whose prompt could not open (another prompt was open): offered once that one closes.
     pub unoffered: Option<usize>,
+    /// Per `[[logs]]` source, its error-rate alert. Alert indexes past the checks are log sources.
+    pub log_alerts: Vec<Option<String>>,
 }
 
 impl HealthPane {
@@ -161,16 +163,25 @@ impl HealthPane {
         HealthPane {
             checks: vec![CheckRun::default(); plan.health.len()],
             verify: vec![None; plan.verify.len()],
+            log_alerts: vec![None; plan.logs.len()],
             ..Default::default()
         }
     }
 
-    /// The checks with an alert: (index, why).
+    /// Every alert: (alert index, why). Indexes past the checks are `[[logs]]` sources.
     pub fn alerts(&self) -> impl Iterator<Item = (usize, &str)> {
-        self.checks
-            .iter()
+        let checks = self.checks.iter().map(|c| c.alert.as_deref());
+        checks
+            .chain(self.log_alerts.iter().map(Option::as_deref))
             .enumerate()
-            .filter_map(|(i, c)| c.alert.as_deref().map(|a| (i, a)))
+            .filter_map(|(i, a)| a.map(|a| (i, a)))
+    }
+
+    fn alert(&self, i: usize) -> Option<&String> {
+        match self.checks.get(i) {
+            Some(c) => c.alert.as_ref(),
+            None => self.log_alerts.get(i - self.checks.len())?.as_ref(),
+        }
     }
 }
 
@@ -288,28 +299,63 @@ pub(super) fn on_probe(state: &mut State, check: usize, probe: Probe, fx: &mut V
     };
     let window = run.window(state.now, cfg.window);
     let why = alert_reason(cfg, baseline, &window);
-    let name = cfg.name.clone();
-    match (why, run.alert.is_some()) {
+    set_alert(state, check, why, fx);
+}
+
+/// What alert `i` is about: a check's name, or `logs <source>`.
+pub fn alert_name(state: &State, i: usize) -> String {
+    match state.plan.health.get(i) {
+        Some(c) => c.name.clone(),
+        None => state
+            .plan
+            .logs
+            .get(i - state.plan.health.len())
+            .map_or_else(|| "?".into(), |l| format!("logs {}", l.name)),
+    }
+}
+
+/// Raises (journaled, offered) or clears alert `i` as `why` says; nothing when it does not change.
+pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &mut Vec<Effect>) {
+    let checks = state.health.checks.len();
+    let slot = match state.health.checks.get_mut(i) {
+        Some(run) => &mut run.alert,
+        None => match state.health.log_alerts.get_mut(i - checks) {
+            Some(a) => a,
+            None => return,
+        },
+    };
+    let name = alert_name_of(&state.plan, i);
+    match (why, slot.is_some()) {
         (Some(why), false) => {
-            run.alert = Some(why.clone());
+            *slot = Some(why.clone());
             fx.push(Effect::Journal(Event::HealthAlert {
                 check: name.clone(),
                 why: why.clone(),
             }));
             note_line(state, format!("health alert: {name}: {why}"));
-            offer(state, check, fx);
+            offer(state, i, fx);
         }
         (None, true) => {
-            run.alert = None;
+            *slot = None;
             fx.push(Effect::Journal(Event::HealthAlertCleared {
                 check: name.clone(),
             }));
             note_line(state, format!("health alert cleared: {name}"));
-            if state.health.unoffered == Some(check) {
+            if state.health.unoffered == Some(i) {
                 state.health.unoffered = None;
             }
         }
         _ => {}
+    }
+}
+
+fn alert_name_of(plan: &Plan, i: usize) -> String {
+    match plan.health.get(i) {
+        Some(c) => c.name.clone(),
+        None => plan
+            .logs
+            .get(i - plan.health.len())
+            .map_or_else(|| "?".into(), |l| format!("logs {}", l.name)),
     }
 }
 
@@ -319,19 +365,23 @@ fn offer(state: &mut State, check: usize, fx: &mut Vec<Effect>) {
         state.health.unoffered = Some(check);
         return;
     }
-    let cfg = &state.plan.health[check];
-    let run = &state.health.checks[check];
     let mut m = Modal::new(
         ModalKind::HealthAlert(check),
-        format!("Health alert: {}", cfg.name),
+        format!("Health alert: {}", alert_name(state, check)),
         Expect::Yes,
     );
     m.danger = true;
     m.body.push((
         "Alert".into(),
-        run.alert.clone().unwrap_or_else(|| "(cleared)".into()),
+        state
+            .health
+            .alert(check)
+            .cloned()
+            .unwrap_or_else(|| "(cleared)".into()),
     ));
-    m.body.push(("Baseline".into(), baseline_text(run)));
+    if let Some(run) = state.health.checks.get(check) {
+        m.body.push(("Baseline".into(), baseline_text(run)));
+    }
     m.body.push(("Rollback".into(), ROLLBACK_NOTE.into()));
     m.body.push((
         "Answer".into(),
@@ -363,16 +413,14 @@ pub fn baseline_text(run: &CheckRun) -> String {
 
 /// The operator answered an alert prompt.
 pub(super) fn answered(state: &mut State, check: usize, rollback: bool, fx: &mut Vec<Effect>) {
-    let Some(cfg) = state.plan.health.get(check) else {
-        return;
-    };
+    let name = alert_name(state, check);
     let note = if rollback {
         format!("rollback chosen; {ROLLBACK_NOTE}")
     } else {
         "dismissed; monitoring goes on".to_string()
     };
     fx.push(Effect::Journal(Event::HealthAlertAnswered {
-        check: cfg.name.clone(),
+        check: name,
         rollback,
         note: note.clone(),
     }));
@@ -387,7 +435,7 @@ pub(super) fn offer_pending(state: &mut State, fx: &mut Vec<Effect>) {
         return;
     }
     if let Some(check) = state.health.unoffered.take()
-        && state.health.checks[check].alert.is_some()
+        && state.health.alert(check).is_some()
     {
         offer(state, check, fx);
     }

@@ -222,6 +222,16 @@ impl LogView {
     /// Errors per line of `source` over the `window` ending at `now` (whole seconds; at most [`RATE_HISTORY`]);
     /// `None` for an unknown source or when it sent no line in the window. For health alerting.
     pub fn error_rate(&self, source: usize, now: Instant, window: Duration) -> Option<f64> {
+        self.error_rate_counted(source, now, window).map(|(r, _)| r)
+    }
+
+    /// [`Self::error_rate`] with the number of lines it is computed from.
+    pub fn error_rate_counted(
+        &self,
+        source: usize,
+        now: Instant,
+        window: Duration,
+    ) -> Option<(f64, u64)> {
         let s = self.sources.get(source)?;
         let now_s = now.saturating_duration_since(self.origin).as_secs();
         let from = now_s.saturating_sub(window.as_secs().max(1) - 1);
@@ -234,7 +244,7 @@ impl LogView {
             .fold((0u64, 0u64), |(l, e), b| {
                 (l + u64::from(b.lines), e + u64::from(b.errors))
             });
-        (lines > 0).then(|| errors as f64 / lines as f64)
+        (lines > 0).then(|| (errors as f64 / lines as f64, lines))
     }
 
     /// Records a source's new state (notes are lines, not states).

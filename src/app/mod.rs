@@ -8,9 +8,11 @@ mod db;
 mod flow;
 mod health;
 mod keymap;
+mod log_alerts;
 mod logbuf;
 mod logview;
 mod modal;
+mod quit;
 mod risk;
 mod state;
 mod update;
@@ -24,7 +26,7 @@ pub use db::{DbBusy, DbPane, DbView, database_line as database_target, rehearsal
 pub use flow::outcome_text;
 pub use health::{
     CheckRun, HealthPane, HealthState, MAX_SAMPLES, MIN_ALERT_SAMPLES, ROLLBACK_NOTE, SPARK_POINTS,
-    Sample, Stats, VerifyRow, alert_reason, baseline_text, verify_passes,
+    Sample, Stats, VerifyRow, alert_name, alert_reason, baseline_text, verify_passes,
 };
 pub use keymap::{Command, bindings, hints, key_label};
 pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};

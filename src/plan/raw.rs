@@ -88,6 +88,8 @@ pub(super) struct RawLogs {
     pub error: Option<Spanned<String>>,
     pub quiet_after: Option<Spanned<String>>,
     pub restart: Option<bool>,
+    pub error_rate: Option<Spanned<f64>>,
+    pub window: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

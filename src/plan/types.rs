@@ -239,7 +239,7 @@ pub enum LogInput {
 }
 
 /// `[[logs]]`: one log source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogSource {
     pub name: String,
     pub input: LogInput,
@@ -249,4 +249,7 @@ pub struct LogSource {
     pub quiet_after: Duration,
     /// Restart a command that exits (default true).
     pub restart: bool,
+    /// Alert when the share of error lines over `window` exceeds this (0.05 = 5%), as health checks do.
+    pub error_rate: f64,
+    pub window: Duration,
 }

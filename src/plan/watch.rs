@@ -286,12 +286,29 @@ impl Builder<'_> {
             Some(q) => self.timeout(q, &format!("{p}.quiet_after"))?,
             None => DEFAULT_QUIET_AFTER,
         };
+        let error_rate = match &l.error_rate {
+            None => 0.05,
+            Some(r) if *r.get_ref() > 0.0 && *r.get_ref() <= 1.0 => *r.get_ref(),
+            Some(r) => {
+                let message = format!(
+                    "invalid value {}: expected more than 0 and at most 1",
+                    r.get_ref()
+                );
+                return Err(self.err(r.span(), &format!("{p}.error_rate"), &message));
+            }
+        };
+        let window = match &l.window {
+            Some(w) => self.timeout(w, &format!("{p}.window"))?,
+            None => DEFAULT_ALERT_WINDOW,
+        };
         Ok(LogSource {
             name: name.display,
             input,
             error,
             quiet_after,
             restart: l.restart.unwrap_or(true),
+            error_rate,
+            window,
         })
     }
 }

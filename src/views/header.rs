@@ -51,14 +51,9 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         ));
     }
     if let Some((i, why)) = state.health.alerts().next() {
-        let name = state
-            .plan
-            .health
-            .get(i)
-            .map(|c| c.name.as_str())
-            .unwrap_or("?");
+        let name = crate::app::alert_name(state, i);
         spans.push(Span::styled(
-            format!("  ALERT {}: {}", safe(name), safe(why)),
+            format!("  ALERT {}: {}", safe(&name), safe(why)),
             Style::new()
                 .fg(theme::DANGER)
                 .add_modifier(Modifier::BOLD | Modifier::REVERSED),
