@@ -208,3 +208,64 @@ fn run_without_a_terminal_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs an interactive terminal"));
 }
+
+#[test]
+fn a_followed_log_cannot_drive_the_terminal() {
+    // A [[logs]] file source carrying a title change (OSC 0), a clipboard write (OSC 52), a clear-screen and a
+    // colour change: on the real terminal they must arrive as visible, inert text.
+    let data = tempfile::tempdir().expect("tempdir");
+    let log = data.path().join("app.log");
+    std::fs::write(&log, "").unwrap();
+    let plan = data.path().join("logs.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "[project]\nname = \"inj\"\nenvironment = \"staging\"\n\n[[phase]]\nname = \"Deploy\"\n\
+             steps = [{{ run = \"true\" }}]\n\n[[logs]]\nname = \"app\"\nfile = \"{}\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    let plan_arg = plan.display().to_string();
+    let mut app = PtyApp::start(&["run", &plan_arg], data.path());
+    app.wait_for("Phases");
+    app.send("3");
+    let evil =
+        "start \x1b]0;pwned\x07\nclip \x1b]52;c;ZXZpbA==\x07\nclear \x1b[2J\n\x1b[31mred end\n";
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, evil.as_bytes()))
+        .unwrap();
+    app.wait_for("start ^[]0;pwned^G");
+    app.wait_for("red end");
+    let screen = app.contents();
+    assert!(screen.contains("clip ^[]52;c;ZXZpbA==^G"), "{screen}");
+    assert!(screen.contains("clear ^[[2J"), "{screen}");
+    // The colour change is dropped, not applied: "red end" is not drawn red.
+    let parser = app.screen.lock().unwrap();
+    let grid = parser.screen();
+    let (row, col) = (0..24u16)
+        .find_map(|r| {
+            let text = grid.contents_between(r, 0, r, 80);
+            text.find("red end")
+                .map(|c| (r, text[..c].chars().count() as u16))
+        })
+        .expect("red end on screen");
+    let fg = grid.cell(row, col).map(|c| c.fgcolor());
+    assert_ne!(fg, Some(vt100::Color::Idx(1)), "{screen}");
+    drop(parser);
+    assert!(
+        screen.contains("Phases"),
+        "the screen was not cleared:\n{screen}"
+    );
+    let raw = app.raw.lock().unwrap().clone();
+    for injected in [&b"\x1b]0;pwned"[..], b"\x1b]52;", b"pwned\x07"] {
+        assert!(
+            !raw.windows(injected.len()).any(|w| w == injected),
+            "{injected:?} reached the terminal"
+        );
+    }
+    app.send("q");
+    assert_eq!(app.wait_exit(), 0);
+}

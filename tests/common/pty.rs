@@ -18,6 +18,8 @@ pub const WAIT_LIMIT: Duration = Duration::from_secs(20);
 pub struct PtyApp {
     pub screen: Arc<Mutex<vt100::Parser>>,
     pub bytes: Arc<AtomicUsize>,
+    /// Everything deckhand wrote to the terminal, raw.
+    pub raw: Arc<Mutex<Vec<u8>>>,
     writer: Box<dyn Write + Send>,
     pub child: Box<dyn Child + Send + Sync>,
     master: Box<dyn MasterPty + Send>,
@@ -53,7 +55,8 @@ impl PtyApp {
         let writer = pair.master.take_writer().expect("pty writer");
         let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
         let bytes = Arc::new(AtomicUsize::new(0));
-        let (s, b) = (screen.clone(), bytes.clone());
+        let raw = Arc::new(Mutex::new(Vec::new()));
+        let (s, b, r) = (screen.clone(), bytes.clone(), raw.clone());
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n) = reader.read(&mut buf) {
@@ -61,12 +64,14 @@ impl PtyApp {
                     break;
                 }
                 b.fetch_add(n, Ordering::SeqCst);
+                r.lock().expect("raw lock").extend_from_slice(&buf[..n]);
                 s.lock().expect("screen lock").process(&buf[..n]);
             }
         });
         PtyApp {
             screen,
             bytes,
+            raw,
             writer,
             child,
             master: pair.master,
