@@ -544,3 +544,34 @@ fn verify_compares_numbers_as_numbers_and_text_as_text() {
     assert!(verify_passes("-3", CmpOp::Lt, "2"));
     assert!(verify_passes("2", CmpOp::Le, "2"));
 }
+
+#[test]
+fn a_health_pane_taller_than_the_screen_scrolls() {
+    let mut src = String::from(
+        "[project]\nname = \"shop\"\nenvironment = \"staging\"\n\n[database]\nurl = \"sqlite://x.db\"\n\
+         migrations = \"m\"\n\n[[phase]]\nname = \"p\"\nsteps = [{ run = \"true\" }]\n",
+    );
+    for i in 0..8 {
+        src.push_str(&format!(
+            "\n[[health]]\nname = \"check{i}\"\nurl = \"http://127.0.0.1:9/{i}\"\n"
+        ));
+    }
+    src.push_str("\n[[verify]]\nname = \"last row\"\nsql = \"select 1\"\nexpect = \"= 1\"\n");
+    let mut h = Harness::new(plan_from(&src));
+    h.char('4');
+    let (text, _) = screen(&h);
+    assert!(
+        text.contains("check0") && !text.contains("last row"),
+        "{text}"
+    );
+    for _ in 0..60 {
+        h.char('j');
+    }
+    let (text, _) = screen(&h);
+    assert!(
+        text.contains("last row") && !text.contains("check0"),
+        "{text}"
+    );
+    h.char('g');
+    assert!(screen(&h).0.contains("check0"));
+}

@@ -127,6 +127,8 @@ pub struct State {
     pub help: bool,
     /// Lines the help overlay is scrolled down.
     pub help_scroll: usize,
+    /// Lines the health pane is scrolled down.
+    pub health_scroll: usize,
     /// One line for the status bar (a result, a refusal, an error).
     pub flash: Option<String>,
     pub quit: QuitState,
@@ -186,6 +188,7 @@ impl State {
             modal: None,
             help: false,
             help_scroll: 0,
+            health_scroll: 0,
             flash: None,
             quit: QuitState::No,
             aborted: false,

@@ -214,7 +214,14 @@ fn scroll(state: &mut State, delta: isize) {
                 .clamp(0, max) as usize;
         }
         Pane::Migrations => db::scroll(state, delta),
-        Pane::Health => {}
+        // The view clamps the offset to what there is to show.
+        Pane::Health => {
+            // At most every line the pane can have (a check takes up to four).
+            let max = (state.plan.health.len() * 4 + state.plan.verify.len() + 2) as isize;
+            state.health_scroll = (state.health_scroll as isize)
+                .saturating_add(delta)
+                .clamp(0, max) as usize;
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! The health pane: per `[[health]]` check its state (healthy green, unhealthy red, no data yellow), last latency,
 //! a sparkline of recent latencies, the error rate over its window and its baseline; `insecure` as a red warning;
-//! then the `[[verify]]` assertions with pass or fail and the value.
+//! then the `[[verify]]` assertions with pass or fail and the value. Scrolls (j/k) when taller than the pane.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -33,7 +33,15 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
         ));
     }
     lines.extend(verify_lines(state));
-    frame.render_widget(Paragraph::new(lines).block(block), area);
+    // Many checks on a small screen: j/k scroll the pane (clamped so the last line can reach the bottom).
+    let visible = usize::from(area.height.saturating_sub(2));
+    let scroll = state.health_scroll.min(lines.len().saturating_sub(visible));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll as u16, 0))
+            .block(block),
+        area,
+    );
 }
 
 fn state_style(s: HealthState) -> Style {
