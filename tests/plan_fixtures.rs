@@ -1,0 +1,236 @@
+//! Every invalid plan fixture under tests/fixtures/invalid with the exact message `load` gives: file:line:column,
+//! the key path, and what was expected.
+
+use std::path::Path;
+
+use deckhand::plan;
+
+/// Each invalid fixture with the exact message `load` must give. Variables they use are named
+/// DECKHAND_TEST_UNSET_* so that nobody's environment sets them.
+const INVALID: &[(&str, &str)] = &[
+    (
+        "01-syntax-error.toml",
+        "tests/fixtures/invalid/01-syntax-error.toml:1:9: unclosed table, expected `]`",
+    ),
+    (
+        "02-unknown-top-level-key.toml",
+        "tests/fixtures/invalid/02-unknown-top-level-key.toml:1:1: version: \
+         unknown field `version`, expected one of `project`, `checklist`, `phase`, `database`, \
+         `backup`, `health`, `verify`, `logs`",
+    ),
+    (
+        "03-unknown-key-in-project.toml",
+        "tests/fixtures/invalid/03-unknown-key-in-project.toml:4:1: project.owner: \
+         unknown field `owner`, expected `name` or `environment`",
+    ),
+    (
+        "04-unknown-key-in-step.toml",
+        "tests/fixtures/invalid/04-unknown-key-in-step.toml:9:26: phase[0].steps[1].timout: \
+         unknown field `timout`, expected one of `run`, `timeout`, `cwd`, `env`",
+    ),
+    (
+        "05-missing-project.toml",
+        "tests/fixtures/invalid/05-missing-project.toml:1:1: project: \
+         missing [project] table; expected [project] with name and environment",
+    ),
+    (
+        "06-missing-project-name.toml",
+        "tests/fixtures/invalid/06-missing-project-name.toml:1:1: project.name: \
+         missing; expected name = \"<project>\"",
+    ),
+    (
+        "07-empty-project-name.toml",
+        "tests/fixtures/invalid/07-empty-project-name.toml:2:8: project.name: \
+         must not be empty; expected name = \"<project>\"",
+    ),
+    (
+        "08-bad-environment-word.toml",
+        "tests/fixtures/invalid/08-bad-environment-word.toml:3:15: project.environment: \
+         invalid environment \"live production\": expected one word of letters, digits, \
+         '_', '.' or '-' (the operator types it to confirm)",
+    ),
+    (
+        "09-wrong-type-destructive.toml",
+        "tests/fixtures/invalid/09-wrong-type-destructive.toml:7:15: phase[0].destructive: \
+         invalid type: string \"yes\", expected a boolean",
+    ),
+    (
+        "10-no-phases.toml",
+        "tests/fixtures/invalid/10-no-phases.toml:1:1: phase: \
+         the plan has no [[phase]]; expected at least one",
+    ),
+    (
+        "11-phase-without-steps.toml",
+        "tests/fixtures/invalid/11-phase-without-steps.toml:11:9: phase[1].steps: \
+         no steps; expected at least one step such as { run = \"./deploy.sh\" }",
+    ),
+    (
+        "12-missing-run.toml",
+        "tests/fixtures/invalid/12-missing-run.toml:11:1: phase[0].steps[1].run: \
+         missing; expected run = \"<command>\"",
+    ),
+    (
+        "13-empty-run.toml",
+        "tests/fixtures/invalid/13-empty-run.toml:7:18: phase[0].steps[0].run: \
+         must not be empty; expected run = \"<command>\"",
+    ),
+    (
+        "14-bad-duration.toml",
+        "tests/fixtures/invalid/14-bad-duration.toml:8:36: phase[0].steps[0].timeout: \
+         invalid duration \"20x\": expected a duration such as \"30s\", \"5m\" or \"1h30m\"",
+    ),
+    (
+        "15-zero-duration.toml",
+        "tests/fixtures/invalid/15-zero-duration.toml:8:36: phase[0].steps[0].timeout: \
+         invalid duration \"0s\": must be greater than zero",
+    ),
+    (
+        "16-duplicate-phase-name.toml",
+        "tests/fixtures/invalid/16-duplicate-phase-name.toml:14:8: phase[2].name: \
+         duplicate phase name \"Deploy code\" (already used by phase[0])",
+    ),
+    (
+        "17-bad-env-key.toml",
+        "tests/fixtures/invalid/17-bad-env-key.toml:8:53: phase[0].steps[0].env.1WORKERS: \
+         invalid variable name \"1WORKERS\": expected letters, digits and '_', \
+         not starting with a digit",
+    ),
+    (
+        "18-unset-variable.toml",
+        "tests/fixtures/invalid/18-unset-variable.toml:11:24: \
+         phase[0].steps[0].env.DATABASE_URL: environment variable DECKHAND_TEST_UNSET_1 \
+         is not set (write ${DECKHAND_TEST_UNSET_1:-default} to give a default)",
+    ),
+    (
+        "19-malformed-interpolation.toml",
+        "tests/fixtures/invalid/19-malformed-interpolation.toml:7:18: phase[0].steps[0].run: \
+         invalid interpolation \"${DECKHAND_TEST_UNSET_2%.tar}\": \
+         expected ${NAME} or ${NAME:-default}",
+    ),
+    (
+        "20-empty-checklist-item.toml",
+        "tests/fixtures/invalid/20-empty-checklist-item.toml:12:8: checklist[2].item: \
+         must not be empty; expected item = \"<text>\"",
+    ),
+    (
+        "21-missing-environment.toml",
+        "tests/fixtures/invalid/21-missing-environment.toml:1:1: project.environment: \
+         missing; expected environment = \"<word>\", e.g. \"production\"",
+    ),
+    (
+        "22-env-value-wrong-type.toml",
+        "tests/fixtures/invalid/22-env-value-wrong-type.toml:10:19: \
+         phase[0].steps[0].env.WORKERS: invalid type: integer `4`, expected a string",
+    ),
+    (
+        "23-unterminated-interpolation.toml",
+        "tests/fixtures/invalid/23-unterminated-interpolation.toml:3:15: project.environment: \
+         invalid interpolation \"${DECKHAND_TEST_UNSET_3:-production\": \
+         expected ${NAME} or ${NAME:-default}",
+    ),
+    (
+        "24-missing-steps.toml",
+        "tests/fixtures/invalid/24-missing-steps.toml:5:1: phase[0].steps: \
+         missing; expected at least one step such as { run = \"./deploy.sh\" }",
+    ),
+    (
+        "25-unset-variable-in-phase-name.toml",
+        "tests/fixtures/invalid/25-unset-variable-in-phase-name.toml:6:8: phase[0].name: \
+         environment variable DECKHAND_TEST_UNSET_4 is not set \
+         (write ${DECKHAND_TEST_UNSET_4:-default} to give a default)",
+    ),
+    (
+        "26-unknown-key-in-phase.toml",
+        "tests/fixtures/invalid/26-unknown-key-in-phase.toml:7:1: phase[0].confirm: \
+         unknown field `confirm`, expected one of `name`, `destructive`, `needs_backup`, `steps`",
+    ),
+    (
+        "27-database-without-url.toml",
+        "tests/fixtures/invalid/27-database-without-url.toml:5:1: database.url: \
+         missing; expected url = \"${DATABASE_URL}\"",
+    ),
+    (
+        "28-database-unsupported-url.toml",
+        "tests/fixtures/invalid/28-database-unsupported-url.toml:6:7: database.url: \
+         unsupported database URL \"mysql://db/shop\": expected postgres://…, postgresql://… or sqlite:…",
+    ),
+    (
+        "29-database-unknown-format.toml",
+        "tests/fixtures/invalid/29-database-unknown-format.toml:8:10: database.format: \
+         unknown format \"flyway\": expected one of prisma, sqlx, drizzle, plain",
+    ),
+    (
+        "30-database-bad-lock-timeout.toml",
+        "tests/fixtures/invalid/30-database-bad-lock-timeout.toml:8:16: database.lock_timeout: \
+         invalid duration \"soon\": expected a duration such as \"30s\", \"5m\" or \"1h30m\"",
+    ),
+    (
+        "31-database-unknown-key.toml",
+        "tests/fixtures/invalid/31-database-unknown-key.toml:8:1: database.lock_timout: \
+         unknown field `lock_timout`, expected one of `url`, `migrations`, `format`, `lock_timeout`, \
+         `statement_timeout`, `lock_wait`",
+    ),
+    (
+        "32-backup-without-database.toml",
+        "tests/fixtures/invalid/32-backup-without-database.toml:5:1: backup: \
+         a backup needs a database: add a [database] table with url",
+    ),
+    (
+        "33-backup-jobs-without-directory.toml",
+        "tests/fixtures/invalid/33-backup-jobs-without-directory.toml:11:8: backup.jobs: \
+         parallel jobs need format = \"directory\" (a custom-format dump is one stream)",
+    ),
+    (
+        "34-backup-unknown-format.toml",
+        "tests/fixtures/invalid/34-backup-unknown-format.toml:11:10: backup.format: \
+         unknown format \"tar\": expected one of custom, directory",
+    ),
+    (
+        "35-backup-bad-keep.toml",
+        "tests/fixtures/invalid/35-backup-bad-keep.toml:11:8: backup.keep: \
+         invalid value 0: expected a whole number from 1 to 1024",
+    ),
+    (
+        "36-health-bad-status-range.toml",
+        "tests/fixtures/invalid/36-health-bad-status-range.toml:12:17: health[0].expect_status: \
+         invalid status \"200-99\": expected codes from 100 to 599, e.g. [200, 204] or \"200-299\"",
+    ),
+    (
+        "37-verify-bad-expect.toml",
+        "tests/fixtures/invalid/37-verify-bad-expect.toml:12:10: verify[0].expect: \
+         invalid expectation \"about 58\": expected an operator (=, !=, <, <=, >, >=) and a value, e.g. \">= 58\"",
+    ),
+    (
+        "38-logs-bad-regex.toml",
+        "tests/fixtures/invalid/38-logs-bad-regex.toml:12:9: logs[0].error: \
+         invalid regex \"(?i)error|(\": error: unclosed group",
+    ),
+];
+
+#[test]
+fn invalid_fixtures_give_exact_errors() {
+    let dir = Path::new("tests/fixtures/invalid");
+    let mut on_disk: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let listed: Vec<&str> = INVALID.iter().map(|(f, _)| *f).collect();
+    assert_eq!(on_disk, listed, "every fixture is listed, in order");
+    assert!(INVALID.len() >= 18);
+
+    let mut failures = Vec::new();
+    for (file, expected) in INVALID {
+        let path = dir.join(file);
+        let actual = match plan::load(&path) {
+            Ok(_) => "<parsed without error>".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if actual != *expected {
+            failures.push(format!(
+                "{file}\n  expected: {expected}\n  actual:   {actual}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
