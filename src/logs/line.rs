@@ -36,22 +36,39 @@ fn is_alnum(b: u8) -> bool {
 }
 
 /// For one block: bit i set when byte i is an ASCII letter or digit; when it is the first letter of a level
-/// word (either case: c d e f i n p w); when it is not printable ASCII. Written so that it compiles to a few
-/// vector compares and mask extractions.
+/// word (either case: c d e f i n p w). Written so that it compiles to a few vector compares: one flag byte per
+/// input byte, then 8 flags at a time gathered into bits with a multiplication.
 #[inline(always)]
-fn classify(block: &[u8; BLOCK]) -> (u32, u32, u32) {
-    let (mut alnum, mut first, mut odd) = (0u32, 0u32, 0u32);
-    for (i, &b) in block.iter().enumerate() {
+fn classify(block: &[u8; BLOCK]) -> (u32, u32) {
+    let mut flags = [0u8; BLOCK];
+    for (f, &b) in flags.iter_mut().zip(block) {
         let l = b | 0x20;
         let letter = l.wrapping_sub(b'a') < 26;
         let digit = b.wrapping_sub(b'0') < 10;
         let starts =
             (l.wrapping_sub(b'c') < 4) | (l == b'i') | (l == b'n') | (l == b'p') | (l == b'w');
-        alnum |= u32::from(letter | digit) << i;
-        first |= u32::from(starts) << i;
-        odd |= u32::from(b.wrapping_sub(0x20) >= 0x5f) << i;
+        *f = u8::from(letter | digit) | (u8::from(starts) << 1);
     }
-    (alnum, first, odd)
+    // Byte i of `w` (0 or 1) lands in bit 56 + i of the product, with no carries between them.
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    let (mut alnum, mut first) = (0u32, 0u32);
+    for (k, chunk) in flags.chunks_exact(8).enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        alnum |= (((w & LOW).wrapping_mul(GATHER) >> 56) as u32) << (8 * k);
+        first |= ((((w >> 1) & LOW).wrapping_mul(GATHER) >> 56) as u32) << (8 * k);
+    }
+    (alnum, first)
+}
+
+/// True when some byte is not printable ASCII.
+#[inline(always)]
+fn has_odd(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(false, |odd, &b| odd | (b.wrapping_sub(0x20) >= 0x5f))
 }
 
 /// The level of the word (a maximal run of ASCII letters and digits) starting at `text[0]`, if it is one.
@@ -75,23 +92,25 @@ fn word_level(text: &[u8]) -> Option<Level> {
 /// Finds the level of a line and whether it is printable ASCII only, in one pass.
 fn scan(text: &[u8]) -> (Level, bool) {
     let mut level = Level::Other;
-    let mut odd = 0u32;
+    let mut odd = false;
     // Whether the byte before the current block is a letter or digit.
     let mut carry = 0u32;
     let mut base = 0usize;
     while base < text.len() {
         let rest = &text[base..];
-        let mut block = [0u8; BLOCK];
-        let n = rest.len().min(BLOCK);
-        block[..n].copy_from_slice(&rest[..n]);
-        let (alnum, first, odd_bytes) = classify(&block);
-        // Bytes past the end of the text (zeros) are neither alphanumeric nor first letters.
-        let valid = if n == BLOCK {
-            u32::MAX
-        } else {
-            (1u32 << n) - 1
+        let (alnum, first) = match rest.first_chunk::<BLOCK>() {
+            Some(block) => {
+                odd |= has_odd(block);
+                classify(block)
+            }
+            None => {
+                // The last, short block: padded with zeros, which are neither letters nor digits.
+                odd |= has_odd(rest);
+                let mut block = [0u8; BLOCK];
+                block[..rest.len()].copy_from_slice(rest);
+                classify(&block)
+            }
         };
-        odd |= odd_bytes & valid;
         if level < Level::Error {
             let mut candidates = alnum & !((alnum << 1) | carry) & first;
             while candidates != 0 {
@@ -105,7 +124,7 @@ fn scan(text: &[u8]) -> (Level, bool) {
         carry = alnum >> (BLOCK - 1);
         base += BLOCK;
     }
-    (level, odd == 0)
+    (level, !odd)
 }
 
 /// The level of a line: the most severe level word in it (as a whole word: `[ERROR]`, `level=warn`, `E: panic:`
