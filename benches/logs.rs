@@ -1,7 +1,8 @@
 //! The live-logs pipeline, measured (not asserted): ingest rate with a regex filter through the real path from a
 //! pipe (runner task -> bounded channel -> `update` on one thread), time from a line written to it drawn,
 //! resident memory with 1,000,000 lines buffered, frame time at 200x50 with 1,000,000 lines and a filter, and
-//! bytes written to the terminal per second during a flood and while idle. Run: `scripts/logs-bench.sh`.
+//! bytes written to the terminal per second during a flood and while idle. Run: `scripts/logs-bench.sh`
+//! (`scripts/logs-bench.sh ingest split` runs only those).
 
 use std::io::Write;
 use std::path::Path;
@@ -308,8 +309,22 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    memory_and_frames();
-    split_decode();
-    ingest(&rt);
-    latency(&rt);
+    // `scripts/logs-bench.sh ingest split` runs only the named measurements (all of them without a name).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |name: &str| only.is_empty() || only.iter().any(|o| name.starts_with(o.as_str()));
+    if run("memory") || run("frames") {
+        memory_and_frames();
+    }
+    if run("split") {
+        split_decode();
+    }
+    if run("ingest") {
+        ingest(&rt);
+    }
+    if run("latency") {
+        latency(&rt);
+    }
 }

@@ -300,9 +300,11 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
                 return;
             };
             let now = state.now;
-            for l in &lines {
-                state.logview.count(source, l.level, now);
-            }
+            let errors = lines
+                .iter()
+                .filter(|l| l.level == crate::runner::Level::Error)
+                .count();
+            state.logview.count(source, lines.len(), errors, now);
             let lines = lines.into_iter().map(|l| LogLine {
                 source: tag.clone(),
                 stream: Some(crate::runner::Stream::Stdout),

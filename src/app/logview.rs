@@ -194,23 +194,31 @@ impl LogView {
         shown
     }
 
-    /// Counts a source's line at `now` (for quiet detection and the error rate).
-    pub fn count(&mut self, source: usize, level: Level, now: Instant) {
+    /// Counts a batch of `lines` of a source, `errors` of them errors, at `now` (for quiet detection and the
+    /// error rate).
+    pub fn count(&mut self, source: usize, lines: usize, errors: usize, now: Instant) {
         let second = now.saturating_duration_since(self.origin).as_secs();
         let Some(s) = self.sources.get_mut(source) else {
             return;
         };
+        if lines == 0 {
+            return;
+        }
+        let (lines32, errors32) = (
+            u32::try_from(lines).unwrap_or(u32::MAX),
+            u32::try_from(errors).unwrap_or(u32::MAX),
+        );
         s.last_line = Some(now);
-        s.lines += 1;
+        s.lines += lines as u64;
         match s.buckets.back_mut() {
             Some(b) if b.second == second => {
-                b.lines += 1;
-                b.errors += u32::from(level == Level::Error);
+                b.lines = b.lines.saturating_add(lines32);
+                b.errors = b.errors.saturating_add(errors32);
             }
             _ => s.buckets.push_back(Bucket {
                 second,
-                lines: 1,
-                errors: u32::from(level == Level::Error),
+                lines: lines32,
+                errors: errors32,
             }),
         }
         let keep = RATE_HISTORY.as_secs();

@@ -179,6 +179,8 @@ struct Pipe<R> {
     reader: Option<R>,
     buf: Vec<u8>,
     splitter: Splitter,
+    /// Lines in the last batch: the next batch's starting capacity.
+    last_batch: usize,
 }
 
 impl<R: AsyncRead + Unpin> Pipe<R> {
@@ -187,6 +189,7 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             reader,
             buf: vec![0; READ_CHUNK_BYTES],
             splitter: Splitter::new(MAX_LINE_BYTES),
+            last_batch: 0,
         }
     }
 
@@ -199,7 +202,7 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
 
     /// The lines completed by one read; EOF or an error closes the pipe and flushes its last line.
     fn lines(&mut self, read: std::io::Result<usize>, error: Option<&Regex>) -> Vec<SourceLine> {
-        let mut lines = Vec::new();
+        let mut lines = Vec::with_capacity(self.last_batch);
         let mut emit = |raw: &[u8], truncated| lines.push(make_line(raw, truncated, error));
         match read {
             Ok(n) if n > 0 => self.splitter.push(&self.buf[..n], &mut emit),
@@ -208,6 +211,7 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
                 self.splitter.finish(&mut emit);
             }
         }
+        self.last_batch = lines.len();
         lines
     }
 }
