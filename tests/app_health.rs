@@ -575,3 +575,28 @@ fn a_health_pane_taller_than_the_screen_scrolls() {
     h.char('g');
     assert!(screen(&h).0.contains("check0"));
 }
+
+#[test]
+fn an_alert_stays_up_when_the_service_stops_answering() {
+    let mut h = monitoring();
+    for _ in 0..3 {
+        feed(&mut h, up(100));
+    }
+    let fx = feed(&mut h, down(100));
+    assert_eq!(alerts(&fx).len(), 1);
+    h.key(crossterm::event::KeyCode::Esc);
+    // The service is gone: the window empties of answers. Nothing says the incident is over.
+    h.wait(Duration::from_secs(120));
+    let mut fx = Vec::new();
+    for _ in 0..5 {
+        fx.extend(feed(&mut h, none()));
+    }
+    assert!(
+        !journal_events(&fx)
+            .iter()
+            .any(|e| matches!(e, deckhand::journal::Event::HealthAlertCleared { .. })),
+        "{fx:?}"
+    );
+    assert!(h.state.health.checks[0].alert.is_some());
+    assert_eq!(state(&h), HealthState::Inconclusive);
+}

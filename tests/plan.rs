@@ -526,3 +526,10 @@ quiet_after = "5m"
     );
     assert_eq!(plan.logs[1].quiet_after, Duration::from_secs(300));
 }
+
+#[test]
+fn durations_past_thirty_days_are_refused() {
+    let e = parse(&FULL.replace("timeout = \"20m\"", "timeout = \"9999999y\"")).unwrap_err();
+    assert_eq!(e.key, "phase[0].steps[0].timeout");
+    assert!(e.message.contains("at most 30 days"), "{e}");
+}

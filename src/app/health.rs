@@ -298,6 +298,10 @@ pub(super) fn on_probe(state: &mut State, check: usize, probe: Probe, fx: &mut V
         return;
     };
     let window = run.window(state.now, cfg.window);
+    // Too few answers to judge (the service stopped answering, say): an alert stays up, never "cleared".
+    if window.answered < MIN_ALERT_SAMPLES {
+        return;
+    }
     let why = alert_reason(cfg, baseline, &window);
     set_alert(state, check, why, fx);
 }

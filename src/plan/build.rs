@@ -14,6 +14,10 @@ use super::interp::{self, EnvLookup};
 use super::raw::{RawChecklistItem, RawPhase, RawPlan, RawProject, RawStep};
 use super::types::{ChecklistItem, Database, Phase, Project, Resolved, Step};
 
+/// The longest duration a plan may give (a timeout, an interval, a window): beyond it is a typo, and clock
+/// arithmetic must stay far from overflowing.
+const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// Everything validation needs to build located errors and resolve strings.
 pub(super) struct Builder<'a> {
     pub file: String,
@@ -285,6 +289,10 @@ impl Builder<'_> {
         })?;
         if duration.is_zero() {
             let message = format!("invalid duration \"{text}\": must be greater than zero");
+            return Err(self.err(raw.span(), key, &message));
+        }
+        if duration > MAX_DURATION {
+            let message = format!("invalid duration \"{text}\": at most 30 days");
             return Err(self.err(raw.span(), key, &message));
         }
         Ok(duration)

@@ -133,10 +133,13 @@ async fn run_commands(out: &Out, command: &str, restart: bool, cancel: &Cancella
             }
             Ok((child, leader)) => {
                 let pid = leader.as_raw().unsigned_abs();
+                // From here on the whole group goes with this guard, even if the console is gone before the
+                // first message (dropping the child alone would kill only the shell).
+                let group = ProcessGroup::new(leader);
                 if !out.state(SourceState::Running { pid: Some(pid) }).await {
                     return;
                 }
-                match supervise(out, child, leader, cancel).await {
+                match supervise(out, child, group, cancel).await {
                     Some(why) => Some(why),
                     None => return,
                 }
@@ -221,10 +224,9 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
 async fn supervise(
     out: &Out,
     mut child: tokio::process::Child,
-    leader: Pid,
+    mut group: ProcessGroup,
     cancel: &CancellationToken,
 ) -> Option<String> {
-    let mut group = ProcessGroup::new(leader);
     let mut stdout = Pipe::new(child.stdout.take());
     let mut stderr = Pipe::new(child.stderr.take());
     let mut exit: Option<std::io::Result<ExitStatus>> = None;
