@@ -138,6 +138,28 @@ pub fn read_sidecar(archive: &Path) -> Option<Archive> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Records a verification's outcome in the sidecar `record` read for the archive at `path`: a pass sets
+/// `verified`, a failure clears an earlier one (a file known to be damaged is no longer presented as verified).
+/// Nothing is written when the record names another file (a sidecar copied from elsewhere) or nothing changes.
+pub fn record_verification(
+    record: Option<Archive>,
+    path: &Path,
+    verified: Option<super::types::Verified>,
+) -> Result<(), BackupError> {
+    let same_file = |recorded: &Path| match (fs::canonicalize(recorded), fs::canonicalize(path)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    let Some(mut rec) = record.filter(|r| same_file(&r.path)) else {
+        return Ok(());
+    };
+    if verified.is_none() && rec.verified.is_none() {
+        return Ok(());
+    }
+    rec.verified = verified;
+    write_sidecar(&rec)
+}
+
 /// fsyncs the folder holding `path`, so a rename or new file survives a crash.
 pub fn sync_parent(path: &Path) -> io::Result<()> {
     match path.parent() {

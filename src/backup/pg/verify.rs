@@ -122,20 +122,13 @@ pub async fn verify(
     let tables: Vec<String> = toc.tables.iter().map(toc::TocTable::qualified).collect();
     let ok = problems.is_empty();
     let took = started.elapsed();
-    if let Some(mut r) = record.filter(|r| same_file(&r.path, path)) {
-        if ok {
-            r.verified = Some(Verified {
-                at_unix: store::unix_now(),
-                tables: tables.clone(),
-                took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-                compared_with_live,
-            });
-            store::write_sidecar(&r)?;
-        } else if r.verified.take().is_some() {
-            // Known damaged now: no longer presented as verified.
-            store::write_sidecar(&r)?;
-        }
-    }
+    let verified = ok.then(|| Verified {
+        at_unix: store::unix_now(),
+        tables: tables.clone(),
+        took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        compared_with_live,
+    });
+    store::record_verification(record, path, verified)?;
     Ok(Verification {
         ok,
         tables,
@@ -144,12 +137,4 @@ pub async fn verify(
         problems,
         took,
     })
-}
-
-/// Whether the sidecar's recorded path is this archive (a sidecar copied from elsewhere is not rewritten).
-fn same_file(recorded: &Path, path: &Path) -> bool {
-    match (recorded.canonicalize(), path.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }

@@ -123,18 +123,13 @@ pub async fn verify(
 
     let took = started.elapsed();
     let ok = problems.is_empty();
-    if let Some(mut rec) = record.filter(|r| same_file(&r.path, path)) {
-        let verified = ok.then(|| Verified {
-            at_unix: store::unix_now(),
-            tables: tables.clone(),
-            took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-            compared_with_live,
-        });
-        if verified.is_some() || rec.verified.is_some() {
-            rec.verified = verified;
-            store::write_sidecar(&rec)?;
-        }
-    }
+    let verified = ok.then(|| Verified {
+        at_unix: store::unix_now(),
+        tables: tables.clone(),
+        took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        compared_with_live,
+    });
+    store::record_verification(record, path, verified)?;
     Ok(Verification {
         ok,
         tables,
@@ -143,14 +138,6 @@ pub async fn verify(
         problems,
         took,
     })
-}
-
-/// Whether a sidecar's recorded path is this archive (so writing the record back lands beside it).
-fn same_file(recorded: &Path, path: &Path) -> bool {
-    match (std::fs::canonicalize(recorded), std::fs::canonicalize(path)) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
 }
 
 /// `PRAGMA integrity_check`'s rows and the tables of the archive, opened read-only; any failure as one line.
