@@ -139,13 +139,20 @@ pub fn read_sidecar(archive: &Path) -> Option<Archive> {
 }
 
 /// Records a verification's outcome in the sidecar `record` read for the archive at `path`: a pass sets
-/// `verified`, a failure clears an earlier one (a file known to be damaged is no longer presented as verified).
-/// Nothing is written when the record names another file (a sidecar copied from elsewhere) or nothing changes.
+/// `verified` (now, with the tables read back), a failure clears an earlier one (a file known to be damaged is no
+/// longer presented as verified). Nothing is written when the record names another file (a sidecar copied from
+/// elsewhere) or nothing changes.
 pub fn record_verification(
     record: Option<Archive>,
     path: &Path,
-    verified: Option<super::types::Verified>,
+    outcome: &super::types::Verification,
 ) -> Result<(), BackupError> {
+    let verified = outcome.ok.then(|| super::types::Verified {
+        at_unix: unix_now(),
+        tables: outcome.tables.clone(),
+        took_ms: u64::try_from(outcome.took.as_millis()).unwrap_or(u64::MAX),
+        compared_with_live: outcome.compared_with_live,
+    });
     let same_file = |recorded: &Path| match (fs::canonicalize(recorded), fs::canonicalize(path)) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::conn::Conn;
 use super::process::{self, Event, Invocation};
 use super::{catalog, read_toc, send, share, toc, tools};
-use crate::backup::{BackupError, Progress, Stage, Verification, Verified, store};
+use crate::backup::{BackupError, Progress, Stage, Verification, store};
 use crate::plan::Database;
 
 /// Reads the archive at `path` back in full and reports every problem found (see the module doc); `ok` when
@@ -122,19 +122,14 @@ pub async fn verify(
     let tables: Vec<String> = toc.tables.iter().map(toc::TocTable::qualified).collect();
     let ok = problems.is_empty();
     let took = started.elapsed();
-    let verified = ok.then(|| Verified {
-        at_unix: store::unix_now(),
-        tables: tables.clone(),
-        took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-        compared_with_live,
-    });
-    store::record_verification(record, path, verified)?;
-    Ok(Verification {
+    let outcome = Verification {
         ok,
         tables,
         missing,
         compared_with_live,
         problems,
         took,
-    })
+    };
+    store::record_verification(record, path, &outcome)?;
+    Ok(outcome)
 }

@@ -13,7 +13,7 @@ use super::conn;
 use super::files;
 use super::progress::{Reporter, ticking};
 use crate::backup::store::{self, io_err};
-use crate::backup::types::{BackupError, Progress, Stage, Verification, Verified};
+use crate::backup::types::{BackupError, Progress, Stage, Verification};
 use crate::plan::Database;
 
 /// Reads the whole archive at `path` back. Every reason it is not good is a line in `problems` (a damaged or
@@ -123,21 +123,16 @@ pub async fn verify(
 
     let took = started.elapsed();
     let ok = problems.is_empty();
-    let verified = ok.then(|| Verified {
-        at_unix: store::unix_now(),
-        tables: tables.clone(),
-        took_ms: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
-        compared_with_live,
-    });
-    store::record_verification(record, path, verified)?;
-    Ok(Verification {
+    let outcome = Verification {
         ok,
         tables,
         missing,
         compared_with_live,
         problems,
         took,
-    })
+    };
+    store::record_verification(record, path, &outcome)?;
+    Ok(outcome)
 }
 
 /// `PRAGMA integrity_check`'s rows and the tables of the archive, opened read-only; any failure as one line.
