@@ -162,9 +162,7 @@ async fn truncated_and_flipped_archives_fail_verification_though_they_still_list
     orders(&tdb, 30_000).await;
     let (db, _migrations) = plain_db(&tdb.url);
     let dir = tempfile::tempdir().unwrap();
-    let archive = take(&db, &backup_in(dir.path(), BackupFormat::Custom))
-        .await
-        .expect("backup");
+    let archive = backed_up(&db, dir.path()).await;
     assert!(
         verify(&archive.path, None).await.ok,
         "the intact archive passes"
@@ -213,9 +211,7 @@ async fn verify_against_live_names_a_table_created_after_the_backup() {
     orders(&tdb, 10).await;
     let (db, _migrations) = plain_db(&tdb.url);
     let dir = tempfile::tempdir().unwrap();
-    let archive = take(&db, &backup_in(dir.path(), BackupFormat::Custom))
-        .await
-        .expect("backup");
+    let archive = backed_up(&db, dir.path()).await;
     let mut c = tdb.connect().await;
     exec(&mut c, "CREATE TABLE late (id int)").await;
     let v = verify(&archive.path, Some(&db)).await;
@@ -270,9 +266,7 @@ async fn rehearsal_catches_a_unique_index_over_duplicates_that_the_dry_run_canno
         )],
     );
     let backups = tempfile::tempdir().unwrap();
-    let archive = take(&spec, &backup_in(backups.path(), BackupFormat::Custom))
-        .await
-        .expect("backup");
+    let archive = backed_up(&spec, backups.path()).await;
 
     let target = deckhand::migrate::load(&spec).unwrap();
     let mut conn = m::connect(&spec).await;
@@ -342,9 +336,7 @@ async fn rehearsal_applies_clean_migrations_and_times_each() {
         ],
     );
     let backups = tempfile::tempdir().unwrap();
-    let archive = take(&spec, &backup_in(backups.path(), BackupFormat::Custom))
-        .await
-        .expect("backup");
+    let archive = backed_up(&spec, backups.path()).await;
     let report = pg::rehearse(
         &spec,
         None,

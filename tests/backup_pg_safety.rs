@@ -57,9 +57,7 @@ async fn rehearsal_needs_createdb() {
     orders(&tdb, 10).await;
     let (db, _migrations) = plain_db(&tdb.url);
     let backups = tempfile::tempdir().unwrap();
-    let archive = take(&db, &backup_in(backups.path(), BackupFormat::Custom))
-        .await
-        .expect("backup");
+    let archive = backed_up(&db, backups.path()).await;
     let role = create_role(&tdb, "deckhand_nocreate", "pw-nocreate").await;
     let mut c = tdb.connect().await;
     exec(
@@ -111,12 +109,7 @@ async fn no_command_line_record_or_error_holds_the_password() {
     let backup = backup_in(&dir.path().join("ok"), BackupFormat::Custom);
 
     // pg_dump waits at its first lock until this transaction ends: it is surely seen running.
-    let mut locker = tdb.connect().await;
-    exec(
-        &mut locker,
-        "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE",
-    )
-    .await;
+    let mut locker = lock_orders(&tdb).await;
     let stop = Arc::new(AtomicBool::new(false));
     let scanner = std::thread::spawn({
         let (stop, password, name) = (Arc::clone(&stop), password.clone(), tdb.name.clone());
@@ -238,12 +231,7 @@ async fn cancel_during_a_dump_kills_pg_dump_and_removes_the_partial() {
     let (db, _migrations) = plain_db(&tdb.url);
     let dir = tempfile::tempdir().unwrap();
     let backup = backup_in(dir.path(), BackupFormat::Custom);
-    let mut locker = tdb.connect().await;
-    exec(
-        &mut locker,
-        "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE",
-    )
-    .await;
+    let mut locker = lock_orders(&tdb).await;
     let cancel = CancellationToken::new();
     let (tx, rx) = watch::channel(Progress::new(Stage::Preparing, Duration::ZERO));
     let dump = tokio::spawn({
@@ -289,12 +277,7 @@ async fn a_dropped_backup_future_takes_pg_dump_and_the_partial_with_it() {
     let (db, _migrations) = plain_db(&tdb.url);
     let dir = tempfile::tempdir().unwrap();
     let backup = backup_in(dir.path(), BackupFormat::Custom);
-    let mut locker = tdb.connect().await;
-    exec(
-        &mut locker,
-        "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE",
-    )
-    .await;
+    let mut locker = lock_orders(&tdb).await;
     let dump = tokio::spawn({
         let (db, backup) = (db.clone(), backup.clone());
         async move { take(&db, &backup).await }
@@ -318,9 +301,7 @@ async fn restore_into_a_new_database_and_never_over_an_existing_one() {
     orders(&tdb, 100).await;
     let (db, _migrations) = plain_db(&tdb.url);
     let dir = tempfile::tempdir().unwrap();
-    let archive = take(&db, &backup_in(dir.path(), BackupFormat::Custom))
-        .await
-        .expect("backup");
+    let archive = backed_up(&db, dir.path()).await;
     let copy = format!("{}_copy", tdb.name);
     let restore = |name: &str| {
         let mode = RestoreMode::NewDatabase(name.to_string());

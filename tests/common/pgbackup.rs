@@ -39,6 +39,25 @@ pub async fn take(db: &Database, backup: &Backup) -> Result<Archive, BackupError
     pg::take(&src, &progress(), &CancellationToken::new()).await
 }
 
+/// A custom-format backup of `db` into `dir`; the test fails if it cannot be taken.
+pub async fn backed_up(db: &Database, dir: &Path) -> Archive {
+    take(db, &backup_in(dir, BackupFormat::Custom))
+        .await
+        .expect("backup")
+}
+
+/// A connection holding `orders` in ACCESS EXCLUSIVE mode until it rolls back: pg_dump waits at its first lock
+/// behind it, so it is surely seen running.
+pub async fn lock_orders(tdb: &TestDb) -> PgConnection {
+    let mut locker = tdb.connect().await;
+    exec(
+        &mut locker,
+        "BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE",
+    )
+    .await;
+    locker
+}
+
 pub async fn verify(path: &Path, live: Option<&Database>) -> Verification {
     pg::verify(path, live, None, &progress(), &CancellationToken::new())
         .await
