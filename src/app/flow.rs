@@ -334,6 +334,11 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
         RunnerEvent::VerifyResult { check, result } => {
             super::health::on_verify(state, check, result, fx)
         }
+        // Wired by the release stages (issue 7).
+        RunnerEvent::Preflight(_)
+        | RunnerEvent::Smoke { .. }
+        | RunnerEvent::Reverted(_)
+        | RunnerEvent::NotifyFailed { .. } => {}
     }
 }
 

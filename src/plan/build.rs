@@ -180,7 +180,9 @@ impl Builder<'_> {
         }
         Ok(Project {
             name: name.display,
+            production: super::types::is_production_name(&environment.value),
             environment: environment.value,
+            allow_seed: false,
         })
     }
 
@@ -235,6 +237,7 @@ impl Builder<'_> {
             name: name.display,
             destructive: *destructive,
             needs_backup: *needs_backup,
+            seed: false,
             steps,
         })
     }

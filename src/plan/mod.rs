@@ -54,5 +54,11 @@ pub fn parse(
         logs: built.logs,
         checklist: built.checklist,
         phases: built.phases,
+        smoke: Vec::new(),
+        environments: Vec::new(),
+        rollback: None,
+        window: None,
+        monitor: Monitor::default(),
+        notify: None,
     })
 }
