@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use crossterm::event::KeyCode;
-use deckhand::app::{Action, Effect, HealthState, ModalKind, ROLLBACK_NOTE, verify_passes};
+use deckhand::app::{Action, Effect, HealthState, ModalKind, verify_passes};
 use deckhand::journal::Event;
 use deckhand::plan::CmpOp;
 use deckhand::runner::{Probe, RunnerEvent};
@@ -305,7 +305,7 @@ fn error_ratio_over_the_window_alerts_once_per_episode_and_clears() {
     assert!(
         m.body
             .iter()
-            .any(|(k, v)| k == "Rollback" && v == ROLLBACK_NOTE)
+            .any(|(k, v)| k == "Rollback" && v.contains("0 code step(s)"))
     );
     // Still alarming: no second alert.
     let fx = feed(&mut h, down(100));
@@ -371,12 +371,18 @@ fn answering_the_alert_is_journaled_and_runs_nothing() {
         journal_events(&fx).contains(&Event::HealthAlertAnswered {
             check: "api".into(),
             rollback: true,
-            note: format!("rollback chosen; {ROLLBACK_NOTE}"),
+            note: "rollback chosen: the rollback prompt follows".into(),
         }),
         "{fx:?}"
     );
     assert!(starts(&fx).is_empty());
-    assert!(h.state.flash.as_deref().unwrap().contains("no [rollback]"));
+    assert!(
+        h.state
+            .flash
+            .as_deref()
+            .unwrap()
+            .contains("Rollback chosen (journaled)")
+    );
 
     // Another episode, dismissed.
     for _ in 0..7 {

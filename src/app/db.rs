@@ -32,6 +32,8 @@ pub enum DbBusy {
     Applying,
     Rehearsing,
     Resolving,
+    /// A rollback's down migrations run.
+    Reverting,
 }
 
 /// The migrations pane.
@@ -386,6 +388,7 @@ pub(super) fn on_progress(state: &mut State, p: Progress) {
 
 pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<Effect>) {
     for (name, took) in &outcome.applied {
+        state.release.applied.push(name.clone());
         fx.push(Effect::Journal(Event::MigrationApplied {
             name: name.clone(),
             duration_ms: took.as_millis() as u64,

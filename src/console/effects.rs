@@ -177,6 +177,12 @@ impl Executor {
                     self.log_sources = Some((token, handles));
                 }
                 Effect::StartLogSources => {}
+                // TEMP: wired at merge.
+                Effect::Preflight
+                | Effect::RunSmoke
+                | Effect::RevertMigrations(_)
+                | Effect::Notify { .. }
+                | Effect::WriteReport => {}
                 Effect::Quit => self.quit = true,
             }
         }
