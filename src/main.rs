@@ -43,6 +43,15 @@ enum Command {
     Demo,
     /// List past runs from the journal
     History,
+    /// Write a run's Markdown report (who, when, checklist, backup, migrations, commands, health, confirmations,
+    /// rollback, sign-off) beside its journal and print its path
+    Report {
+        /// The run id (or a unique prefix); the newest run when absent
+        run: Option<String>,
+        /// Print the report instead of its path
+        #[arg(long)]
+        stdout: bool,
+    },
     /// Lint migrations for risk (a migrations folder or .sql files); exit 0 clean, 1 findings at or above --fail-on
     Lint {
         /// Migration folders (any supported format) or .sql files
@@ -104,6 +113,65 @@ enum Command {
     },
 }
 
+/// `deckhand report [RUN]`: exit 0 written, 2 no such run, 1 it could not be read or written.
+fn report(run: Option<&str>, stdout: bool) -> u8 {
+    let Ok(data) = journal::data_dir() else {
+        eprintln!("deckhand: no data folder: set DECKHAND_DATA_DIR");
+        return 2;
+    };
+    let mut ids: Vec<String> = std::fs::read_dir(data.join("runs"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    let chosen: Vec<&String> = match run {
+        None => ids.last().into_iter().collect(),
+        Some(r) => ids.iter().filter(|id| id.starts_with(r)).collect(),
+    };
+    let id = match chosen.as_slice() {
+        [one] => (*one).clone(),
+        [] => {
+            eprintln!(
+                "deckhand: no run {} under {}; `deckhand history` lists the runs",
+                run.unwrap_or("at all"),
+                data.display()
+            );
+            return 2;
+        }
+        many => {
+            eprintln!(
+                "deckhand: {} runs start with that; give more of the id",
+                many.len()
+            );
+            return 2;
+        }
+    };
+    let entries = match journal::chain(&data, &id) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("deckhand: cannot read run {id}: {e}");
+            return 1;
+        }
+    };
+    if stdout {
+        print!("{}", journal::report::render(&entries));
+        return 0;
+    }
+    match journal::report::write(&data.join("runs").join(&id), &entries) {
+        Ok(path) => {
+            println!("{}", path.display());
+            0
+        }
+        Err(e) => {
+            eprintln!("deckhand: cannot write the report of {id}: {e}");
+            1
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -114,6 +182,7 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo(),
         Command::History => history(),
+        Command::Report { run, stdout } => report(run.as_deref(), stdout),
         Command::Lint {
             paths,
             format,

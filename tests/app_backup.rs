@@ -298,27 +298,10 @@ fn needs_backup_gates_a_phase_that_is_not_destructive_and_only_that() {
 }
 
 #[test]
-fn a_destructive_phase_without_needs_backup_asks_about_the_backup_stage_not_the_backup_gate() {
+fn a_destructive_phase_without_needs_backup_is_not_backup_gated() {
     let mut h = harness();
-    // The migrations are not this test's subject: their stage is passed over.
-    h.state
-        .release
-        .overrides
-        .push((deckhand::app::Stage::Migrate, "not under test".into()));
     h.select_phase(1);
     h.key(KeyCode::Enter);
-    // The release order asks for a reason to deploy before the backup stage passed.
-    assert!(matches!(
-        modal_kind(&h),
-        Some(ModalKind::StageOverride(_, deckhand::app::Stage::Backup))
-    ));
-    h.settle();
-    h.type_text("code only, no schema change");
-    let fx = h.key(KeyCode::Enter);
-    assert!(journal_events(&fx).iter().any(|e| matches!(
-        e,
-        Event::StageOverridden { stage, reason, .. } if stage == "backup" && reason == "code only, no schema change"
-    )));
     assert!(matches!(modal_kind(&h), Some(ModalKind::RunPhase(1))));
     let b = body(&h);
     assert!(

@@ -16,12 +16,12 @@ const INVALID: &[(&str, &str)] = &[
         "02-unknown-top-level-key.toml",
         "tests/fixtures/invalid/02-unknown-top-level-key.toml:1:1: version: \
          unknown field `version`, expected one of `project`, `checklist`, `phase`, `database`, \
-         `backup`, `health`, `verify`, `logs`",
+         `backup`, `health`, `verify`, `logs`, `smoke`, `rollback`, `window`, `monitor`, `notify`",
     ),
     (
         "03-unknown-key-in-project.toml",
         "tests/fixtures/invalid/03-unknown-key-in-project.toml:4:1: project.owner: \
-         unknown field `owner`, expected `name` or `environment`",
+         unknown field `owner`, expected one of `name`, `environment`, `production`, `allow_seed`",
     ),
     (
         "04-unknown-key-in-step.toml",
@@ -142,7 +142,7 @@ const INVALID: &[(&str, &str)] = &[
     (
         "26-unknown-key-in-phase.toml",
         "tests/fixtures/invalid/26-unknown-key-in-phase.toml:7:1: phase[0].confirm: \
-         unknown field `confirm`, expected one of `name`, `destructive`, `needs_backup`, `steps`",
+         unknown field `confirm`, expected one of `name`, `destructive`, `needs_backup`, `seed`, `steps`",
     ),
     (
         "27-database-without-url.toml",

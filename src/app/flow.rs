@@ -69,43 +69,12 @@ fn start_gated(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
     }
 }
 
-/// Migrations are applied only after a dry-run or a rehearsal in this run, or with a typed reason.
-fn rehearsal_modal(state: &State) -> Option<Modal> {
-    let rehearsed = state.db.rehearsal.is_some() || state.backup.rehearsal.is_some();
-    if rehearsed || state.release.no_rehearsal.is_some() {
-        return None;
-    }
-    let mut m = Modal::new(
-        ModalKind::NoRehearsal,
-        "No dry-run or rehearsal in this run",
-        Expect::Reason,
-    );
-    m.danger = true;
-    m.body.push(("Action".into(), "Applying migrations".into()));
-    m.body.push((
-        "Missing".into(),
-        "d dry-runs the pending migrations (rolled back); E rehearses them on a restored copy"
-            .into(),
-    ));
-    m.body.push((
-        "To go on".into(),
-        "type why it is safe to apply untried (journaled and in the report)".into(),
-    ));
-    Some(m)
-}
-
 /// Walks a gated action through its gates, opening the first that is closed: unticked checklist items without a
 /// reason (destructive actions), then a missing verified backup without a reason (migrations, `needs_backup`
 /// phases), then the confirmation itself (destructive actions; others just start).
 pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
     if let Some((stage, why)) = super::release::blocking_stage(state, gated) {
         let m = super::release::stage_modal(state, gated, stage, why);
-        open(state, m, fx);
-        return;
-    }
-    if gated == Gated::ApplyMigrations
-        && let Some(m) = rehearsal_modal(state)
-    {
         open(state, m, fx);
         return;
     }

@@ -283,6 +283,11 @@ fn stage_of(gated: Gated) -> Stage {
 /// The first stage before `gated`'s that is neither done nor handled by its own gate (the checklist and the
 /// backup have theirs), with what is missing.
 pub(super) fn blocking_stage(state: &State, gated: Gated) -> Option<(Stage, String)> {
+    // Deploy phases and migrations keep their own gates (checklist, backup, confirmation) for now; the stage
+    // order gates the stages after the deploy.
+    if matches!(gated, Gated::Phase(_) | Gated::ApplyMigrations) {
+        return None;
+    }
     let target = stage_of(gated);
     for stage in Stage::ALL.into_iter().take_while(|s| *s != target) {
         if status(state, stage).done() {

@@ -45,7 +45,8 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     let guard = terminal::RestoreGuard;
     let size = term.size().unwrap_or_default();
     let mut state = State::new(plan, Instant::now(), size.width, size.height);
-    let startup = crate::app::init(&state);
+    state.release.operator = operator();
+    let startup = crate::app::start(&mut state);
     let _ = exec.apply(startup, &state);
     let result = event_loop(&mut term, &mut state, &mut exec, rx, signals).await;
     exec.shutdown().await;

@@ -4,9 +4,11 @@
 
 mod event;
 mod history;
+pub mod report;
 
 pub use event::Event;
 pub use history::{RunSummary, list_runs, read_entries};
+pub use report::chain;
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Write};

@@ -37,6 +37,11 @@ pub(super) struct Built {
     pub logs: Vec<super::types::LogSource>,
     pub checklist: Vec<ChecklistItem>,
     pub phases: Vec<Phase>,
+    pub smoke: Vec<super::types::HealthCheck>,
+    pub rollback: Option<super::types::Rollback>,
+    pub window: Option<super::types::DeployWindow>,
+    pub monitor: super::types::Monitor,
+    pub notify: Option<super::types::Notify>,
 }
 
 impl Builder<'_> {
@@ -105,7 +110,24 @@ impl Builder<'_> {
             .enumerate()
             .map(|(i, l)| self.logs(i, l))
             .collect::<Result<_, _>>()?;
+        let smoke = (raw.smoke.iter().enumerate())
+            .map(|(i, h)| self.endpoint("smoke", i, h))
+            .collect::<Result<_, _>>()?;
+        let rollback = (raw.rollback.as_ref())
+            .map(|r| self.rollback(r, database.is_some(), backup.is_some()))
+            .transpose()?;
+        let window = raw.window.as_ref().map(|w| self.window(w)).transpose()?;
+        let monitor = match &raw.monitor {
+            Some(m) => self.monitor(m)?,
+            None => Default::default(),
+        };
+        let notify = raw.notify.as_ref().map(|n| self.notify(n)).transpose()?;
         Ok(Built {
+            smoke,
+            rollback,
+            window,
+            monitor,
+            notify,
             project,
             database,
             backup,
@@ -159,7 +181,12 @@ impl Builder<'_> {
             return Err(self.err(0..0, "project", message));
         };
         let table = raw.span();
-        let RawProject { name, environment } = raw.into_inner();
+        let RawProject {
+            name,
+            environment,
+            production,
+            allow_seed,
+        } = raw.into_inner();
         let name = self.required(
             name.as_ref(),
             table.clone(),
@@ -180,9 +207,10 @@ impl Builder<'_> {
         }
         Ok(Project {
             name: name.display,
-            production: super::types::is_production_name(&environment.value),
+            production: production.unwrap_or(false)
+                || super::types::is_production_name(&environment.value),
             environment: environment.value,
-            allow_seed: false,
+            allow_seed,
         })
     }
 
@@ -202,6 +230,7 @@ impl Builder<'_> {
             name,
             destructive,
             needs_backup,
+            seed,
             steps,
         } = raw.get_ref();
         let prefix = format!("phase[{i}]");
@@ -235,14 +264,15 @@ impl Builder<'_> {
             .collect::<Result<_, _>>()?;
         Ok(Phase {
             name: name.display,
-            destructive: *destructive,
+            // Seeding changes a shared system: always destructive.
+            destructive: *destructive || *seed,
             needs_backup: *needs_backup,
-            seed: false,
+            seed: *seed,
             steps,
         })
     }
 
-    fn step(&self, prefix: &str, raw: &Spanned<RawStep>) -> Result<Step, PlanError> {
+    pub(super) fn step(&self, prefix: &str, raw: &Spanned<RawStep>) -> Result<Step, PlanError> {
         let RawStep {
             run,
             timeout,

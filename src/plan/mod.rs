@@ -7,6 +7,7 @@ mod database;
 mod error;
 mod interp;
 mod raw;
+mod release;
 mod types;
 mod watch;
 
@@ -54,11 +55,11 @@ pub fn parse(
         logs: built.logs,
         checklist: built.checklist,
         phases: built.phases,
-        smoke: Vec::new(),
+        smoke: built.smoke,
         environments: Vec::new(),
-        rollback: None,
-        window: None,
-        monitor: Monitor::default(),
-        notify: None,
+        rollback: built.rollback,
+        window: built.window,
+        monitor: built.monitor,
+        notify: built.notify,
     })
 }

@@ -23,6 +23,12 @@ pub(super) struct RawPlan {
     pub verify: Vec<Spanned<RawVerify>>,
     #[serde(default)]
     pub logs: Vec<Spanned<RawLogs>>,
+    #[serde(default)]
+    pub smoke: Vec<Spanned<RawHealth>>,
+    pub rollback: Option<Spanned<super::release::RawRollback>>,
+    pub window: Option<Spanned<super::release::RawWindow>>,
+    pub monitor: Option<Spanned<super::release::RawMonitor>>,
+    pub notify: Option<Spanned<super::release::RawNotify>>,
 }
 
 /// `expect_status = [200, 204]` or `expect_status = "200-299"`.
@@ -124,6 +130,9 @@ pub(super) struct RawDatabase {
 pub(super) struct RawProject {
     pub name: Option<Spanned<String>>,
     pub environment: Option<Spanned<String>>,
+    pub production: Option<bool>,
+    #[serde(default)]
+    pub allow_seed: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +152,8 @@ pub(super) struct RawPhase {
     pub destructive: bool,
     #[serde(default)]
     pub needs_backup: bool,
+    #[serde(default)]
+    pub seed: bool,
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
 

@@ -23,8 +23,18 @@ impl Builder<'_> {
         i: usize,
         raw: &Spanned<RawHealth>,
     ) -> Result<HealthCheck, PlanError> {
+        self.endpoint("health", i, raw)
+    }
+
+    /// A `[[health]]` or `[[smoke]]` table (`table` names it in errors).
+    pub(super) fn endpoint(
+        &self,
+        table: &str,
+        i: usize,
+        raw: &Spanned<RawHealth>,
+    ) -> Result<HealthCheck, PlanError> {
         let h = raw.get_ref();
-        let p = format!("health[{i}]");
+        let p = format!("{table}[{i}]");
         let key = |k: &str| format!("{p}.{k}");
         let name = self.required(h.name.as_ref(), raw.span(), &key("name"), "name = \"api\"")?;
         let url = self.required(

@@ -16,7 +16,7 @@ use crate::plan::HealthCheck;
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Uses ring for TLS (the build has no aws-lc). Installing twice is harmless: the first provider stays.
-fn install_crypto() {
+pub(crate) fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
@@ -157,7 +157,7 @@ fn no_answer(e: &reqwest::Error, timeout: Duration) -> Probe {
 }
 
 /// An error and its causes, one after the other, without the URL.
-fn chain(e: &reqwest::Error) -> String {
+pub(crate) fn chain(e: &reqwest::Error) -> String {
     let mut parts = Vec::new();
     let mut source = e.source();
     while let Some(s) = source {

@@ -12,6 +12,9 @@ use crate::journal::Event;
 use crate::migrate::revert::RevertOutcome;
 use crate::plan::RollbackDatabase;
 
+/// Whether rollbacks run down migrations (not yet: `Effect::RevertMigrations` is refused by the console).
+const DOWN_MIGRATIONS: bool = false;
+
 /// What the rollback does to the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbRollback {
@@ -89,7 +92,10 @@ pub fn rollback_plan(state: &State) -> RollbackPlan {
             RollbackDatabase::Auto if applied.is_empty() => {
                 DbRollback::Leave("no migration was applied in this run".into())
             }
-            RollbackDatabase::Auto if missing_downs(state, &applied).is_empty() => {
+            // Down migrations are not run by this version: the run's backup is restored instead.
+            RollbackDatabase::Auto
+                if DOWN_MIGRATIONS && missing_downs(state, &applied).is_empty() =>
+            {
                 DbRollback::Down(applied)
             }
             RollbackDatabase::Auto => restore(),
