@@ -281,7 +281,7 @@ fn check_sections(plan: &Plan) -> Vec<String> {
             plan.environments.join(", "),
             plan.project.environment,
             if plan.project.is_production() {
-                ", production"
+                ", a production environment"
             } else {
                 ""
             }
