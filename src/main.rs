@@ -33,11 +33,17 @@ enum Command {
         /// The plan file
         #[arg(default_value = "deckhand.toml")]
         plan: PathBuf,
+        /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
     },
     /// Validate a plan and print what it would do; exit 0 if valid, 2 if not
     Check {
         /// The plan file
         plan: PathBuf,
+        /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
     },
     /// Run the bundled demo plan (environment "demo", no external services)
     Demo,
@@ -75,6 +81,9 @@ enum Command {
         /// The plan file (needs [database] and [backup])
         #[arg(default_value = "deckhand.toml")]
         plan: PathBuf,
+        /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
     },
     /// Read a backup archive back in full; exit 0 good, 1 bad
     Verify {
@@ -110,6 +119,9 @@ enum Command {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
     },
 }
 
@@ -175,8 +187,8 @@ fn report(run: Option<&str>, stdout: bool) -> u8 {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Check { plan } => check(&plan),
-        Command::Run { plan } => match plan::load(&plan) {
+        Command::Check { plan, env } => check(&plan, env.as_deref()),
+        Command::Run { plan, env } => match plan::load_env(&plan, env.as_deref()) {
             Ok(p) => console(p),
             Err(e) => invalid(e),
         },
@@ -196,7 +208,7 @@ fn main() -> ExitCode {
             database_url,
             executor,
         }),
-        Command::Backup { plan } => match plan::load(&plan) {
+        Command::Backup { plan, env } => match plan::load_env(&plan, env.as_deref()) {
             Ok(p) => cli::backup::take(&p),
             Err(e) => invalid(e),
         },
@@ -225,7 +237,7 @@ fn main() -> ExitCode {
                 cli::demo_service::serve(opts)
             }
         }
-        Command::Status { plan, json } => match plan::load(&plan) {
+        Command::Status { plan, json, env } => match plan::load_env(&plan, env.as_deref()) {
             Ok(p) => cli::status::run(&p, json),
             Err(e) => invalid(e),
         },
@@ -292,8 +304,8 @@ fn invalid(e: plan::PlanError) -> u8 {
     2
 }
 
-fn check(path: &Path) -> u8 {
-    let plan = match plan::load(path) {
+fn check(path: &Path, env: Option<&str>) -> u8 {
+    let plan = match plan::load_env(path, env) {
         Ok(p) => p,
         Err(e) => return invalid(e),
     };
@@ -312,11 +324,14 @@ fn check(path: &Path) -> u8 {
         plan.phases.len(),
         destructive
     );
+    for line in check_sections(&plan) {
+        println!("  {line}");
+    }
     for (i, phase) in plan.phases.iter().enumerate() {
-        let kind = if phase.destructive {
-            "destructive"
-        } else {
-            "safe"
+        let kind = match (phase.seed, phase.destructive) {
+            (true, _) => "destructive, seed",
+            (false, true) => "destructive",
+            (false, false) => "safe",
         };
         println!("  phase {} [{kind}] {}", i + 1, phase.name);
         for step in &phase.steps {
@@ -324,6 +339,65 @@ fn check(path: &Path) -> u8 {
         }
     }
     0
+}
+
+/// One line per release section `check` reports: environments, rollback, window, monitor, notify, smoke, seeding.
+fn check_sections(plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !plan.environments.is_empty() {
+        lines.push(format!(
+            "environments: {} (chosen: {}{})",
+            plan.environments.join(", "),
+            plan.project.environment,
+            if plan.project.is_production() {
+                ", a production environment"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(r) = &plan.rollback {
+        let database = match r.database {
+            plan::RollbackDatabase::Auto => "auto",
+            plan::RollbackDatabase::Restore => "restore",
+            plan::RollbackDatabase::Leave => "none",
+        };
+        lines.push(format!(
+            "rollback: {} step(s), database {database}",
+            r.steps.len()
+        ));
+    }
+    if let Some(w) = &plan.window {
+        lines.push(format!("window: {}", w.describe()));
+    }
+    lines.push(format!(
+        "monitor: {}",
+        humantime::format_duration(plan.monitor.duration)
+    ));
+    if let Some(n) = &plan.notify {
+        lines.push(format!("notify: {}", n.webhook.display));
+    }
+    if !plan.smoke.is_empty() {
+        lines.push(format!("smoke: {} check(s)", plan.smoke.len()));
+    }
+    let seeds: Vec<&str> = plan
+        .phases
+        .iter()
+        .filter(|p| p.seed)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !seeds.is_empty() {
+        lines.push(format!(
+            "seed phase(s): {} (seeding {})",
+            seeds.join(", "),
+            if plan.project.allow_seed {
+                "allowed here"
+            } else {
+                "not allowed here"
+            }
+        ));
+    }
+    lines
 }
 
 fn console(plan: Plan) -> u8 {

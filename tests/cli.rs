@@ -149,3 +149,99 @@ fn started(project: &str, environment: &str) -> Event {
         pid: 1,
     }
 }
+
+const ENV_PLAN: &str = r#"
+[project]
+name = "shop"
+environment = "staging"
+
+[[phase]]
+name = "Deploy"
+steps = [{ run = "./deploy.sh" }]
+
+[[phase]]
+name = "Load fixtures"
+seed = true
+steps = [{ run = "./seed.sh" }]
+
+[rollback]
+steps = [{ run = "./rollback.sh" }]
+database = "none"
+
+[window]
+days = ["mon", "tue", "wed", "thu"]
+hours = "09:00-16:00"
+timezone = "Europe/Berlin"
+
+[notify]
+webhook = "https://hooks.slack.com/services/T0/B0/s3cr3t"
+
+[environments.staging]
+allow_seed = true
+
+[environments.production]
+
+[environments.production.monitor]
+duration = "30m"
+"#;
+
+#[test]
+fn check_env_picks_the_environment_and_reports_the_release_sections() {
+    let d = tempfile::tempdir().unwrap();
+    let plan = d.path().join("plan.toml");
+    std::fs::write(&plan, ENV_PLAN).unwrap();
+    let plan = plan.to_str().unwrap();
+
+    let out = deckhand(&["check", plan], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("environment \"staging\";"), "{stdout}");
+    assert!(
+        stdout.contains("environments: staging, production (chosen: staging)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rollback: 1 step(s), database none"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("window: Mon-Thu 09:00-16:00 (Europe/Berlin)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("monitor: 15m"), "{stdout}");
+    assert!(
+        stdout.contains("notify: https://hooks.slack.com/…"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("s3cr3t"), "{stdout}");
+    assert!(
+        stdout.contains("seed phase(s): Load fixtures (seeding allowed here)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[destructive, seed] Load fixtures"),
+        "{stdout}"
+    );
+
+    let out = deckhand(&["check", "--env", "production", plan], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("environment \"production\" (production: typed confirmations)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(chosen: production, a production environment)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("monitor: 30m"), "{stdout}");
+    assert!(stdout.contains("(seeding not allowed here)"), "{stdout}");
+
+    let out = deckhand(&["check", "--env", "qa", plan], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown environment \"qa\" (from --env): this plan defines environments staging, production"),
+        "{}",
+        text(&out.stderr)
+    );
+}

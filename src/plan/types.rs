@@ -45,9 +45,11 @@ pub struct Project {
     /// The environment this run targets (`--env`, else `[project] environment`); the word a production
     /// confirmation asks the operator to type.
     pub environment: String,
-    /// Named `production`/`prod`, or `production = true` in its `[environments.NAME]` table.
+    /// Named `production`/`prod`, or `production = true` in its `[environments.NAME]` table (else in `[project]`,
+    /// the default for every environment).
     pub production: bool,
-    /// Seed phases may run here (`allow_seed = true`); in production they still need the typed confirmation.
+    /// Seed phases may run here (`allow_seed = true` in its `[environments.NAME]` table, else in `[project]`;
+    /// default false); in production they still need the typed confirmation.
     pub allow_seed: bool,
 }
 
