@@ -9,6 +9,7 @@ mod interp;
 mod raw;
 mod types;
 mod watch;
+mod window;
 
 use std::path::Path;
 

@@ -6,6 +6,9 @@ pub mod command;
 pub mod health;
 pub mod logs;
 pub mod migrate;
+pub mod notify;
+pub mod preflight;
+pub mod smoke;
 pub mod verify;
 
 use std::path::PathBuf;
