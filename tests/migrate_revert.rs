@@ -20,7 +20,7 @@ use sqlx::{AssertSqlSafe, Row};
 const USERS: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);\n";
 const USERS_DOWN: &str = "DROP TABLE users;\n";
 const ORDERS: &str = "CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER NOT NULL);\n\
-                      INSERT INTO orders (total) VALUES (10);\n";
+                      INSERT INTO orders (id, total) VALUES (1, 10);\n";
 const ORDERS_DOWN: &str = "DROP TABLE orders;\n";
 
 fn sqlite_url(dir: &Path) -> String {
