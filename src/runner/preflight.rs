@@ -40,16 +40,16 @@ fn result(check: impl Into<String>, ok: bool, detail: impl Into<String>) -> Pref
 /// Runs every check of `plan` concurrently and reports each as it finishes.
 pub async fn run(plan: Plan, tx: Sender<RunnerEvent>) {
     let mut checks: Vec<Check> = Vec::new();
-    if let Some(spec) = plan.database.clone() {
+    if let Some(spec) = plan.database {
         checks.push(Box::pin(async move { database(&spec).await }));
     }
-    for check in plan.health.iter().cloned() {
+    for check in plan.health {
         checks.push(Box::pin(async move { health(&check).await }));
     }
-    for source in plan.logs.iter().cloned() {
+    for source in plan.logs {
         checks.push(Box::pin(async move { logs(&source).await }));
     }
-    if let Some(w) = plan.window.clone() {
+    if let Some(w) = plan.window {
         checks.push(Box::pin(async move { window(&w, SystemTime::now()) }));
     }
     checks.push(Box::pin(async {
