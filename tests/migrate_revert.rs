@@ -1,7 +1,8 @@
 //! Down migrations for a rollback, on a real PostgreSQL and on SQLite: sqlx and plain folders revert newest first,
 //! tables and ledger entries go and the status shows the migrations pending again; a failing down statement rolls
 //! that migration's revert back and is reported with its statement; a migration without a down file, or not
-//! applied, is refused before anything runs; Prisma folders are never revertible; the runner reports the outcome.
+//! applied, is refused before anything runs; a table lock held elsewhere fails the revert within `lock_timeout`;
+//! Prisma folders are never revertible; the runner reports the outcome.
 
 mod common;
 
@@ -254,4 +255,29 @@ async fn the_runner_reports_the_revert_then_the_fresh_status() {
         }
         other => panic!("expected the fresh status, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_revert_waits_for_a_table_lock_no_longer_than_lock_timeout() {
+    use sqlx::Connection;
+    let tdb = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    sqlx_folder(dir.path(), Some(USERS_DOWN), Some(ORDERS_DOWN));
+    let mut spec = m::database(&tdb.url, dir.path(), "sqlx");
+    assert!(apply_all(&spec).await.failure.is_none());
+    let mut other = tdb.connect().await;
+    let mut tx = other.begin().await.unwrap();
+    sqlx::query("SELECT * FROM orders")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    spec.lock_timeout = Duration::from_millis(300);
+    // lock_timeout ends the wait with 55P03 (without it the revert would wait for the other transaction).
+    let outcome = revert(&spec, &names(&["2_orders"])).await;
+    assert!(outcome.reverted.is_empty());
+    let error = outcome.error.expect("the lock wait fails");
+    assert!(error.contains("55P03"), "{error}");
+    tx.rollback().await.unwrap();
+    assert!(has_table(&spec, "orders").await);
+    assert_eq!(ledger_rows(&spec, "_sqlx_migrations").await, 2);
 }

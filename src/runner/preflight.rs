@@ -112,13 +112,27 @@ fn without_password(url: &str, text: &str) -> String {
     crate::sanitize::sanitize_str(&text).into_owned()
 }
 
-/// A percent-encoded URL component, decoded.
+/// A percent-encoded URL component, decoded (`+` stays `+`, as in a URL's userinfo).
 fn urlencoding_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
-    let bytes: Vec<u8> = url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned().into_bytes())
-        .unwrap_or_default();
-    String::from_utf8(bytes)
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out)
 }
 
 /// `health <name>`: one probe, judged as the health runner judges it.
@@ -284,9 +298,12 @@ mod tests {
 
     #[test]
     fn password_is_taken_out_of_errors() {
-        let url = "postgres://app:p%40ss@db.internal:5432/shop";
-        let text = without_password(url, &format!("failed for {url}: p@ss p%40ss"));
-        assert!(!text.contains("p@ss") && !text.contains("p%40ss"), "{text}");
+        let url = "postgres://app:p%40s+s@db.internal:5432/shop";
+        let text = without_password(url, &format!("failed for {url}: p@s+s p%40s+s"));
+        assert!(
+            !text.contains("p@s+s") && !text.contains("p%40s+s"),
+            "{text}"
+        );
         assert!(text.contains("db.internal:5432/shop"), "{text}");
     }
 }
