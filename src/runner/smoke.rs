@@ -1,25 +1,35 @@
-//! The verify stage's `[[smoke]]` endpoints: each probed once, concurrently, judged like a health check.
+//! The smoke runner: probes each `[[smoke]]` endpoint once, all at the same time, with the health runner's probe,
+//! and reports each answer as [`RunnerEvent::Smoke`] with the endpoint's index.
 
+use futures_util::future::join_all;
 use tokio::sync::mpsc::Sender;
 
+use super::health::{client, probe};
 use super::{Probe, RunnerEvent};
 use crate::plan::HealthCheck;
 
+/// One probe of `check` (a client that cannot be built is no answer, saying why).
+pub(crate) async fn probe_once(check: &HealthCheck) -> Probe {
+    match client(check) {
+        Ok(c) => probe(&c, check).await,
+        Err(why) => Probe::NoAnswer { why },
+    }
+}
+
+/// Probes every check once, concurrently; one `Smoke { check, probe }` per check, in the order they answer.
 pub async fn run(checks: Vec<HealthCheck>, tx: Sender<RunnerEvent>) {
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, check) in checks.into_iter().enumerate() {
-        tasks.spawn(async move {
-            let probe = match super::health::client(&check) {
-                Ok(client) => super::health::probe(&client, &check).await,
-                Err(why) => Probe::NoAnswer { why },
-            };
-            (i, probe)
-        });
-    }
-    while let Some(done) = tasks.join_next().await {
-        let Ok((check, probe)) = done else { continue };
-        if tx.send(RunnerEvent::Smoke { check, probe }).await.is_err() {
-            return;
+    let probes = checks.iter().enumerate().map(|(i, check)| {
+        let tx = tx.clone();
+        async move {
+            let probe = probe_once(check).await;
+            if tx
+                .send(RunnerEvent::Smoke { check: i, probe })
+                .await
+                .is_err()
+            {
+                tracing::debug!("smoke runner: the console is gone");
+            }
         }
-    }
+    });
+    join_all(probes).await;
 }
