@@ -7,11 +7,14 @@
 mod event;
 mod history;
 mod lock;
+mod markdown;
+mod report;
 mod resume;
 
 pub use event::Event;
 pub use history::{RunSummary, list_runs, read_entries};
 pub use lock::{LockError, LockInfo, RunLock, acquire, lock_path};
+pub use report::{REPORT_FILE, render, write as write_report};
 pub use resume::{Previous, chain, follow, latest_unfinished, run_ids};
 
 use std::fs::{DirBuilder, File, OpenOptions};
