@@ -68,7 +68,7 @@ pub enum LockError {
         "{} ({}) is already being run by pid {} ({}@{}, run {}, since {}); journal: {}",
         .0.plan, .0.environment, .0.pid, .0.user, .0.host, .0.run, .0.started, .0.journal.display()
     )]
-    Held(LockInfo),
+    Held(Box<LockInfo>),
     /// The lock is held but its file cannot be read (its holder may be an older or broken deckhand).
     #[error("{} is locked by another process, but its contents cannot be read: {reason}", .path.display())]
     Unreadable { path: PathBuf, reason: String },
@@ -126,7 +126,7 @@ pub fn acquire(
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => locked,
             Err((mut file, Errno::EWOULDBLOCK)) => match read_info(&mut file) {
-                Ok(info) => return Err(LockError::Held(info)),
+                Ok(info) => return Err(LockError::Held(Box::new(info))),
                 Err(reason) => {
                     // The holder may be between creating the file and writing it: give it a moment.
                     let since = *unreadable_since.get_or_insert_with(Instant::now);
