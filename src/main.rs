@@ -1,7 +1,7 @@
 //! The `deckhand` command line: parses arguments, loads the plan, picks the mode and hands over.
 //! Exit codes: 0 success; 1 a step failed or the run was aborted; 2 bad usage or an invalid plan.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -43,6 +43,14 @@ enum Command {
     Demo,
     /// List past runs from the journal
     History,
+    /// Write a run's release report (Markdown) beside its journal and print its path
+    Report {
+        /// A run id, a unique prefix of one, or a run folder (default: the newest run)
+        run: Option<String>,
+        /// Print the report instead of writing report.md
+        #[arg(long)]
+        stdout: bool,
+    },
     /// Lint migrations for risk (a migrations folder or .sql files); exit 0 clean, 1 findings at or above --fail-on
     Lint {
         /// Migration folders (any supported format) or .sql files
@@ -114,6 +122,13 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo(),
         Command::History => history(),
+        Command::Report { run, stdout } => match journal::data_dir() {
+            Ok(dir) => cli::report::run(&dir, run.as_deref(), stdout),
+            Err(e) => {
+                eprintln!("deckhand: {e}");
+                1
+            }
+        },
         Command::Lint {
             paths,
             format,
@@ -323,10 +338,17 @@ fn history() -> u8 {
             return 1;
         }
     };
-    println!(
+    // Written through a locked stdout: a closed pipe (`| head`) ends the listing instead of panicking.
+    let mut out = std::io::stdout().lock();
+    if writeln!(
+        out,
         "{:<28} {:<20} {:<18} {:<12} {:<14} {:>5}  RESULT",
         "RUN", "STARTED (UTC)", "PROJECT", "ENV", "USER", "STEPS"
-    );
+    )
+    .is_err()
+    {
+        return 0;
+    }
     for r in runs {
         let result = match (r.exit_code, &r.end_reason) {
             (Some(0), _) => "ok".to_string(),
@@ -340,10 +362,15 @@ fn history() -> u8 {
         } else {
             r.steps.to_string()
         };
-        println!(
+        if writeln!(
+            out,
             "{:<28} {:<20} {:<18} {:<12} {:<14} {:>5}  {result}",
             r.run, started, r.project, r.environment, r.user, steps
-        );
+        )
+        .is_err()
+        {
+            return 0;
+        }
     }
     0
 }
