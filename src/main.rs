@@ -1,7 +1,7 @@
 //! The `deckhand` command line: parses arguments, loads the plan, picks the mode and hands over.
 //! Exit codes: 0 success; 1 a step failed or the run was aborted; 2 bad usage or an invalid plan.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -49,12 +49,11 @@ enum Command {
     Demo,
     /// List past runs from the journal
     History,
-    /// Write a run's Markdown report (who, when, checklist, backup, migrations, commands, health, confirmations,
-    /// rollback, sign-off) beside its journal and print its path
+    /// Write a run's release report (Markdown) beside its journal and print its path
     Report {
-        /// The run id (or a unique prefix); the newest run when absent
+        /// A run id, a unique prefix of one, or a run folder (default: the newest run)
         run: Option<String>,
-        /// Print the report instead of its path
+        /// Print the report instead of writing report.md
         #[arg(long)]
         stdout: bool,
     },
@@ -125,65 +124,6 @@ enum Command {
     },
 }
 
-/// `deckhand report [RUN]`: exit 0 written, 2 no such run, 1 it could not be read or written.
-fn report(run: Option<&str>, stdout: bool) -> u8 {
-    let Ok(data) = journal::data_dir() else {
-        eprintln!("deckhand: no data folder: set DECKHAND_DATA_DIR");
-        return 2;
-    };
-    let mut ids: Vec<String> = std::fs::read_dir(data.join("runs"))
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    ids.sort();
-    let chosen: Vec<&String> = match run {
-        None => ids.last().into_iter().collect(),
-        Some(r) => ids.iter().filter(|id| id.starts_with(r)).collect(),
-    };
-    let id = match chosen.as_slice() {
-        [one] => (*one).clone(),
-        [] => {
-            eprintln!(
-                "deckhand: no run {} under {}; `deckhand history` lists the runs",
-                run.unwrap_or("at all"),
-                data.display()
-            );
-            return 2;
-        }
-        many => {
-            eprintln!(
-                "deckhand: {} runs start with that; give more of the id",
-                many.len()
-            );
-            return 2;
-        }
-    };
-    let entries = match journal::chain(&data, &id) {
-        Ok(e) => e,
-        Err(e) => {
-            eprintln!("deckhand: cannot read run {id}: {e}");
-            return 1;
-        }
-    };
-    if stdout {
-        print!("{}", journal::report::render(&entries));
-        return 0;
-    }
-    match journal::report::write(&data.join("runs").join(&id), &entries) {
-        Ok(path) => {
-            println!("{}", path.display());
-            0
-        }
-        Err(e) => {
-            eprintln!("deckhand: cannot write the report of {id}: {e}");
-            1
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
@@ -194,7 +134,13 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo(),
         Command::History => history(),
-        Command::Report { run, stdout } => report(run.as_deref(), stdout),
+        Command::Report { run, stdout } => match journal::data_dir() {
+            Ok(dir) => cli::report::run(&dir, run.as_deref(), stdout),
+            Err(e) => {
+                eprintln!("deckhand: {e}");
+                1
+            }
+        },
         Command::Lint {
             paths,
             format,
@@ -466,10 +412,17 @@ fn history() -> u8 {
             return 1;
         }
     };
-    println!(
+    // Written through a locked stdout: a closed pipe (`| head`) ends the listing instead of panicking.
+    let mut out = std::io::stdout().lock();
+    if writeln!(
+        out,
         "{:<28} {:<20} {:<18} {:<12} {:<14} {:>5}  RESULT",
         "RUN", "STARTED (UTC)", "PROJECT", "ENV", "USER", "STEPS"
-    );
+    )
+    .is_err()
+    {
+        return 0;
+    }
     for r in runs {
         let result = match (r.exit_code, &r.end_reason) {
             (Some(0), _) => "ok".to_string(),
@@ -483,10 +436,15 @@ fn history() -> u8 {
         } else {
             r.steps.to_string()
         };
-        println!(
+        if writeln!(
+            out,
             "{:<28} {:<20} {:<18} {:<12} {:<14} {:>5}  {result}",
             r.run, started, r.project, r.environment, r.user, steps
-        );
+        )
+        .is_err()
+        {
+            return 0;
+        }
     }
     0
 }

@@ -210,7 +210,7 @@ impl Executor {
     fn write_report(&mut self) -> Option<Action> {
         let data_dir = self.journal.run_dir().parent()?.parent()?.to_path_buf();
         let written = crate::journal::chain(&data_dir, self.journal.run_id())
-            .and_then(|entries| crate::journal::report::write(self.journal.run_dir(), &entries));
+            .and_then(|entries| crate::journal::write_report(self.journal.run_dir(), &entries));
         match written {
             Ok(path) => {
                 let event = Event::ReportWritten {

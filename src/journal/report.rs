@@ -1,420 +1,414 @@
-//! The Markdown record of a run, rendered from its journal (and the journals of the runs it resumed): who, when,
-//! environment, checklist, backup, migrations, commands, health before and after, alerts, every confirmation with
-//! what was typed, rollback and sign-off. Written at sign-off and by `deckhand report`. The journal holds only
-//! display strings; passwords in URLs are masked again on the way out.
+//! The release report: a Markdown record of a run (or of a chain of resumed runs) rendered from its journal
+//! entries alone — who ran which plan, the checklist, stages, preflight, backup, migrations, every command,
+//! health against its baseline, alerts, every confirmation and override, rollback, sign-off and notification
+//! failures. Rendering is pure; [`write`] puts it beside the journal as `report.md` (0600, atomically).
+//! Every text is escaped for where it goes and URL passwords are masked (the journal should hold none).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::{Entry, Event, JOURNAL_FILE, read_entries};
+use super::markdown::{cell, code, code_cell, code_list, fenced, inline, table, time};
+use super::{Entry, Event};
+use crate::plan::mask_url_passwords;
 
 /// File name of the report inside a run's folder.
 pub const REPORT_FILE: &str = "report.md";
 
-/// The entries of `run` preceded by those of the runs it resumed, oldest first.
-pub fn chain(data_dir: &Path, run: &str) -> io::Result<Vec<Entry>> {
-    let mut runs = vec![run.to_string()];
-    let mut all: Vec<Vec<Entry>> = Vec::new();
-    while let Some(r) = runs.pop() {
-        let entries = read_entries(&data_dir.join("runs").join(&r).join(JOURNAL_FILE))?;
-        let previous = entries.iter().find_map(|e| match &e.event {
-            Event::Resumed { previous, .. } => Some(previous.clone()),
-            _ => None,
-        });
-        all.push(entries);
-        if let Some(p) = previous
-            && all.len() < 64
-            && !all.iter().any(|es| es.first().is_some_and(|e| e.run == p))
-        {
-            runs.push(p);
-        }
-    }
-    Ok(all.into_iter().rev().flatten().collect())
+/// `writeln!` into a `String` (which cannot fail).
+macro_rules! w {
+    ($out:expr) => {{
+        let _ = writeln!($out);
+    }};
+    ($out:expr, $($arg:tt)*) => {{
+        let _ = writeln!($out, $($arg)*);
+    }};
 }
 
-/// Writes `report.md` into `run_dir` (mode 0600, replaced atomically).
-pub fn write(run_dir: &Path, entries: &[Entry]) -> io::Result<PathBuf> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = run_dir.join(REPORT_FILE);
-    let tmp = run_dir.join(format!(".{REPORT_FILE}.{}", std::process::id()));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    io::Write::write_all(&mut f, render(entries).as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, &path)?;
-    Ok(path)
-}
+mod database;
+mod runtime;
 
-/// Masks `scheme://user:password@` and makes text safe inside a Markdown table cell.
-fn cell(text: &str) -> String {
-    let masked = mask_passwords(text);
-    masked
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
-}
+use database::{backup, migrations, rollback};
+use runtime::{alerts, commands, health};
 
-fn mask_passwords(text: &str) -> String {
-    let re =
-        regex::Regex::new(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@").expect("valid regex");
-    re.replace_all(text, "${1}****@").into_owned()
-}
-
-/// The report as Markdown.
+/// The Markdown report for `entries` (one run, or a resumed chain oldest first).
 pub fn render(entries: &[Entry]) -> String {
     let mut out = String::new();
-    let started = entries.iter().find_map(|e| match &e.event {
-        Event::RunStarted {
-            project,
-            environment,
-            ..
-        } => Some((project.clone(), environment.clone())),
-        _ => None,
-    });
-    let (project, env) = started.unwrap_or_else(|| ("?".into(), "?".into()));
-    let _ = writeln!(
-        out,
-        "# Release report: {} ({})\n",
-        cell(&project),
-        cell(&env)
-    );
-    run_section(&mut out, entries);
-    section(&mut out, "Checklist", entries, |e| match e {
-        Event::ChecklistTicked { item, checked, .. } => Some(format!(
-            "{} {}",
-            if *checked { "ticked" } else { "unticked" },
-            item
-        )),
-        Event::ChecklistOverridden { reason, unticked } => Some(format!(
-            "OVERRIDDEN with unticked [{}]: reason \"{reason}\"",
-            unticked.join(", ")
-        )),
-        _ => None,
-    });
-    section(&mut out, "Stages", entries, |e| match e {
-        Event::StageFinished {
-            stage,
-            result,
-            detail,
-        } => Some(format!("{stage}: {result} {detail}")),
-        Event::StageOverridden {
-            stage,
-            reason,
-            blockers,
-        } => Some(format!(
-            "{stage}: OVERRIDDEN ({}) reason \"{reason}\"",
-            blockers.join("; ")
-        )),
-        _ => None,
-    });
-    section(&mut out, "Preflight", entries, |e| match e {
-        Event::PreflightChecked { check, ok, detail } => Some(format!(
-            "{check}: {} {detail}",
-            if *ok { "ok" } else { "FAILED" }
-        )),
-        _ => None,
-    });
-    section(&mut out, "Backup", entries, |e| match e {
-        Event::BackupTaken {
-            file,
-            size,
-            sha256,
-            duration_ms,
-        } => Some(format!(
-            "taken {file}, {size} bytes, sha256 {sha256}, {duration_ms} ms"
-        )),
-        Event::BackupVerified {
-            file, ok, tables, ..
-        } => Some(format!(
-            "verified {file}: {} ({tables} tables)",
-            if *ok { "ok" } else { "FAILED" }
-        )),
-        Event::BackupFailed { what, error } => Some(format!("{what} FAILED: {error}")),
-        Event::BackupGateOverridden { what, reason } => {
-            Some(format!("gate OVERRIDDEN for {what}: reason \"{reason}\""))
-        }
-        Event::RestoreFinished {
-            file,
-            target,
-            tables,
-            duration_ms,
-            ..
-        } => Some(format!(
-            "restored {file} into {target}: {tables} tables, {duration_ms} ms"
-        )),
-        _ => None,
-    });
-    section(&mut out, "Migrations", entries, |e| match e {
-        Event::MigrationRisks {
-            migration,
-            findings,
-            exemptions,
-        } => Some(format!(
-            "{migration}: findings [{}] exemptions [{}]",
-            findings.join("; "),
-            exemptions.join("; ")
-        )),
-        Event::MigrationsDryRun { results } => Some(format!("dry-run: {}", results.join("; "))),
-        Event::Rehearsal { results, .. } => Some(format!("rehearsal: {}", results.join("; "))),
-        Event::MigrationApplied { name, duration_ms } => {
-            Some(format!("applied {name} in {duration_ms} ms"))
-        }
-        Event::MigrationFailed { name, error, .. } => Some(format!(
-            "FAILED {}: {error}",
-            name.clone().unwrap_or_default()
-        )),
-        _ => None,
-    });
-    commands_section(&mut out, entries);
-    section(&mut out, "Health", entries, |e| match e {
-        Event::HealthBaseline {
-            check,
-            median_ms,
-            p95_ms,
-            samples,
-            errors,
-            ..
-        } => Some(format!(
-            "{check} baseline: p50 {} p95 {}, {errors} errors of {samples}",
-            ms(*median_ms),
-            ms(*p95_ms)
-        )),
-        Event::HealthSummary {
-            check,
-            when,
-            median_ms,
-            p95_ms,
-            samples,
-            errors,
-            ..
-        } => Some(format!(
-            "{check} {when}: p50 {} p95 {}, {errors} errors of {samples}",
-            ms(*median_ms),
-            ms(*p95_ms)
-        )),
-        Event::SmokeChecked {
-            name,
-            ok,
-            status,
-            detail,
-            ..
-        } => Some(format!(
-            "smoke {name}: {} {} {detail}",
-            if *ok { "ok" } else { "FAILED" },
-            status.map(|s| s.to_string()).unwrap_or_default()
-        )),
-        Event::VerifyChecked {
-            name,
-            value,
-            passed,
-            error,
-        } => Some(format!(
-            "verify {name}: {} {}",
-            if *passed { "PASS" } else { "FAIL" },
-            value.clone().or(error.clone()).unwrap_or_default()
-        )),
-        Event::MonitorFinished {
-            result,
-            alerts,
-            elapsed_ms,
-        } => Some(format!(
-            "monitoring {result} after {} s, {alerts} alert(s)",
-            elapsed_ms / 1000
-        )),
-        _ => None,
-    });
-    section(&mut out, "Alerts", entries, |e| match e {
-        Event::HealthAlert { check, why } => Some(format!("ALERT {check}: {why}")),
-        Event::HealthAlertCleared { check } => Some(format!("cleared {check}")),
-        Event::HealthAlertAnswered {
-            check,
-            rollback,
-            note,
-        } => Some(format!(
-            "answered {check}: {} ({note})",
-            if *rollback { "roll back" } else { "dismissed" }
-        )),
-        _ => None,
-    });
-    section(&mut out, "Confirmations", entries, |e| match e {
-        Event::ConfirmationGiven { what, typed } => {
-            Some(format!("confirmed \"{what}\" by typing \"{typed}\""))
-        }
-        Event::ConfirmationDeclined { what, typed, why } => {
-            Some(format!("declined \"{what}\" (typed \"{typed}\"): {why}"))
-        }
-        _ => None,
-    });
-    section(&mut out, "Rollback", entries, |e| match e {
-        Event::RollbackStarted {
-            reason,
-            code_steps,
-            database,
-        } => Some(format!(
-            "started: {reason}; code [{}]; database {database}",
-            code_steps.join("; ")
-        )),
-        Event::MigrationReverted { name, duration_ms } => {
-            Some(format!("reverted {name} in {duration_ms} ms"))
-        }
-        Event::RollbackFinished { ok, detail } => Some(format!(
-            "finished {}: {detail}",
-            if *ok { "ok" } else { "FAILED" }
-        )),
-        _ => None,
-    });
-    signoff_section(&mut out, entries);
-    section(&mut out, "Notifications", entries, |e| match e {
-        Event::NotificationFailed { what, error } => Some(format!("{what} FAILED: {error}")),
-        _ => None,
-    });
-    out
-}
-
-fn ms(v: Option<u64>) -> String {
-    v.map_or("-".into(), |v| format!("{v}ms"))
-}
-
-/// A section as a two-column table (time, what), or "None." when nothing happened.
-fn section(
-    out: &mut String,
-    title: &str,
-    entries: &[Entry],
-    pick: impl Fn(&Event) -> Option<String>,
-) {
-    let _ = writeln!(out, "## {title}\n");
-    let rows: Vec<(String, String)> = entries
+    let (project, environment) = entries
         .iter()
-        .filter_map(|e| pick(&e.event).map(|t| (e.ts.clone(), t)))
-        .collect();
-    if rows.is_empty() {
-        out.push_str("None.\n\n");
-        return;
-    }
-    out.push_str("| time | what |\n|---|---|\n");
-    for (ts, what) in rows {
-        let _ = writeln!(out, "| {} | {} |", cell(&ts), cell(&what));
-    }
-    out.push('\n');
-}
-
-fn run_section(out: &mut String, entries: &[Entry]) {
-    out.push_str("## Run\n\n");
-    for e in entries {
-        match &e.event {
+        .find_map(|e| match &e.event {
             Event::RunStarted {
-                user,
-                host,
-                ssh_client,
-                plan,
-                plan_checksum,
-                version,
+                project,
+                environment,
                 ..
-            } => {
-                let _ = writeln!(
-                    out,
-                    "- Run {} started {} by **{}** on {}{} (deckhand {})\n- Plan {} (sha256 {})",
-                    cell(&e.run),
-                    cell(&e.ts),
-                    cell(user),
-                    cell(host),
-                    ssh_client
-                        .as_ref()
-                        .map(|s| format!(" from {}", cell(s)))
-                        .unwrap_or_default(),
-                    cell(version),
-                    cell(plan),
-                    cell(plan_checksum)
-                );
-            }
-            Event::Resumed { previous, .. } => {
-                let _ = writeln!(out, "- Resumed run {}", cell(previous));
-            }
-            Event::Signal { name } => {
-                let _ = writeln!(out, "- {} at {}", cell(name), cell(&e.ts));
-            }
-            Event::Quit { exit_code, reason } => {
-                let _ = writeln!(
-                    out,
-                    "- Ended {} ({}, exit {exit_code})",
-                    cell(&e.ts),
-                    cell(reason)
-                );
-            }
-            _ => {}
-        }
+            } => Some((project.as_str(), environment.as_str())),
+            _ => None,
+        })
+        .unwrap_or(("unknown project", "unknown environment"));
+    w!(
+        out,
+        "# Release report: {} ({})",
+        inline(project),
+        inline(environment)
+    );
+    // Restores after a rollback began belong to the rollback.
+    let rollback_at = entries
+        .iter()
+        .position(|e| matches!(e.event, Event::RollbackStarted { .. }))
+        .unwrap_or(entries.len());
+    let sections: [(&str, String); 14] = [
+        ("Run", run(entries)),
+        ("Checklist", checklist(entries)),
+        ("Stages", stages(entries)),
+        ("Preflight", preflight(entries)),
+        ("Backup", backup(&entries[..rollback_at])),
+        ("Migrations", migrations(entries)),
+        ("Commands", commands(entries)),
+        ("Health", health(entries)),
+        ("Alerts", alerts(entries)),
+        ("Confirmations", confirmations(entries)),
+        ("Rollback", rollback(&entries[rollback_at..])),
+        ("Sign-off", sign_off(entries)),
+        ("Notifications", notifications(entries)),
+        ("Interruptions and errors", interruptions(entries)),
+    ];
+    for (title, body) in sections {
+        w!(out);
+        w!(out, "## {title}");
+        w!(out);
+        out.push_str(if body.is_empty() { "None.\n" } else { &body });
     }
-    out.push('\n');
+    // Defensive: nothing above should have let a password through, but the report may be mailed around.
+    mask_url_passwords(&out)
 }
 
-fn commands_section(out: &mut String, entries: &[Entry]) {
-    out.push_str("## Commands\n\n");
-    let mut rows = Vec::new();
+/// Writes `<run_dir>/report.md` (mode 0600) through a temporary file and a rename; returns its path.
+pub fn write(run_dir: &Path, entries: &[Entry]) -> io::Result<PathBuf> {
+    let path = run_dir.join(REPORT_FILE);
+    let tmp = run_dir.join(format!(".{REPORT_FILE}.{}.tmp", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    let result = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(render(entries).as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        File::open(run_dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result.map(|()| path)
+}
+
+fn run(entries: &[Entry]) -> String {
+    let mut out = String::new();
     for e in entries {
-        if let Event::StepFinished {
-            phase,
-            step,
-            outcome,
-            exit_code,
-            duration_ms,
+        if let Event::RunStarted {
+            user,
+            host,
+            ssh_client,
+            plan,
+            plan_checksum,
+            version,
+            pid,
             ..
         } = &e.event
         {
-            let command = entries.iter().rev().find_map(|s| match &s.event {
-                Event::StepStarted {
-                    phase: p,
-                    step: n,
-                    command,
-                    ..
-                } if p == phase && n == step && s.seq < e.seq => Some(command.clone()),
-                _ => None,
-            });
-            rows.push(format!(
-                "| {} | {} | {} | `{}` | {} | {} | {} ms |",
-                cell(&e.ts),
-                cell(phase),
-                step,
-                cell(&command.unwrap_or_default()).replace('`', "'"),
-                cell(outcome),
-                exit_code
-                    .map(|c| c.to_string())
-                    .unwrap_or_else(|| "-".into()),
-                duration_ms
-            ));
+            let ssh = ssh_client
+                .as_deref()
+                .map(|c| format!(", over SSH from {}", inline(c)))
+                .unwrap_or_default();
+            w!(
+                out,
+                "- Run {} started {} by **{}** on {}{ssh} (deckhand {}, pid {pid})",
+                code(&e.run),
+                time(&e.ts),
+                inline(user),
+                inline(host),
+                inline(version)
+            );
+            w!(
+                out,
+                "  - Plan: {} (sha256 {})",
+                code(plan),
+                code(plan_checksum)
+            );
+        }
+        if let Event::Resumed {
+            previous,
+            completed,
+            next,
+        } = &e.event
+        {
+            w!(
+                out,
+                "  - Resumed run {}: already done {}; went on with {}",
+                code(previous),
+                code_list(completed),
+                code(next)
+            );
+        }
+        if let Event::Quit { exit_code, reason } = &e.event {
+            w!(
+                out,
+                "- Run {} ended {}: exit {exit_code} ({})",
+                code(&e.run),
+                time(&e.ts),
+                inline(reason)
+            );
         }
     }
-    if rows.is_empty() {
-        out.push_str("None.\n\n");
-        return;
+    if out.is_empty() {
+        return out;
     }
-    out.push_str("| time | phase | step | command | outcome | exit | duration |\n|---|---|---|---|---|---|---|\n");
-    for r in rows {
-        out.push_str(&r);
-        out.push('\n');
-    }
-    out.push('\n');
-}
-
-fn signoff_section(out: &mut String, entries: &[Entry]) {
-    out.push_str("## Sign-off\n\n");
     let signed = entries.iter().rev().find_map(|e| match &e.event {
-        Event::SignedOff { by, notes } => Some((e.ts.clone(), by.clone(), notes.clone())),
+        Event::SignedOff { by, .. } => Some(by.as_str()),
         _ => None,
     });
-    match signed {
-        None => out.push_str("Not signed off.\n\n"),
-        Some((ts, by, notes)) => {
-            let _ = writeln!(out, "Signed off by **{}** at {}.\n", cell(&by), cell(&ts));
-            // Indented: the notes show verbatim and cannot open or close Markdown structure.
-            for line in mask_passwords(&notes).lines() {
-                let _ = writeln!(out, "    {line}");
+    let rolled_back = entries.iter().rev().find_map(|e| match &e.event {
+        Event::RollbackFinished { ok, .. } => Some(*ok),
+        _ => None,
+    });
+    let quit = entries.iter().rev().find_map(|e| match &e.event {
+        Event::Quit { exit_code, .. } => Some(*exit_code),
+        _ => None,
+    });
+    let result = match (signed, rolled_back, quit) {
+        (Some(by), None, _) => format!("signed off by {}", inline(by)),
+        (Some(by), Some(true), _) => format!("rolled back, signed off by {}", inline(by)),
+        (_, Some(false), _) => "rollback FAILED".to_string(),
+        (None, Some(true), _) => "rolled back, not signed off".to_string(),
+        (None, None, Some(0)) => "ended without sign-off".to_string(),
+        (None, None, Some(code)) => format!("FAILED (exit {code})"),
+        (None, None, None) => "no end recorded (crashed or still running)".to_string(),
+    };
+    w!(out, "- **Result: {result}**");
+    out
+}
+
+fn checklist(entries: &[Entry]) -> String {
+    let mut items: BTreeMap<usize, (&str, bool)> = BTreeMap::new();
+    let mut out = String::new();
+    for e in entries {
+        match &e.event {
+            Event::ChecklistTicked {
+                index,
+                item,
+                checked,
+            } => {
+                items.insert(*index, (item, *checked));
             }
-            out.push('\n');
+            Event::ChecklistOverridden { reason, unticked } => w!(
+                out,
+                "- Overridden {} with unticked {}: {}",
+                time(&e.ts),
+                code_list(unticked),
+                inline(reason)
+            ),
+            _ => {}
         }
+    }
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|(i, (item, checked))| {
+            let state = if *checked { "ticked" } else { "not ticked" };
+            vec![(i + 1).to_string(), cell(item), state.into()]
+        })
+        .collect();
+    if rows.is_empty() {
+        return out;
+    }
+    table(&["#", "Item", "Final state"], &rows) + &prefix_newline(out)
+}
+
+fn stages(entries: &[Entry]) -> String {
+    let mut rows: Vec<[String; 3]> = Vec::new();
+    let mut overrides = String::new();
+    for e in entries {
+        match &e.event {
+            Event::StageStarted { stage } => {
+                rows.push([
+                    stage.clone(),
+                    "started, no end recorded".into(),
+                    String::new(),
+                ]);
+            }
+            Event::StageFinished {
+                stage,
+                result,
+                detail,
+            } => match rows
+                .iter_mut()
+                .rev()
+                .find(|r| r[0] == *stage && r[1] == "started, no end recorded")
+            {
+                Some(row) => {
+                    row[1] = result.clone();
+                    row[2] = detail.clone();
+                }
+                None => rows.push([stage.clone(), result.clone(), detail.clone()]),
+            },
+            Event::StageOverridden {
+                stage,
+                reason,
+                blockers,
+            } => w!(
+                overrides,
+                "- {} overridden {} (blockers: {}): {}",
+                code(stage),
+                time(&e.ts),
+                code_list(blockers),
+                inline(reason)
+            ),
+            _ => {}
+        }
+    }
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| r.iter().map(|c| cell(c)).collect())
+        .collect();
+    if rows.is_empty() {
+        return overrides;
+    }
+    table(&["Stage", "Result", "Detail"], &rows) + &prefix_newline(overrides)
+}
+
+fn preflight(entries: &[Entry]) -> String {
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::PreflightChecked { check, ok, detail } => Some(vec![
+                cell(check),
+                if *ok { "ok" } else { "FAILED" }.into(),
+                cell(detail),
+            ]),
+            _ => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    table(&["Check", "Result", "Detail"], &rows)
+}
+
+fn confirmations(entries: &[Entry]) -> String {
+    let mut rows = Vec::new();
+    for e in entries {
+        let (what, typed, result) = match &e.event {
+            Event::ConfirmationGiven { what, typed } => (cell(what), typed, "confirmed".into()),
+            Event::ConfirmationDeclined { what, typed, why } => {
+                (cell(what), typed, format!("declined: {}", cell(why)))
+            }
+            Event::BackupGateOverridden { what, reason } => (
+                format!("backup gate: {}", cell(what)),
+                reason,
+                "overridden".into(),
+            ),
+            Event::ChecklistOverridden { reason, unticked } => (
+                format!("checklist, unticked: {}", cell(&unticked.join(", "))),
+                reason,
+                "overridden".into(),
+            ),
+            Event::StageOverridden {
+                stage,
+                reason,
+                blockers,
+            } => (
+                format!("stage {} past: {}", cell(stage), cell(&blockers.join(", "))),
+                reason,
+                "overridden".into(),
+            ),
+            _ => continue,
+        };
+        rows.push(vec![time(&e.ts), what, code_cell(typed), result]);
+    }
+    if rows.is_empty() {
+        return String::new();
+    }
+    table(&["Time", "What", "Typed", "Result"], &rows)
+}
+
+fn sign_off(entries: &[Entry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        if let Event::SignedOff { by, notes } = &e.event {
+            w!(out, "Signed off by **{}** {}.", inline(by), time(&e.ts));
+            w!(out);
+            if notes.trim().is_empty() {
+                w!(out, "No notes.");
+            } else {
+                w!(out, "Notes:");
+                w!(out);
+                out.push_str(&fenced(notes));
+            }
+        }
+    }
+    if out.is_empty() {
+        "Not signed off.\n".into()
+    } else {
+        out
+    }
+}
+
+fn notifications(entries: &[Entry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        if let Event::NotificationFailed { what, error } = &e.event {
+            w!(
+                out,
+                "- {} could not notify {}: {}",
+                time(&e.ts),
+                inline(what),
+                inline(error)
+            );
+        }
+    }
+    if out.is_empty() {
+        "No notification failures.\n".into()
+    } else {
+        out
+    }
+}
+
+fn interruptions(entries: &[Entry]) -> String {
+    let mut out = String::new();
+    for e in entries {
+        match &e.event {
+            Event::Signal { name } => w!(out, "- {} signal {}", time(&e.ts), inline(name)),
+            Event::Error { context, message } => w!(
+                out,
+                "- {} error ({}): {}",
+                time(&e.ts),
+                inline(context),
+                inline(message)
+            ),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `text` preceded by a blank line (to follow a table), or nothing.
+fn prefix_newline(text: String) -> String {
+    if text.is_empty() {
+        text
+    } else {
+        format!("\n{text}")
+    }
+}
+
+/// `text` followed by a blank line (to precede a table), or nothing.
+fn then_blank_line(text: String) -> String {
+    if text.is_empty() {
+        text
+    } else {
+        format!("{text}\n")
     }
 }

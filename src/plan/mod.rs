@@ -18,6 +18,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 pub use error::PlanError;
+pub use interp::mask_url_passwords;
 pub use types::*;
 
 /// Reads, interpolates (from the process environment) and validates the plan at `path`, for the environment
