@@ -302,6 +302,21 @@ fn a_destructive_phase_without_needs_backup_is_not_backup_gated() {
     let mut h = harness();
     h.select_phase(1);
     h.key(KeyCode::Enter);
+    // The stage order still wants the backup stage done before the deploy: a typed reason, not the backup gate.
+    assert!(matches!(
+        modal_kind(&h),
+        Some(ModalKind::StageOverride(_, deckhand::app::Stage::Backup))
+    ));
+    h.settle();
+    h.key(KeyCode::Esc);
+    assert!(h.state.modal.is_none());
+    for stage in [deckhand::app::Stage::Backup, deckhand::app::Stage::Migrate] {
+        h.state
+            .release
+            .overrides
+            .push((stage, "not under test".into()));
+    }
+    h.key(KeyCode::Enter);
     assert!(matches!(modal_kind(&h), Some(ModalKind::RunPhase(1))));
     let b = body(&h);
     assert!(

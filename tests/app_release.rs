@@ -108,9 +108,10 @@ fn a_failed_preflight_check_blocks_the_later_stages_until_a_reason_is_typed() {
     let fx = h.key(KeyCode::Enter);
     assert!(journal_events(&fx).iter().any(|e| matches!(e,
         Event::StageOverridden { stage, reason, .. } if stage == "preflight" && reason == "hotfix for the checkout outage")));
+    // The preflight is passed over; the deploy, which has not run, is the next stage in the way.
     assert!(matches!(
         h.state.modal.as_ref().map(|m| &m.kind),
-        Some(ModalKind::RunPhase(0))
+        Some(ModalKind::StageOverride(_, Stage::Deploy))
     ));
     assert_eq!(
         release::status(&h.state, Stage::Preflight),

@@ -283,10 +283,17 @@ fn stage_of(gated: Gated) -> Stage {
 /// The first stage before `gated`'s that is neither done nor handled by its own gate (the checklist and the
 /// backup have theirs), with what is missing.
 pub(super) fn blocking_stage(state: &State, gated: Gated) -> Option<(Stage, String)> {
-    // Deploy phases and migrations keep their own gates (checklist, backup, confirmation) for now; the stage
-    // order gates the stages after the deploy.
-    if matches!(gated, Gated::Phase(_) | Gated::ApplyMigrations) {
-        return None;
+    // Read-only phases (not destructive, not seeding) run at any time, and so do the rollback's own steps (the
+    // phase after the deploy phases): the stage order gates what changes the system.
+    if let Gated::Phase(i) = gated {
+        let changes = state
+            .plan
+            .phases
+            .get(i)
+            .is_some_and(|p| p.destructive || p.seed);
+        if !changes || i >= state.release.deploy_phases {
+            return None;
+        }
     }
     let target = stage_of(gated);
     for stage in Stage::ALL.into_iter().take_while(|s| *s != target) {
@@ -348,6 +355,17 @@ pub(super) fn stage_overridden(
 
 /// Journals (and notifies) every stage whose state changed since the last call.
 pub(super) fn sync(state: &mut State, fx: &mut Vec<Effect>) {
+    // What this action changed is journaled before it quits: the quit stays the journal's last entry.
+    let mut own = Vec::new();
+    sync_into(state, &mut own);
+    let at = fx
+        .iter()
+        .position(|e| matches!(e, Effect::Quit | Effect::Journal(Event::Quit { .. })))
+        .unwrap_or(fx.len());
+    fx.splice(at..at, own);
+}
+
+fn sync_into(state: &mut State, fx: &mut Vec<Effect>) {
     let now: Vec<StageStatus> = Stage::ALL.iter().map(|s| status(state, *s)).collect();
     if state.release.journaled.len() != now.len() {
         // The first call records where the run starts from without journaling it.

@@ -185,14 +185,9 @@ impl Executor {
                     let run = crate::runner::smoke::run(state.plan.smoke.clone(), self.tx.clone());
                     tokio::spawn(run);
                 }
-                Effect::RevertMigrations(_) => {
-                    feedback.push(Action::Runner(RunnerEvent::Reverted(
-                        crate::migrate::revert::RevertOutcome {
-                            reverted: Vec::new(),
-                            error: Some("down migrations are not supported by this version".into()),
-                        },
-                    )));
-                }
+                Effect::RevertMigrations(names) => self.database(state, move |db, tx| {
+                    tokio::spawn(crate::runner::migrate::revert(db, names, tx));
+                }),
                 Effect::Notify { what, text } => {
                     if let Some(n) = state.plan.notify.clone() {
                         let send = crate::runner::notify::send(n, what, text, self.tx.clone());

@@ -12,9 +12,6 @@ use crate::journal::Event;
 use crate::migrate::revert::RevertOutcome;
 use crate::plan::RollbackDatabase;
 
-/// Whether rollbacks run down migrations (not yet: `Effect::RevertMigrations` is refused by the console).
-const DOWN_MIGRATIONS: bool = false;
-
 /// What the rollback does to the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DbRollback {
@@ -92,10 +89,8 @@ pub fn rollback_plan(state: &State) -> RollbackPlan {
             RollbackDatabase::Auto if applied.is_empty() => {
                 DbRollback::Leave("no migration was applied in this run".into())
             }
-            // Down migrations are not run by this version: the run's backup is restored instead.
-            RollbackDatabase::Auto
-                if DOWN_MIGRATIONS && missing_downs(state, &applied).is_empty() =>
-            {
+            // Down migrations when every migration this run applied has one; otherwise the backup.
+            RollbackDatabase::Auto if missing_downs(state, &applied).is_empty() => {
                 DbRollback::Down(applied)
             }
             RollbackDatabase::Auto => restore(),
@@ -104,21 +99,12 @@ pub fn rollback_plan(state: &State) -> RollbackPlan {
     RollbackPlan { code, database }
 }
 
-/// The migrations among `names` that have no down file (or are not on disk).
+/// The migrations among `names` that cannot be reverted (no down file, not on disk, or a format without downs).
 fn missing_downs(state: &State, names: &[String]) -> Vec<String> {
-    let Some(snap) = state.db.snapshot() else {
-        return names.to_vec();
-    };
-    names
-        .iter()
-        .filter(|n| {
-            !snap
-                .migrations
-                .iter()
-                .any(|m| &m.name == *n && m.down.is_some())
-        })
-        .cloned()
-        .collect()
+    match state.db.snapshot() {
+        Some(snap) => crate::migrate::revert::missing_downs(&snap.migrations, names),
+        None => names.to_vec(),
+    }
 }
 
 /// `R`: show the rollback and ask.
@@ -292,8 +278,8 @@ pub(in crate::app) fn on_reverted(state: &mut State, outcome: RevertOutcome, fx:
         }));
         state.release.applied.retain(|a| a != name);
     }
+    // The runner reads the ledger again after a revert and sends the fresh status.
     state.db.busy = Some(crate::app::DbBusy::Loading);
-    fx.push(Effect::LoadMigrations);
     let Some(run) = state.release.rollback.as_mut() else {
         return;
     };
