@@ -509,3 +509,56 @@ fn sql_that_could_not_be_parsed_is_confirmed_by_typing_the_migration_name() {
             .contains(&Effect::ApplyMigrations(confirmed(&["m2"])))
     );
 }
+
+#[test]
+fn an_apply_wants_a_passing_dry_run_or_a_typed_reason() {
+    let mut h = loaded(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    h.tick_all();
+    // Not tried at all: the prompt asks why.
+    let fx = h.char('a');
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))));
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::NoRehearsal)
+    );
+    h.settle();
+    h.key(KeyCode::Esc);
+    // A dry-run that failed does not count.
+    h.act(Action::Runner(deckhand::runner::RunnerEvent::Rehearsed(
+        Ok(vec![deckhand::migrate::apply::Rehearsal::NotReached {
+            name: "m2".into(),
+        }]),
+    )));
+    h.char('a');
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::NoRehearsal)
+    );
+    h.settle();
+    h.type_text("hotfix: the dry-run database is down");
+    let fx = h.key(KeyCode::Enter);
+    assert!(journal_events(&fx).iter().any(|e| matches!(e,
+        Event::StageOverridden { stage, reason, .. }
+            if stage == "migrate" && reason == "hotfix: the dry-run database is down")));
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::ApplyMigrations)
+    );
+}
+
+#[test]
+fn a_passing_dry_run_opens_the_apply_confirmation_directly() {
+    let mut h = loaded(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    h.tick_all();
+    h.act(Action::Runner(deckhand::runner::RunnerEvent::Rehearsed(
+        Ok(vec![deckhand::migrate::apply::Rehearsal::Ok {
+            name: "m2".into(),
+            took: Duration::from_millis(3),
+        }]),
+    )));
+    h.char('a');
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::ApplyMigrations)
+    );
+}

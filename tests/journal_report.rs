@@ -168,7 +168,7 @@ fn release_events() -> Vec<Event> {
         },
         Event::StepStarted {
             phase: s("Deploy"),
-            step: 0,
+            step: 1,
             command: s("kubectl rollout restart deploy/shop | tee /tmp/out"),
             destructive: true,
             pid: 777,
@@ -176,7 +176,7 @@ fn release_events() -> Vec<Event> {
         },
         Event::StepFinished {
             phase: s("Deploy"),
-            step: 0,
+            step: 1,
             destructive: true,
             outcome: s("ok"),
             exit_code: Some(0),

@@ -522,3 +522,47 @@ pub(super) fn scroll(state: &mut State, delta: isize) {
         state.db.sql_scroll = (state.db.sql_scroll as isize + delta).max(0) as usize;
     }
 }
+
+/// Whether a dry-run (`d`) or a rehearsal on a restored copy (`E`) of the pending migrations went through in this
+/// run: nothing failed and nothing was left unreached.
+pub fn tried_ok(state: &State) -> bool {
+    let dry_run = state.db.rehearsal.as_ref().is_some_and(|r| {
+        r.iter()
+            .all(|x| !matches!(x, Rehearsal::Failed { .. } | Rehearsal::NotReached { .. }))
+    });
+    let rehearsed = state.backup.rehearsal.as_ref().is_some_and(|r| {
+        r.steps.iter().all(|s| {
+            !matches!(
+                s,
+                crate::backup::RehearsalStep::Failed { .. }
+                    | crate::backup::RehearsalStep::NotReached { .. }
+            )
+        })
+    });
+    dry_run || rehearsed
+}
+
+/// Before an apply: the pending migrations were neither dry-run nor rehearsed in this run. Going on takes a
+/// typed reason (journaled as an override of the migrate stage).
+pub(super) fn no_rehearsal_modal(state: &State, gated: Gated) -> Option<Modal> {
+    if gated != Gated::ApplyMigrations || tried_ok(state) || state.release.no_rehearsal.is_some() {
+        return None;
+    }
+    let mut m = Modal::new(
+        ModalKind::NoRehearsal,
+        "Not tried in this run",
+        super::modal::Expect::Reason,
+    );
+    m.danger = true;
+    m.body.push(("Database".into(), database_line(state)));
+    m.body.push((
+        "Missing".into(),
+        "no passing dry-run (d) or rehearsal on a restored copy (E) of the pending migrations"
+            .into(),
+    ));
+    m.body.push((
+        "To go on".into(),
+        "type why it is safe to apply untried (journaled and in the report); Esc cancels".into(),
+    ));
+    Some(m)
+}

@@ -99,6 +99,8 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
         m
     } else if let Some(m) = super::backup::gate_modal(state, gated) {
         m
+    } else if let Some(m) = super::db::no_rehearsal_modal(state, gated) {
+        m
     } else if destructive {
         match gated {
             Gated::ApplyMigrations => super::db::apply_confirmation(state),

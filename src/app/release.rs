@@ -355,12 +355,18 @@ pub(super) fn stage_overridden(
 
 /// Journals (and notifies) every stage whose state changed since the last call.
 pub(super) fn sync(state: &mut State, fx: &mut Vec<Effect>) {
-    // What this action changed is journaled before it quits: the quit stays the journal's last entry.
+    // What this action changed is journaled before the report is written and before a quit (which stays the
+    // journal's last entry).
     let mut own = Vec::new();
     sync_into(state, &mut own);
     let at = fx
         .iter()
-        .position(|e| matches!(e, Effect::Quit | Effect::Journal(Event::Quit { .. })))
+        .position(|e| {
+            matches!(
+                e,
+                Effect::Quit | Effect::WriteReport | Effect::Journal(Event::Quit { .. })
+            )
+        })
         .unwrap_or(fx.len());
     fx.splice(at..at, own);
 }

@@ -40,7 +40,7 @@ pub(super) fn commands(entries: &[Entry]) -> String {
                 };
                 rows.push(vec![
                     cell(&phase),
-                    (step + 1).to_string(),
+                    step.to_string(),
                     code_cell(command),
                     cell(outcome),
                     exit_code.map_or("–".into(), |c| c.to_string()),
@@ -52,7 +52,7 @@ pub(super) fn commands(entries: &[Entry]) -> String {
                 "- Cancel requested {} during {} step {}",
                 time(&e.ts),
                 inline(phase),
-                step + 1
+                step
             ),
             Event::PhaseFinished {
                 phase,
