@@ -382,6 +382,7 @@ fn restore_picks_the_newest_verified_backup_and_needs_the_database_name_typed() 
         tables: 2,
         missing: vec![],
         extra: vec!["public.audit".into()],
+        dropped: Vec::new(),
         kept: None,
         unchecked: None,
         took: Duration::from_secs(3),

@@ -606,3 +606,25 @@ fn an_alert_stays_up_when_the_service_stops_answering() {
     assert!(h.state.health.checks[0].alert.is_some());
     assert_eq!(state(&h), HealthState::Inconclusive);
 }
+
+#[test]
+fn a_latency_rise_within_the_noise_floor_is_not_an_alert() {
+    let h = harness();
+    let cfg = &h.state.plan.health[0];
+    let stats = |median_ms: u64| deckhand::app::Stats {
+        samples: 10,
+        answered: 10,
+        errors: 0,
+        no_answer: 0,
+        median: Some(Duration::from_millis(median_ms)),
+        p95: Some(Duration::from_millis(median_ms)),
+    };
+    // Three times the baseline, but 2 ms on loopback: noise.
+    assert_eq!(deckhand::app::alert_reason(cfg, &stats(1), &stats(3)), None);
+    // Twice and a half a real baseline: an alert naming both.
+    let reason = deckhand::app::alert_reason(cfg, &stats(100), &stats(250)).expect("an alert");
+    assert!(
+        reason.contains("250ms") && reason.contains("100ms"),
+        "{reason}"
+    );
+}

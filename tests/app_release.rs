@@ -278,12 +278,13 @@ fn rollback_runs_the_code_steps_then_restores_this_runs_backup_then_verifies_aga
         duration: Duration::from_secs(1),
     }));
     assert!(fx.iter().any(|e| matches!(e,
-        Effect::RestoreBackup { archive, mode: RestoreMode::InPlace } if archive.path == a.path)));
+        Effect::RestoreBackup { archive, mode: RestoreMode::Rollback } if archive.path == a.path)));
     let report = deckhand::backup::RestoreReport {
         target: "db.internal:5432/shop".into(),
         tables: 2,
         missing: vec![],
         extra: vec![],
+        dropped: Vec::new(),
         kept: None,
         unchecked: None,
         took: Duration::from_secs(2),

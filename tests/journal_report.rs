@@ -268,6 +268,7 @@ fn release_events() -> Vec<Event> {
             tables: 12,
             missing: vec![],
             extra: vec![],
+            dropped: vec![s("public.orders")],
             kept: Some(s("shop_before_restore")),
             duration_ms: 30_000,
         },

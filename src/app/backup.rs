@@ -328,6 +328,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 tables: report.tables,
                 missing: report.missing.clone(),
                 extra: report.extra.clone(),
+                dropped: report.dropped.clone(),
                 kept: report.kept.as_ref().map(|k| k.display().to_string()),
                 duration_ms: report.took.as_millis() as u64,
             }));
@@ -347,6 +348,12 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 line.push_str(&format!(
                     "; not in the backup (left as they are): {}",
                     report.extra.join(", ")
+                ));
+            }
+            if !report.dropped.is_empty() {
+                line.push_str(&format!(
+                    "; dropped (created since the backup): {}",
+                    report.dropped.join(", ")
                 ));
             }
             if let Some(why) = &report.unchecked {

@@ -251,7 +251,12 @@ fn record(run: &mut CheckRun, cfg: &HealthCheck, probe: Probe, now: Instant, fro
     };
 }
 
-/// Why the window is alarming compared with the baseline, if it is.
+/// A latency rise smaller than this is noise, whatever the factor (an answer on loopback going from 1 ms to 3 ms
+/// has not slowed down the service).
+pub const LATENCY_NOISE: Duration = Duration::from_millis(20);
+
+/// Why the window is alarming compared with the baseline, if it is: latency above `latency_factor` × the baseline
+/// (and at least [`LATENCY_NOISE`] above it), or errors above `error_rate`.
 pub fn alert_reason(cfg: &HealthCheck, baseline: &Stats, window: &Stats) -> Option<String> {
     if window.answered < MIN_ALERT_SAMPLES {
         return None;
@@ -263,6 +268,7 @@ pub fn alert_reason(cfg: &HealthCheck, baseline: &Stats, window: &Stats) -> Opti
     ] {
         if let (Some(now), Some(base)) = (now, base)
             && now > base.mul_f64(f)
+            && now.saturating_sub(base) >= LATENCY_NOISE
         {
             return Some(format!(
                 "{label} latency {}ms > {f}x baseline {}ms",

@@ -154,9 +154,15 @@ fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
 
 pub(super) fn finish(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
     state.quit = QuitState::Done;
+    // After a hang-up, whatever finished last, the run ended because the operator's terminal went away.
+    let reason = if state.terminal_lost && !reason.starts_with("hung up") {
+        format!("hung up: {reason}")
+    } else {
+        reason.to_string()
+    };
     fx.push(Effect::Journal(Event::Quit {
         exit_code: state.exit_code(),
-        reason: reason.into(),
+        reason,
     }));
     fx.push(Effect::Quit);
 }

@@ -153,6 +153,9 @@ pub enum Event {
         missing: Vec<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         extra: Vec<String>,
+        /// Tables created since the backup, dropped by a rollback's restore.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dropped: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kept: Option<String>,
         duration_ms: u64,

@@ -263,7 +263,7 @@ fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
             state.backup.progress = None;
             fx.push(Effect::RestoreBackup {
                 archive: *archive,
-                mode: RestoreMode::InPlace,
+                mode: RestoreMode::Rollback,
             });
         }
     }

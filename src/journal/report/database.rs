@@ -84,6 +84,7 @@ pub(super) fn restore(out: &mut String, e: &Entry) {
             tables,
             missing,
             extra,
+            dropped,
             kept,
             duration_ms,
         } => {
@@ -96,6 +97,13 @@ pub(super) fn restore(out: &mut String, e: &Entry) {
                 code_list(missing),
                 code_list(extra)
             );
+            if !dropped.is_empty() {
+                w!(
+                    out,
+                    "  - Dropped, created since the backup: {}",
+                    code_list(dropped)
+                );
+            }
             if let Some(kept) = kept {
                 w!(out, "  - The previous database was kept as {}", code(kept));
             }
