@@ -1,6 +1,6 @@
 //! Examples a, b and c run end to end: each plan from `config/examples/` with its migrations, in the real binary in a
 //! pseudo-terminal, against a fresh PostgreSQL database. The outside world is replaced by local stand-ins: `git`,
-//! `npx`, `npm`, `pm2`, `ssh` and the deploy scripts are small scripts that record how they were called, the
+//! `npx`, `npm`, `pm2`, `ssh`, `curl` and the deploy scripts are small scripts that record how they were called, the
 //! example's hosts point at a local HTTP server (health, smoke and the notification webhook), the monitor window is
 //! three seconds and the deploy window is left out (it depends on the day the test runs). Everything else — the
 //! checklist, the backup, the dry-run, the apply with typed production confirmations, every phase, verify with the
@@ -188,7 +188,9 @@ async fn release(name: &str) -> (Vec<Event>, String, String, Vec<String>) {
     let plan = example_copy(name, dir.path(), port);
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for tool in ["git", "npx", "npm", "pm2", "ssh", "docker", "flyctl"] {
+    for tool in [
+        "git", "npx", "npm", "pm2", "ssh", "docker", "flyctl", "curl",
+    ] {
         stand_in(&bin.join(tool), dir.path());
     }
     let path = format!(
