@@ -122,6 +122,7 @@ fn a_failed_preflight_check_blocks_the_later_stages_until_a_reason_is_typed() {
 #[test]
 fn verify_waits_for_the_deploy_then_passes_on_smoke_and_journals_stage_results() {
     let mut h = harness();
+    h.tick_all();
     select(&mut h, Row::Stage(Stage::Verify));
     h.key(KeyCode::Enter);
     assert!(
@@ -218,7 +219,13 @@ fn monitor_counts_down_and_passes_then_sign_off_journals_notes_and_writes_the_re
         h.key(KeyCode::Backspace);
     }
     let fx = ctrl(&mut h, 's');
-    assert!(fx.is_empty() || !fx.contains(&Effect::WriteReport));
+    assert!(!fx.contains(&Effect::WriteReport));
+    assert!(
+        !journal_events(&fx)
+            .iter()
+            .any(|e| matches!(e, Event::SignedOff { .. }))
+    );
+    assert!(h.state.release.signed.is_none(), "nobody signed");
     h.type_text("ana");
     let fx = ctrl(&mut h, 's');
     assert!(journal_events(&fx).contains(&Event::SignedOff {
@@ -392,4 +399,96 @@ fn a_hang_up_between_steps_interrupts_and_resume_continues_from_the_journal() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn verify_waits_for_an_unticked_checklist_or_a_reason() {
+    let mut h = harness();
+    deploy(&mut h);
+    h.state.checked[0] = false;
+    select(&mut h, Row::Stage(Stage::Verify));
+    h.key(KeyCode::Enter);
+    let m = h.state.modal.as_ref().expect("stage prompt");
+    assert!(matches!(
+        m.kind,
+        ModalKind::StageOverride(_, Stage::Preflight)
+    ));
+    assert!(
+        m.body
+            .iter()
+            .any(|(_, v)| v.contains("checklist: 1 item(s) unticked")),
+        "{:?}",
+        m.body
+    );
+}
+
+fn with_database(rollback_db: &str) -> Harness {
+    let src = format!(
+        "{RELEASE_PLAN}\n[database]\nurl = \"postgres://app@db.internal/shop\"\nmigrations = \"m\"\nformat = \"sqlx\"\n[backup]\ndir = \"/b\"\n"
+    )
+    .replace("[rollback]\n", &format!("[rollback]\ndatabase = \"{rollback_db}\"\n"));
+    Harness::new(plan_from(&src))
+}
+
+#[test]
+fn rollback_restores_the_backup_from_before_the_apply_not_a_later_one() {
+    let mut h = with_database("restore");
+    let before = archive("/b/before-apply.dump", "shop", true);
+    let after = archive("/b/after-apply.dump", "shop", true);
+    h.state.release.rollback_backup = Some(before);
+    h.state.backup.verified = Some(after);
+    h.char('R');
+    let m = h.state.modal.as_ref().expect("rollback prompt");
+    let db = m
+        .body
+        .iter()
+        .find(|(k, _)| k == "Database")
+        .map(|(_, v)| v.clone())
+        .expect("a database line");
+    assert!(db.contains("before-apply.dump"), "{db}");
+    assert!(db.contains("tables created since it are dropped"), "{db}");
+}
+
+#[test]
+fn rollback_waits_for_the_migration_status_when_down_files_decide() {
+    let mut h = with_database("auto");
+    h.state.release.applied = vec!["2_orders".into()];
+    h.char('R');
+    assert!(h.state.modal.is_none(), "no prompt without the status");
+    assert!(
+        h.state
+            .flash
+            .as_deref()
+            .is_some_and(|f| f.contains("migration status has not been read")),
+        "{:?}",
+        h.state.flash
+    );
+}
+
+#[test]
+fn a_hang_up_while_down_migrations_run_waits_for_them_then_quits() {
+    let mut h = with_database("auto");
+    h.state.db.busy = Some(deckhand::app::DbBusy::Reverting);
+    let fx = h.act(Action::Signal(Signal::Hangup));
+    assert!(
+        !fx.contains(&Effect::Quit),
+        "the revert in flight is let finish"
+    );
+    let fx = h.act(Action::Runner(RunnerEvent::Reverted(
+        deckhand::migrate::revert::RevertOutcome {
+            reverted: vec![("2_orders".into(), Duration::from_millis(40))],
+            error: None,
+        },
+    )));
+    let events = journal_events(&fx);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::MigrationReverted { name, .. } if name == "2_orders"))
+    );
+    assert!(
+        matches!(events.last(), Some(Event::Quit { reason, .. }) if reason.contains("hung up")),
+        "{events:?}"
+    );
+    assert!(fx.contains(&Effect::Quit));
 }

@@ -322,6 +322,14 @@ async fn example_a_sql_migration_with_rollback_sql_and_a_deploy_script() {
         "{posts:?}"
     );
     assert!(
+        posts.iter().any(|p| p.contains("phase Deploy: succeeded")),
+        "{posts:?}"
+    );
+    assert!(
+        posts.iter().any(|p| p.contains("release signed off by")),
+        "{posts:?}"
+    );
+    assert!(
         !report.contains("smoke-token-value"),
         "a secret in the report"
     );

@@ -517,3 +517,24 @@ fn write_puts_a_private_report_beside_the_journal() {
         .collect();
     assert_eq!(names.len(), 2, "{names:?}");
 }
+
+#[test]
+fn control_characters_of_journaled_text_arrive_inert() {
+    let d = tempfile::tempdir().unwrap();
+    let mut j = Journal::create(d.path(), t(0)).unwrap();
+    j.append(release_events().remove(0), t(0)).unwrap();
+    j.append(
+        Event::Error {
+            context: s("migrations"),
+            message: s("relation \"x\x1b]0;pwned\x07\" does not exist\x1b[2J"),
+        },
+        t(1),
+    )
+    .unwrap();
+    let report = render(&read_entries(j.path()).unwrap());
+    assert!(
+        !report.contains('\x1b') && !report.contains('\x07'),
+        "{report:?}"
+    );
+    assert!(report.contains("^[]0;pwned^G"), "{report}");
+}

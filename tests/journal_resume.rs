@@ -41,6 +41,52 @@ fn run(dir: &Path, at: u64, events: Vec<Event>) -> Journal {
     j
 }
 
+/// A console run: its `RunStarted` is followed by a preflight result, as a console's is.
+fn console_run(dir: &Path, at: u64, events: Vec<Event>) -> Journal {
+    let mut j = Journal::create(dir, t(at)).unwrap();
+    for e in events {
+        let console = matches!(e, Event::RunStarted { .. });
+        j.append(e, t(at)).unwrap();
+        if console {
+            j.append(preflight(), t(at)).unwrap();
+        }
+    }
+    j
+}
+
+fn preflight() -> Event {
+    Event::PreflightChecked {
+        check: "database".into(),
+        ok: true,
+        detail: "db:5432/shop".into(),
+    }
+}
+
+#[test]
+fn a_backup_from_the_command_line_is_not_a_run_to_resume_and_does_not_hide_one() {
+    let d = tempfile::tempdir().unwrap();
+    let hung = console_run(
+        d.path(),
+        0,
+        vec![
+            started("production", 4242),
+            Event::Signal {
+                name: "SIGHUP".into(),
+            },
+            quit(),
+        ],
+    );
+    // `deckhand backup` later, on the same plan: a run of its own, with no preflight.
+    let mut cli = Journal::create(d.path(), t(100)).unwrap();
+    cli.append(started("production", 5151), t(100)).unwrap();
+    cli.append(quit(), t(101)).unwrap();
+    let prev = latest_unfinished(d.path(), Path::new(PLAN), "production")
+        .unwrap()
+        .expect("the hung-up console run");
+    assert_eq!(prev.run, hung.run_id());
+    assert!(prev.hung_up);
+}
+
 #[test]
 fn nothing_to_resume_without_runs() {
     let d = tempfile::tempdir().unwrap();
@@ -53,7 +99,7 @@ fn nothing_to_resume_without_runs() {
 #[test]
 fn a_crashed_run_is_resumable() {
     let d = tempfile::tempdir().unwrap();
-    let j = run(
+    let j = console_run(
         d.path(),
         0,
         vec![
@@ -68,7 +114,7 @@ fn a_crashed_run_is_resumable() {
         .expect("resumable");
     assert_eq!(prev.run, j.run_id());
     assert_eq!(prev.journal, j.path());
-    assert_eq!(prev.entries.len(), 2);
+    assert_eq!(prev.entries.len(), 3, "its start, its preflight, the stage");
     assert_eq!(prev.pid, 4242);
     assert!(!prev.ended && !prev.hung_up);
     assert_eq!(
@@ -86,7 +132,7 @@ fn a_crashed_run_is_resumable() {
 #[test]
 fn a_hang_up_before_quit_is_resumable() {
     let d = tempfile::tempdir().unwrap();
-    run(
+    console_run(
         d.path(),
         0,
         vec![
@@ -103,7 +149,7 @@ fn a_hang_up_before_quit_is_resumable() {
     assert!(prev.ended && prev.hung_up);
 
     let d = tempfile::tempdir().unwrap();
-    run(
+    console_run(
         d.path(),
         0,
         vec![
@@ -122,13 +168,13 @@ fn a_hang_up_before_quit_is_resumable() {
 #[test]
 fn a_clean_quit_or_a_sign_off_is_not_resumable() {
     let d = tempfile::tempdir().unwrap();
-    run(d.path(), 0, vec![started("production", 1), quit()]);
+    console_run(d.path(), 0, vec![started("production", 1), quit()]);
     assert_eq!(
         latest_unfinished(d.path(), Path::new(PLAN), "production").unwrap(),
         None
     );
     let d = tempfile::tempdir().unwrap();
-    run(
+    console_run(
         d.path(),
         0,
         vec![
@@ -151,10 +197,10 @@ fn a_clean_quit_or_a_sign_off_is_not_resumable() {
 #[test]
 fn only_the_latest_run_of_the_plan_counts() {
     let d = tempfile::tempdir().unwrap();
-    let crashed = run(d.path(), 0, vec![started("production", 1)]);
-    run(d.path(), 60, vec![started("production", 2), quit()]);
+    let crashed = console_run(d.path(), 0, vec![started("production", 1)]);
+    console_run(d.path(), 60, vec![started("production", 2), quit()]);
     // A later run of another environment does not hide the earlier one.
-    run(d.path(), 120, vec![started("staging", 3)]);
+    console_run(d.path(), 120, vec![started("staging", 3)]);
     assert_eq!(
         latest_unfinished(d.path(), Path::new(PLAN), "production").unwrap(),
         None,

@@ -400,6 +400,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 note_line(state, format!("rehearsal: {r}"));
             }
             state.backup.rehearsal = Some(report);
+            state.release.tried_spent = false;
             state.backup.last = Some(line.clone());
             state.flash = Some(line);
             state.side = super::Pane::Migrations;

@@ -240,6 +240,10 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
     state.db.current = None;
     state.db.last = None;
     state.db.rehearsal = None;
+    state.release.tried_spent = true;
+    if state.release.rollback_backup.is_none() {
+        state.release.rollback_backup = state.backup.verified.clone();
+    }
     state.side = Pane::Migrations;
     super::health::freeze_baseline(state, fx);
     fx.push(Effect::ApplyMigrations(confirmed));
@@ -438,6 +442,7 @@ pub(super) fn on_rehearsed(
     fx: &mut Vec<Effect>,
 ) {
     state.db.busy = None;
+    state.release.tried_spent = false;
     let lines = match &result {
         Ok(results) => results.iter().map(rehearsal_line).collect(),
         Err(e) => vec![format!("dry-run failed: {e}")],
@@ -523,9 +528,15 @@ pub(super) fn scroll(state: &mut State, delta: isize) {
     }
 }
 
+/// What an apply without a passing dry-run or rehearsal journals as missing.
+pub const UNTRIED: &str = "no dry-run or rehearsal in this run";
+
 /// Whether a dry-run (`d`) or a rehearsal on a restored copy (`E`) of the pending migrations went through in this
 /// run: nothing failed and nothing was left unreached.
 pub fn tried_ok(state: &State) -> bool {
+    if state.release.tried_spent {
+        return false;
+    }
     let dry_run = state.db.rehearsal.as_ref().is_some_and(|r| {
         r.iter()
             .all(|x| !matches!(x, Rehearsal::Failed { .. } | Rehearsal::NotReached { .. }))

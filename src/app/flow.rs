@@ -241,7 +241,7 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             fx.push(Effect::Journal(Event::StageOverridden {
                 stage: "migrate".into(),
                 reason: typed.clone(),
-                blockers: vec!["no dry-run or rehearsal in this run".into()],
+                blockers: vec![super::db::UNTRIED.into()],
             }));
             state.release.no_rehearsal = Some(typed);
             gate(state, Gated::ApplyMigrations, fx);
@@ -504,6 +504,7 @@ pub(super) fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &m
         result: result.clone(),
         duration_ms: elapsed.as_millis() as u64,
     }));
+    super::release::notify(state, "phase", format!("phase {name}: {result}"), fx);
     state.flash = Some(format!("Phase '{name}' {result}."));
     state.running = None;
     state.held = None;
@@ -624,8 +625,12 @@ pub(super) fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
 }
 
 /// Migrations are being applied right now.
+/// Migrations are being applied or (by a rollback) reverted: work that is let finish, never cut off.
 pub(super) fn applying(state: &State) -> bool {
-    state.db.busy == Some(super::DbBusy::Applying)
+    matches!(
+        state.db.busy,
+        Some(super::DbBusy::Applying | super::DbBusy::Reverting)
+    )
 }
 
 pub(super) use super::quit::{finish, on_signal, on_terminal_lost, request_quit};

@@ -118,6 +118,11 @@ impl StageStatus {
 pub struct ReleasePane {
     /// Preflight results as they came back (the newest per check).
     pub preflight: Vec<PreflightResult>,
+    /// The verified backup this run's first apply went ahead with: what a rollback restores (a backup taken after
+    /// the apply holds the migrated schema).
+    pub rollback_backup: Option<crate::backup::Archive>,
+    /// An apply started since the last dry-run or rehearsal: what was tried has been used up.
+    pub tried_spent: bool,
     /// Checks the preflight under way asked for.
     pub preflight_expected: usize,
     /// Stages the operator went past with a typed reason.
@@ -305,8 +310,21 @@ pub(super) fn blocking_stage(state: &State, gated: Gated) -> Option<(Stage, Stri
             continue;
         }
         if stage == Stage::Preflight {
-            // The checklist has its own gate: only reachability and the window block here.
-            let blockers = preflight::blockers(state);
+            // Destructive actions ask about the checklist in their own gate; the later stages find it here.
+            let mut blockers = preflight::blockers(state);
+            let unticked = state.unticked().len();
+            let passed_over = state
+                .release
+                .overrides
+                .iter()
+                .any(|(s, _)| *s == Stage::Preflight);
+            if unticked > 0
+                && state.checklist_override.is_none()
+                && !passed_over
+                && matches!(gated, Gated::Verify | Gated::Monitor | Gated::SignOff)
+            {
+                blockers.push(format!("checklist: {unticked} item(s) unticked"));
+            }
             if blockers.is_empty() {
                 continue;
             }

@@ -88,9 +88,12 @@ pub async fn prepare(plan: &Plan, data_dir: &Path, operator: &str) -> Result<Sta
     Ok(Startup { lock, previous })
 }
 
-/// The plan's absolute path, as the journal and the lock name it.
+/// The plan's path as the journal and the lock name it: canonical (symlinks and `..` resolved), so two spellings
+/// of the same file are one plan.
 pub fn plan_path(plan: &Plan) -> PathBuf {
-    std::path::absolute(&plan.path).unwrap_or_else(|_| plan.path.clone())
+    std::fs::canonicalize(&plan.path)
+        .or_else(|_| std::path::absolute(&plan.path))
+        .unwrap_or_else(|_| plan.path.clone())
 }
 
 fn host() -> String {

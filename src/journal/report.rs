@@ -81,8 +81,14 @@ pub fn render(entries: &[Entry]) -> String {
         w!(out);
         out.push_str(if body.is_empty() { "None.\n" } else { &body });
     }
-    // Defensive: nothing above should have let a password through, but the report may be mailed around.
-    mask_url_passwords(&out)
+    // Defensive: nothing above should have let a password through, but the report may be mailed around. And it
+    // is printed (`--stdout`) or viewed in a terminal: no control character of a journaled string stays live.
+    let inert: String = out
+        .split('\n')
+        .map(|line| crate::sanitize::sanitize_str(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n");
+    mask_url_passwords(&inert)
 }
 
 /// Writes `<run_dir>/report.md` (mode 0600) through a temporary file and a rename; returns its path.

@@ -1,6 +1,7 @@
 //! What an earlier run left: the latest run of the same plan and environment when it did not finish, the chain
 //! of runs a resumed run continues, and following a journal that another console is still writing.
 //!
+//! Only console runs count (they journal `PreflightChecked` as they start; `deckhand backup` runs do not).
 //! The rule for *resumable*: the run has no `SignedOff` entry, and either it has no `Quit` (it crashed, or is
 //! still running) or it lost its operator before quitting: a `Signal { name: "SIGHUP" }` or an
 //! `Error { context: "terminal", .. }` entry came before its `Quit`. A run the operator quit on purpose without
@@ -60,6 +61,14 @@ pub fn latest_unfinished(
             _ => None,
         });
         let Some(pid) = pid else { continue };
+        // Only console runs are resumed: `deckhand backup` journals a run of its own for the same plan, and a
+        // console journals its preflight checks as it starts.
+        if !entries
+            .iter()
+            .any(|e| matches!(e.event, Event::PreflightChecked { .. }))
+        {
+            continue;
+        }
         let signed_off = entries
             .iter()
             .any(|e| matches!(e.event, Event::SignedOff { .. }));

@@ -26,6 +26,7 @@ pub struct Resume {
 /// Replays `events` (the earlier runs' journal, oldest first) into `state`; returns the journal entry saying so.
 pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effect> {
     let mut backup_file = None;
+    let mut apply_started = false;
     let mut done_phases = Vec::new();
     for ev in events {
         match ev {
@@ -46,6 +47,15 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
             Event::ChecklistOverridden { reason, .. } => {
                 state.checklist_override = Some(reason.clone())
             }
+            // Applying untried is journaled as a migrate override naming what was missing: it is that, not the
+            // whole migrate stage passed over.
+            Event::StageOverridden {
+                stage,
+                reason,
+                blockers,
+            } if stage == "migrate" && blockers.iter().any(|b| b == super::super::db::UNTRIED) => {
+                state.release.no_rehearsal = Some(reason.clone());
+            }
             Event::StageOverridden { stage, reason, .. } => {
                 if let Some(s) = Stage::from_name(stage) {
                     state.release.overrides.push((s, reason.clone()));
@@ -54,7 +64,13 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
             Event::BackupGateOverridden { reason, .. } => {
                 state.backup.gate_override = Some(reason.clone())
             }
-            Event::BackupVerified { file, ok: true, .. } => backup_file = Some(file.clone()),
+            // The backup from before the first apply is the one a rollback restores.
+            Event::BackupVerified { file, ok: true, .. }
+                if !apply_started || backup_file.is_none() =>
+            {
+                backup_file = Some(file.clone())
+            }
+            Event::MigrationsApplyStarted { .. } => apply_started = true,
             Event::StepFinished {
                 phase,
                 step,
@@ -228,6 +244,9 @@ pub(in crate::app) fn adopt_backup(state: &mut State) {
         .find(|a| a.path.display().to_string() == file && a.verified.is_some())
         .cloned();
     if let Some(a) = found {
+        if !state.release.applied.is_empty() {
+            state.release.rollback_backup = Some(a.clone());
+        }
         state.backup.taken = Some(a.clone());
         state.backup.verified = Some(a);
     }

@@ -6,7 +6,7 @@ use crate::app::action::Effect;
 use crate::app::backup::BackupBusy;
 use crate::app::flow::{destructive_expect, note_line, open, start_phase_from};
 use crate::app::modal::{Modal, ModalKind};
-use crate::app::state::{PhaseStatus, State};
+use crate::app::state::{PhaseStatus, QuitState, State};
 use crate::backup::{Archive, RestoreMode};
 use crate::journal::Event;
 use crate::migrate::revert::RevertOutcome;
@@ -38,7 +38,10 @@ impl RollbackPlan {
         match &self.database {
             DbRollback::Leave(why) => format!("left as it is ({why})"),
             DbRollback::Down(names) => format!("down migrations: {}", names.join(", ")),
-            DbRollback::Restore(a) => format!("restore {}", a.path.display()),
+            DbRollback::Restore(a) => format!(
+                "restore {} (tables created since it are dropped)",
+                a.path.display()
+            ),
             DbRollback::NoBackup(why) => format!("NOT rolled back: {why}"),
         }
     }
@@ -76,7 +79,12 @@ pub fn rollback_plan(state: &State) -> RollbackPlan {
         .as_ref()
         .map_or(RollbackDatabase::Auto, |r| r.database);
     let applied: Vec<String> = state.release.applied.iter().rev().cloned().collect();
-    let restore = || match &state.backup.verified {
+    let backup = state
+        .release
+        .rollback_backup
+        .as_ref()
+        .or(state.backup.verified.as_ref());
+    let restore = || match backup {
         Some(a) => DbRollback::Restore(Box::new(a.clone())),
         None => DbRollback::NoBackup("this run has no verified backup to restore".into()),
     };
@@ -99,6 +107,19 @@ pub fn rollback_plan(state: &State) -> RollbackPlan {
     RollbackPlan { code, database }
 }
 
+/// Whether the rollback would choose between down migrations and a restore without knowing the down files.
+fn down_files_unknown(state: &State) -> bool {
+    let auto = state
+        .plan
+        .rollback
+        .as_ref()
+        .is_none_or(|r| r.database == RollbackDatabase::Auto);
+    state.plan.database.is_some()
+        && auto
+        && !state.release.applied.is_empty()
+        && state.db.snapshot().is_none()
+}
+
 /// The migrations among `names` that cannot be reverted (no down file, not on disk, or a format without downs).
 fn missing_downs(state: &State, names: &[String]) -> Vec<String> {
     match state.db.snapshot() {
@@ -119,6 +140,9 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
         Some("a database operation is under way: wait for it".into())
     } else if let Some(b) = state.backup.busy {
         Some(format!("{} is under way: wait for it", b.label()))
+    } else if down_files_unknown(state) {
+        // The plan shown must be the plan that runs: it depends on which migrations have down files.
+        Some("the migration status has not been read: press r to read it, then R".to_string())
     } else if state
         .release
         .rollback
@@ -280,16 +304,18 @@ pub(in crate::app) fn on_reverted(state: &mut State, outcome: RevertOutcome, fx:
     }
     // The runner reads the ledger again after a revert and sends the fresh status.
     state.db.busy = Some(crate::app::DbBusy::Loading);
-    let Some(run) = state.release.rollback.as_mut() else {
-        return;
-    };
-    run.detail
-        .push(format!("reverted {} migration(s)", outcome.reverted.len()));
-    if let Some(e) = outcome.error {
-        run.ok = false;
-        run.detail.push(format!("down migrations FAILED: {e}"));
+    if let Some(run) = state.release.rollback.as_mut() {
+        run.detail
+            .push(format!("reverted {} migration(s)", outcome.reverted.len()));
+        if let Some(e) = outcome.error {
+            run.ok = false;
+            run.detail.push(format!("down migrations FAILED: {e}"));
+        }
+        after_database(state, fx);
     }
-    after_database(state, fx);
+    if state.quit == QuitState::AfterStep {
+        crate::app::flow::finish(state, "quit after the down migrations in flight", fx);
+    }
 }
 
 /// A restore ended; when it was the rollback's, go on.
@@ -312,6 +338,15 @@ pub(in crate::app) fn restore_done(
 
 fn after_database(state: &mut State, fx: &mut Vec<Effect>) {
     journal_finished(state, fx);
+    if state.quit != QuitState::No {
+        // Quitting (or hung up): the database part is journaled; verifying is new work, left to the next console.
+        if let Some(run) = state.release.rollback.as_mut() {
+            run.detail
+                .push("verify not run: the console was ending".into());
+            run.step = RollbackStep::Done;
+        }
+        return;
+    }
     if let Some(run) = state.release.rollback.as_mut() {
         run.step = RollbackStep::Verify;
     }

@@ -108,9 +108,18 @@ pub async fn restore(
     let live = match catalog::connect(db, &target_url, &target, &never).await {
         Ok(mut restored) => {
             let mut live = catalog::live_tables(&mut restored).await;
-            if *mode == RestoreMode::Rollback
-                && let Ok(tables) = &live
-            {
+            if *mode == RestoreMode::Rollback {
+                let tables = match &live {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return Err(BackupError::Database {
+                            context: "the restore committed, but the tables created since the backup could \
+                                      not be listed (so not dropped)"
+                                .into(),
+                            message: e.to_string(),
+                        });
+                    }
+                };
                 match drop_newer_tables(&mut restored, &toc, tables).await {
                     Ok(names) => dropped = names,
                     Err(e) => {
@@ -127,6 +136,8 @@ pub async fn restore(
             let _ = restored.conn.close().await;
             live
         }
+        // A rollback must know the newer tables went: without a connection it cannot say so.
+        Err(e) if *mode == RestoreMode::Rollback => return Err(e),
         Err(e) => Err(e),
     };
     let (missing, extra, unchecked) = match live {
