@@ -338,7 +338,7 @@ async fn a_hang_up_mid_migration_finishes_it_and_the_next_console_resumes() {
     m::write(
         &plan,
         "[project]\nname = \"shop\"\nenvironment = \"staging\"\n\n[database]\nurl = \"${TEST_PLAN_DB}\"\n\
-         migrations = \"migrations\"\nformat = \"sqlx\"\n\n[[phase]]\nname = \"Deploy\"\n\
+         migrations = \"migrations\"\nformat = \"sqlx\"\n\n[[phase]]\nname = \"Deploy\"\ndestructive = true\n\
          steps = [{ run = \"touch deployed.flag\", cwd = \".\" }]\n",
     );
     let url = url_with_password(&db);
@@ -404,8 +404,10 @@ async fn a_hang_up_mid_migration_finishes_it_and_the_next_console_resumes() {
         .unwrap();
     assert_eq!(ledger, 1);
 
-    // It resumes at the next phase: the deploy.
+    // It resumes at the next phase: the deploy, which the stage order lets through (the migrate stage is done, as
+    // the database itself says) straight to its confirmation.
     second.send("j\r");
+    answer(&mut second, "Run destructive phase: Deploy", "y");
     second.wait_for("Phase 'Deploy' succeeded.");
     second.send("q");
     assert_eq!(second.wait_exit(), 0);

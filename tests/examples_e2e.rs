@@ -83,6 +83,14 @@ fn example_copy(name: &str, dir: &Path, port: u16) -> PathBuf {
     let text = window.replace(&text, "$1");
     let duration = regex::Regex::new(r#"(?m)^(\[monitor\]\n)duration = "[^"]+""#).unwrap();
     let text = duration.replace(&text, "${1}duration = \"3s\"");
+    assert!(
+        !text.contains("[window]"),
+        "the window was not taken out of {name}"
+    );
+    assert!(
+        text.contains("duration = \"3s\""),
+        "the monitor of {name} was not shortened"
+    );
     let plan = dir.join(format!("{name}.toml"));
     std::fs::write(&plan, text.as_bytes()).unwrap();
     // The deploy scripts are stand-ins too: they record that they ran.
