@@ -1,7 +1,7 @@
 //! The `deckhand` command line: parses arguments, loads the plan, picks the mode and hands over.
 //! Exit codes: 0 success; 1 a step failed or the run was aborted; 2 bad usage or an invalid plan.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -33,16 +33,30 @@ enum Command {
         /// The plan file
         #[arg(default_value = "deckhand.toml")]
         plan: PathBuf,
+        /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
     },
     /// Validate a plan and print what it would do; exit 0 if valid, 2 if not
     Check {
         /// The plan file
         plan: PathBuf,
+        /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
     },
     /// Run the bundled demo plan (environment "demo", no external services)
     Demo,
     /// List past runs from the journal
     History,
+    /// Write a run's release report (Markdown) beside its journal and print its path
+    Report {
+        /// A run id, a unique prefix of one, or a run folder (default: the newest run)
+        run: Option<String>,
+        /// Print the report instead of writing report.md
+        #[arg(long)]
+        stdout: bool,
+    },
     /// Lint migrations for risk (a migrations folder or .sql files); exit 0 clean, 1 findings at or above --fail-on
     Lint {
         /// Migration folders (any supported format) or .sql files
@@ -66,6 +80,9 @@ enum Command {
         /// The plan file (needs [database] and [backup])
         #[arg(default_value = "deckhand.toml")]
         plan: PathBuf,
+        /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
     },
     /// Read a backup archive back in full; exit 0 good, 1 bad
     Verify {
@@ -101,19 +118,29 @@ enum Command {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+        /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
-        Command::Check { plan } => check(&plan),
-        Command::Run { plan } => match plan::load(&plan) {
+        Command::Check { plan, env } => check(&plan, env.as_deref()),
+        Command::Run { plan, env } => match plan::load_env(&plan, env.as_deref()) {
             Ok(p) => console(p),
             Err(e) => invalid(e),
         },
         Command::Demo => demo(),
         Command::History => history(),
+        Command::Report { run, stdout } => match journal::data_dir() {
+            Ok(dir) => cli::report::run(&dir, run.as_deref(), stdout),
+            Err(e) => {
+                eprintln!("deckhand: {e}");
+                1
+            }
+        },
         Command::Lint {
             paths,
             format,
@@ -127,7 +154,7 @@ fn main() -> ExitCode {
             database_url,
             executor,
         }),
-        Command::Backup { plan } => match plan::load(&plan) {
+        Command::Backup { plan, env } => match plan::load_env(&plan, env.as_deref()) {
             Ok(p) => cli::backup::take(&p),
             Err(e) => invalid(e),
         },
@@ -156,7 +183,7 @@ fn main() -> ExitCode {
                 cli::demo_service::serve(opts)
             }
         }
-        Command::Status { plan, json } => match plan::load(&plan) {
+        Command::Status { plan, json, env } => match plan::load_env(&plan, env.as_deref()) {
             Ok(p) => cli::status::run(&p, json),
             Err(e) => invalid(e),
         },
@@ -223,8 +250,8 @@ fn invalid(e: plan::PlanError) -> u8 {
     2
 }
 
-fn check(path: &Path) -> u8 {
-    let plan = match plan::load(path) {
+fn check(path: &Path, env: Option<&str>) -> u8 {
+    let plan = match plan::load_env(path, env) {
         Ok(p) => p,
         Err(e) => return invalid(e),
     };
@@ -243,11 +270,14 @@ fn check(path: &Path) -> u8 {
         plan.phases.len(),
         destructive
     );
+    for line in check_sections(&plan) {
+        println!("  {line}");
+    }
     for (i, phase) in plan.phases.iter().enumerate() {
-        let kind = if phase.destructive {
-            "destructive"
-        } else {
-            "safe"
+        let kind = match (phase.seed, phase.destructive) {
+            (true, _) => "destructive, seed",
+            (false, true) => "destructive",
+            (false, false) => "safe",
         };
         println!("  phase {} [{kind}] {}", i + 1, phase.name);
         for step in &phase.steps {
@@ -255,6 +285,65 @@ fn check(path: &Path) -> u8 {
         }
     }
     0
+}
+
+/// One line per release section `check` reports: environments, rollback, window, monitor, notify, smoke, seeding.
+fn check_sections(plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !plan.environments.is_empty() {
+        lines.push(format!(
+            "environments: {} (chosen: {}{})",
+            plan.environments.join(", "),
+            plan.project.environment,
+            if plan.project.is_production() {
+                ", a production environment"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(r) = &plan.rollback {
+        let database = match r.database {
+            plan::RollbackDatabase::Auto => "auto",
+            plan::RollbackDatabase::Restore => "restore",
+            plan::RollbackDatabase::Leave => "none",
+        };
+        lines.push(format!(
+            "rollback: {} step(s), database {database}",
+            r.steps.len()
+        ));
+    }
+    if let Some(w) = &plan.window {
+        lines.push(format!("window: {}", w.describe()));
+    }
+    lines.push(format!(
+        "monitor: {}",
+        humantime::format_duration(plan.monitor.duration)
+    ));
+    if let Some(n) = &plan.notify {
+        lines.push(format!("notify: {}", n.webhook.display));
+    }
+    if !plan.smoke.is_empty() {
+        lines.push(format!("smoke: {} check(s)", plan.smoke.len()));
+    }
+    let seeds: Vec<&str> = plan
+        .phases
+        .iter()
+        .filter(|p| p.seed)
+        .map(|p| p.name.as_str())
+        .collect();
+    if !seeds.is_empty() {
+        lines.push(format!(
+            "seed phase(s): {} (seeding {})",
+            seeds.join(", "),
+            if plan.project.allow_seed {
+                "allowed here"
+            } else {
+                "not allowed here"
+            }
+        ));
+    }
+    lines
 }
 
 fn console(plan: Plan) -> u8 {
@@ -323,10 +412,17 @@ fn history() -> u8 {
             return 1;
         }
     };
-    println!(
+    // Written through a locked stdout: a closed pipe (`| head`) ends the listing instead of panicking.
+    let mut out = std::io::stdout().lock();
+    if writeln!(
+        out,
         "{:<28} {:<20} {:<18} {:<12} {:<14} {:>5}  RESULT",
         "RUN", "STARTED (UTC)", "PROJECT", "ENV", "USER", "STEPS"
-    );
+    )
+    .is_err()
+    {
+        return 0;
+    }
     for r in runs {
         let result = match (r.exit_code, &r.end_reason) {
             (Some(0), _) => "ok".to_string(),
@@ -340,10 +436,15 @@ fn history() -> u8 {
         } else {
             r.steps.to_string()
         };
-        println!(
+        if writeln!(
+            out,
             "{:<28} {:<20} {:<18} {:<12} {:<14} {:>5}  {result}",
             r.run, started, r.project, r.environment, r.user, steps
-        );
+        )
+        .is_err()
+        {
+            return 0;
+        }
     }
     0
 }

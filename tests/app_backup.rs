@@ -123,6 +123,7 @@ fn h_state_plan() -> deckhand::app::State {
 #[test]
 fn the_gate_refuses_apply_without_a_verified_backup_and_a_typed_reason_opens_it() {
     let mut h = harness();
+    h.dried();
     let fx = h.char('a');
     assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))));
     assert!(matches!(modal_kind(&h), Some(ModalKind::BackupOverride(_))));
@@ -169,6 +170,7 @@ fn a_backup_that_failed_verification_keeps_the_gate_closed() {
     assert!(journal_events(&fx).iter().any(|e| matches!(e, Event::BackupVerified { ok: false, problems, .. } if problems[0].contains("end of file"))));
     assert_eq!(h.state.backup.busy, None);
     assert!(h.state.backup.verified.is_none());
+    h.dried();
     h.char('a');
     assert!(matches!(modal_kind(&h), Some(ModalKind::BackupOverride(_))));
     let b = body(&h);
@@ -204,6 +206,7 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
             .contains("Already backing up")
     );
     // So is applying or running a phase.
+    h.dried();
     assert!(h.char('a').is_empty());
     assert!(h.state.modal.is_none());
 
@@ -264,6 +267,7 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
         "verified 12.3 MB at 14:03 UTC (shop-staging-shop-2.dump)"
     );
     // Now the gate is open: `a` goes straight to the confirmation, which names the backup.
+    h.dried();
     h.char('a');
     assert_eq!(modal_kind(&h), Some(&ModalKind::ApplyMigrations));
     let b = body(&h);
@@ -276,8 +280,12 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
 #[test]
 fn needs_backup_gates_a_phase_that_is_not_destructive_and_only_that() {
     let mut h = harness();
+    // The migrations are not this test's subject: their stage is passed over.
+    h.state
+        .release
+        .overrides
+        .push((deckhand::app::Stage::Migrate, "not under test".into()));
     h.select_phase(0);
-    h.state.selected += 1; // past the backup row
     let fx = h.key(KeyCode::Enter);
     assert!(starts(&fx).is_empty());
     assert!(matches!(modal_kind(&h), Some(ModalKind::BackupOverride(_))));
@@ -293,7 +301,21 @@ fn needs_backup_gates_a_phase_that_is_not_destructive_and_only_that() {
 fn a_destructive_phase_without_needs_backup_is_not_backup_gated() {
     let mut h = harness();
     h.select_phase(1);
-    h.state.selected += 1;
+    h.key(KeyCode::Enter);
+    // The stage order still wants the backup stage done before the deploy: a typed reason, not the backup gate.
+    assert!(matches!(
+        modal_kind(&h),
+        Some(ModalKind::StageOverride(_, deckhand::app::Stage::Backup))
+    ));
+    h.settle();
+    h.key(KeyCode::Esc);
+    assert!(h.state.modal.is_none());
+    for stage in [deckhand::app::Stage::Backup, deckhand::app::Stage::Migrate] {
+        h.state
+            .release
+            .overrides
+            .push((stage, "not under test".into()));
+    }
     h.key(KeyCode::Enter);
     assert!(matches!(modal_kind(&h), Some(ModalKind::RunPhase(1))));
     let b = body(&h);
@@ -360,6 +382,7 @@ fn restore_picks_the_newest_verified_backup_and_needs_the_database_name_typed() 
         tables: 2,
         missing: vec![],
         extra: vec!["public.audit".into()],
+        dropped: Vec::new(),
         kept: None,
         unchecked: None,
         took: Duration::from_secs(3),
@@ -594,6 +617,7 @@ fn a_verified_backup_that_disappears_or_fails_a_later_check_closes_the_gate_agai
             .unwrap_or("")
             .contains("no longer verified")
     );
+    h.dried();
     h.char('a');
     assert!(matches!(modal_kind(&h), Some(ModalKind::BackupOverride(_))));
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use crossterm::event::KeyCode;
-use deckhand::app::{Action, Effect, HealthState, ModalKind, ROLLBACK_NOTE, verify_passes};
+use deckhand::app::{Action, Effect, HealthState, ModalKind, verify_passes};
 use deckhand::journal::Event;
 use deckhand::plan::CmpOp;
 use deckhand::runner::{Probe, RunnerEvent};
@@ -305,7 +305,7 @@ fn error_ratio_over_the_window_alerts_once_per_episode_and_clears() {
     assert!(
         m.body
             .iter()
-            .any(|(k, v)| k == "Rollback" && v == ROLLBACK_NOTE)
+            .any(|(k, v)| k == "Rollback" && v.contains("0 code step(s)"))
     );
     // Still alarming: no second alert.
     let fx = feed(&mut h, down(100));
@@ -371,12 +371,18 @@ fn answering_the_alert_is_journaled_and_runs_nothing() {
         journal_events(&fx).contains(&Event::HealthAlertAnswered {
             check: "api".into(),
             rollback: true,
-            note: format!("rollback chosen; {ROLLBACK_NOTE}"),
+            note: "rollback chosen: the rollback prompt follows".into(),
         }),
         "{fx:?}"
     );
     assert!(starts(&fx).is_empty());
-    assert!(h.state.flash.as_deref().unwrap().contains("no [rollback]"));
+    assert!(
+        h.state
+            .flash
+            .as_deref()
+            .unwrap()
+            .contains("Rollback chosen (journaled)")
+    );
 
     // Another episode, dismissed.
     for _ in 0..7 {
@@ -599,4 +605,26 @@ fn an_alert_stays_up_when_the_service_stops_answering() {
     );
     assert!(h.state.health.checks[0].alert.is_some());
     assert_eq!(state(&h), HealthState::Inconclusive);
+}
+
+#[test]
+fn a_latency_rise_within_the_noise_floor_is_not_an_alert() {
+    let h = harness();
+    let cfg = &h.state.plan.health[0];
+    let stats = |median_ms: u64| deckhand::app::Stats {
+        samples: 10,
+        answered: 10,
+        errors: 0,
+        no_answer: 0,
+        median: Some(Duration::from_millis(median_ms)),
+        p95: Some(Duration::from_millis(median_ms)),
+    };
+    // Three times the baseline, but 2 ms on loopback: noise.
+    assert_eq!(deckhand::app::alert_reason(cfg, &stats(1), &stats(3)), None);
+    // Twice and a half a real baseline: an alert naming both.
+    let reason = deckhand::app::alert_reason(cfg, &stats(100), &stats(250)).expect("an alert");
+    assert!(
+        reason.contains("250ms") && reason.contains("100ms"),
+        "{reason}"
+    );
 }

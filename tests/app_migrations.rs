@@ -121,6 +121,7 @@ fn applied(names: &[&str], error: Option<&str>) -> Action {
 #[test]
 fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
     let mut h = loaded(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    h.dried();
     let fx = h.char('a');
     assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))));
     assert!(matches!(
@@ -159,6 +160,7 @@ fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
     );
     h.key(KeyCode::Esc);
     // The override holds for the run: the next `a` goes straight to the confirmation.
+    h.dried();
     h.char('a');
     assert_eq!(
         h.state.modal.as_ref().map(|m| &m.kind),
@@ -178,6 +180,7 @@ fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
 #[test]
 fn apply_is_refused_while_a_migration_needs_resolving() {
     let mut h = loaded(&[("m1", MState::Failed), ("m2", MState::Pending)]);
+    h.dried();
     let fx = h.char('a');
     assert!(fx.is_empty() && h.state.modal.is_none());
     let flash = h.state.flash.clone().unwrap_or_default();
@@ -190,6 +193,7 @@ fn apply_is_refused_while_a_migration_needs_resolving() {
 #[test]
 fn nothing_pending_means_nothing_to_confirm() {
     let mut h = loaded(&[("m1", MState::Applied)]);
+    h.dried();
     assert!(h.char('a').is_empty());
     assert!(
         h.state
@@ -204,6 +208,7 @@ fn nothing_pending_means_nothing_to_confirm() {
 fn results_are_journaled_and_a_failed_apply_fails_the_run() {
     let mut h = loaded(&[("m1", MState::Pending), ("m2", MState::Pending)]);
     h.state.checked[0] = true;
+    h.dried();
     h.char('a');
     h.settle();
     h.type_text("production");
@@ -233,6 +238,7 @@ fn results_are_journaled_and_a_failed_apply_fails_the_run() {
 fn quitting_while_applying_stops_after_the_migration_in_flight() {
     let mut h = loaded(&[("m1", MState::Pending), ("m2", MState::Pending)]);
     h.state.checked[0] = true;
+    h.dried();
     h.char('a');
     h.settle();
     h.type_text("production");
@@ -259,6 +265,7 @@ fn quitting_while_applying_stops_after_the_migration_in_flight() {
 fn a_signal_while_applying_also_waits_for_the_migration_in_flight() {
     let mut h = loaded(&[("m1", MState::Pending)]);
     h.state.checked[0] = true;
+    h.dried();
     h.char('a');
     h.settle();
     h.type_text("production");
@@ -312,6 +319,7 @@ fn phases_wait_while_migrations_are_applied() {
         true,
     ));
     h.state.checked[0] = true;
+    h.dried();
     h.char('a');
     h.settle();
     h.type_text("production");
@@ -385,6 +393,7 @@ fn a_dangerous_finding_must_be_confirmed_by_typing_the_object_name() {
             Some("table has 3 rows"),
         ),
     ]);
+    h.dried();
     h.char('a');
     let body: Vec<String> = h
         .state
@@ -425,6 +434,7 @@ fn a_dangerous_finding_must_be_confirmed_by_typing_the_object_name() {
     assert!(h.state.modal.is_none(), "a wrong name cancels");
     assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))));
     // Again, properly.
+    h.dried();
     h.char('a');
     h.settle();
     h.type_text("production");
@@ -462,6 +472,7 @@ fn an_exemption_in_the_file_does_not_spare_the_typed_name() {
         Some("table retired in v41"),
     );
     let mut h = with_findings(vec![exempted]);
+    h.dried();
     h.char('a');
     h.settle();
     h.type_text("production");
@@ -482,6 +493,7 @@ fn sql_that_could_not_be_parsed_is_confirmed_by_typing_the_migration_name() {
         None,
         None,
     )]);
+    h.dried();
     h.char('a');
     h.settle();
     h.type_text("production");
@@ -495,5 +507,58 @@ fn sql_that_could_not_be_parsed_is_confirmed_by_typing_the_migration_name() {
     assert!(
         h.key(KeyCode::Enter)
             .contains(&Effect::ApplyMigrations(confirmed(&["m2"])))
+    );
+}
+
+#[test]
+fn an_apply_wants_a_passing_dry_run_or_a_typed_reason() {
+    let mut h = loaded(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    h.tick_all();
+    // Not tried at all: the prompt asks why.
+    let fx = h.char('a');
+    assert!(!fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))));
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::NoRehearsal)
+    );
+    h.settle();
+    h.key(KeyCode::Esc);
+    // A dry-run that failed does not count.
+    h.act(Action::Runner(deckhand::runner::RunnerEvent::Rehearsed(
+        Ok(vec![deckhand::migrate::apply::Rehearsal::NotReached {
+            name: "m2".into(),
+        }]),
+    )));
+    h.char('a');
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::NoRehearsal)
+    );
+    h.settle();
+    h.type_text("hotfix: the dry-run database is down");
+    let fx = h.key(KeyCode::Enter);
+    assert!(journal_events(&fx).iter().any(|e| matches!(e,
+        Event::StageOverridden { stage, reason, .. }
+            if stage == "migrate" && reason == "hotfix: the dry-run database is down")));
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::ApplyMigrations)
+    );
+}
+
+#[test]
+fn a_passing_dry_run_opens_the_apply_confirmation_directly() {
+    let mut h = loaded(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    h.tick_all();
+    h.act(Action::Runner(deckhand::runner::RunnerEvent::Rehearsed(
+        Ok(vec![deckhand::migrate::apply::Rehearsal::Ok {
+            name: "m2".into(),
+            took: Duration::from_millis(3),
+        }]),
+    )));
+    h.char('a');
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::ApplyMigrations)
     );
 }

@@ -405,18 +405,27 @@ fn cancel_asks_first() {
 }
 
 #[test]
-fn hangup_cancels_the_running_step_then_quits() {
+fn hangup_lets_the_running_step_finish_starts_nothing_new_then_quits() {
     let mut h = Harness::staging();
     h.select_phase(0);
     h.key(KeyCode::Enter);
     let fx = h.act(Action::Signal(Signal::Hangup));
     assert!(h.state.terminal_lost, "no drawing after SIGHUP");
-    assert!(fx.contains(&Effect::CancelStep(StepId { phase: 0, step: 0 })));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::CancelStep(_))),
+        "the step in flight is left to finish: {fx:?}"
+    );
+    assert!(!fx.contains(&Effect::Quit));
     assert!(journal_events(&fx).contains(&Event::Signal {
         name: "SIGHUP".into()
     }));
-    let fx = finished(&mut h, StepId { phase: 0, step: 0 }, StepOutcome::Cancelled);
+    let fx = finished(&mut h, StepId { phase: 0, step: 0 }, StepOutcome::Exited(0));
+    assert!(starts(&fx).is_empty(), "nothing new starts: {fx:?}");
     assert!(fx.contains(&Effect::Quit));
+    assert!(matches!(
+        h.state.phases[0].status,
+        PhaseStatus::Interrupted | PhaseStatus::Succeeded
+    ));
     assert_eq!(h.state.next_tick(), None);
 }
 

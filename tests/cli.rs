@@ -149,3 +149,175 @@ fn started(project: &str, environment: &str) -> Event {
         pid: 1,
     }
 }
+
+const ENV_PLAN: &str = r#"
+[project]
+name = "shop"
+environment = "staging"
+
+[[phase]]
+name = "Deploy"
+steps = [{ run = "./deploy.sh" }]
+
+[[phase]]
+name = "Load fixtures"
+seed = true
+steps = [{ run = "./seed.sh" }]
+
+[rollback]
+steps = [{ run = "./rollback.sh" }]
+database = "none"
+
+[window]
+days = ["mon", "tue", "wed", "thu"]
+hours = "09:00-16:00"
+timezone = "Europe/Berlin"
+
+[notify]
+webhook = "https://hooks.slack.com/services/T0/B0/s3cr3t"
+
+[environments.staging]
+allow_seed = true
+
+[environments.production]
+
+[environments.production.monitor]
+duration = "30m"
+"#;
+
+#[test]
+fn check_env_picks_the_environment_and_reports_the_release_sections() {
+    let d = tempfile::tempdir().unwrap();
+    let plan = d.path().join("plan.toml");
+    std::fs::write(&plan, ENV_PLAN).unwrap();
+    let plan = plan.to_str().unwrap();
+
+    let out = deckhand(&["check", plan], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("environment \"staging\";"), "{stdout}");
+    assert!(
+        stdout.contains("environments: staging, production (chosen: staging)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rollback: 1 step(s), database none"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("window: Mon-Thu 09:00-16:00 (Europe/Berlin)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("monitor: 15m"), "{stdout}");
+    assert!(
+        stdout.contains("notify: https://hooks.slack.com/…"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("s3cr3t"), "{stdout}");
+    assert!(
+        stdout.contains("seed phase(s): Load fixtures (seeding allowed here)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("[destructive, seed] Load fixtures"),
+        "{stdout}"
+    );
+
+    let out = deckhand(&["check", "--env", "production", plan], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("environment \"production\" (production: typed confirmations)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(chosen: production, a production environment)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("monitor: 30m"), "{stdout}");
+    assert!(stdout.contains("(seeding not allowed here)"), "{stdout}");
+
+    let out = deckhand(&["check", "--env", "qa", plan], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown environment \"qa\" (from --env): this plan defines environments staging, production"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn report_writes_the_newest_run_with_the_runs_it_resumed() {
+    let d = tempfile::tempdir().unwrap();
+    let out = deckhand(&["report"], d.path());
+    assert_eq!(out.status.code(), Some(2), "no runs yet");
+    assert!(text(&out.stderr).contains("deckhand history"));
+
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let mut first = Journal::create(d.path(), t0).unwrap();
+    first.append(started("shop", "production"), t0).unwrap();
+    first
+        .append(
+            Event::StageFinished {
+                stage: "backup".into(),
+                result: "passed".into(),
+                detail: "backup-from-first-run".into(),
+            },
+            t0,
+        )
+        .unwrap();
+    let t1 = t0 + Duration::from_secs(60);
+    let mut second = Journal::create(d.path(), t1).unwrap();
+    second.append(started("shop", "production"), t1).unwrap();
+    second
+        .append(
+            Event::Resumed {
+                previous: first.run_id().into(),
+                completed: vec!["backup".into()],
+                next: "deploy".into(),
+            },
+            t1,
+        )
+        .unwrap();
+
+    // The newest run, with what the run it resumed did.
+    let out = deckhand(&["report"], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let path = second.run_dir().join("report.md");
+    assert_eq!(text(&out.stdout).trim(), path.display().to_string());
+    let report = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        report.starts_with("# Release report: shop (production)"),
+        "{report}"
+    );
+    assert!(report.contains("backup-from-first-run"), "{report}");
+
+    // By id, by path and by unique prefix (the first run only: its report knows nothing of the second).
+    let out = deckhand(&["report", "--stdout", first.run_id()], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("backup-from-first-run"));
+    assert!(!text(&out.stdout).contains(second.run_id()));
+    let dir = first.run_dir().display().to_string();
+    let out = deckhand(&["report", "--stdout", &dir], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let prefix = &second.run_id()[..16]; // down to the minute: only the second run
+    let out = deckhand(&["report", "--stdout", prefix], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(second.run_id()));
+
+    // Ambiguous or unknown: exit 2, saying how to list runs.
+    let out = deckhand(&["report", "2026"], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("matches 2 runs"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = deckhand(&["report", "nope"], d.path());
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no run \"nope\"") && stderr.contains("deckhand history"),
+        "{stderr}"
+    );
+}

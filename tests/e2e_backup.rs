@@ -75,7 +75,13 @@ async fn demo_backup_gate_apply_then_restore_brings_the_pending_migration_back()
     assert_eq!(written.len(), 1, "{written:?}");
     let mode = std::fs::metadata(&written[0]).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o600, "the backup is private");
-    // Now the gate is open: straight to the confirmation, which names the backup.
+    // The pending migration is tried first: a dry-run, rolled back.
+    app.send("d");
+    app.wait_for("Dry-run the pending migrations");
+    settle();
+    app.send("y");
+    app.wait_for("all rolled back");
+    // Now the gates are open: straight to the confirmation, which names the backup.
     app.send("a");
     app.wait_for("Apply migrations");
     app.wait_for("verified acme-shop-demo-shop.db-");

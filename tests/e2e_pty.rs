@@ -34,8 +34,11 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
     );
     app.type_keys(" j j ");
     app.wait_for("Checklist 3/3");
-    // Down to the destructive phase (past the backup row and Preflight) and ask to run it.
-    app.type_keys("jjj\r");
+    // Down to the destructive phase (past the backup and migrate rows and the Preflight phase) and ask to run it.
+    app.type_keys("jjjj\r");
+    // The stage order: no backup and a pending migration in this run, each passed over with a typed reason.
+    pass_stage(&mut app, "backup", "demo: nothing to lose");
+    pass_stage(&mut app, "migrate", "demo: the deploy does not need it");
     app.wait_for("Run destructive phase: Deploy (simulated)");
     app.wait_for("Press y to confirm");
     std::thread::sleep(Duration::from_millis(400));
@@ -55,6 +58,15 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
         .filter(|e| matches!(e, Event::ChecklistTicked { checked: true, .. }))
         .count();
     assert_eq!(ticks, 3);
+    for (stage, reason) in [
+        ("backup", "demo: nothing to lose"),
+        ("migrate", "demo: the deploy does not need it"),
+    ] {
+        assert!(
+            events.iter().any(|e| matches!(e, Event::StageOverridden { stage: s, reason: r, .. } if s == stage && r == reason)),
+            "{stage} override not journaled: {events:?}"
+        );
+    }
     assert!(events.contains(&Event::ConfirmationGiven {
         what: "Run destructive phase: Deploy (simulated)".into(),
         typed: "y".into()
@@ -76,11 +88,19 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
     );
 }
 
+/// Answers the stage-order prompt for `stage` with a typed reason, and checks the reason is journaled later.
+fn pass_stage(app: &mut PtyApp, stage: &str, reason: &str) {
+    app.wait_for(&format!("The {stage} stage has not passed"));
+    std::thread::sleep(Duration::from_millis(400));
+    app.type_keys(reason);
+    app.send("\r");
+}
+
 /// Starts the long demo phase and returns the pid of its shell from the journal.
 fn start_long_task(app: &mut PtyApp, data: &Path) -> u32 {
     app.wait_for("Checklist 0/3");
-    // Three checklist rows, the backup row, two phases, then the long task.
-    app.type_keys("jjjjjj\r");
+    // Three checklist rows, the backup and migrate rows, two phases, then the long task (read-only: no gates).
+    app.type_keys("jjjjjjj\r");
     app.wait_for("working 1/300");
     journal_of(data)
         .iter()
@@ -129,8 +149,54 @@ fn sigint_while_running_is_handled_like_sigterm() {
 }
 
 #[test]
-fn sighup_while_running_leaves_no_process_and_journals_it() {
-    signal_while_running(Signal::SIGHUP);
+fn sighup_lets_the_step_in_flight_finish_starts_nothing_new_and_exits() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let marker = data.path().join("second-step-ran");
+    let plan = data.path().join("hangup.toml");
+    std::fs::write(
+        &plan,
+        format!(
+            "[project]\nname = \"hup\"\nenvironment = \"staging\"\n\n[[phase]]\nname = \"Deploy\"\n\
+             steps = [{{ run = \"echo rolling; sleep 2; echo rolled\" }}, {{ run = \"touch {}\" }}]\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let plan_arg = plan.display().to_string();
+    let mut app = PtyApp::start(&["run", &plan_arg], data.path());
+    app.wait_for("Phases");
+    // The only row is the phase (no checklist, no database): Enter starts it, it is not destructive.
+    app.send("\r");
+    app.wait_for("rolling");
+    kill(Pid::from_raw(app.pid() as i32), Signal::SIGHUP).expect("send SIGHUP");
+    assert_eq!(app.wait_exit(), 1, "a hung-up run is not finished");
+    app.assert_restored();
+    assert!(!marker.exists(), "a step started after the hang-up");
+    let events = journal_of(data.path());
+    assert!(events.contains(&Event::Signal {
+        name: "SIGHUP".into()
+    }));
+    let finished: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepFinished {
+                step, exit_code, ..
+            } => Some((*step, *exit_code)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        finished,
+        vec![(1, Some(0))],
+        "the step in flight ran to its end"
+    );
+    assert!(events.iter().any(|e| matches!(e,
+        Event::PhaseFinished { result, .. } if result == "interrupted")));
+    assert!(
+        matches!(events.last(), Some(Event::Quit { exit_code: 1, reason }) if reason.contains("hung up")),
+        "{:?}",
+        events.last()
+    );
 }
 
 #[test]

@@ -114,6 +114,10 @@ async fn killing_deckhand_mid_migration_leaves_nothing_half_applied() {
     app.wait_for("No verified backup");
     std::thread::sleep(Duration::from_millis(400));
     app.type_keys("throwaway test database\r");
+    // Nor a dry-run (it would sleep as long): a second reason.
+    app.wait_for("Not tried in this run");
+    std::thread::sleep(Duration::from_millis(400));
+    app.type_keys("the sleep is the test\r");
     app.wait_for("Apply migrations");
     std::thread::sleep(Duration::from_millis(400));
     app.send("y");

@@ -16,12 +16,13 @@ const INVALID: &[(&str, &str)] = &[
         "02-unknown-top-level-key.toml",
         "tests/fixtures/invalid/02-unknown-top-level-key.toml:1:1: version: \
          unknown field `version`, expected one of `project`, `checklist`, `phase`, `database`, \
-         `backup`, `health`, `verify`, `logs`",
+         `backup`, `health`, `verify`, `logs`, `smoke`, `rollback`, `window`, `monitor`, `notify`, \
+         `environments`",
     ),
     (
         "03-unknown-key-in-project.toml",
         "tests/fixtures/invalid/03-unknown-key-in-project.toml:4:1: project.owner: \
-         unknown field `owner`, expected `name` or `environment`",
+         unknown field `owner`, expected one of `name`, `environment`, `production`, `allow_seed`",
     ),
     (
         "04-unknown-key-in-step.toml",
@@ -142,7 +143,7 @@ const INVALID: &[(&str, &str)] = &[
     (
         "26-unknown-key-in-phase.toml",
         "tests/fixtures/invalid/26-unknown-key-in-phase.toml:7:1: phase[0].confirm: \
-         unknown field `confirm`, expected one of `name`, `destructive`, `needs_backup`, `steps`",
+         unknown field `confirm`, expected one of `name`, `destructive`, `needs_backup`, `seed`, `steps`",
     ),
     (
         "27-database-without-url.toml",
@@ -204,6 +205,91 @@ const INVALID: &[(&str, &str)] = &[
         "38-logs-bad-regex.toml",
         "tests/fixtures/invalid/38-logs-bad-regex.toml:12:9: logs[0].error: \
          invalid regex \"(?i)error|(\": error: unclosed group",
+    ),
+    (
+        "39-rollback-unknown-key-in-step.toml",
+        "tests/fixtures/invalid/39-rollback-unknown-key-in-step.toml:10:35: rollback.steps[0].timout: \
+         unknown field `timout`, expected one of `run`, `timeout`, `cwd`, `env`",
+    ),
+    (
+        "40-rollback-restore-without-database.toml",
+        "tests/fixtures/invalid/40-rollback-restore-without-database.toml:11:12: rollback.database: \
+         database = \"restore\" needs a [database] table (there is nothing to restore)",
+    ),
+    (
+        "41-rollback-restore-without-backup.toml",
+        "tests/fixtures/invalid/41-rollback-restore-without-backup.toml:14:12: rollback.database: \
+         database = \"restore\" needs a [backup] table (the backup this run takes is what is restored)",
+    ),
+    (
+        "42-rollback-unknown-mode.toml",
+        "tests/fixtures/invalid/42-rollback-unknown-mode.toml:10:12: rollback.database: \
+         unknown mode \"down\": expected auto, restore or none",
+    ),
+    (
+        "43-window-unknown-day.toml",
+        "tests/fixtures/invalid/43-window-unknown-day.toml:10:23: window.days[2]: \
+         unknown day \"thurs\": expected mon, tue, wed, thu, fri, sat or sun (or the full English name)",
+    ),
+    (
+        "44-window-bad-hours.toml",
+        "tests/fixtures/invalid/44-window-bad-hours.toml:11:9: window.hours: \
+         invalid hours \"16:00-09:00\": expected \"HH:MM-HH:MM\" on a 24-hour clock with the start before the end, e.g. \"09:00-16:00\" (the end may be \"24:00\")",
+    ),
+    (
+        "45-window-unknown-timezone.toml",
+        "tests/fixtures/invalid/45-window-unknown-timezone.toml:11:12: window.timezone: \
+         unknown timezone \"Europe/Berlyn\": expected an IANA name such as \"Europe/Berlin\" or \"UTC\"",
+    ),
+    (
+        "46-monitor-zero-duration.toml",
+        "tests/fixtures/invalid/46-monitor-zero-duration.toml:10:12: monitor.duration: \
+         invalid duration \"0m\": must be greater than zero",
+    ),
+    (
+        "47-notify-not-http.toml",
+        "tests/fixtures/invalid/47-notify-not-http.toml:10:11: notify.webhook: \
+         invalid webhook URL (scheme ftp): expected http://… or https://… (the value is not shown: it may carry a token)",
+    ),
+    (
+        "48-smoke-bad-url.toml",
+        "tests/fixtures/invalid/48-smoke-bad-url.toml:11:7: smoke[0].url: \
+         invalid URL \"api.example.com/\": expected http://… or https://…",
+    ),
+    (
+        "49-seed-wrong-type.toml",
+        "tests/fixtures/invalid/49-seed-wrong-type.toml:7:8: phase[0].seed: \
+         invalid type: string \"yes\", expected a boolean",
+    ),
+    (
+        "50-environment-unknown-key.toml",
+        "tests/fixtures/invalid/50-environment-unknown-key.toml:14:1: environments.production.allow_seeds: \
+         unknown field `allow_seeds`, expected one of `production`, `allow_seed`, `vars`, `database`, `backup`, `health`, `smoke`, `verify`, `logs`, `rollback`, `window`, `monitor`, `notify`",
+    ),
+    (
+        "51-environment-not-chosen.toml",
+        "tests/fixtures/invalid/51-environment-not-chosen.toml:9:2: environments: \
+         this plan defines environments staging, production: choose one with --env ([project] environment \"live\" is none of them)",
+    ),
+    (
+        "52-bad-environment-name.toml",
+        "tests/fixtures/invalid/52-bad-environment-name.toml:11:1: environments.eu prod: \
+         invalid environment name \"eu prod\": expected one word of letters, digits, '_', '.' or '-' (the operator types it to confirm)",
+    ),
+    (
+        "53-environment-bad-var-name.toml",
+        "tests/fixtures/invalid/53-environment-bad-var-name.toml:10:34: environments.staging.vars.2ND: \
+         invalid variable name \"2ND\": expected letters, digits and '_', not starting with a digit",
+    ),
+    (
+        "54-environment-override-error.toml",
+        "tests/fixtures/invalid/54-environment-override-error.toml:14:7: environments.staging.database.url: \
+         unsupported database URL \"mysql://db.staging/shop\": expected postgres://…, postgresql://… or sqlite:…",
+    ),
+    (
+        "55-notify-without-webhook.toml",
+        "tests/fixtures/invalid/55-notify-without-webhook.toml:9:1: notify.webhook: \
+         missing; expected webhook = \"${SLACK_WEBHOOK}\"",
     ),
 ];
 

@@ -83,6 +83,19 @@ pub enum Effect {
     RunVerify,
     /// Start following every `[[logs]]` source of the plan (stopped on shutdown).
     StartLogSources,
+    /// Run the preflight checks (reachability, deploy window, terminal).
+    Preflight,
+    /// Probe every `[[smoke]]` endpoint once.
+    RunSmoke,
+    /// Run these down migrations (newest first), each with the removal of its ledger entry.
+    RevertMigrations(Vec<String>),
+    /// Post to the plan's webhook; never waited for.
+    Notify {
+        what: String,
+        text: String,
+    },
+    /// Write the run's Markdown report beside its journal.
+    WriteReport,
     /// Leave the loop, restore the terminal and exit with `State::exit_code`.
     Quit,
 }

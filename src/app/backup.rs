@@ -115,7 +115,13 @@ fn needs_backup(state: &State, gated: Gated) -> bool {
     match gated {
         Gated::ApplyMigrations => true,
         Gated::Phase(p) => state.plan.phases[p].needs_backup,
+        Gated::Verify | Gated::Monitor | Gated::SignOff => false,
     }
+}
+
+/// Whether this gate asks about the backup itself (so the stage order need not).
+pub(super) fn gate_applies(state: &State, gated: Gated) -> bool {
+    needs_backup(state, gated)
 }
 
 /// The prompt for a reason to go on without a verified backup, when `gated` needs one and there is none.
@@ -204,6 +210,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 }
             }
             state.backup.known = list;
+            super::release::adopt_backup(state);
         }
         // Progress that arrives after the operation ended is stale.
         BackupEvent::Progress(p) if b.busy.is_some() => b.progress = Some(p),
@@ -310,6 +317,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             note_line(state, line);
             if op == BackupOp::Restore {
                 refresh_migrations(state, fx);
+                super::release::restore_done(state, false, format!("restore FAILED: {error}"), fx);
             }
             ended(state, fx);
         }
@@ -320,6 +328,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 tables: report.tables,
                 missing: report.missing.clone(),
                 extra: report.extra.clone(),
+                dropped: report.dropped.clone(),
                 kept: report.kept.as_ref().map(|k| k.display().to_string()),
                 duration_ms: report.took.as_millis() as u64,
             }));
@@ -341,6 +350,12 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                     report.extra.join(", ")
                 ));
             }
+            if !report.dropped.is_empty() {
+                line.push_str(&format!(
+                    "; dropped (created since the backup): {}",
+                    report.dropped.join(", ")
+                ));
+            }
             if let Some(why) = &report.unchecked {
                 line.push_str(&format!("; the result could NOT be checked: {why}"));
             }
@@ -349,8 +364,10 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             }
             state.backup.last = Some(line.clone());
             state.flash = Some(line.clone());
-            note_line(state, line);
+            note_line(state, line.clone());
             refresh_migrations(state, fx);
+            let ok = report.missing.is_empty();
+            super::release::restore_done(state, ok, line, fx);
             ended(state, fx);
         }
         BackupEvent::Rehearsed { archive, report } => {
@@ -383,6 +400,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 note_line(state, format!("rehearsal: {r}"));
             }
             state.backup.rehearsal = Some(report);
+            state.release.tried_spent = false;
             state.backup.last = Some(line.clone());
             state.flash = Some(line);
             state.side = super::Pane::Migrations;

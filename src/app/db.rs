@@ -32,6 +32,8 @@ pub enum DbBusy {
     Applying,
     Rehearsing,
     Resolving,
+    /// A rollback's down migrations run.
+    Reverting,
 }
 
 /// The migrations pane.
@@ -238,6 +240,10 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
     state.db.current = None;
     state.db.last = None;
     state.db.rehearsal = None;
+    state.release.tried_spent = true;
+    if state.release.rollback_backup.is_none() {
+        state.release.rollback_backup = state.backup.verified.clone();
+    }
     state.side = Pane::Migrations;
     super::health::freeze_baseline(state, fx);
     fx.push(Effect::ApplyMigrations(confirmed));
@@ -386,6 +392,7 @@ pub(super) fn on_progress(state: &mut State, p: Progress) {
 
 pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<Effect>) {
     for (name, took) in &outcome.applied {
+        state.release.applied.push(name.clone());
         fx.push(Effect::Journal(Event::MigrationApplied {
             name: name.clone(),
             duration_ms: took.as_millis() as u64,
@@ -435,6 +442,7 @@ pub(super) fn on_rehearsed(
     fx: &mut Vec<Effect>,
 ) {
     state.db.busy = None;
+    state.release.tried_spent = false;
     let lines = match &result {
         Ok(results) => results.iter().map(rehearsal_line).collect(),
         Err(e) => vec![format!("dry-run failed: {e}")],
@@ -518,4 +526,54 @@ pub(super) fn scroll(state: &mut State, delta: isize) {
     } else {
         state.db.sql_scroll = (state.db.sql_scroll as isize + delta).max(0) as usize;
     }
+}
+
+/// What an apply without a passing dry-run or rehearsal journals as missing.
+pub const UNTRIED: &str = "no dry-run or rehearsal in this run";
+
+/// Whether a dry-run (`d`) or a rehearsal on a restored copy (`E`) of the pending migrations went through in this
+/// run: nothing failed and nothing was left unreached.
+pub fn tried_ok(state: &State) -> bool {
+    if state.release.tried_spent {
+        return false;
+    }
+    let dry_run = state.db.rehearsal.as_ref().is_some_and(|r| {
+        r.iter()
+            .all(|x| !matches!(x, Rehearsal::Failed { .. } | Rehearsal::NotReached { .. }))
+    });
+    let rehearsed = state.backup.rehearsal.as_ref().is_some_and(|r| {
+        r.steps.iter().all(|s| {
+            !matches!(
+                s,
+                crate::backup::RehearsalStep::Failed { .. }
+                    | crate::backup::RehearsalStep::NotReached { .. }
+            )
+        })
+    });
+    dry_run || rehearsed
+}
+
+/// Before an apply: the pending migrations were neither dry-run nor rehearsed in this run. Going on takes a
+/// typed reason (journaled as an override of the migrate stage).
+pub(super) fn no_rehearsal_modal(state: &State, gated: Gated) -> Option<Modal> {
+    if gated != Gated::ApplyMigrations || tried_ok(state) || state.release.no_rehearsal.is_some() {
+        return None;
+    }
+    let mut m = Modal::new(
+        ModalKind::NoRehearsal,
+        "Not tried in this run",
+        super::modal::Expect::Reason,
+    );
+    m.danger = true;
+    m.body.push(("Database".into(), database_line(state)));
+    m.body.push((
+        "Missing".into(),
+        "no passing dry-run (d) or rehearsal on a restored copy (E) of the pending migrations"
+            .into(),
+    ));
+    m.body.push((
+        "To go on".into(),
+        "type why it is safe to apply untried (journaled and in the report); Esc cancels".into(),
+    ));
+    Some(m)
 }

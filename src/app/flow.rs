@@ -28,8 +28,12 @@ pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
     let Some(phase) = state.plan.phases.get(p) else {
         return;
     };
-    if !phase.destructive && !phase.needs_backup {
-        start_phase(state, p, fx);
+    let project = &state.plan.project;
+    if phase.seed && project.is_production() && !project.allow_seed {
+        state.flash = Some(format!(
+            "Refused: '{}' seeds data, and {} does not allow seeding (allow_seed = true in its environment).",
+            phase.name, project.environment
+        ));
         return;
     }
     gate(state, Gated::Phase(p), fx);
@@ -40,6 +44,9 @@ pub(super) fn gated_label(state: &State, gated: Gated) -> String {
     match gated {
         Gated::Phase(p) => format!("Phase {}", state.plan.phases[p].name),
         Gated::ApplyMigrations => "Applying migrations".to_string(),
+        Gated::Verify => "The verify stage".to_string(),
+        Gated::Monitor => "The monitor stage".to_string(),
+        Gated::SignOff => "The sign-off".to_string(),
     }
 }
 
@@ -47,6 +54,18 @@ fn is_destructive(state: &State, gated: Gated) -> bool {
     match gated {
         Gated::Phase(p) => state.plan.phases[p].destructive,
         Gated::ApplyMigrations => true,
+        Gated::Verify | Gated::Monitor | Gated::SignOff => false,
+    }
+}
+
+/// Starts a gated action whose gates are all open and that needs no confirmation.
+fn start_gated(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
+    match gated {
+        Gated::Phase(p) => start_phase(state, p, fx),
+        Gated::ApplyMigrations => {}
+        Gated::Verify => super::release::start_verify(state, fx),
+        Gated::Monitor => super::release::start_monitor(state, fx),
+        Gated::SignOff => super::release::open_form(state),
     }
 }
 
@@ -54,6 +73,11 @@ fn is_destructive(state: &State, gated: Gated) -> bool {
 /// reason (destructive actions), then a missing verified backup without a reason (migrations, `needs_backup`
 /// phases), then the confirmation itself (destructive actions; others just start).
 pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
+    if let Some((stage, why)) = super::release::blocking_stage(state, gated) {
+        let m = super::release::stage_modal(state, gated, stage, why);
+        open(state, m, fx);
+        return;
+    }
     let unticked = state.unticked();
     let destructive = is_destructive(state, gated);
     let modal = if destructive && !unticked.is_empty() && state.checklist_override.is_none() {
@@ -75,22 +99,18 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
         m
     } else if let Some(m) = super::backup::gate_modal(state, gated) {
         m
+    } else if let Some(m) = super::db::no_rehearsal_modal(state, gated) {
+        m
     } else if destructive {
-        confirmation_for(state, gated)
-    } else if let Gated::Phase(p) = gated {
-        start_phase(state, p, fx);
-        return;
+        match gated {
+            Gated::ApplyMigrations => super::db::apply_confirmation(state),
+            Gated::Phase(p) => phase_confirmation(state, p),
+            _ => return start_gated(state, gated, fx),
+        }
     } else {
-        return;
+        return start_gated(state, gated, fx);
     };
     open(state, modal, fx);
-}
-
-fn confirmation_for(state: &State, gated: Gated) -> Modal {
-    match gated {
-        Gated::Phase(p) => phase_confirmation(state, p),
-        Gated::ApplyMigrations => super::db::apply_confirmation(state),
-    }
 }
 
 /// The answer a destructive confirmation expects: the environment's name in production, else `y`.
@@ -106,12 +126,23 @@ pub(super) fn destructive_expect(state: &State) -> Expect {
 fn phase_confirmation(state: &State, p: usize) -> Modal {
     let plan = &state.plan;
     let phase = &plan.phases[p];
-    let expect = destructive_expect(state);
-    let mut m = Modal::new(
-        ModalKind::RunPhase(p),
-        format!("Run destructive phase: {}", phase.name),
-        expect,
-    );
+    let expect = if phase.seed && plan.project.is_production() {
+        Expect::Word(format!("seed {}", plan.project.environment))
+    } else {
+        destructive_expect(state)
+    };
+    let title = if phase.seed {
+        format!("Seed data: {}", phase.name)
+    } else {
+        format!("Run destructive phase: {}", phase.name)
+    };
+    let mut m = Modal::new(ModalKind::RunPhase(p), title, expect);
+    if phase.seed {
+        m.body.push((
+            "Seeding".into(),
+            format!("loads seed data into {}", plan.project.environment),
+        ));
+    }
     m.danger = true;
     m.body
         .push(("Environment".into(), plan.project.environment.clone()));
@@ -202,6 +233,21 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             fx.push(Effect::StopMigrations);
         }
         ModalKind::HealthAlert(check) => super::health::answered(state, check, true, fx),
+        ModalKind::StageOverride(gated, stage) => {
+            super::release::stage_overridden(state, stage, typed, fx);
+            gate(state, gated, fx);
+        }
+        ModalKind::NoRehearsal => {
+            fx.push(Effect::Journal(Event::StageOverridden {
+                stage: "migrate".into(),
+                reason: typed.clone(),
+                blockers: vec![super::db::UNTRIED.into()],
+            }));
+            state.release.no_rehearsal = Some(typed);
+            gate(state, Gated::ApplyMigrations, fx);
+        }
+        ModalKind::Rollback(reason) => super::release::rollback_confirmed(state, reason, fx),
+        ModalKind::StopMonitor => super::release::monitor_stopped(state, typed, fx),
         ModalKind::Quit => match (state.running, state.held.take()) {
             (Some(id), _) => {
                 state.aborted = true;
@@ -237,7 +283,21 @@ pub(super) fn declined(state: &mut State, typed: String, why: String, fx: &mut V
     }
 }
 
+/// Starts phase `p`; an interrupted phase continues from its first step that did not succeed.
 fn start_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
+    let from = match state.phases[p].status {
+        PhaseStatus::Interrupted => state.phases[p]
+            .steps
+            .iter()
+            .position(|s| !s.outcome.as_ref().is_some_and(StepOutcome::is_success))
+            .unwrap_or(0),
+        _ => 0,
+    };
+    start_phase_from(state, p, from, fx);
+}
+
+/// Starts phase `p` at step `from` (the steps before it already succeeded).
+pub(super) fn start_phase_from(state: &mut State, p: usize, from: usize, fx: &mut Vec<Effect>) {
     let phase = &state.plan.phases[p];
     let destructive = phase.destructive;
     fx.push(Effect::Journal(Event::PhaseStarted {
@@ -255,11 +315,21 @@ fn start_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
     run.status = PhaseStatus::Running;
     run.started = Some(state.now);
     run.duration = None;
-    run.steps.iter_mut().for_each(|s| *s = Default::default());
+    run.steps
+        .iter_mut()
+        .skip(from)
+        .for_each(|s| *s = Default::default());
     state.side = Pane::Logs;
     state.log_offset = 0;
     note_line(state, note);
-    start_step(state, StepId { phase: p, step: 0 }, fx);
+    start_step(
+        state,
+        StepId {
+            phase: p,
+            step: from,
+        },
+        fx,
+    );
 }
 
 fn start_step(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
@@ -334,6 +404,15 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
         RunnerEvent::VerifyResult { check, result } => {
             super::health::on_verify(state, check, result, fx)
         }
+        RunnerEvent::Preflight(r) => super::release::on_preflight(state, r, fx),
+        RunnerEvent::Smoke { check, probe } => super::release::on_smoke(state, check, probe, fx),
+        RunnerEvent::Reverted(outcome) => super::release::on_reverted(state, outcome, fx),
+        RunnerEvent::NotifyFailed { what, error } => {
+            let line = format!("notification ({what}) failed: {error}");
+            fx.push(Effect::Journal(Event::NotificationFailed { what, error }));
+            note_line(state, line.clone());
+            state.flash = Some(line);
+        }
     }
 }
 
@@ -396,6 +475,9 @@ fn step_finished(
     }
     let status = if ok && !more {
         PhaseStatus::Succeeded
+    } else if ok && state.terminal_lost {
+        // The console hung up: the step in flight finished; the rest waits for the next console.
+        PhaseStatus::Interrupted
     } else if cancelled || state.cancelling {
         PhaseStatus::Cancelled
     } else {
@@ -422,12 +504,21 @@ pub(super) fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &m
         result: result.clone(),
         duration_ms: elapsed.as_millis() as u64,
     }));
+    super::release::notify(state, "phase", format!("phase {name}: {result}"), fx);
     state.flash = Some(format!("Phase '{name}' {result}."));
     state.running = None;
     state.held = None;
     state.cancelling = false;
+    if super::release::rollback_phase(state) == Some(p) && state.quit == QuitState::No {
+        super::release::rollback_step_done(state, status, fx);
+    }
     if state.quit == QuitState::AfterStep {
-        finish(state, "quit after cancelling the running step", fx);
+        let why = if state.terminal_lost {
+            "hung up: the step in flight finished"
+        } else {
+            "quit after cancelling the running step"
+        };
+        finish(state, why, fx);
     }
 }
 
@@ -534,8 +625,12 @@ pub(super) fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
 }
 
 /// Migrations are being applied right now.
+/// Migrations are being applied or (by a rollback) reverted: work that is let finish, never cut off.
 pub(super) fn applying(state: &State) -> bool {
-    state.db.busy == Some(super::DbBusy::Applying)
+    matches!(
+        state.db.busy,
+        Some(super::DbBusy::Applying | super::DbBusy::Reverting)
+    )
 }
 
 pub(super) use super::quit::{finish, on_signal, on_terminal_lost, request_quit};

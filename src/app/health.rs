@@ -251,7 +251,12 @@ fn record(run: &mut CheckRun, cfg: &HealthCheck, probe: Probe, now: Instant, fro
     };
 }
 
-/// Why the window is alarming compared with the baseline, if it is.
+/// A latency rise smaller than this is noise, whatever the factor (an answer on loopback going from 1 ms to 3 ms
+/// has not slowed down the service).
+pub const LATENCY_NOISE: Duration = Duration::from_millis(20);
+
+/// Why the window is alarming compared with the baseline, if it is: latency above `latency_factor` × the baseline
+/// (and at least [`LATENCY_NOISE`] above it), or errors above `error_rate`.
 pub fn alert_reason(cfg: &HealthCheck, baseline: &Stats, window: &Stats) -> Option<String> {
     if window.answered < MIN_ALERT_SAMPLES {
         return None;
@@ -263,6 +268,7 @@ pub fn alert_reason(cfg: &HealthCheck, baseline: &Stats, window: &Stats) -> Opti
     ] {
         if let (Some(now), Some(base)) = (now, base)
             && now > base.mul_f64(f)
+            && now.saturating_sub(base) >= LATENCY_NOISE
         {
             return Some(format!(
                 "{label} latency {}ms > {f}x baseline {}ms",
@@ -337,6 +343,8 @@ pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &m
                 why: why.clone(),
             }));
             note_line(state, format!("health alert: {name}: {why}"));
+            super::release::count_alert(state);
+            super::release::notify(state, "alert", format!("health alert: {name}: {why}"), fx);
             offer(state, i, fx);
         }
         (None, true) => {
@@ -386,17 +394,25 @@ fn offer(state: &mut State, check: usize, fx: &mut Vec<Effect>) {
     if let Some(run) = state.health.checks.get(check) {
         m.body.push(("Baseline".into(), baseline_text(run)));
     }
-    m.body.push(("Rollback".into(), ROLLBACK_NOTE.into()));
+    let plan = super::release::rollback_plan(state);
+    m.body.push((
+        "Rollback".into(),
+        format!(
+            "{} code step(s); database {}",
+            plan.code.len(),
+            plan.database_text()
+        ),
+    ));
     m.body.push((
         "Answer".into(),
-        "y records that you decided to roll back (journaled); any other key dismisses".into(),
+        "y shows the rollback to confirm; any other key dismisses (R rolls back at any time)"
+            .into(),
     ));
     open(state, m, fx);
 }
 
-/// What an answer to the alert can do in this version: plans have no `[rollback]` section yet.
-pub const ROLLBACK_NOTE: &str =
-    "no [rollback] in this plan: deckhand runs nothing; roll back by hand from your runbook";
+/// What a rollback answer does when the plan has nothing to roll back with.
+pub const ROLLBACK_NOTE: &str = "nothing to roll back with (no [rollback] steps, no database change of this run): roll back by hand from your runbook";
 
 /// The baseline in one line.
 pub fn baseline_text(run: &CheckRun) -> String {
@@ -419,17 +435,24 @@ pub fn baseline_text(run: &CheckRun) -> String {
 pub(super) fn answered(state: &mut State, check: usize, rollback: bool, fx: &mut Vec<Effect>) {
     let name = alert_name(state, check);
     let note = if rollback {
-        format!("rollback chosen; {ROLLBACK_NOTE}")
+        "rollback chosen: the rollback prompt follows".to_string()
     } else {
         "dismissed; monitoring goes on".to_string()
     };
     fx.push(Effect::Journal(Event::HealthAlertAnswered {
-        check: name,
+        check: name.clone(),
         rollback,
         note: note.clone(),
     }));
     if rollback {
-        state.flash = Some(format!("Rollback chosen (journaled): {ROLLBACK_NOTE}."));
+        let why = format!("health alert: {name}");
+        super::release::request_rollback(state, &why, fx);
+        if state.modal.is_none() {
+            state.flash = Some(format!(
+                "Rollback chosen (journaled), but {}",
+                state.flash.take().unwrap_or_else(|| ROLLBACK_NOTE.into())
+            ));
+        }
     }
 }
 
@@ -532,6 +555,7 @@ pub(super) fn on_verify(
         let rows = state.health.verify.iter().flatten();
         let (ok, all) = rows.fold((0, 0), |(ok, all), r| (ok + usize::from(r.passed), all + 1));
         state.flash = Some(format!("Verify: {ok} of {all} passed."));
+        super::release::finish_verify_if_done(state, fx);
     }
 }
 

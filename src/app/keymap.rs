@@ -29,6 +29,11 @@ pub enum Command {
     RestoreBackup,
     Rehearse,
     Verify,
+    Preflight,
+    VerifyStage,
+    Monitor,
+    SignOff,
+    Rollback,
     Filter,
     SearchOlder,
     SearchNewer,
@@ -63,6 +68,17 @@ impl Command {
             Command::RestoreBackup => "restore a backup (pick one; type the database name)",
             Command::Rehearse => "rehearse the pending migrations on a restored copy",
             Command::Verify => "run the [[verify]] SQL assertions (results: health pane)",
+            Command::Preflight => "run the preflight checks again (reachability, window, terminal)",
+            Command::VerifyStage => {
+                "verify stage: SQL assertions, smoke endpoints and health, together"
+            }
+            Command::Monitor => "start the monitor window (again: stop it early, with a reason)",
+            Command::SignOff => {
+                "sign off: notes and who signs (Tab switches, Ctrl-S signs, Esc closes)"
+            }
+            Command::Rollback => {
+                "roll back: [rollback] steps, then the database; verify runs again"
+            }
             Command::Filter => "logs: regex filter (Enter applies, Esc cancels, empty clears)",
             Command::SearchOlder => "logs: jump to the previous (older) match of the filter",
             Command::SearchNewer => "logs: jump to the next (newer) match of the filter",
@@ -116,6 +132,11 @@ const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
     (KeyCode::Char('U'), NONE, Command::RestoreBackup),
     (KeyCode::Char('E'), NONE, Command::Rehearse),
     (KeyCode::Char('v'), NONE, Command::Verify),
+    (KeyCode::Char('P'), NONE, Command::Preflight),
+    (KeyCode::Char('V'), NONE, Command::VerifyStage),
+    (KeyCode::Char('M'), NONE, Command::Monitor),
+    (KeyCode::Char('S'), NONE, Command::SignOff),
+    (KeyCode::Char('R'), NONE, Command::Rollback),
     (KeyCode::Char('/'), NONE, Command::Filter),
     (KeyCode::Char('n'), NONE, Command::SearchOlder),
     (KeyCode::Char('N'), NONE, Command::SearchNewer),
@@ -189,12 +210,16 @@ pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
     if state.help {
         return vec![("j/k", "scroll"), ("Esc/?", "close help")];
     }
+    if state.release.signoff.is_some() {
+        return vec![("Tab", "notes/name"), ("Ctrl-S", "sign"), ("Esc", "close")];
+    }
     let mut h = Vec::new();
     match state.focus {
         Pane::Checklist => match state.selected_row() {
             Some(Row::Check(_)) => h.push(("Space", "tick")),
             Some(Row::Phase(_)) if state.running.is_none() => h.push(("Enter", "run phase")),
             Some(Row::Backup) if state.backup.busy.is_none() => h.push(("Enter", "back up")),
+            Some(Row::Stage(s)) => h.push(("Enter", super::release::row_action(s))),
             _ => {}
         },
         Pane::Logs if state.logview.input.is_some() => {
@@ -219,6 +244,11 @@ pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
     } else if state.backup.busy.is_some() {
         h.push(("c", "cancel backup"));
     }
-    h.extend([("Tab", "pane"), ("?", "help"), ("q", "quit")]);
+    h.extend([
+        ("R", "rollback"),
+        ("Tab", "pane"),
+        ("?", "help"),
+        ("q", "quit"),
+    ]);
     h
 }

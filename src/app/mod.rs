@@ -13,6 +13,7 @@ mod logbuf;
 mod logview;
 mod modal;
 mod quit;
+pub mod release;
 mod risk;
 mod state;
 mod update;
@@ -32,6 +33,7 @@ pub use keymap::{Command, bindings, hints, key_label};
 pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
 pub use logview::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
 pub use modal::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
+pub use release::{ReleasePane, Stage, StageStatus};
 pub use state::{
     Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock, format_elapsed,
 };
@@ -45,5 +47,14 @@ pub fn init(state: &State) -> Vec<Effect> {
     if !state.plan.logs.is_empty() {
         fx.push(Effect::StartLogSources);
     }
+    fx
+}
+
+/// Effects to issue once the console is up: `init`'s, plus the preflight checks and the run-start notification.
+pub fn start(state: &mut State) -> Vec<Effect> {
+    let mut fx = init(state);
+    release::request_preflight(state, &mut fx);
+    let text = format!("release started by {}", state.release.operator);
+    release::notify(state, "run", text, &mut fx);
     fx
 }

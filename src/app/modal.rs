@@ -47,8 +47,17 @@ pub enum ModalKind {
     RehearseBackup(Box<Archive>),
     /// Stop the backup operation under way.
     CancelBackup,
-    /// A health alert fired for this check: `y` records the decision to roll back.
+    /// A health alert fired for this check: `y` goes on to the rollback prompt (or records the decision when the
+    /// plan has nothing to roll back with).
     HealthAlert(usize),
+    /// Go on although this earlier stage has not passed; asks for a reason.
+    StageOverride(Gated, crate::app::release::Stage),
+    /// Apply without a dry-run or rehearsal in this run; asks for a reason.
+    NoRehearsal,
+    /// Run the rollback plan shown (code steps, then the database), then verify again.
+    Rollback(String),
+    /// Stop the monitor window before its end; asks for a reason.
+    StopMonitor,
 }
 
 /// A choice inside a modal: Up/Down pick an item, Tab flips the option. Neither confirms nor declines.
@@ -60,11 +69,16 @@ pub struct Picker {
     pub option: Option<(String, bool)>,
 }
 
-/// A destructive action that the checklist gates.
+/// An action that the release's gates stand before: the stage order, the checklist (destructive ones), the backup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gated {
     Phase(usize),
     ApplyMigrations,
+    /// The verify stage: SQL assertions, smoke endpoints, health.
+    Verify,
+    /// The monitor window.
+    Monitor,
+    SignOff,
 }
 
 /// The answer that confirms.

@@ -58,27 +58,64 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
     }
 }
 
-/// A signal ends the run: the running step is cancelled first, then deckhand quits.
+/// SIGTERM and SIGINT end the run: the running step is cancelled first, then deckhand quits. SIGHUP is a hang-up.
 pub(super) fn on_signal(state: &mut State, sig: Signal, fx: &mut Vec<Effect>) {
     fx.push(Effect::Journal(Event::Signal {
         name: sig.name().into(),
     }));
     if sig == Signal::Hangup {
-        state.terminal_lost = true;
+        hang_up(state, "SIGHUP received", fx);
+    } else {
+        end_abruptly(state, &format!("{} received", sig.name()), fx);
     }
-    end_abruptly(state, &format!("{} received", sig.name()), fx);
 }
 
 pub(super) fn on_terminal_lost(state: &mut State, why: String, fx: &mut Vec<Effect>) {
     if state.terminal_lost && state.quit != QuitState::No {
         return;
     }
-    state.terminal_lost = true;
     fx.push(Effect::Journal(Event::Error {
         context: "terminal".into(),
         message: why,
     }));
-    end_abruptly(state, "terminal lost", fx);
+    hang_up(state, "terminal lost", fx);
+}
+
+/// The operator's connection is gone: stop drawing, let what is in flight finish (a step, the migration being
+/// applied, a backup with its verification, a restore) and journal it, start nothing new, then exit. The next
+/// console resumes from the journal.
+fn hang_up(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+    state.terminal_lost = true;
+    if state.quit == QuitState::Done {
+        return;
+    }
+    state.aborted = true;
+    if let Some(modal) = state.modal.take() {
+        fx.push(Effect::Journal(Event::ConfirmationDeclined {
+            what: modal.title,
+            typed: modal.input,
+            why: reason.to_string(),
+        }));
+    }
+    state.release.signoff = None;
+    if let Some(next) = state.held.take() {
+        end_phase(state, next.phase, PhaseStatus::Interrupted, fx);
+    }
+    super::release::end_monitor(state, "stopped", fx);
+    let in_flight = state.running.is_some() || state.backup.busy.is_some() || applying(state);
+    if in_flight {
+        state.quit = QuitState::AfterStep;
+        if applying(state) {
+            fx.push(Effect::StopMigrations);
+        }
+        super::flow::note_line(
+            state,
+            format!("{reason}: finishing what is in flight, then exiting"),
+        );
+    } else {
+        finish(state, &format!("hung up ({reason})"), fx);
+    }
+    state.dirty = true;
 }
 
 fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
@@ -117,9 +154,15 @@ fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
 
 pub(super) fn finish(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
     state.quit = QuitState::Done;
+    // After a hang-up, whatever finished last, the run ended because the operator's terminal went away.
+    let reason = if state.terminal_lost && !reason.starts_with("hung up") {
+        format!("hung up: {reason}")
+    } else {
+        reason.to_string()
+    };
     fx.push(Effect::Journal(Event::Quit {
         exit_code: state.exit_code(),
-        reason: reason.into(),
+        reason,
     }));
     fx.push(Effect::Quit);
 }

@@ -51,6 +51,8 @@ pub enum PhaseStatus {
     Succeeded,
     Failed,
     Cancelled,
+    /// Stopped between two steps by a hang-up: Enter continues from the first step that did not run.
+    Interrupted,
 }
 
 /// One step's record in this run.
@@ -80,6 +82,8 @@ pub enum Row {
     /// The backup of this run (when the plan has `[backup]`).
     Backup,
     Phase(usize),
+    /// A release stage with a row of its own (migrate, verify, monitor, sign-off).
+    Stage(super::release::Stage),
 }
 
 /// Whether the console is on its way out.
@@ -117,6 +121,8 @@ pub struct State {
     pub db: super::db::DbPane,
     /// Backups: this run's, the folder's, and what is under way.
     pub backup: super::backup::BackupPane,
+    /// The release stages: preflight results, overrides, verify, monitor, sign-off, rollback, resume.
+    pub release: super::release::ReleasePane,
     /// Health checks, their baselines and alerts, and the verify results.
     pub health: super::health::HealthPane,
     /// The logs pane's sources, toggles, filter and search.
@@ -139,7 +145,20 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(plan: Plan, now: Instant, width: u16, height: u16) -> State {
+    pub fn new(mut plan: Plan, now: Instant, width: u16, height: u16) -> State {
+        let deploy_phases = plan.phases.len();
+        // The rollback's code steps run as one more phase after the deploy phases (never shown as a deploy row).
+        if let Some(steps) = plan.rollback.as_ref().map(|r| r.steps.clone())
+            && !steps.is_empty()
+        {
+            plan.phases.push(crate::plan::Phase {
+                name: "Rollback".into(),
+                destructive: true,
+                needs_backup: false,
+                seed: false,
+                steps,
+            });
+        }
         let phases = plan
             .phases
             .iter()
@@ -181,6 +200,11 @@ impl State {
             last_key: None,
             db,
             backup: Default::default(),
+            release: super::release::ReleasePane {
+                deploy_phases,
+                operator: "operator".into(),
+                ..Default::default()
+            },
             health,
             logs: LogBuffer::default(),
             logview,
@@ -197,12 +221,24 @@ impl State {
         }
     }
 
-    /// Checklist items, the backup, then phases.
+    /// Checklist items, the backup, the migrations, the deploy phases, then verify, monitor and sign-off.
     pub fn rows(&self) -> Vec<Row> {
+        use super::release::Stage;
         (0..self.plan.checklist.len())
             .map(Row::Check)
             .chain(self.plan.backup.is_some().then_some(Row::Backup))
-            .chain((0..self.plan.phases.len()).map(Row::Phase))
+            .chain(
+                self.plan
+                    .database
+                    .is_some()
+                    .then_some(Row::Stage(Stage::Migrate)),
+            )
+            .chain((0..self.release.deploy_phases).map(Row::Phase))
+            .chain([
+                Row::Stage(Stage::Verify),
+                Row::Stage(Stage::Monitor),
+                Row::Stage(Stage::SignOff),
+            ])
             .collect()
     }
 
@@ -222,10 +258,12 @@ impl State {
 
     /// 1 when the run was aborted or any phase's latest attempt failed or was cancelled; else 0.
     pub fn exit_code(&self) -> i32 {
-        let bad = self
-            .phases
-            .iter()
-            .any(|p| matches!(p.status, PhaseStatus::Failed | PhaseStatus::Cancelled));
+        let bad = self.phases.iter().any(|p| {
+            matches!(
+                p.status,
+                PhaseStatus::Failed | PhaseStatus::Cancelled | PhaseStatus::Interrupted
+            )
+        });
         if self.aborted || bad || self.db.failed {
             1
         } else {
@@ -249,7 +287,13 @@ impl State {
         };
         let elapsed = self.now.saturating_duration_since(origin);
         let periods = elapsed.as_secs() / period.as_secs() + 1;
-        let clock = origin + period * periods as u32;
+        let mut clock = origin + period * periods as u32;
+        // The monitor window counts down by the second, and ends on its own.
+        if let Some(m) = self.release.monitor.as_ref().filter(|m| m.result.is_none()) {
+            let into = self.now.saturating_duration_since(m.started).as_secs() + 1;
+            let next = (m.started + Duration::from_secs(into)).min(m.ends.max(self.now));
+            clock = clock.min(next);
+        }
         Some(logs_next.map_or(clock, |t| t.min(clock)))
     }
 

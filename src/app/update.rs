@@ -25,6 +25,10 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
     match action {
         Action::Key(key) if key.kind != KeyEventKind::Release => on_key(state, key, &mut fx),
         Action::Key(_) => {}
+        Action::Paste(text) if state.release.signoff.is_some() && state.modal.is_none() => {
+            super::release::on_signoff_paste(state, &text);
+            state.dirty = true;
+        }
         Action::Paste(text) => {
             match state.modal.as_mut() {
                 Some(m) => m.on_paste(),
@@ -53,6 +57,7 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
         Action::Runner(ev) => flow::on_runner(state, ev, &mut fx),
         Action::Tick => {
             state.logview.scan_step(&state.logs);
+            super::release::tick_monitor(state, &mut fx);
             state.dirty = true;
         }
         Action::ModalShown => {
@@ -67,6 +72,7 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
             state.dirty = true;
         }
     }
+    super::release::sync(state, &mut fx);
     fx
 }
 
@@ -83,6 +89,11 @@ fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
             ModalOutcome::Declined { typed, why } => flow::declined(state, typed, why, fx),
         }
         health::offer_pending(state, fx);
+        return;
+    }
+    if state.release.signoff.is_some() {
+        state.dirty = true;
+        super::release::on_signoff_key(state, key, fx);
         return;
     }
     if state.logview.input.is_some() && on_filter_key(state, key) {
@@ -135,6 +146,7 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
             Some(Row::Check(i)) => toggle(state, i, fx),
             Some(Row::Phase(p)) => flow::request_phase(state, p, fx),
             Some(Row::Backup) => backup::request_take(state, fx),
+            Some(Row::Stage(s)) => super::release::on_row(state, s, fx),
             None => {}
         },
         Command::Cancel => flow::request_cancel(state, fx),
@@ -147,6 +159,11 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         Command::RestoreBackup => backup::request_restore(state, fx),
         Command::Rehearse => backup::request_rehearse(state, fx),
         Command::Verify => health::request_verify(state, fx),
+        Command::Preflight => super::release::request_preflight(state, fx),
+        Command::VerifyStage => super::release::request_stage_verify(state, fx),
+        Command::Monitor => super::release::request_monitor(state, fx),
+        Command::SignOff => super::release::request_signoff(state, fx),
+        Command::Rollback => super::release::request_rollback(state, "operator pressed R", fx),
         Command::Filter => {
             set_focus(state, Pane::Logs);
             let current = state.logview.filter.as_ref().map(|f| f.text.clone());

@@ -169,6 +169,9 @@ pub enum RestoreMode {
     InPlace,
     /// Into a new database of this name on the same server, which must not exist yet (PostgreSQL only).
     NewDatabase(String),
+    /// A rollback: in place, then the tables created since the backup (in the database, not in the archive) are
+    /// dropped, so the database is as it was when the backup was taken (SQLite: the file swap already is).
+    Rollback,
 }
 
 /// What a restore did.
@@ -183,6 +186,8 @@ pub struct RestoreReport {
     /// Tables of the restored database that the archive does not have (created after the backup; an in-place
     /// `--clean` restore leaves them as they are).
     pub extra: Vec<String>,
+    /// Tables created since the backup that a rollback restore dropped.
+    pub dropped: Vec<String>,
     /// SQLite: where the replaced database file was kept.
     pub kept: Option<PathBuf>,
     /// The restore completed but its result could not be checked (why).

@@ -4,4 +4,5 @@ pub mod backup;
 pub mod demo;
 pub mod demo_service;
 pub mod lint;
+pub mod report;
 pub mod status;

@@ -177,10 +177,48 @@ impl Executor {
                     self.log_sources = Some((token, handles));
                 }
                 Effect::StartLogSources => {}
+                Effect::Preflight => {
+                    let run = crate::runner::preflight::run(state.plan.clone(), self.tx.clone());
+                    tokio::spawn(run);
+                }
+                Effect::RunSmoke => {
+                    let run = crate::runner::smoke::run(state.plan.smoke.clone(), self.tx.clone());
+                    tokio::spawn(run);
+                }
+                Effect::RevertMigrations(names) => self.database(state, move |db, tx| {
+                    tokio::spawn(crate::runner::migrate::revert(db, names, tx));
+                }),
+                Effect::Notify { what, text } => {
+                    if let Some(n) = state.plan.notify.clone() {
+                        let send = crate::runner::notify::send(n, what, text, self.tx.clone());
+                        tokio::spawn(send);
+                    }
+                }
+                Effect::WriteReport => feedback.extend(self.write_report()),
                 Effect::Quit => self.quit = true,
             }
         }
         feedback
+    }
+
+    /// Writes the run's Markdown report beside its journal (the runs it resumed included) and journals where.
+    fn write_report(&mut self) -> Option<Action> {
+        let data_dir = self.journal.run_dir().parent()?.parent()?.to_path_buf();
+        let written = crate::journal::chain(&data_dir, self.journal.run_id())
+            .and_then(|entries| crate::journal::write_report(self.journal.run_dir(), &entries));
+        match written {
+            Ok(path) => {
+                let event = Event::ReportWritten {
+                    path: path.display().to_string(),
+                };
+                let _ = self.record(event);
+                Some(Action::EffectFailed(format!(
+                    "Report written: {}",
+                    path.display()
+                )))
+            }
+            Err(e) => Some(Action::EffectFailed(format!("REPORT NOT WRITTEN: {e}"))),
+        }
     }
 
     /// Starts a backup task with the plan's backup job, a fresh cancellation token and the runner channel. A bug

@@ -3,6 +3,7 @@
 //! [`FRAME_INTERVAL`] apart, and never while idle. May import app, views, runner, journal and plan.
 
 mod effects;
+pub mod startup;
 pub mod terminal;
 
 use std::collections::VecDeque;
@@ -28,11 +29,26 @@ const RUNNER_CHANNEL_CAPACITY: usize = 256;
 /// Runner messages taken per wake-up.
 const RUNNER_DRAIN: usize = 128;
 
+/// Exit code when another console already runs this plan in this environment.
+pub const EXIT_BUSY: i32 = 4;
+
 /// Runs the console for `plan`, journaling under `data_dir`. Returns the process exit code.
 pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
+    let mut startup = match startup::prepare(&plan, data_dir, &operator()).await {
+        Ok(s) => s,
+        Err(startup::Refused::Held(why)) => {
+            eprintln!("deckhand: {why}");
+            return Ok(EXIT_BUSY);
+        }
+        Err(startup::Refused::Failed(why)) => anyhow::bail!(why),
+    };
     let journal = Journal::create(data_dir, SystemTime::now())
         .with_context(|| format!("cannot create the run journal under {}", data_dir.display()))?;
     tracing::info!(run = journal.run_id(), journal = %journal.path().display(), "run started");
+    startup
+        .lock
+        .update_run(journal.run_id(), journal.path())
+        .context("cannot write the lock file")?;
     let (tx, rx) = mpsc::channel(RUNNER_CHANNEL_CAPACITY);
     let mut exec = Executor::new(journal, tx, operator());
     exec.record(run_started(&plan))
@@ -45,8 +61,13 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     let guard = terminal::RestoreGuard;
     let size = term.size().unwrap_or_default();
     let mut state = State::new(plan, Instant::now(), size.width, size.height);
-    let startup = crate::app::init(&state);
-    let _ = exec.apply(startup, &state);
+    state.release.operator = operator();
+    let mut first = Vec::new();
+    if let Some((previous, events)) = &startup.previous {
+        first.extend(crate::app::release::restore(&mut state, previous, events));
+    }
+    first.extend(crate::app::start(&mut state));
+    let _ = exec.apply(first, &state);
     let result = event_loop(&mut term, &mut state, &mut exec, rx, signals).await;
     exec.shutdown().await;
     drop(guard);
@@ -63,6 +84,7 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     result?;
     let journal = exec.journal();
     eprintln!("deckhand: journal {}", journal.path().display());
+    drop(startup.lock);
     Ok(state.exit_code())
 }
 
@@ -193,10 +215,7 @@ pub fn run_started(plan: &Plan) -> Event {
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "unknown".into()),
         ssh_client: std::env::var("SSH_CLIENT").ok().filter(|s| !s.is_empty()),
-        plan: std::path::absolute(&plan.path)
-            .unwrap_or_else(|_| plan.path.clone())
-            .display()
-            .to_string(),
+        plan: startup::plan_path(plan).display().to_string(),
         plan_checksum: plan.checksum.clone(),
         project: plan.project.name.clone(),
         environment: plan.project.environment.clone(),

@@ -153,6 +153,9 @@ pub enum Event {
         missing: Vec<String>,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         extra: Vec<String>,
+        /// Tables created since the backup, dropped by a rollback's restore.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        dropped: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         kept: Option<String>,
         duration_ms: u64,
@@ -204,6 +207,96 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
     },
+    /// A release stage (preflight, backup, migrate, deploy, verify, monitor, sign-off) began.
+    StageStarted {
+        stage: String,
+    },
+    /// A release stage ended: `passed`, `failed`, `skipped` (nothing to do) or `interrupted`.
+    StageFinished {
+        stage: String,
+        result: String,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
+    /// The operator went on past a stage that had not passed, with a typed reason.
+    StageOverridden {
+        stage: String,
+        reason: String,
+        blockers: Vec<String>,
+    },
+    /// One preflight check: reachability of the database, a health endpoint or a log source; the deploy
+    /// window; the terminal (SSH outside tmux or screen).
+    PreflightChecked {
+        check: String,
+        ok: bool,
+        detail: String,
+    },
+    /// A `[[smoke]]` endpoint was probed once by the verify stage.
+    SmokeChecked {
+        name: String,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        latency_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
+    },
+    /// A health check's numbers at a point of the release (`after` the deploy, at the end of monitoring), to set
+    /// against its baseline.
+    HealthSummary {
+        check: String,
+        when: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        median_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p95_ms: Option<u64>,
+        samples: usize,
+        errors: usize,
+        no_answer: usize,
+    },
+    MonitorStarted {
+        duration_ms: u64,
+    },
+    /// The monitor window ended (`passed`, `alerted`, `stopped`).
+    MonitorFinished {
+        result: String,
+        alerts: usize,
+        elapsed_ms: u64,
+    },
+    /// A rollback was confirmed: why, the code steps and what happens to the database.
+    RollbackStarted {
+        reason: String,
+        code_steps: Vec<String>,
+        database: String,
+    },
+    /// A down migration ran and its ledger entry was removed.
+    MigrationReverted {
+        name: String,
+        duration_ms: u64,
+    },
+    RollbackFinished {
+        ok: bool,
+        detail: String,
+    },
+    SignedOff {
+        by: String,
+        notes: String,
+    },
+    ReportWritten {
+        path: String,
+    },
+    /// A webhook notification could not be delivered (the run went on).
+    NotificationFailed {
+        what: String,
+        error: String,
+    },
+    /// This run continues an earlier one of the same plan and environment that ended without sign-off.
+    Resumed {
+        previous: String,
+        completed: Vec<String>,
+        next: String,
+    },
     Signal {
         name: String,
     },
@@ -222,7 +315,11 @@ impl Event {
     /// errors and the end of the run. Routine events (a checklist tick, a harmless step) are only flushed.
     pub fn is_critical(&self) -> bool {
         match self {
-            Event::ChecklistTicked { .. } => false,
+            Event::ChecklistTicked { .. }
+            | Event::PreflightChecked { .. }
+            | Event::SmokeChecked { .. }
+            | Event::HealthSummary { .. }
+            | Event::NotificationFailed { .. } => false,
             Event::PhaseStarted { destructive, .. }
             | Event::StepStarted { destructive, .. }
             | Event::StepFinished { destructive, .. }

@@ -37,7 +37,8 @@ pub fn read_entries(path: &Path) -> io::Result<Vec<Entry>> {
     }
 }
 
-fn read_lenient(path: &Path) -> io::Result<(Vec<Entry>, usize)> {
+/// Every readable entry of a journal, and how many lines could not be read.
+pub(super) fn read_lenient(path: &Path) -> io::Result<(Vec<Entry>, usize)> {
     let reader = BufReader::new(fs::File::open(path)?);
     let mut entries = Vec::new();
     let mut bad = 0;

@@ -1,12 +1,21 @@
 //! The append-only audit journal: one JSONL file per run (mode 0600) in the data folder, beside the run's step
-//! output files; fsynced after critical events. Also reads past runs back for `deckhand history`.
-//! Imports nothing of deckhand but its own event vocabulary.
+//! output files; fsynced after critical events. Also reads past runs back for `deckhand history`, and around it:
+//! the per-plan-and-environment run lock (`lock`), what an unfinished earlier run left (`resume`) and the Markdown
+//! release report (`report`). Imports nothing of deckhand but its own event vocabulary and the plan's URL
+//! password masking (reports mask defensively).
 
 mod event;
 mod history;
+mod lock;
+mod markdown;
+mod report;
+mod resume;
 
 pub use event::Event;
 pub use history::{RunSummary, list_runs, read_entries};
+pub use lock::{LockError, LockInfo, RunLock, acquire, lock_path};
+pub use report::{REPORT_FILE, render, write as write_report};
+pub use resume::{Previous, chain, follow, latest_unfinished, run_ids};
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Write};

@@ -92,7 +92,7 @@ pub enum Rehearsal {
     },
 }
 
-async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
+pub(super) async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<(), sqlx::Error> {
     sqlx::raw_sql(sql).execute(conn).await.map(|_| ())
 }
 
@@ -105,7 +105,7 @@ fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
 
 /// Statements to run: a file's own `BEGIN … COMMIT` wrapper is dropped (deckhand opens the transaction); any
 /// other transaction control inside a file is refused, since it would commit deckhand's transaction half-way.
-fn body(m: &Migration) -> Result<&[Statement], MigrateError> {
+pub(super) fn body(m: &Migration) -> Result<&[Statement], MigrateError> {
     let is = |s: &Statement, words: &[&str]| {
         let first = s
             .sql
@@ -170,7 +170,7 @@ fn failure(m: &Migration, i: usize, s: &Statement, e: &sqlx::Error) -> Statement
     }
 }
 
-async fn run_statements(
+pub(super) async fn run_statements(
     conn: &mut AnyConnection,
     m: &Migration,
     stmts: &[Statement],

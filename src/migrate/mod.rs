@@ -8,6 +8,7 @@ pub mod error;
 pub mod ledger;
 pub mod lock;
 pub mod record;
+pub mod revert;
 pub mod source;
 pub mod split;
 pub mod status;

@@ -9,10 +9,14 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use super::envs::Selection;
 use super::error::PlanError;
 use super::interp::{self, EnvLookup};
 use super::raw::{RawChecklistItem, RawPhase, RawPlan, RawProject, RawStep};
-use super::types::{ChecklistItem, Database, Phase, Project, Resolved, Step};
+use super::types::{
+    ChecklistItem, Database, DeployWindow, Monitor, Notify, Phase, Project, Resolved, Rollback,
+    Step,
+};
 
 /// The longest duration a plan may give (a timeout, an interval, a window): beyond it is a typo, and clock
 /// arithmetic must stay far from overflowing.
@@ -37,11 +41,17 @@ pub(super) struct Built {
     pub logs: Vec<super::types::LogSource>,
     pub checklist: Vec<ChecklistItem>,
     pub phases: Vec<Phase>,
+    pub smoke: Vec<super::types::HealthCheck>,
+    pub rollback: Option<Rollback>,
+    pub window: Option<DeployWindow>,
+    pub monitor: Monitor,
+    pub notify: Option<Notify>,
 }
 
 impl Builder<'_> {
-    pub(super) fn build(&self, raw: RawPlan) -> Result<Built, PlanError> {
-        let project = self.project(raw.project)?;
+    /// Validates `raw` (already merged with the chosen environment's overrides, see `envs.rs`).
+    pub(super) fn build(&self, raw: RawPlan, selection: &Selection) -> Result<Built, PlanError> {
+        let project = self.project(raw.project, selection)?;
         let checklist = raw
             .checklist
             .iter()
@@ -91,8 +101,25 @@ impl Builder<'_> {
             .health
             .iter()
             .enumerate()
-            .map(|(i, h)| self.health(i, h))
+            .map(|(i, h)| self.health("health", i, h))
             .collect::<Result<_, _>>()?;
+        let smoke = raw
+            .smoke
+            .iter()
+            .enumerate()
+            .map(|(i, h)| self.health("smoke", i, h))
+            .collect::<Result<_, _>>()?;
+        let rollback = raw
+            .rollback
+            .as_ref()
+            .map(|r| self.rollback(r, database.is_some(), backup.is_some()))
+            .transpose()?;
+        let window = raw.window.as_ref().map(|w| self.window(w)).transpose()?;
+        let monitor = match &raw.monitor {
+            Some(m) => self.monitor(m)?,
+            None => Monitor::default(),
+        };
+        let notify = raw.notify.as_ref().map(|n| self.notify(n)).transpose()?;
         let verify = raw
             .verify
             .iter()
@@ -114,6 +141,11 @@ impl Builder<'_> {
             logs,
             checklist,
             phases,
+            smoke,
+            rollback,
+            window,
+            monitor,
+            notify,
         })
     }
 
@@ -153,19 +185,39 @@ impl Builder<'_> {
         Ok(resolved)
     }
 
-    fn project(&self, raw: Option<Spanned<RawProject>>) -> Result<Project, PlanError> {
+    fn project(
+        &self,
+        raw: Option<Spanned<RawProject>>,
+        selection: &Selection,
+    ) -> Result<Project, PlanError> {
         let Some(raw) = raw else {
             let message = "missing [project] table; expected [project] with name and environment";
             return Err(self.err(0..0, "project", message));
         };
         let table = raw.span();
-        let RawProject { name, environment } = raw.into_inner();
+        let RawProject {
+            name,
+            environment,
+            production,
+            allow_seed,
+        } = raw.into_inner();
         let name = self.required(
             name.as_ref(),
             table.clone(),
             "project.name",
             "name = \"<project>\"",
         )?;
+        // An environment's own flags win; `[project]`'s are the default.
+        let production = selection.production.or(production).unwrap_or(false);
+        let allow_seed = selection.allow_seed.or(allow_seed).unwrap_or(false);
+        if let Some(chosen) = &selection.chosen {
+            return Ok(Project {
+                name: name.display,
+                production: production || super::types::is_production_name(chosen),
+                environment: chosen.clone(),
+                allow_seed,
+            });
+        }
         let expected = "environment = \"<word>\", e.g. \"production\"";
         let span = environment.as_ref().map_or(table.clone(), Spanned::span);
         let environment =
@@ -178,9 +230,20 @@ impl Builder<'_> {
             );
             return Err(self.err(span, "project.environment", &message));
         }
+        if let Some(want) = &selection.required
+            && *want != environment.value
+        {
+            let message = format!(
+                "--env {want} does not match environment \"{}\" (the plan defines no [environments.NAME])",
+                environment.display
+            );
+            return Err(self.err(span, "project.environment", &message));
+        }
         Ok(Project {
             name: name.display,
+            production: production || super::types::is_production_name(&environment.value),
             environment: environment.value,
+            allow_seed,
         })
     }
 
@@ -200,6 +263,7 @@ impl Builder<'_> {
             name,
             destructive,
             needs_backup,
+            seed,
             steps,
         } = raw.get_ref();
         let prefix = format!("phase[{i}]");
@@ -233,13 +297,15 @@ impl Builder<'_> {
             .collect::<Result<_, _>>()?;
         Ok(Phase {
             name: name.display,
-            destructive: *destructive,
+            // Seeding writes data: always treated as destructive.
+            destructive: *destructive || *seed,
             needs_backup: *needs_backup,
+            seed: *seed,
             steps,
         })
     }
 
-    fn step(&self, prefix: &str, raw: &Spanned<RawStep>) -> Result<Step, PlanError> {
+    pub(super) fn step(&self, prefix: &str, raw: &Spanned<RawStep>) -> Result<Step, PlanError> {
         let RawStep {
             run,
             timeout,
@@ -319,7 +385,7 @@ impl Builder<'_> {
 }
 
 /// `^[A-Za-z0-9][A-Za-z0-9_.-]*$`: the word the operator types to confirm.
-fn is_environment_word(word: &str) -> bool {
+pub(super) fn is_environment_word(word: &str) -> bool {
     let mut chars = word.chars();
     match chars.next() {
         Some(first) if first.is_ascii_alphanumeric() => {
@@ -331,7 +397,7 @@ fn is_environment_word(word: &str) -> bool {
 
 /// Where an env key is written, found by walking back from its value over `=` and optional quotes
 /// (`KEY = "v"`, `"KEY" = "v"`, `env.KEY = "v"`). `None` when the text does not look like that.
-fn env_key_offset(source: &str, value_start: usize, key: &str) -> Option<usize> {
+pub(super) fn env_key_offset(source: &str, value_start: usize, key: &str) -> Option<usize> {
     let before = source
         .get(..value_start)?
         .trim_end()

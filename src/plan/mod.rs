@@ -4,45 +4,85 @@
 mod backup;
 mod build;
 mod database;
+mod envs;
 mod error;
 mod interp;
 mod raw;
+mod release;
 mod types;
 mod watch;
+mod window;
 
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
 pub use error::PlanError;
+pub use interp::mask_url_passwords;
 pub use types::*;
 
-/// Reads, interpolates (from the process environment) and validates the plan at `path`.
+/// Reads, interpolates (from the process environment) and validates the plan at `path`, for the environment
+/// `[project] environment` names (see [`load_env`]).
 pub fn load(path: &Path) -> Result<Plan, PlanError> {
+    load_env(path, None)
+}
+
+/// Like [`load`], for the environment `env` (`--env`; `None` = `[project] environment`).
+pub fn load_env(path: &Path, env: Option<&str>) -> Result<Plan, PlanError> {
     let source = std::fs::read_to_string(path).map_err(|e| PlanError::unreadable(path, &e))?;
-    parse(&source, path, &|name| std::env::var(name).ok())
+    parse_env(&source, path, env, &|name| std::env::var(name).ok())
 }
 
 /// Parses plan text as if read from `path` (used in messages and to resolve relative `cwd`s),
-/// resolving `${NAME}` through `env` (`None` = unset).
+/// resolving `${NAME}` through `vars` (`None` = unset), for `[project] environment`.
 pub fn parse(
     source: &str,
     path: &Path,
-    env: &dyn Fn(&str) -> Option<String>,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, PlanError> {
+    parse_env(source, path, None, vars)
+}
+
+/// Like [`parse`], for the environment `env`. When the plan defines `[environments.NAME]` tables, `env` must
+/// name one of them (`None`: `[project] environment` must); that environment's `vars` are consulted before
+/// `vars`, and each section it gives replaces the base plan's section of that name entirely. When the plan
+/// defines none, `env` must equal `[project] environment`.
+pub fn parse_env(
+    source: &str,
+    path: &Path,
+    env: Option<&str>,
+    vars: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Plan, PlanError> {
     let file = path.display().to_string();
     let deserializer =
         toml::de::Deserializer::parse(source).map_err(|e| error::from_syntax(&file, source, &e))?;
-    let raw: raw::RawPlan = serde_path_to_error::deserialize(deserializer)
+    let mut raw: raw::RawPlan = serde_path_to_error::deserialize(deserializer)
         .map_err(|e| error::from_serde(&file, source, &e))?;
     let dir = build::plan_dir(path);
+    let base = build::Builder {
+        file: file.clone(),
+        source,
+        dir: &dir,
+        env: vars,
+    };
+    let selection = base.select(&mut raw, env)?;
+    let lookup = |name: &str| {
+        selection
+            .vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| vars(name))
+    };
     let builder = build::Builder {
         file,
         source,
         dir: &dir,
-        env,
+        env: &lookup,
     };
-    let built = builder.build(raw)?;
+    let built = builder
+        .build(raw, &selection)
+        .map_err(|e| selection.locate(e))?;
     Ok(Plan {
         path: path.to_path_buf(),
         checksum: hex::encode(Sha256::digest(source.as_bytes())),
@@ -54,5 +94,11 @@ pub fn parse(
         logs: built.logs,
         checklist: built.checklist,
         phases: built.phases,
+        smoke: built.smoke,
+        environments: selection.names,
+        rollback: built.rollback,
+        window: built.window,
+        monitor: built.monitor,
+        notify: built.notify,
     })
 }

@@ -23,6 +23,70 @@ pub(super) struct RawPlan {
     pub verify: Vec<Spanned<RawVerify>>,
     #[serde(default)]
     pub logs: Vec<Spanned<RawLogs>>,
+    /// Same keys as `[[health]]`.
+    #[serde(default)]
+    pub smoke: Vec<Spanned<RawHealth>>,
+    pub rollback: Option<Spanned<RawRollback>>,
+    pub window: Option<Spanned<RawWindow>>,
+    pub monitor: Option<Spanned<RawMonitor>>,
+    pub notify: Option<Spanned<RawNotify>>,
+    /// Keys are plain strings so serde_path_to_error names them; file order comes back from the spans.
+    pub environments: Option<Spanned<BTreeMap<String, Spanned<RawEnvironment>>>>,
+}
+
+/// `[environments.NAME]`: flags, variables, and whole-section overrides of the base plan.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an [environments.NAME] table")]
+pub(super) struct RawEnvironment {
+    pub production: Option<bool>,
+    pub allow_seed: Option<bool>,
+    /// Consulted by `${VAR}` before the process environment.
+    #[serde(default)]
+    pub vars: BTreeMap<String, Spanned<String>>,
+    pub database: Option<Spanned<RawDatabase>>,
+    pub backup: Option<Spanned<RawBackup>>,
+    pub health: Option<Vec<Spanned<RawHealth>>>,
+    pub smoke: Option<Vec<Spanned<RawHealth>>>,
+    pub verify: Option<Vec<Spanned<RawVerify>>>,
+    pub logs: Option<Vec<Spanned<RawLogs>>>,
+    pub rollback: Option<Spanned<RawRollback>>,
+    pub window: Option<Spanned<RawWindow>>,
+    pub monitor: Option<Spanned<RawMonitor>>,
+    pub notify: Option<Spanned<RawNotify>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [rollback] table with steps and/or database"
+)]
+pub(super) struct RawRollback {
+    pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+    pub database: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [window] table with days, hours and timezone"
+)]
+pub(super) struct RawWindow {
+    pub days: Option<Spanned<Vec<Spanned<String>>>>,
+    pub hours: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [monitor] table with duration")]
+pub(super) struct RawMonitor {
+    pub duration: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [notify] table with webhook")]
+pub(super) struct RawNotify {
+    pub webhook: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
 }
 
 /// `expect_status = [200, 204]` or `expect_status = "200-299"`.
@@ -124,6 +188,8 @@ pub(super) struct RawDatabase {
 pub(super) struct RawProject {
     pub name: Option<Spanned<String>>,
     pub environment: Option<Spanned<String>>,
+    pub production: Option<bool>,
+    pub allow_seed: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +209,8 @@ pub(super) struct RawPhase {
     pub destructive: bool,
     #[serde(default)]
     pub needs_backup: bool,
+    #[serde(default)]
+    pub seed: bool,
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
 

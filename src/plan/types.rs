@@ -25,21 +25,96 @@ pub struct Plan {
     pub verify: Vec<VerifyCheck>,
     /// `[[logs]]`: log sources merged into the logs pane.
     pub logs: Vec<LogSource>,
+    /// `[[smoke]]`: endpoints probed once by the verify phase (same keys as `[[health]]`).
+    pub smoke: Vec<HealthCheck>,
+    /// `[environments.NAME]` names in file order; empty when the plan defines none.
+    pub environments: Vec<String>,
+    /// `[rollback]`: what `R` runs.
+    pub rollback: Option<Rollback>,
+    /// `[window]`: when a release may start (overridable with a typed reason).
+    pub window: Option<DeployWindow>,
+    /// `[monitor]`: how long the monitor phase watches.
+    pub monitor: Monitor,
+    /// `[notify]`: a Slack-compatible webhook told about the run.
+    pub notify: Option<Notify>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Project {
     pub name: String,
-    /// The word a production confirmation asks the operator to type.
+    /// The environment this run targets (`--env`, else `[project] environment`); the word a production
+    /// confirmation asks the operator to type.
     pub environment: String,
+    /// Named `production`/`prod`, or `production = true` in its `[environments.NAME]` table (else in `[project]`,
+    /// the default for every environment).
+    pub production: bool,
+    /// Seed phases may run here (`allow_seed = true` in its `[environments.NAME]` table, else in `[project]`;
+    /// default false); in production they still need the typed confirmation.
+    pub allow_seed: bool,
 }
 
 impl Project {
     /// Production gets red, and typed confirmations.
     pub fn is_production(&self) -> bool {
-        let env = self.environment.to_ascii_lowercase();
-        env == "production" || env == "prod"
+        self.production
     }
+}
+
+/// Whether an environment name alone marks production.
+pub fn is_production_name(env: &str) -> bool {
+    let env = env.to_ascii_lowercase();
+    env == "production" || env == "prod"
+}
+
+/// What the rollback does to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollbackDatabase {
+    /// Down migrations for what this run applied when every one has one; otherwise restore this run's backup.
+    Auto,
+    /// Always restore this run's backup.
+    Restore,
+    /// Leave the database alone (code steps only).
+    Leave,
+}
+
+/// `[rollback]`: code steps (run in order) and what happens to the database.
+#[derive(Debug, Clone)]
+pub struct Rollback {
+    pub steps: Vec<Step>,
+    pub database: RollbackDatabase,
+}
+
+/// `[window]`: the days and hours a release may start in, in `timezone` (IANA name; the host's when absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployWindow {
+    /// Allowed weekdays, 0 = Monday … 6 = Sunday; empty = every day.
+    pub days: Vec<u8>,
+    /// Allowed minutes since midnight, `[start, end)`; `None` = all day.
+    pub hours: Option<(u16, u16)>,
+    pub timezone: Option<String>,
+}
+
+/// `[monitor]`: the watch after the deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monitor {
+    /// Default 15 minutes.
+    pub duration: Duration,
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor {
+            duration: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+/// `[notify]`: where run events are posted (Slack-compatible `{"text": …}` JSON).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    /// The URL usually carries a token: `display` never shows it resolved.
+    pub webhook: Resolved,
+    pub timeout: Duration,
 }
 
 /// The migration folder formats a plan may name.
@@ -95,6 +170,9 @@ pub struct Phase {
     pub destructive: bool,
     /// Refused until a backup taken in this run has been verified (or the operator types a reason).
     pub needs_backup: bool,
+    /// Loads seed or test data: destructive, refused in production unless the environment allows seeding, and
+    /// then confirmed by typing `seed <environment>`.
+    pub seed: bool,
     pub steps: Vec<Step>,
 }
 

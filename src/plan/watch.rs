@@ -18,13 +18,15 @@ pub const DEFAULT_QUIET_AFTER: Duration = Duration::from_secs(60);
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 impl Builder<'_> {
+    /// A `[[health]]` or `[[smoke]]` table (`section` names it in key paths: `smoke[0].url`).
     pub(super) fn health(
         &self,
+        section: &str,
         i: usize,
         raw: &Spanned<RawHealth>,
     ) -> Result<HealthCheck, PlanError> {
         let h = raw.get_ref();
-        let p = format!("health[{i}]");
+        let p = format!("{section}[{i}]");
         let key = |k: &str| format!("{p}.{k}");
         let name = self.required(h.name.as_ref(), raw.span(), &key("name"), "name = \"api\"")?;
         let url = self.required(

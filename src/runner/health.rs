@@ -16,19 +16,25 @@ use crate::plan::HealthCheck;
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Uses ring for TLS (the build has no aws-lc). Installing twice is harmless: the first provider stays.
-fn install_crypto() {
+pub(crate) fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// deckhand's HTTP client settings: ring for TLS, `timeout` for connecting and for the whole request, no redirects
+/// followed, deckhand's user agent. Shared by health probes and webhook notifications.
+pub fn builder(timeout: Duration) -> reqwest::ClientBuilder {
+    install_crypto();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("deckhand/", env!("CARGO_PKG_VERSION")))
 }
 
 /// The HTTP client for one check: its timeout, its extra CA, `insecure`. No redirects are followed, so a
 /// redirect is judged by its own status.
 pub fn client(check: &HealthCheck) -> Result<reqwest::Client, String> {
-    install_crypto();
-    let mut b = reqwest::Client::builder()
-        .timeout(check.timeout)
-        .connect_timeout(check.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("deckhand/", env!("CARGO_PKG_VERSION")));
+    let mut b = builder(check.timeout);
     if let Some(path) = &check.ca_file {
         let pem = std::fs::read(path)
             .map_err(|e| format!("cannot read ca_file {}: {e}", path.display()))?;
@@ -157,7 +163,7 @@ fn no_answer(e: &reqwest::Error, timeout: Duration) -> Probe {
 }
 
 /// An error and its causes, one after the other, without the URL.
-fn chain(e: &reqwest::Error) -> String {
+pub(crate) fn chain(e: &reqwest::Error) -> String {
     let mut parts = Vec::new();
     let mut source = e.source();
     while let Some(s) = source {

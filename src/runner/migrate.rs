@@ -1,5 +1,5 @@
-//! The database runner: reads migration status, applies, rehearses (dry-run) and resolves, each as a task that
-//! reports only through [`RunnerEvent`] messages. Each task opens its own connection and closes it when done.
+//! The database runner: reads migration status, applies, rehearses (dry-run), resolves and reverts, each as a
+//! task that reports only through [`RunnerEvent`] messages. Each task opens its own connection and closes it when done.
 
 use std::time::Duration;
 
@@ -185,6 +185,14 @@ pub async fn dry_run(spec: Database, tx: Sender<RunnerEvent>) {
     .await
     .map_err(|e| e.to_string());
     send(&tx, RunnerEvent::Rehearsed(result)).await;
+}
+
+/// Reverts the named migrations (newest first) with their down files, then reports the outcome and the fresh
+/// status, as an apply does.
+pub async fn revert(spec: Database, names: Vec<String>, tx: Sender<RunnerEvent>) {
+    let outcome = migrate::revert::revert(&spec, &names).await;
+    send(&tx, RunnerEvent::Reverted(outcome)).await;
+    load(spec, tx).await;
 }
 
 /// A confirmed resolve: what to do to which ledger entry, and the state the operator saw it in.

@@ -6,6 +6,9 @@ pub mod command;
 pub mod health;
 pub mod logs;
 pub mod migrate;
+pub mod notify;
+pub mod preflight;
+pub mod smoke;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -105,6 +108,31 @@ pub enum RunnerEvent {
         source: usize,
         state: SourceState,
     },
+    /// One preflight check came back (reachability, deploy window, terminal).
+    Preflight(PreflightResult),
+    /// The `[[smoke]]` endpoint with this index was probed once.
+    Smoke {
+        check: usize,
+        probe: Probe,
+    },
+    /// Down migrations of a rollback ended.
+    Reverted(crate::migrate::revert::RevertOutcome),
+    /// A webhook notification failed (successes are not reported).
+    NotifyFailed {
+        what: String,
+        error: String,
+    },
+}
+
+/// One preflight check's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreflightResult {
+    /// `database`, `health shop`, `logs api`, `window`, `terminal`.
+    pub check: String,
+    pub ok: bool,
+    pub detail: String,
+    /// Overridable with a typed reason (the deploy window) rather than a hard failure.
+    pub policy: bool,
 }
 
 /// One probe of a health check.

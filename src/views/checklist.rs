@@ -8,12 +8,24 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
 use super::{safe, theme};
+use crate::app::release::{self, Stage, StageStatus};
 use crate::app::{PhaseStatus, Row, State, format_clock};
 
 pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
     let width = usize::from(area.width.saturating_sub(2));
     let mut lines: Vec<Line> = Vec::new();
     let mut selected_line = 0;
+    lines.push(strip_line(state, width));
+    if let Some((text, bad)) = release::preflight_line(state) {
+        let style = if bad {
+            Style::new().fg(theme::DANGER)
+        } else {
+            Style::new().fg(theme::MUTED)
+        };
+        for part in wrap(&safe(&text), width) {
+            lines.push(Line::styled(part, style));
+        }
+    }
     let done = state.checked.iter().filter(|c| **c).count();
     if !state.plan.checklist.is_empty() {
         let mut head = vec![Span::styled(
@@ -40,6 +52,7 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
             Row::Check(c) => check_line(state, c, width),
             Row::Backup => backup_lines(state, width),
             Row::Phase(p) => phase_lines(state, p, width),
+            Row::Stage(stage) => stage_lines(state, stage, width),
         };
         if selected {
             row_lines[0] = row_lines[0]
@@ -47,11 +60,6 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
                 .patch_style(Style::new().add_modifier(Modifier::REVERSED));
         }
         lines.extend(row_lines);
-    }
-    if lines.is_empty() {
-        for part in wrap("This plan has no checklist and no phases.", width) {
-            lines.push(Line::styled(part, Style::new().fg(theme::MUTED)));
-        }
     }
     // Keep the selected row in view: scroll so it sits in the lower part of the pane when needed.
     let visible = usize::from(area.height.saturating_sub(2)).max(1);
@@ -125,6 +133,7 @@ fn phase_lines(state: &State, p: usize, width: usize) -> Vec<Line<'static>> {
         PhaseStatus::Succeeded => ("✓ ", Style::new().fg(theme::OK)),
         PhaseStatus::Failed => ("✗ ", Style::new().fg(theme::DANGER).add_modifier(bold)),
         PhaseStatus::Cancelled => ("- ", Style::new().fg(theme::WARN)),
+        PhaseStatus::Interrupted => ("~ ", Style::new().fg(theme::WARN).add_modifier(bold)),
     };
     let (name_style, marker) = if phase.destructive {
         (Style::new().fg(theme::DANGER), "! ")
@@ -180,6 +189,78 @@ fn phase_detail(state: &State, p: usize) -> String {
             format!("{what} in {took}")
         }
     }
+}
+
+/// The release's stages in one line: a mark per stage (✓ passed, ✗ failed, > running, ! overridden,
+/// - skipped, o pending); short names when the pane is narrow.
+fn strip_line(state: &State, width: usize) -> Line<'static> {
+    let stages = release::strip(state);
+    let short = width < 60;
+    let tiny = width < 36;
+    let mut spans = Vec::new();
+    for (stage, status) in stages {
+        let (mark, style) = stage_mark(status);
+        let name = if tiny {
+            &short_name(stage)[..2]
+        } else if short {
+            short_name(stage)
+        } else {
+            stage.name()
+        };
+        spans.push(Span::styled(format!("{mark}{name} "), style));
+    }
+    Line::from(spans)
+}
+
+fn short_name(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Preflight => "pre",
+        Stage::Backup => "bak",
+        Stage::Migrate => "mig",
+        Stage::Deploy => "dep",
+        Stage::Verify => "ver",
+        Stage::Monitor => "mon",
+        Stage::SignOff => "sign",
+    }
+}
+
+fn stage_mark(status: StageStatus) -> (&'static str, Style) {
+    let bold = Modifier::BOLD;
+    match status {
+        StageStatus::Pending => ("o", Style::new().fg(theme::MUTED)),
+        StageStatus::Running => (">", Style::new().fg(theme::WARN).add_modifier(bold)),
+        StageStatus::Passed => ("✓", Style::new().fg(theme::OK)),
+        StageStatus::Failed => ("✗", Style::new().fg(theme::DANGER).add_modifier(bold)),
+        StageStatus::Skipped => ("-", Style::new().fg(theme::MUTED)),
+        StageStatus::Overridden => ("!", Style::new().fg(theme::WARN)),
+    }
+}
+
+/// A stage's own row: its state and one detail line.
+fn stage_lines(state: &State, stage: Stage, width: usize) -> Vec<Line<'static>> {
+    let status = release::status(state, stage);
+    let (mark, style) = stage_mark(status);
+    let title = match stage {
+        Stage::Migrate => "Migrate",
+        Stage::Verify => "Verify",
+        Stage::Monitor => "Monitor",
+        Stage::SignOff => "Sign-off",
+        _ => stage.name(),
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{mark} "), style),
+        Span::styled(title, Style::new().add_modifier(Modifier::BOLD)),
+    ])];
+    let detail = release::detail(state, stage);
+    let detail_style = if status == StageStatus::Failed {
+        Style::new().fg(theme::DANGER)
+    } else {
+        Style::new().fg(theme::MUTED)
+    };
+    for part in wrap(&safe(&detail), width.saturating_sub(2)) {
+        lines.push(Line::styled(format!("  {part}"), detail_style));
+    }
+    lines
 }
 
 /// Word-wraps `text` to `width` columns (long words are cut), at least one line.

@@ -242,6 +242,7 @@ fn status_line(state: &State) -> Line<'static> {
         (Some(DbBusy::Applying), None) => format!("applying… {} done", db.applied_now.len()),
         (Some(DbBusy::Rehearsing), _) => "dry-run under way (will roll back)…".into(),
         (Some(DbBusy::Resolving), _) => "resolving…".into(),
+        (Some(DbBusy::Reverting), _) => "rollback: running down migrations…".into(),
         (Some(DbBusy::Loading), _) => "reading status…".into(),
         (None, _) => db.last.clone().unwrap_or_default(),
     };

@@ -10,6 +10,7 @@ mod logs;
 mod migrations;
 mod modal;
 mod placeholder;
+mod signoff;
 mod status;
 
 use std::borrow::Cow;
@@ -96,6 +97,9 @@ pub fn render(frame: &mut Frame, state: &State) {
     }
     if state.help {
         help::render(frame, area, state.help_scroll);
+    }
+    if let Some(form) = &state.release.signoff {
+        signoff::render(frame, area, form, &state.plan.project.environment);
     }
     if let Some(m) = &state.modal {
         modal::render(frame, area, m);

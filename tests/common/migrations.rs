@@ -34,6 +34,14 @@ pub fn sqlx(dir: &Path, migrations: &[(&str, &str)]) {
     }
 }
 
+/// sqlx with down files: `<dir>/<version>_<description>.up.sql` and `.down.sql`.
+pub fn sqlx_reversible(dir: &Path, migrations: &[(&str, &str, &str)]) {
+    for (name, up, down) in migrations {
+        write(&dir.join(format!("{name}.up.sql")), up);
+        write(&dir.join(format!("{name}.down.sql")), down);
+    }
+}
+
 /// Drizzle: `<dir>/<tag>.sql` and `meta/_journal.json` with each entry's `when`.
 pub fn drizzle(dir: &Path, migrations: &[(&str, i64, &str)]) {
     let entries: Vec<String> = migrations

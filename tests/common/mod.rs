@@ -92,7 +92,16 @@ impl Harness {
 
     /// Selects the phase with this index in the checklist pane.
     pub fn select_phase(&mut self, phase: usize) {
-        self.state.selected = self.state.plan.checklist.len() + phase;
+        self.state.selected = (self.state.rows().iter())
+            .position(|r| *r == deckhand::app::Row::Phase(phase))
+            .expect("no such phase row");
+    }
+
+    /// A dry-run of the pending migrations came back clean (applying asks for one first).
+    pub fn dried(&mut self) {
+        self.act(Action::Runner(deckhand::runner::RunnerEvent::Rehearsed(
+            Ok(Vec::new()),
+        )));
     }
 
     pub fn tick_all(&mut self) {

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::os::fd::BorrowedFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,9 +20,12 @@ pub struct PtyApp {
     pub bytes: Arc<AtomicUsize>,
     /// Everything deckhand wrote to the terminal, raw.
     pub raw: Arc<Mutex<Vec<u8>>>,
-    writer: Box<dyn Write + Send>,
+    writer: Option<Box<dyn Write + Send>>,
     pub child: Box<dyn Child + Send + Sync>,
-    master: Box<dyn MasterPty + Send>,
+    master: Option<Box<dyn MasterPty + Send>>,
+    /// Cleared to stop the reader thread (so the pty's last descriptor can be closed).
+    reading: Arc<AtomicBool>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl PtyApp {
@@ -51,30 +54,51 @@ impl PtyApp {
         }
         let child = pair.slave.spawn_command(cmd).expect("spawn deckhand");
         drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        // The reader is a non-blocking duplicate of the master, so it can be stopped and the pty closed.
+        let fd = pair.master.as_raw_fd().expect("pty fd");
+        // SAFETY: the fd belongs to `pair.master`, alive here; it is duplicated, not taken.
+        let owned = unsafe { BorrowedFd::borrow_raw(fd) }
+            .try_clone_to_owned()
+            .expect("dup pty");
+        nix::fcntl::fcntl(
+            &owned,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .expect("non-blocking pty");
+        let mut reader = std::fs::File::from(owned);
         let writer = pair.master.take_writer().expect("pty writer");
         let screen = Arc::new(Mutex::new(vt100::Parser::new(24, 80, 0)));
         let bytes = Arc::new(AtomicUsize::new(0));
         let raw = Arc::new(Mutex::new(Vec::new()));
-        let (s, b, r) = (screen.clone(), bytes.clone(), raw.clone());
-        std::thread::spawn(move || {
+        let reading = Arc::new(AtomicBool::new(true));
+        let (s, b, r, go) = (screen.clone(), bytes.clone(), raw.clone(), reading.clone());
+        let reader = std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
+            while go.load(Ordering::SeqCst) {
+                match reader.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        b.fetch_add(n, Ordering::SeqCst);
+                        r.lock().expect("raw lock").extend_from_slice(&buf[..n]);
+                        s.lock().expect("screen lock").process(&buf[..n]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
                 }
-                b.fetch_add(n, Ordering::SeqCst);
-                r.lock().expect("raw lock").extend_from_slice(&buf[..n]);
-                s.lock().expect("screen lock").process(&buf[..n]);
             }
         });
         PtyApp {
             screen,
             bytes,
             raw,
-            writer,
+            writer: Some(writer),
             child,
-            master: pair.master,
+            master: Some(pair.master),
+            reading,
+            reader: Some(reader),
         }
     }
 
@@ -83,10 +107,9 @@ impl PtyApp {
     }
 
     pub fn send(&mut self, keys: &str) {
-        self.writer
-            .write_all(keys.as_bytes())
-            .expect("write to pty");
-        self.writer.flush().expect("flush pty");
+        let writer = self.writer.as_mut().expect("the pty is open");
+        writer.write_all(keys.as_bytes()).expect("write to pty");
+        writer.flush().expect("flush pty");
     }
 
     /// Sends one key at a time with a short pause, as a person types.
@@ -124,7 +147,8 @@ impl PtyApp {
 
     /// (canonical mode, echo) as the pty currently has them.
     pub fn line_modes(&self) -> (bool, bool) {
-        let fd = self.master.as_raw_fd().expect("pty fd");
+        let master = self.master.as_ref().expect("the pty is open");
+        let fd = master.as_raw_fd().expect("pty fd");
         // SAFETY: the fd belongs to `self.master`, which outlives this borrow.
         let fd = unsafe { BorrowedFd::borrow_raw(fd) };
         let t = tcgetattr(fd).expect("tcgetattr");
@@ -149,6 +173,31 @@ impl PtyApp {
             (true, true),
             "canonical mode and echo not restored"
         );
+    }
+
+    /// Waits until `text` was written to the terminal at any time (also text the alternate screen now hides).
+    pub fn wait_for_output(&self, text: &str) {
+        let start = Instant::now();
+        while start.elapsed() < WAIT_LIMIT {
+            let raw = self.raw.lock().expect("raw lock");
+            if String::from_utf8_lossy(&raw).contains(text) {
+                return;
+            }
+            drop(raw);
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("{text:?} was never written; screen:\n{}", self.contents());
+    }
+
+    /// Closes the pseudo-terminal as a dropped SSH connection does: every descriptor of its master side goes, so
+    /// the kernel hangs up the terminal (SIGHUP to deckhand's session, reads fail). The screen stops updating.
+    pub fn hang_up(&mut self) {
+        self.reading.store(false, Ordering::SeqCst);
+        if let Some(r) = self.reader.take() {
+            r.join().expect("reader thread");
+        }
+        self.writer = None;
+        self.master = None;
     }
 
     pub fn pid(&self) -> u32 {

@@ -127,6 +127,7 @@ pub(in crate::app) fn start_restore(
     let mode_text = match &mode {
         RestoreMode::InPlace => "in place".to_string(),
         RestoreMode::NewDatabase(n) => format!("into new database {n}"),
+        RestoreMode::Rollback => "in place, tables created since the backup dropped".to_string(),
     };
     fx.push(Effect::Journal(Event::RestoreStarted {
         file: archive.path.display().to_string(),

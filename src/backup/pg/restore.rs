@@ -53,7 +53,7 @@ pub async fn restore(
     }
 
     let (target_url, created) = match mode {
-        RestoreMode::InPlace => (url.clone(), None),
+        RestoreMode::InPlace | RestoreMode::Rollback => (url.clone(), None),
         RestoreMode::NewDatabase(name) => {
             check_new_name(name)?;
             if catalog::database_exists(&mut admin, name).await? {
@@ -104,12 +104,40 @@ pub async fn restore(
     // The restore has committed: from here nothing cancels, and a failed check is reported, not an error.
     send(progress, Stage::Checking, started, 0, None, None);
     let never = CancellationToken::new();
+    let mut dropped = Vec::new();
     let live = match catalog::connect(db, &target_url, &target, &never).await {
         Ok(mut restored) => {
-            let live = catalog::live_tables(&mut restored).await;
+            let mut live = catalog::live_tables(&mut restored).await;
+            if *mode == RestoreMode::Rollback {
+                let tables = match &live {
+                    Ok(t) => t,
+                    Err(e) => {
+                        return Err(BackupError::Database {
+                            context: "the restore committed, but the tables created since the backup could \
+                                      not be listed (so not dropped)"
+                                .into(),
+                            message: e.to_string(),
+                        });
+                    }
+                };
+                match drop_newer_tables(&mut restored, &toc, tables).await {
+                    Ok(names) => dropped = names,
+                    Err(e) => {
+                        return Err(BackupError::Database {
+                            context: "the restore committed, but the tables created since the backup could not \
+                                      be dropped"
+                                .into(),
+                            message: e.to_string(),
+                        });
+                    }
+                }
+                live = catalog::live_tables(&mut restored).await;
+            }
             let _ = restored.conn.close().await;
             live
         }
+        // A rollback must know the newer tables went: without a connection it cannot say so.
+        Err(e) if *mode == RestoreMode::Rollback => return Err(e),
         Err(e) => Err(e),
     };
     let (missing, extra, unchecked) = match live {
@@ -125,10 +153,42 @@ pub async fn restore(
         tables: toc.tables.len().saturating_sub(missing.len()),
         missing,
         extra,
+        dropped,
         kept: None,
         unchecked,
         took: started.elapsed(),
     })
+}
+
+/// Drops, in one statement (all or none), the live tables the archive does not have; returns them as
+/// `schema.table`.
+async fn drop_newer_tables(
+    db: &mut crate::migrate::db::Db,
+    toc: &toc::Toc,
+    live: &[catalog::LiveTable],
+) -> Result<Vec<String>, sqlx::Error> {
+    let newer: Vec<&catalog::LiveTable> = live
+        .iter()
+        .filter(|l| toc::missing_from(toc, std::slice::from_ref(*l)).len() == 1)
+        .collect();
+    if newer.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = newer
+        .iter()
+        .map(|t| {
+            format!(
+                "{}.{}",
+                catalog::quote_ident(&t.schema),
+                catalog::quote_ident(&t.name)
+            )
+        })
+        .collect();
+    let sql = format!("DROP TABLE IF EXISTS {} CASCADE", names.join(", "));
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut db.conn)
+        .await?;
+    Ok(newer.iter().map(|t| t.qualified()).collect())
 }
 
 /// How [`load`] runs `pg_restore`.

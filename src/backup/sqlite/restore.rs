@@ -115,6 +115,7 @@ pub async fn restore(
         tables: check.tables.len() - missing.len(),
         missing,
         extra,
+        dropped: Vec::new(),
         kept,
         unchecked: None,
         took: started.elapsed(),

@@ -1,0 +1,540 @@
+//! The release as a sequence of stages — preflight, backup, migrate, deploy, verify, monitor, sign-off — inside
+//! `update`. Most stages' states are read off the rest of the state (checklist, backup, migrations, phases); verify,
+//! monitor and sign-off keep their own. Every change of a stage's state is journaled (and sent to the webhook) by
+//! [`sync`], which runs after each action. A stage starts only once the stages before it passed, were skipped, or
+//! the operator typed a reason to go on.
+
+mod checks;
+mod preflight;
+mod resume;
+mod rollback;
+mod signoff;
+
+pub use checks::{MonitorRun, VerifyRun, monitor_left};
+pub use preflight::preflight_line;
+pub(super) use resume::adopt_backup;
+pub use resume::{Resume, restore};
+pub use rollback::{
+    DbRollback, RollbackPlan, RollbackRun, RollbackStep, rollback_phase, rollback_plan,
+};
+pub use signoff::{SignField, SignOffForm};
+
+pub(super) use checks::{
+    count_alert, end_monitor, finish_verify_if_done, monitor_stopped, on_smoke, request_monitor,
+    request_stage_verify, start_monitor, start_verify, tick_monitor,
+};
+pub(super) use preflight::{on_preflight, request_preflight};
+pub(super) use rollback::{
+    on_reverted, request_rollback, restore_done, rollback_confirmed, rollback_step_done,
+};
+pub(super) use signoff::{on_signoff_key, on_signoff_paste, open_form, request_signoff};
+
+use super::action::Effect;
+use super::modal::{Expect, Gated, Modal, ModalKind};
+use super::state::{PhaseStatus, State};
+use crate::journal::Event;
+use crate::runner::PreflightResult;
+
+/// The stages of a release, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    Preflight,
+    Backup,
+    Migrate,
+    Deploy,
+    Verify,
+    Monitor,
+    SignOff,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 7] = [
+        Stage::Preflight,
+        Stage::Backup,
+        Stage::Migrate,
+        Stage::Deploy,
+        Stage::Verify,
+        Stage::Monitor,
+        Stage::SignOff,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Preflight => "preflight",
+            Stage::Backup => "backup",
+            Stage::Migrate => "migrate",
+            Stage::Deploy => "deploy",
+            Stage::Verify => "verify",
+            Stage::Monitor => "monitor",
+            Stage::SignOff => "sign-off",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Stage::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// Where a stage stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StageStatus {
+    Pending,
+    Running,
+    Passed,
+    Failed,
+    /// Nothing to do in this plan.
+    Skipped,
+    /// Not passed, but the operator went on with a typed reason.
+    Overridden,
+}
+
+impl StageStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            StageStatus::Pending => "pending",
+            StageStatus::Running => "running",
+            StageStatus::Passed => "passed",
+            StageStatus::Failed => "failed",
+            StageStatus::Skipped => "skipped",
+            StageStatus::Overridden => "overridden",
+        }
+    }
+
+    /// Lets the next stage start.
+    pub fn done(self) -> bool {
+        matches!(
+            self,
+            StageStatus::Passed | StageStatus::Skipped | StageStatus::Overridden
+        )
+    }
+}
+
+/// The release as the console knows it.
+#[derive(Debug, Clone, Default)]
+pub struct ReleasePane {
+    /// Preflight results as they came back (the newest per check).
+    pub preflight: Vec<PreflightResult>,
+    /// The verified backup this run's first apply went ahead with: what a rollback restores (a backup taken after
+    /// the apply holds the migrated schema).
+    pub rollback_backup: Option<crate::backup::Archive>,
+    /// An apply started since the last dry-run or rehearsal: what was tried has been used up.
+    pub tried_spent: bool,
+    /// Checks the preflight under way asked for.
+    pub preflight_expected: usize,
+    /// Stages the operator went past with a typed reason.
+    pub overrides: Vec<(Stage, String)>,
+    /// The states last journaled, to journal only changes.
+    pub journaled: Vec<StageStatus>,
+    pub verify: VerifyRun,
+    pub monitor: Option<MonitorRun>,
+    pub signoff: Option<SignOffForm>,
+    /// The form closed with Esc, kept for when it opens again.
+    pub form_kept: Option<SignOffForm>,
+    /// Who signed the release off.
+    pub signed: Option<String>,
+    /// Migrations applied by this run (and the runs it resumed), oldest first: what a rollback reverts.
+    pub applied: Vec<String>,
+    pub rollback: Option<RollbackRun>,
+    /// The reason typed to apply migrations without a dry-run or rehearsal in this run.
+    pub no_rehearsal: Option<String>,
+    /// Who runs the console (prefills the sign-off).
+    pub operator: String,
+    /// The earlier run this one continues.
+    pub resumed: Option<Resume>,
+    /// Number of phases of the plan that are deploy phases (the rollback's steps run as an extra phase after them).
+    pub deploy_phases: usize,
+}
+
+/// The state of `stage` now.
+pub fn status(state: &State, stage: Stage) -> StageStatus {
+    let base = base_status(state, stage);
+    let overridden = state.release.overrides.iter().any(|(s, _)| *s == stage);
+    if overridden && !matches!(base, StageStatus::Passed | StageStatus::Skipped) {
+        StageStatus::Overridden
+    } else {
+        base
+    }
+}
+
+fn base_status(state: &State, stage: Stage) -> StageStatus {
+    let r = &state.release;
+    match stage {
+        Stage::Preflight => preflight::status(state),
+        Stage::Backup => {
+            let b = &state.backup;
+            if state.plan.backup.is_none() {
+                StageStatus::Skipped
+            } else if b.verified.is_some() {
+                StageStatus::Passed
+            } else if matches!(
+                b.busy,
+                Some(super::BackupBusy::Taking | super::BackupBusy::Verifying)
+            ) {
+                StageStatus::Running
+            } else if b.gate_override.is_some() {
+                StageStatus::Overridden
+            } else if b.taken.is_some() {
+                StageStatus::Failed
+            } else {
+                StageStatus::Pending
+            }
+        }
+        Stage::Migrate => {
+            if state.plan.database.is_none() {
+                return StageStatus::Skipped;
+            }
+            if state.db.busy == Some(super::DbBusy::Applying) {
+                return StageStatus::Running;
+            }
+            if state.db.failed {
+                return StageStatus::Failed;
+            }
+            match state.db.snapshot() {
+                Some(s) if s.status.pending().is_empty() && s.status.blocking().is_empty() => {
+                    StageStatus::Passed
+                }
+                _ => StageStatus::Pending,
+            }
+        }
+        Stage::Deploy => {
+            let deploy = &state.phases[..r.deploy_phases.min(state.phases.len())];
+            let plan = &state.plan.phases;
+            let required: Vec<_> = deploy
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !plan[*i].seed)
+                .map(|(_, p)| p.status)
+                .collect();
+            if deploy.iter().any(|p| p.status == PhaseStatus::Running) {
+                StageStatus::Running
+            } else if required.is_empty() {
+                StageStatus::Skipped
+            } else if required.iter().any(|s| {
+                matches!(
+                    s,
+                    PhaseStatus::Failed | PhaseStatus::Cancelled | PhaseStatus::Interrupted
+                )
+            }) {
+                StageStatus::Failed
+            } else if required.iter().all(|s| *s == PhaseStatus::Succeeded) {
+                StageStatus::Passed
+            } else {
+                StageStatus::Pending
+            }
+        }
+        Stage::Verify => checks::verify_status(state),
+        Stage::Monitor => checks::monitor_status(state),
+        Stage::SignOff => match (&r.signed, &r.signoff) {
+            (Some(_), _) => StageStatus::Passed,
+            (None, Some(_)) => StageStatus::Running,
+            (None, None) => StageStatus::Pending,
+        },
+    }
+}
+
+/// One line per stage that is not done, for prompts: `migrate: 2 pending migrations`.
+pub fn why_not_done(state: &State, stage: Stage) -> String {
+    match stage {
+        Stage::Preflight => preflight::blockers(state).join("; "),
+        Stage::Backup => "no verified backup in this run".into(),
+        Stage::Migrate => match state.db.snapshot() {
+            None => "the migration status has not been read".into(),
+            Some(s) => {
+                let pending = s.status.pending().len();
+                let blocking = s.status.blocking().len();
+                match (pending, blocking, state.db.failed) {
+                    (_, _, true) => "an apply failed in this run".into(),
+                    (_, b, _) if b > 0 => format!("{b} migration(s) need resolving"),
+                    (p, _, _) => format!("{p} migration(s) pending"),
+                }
+            }
+        },
+        Stage::Deploy => {
+            let plan = &state.plan.phases;
+            let open: Vec<String> = (0..state.release.deploy_phases.min(plan.len()))
+                .filter(|i| !plan[*i].seed && state.phases[*i].status != PhaseStatus::Succeeded)
+                .map(|i| {
+                    let s = format!("{:?}", state.phases[i].status).to_lowercase();
+                    format!("{} ({s})", plan[i].name)
+                })
+                .collect();
+            format!("not succeeded: {}", open.join(", "))
+        }
+        Stage::Verify => checks::verify_blockers(state),
+        Stage::Monitor => match &state.release.monitor {
+            None => "monitoring has not run".into(),
+            Some(m) if m.result.is_none() => "monitoring is still running".into(),
+            Some(m) => format!("monitoring ended with {} alert(s)", m.alerts),
+        },
+        Stage::SignOff => "not signed off".into(),
+    }
+}
+
+/// The stage a gated action belongs to.
+fn stage_of(gated: Gated) -> Stage {
+    match gated {
+        Gated::ApplyMigrations => Stage::Migrate,
+        Gated::Phase(_) => Stage::Deploy,
+        Gated::Verify => Stage::Verify,
+        Gated::Monitor => Stage::Monitor,
+        Gated::SignOff => Stage::SignOff,
+    }
+}
+
+/// The first stage before `gated`'s that is neither done nor handled by its own gate (the checklist and the
+/// backup have theirs), with what is missing.
+pub(super) fn blocking_stage(state: &State, gated: Gated) -> Option<(Stage, String)> {
+    // Read-only phases (not destructive, not seeding) run at any time, and so do the rollback's own steps (the
+    // phase after the deploy phases): the stage order gates what changes the system.
+    if let Gated::Phase(i) = gated {
+        let changes = state
+            .plan
+            .phases
+            .get(i)
+            .is_some_and(|p| p.destructive || p.seed);
+        if !changes || i >= state.release.deploy_phases {
+            return None;
+        }
+    }
+    let target = stage_of(gated);
+    for stage in Stage::ALL.into_iter().take_while(|s| *s != target) {
+        if status(state, stage).done() {
+            continue;
+        }
+        // Migrations and `needs_backup` phases ask about the backup in their own gate.
+        if stage == Stage::Backup && super::backup::gate_applies(state, gated) {
+            continue;
+        }
+        if stage == Stage::Preflight {
+            // Destructive actions ask about the checklist in their own gate; the later stages find it here.
+            let mut blockers = preflight::blockers(state);
+            let unticked = state.unticked().len();
+            let passed_over = state
+                .release
+                .overrides
+                .iter()
+                .any(|(s, _)| *s == Stage::Preflight);
+            if unticked > 0
+                && state.checklist_override.is_none()
+                && !passed_over
+                && matches!(gated, Gated::Verify | Gated::Monitor | Gated::SignOff)
+            {
+                blockers.push(format!("checklist: {unticked} item(s) unticked"));
+            }
+            if blockers.is_empty() {
+                continue;
+            }
+            return Some((stage, blockers.join("; ")));
+        }
+        return Some((stage, why_not_done(state, stage)));
+    }
+    None
+}
+
+/// The prompt to go on past a stage that has not passed: a typed reason, journaled.
+pub(super) fn stage_modal(state: &State, gated: Gated, stage: Stage, why: String) -> Modal {
+    let mut m = Modal::new(
+        ModalKind::StageOverride(gated, stage),
+        format!("The {} stage has not passed", stage.name()),
+        Expect::Reason,
+    );
+    m.danger = true;
+    m.body.push((
+        "Next".into(),
+        super::flow::gated_label(state, gated).to_string(),
+    ));
+    m.body.push(("Missing".into(), why));
+    m.body.push((
+        "To go on".into(),
+        "type why it is safe to continue (journaled and in the report)".into(),
+    ));
+    m
+}
+
+/// The operator typed a reason to go on past `stage`.
+pub(super) fn stage_overridden(
+    state: &mut State,
+    stage: Stage,
+    reason: String,
+    fx: &mut Vec<Effect>,
+) {
+    let blockers = vec![why_not_done(state, stage)];
+    fx.push(Effect::Journal(Event::StageOverridden {
+        stage: stage.name().into(),
+        reason: reason.clone(),
+        blockers,
+    }));
+    state.release.overrides.push((stage, reason));
+}
+
+/// Journals (and notifies) every stage whose state changed since the last call.
+pub(super) fn sync(state: &mut State, fx: &mut Vec<Effect>) {
+    // What this action changed is journaled before the report is written and before a quit (which stays the
+    // journal's last entry).
+    let mut own = Vec::new();
+    sync_into(state, &mut own);
+    let at = fx
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Effect::Quit | Effect::WriteReport | Effect::Journal(Event::Quit { .. })
+            )
+        })
+        .unwrap_or(fx.len());
+    fx.splice(at..at, own);
+}
+
+fn sync_into(state: &mut State, fx: &mut Vec<Effect>) {
+    let now: Vec<StageStatus> = Stage::ALL.iter().map(|s| status(state, *s)).collect();
+    if state.release.journaled.len() != now.len() {
+        // The first call records where the run starts from without journaling it.
+        state.release.journaled = now;
+        return;
+    }
+    for (i, stage) in Stage::ALL.into_iter().enumerate() {
+        let (was, is) = (state.release.journaled[i], now[i]);
+        if was == is {
+            continue;
+        }
+        match is {
+            StageStatus::Running => fx.push(Effect::Journal(Event::StageStarted {
+                stage: stage.name().into(),
+            })),
+            StageStatus::Passed | StageStatus::Failed | StageStatus::Skipped => {
+                let detail = if is == StageStatus::Failed {
+                    why_not_done(state, stage)
+                } else {
+                    String::new()
+                };
+                fx.push(Effect::Journal(Event::StageFinished {
+                    stage: stage.name().into(),
+                    result: is.label().into(),
+                    detail: detail.clone(),
+                }));
+                let mut text = format!("stage {}: {}", stage.name(), is.label());
+                if !detail.is_empty() {
+                    text.push_str(&format!(" ({detail})"));
+                }
+                notify(state, "stage", text, fx);
+            }
+            StageStatus::Pending | StageStatus::Overridden => {}
+        }
+    }
+    state.release.journaled = now;
+}
+
+/// Posts to the plan's webhook, when it has one (failures come back as a runner message; nothing waits).
+pub(super) fn notify(state: &State, what: &str, text: String, fx: &mut Vec<Effect>) {
+    if state.plan.notify.is_some() {
+        let p = &state.plan.project;
+        fx.push(Effect::Notify {
+            what: what.into(),
+            text: format!("[{} {}] {text}", p.name, p.environment),
+        });
+    }
+}
+
+/// The stage strip at the top of the checklist pane: one mark per stage.
+pub fn strip(state: &State) -> Vec<(Stage, StageStatus)> {
+    Stage::ALL.iter().map(|s| (*s, status(state, *s))).collect()
+}
+
+/// The stage the release is at: the first that is not done.
+pub fn current(state: &State) -> Option<Stage> {
+    Stage::ALL.into_iter().find(|s| !status(state, *s).done())
+}
+
+/// What Enter does on a stage's row (status bar hint).
+pub fn row_action(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Preflight => "check again",
+        Stage::Backup => "back up",
+        Stage::Migrate => "migrations",
+        Stage::Deploy => "run phase",
+        Stage::Verify => "verify",
+        Stage::Monitor => "monitor",
+        Stage::SignOff => "sign off",
+    }
+}
+
+/// Enter on a stage's row.
+pub(super) fn on_row(state: &mut State, stage: Stage, fx: &mut Vec<Effect>) {
+    match stage {
+        Stage::Preflight => request_preflight(state, fx),
+        Stage::Backup => super::backup::request_take(state, fx),
+        Stage::Migrate => {
+            state.focus = super::state::Pane::Migrations;
+            state.side = super::state::Pane::Migrations;
+            state.flash =
+                Some("Migrations: d dry-runs, E rehearses on a restored copy, a applies.".into());
+        }
+        Stage::Deploy => {}
+        Stage::Verify => request_stage_verify(state, fx),
+        Stage::Monitor => request_monitor(state, fx),
+        Stage::SignOff => request_signoff(state, fx),
+    }
+}
+
+/// The line under a stage's row in the checklist pane.
+pub fn detail(state: &State, stage: Stage) -> String {
+    let st = status(state, stage);
+    match stage {
+        Stage::Migrate => match state.db.snapshot() {
+            None => "reading the migration status…".into(),
+            Some(s) => {
+                let pending = s.status.pending().len();
+                let tried = if state.db.rehearsal.is_some() || state.backup.rehearsal.is_some() {
+                    "tried"
+                } else {
+                    "not tried yet (d / E)"
+                };
+                match (pending, st) {
+                    (_, StageStatus::Running) => "applying…".into(),
+                    (0, _) => "nothing pending".into(),
+                    (n, _) => format!("{n} pending · {tried} · a applies"),
+                }
+            }
+        },
+        Stage::Verify if st == StageStatus::Skipped => "nothing to verify in this plan".into(),
+        Stage::Verify => {
+            let v = &state.release.verify;
+            match (v.running, v.result) {
+                (true, _) => "running…".into(),
+                (false, Some(true)) => "passed".into(),
+                (false, Some(false)) => v.problems.join("; "),
+                (false, None) => {
+                    let p = &state.plan;
+                    format!(
+                        "{} SQL · {} smoke · {} health",
+                        p.verify.len(),
+                        p.smoke.len(),
+                        p.health.len()
+                    )
+                }
+            }
+        }
+        Stage::Monitor => match &state.release.monitor {
+            None => format!("{} watch", super::format_clock(state.plan.monitor.duration)),
+            Some(m) if m.result.is_none() => format!(
+                "{} left · {} alert(s)",
+                super::format_clock(monitor_left(m, state.now)),
+                m.alerts
+            ),
+            Some(m) => format!(
+                "{} · {} alert(s)",
+                m.result.clone().unwrap_or_default(),
+                m.alerts
+            ),
+        },
+        Stage::SignOff => match &state.release.signed {
+            Some(by) => format!("signed off by {by}"),
+            None => "notes, then who signs".into(),
+        },
+        _ => st.label().into(),
+    }
+}

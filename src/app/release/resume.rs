@@ -1,0 +1,253 @@
+//! Resuming an earlier run of the same plan and environment that ended without sign-off (a hang-up, a lost
+//! terminal, a crash): its journal is replayed into the new state — ticks, overrides, the verified backup,
+//! finished phases and steps, migrations applied, the baseline, monitoring — while the database's state is read
+//! again from the database itself (never trusted from the journal).
+
+use std::time::Duration;
+
+use super::{MonitorRun, Stage};
+use crate::app::action::Effect;
+use crate::app::flow::note_line;
+use crate::app::health::Stats;
+use crate::app::state::{PhaseStatus, State};
+use crate::journal::Event;
+use crate::runner::StepOutcome;
+
+/// The earlier run this one continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub previous: String,
+    pub completed: Vec<String>,
+    pub next: String,
+    /// The verified backup file the earlier run took: adopted once the backup folder's listing confirms it.
+    pub backup_file: Option<String>,
+}
+
+/// Replays `events` (the earlier runs' journal, oldest first) into `state`; returns the journal entry saying so.
+pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effect> {
+    let mut backup_file = None;
+    let mut apply_started = false;
+    let mut done_phases = Vec::new();
+    for ev in events {
+        match ev {
+            Event::ChecklistTicked {
+                index,
+                item,
+                checked,
+            } => {
+                let same = state
+                    .plan
+                    .checklist
+                    .get(*index)
+                    .is_some_and(|c| &c.item == item);
+                if same {
+                    state.checked[*index] = *checked;
+                }
+            }
+            Event::ChecklistOverridden { reason, .. } => {
+                state.checklist_override = Some(reason.clone())
+            }
+            // Applying untried is journaled as a migrate override naming what was missing: it is that, not the
+            // whole migrate stage passed over.
+            Event::StageOverridden {
+                stage,
+                reason,
+                blockers,
+            } if stage == "migrate" && blockers.iter().any(|b| b == super::super::db::UNTRIED) => {
+                state.release.no_rehearsal = Some(reason.clone());
+            }
+            Event::StageOverridden { stage, reason, .. } => {
+                if let Some(s) = Stage::from_name(stage) {
+                    state.release.overrides.push((s, reason.clone()));
+                }
+            }
+            Event::BackupGateOverridden { reason, .. } => {
+                state.backup.gate_override = Some(reason.clone())
+            }
+            // The backup from before the first apply is the one a rollback restores.
+            Event::BackupVerified { file, ok: true, .. }
+                if !apply_started || backup_file.is_none() =>
+            {
+                backup_file = Some(file.clone())
+            }
+            Event::MigrationsApplyStarted { .. } => apply_started = true,
+            Event::StepFinished {
+                phase,
+                step,
+                outcome,
+                exit_code,
+                ..
+            } => {
+                if let Some(p) = phase_index(state, phase)
+                    && let Some(run) = state.phases[p].steps.get_mut(step.saturating_sub(1))
+                {
+                    run.outcome = Some(match exit_code {
+                        Some(c) => StepOutcome::Exited(*c),
+                        None => StepOutcome::SpawnFailed(outcome.clone()),
+                    });
+                }
+            }
+            Event::PhaseStarted { phase, .. } => {
+                if let Some(p) = phase_index(state, phase) {
+                    state.phases[p]
+                        .steps
+                        .iter_mut()
+                        .for_each(|s| *s = Default::default());
+                    state.phases[p].status = PhaseStatus::Interrupted;
+                }
+            }
+            Event::PhaseFinished { phase, result, .. } => {
+                if let Some(p) = phase_index(state, phase) {
+                    state.phases[p].status = match result.as_str() {
+                        "succeeded" => PhaseStatus::Succeeded,
+                        "failed" => PhaseStatus::Failed,
+                        "cancelled" => PhaseStatus::Cancelled,
+                        _ => PhaseStatus::Interrupted,
+                    };
+                    if result == "succeeded" {
+                        done_phases.push(phase.clone());
+                    }
+                }
+            }
+            Event::MigrationApplied { name, .. } => state.release.applied.push(name.clone()),
+            Event::MigrationReverted { name, .. } => state.release.applied.retain(|a| a != name),
+            Event::HealthBaseline {
+                check,
+                median_ms,
+                p95_ms,
+                samples,
+                errors,
+                no_answer,
+                ..
+            } => restore_baseline(
+                state,
+                check,
+                *median_ms,
+                *p95_ms,
+                (*samples, *errors, *no_answer),
+            ),
+            Event::MonitorFinished { result, alerts, .. } => {
+                state.release.monitor = Some(MonitorRun {
+                    started: state.now,
+                    ends: state.now,
+                    alerts: *alerts,
+                    result: Some(result.clone()),
+                })
+            }
+            _ => {}
+        }
+    }
+    // A phase that started but never finished was interrupted; one whose steps all succeeded counts as done.
+    for p in 0..state.release.deploy_phases.min(state.phases.len()) {
+        let run = &mut state.phases[p];
+        if run.status == PhaseStatus::Interrupted
+            && run
+                .steps
+                .iter()
+                .all(|s| s.outcome.as_ref().is_some_and(StepOutcome::is_success))
+        {
+            run.status = PhaseStatus::Succeeded;
+            done_phases.push(state.plan.phases[p].name.clone());
+        }
+    }
+    let mut completed = Vec::new();
+    let ticked = state.checked.iter().filter(|c| **c).count();
+    if !state.checked.is_empty() {
+        completed.push(format!("checklist {ticked}/{}", state.checked.len()));
+    }
+    if let Some(f) = &backup_file {
+        completed.push(format!("backup {f}"));
+    }
+    if !state.release.applied.is_empty() {
+        completed.push(format!(
+            "migrations applied: {}",
+            state.release.applied.join(", ")
+        ));
+    }
+    completed.extend(done_phases.into_iter().map(|p| format!("phase {p}")));
+    if let Some(m) = &state.release.monitor {
+        completed.push(format!(
+            "monitoring {}",
+            m.result.clone().unwrap_or_default()
+        ));
+    }
+    let next = super::current(state).map_or("sign-off".to_string(), |s| s.name().to_string());
+    state.release.resumed = Some(Resume {
+        previous: previous.to_string(),
+        completed: completed.clone(),
+        next: next.clone(),
+        backup_file,
+    });
+    let line = format!(
+        "resumed run {previous}: done {}; next: {next} (the database state is read again)",
+        if completed.is_empty() {
+            "nothing yet".to_string()
+        } else {
+            completed.join(", ")
+        }
+    );
+    note_line(state, line.clone());
+    state.flash = Some(line);
+    state.dirty = true;
+    vec![Effect::Journal(Event::Resumed {
+        previous: previous.to_string(),
+        completed,
+        next,
+    })]
+}
+
+fn phase_index(state: &State, name: &str) -> Option<usize> {
+    let deploy = state.release.deploy_phases.min(state.plan.phases.len());
+    state.plan.phases[..deploy]
+        .iter()
+        .position(|p| p.name == name)
+}
+
+fn restore_baseline(
+    state: &mut State,
+    check: &str,
+    median: Option<u64>,
+    p95: Option<u64>,
+    (samples, errors, no_answer): (usize, usize, usize),
+) {
+    let Some(i) = state.plan.health.iter().position(|c| c.name == check) else {
+        return;
+    };
+    state.health.frozen = true;
+    state.health.checks[i].baseline = Some(Stats {
+        samples,
+        answered: samples.saturating_sub(no_answer),
+        errors,
+        no_answer,
+        median: median.map(Duration::from_millis),
+        p95: p95.map(Duration::from_millis),
+    });
+}
+
+/// The backup folder was listed: adopt the earlier run's verified backup when it is there and still verified.
+pub(in crate::app) fn adopt_backup(state: &mut State) {
+    if state.backup.verified.is_some() {
+        return;
+    }
+    let Some(file) = state
+        .release
+        .resumed
+        .as_ref()
+        .and_then(|r| r.backup_file.clone())
+    else {
+        return;
+    };
+    let found = state
+        .backup
+        .known
+        .iter()
+        .find(|a| a.path.display().to_string() == file && a.verified.is_some())
+        .cloned();
+    if let Some(a) = found {
+        if !state.release.applied.is_empty() {
+            state.release.rollback_backup = Some(a.clone());
+        }
+        state.backup.taken = Some(a.clone());
+        state.backup.verified = Some(a);
+    }
+}

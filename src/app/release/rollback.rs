@@ -1,0 +1,395 @@
+//! The rollback (`R`, at any time nothing else runs): the plan's `[rollback]` code steps, then the database —
+//! down migrations for what this run applied when every one has one, otherwise a restore of this run's verified
+//! backup — confirmed like any destructive action, journaled, and followed by the verify stage again.
+
+use crate::app::action::Effect;
+use crate::app::backup::BackupBusy;
+use crate::app::flow::{destructive_expect, note_line, open, start_phase_from};
+use crate::app::modal::{Modal, ModalKind};
+use crate::app::state::{PhaseStatus, QuitState, State};
+use crate::backup::{Archive, RestoreMode};
+use crate::journal::Event;
+use crate::migrate::revert::RevertOutcome;
+use crate::plan::RollbackDatabase;
+
+/// What the rollback does to the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DbRollback {
+    /// Nothing: the plan says so, or nothing was applied in this run.
+    Leave(String),
+    /// These down migrations, newest first.
+    Down(Vec<String>),
+    /// Restore this backup over the database.
+    Restore(Box<Archive>),
+    /// The database would need restoring, but this run has no verified backup.
+    NoBackup(String),
+}
+
+/// The rollback as it would run now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackPlan {
+    /// The `[rollback]` steps, as shown.
+    pub code: Vec<String>,
+    pub database: DbRollback,
+}
+
+impl RollbackPlan {
+    pub fn database_text(&self) -> String {
+        match &self.database {
+            DbRollback::Leave(why) => format!("left as it is ({why})"),
+            DbRollback::Down(names) => format!("down migrations: {}", names.join(", ")),
+            DbRollback::Restore(a) => format!(
+                "restore {} (tables created since it are dropped)",
+                a.path.display()
+            ),
+            DbRollback::NoBackup(why) => format!("NOT rolled back: {why}"),
+        }
+    }
+}
+
+/// Where a rollback under way stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollbackStep {
+    Code,
+    Database,
+    Verify,
+    Done,
+}
+
+/// The rollback of this run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackRun {
+    pub plan: RollbackPlan,
+    pub step: RollbackStep,
+    pub ok: bool,
+    pub detail: Vec<String>,
+}
+
+/// The rollback the plan and this run call for now.
+pub fn rollback_plan(state: &State) -> RollbackPlan {
+    let code = state
+        .plan
+        .rollback
+        .as_ref()
+        .map(|r| r.steps.iter().map(|s| s.run.display.clone()).collect())
+        .unwrap_or_default();
+    let mode = state
+        .plan
+        .rollback
+        .as_ref()
+        .map_or(RollbackDatabase::Auto, |r| r.database);
+    let applied: Vec<String> = state.release.applied.iter().rev().cloned().collect();
+    let backup = state
+        .release
+        .rollback_backup
+        .as_ref()
+        .or(state.backup.verified.as_ref());
+    let restore = || match backup {
+        Some(a) => DbRollback::Restore(Box::new(a.clone())),
+        None => DbRollback::NoBackup("this run has no verified backup to restore".into()),
+    };
+    let database = if state.plan.database.is_none() {
+        DbRollback::Leave("the plan has no [database]".into())
+    } else {
+        match mode {
+            RollbackDatabase::Leave => DbRollback::Leave("[rollback] database = \"none\"".into()),
+            RollbackDatabase::Restore => restore(),
+            RollbackDatabase::Auto if applied.is_empty() => {
+                DbRollback::Leave("no migration was applied in this run".into())
+            }
+            // Down migrations when every migration this run applied has one; otherwise the backup.
+            RollbackDatabase::Auto if missing_downs(state, &applied).is_empty() => {
+                DbRollback::Down(applied)
+            }
+            RollbackDatabase::Auto => restore(),
+        }
+    };
+    RollbackPlan { code, database }
+}
+
+/// Whether the rollback would choose between down migrations and a restore without knowing the down files.
+fn down_files_unknown(state: &State) -> bool {
+    let auto = state
+        .plan
+        .rollback
+        .as_ref()
+        .is_none_or(|r| r.database == RollbackDatabase::Auto);
+    state.plan.database.is_some()
+        && auto
+        && !state.release.applied.is_empty()
+        && state.db.snapshot().is_none()
+}
+
+/// The migrations among `names` that cannot be reverted (no down file, not on disk, or a format without downs).
+fn missing_downs(state: &State, names: &[String]) -> Vec<String> {
+    match state.db.snapshot() {
+        Some(snap) => crate::migrate::revert::missing_downs(&snap.migrations, names),
+        None => names.to_vec(),
+    }
+}
+
+/// `R`: show the rollback and ask.
+pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+    let busy = if state.running.is_some() {
+        Some("a step is running: cancel it first (c)".to_string())
+    } else if state
+        .db
+        .busy
+        .is_some_and(|b| b != crate::app::DbBusy::Loading)
+    {
+        Some("a database operation is under way: wait for it".into())
+    } else if let Some(b) = state.backup.busy {
+        Some(format!("{} is under way: wait for it", b.label()))
+    } else if down_files_unknown(state) {
+        // The plan shown must be the plan that runs: it depends on which migrations have down files.
+        Some("the migration status has not been read: press r to read it, then R".to_string())
+    } else if state
+        .release
+        .rollback
+        .as_ref()
+        .is_some_and(|r| r.step != RollbackStep::Done)
+    {
+        Some("a rollback is already under way".into())
+    } else {
+        None
+    };
+    if let Some(why) = busy {
+        state.flash = Some(format!("Rollback not started: {why}."));
+        return;
+    }
+    let plan = rollback_plan(state);
+    let db_nothing = matches!(
+        plan.database,
+        DbRollback::Leave(_) | DbRollback::NoBackup(_)
+    );
+    if plan.code.is_empty() && db_nothing {
+        state.flash = Some(format!(
+            "Nothing to roll back with: no [rollback] steps, and the database is {}.",
+            plan.database_text()
+        ));
+        return;
+    }
+    let env = &state.plan.project.environment;
+    let mut m = Modal::new(
+        ModalKind::Rollback(reason.to_string()),
+        format!("Roll back {env}"),
+        destructive_expect(state),
+    );
+    m.danger = true;
+    m.body.push(("Environment".into(), env.clone()));
+    m.body.push(("Why".into(), reason.to_string()));
+    for (i, c) in plan.code.iter().enumerate() {
+        m.body.push((format!("Code {}", i + 1), c.clone()));
+    }
+    if plan.code.is_empty() {
+        m.body
+            .push(("Code".into(), "no [rollback] steps in this plan".into()));
+    }
+    m.body.push((
+        "Database".into(),
+        format!(
+            "{} — {}",
+            crate::app::db::database_line(state),
+            plan.database_text()
+        ),
+    ));
+    m.body
+        .push(("Then".into(), "the verify stage runs again".into()));
+    open(state, m, fx);
+}
+
+/// The rollback was confirmed: journal it and start with the code steps.
+pub(in crate::app) fn rollback_confirmed(state: &mut State, reason: String, fx: &mut Vec<Effect>) {
+    let plan = rollback_plan(state);
+    fx.push(Effect::Journal(Event::RollbackStarted {
+        reason: reason.clone(),
+        code_steps: plan.code.clone(),
+        database: plan.database_text(),
+    }));
+    super::notify(state, "rollback", format!("rollback started: {reason}"), fx);
+    note_line(state, format!("rollback started: {reason}"));
+    let code = !plan.code.is_empty();
+    state.release.rollback = Some(RollbackRun {
+        plan,
+        step: RollbackStep::Code,
+        ok: true,
+        detail: Vec::new(),
+    });
+    match rollback_phase(state) {
+        Some(p) if code => start_phase_from(state, p, 0, fx),
+        _ => database_part(state, fx),
+    }
+}
+
+/// The phase index the rollback's code steps run as (after the deploy phases), when it has steps.
+pub fn rollback_phase(state: &State) -> Option<usize> {
+    let p = state.release.deploy_phases;
+    (state.plan.phases.len() > p).then_some(p)
+}
+
+/// The rollback's code steps ended.
+pub(in crate::app) fn rollback_step_done(
+    state: &mut State,
+    status: PhaseStatus,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(run) = state.release.rollback.as_mut() else {
+        return;
+    };
+    if status == PhaseStatus::Succeeded {
+        run.detail.push("code steps succeeded".into());
+        database_part(state, fx);
+    } else {
+        let what = format!("code steps {}", format!("{status:?}").to_lowercase());
+        run.ok = false;
+        run.detail.push(what.clone());
+        run.detail
+            .push("the database was left as it is (roll it back by hand, or press R again)".into());
+        journal_finished(state, fx);
+        finish(state);
+    }
+}
+
+fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(run) = state.release.rollback.as_mut() else {
+        return;
+    };
+    run.step = RollbackStep::Database;
+    match run.plan.database.clone() {
+        DbRollback::Leave(why) => {
+            run.detail.push(format!("database left as it is: {why}"));
+            after_database(state, fx);
+        }
+        DbRollback::NoBackup(why) => {
+            run.ok = false;
+            run.detail.push(format!("database NOT rolled back: {why}"));
+            after_database(state, fx);
+        }
+        DbRollback::Down(names) => {
+            state.db.busy = Some(crate::app::DbBusy::Reverting);
+            note_line(
+                state,
+                format!("rollback: down migrations {}", names.join(", ")),
+            );
+            fx.push(Effect::RevertMigrations(names));
+        }
+        DbRollback::Restore(archive) => {
+            fx.push(Effect::Journal(Event::RestoreStarted {
+                file: archive.path.display().to_string(),
+                target: crate::app::db::database_line(state),
+                mode: "in place (rollback)".into(),
+            }));
+            note_line(
+                state,
+                format!("rollback: restoring {}", archive.path.display()),
+            );
+            state.backup.busy = Some(BackupBusy::Restoring);
+            state.backup.progress = None;
+            fx.push(Effect::RestoreBackup {
+                archive: *archive,
+                mode: RestoreMode::Rollback,
+            });
+        }
+    }
+}
+
+/// The down migrations ended.
+pub(in crate::app) fn on_reverted(state: &mut State, outcome: RevertOutcome, fx: &mut Vec<Effect>) {
+    for (name, took) in &outcome.reverted {
+        fx.push(Effect::Journal(Event::MigrationReverted {
+            name: name.clone(),
+            duration_ms: took.as_millis() as u64,
+        }));
+        state.release.applied.retain(|a| a != name);
+    }
+    // The runner reads the ledger again after a revert and sends the fresh status.
+    state.db.busy = Some(crate::app::DbBusy::Loading);
+    if let Some(run) = state.release.rollback.as_mut() {
+        run.detail
+            .push(format!("reverted {} migration(s)", outcome.reverted.len()));
+        if let Some(e) = outcome.error {
+            run.ok = false;
+            run.detail.push(format!("down migrations FAILED: {e}"));
+        }
+        after_database(state, fx);
+    }
+    if state.quit == QuitState::AfterStep {
+        crate::app::flow::finish(state, "quit after the down migrations in flight", fx);
+    }
+}
+
+/// A restore ended; when it was the rollback's, go on.
+pub(in crate::app) fn restore_done(
+    state: &mut State,
+    ok: bool,
+    detail: String,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(run) = state.release.rollback.as_mut() else {
+        return;
+    };
+    if run.step != RollbackStep::Database {
+        return;
+    }
+    run.ok &= ok;
+    run.detail.push(detail);
+    after_database(state, fx);
+}
+
+fn after_database(state: &mut State, fx: &mut Vec<Effect>) {
+    journal_finished(state, fx);
+    if state.quit != QuitState::No {
+        // Quitting (or hung up): the database part is journaled; verifying is new work, left to the next console.
+        if let Some(run) = state.release.rollback.as_mut() {
+            run.detail
+                .push("verify not run: the console was ending".into());
+            run.step = RollbackStep::Done;
+        }
+        return;
+    }
+    if let Some(run) = state.release.rollback.as_mut() {
+        run.step = RollbackStep::Verify;
+    }
+    super::checks::start_verify(state, fx);
+}
+
+/// Journals and announces how the rollback's code and database parts went.
+fn journal_finished(state: &mut State, fx: &mut Vec<Effect>) {
+    let ok = state.release.rollback.as_ref().is_some_and(|r| r.ok);
+    let detail = state
+        .release
+        .rollback
+        .as_ref()
+        .map(|r| r.detail.join("; "))
+        .unwrap_or_default();
+    fx.push(Effect::Journal(Event::RollbackFinished {
+        ok,
+        detail: detail.clone(),
+    }));
+    let word = if ok { "done" } else { "FAILED" };
+    super::notify(state, "rollback", format!("rollback {word}: {detail}"), fx);
+    note_line(state, format!("rollback {word}: {detail}"));
+}
+
+/// The verify stage ended: after a rollback, that ends the rollback too.
+pub(in crate::app) fn verify_done(state: &mut State, passed: bool) {
+    let Some(run) = state.release.rollback.as_mut() else {
+        return;
+    };
+    if run.step != RollbackStep::Verify {
+        return;
+    }
+    run.detail.push(format!(
+        "verify after rollback {}",
+        if passed { "passed" } else { "FAILED" }
+    ));
+    finish(state);
+}
+
+fn finish(state: &mut State) {
+    if let Some(run) = state.release.rollback.as_mut() {
+        let last = run.detail.last().cloned().unwrap_or_default();
+        run.step = RollbackStep::Done;
+        state.flash = Some(format!("Rollback finished: {last}."));
+    }
+}

@@ -1,0 +1,111 @@
+//! The sections around a release: `[rollback]` (code steps, same syntax as phase steps, and what happens to the
+//! database), `[monitor]` (how long the watch after the deploy lasts) and `[notify]` (a webhook whose URL is
+//! interpolated and never shown resolved: only its scheme and host, since the path usually carries a token).
+
+use std::time::Duration;
+
+use toml::Spanned;
+
+use super::build::Builder;
+use super::error::PlanError;
+use super::raw::{RawMonitor, RawNotify, RawRollback};
+use super::types::{Monitor, Notify, Resolved, Rollback, RollbackDatabase};
+
+/// Default `[notify] timeout`.
+pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Builder<'_> {
+    /// `has_database` / `has_backup`: whether the plan (after environment overrides) has those sections.
+    pub(super) fn rollback(
+        &self,
+        raw: &Spanned<RawRollback>,
+        has_database: bool,
+        has_backup: bool,
+    ) -> Result<Rollback, PlanError> {
+        let r = raw.get_ref();
+        let steps = match &r.steps {
+            None => Vec::new(),
+            Some(steps) => steps
+                .get_ref()
+                .iter()
+                .enumerate()
+                .map(|(j, step)| self.step(&format!("rollback.steps[{j}]"), step))
+                .collect::<Result<_, _>>()?,
+        };
+        let database = match &r.database {
+            None => RollbackDatabase::Auto,
+            Some(d) => {
+                let key = "rollback.database";
+                match self.resolve(d, key)?.value.as_str() {
+                    "auto" => RollbackDatabase::Auto,
+                    "none" => RollbackDatabase::Leave,
+                    "restore" if !has_database => {
+                        let message = "database = \"restore\" needs a [database] table (there is nothing to restore)";
+                        return Err(self.err(d.span(), key, message));
+                    }
+                    "restore" if !has_backup => {
+                        let message = "database = \"restore\" needs a [backup] table (the backup this run takes is \
+                                       what is restored)";
+                        return Err(self.err(d.span(), key, message));
+                    }
+                    "restore" => RollbackDatabase::Restore,
+                    other => {
+                        let message =
+                            format!("unknown mode \"{other}\": expected auto, restore or none");
+                        return Err(self.err(d.span(), key, &message));
+                    }
+                }
+            }
+        };
+        Ok(Rollback { steps, database })
+    }
+
+    pub(super) fn monitor(&self, raw: &Spanned<RawMonitor>) -> Result<Monitor, PlanError> {
+        Ok(match &raw.get_ref().duration {
+            Some(d) => Monitor {
+                duration: self.timeout(d, "monitor.duration")?,
+            },
+            None => Monitor::default(),
+        })
+    }
+
+    pub(super) fn notify(&self, raw: &Spanned<RawNotify>) -> Result<Notify, PlanError> {
+        let n = raw.get_ref();
+        let key = "notify.webhook";
+        let webhook = self.required(
+            n.webhook.as_ref(),
+            raw.span(),
+            key,
+            "webhook = \"${SLACK_WEBHOOK}\"",
+        )?;
+        let span = n.webhook.as_ref().map_or(raw.span(), Spanned::span);
+        // The value is never quoted back: it usually carries a token.
+        let bad = |why: &str| {
+            let message = format!(
+                "invalid webhook URL ({why}): expected http://… or https://… (the value is not shown: it may \
+                 carry a token)"
+            );
+            self.err(span.clone(), key, &message)
+        };
+        let url = url::Url::parse(webhook.value.trim()).map_err(|e| bad(&e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad(&format!("scheme {}", url.scheme())));
+        }
+        let Some(host) = url.host_str() else {
+            return Err(bad("no host"));
+        };
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let display = format!("{}://{host}{port}/…", url.scheme());
+        let timeout = match &n.timeout {
+            Some(t) => self.timeout(t, "notify.timeout")?,
+            None => DEFAULT_NOTIFY_TIMEOUT,
+        };
+        Ok(Notify {
+            webhook: Resolved {
+                value: webhook.value.trim().to_string(),
+                display,
+            },
+            timeout,
+        })
+    }
+}
