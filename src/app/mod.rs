@@ -6,6 +6,7 @@ mod action;
 mod backup;
 mod db;
 mod flow;
+mod gate;
 mod health;
 mod keymap;
 mod log_alerts;

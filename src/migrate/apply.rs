@@ -364,24 +364,7 @@ async fn in_transaction(
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(), MigrateError> {
     let backend = db.backend;
-    let limits = db.settings.set_local();
-    let conn = &mut db.conn;
-    let begin = if backend == Backend::Sqlite {
-        "BEGIN IMMEDIATE"
-    } else {
-        "BEGIN"
-    };
-    exec(conn, begin)
-        .await
-        .map_err(|e| db_err("starting the transaction", e))?;
-    let result = async {
-        if backend == Backend::Postgres {
-            // In force even if a connection pooler dropped deckhand's startup options.
-            sqlx::raw_sql(AssertSqlSafe(limits))
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| db_err("setting lock_timeout", e))?;
-        }
+    one_transaction(db, async |conn: &mut AnyConnection| {
         let s = record::started(conn, m).await?;
         let report = |done| {
             progress(Progress::Statement {
@@ -404,12 +387,45 @@ async fn in_transaction(
             by,
         )
         .await
+    })
+    .await
+}
+
+/// Runs `body` in one transaction, with the lock and statement timeouts set for it alone on PostgreSQL (SQLite:
+/// `BEGIN IMMEDIATE`, taking the write lock at once): committed when it succeeds, rolled back when anything fails.
+pub(super) async fn one_transaction<T>(
+    db: &mut Db,
+    body: impl AsyncFnOnce(&mut AnyConnection) -> Result<T, MigrateError>,
+) -> Result<T, MigrateError> {
+    let backend = db.backend;
+    let limits = db.settings.set_local();
+    let conn = &mut db.conn;
+    let begin = if backend == Backend::Sqlite {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN"
+    };
+    exec(conn, begin)
+        .await
+        .map_err(|e| db_err("starting the transaction", e))?;
+    let result = async {
+        if backend == Backend::Postgres {
+            // In force even if a connection pooler dropped deckhand's startup options.
+            sqlx::raw_sql(AssertSqlSafe(limits))
+                .execute(&mut *conn)
+                .await
+                .map_err(|e| db_err("setting lock_timeout", e))?;
+        }
+        body(&mut *conn).await
     }
     .await;
     match result {
-        Ok(()) => exec(conn, "COMMIT")
-            .await
-            .map_err(|e| db_err("committing", e)),
+        Ok(value) => {
+            exec(conn, "COMMIT")
+                .await
+                .map_err(|e| db_err("committing", e))?;
+            Ok(value)
+        }
         Err(e) => {
             let _ = exec(conn, "ROLLBACK").await;
             Err(e)

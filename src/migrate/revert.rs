@@ -9,11 +9,9 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use sqlx::AssertSqlSafe;
-
-use super::apply::{body, exec, run_statements};
+use super::apply::{body, one_transaction, run_statements};
 use super::db::{self, Backend, Db};
-use super::error::{MigrateError, describe_db_error};
+use super::error::MigrateError;
 use super::ledger::{self, key_of};
 use super::status::{self, State};
 use super::{Format, Migration, lock, record, source};
@@ -200,35 +198,10 @@ async fn revert_locked(
     Ok(())
 }
 
-fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
-    MigrateError::Database {
-        context: context.into(),
-        message: describe_db_error(&e).0,
-    }
-}
-
 /// The down file's statements and the removal of the ledger entry, in one transaction: all of it, or none.
 async fn revert_one(db: &mut Db, d: &Down<'_>) -> Result<(), MigrateError> {
     let stmts = body(&d.down)?;
-    let backend = db.backend;
-    let limits = db.settings.set_local();
-    let conn = &mut db.conn;
-    let begin = if backend == Backend::Sqlite {
-        "BEGIN IMMEDIATE"
-    } else {
-        "BEGIN"
-    };
-    exec(conn, begin)
-        .await
-        .map_err(|e| db_err("starting the transaction", e))?;
-    let result = async {
-        if backend == Backend::Postgres {
-            // In force even if a connection pooler dropped deckhand's startup options.
-            sqlx::raw_sql(AssertSqlSafe(limits))
-                .execute(&mut *conn)
-                .await
-                .map_err(|e| db_err("setting lock_timeout", e))?;
-        }
+    one_transaction(db, async |conn: &mut sqlx::AnyConnection| {
         run_statements(conn, &d.down, stmts, |_| {})
             .await
             .map_err(MigrateError::Statement)?;
@@ -240,17 +213,8 @@ async fn revert_one(db: &mut Db, d: &Down<'_>) -> Result<(), MigrateError> {
             });
         }
         Ok(())
-    }
-    .await;
-    match result {
-        Ok(()) => exec(conn, "COMMIT")
-            .await
-            .map_err(|e| db_err("committing", e)),
-        Err(e) => {
-            let _ = exec(conn, "ROLLBACK").await;
-            Err(e)
-        }
-    }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -1,0 +1,165 @@
+//! The gates in front of an action (a phase, an apply, the verify, monitor and sign-off stages), in order: the
+//! stage order, the checklist (destructive actions), a verified backup (migrations, `needs_backup` phases), a
+//! dry-run before an apply, then the confirmation itself (destructive actions; others just start).
+
+use super::action::Effect;
+use super::flow::{open, start_phase};
+use super::modal::{Expect, Gated, Modal, ModalKind};
+use super::state::State;
+
+/// Enter on a phase: run it, or ask first.
+pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
+    if state.running.is_some() {
+        state.flash = Some("A step is running: wait for it, or cancel it with c.".into());
+        return;
+    }
+    if matches!(state.db.busy, Some(b) if b != super::DbBusy::Loading) {
+        state.flash = Some("A database operation is under way: wait for it first.".into());
+        return;
+    }
+    if let Some(busy) = state.backup.busy {
+        state.flash = Some(format!("Wait: {} is under way.", busy.label()));
+        return;
+    }
+    let Some(phase) = state.plan.phases.get(p) else {
+        return;
+    };
+    let project = &state.plan.project;
+    if phase.seed && project.is_production() && !project.allow_seed {
+        state.flash = Some(format!(
+            "Refused: '{}' seeds data, and {} does not allow seeding (allow_seed = true in its environment).",
+            phase.name, project.environment
+        ));
+        return;
+    }
+    gate(state, Gated::Phase(p), fx);
+}
+
+/// What a gated action is, for prompts and the journal.
+pub(super) fn gated_label(state: &State, gated: Gated) -> String {
+    match gated {
+        Gated::Phase(p) => format!("Phase {}", state.plan.phases[p].name),
+        Gated::ApplyMigrations => "Applying migrations".to_string(),
+        Gated::Verify => "The verify stage".to_string(),
+        Gated::Monitor => "The monitor stage".to_string(),
+        Gated::SignOff => "The sign-off".to_string(),
+    }
+}
+
+fn is_destructive(state: &State, gated: Gated) -> bool {
+    match gated {
+        Gated::Phase(p) => state.plan.phases[p].destructive,
+        Gated::ApplyMigrations => true,
+        Gated::Verify | Gated::Monitor | Gated::SignOff => false,
+    }
+}
+
+/// Starts a gated action whose gates are all open and that needs no confirmation.
+fn start_gated(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
+    match gated {
+        Gated::Phase(p) => start_phase(state, p, fx),
+        Gated::ApplyMigrations => {}
+        Gated::Verify => super::release::start_verify(state, fx),
+        Gated::Monitor => super::release::start_monitor(state, fx),
+        Gated::SignOff => super::release::open_form(state),
+    }
+}
+
+/// Walks a gated action through its gates, opening the first that is closed: unticked checklist items without a
+/// reason (destructive actions), then a missing verified backup without a reason (migrations, `needs_backup`
+/// phases), then the confirmation itself (destructive actions; others just start).
+pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
+    if let Some((stage, why)) = super::release::blocking_stage(state, gated) {
+        let m = super::release::stage_modal(state, gated, stage, why);
+        open(state, m, fx);
+        return;
+    }
+    let unticked = state.unticked();
+    let destructive = is_destructive(state, gated);
+    let modal = if destructive && !unticked.is_empty() && state.checklist_override.is_none() {
+        let mut m = Modal::new(
+            ModalKind::ChecklistOverride(gated),
+            "Checklist incomplete",
+            Expect::Reason,
+        );
+        m.body.push((
+            "Action".into(),
+            format!(
+                "{} is destructive and the checklist is not done.",
+                gated_label(state, gated)
+            ),
+        ));
+        m.body
+            .extend(unticked.into_iter().map(|item| ("Unticked".into(), item)));
+        m.danger = true;
+        m
+    } else if let Some(m) = super::backup::gate_modal(state, gated) {
+        m
+    } else if let Some(m) = super::db::no_rehearsal_modal(state, gated) {
+        m
+    } else if destructive {
+        match gated {
+            Gated::ApplyMigrations => super::db::apply_confirmation(state),
+            Gated::Phase(p) => phase_confirmation(state, p),
+            _ => return start_gated(state, gated, fx),
+        }
+    } else {
+        return start_gated(state, gated, fx);
+    };
+    open(state, modal, fx);
+}
+
+/// The answer a destructive confirmation expects: the environment's name in production, else `y`.
+pub(super) fn destructive_expect(state: &State) -> Expect {
+    if state.plan.project.is_production() {
+        Expect::Word(state.plan.project.environment.clone())
+    } else {
+        Expect::Yes
+    }
+}
+
+/// The confirmation for a destructive phase: environment, phase, every command, what it can fall back on.
+fn phase_confirmation(state: &State, p: usize) -> Modal {
+    let plan = &state.plan;
+    let phase = &plan.phases[p];
+    let expect = if phase.seed && plan.project.is_production() {
+        Expect::Word(format!("seed {}", plan.project.environment))
+    } else {
+        destructive_expect(state)
+    };
+    let title = if phase.seed {
+        format!("Seed data: {}", phase.name)
+    } else {
+        format!("Run destructive phase: {}", phase.name)
+    };
+    let mut m = Modal::new(ModalKind::RunPhase(p), title, expect);
+    if phase.seed {
+        m.body.push((
+            "Seeding".into(),
+            format!("loads seed data into {}", plan.project.environment),
+        ));
+    }
+    m.danger = true;
+    m.body
+        .push(("Environment".into(), plan.project.environment.clone()));
+    m.body.push(("Project".into(), plan.project.name.clone()));
+    for (i, step) in phase.steps.iter().enumerate() {
+        let mut what = step.run.display.clone();
+        if let Some(t) = step.timeout {
+            what.push_str(&format!("  (timeout {})", humantime::format_duration(t)));
+        }
+        if let Some(cwd) = &step.cwd {
+            what.push_str(&format!("  (in {})", cwd.display()));
+        }
+        m.body.push((format!("Step {}", i + 1), what));
+    }
+    m.body
+        .push(("Database".into(), super::db::database_line(state)));
+    m.body
+        .push(("Backup".into(), super::backup::backup_line(state)));
+    if let Some(reason) = &state.checklist_override {
+        m.body
+            .push(("Checklist".into(), format!("overridden: {reason}")));
+    }
+    m
+}
