@@ -89,18 +89,8 @@ fn hang_up(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
     if state.quit == QuitState::Done {
         return;
     }
-    state.aborted = true;
-    if let Some(modal) = state.modal.take() {
-        fx.push(Effect::Journal(Event::ConfirmationDeclined {
-            what: modal.title,
-            typed: modal.input,
-            why: reason.to_string(),
-        }));
-    }
+    abort(state, reason, PhaseStatus::Interrupted, fx);
     state.release.signoff = None;
-    if let Some(next) = state.held.take() {
-        end_phase(state, next.phase, PhaseStatus::Interrupted, fx);
-    }
     super::release::end_monitor(state, "stopped", fx);
     let in_flight = state.running.is_some() || state.backup.busy.is_some() || applying(state);
     if in_flight {
@@ -118,10 +108,9 @@ fn hang_up(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
     state.dirty = true;
 }
 
-fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
-    if state.quit == QuitState::Done {
-        return;
-    }
+/// The run is ending without the operator's say: an open prompt is declined (with `reason`), and a phase held
+/// between two steps ends as `held_ends`.
+fn abort(state: &mut State, reason: &str, held_ends: PhaseStatus, fx: &mut Vec<Effect>) {
     state.aborted = true;
     if let Some(modal) = state.modal.take() {
         fx.push(Effect::Journal(Event::ConfirmationDeclined {
@@ -131,8 +120,15 @@ fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
         }));
     }
     if let Some(next) = state.held.take() {
-        end_phase(state, next.phase, PhaseStatus::Cancelled, fx);
+        end_phase(state, next.phase, held_ends, fx);
     }
+}
+
+fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+    if state.quit == QuitState::Done {
+        return;
+    }
+    abort(state, reason, PhaseStatus::Cancelled, fx);
     match state.running {
         Some(id) => {
             state.quit = QuitState::AfterStep;
