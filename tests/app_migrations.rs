@@ -562,3 +562,50 @@ fn a_passing_dry_run_opens_the_apply_confirmation_directly() {
         Some(&ModalKind::ApplyMigrations)
     );
 }
+
+#[test]
+fn an_apply_uses_up_its_rehearsal() {
+    let mut h = loaded(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    h.tick_all();
+    // Tried on a restored copy of the backup (E), which went through.
+    let report = deckhand::backup::RehearsalReport {
+        scratch: "deckhand_rehearsal_0a1b2c3d".into(),
+        restore_took: Duration::from_secs(2),
+        steps: vec![deckhand::backup::RehearsalStep::Applied {
+            name: "m2".into(),
+            took: Duration::from_millis(30),
+        }],
+        dropped: true,
+        cleanup_error: None,
+        took: Duration::from_secs(3),
+    };
+    h.act(Action::Runner(RunnerEvent::Backup(Box::new(
+        deckhand::runner::backup::BackupEvent::Rehearsed {
+            archive: archive("/var/backups/shop/x.dump", "shop", true),
+            report,
+        },
+    ))));
+    h.char('a');
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::ApplyMigrations)
+    );
+    h.settle();
+    h.type_text("production");
+    let fx = h.key(KeyCode::Enter);
+    assert!(fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))));
+    // A migration that appears later was never tried: the next apply asks again.
+    h.act(Action::Runner(deckhand::runner::RunnerEvent::Migrations(
+        Ok(snapshot(&[
+            ("m1", MState::Applied),
+            ("m2", MState::Applied),
+            ("m3", MState::Pending),
+        ])),
+    )));
+    h.state.db.busy = None;
+    h.char('a');
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(&ModalKind::NoRehearsal)
+    );
+}

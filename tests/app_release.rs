@@ -492,3 +492,27 @@ fn a_hang_up_while_down_migrations_run_waits_for_them_then_quits() {
     );
     assert!(fx.contains(&Effect::Quit));
 }
+
+#[test]
+fn a_resumed_apply_untried_reason_stays_that_and_does_not_pass_the_migrate_stage() {
+    let events = vec![Event::StageOverridden {
+        stage: "migrate".into(),
+        reason: "hotfix: the dry-run database is down".into(),
+        blockers: vec!["no dry-run or rehearsal in this run".into()],
+    }];
+    let mut next = harness();
+    release::restore(&mut next.state, "run-1", &events);
+    assert_eq!(
+        next.state.release.no_rehearsal.as_deref(),
+        Some("hotfix: the dry-run database is down")
+    );
+    assert!(
+        !next
+            .state
+            .release
+            .overrides
+            .iter()
+            .any(|(s, _)| *s == Stage::Migrate),
+        "the migrate stage itself was not passed over"
+    );
+}
