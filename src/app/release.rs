@@ -488,8 +488,13 @@ pub fn detail(state: &State, stage: Stage) -> String {
             None => "reading the migration status…".into(),
             Some(s) => {
                 let pending = s.status.pending().len();
-                let tried = if state.db.rehearsal.is_some() || state.backup.rehearsal.is_some() {
+                // The same test as the apply's gate: what counts is a passing try not used up by an apply.
+                let tried = if super::db::tried_ok(state) {
                     "tried"
+                } else if !state.release.tried_spent
+                    && (state.db.rehearsal.is_some() || state.backup.rehearsal.is_some())
+                {
+                    "the try FAILED (d / E)"
                 } else {
                     "not tried yet (d / E)"
                 };

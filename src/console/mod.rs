@@ -211,9 +211,7 @@ fn terminal_action(ev: Option<std::io::Result<TermEvent>>) -> Option<Action> {
 pub fn run_started(plan: &Plan) -> Event {
     Event::RunStarted {
         user: operator(),
-        host: nix::unistd::gethostname()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "unknown".into()),
+        host: host(),
         ssh_client: std::env::var("SSH_CLIENT").ok().filter(|s| !s.is_empty()),
         plan: startup::plan_path(plan).display().to_string(),
         plan_checksum: plan.checksum.clone(),
@@ -222,6 +220,13 @@ pub fn run_started(plan: &Plan) -> Event {
         version: env!("CARGO_PKG_VERSION").into(),
         pid: std::process::id(),
     }
+}
+
+/// This machine's name, as the journal and the lock record it.
+pub fn host() -> String {
+    nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 /// The login name, and who used sudo to become it.

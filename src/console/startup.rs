@@ -39,7 +39,7 @@ pub async fn prepare(plan: &Plan, data_dir: &Path, operator: &str) -> Result<Sta
             run: String::new(),
             journal: PathBuf::new(),
             user: operator.to_string(),
-            host: host(),
+            host: super::host(),
             plan: plan_path.display().to_string(),
             environment: environment.clone(),
             started: jiff::Timestamp::now().to_string(),
@@ -96,27 +96,10 @@ pub fn plan_path(plan: &Plan) -> PathBuf {
         .unwrap_or_else(|_| plan.path.clone())
 }
 
-fn host() -> String {
-    nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "unknown".into())
-}
-
 /// Whether the journal shows its console lost the terminal (SIGHUP, or the terminal failed) and has not quit.
 fn hung_up(path: &Path) -> bool {
-    let Ok(entries) = journal::read_entries(path) else {
-        return false;
-    };
-    let mut lost = false;
-    for e in &entries {
-        match &e.event {
-            Event::Signal { name } if name == "SIGHUP" => lost = true,
-            Event::Error { context, .. } if context == "terminal" => lost = true,
-            Event::Quit { .. } => return false,
-            _ => {}
-        }
-    }
-    lost
+    journal::read_entries(path)
+        .is_ok_and(|entries| journal::lost_terminal(&entries) == (true, false))
 }
 
 /// Waits (up to ten seconds) until the holder has exited, so its lock is free.

@@ -15,7 +15,7 @@ pub use event::Event;
 pub use history::{RunSummary, list_runs, read_entries};
 pub use lock::{LockError, LockInfo, RunLock, acquire, lock_path};
 pub use report::{REPORT_FILE, render, write as write_report};
-pub use resume::{Previous, chain, follow, latest_unfinished, run_ids};
+pub use resume::{Previous, chain, follow, latest_unfinished, lost_terminal, run_ids};
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Write};

@@ -72,13 +72,7 @@ pub fn latest_unfinished(
         let signed_off = entries
             .iter()
             .any(|e| matches!(e.event, Event::SignedOff { .. }));
-        let quit_at = entries
-            .iter()
-            .position(|e| matches!(e.event, Event::Quit { .. }));
-        let hung_up = entries[..quit_at.unwrap_or(entries.len())]
-            .iter()
-            .any(|e| is_hang_up(&e.event));
-        let ended = quit_at.is_some();
+        let (hung_up, ended) = lost_terminal(&entries);
         if signed_off || (ended && !hung_up) {
             return Ok(None);
         }
@@ -92,6 +86,18 @@ pub fn latest_unfinished(
         }));
     }
     Ok(None)
+}
+
+/// Whether a run's console lost its terminal before any `Quit` (a hang-up signal or a terminal error), and
+/// whether it recorded a `Quit` at all.
+pub fn lost_terminal(entries: &[Entry]) -> (bool, bool) {
+    let quit_at = entries
+        .iter()
+        .position(|e| matches!(e.event, Event::Quit { .. }));
+    let hung_up = entries[..quit_at.unwrap_or(entries.len())]
+        .iter()
+        .any(|e| is_hang_up(&e.event));
+    (hung_up, quit_at.is_some())
 }
 
 /// The operator's terminal went away: a hang-up signal or a terminal error.
