@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -18,22 +16,6 @@ use deckhand::journal::{self, Event};
 /// The password put in the plan's database URL (the test cluster trusts local connections, so it is ignored by the
 /// server): it must never reach the screen, the journal or the report.
 const PASSWORD: &str = "s3cr3t-pw";
-
-/// Answers every HTTP request with `200 ok` (the health and smoke endpoints of the release).
-fn http_ok() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut buf = [0u8; 4096];
-            let _ = conn.read(&mut buf);
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        }
-    });
-    port
-}
 
 /// The database URL with a password added.
 fn url_with_password(db: &TestDb) -> String {
@@ -182,7 +164,11 @@ async fn a_release_from_checklist_to_sign_off_writes_the_report() {
     seed_accounts(&db).await;
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let plan = release_plan(dir.path(), http_ok(), "\n[monitor]\nduration = \"3s\"\n");
+    let plan = release_plan(
+        dir.path(),
+        common::http::ok_server().0,
+        "\n[monitor]\nduration = \"3s\"\n",
+    );
     let mut app = start(&plan, data.path(), &url_with_password(&db));
     release_until_verified(&mut app, dir.path());
     app.send("M");
@@ -253,7 +239,11 @@ async fn rollback_restores_the_backup_then_verifies_again() {
     seed_accounts(&db).await;
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let plan = release_plan(dir.path(), http_ok(), "database = \"restore\"\n");
+    let plan = release_plan(
+        dir.path(),
+        common::http::ok_server().0,
+        "database = \"restore\"\n",
+    );
     let mut app = start(&plan, data.path(), &url_with_password(&db));
     release_until_verified(&mut app, dir.path());
     app.send("R");
@@ -439,7 +429,7 @@ async fn a_second_console_on_the_same_plan_and_environment_is_refused() {
     let db = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let plan = release_plan(dir.path(), http_ok(), "");
+    let plan = release_plan(dir.path(), common::http::ok_server().0, "");
     let url = url_with_password(&db);
     let mut first = start(&plan, data.path(), &url);
     first.wait_for("Checklist 0/1");

@@ -134,6 +134,7 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
         })
         .collect()
 }
+pub mod http;
 pub mod migrations;
 pub mod pg;
 pub mod pgbackup;
