@@ -58,7 +58,7 @@ fn state() -> State {
 fn key(state: &mut State, c: KeyCode) {
     update(
         state,
-        Action::Key(KeyEvent::new(c, KeyModifiers::NONE)),
+        Action::Key(KeyEvent::new(c, KeyModifiers::NONE).into()),
         Instant::now(),
     );
 }

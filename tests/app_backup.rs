@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use crossterm::event::KeyCode;
-use deckhand::app::{Action, BackupBusy, Effect, ModalKind, QuitState, Row, Signal};
+use deckhand::app::{Action, BackupWork, Effect, ModalKind, QuitState, Row, Signal};
 use deckhand::backup::{
     Progress, RehearsalReport, RehearsalStep, RestoreMode, RestoreReport, Stage,
 };
@@ -165,10 +165,10 @@ fn a_backup_that_failed_verification_keeps_the_gate_closed() {
         1_795_269_785,
     );
     h.act(backup_ev(BackupEvent::Taken(a.clone())));
-    assert_eq!(h.state.backup.busy, Some(BackupBusy::Verifying));
+    assert_eq!(h.state.backup_work(), Some(BackupWork::Verifying));
     let fx = h.act(verified_event(&a, false));
     assert!(journal_events(&fx).iter().any(|e| matches!(e, Event::BackupVerified { ok: false, problems, .. } if problems[0].contains("end of file"))));
-    assert_eq!(h.state.backup.busy, None);
+    assert_eq!(h.state.backup_work(), None);
     assert!(h.state.backup.verified.is_none());
     h.dried();
     h.char('a');
@@ -195,7 +195,7 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
         target: "db.internal:5432/shop".into(),
         dir: "/var/backups/shop".into(),
     }));
-    assert_eq!(h.state.backup.busy, Some(BackupBusy::Taking));
+    assert_eq!(h.state.backup_work(), Some(BackupWork::Taking));
     // A second request while one runs is refused.
     assert!(h.key(KeyCode::Char('B')).is_empty());
     assert!(
@@ -203,7 +203,7 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
             .flash
             .as_deref()
             .unwrap_or("")
-            .contains("Already backing up")
+            .contains("Not now: backing up is under way")
     );
     // So is applying or running a phase.
     h.dried();
@@ -376,7 +376,7 @@ fn restore_picks_the_newest_verified_backup_and_needs_the_database_name_typed() 
         target: "db.internal:5432/shop".into(),
         mode: "in place".into(),
     }));
-    assert_eq!(h.state.backup.busy, Some(BackupBusy::Restoring));
+    assert_eq!(h.state.backup_work(), Some(BackupWork::Restoring));
     let report = RestoreReport {
         target: "db.internal:5432/shop".into(),
         tables: 2,
@@ -465,7 +465,7 @@ fn rehearsal_restores_this_runs_verified_backup_and_reports_per_migration() {
     h.settle();
     let fx = h.char('y');
     assert!(fx.contains(&Effect::RehearseBackup(a.clone())));
-    assert_eq!(h.state.backup.busy, Some(BackupBusy::Rehearsing));
+    assert_eq!(h.state.backup_work(), Some(BackupWork::Rehearsing));
     let report = RehearsalReport {
         scratch: "deckhand_rehearsal_0a1b2c3d".into(),
         restore_took: Duration::from_secs(2),

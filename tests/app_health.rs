@@ -298,15 +298,10 @@ fn error_ratio_over_the_window_alerts_once_per_episode_and_clears() {
         h.state.health.checks[0].alert.as_deref(),
         Some(got[0].as_str())
     );
-    // The prompt offers the rollback and says what it would do.
-    let m = h.state.modal.as_ref().expect("alert prompt");
-    assert_eq!(m.kind, ModalKind::HealthAlert(0));
-    assert!(m.danger);
-    assert!(
-        m.body
-            .iter()
-            .any(|(k, v)| k == "Rollback" && v.contains("0 code step(s)"))
-    );
+    // A notification, never a prompt: it waits in the queue for the operator.
+    assert!(h.state.modal.is_none());
+    assert_eq!(h.state.health.queue().len(), 1);
+    assert_eq!(h.state.health.queue()[0].why, got[0]);
     // Still alarming: no second alert.
     let fx = feed(&mut h, down(100));
     assert!(alerts(&fx).is_empty());
@@ -359,51 +354,45 @@ fn latency_over_the_factor_of_the_baseline_alerts() {
 }
 
 #[test]
-fn answering_the_alert_is_journaled_and_runs_nothing() {
+fn acknowledging_the_alerts_is_journaled_and_runs_nothing() {
     let mut h = monitoring();
     for _ in 0..3 {
         feed(&mut h, down(100));
     }
-    assert!(h.state.modal.is_some());
-    h.settle();
-    let fx = h.char('y');
+    assert!(h.state.modal.is_none());
+    h.char('A');
+    let fx = h.key(KeyCode::Enter);
     assert!(
-        journal_events(&fx).contains(&Event::HealthAlertAnswered {
-            check: "api".into(),
-            rollback: true,
-            note: "rollback chosen: the rollback prompt follows".into(),
+        journal_events(&fx).contains(&Event::AlertsAcknowledged {
+            alerts: vec!["api: errors 100% over 1m > 5%".into()],
         }),
         "{fx:?}"
     );
     assert!(starts(&fx).is_empty());
+    assert!(h.state.health.queue().is_empty());
     assert!(
         h.state
             .flash
             .as_deref()
             .unwrap()
-            .contains("Rollback chosen (journaled)")
+            .contains("acknowledged (journaled)")
     );
 
-    // Another episode, dismissed.
+    // Another episode; the overlay closed with Esc journals nothing and keeps the alert queued.
     for _ in 0..7 {
         feed(&mut h, up(100));
     }
     for _ in 0..3 {
         feed(&mut h, down(100));
     }
-    h.settle();
+    h.char('A');
     let fx = h.key(KeyCode::Esc);
-    assert!(journal_events(&fx).iter().any(|e| matches!(
-        e,
-        Event::HealthAlertAnswered {
-            rollback: false,
-            ..
-        }
-    )));
+    assert!(journal_events(&fx).is_empty(), "{fx:?}");
+    assert_eq!(h.state.health.queue().len(), 1);
 }
 
 #[test]
-fn an_alert_during_another_prompt_is_offered_after_it() {
+fn an_alert_during_another_prompt_leaves_that_prompt_alone() {
     let mut h = monitoring();
     // The quit prompt is open (a step runs).
     h.key(KeyCode::Char('q'));
@@ -422,10 +411,8 @@ fn an_alert_during_another_prompt_is_offered_after_it() {
     ));
     h.settle();
     h.key(KeyCode::Esc);
-    assert!(matches!(
-        h.state.modal.as_ref().map(|m| &m.kind),
-        Some(ModalKind::HealthAlert(0))
-    ));
+    assert!(h.state.modal.is_none(), "no alert prompt follows");
+    assert_eq!(h.state.health.queue().len(), 1, "the alert waits");
 }
 
 fn screen(h: &Harness) -> (String, ratatui::buffer::Buffer) {
@@ -471,8 +458,8 @@ fn health_pane_and_header_at_80x24() {
     for _ in 0..3 {
         feed(&mut h, down(100));
     }
-    h.settle();
-    h.key(KeyCode::Esc);
+    // Shown at once, without a prompt; the status bar offers A.
+    assert!(h.state.modal.is_none());
     let (text, buf) = screen(&h);
     let header = text.lines().next().unwrap();
     assert!(header.contains("ALERT api: errors"), "{header}");

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use crossterm::event::KeyCode;
-use deckhand::app::{Action, Effect, ModalKind};
+use deckhand::app::{Action, Effect};
 use deckhand::journal::Event;
 use deckhand::runner::{Level, RunnerEvent, SourceLine};
 
@@ -85,15 +85,20 @@ fn an_error_rate_over_the_threshold_alerts_once_and_clears() {
         alerts(&fx)[0].starts_with("logs api: errors 11% of 45 lines over 1m > 10%"),
         "{fx:?}"
     );
+    // A notification, never a prompt: queued for the operator.
+    assert!(h.state.modal.is_none());
     assert_eq!(
-        h.state.modal.as_ref().map(|m| &m.kind),
-        Some(&ModalKind::HealthAlert(0)),
+        h.state
+            .health
+            .queue()
+            .iter()
+            .map(|a| a.index)
+            .collect::<Vec<_>>(),
+        vec![0],
         "the first alert index past the (no) checks is the log source"
     );
     // Once per episode.
     assert!(alerts(&h.act(lines(0, 5))).is_empty());
-    h.settle();
-    h.key(KeyCode::Esc);
     // Enough good lines bring the rate under the threshold: cleared.
     let fx = h.act(lines(200, 0));
     assert!(journal_events(&fx).contains(&Event::HealthAlertCleared {

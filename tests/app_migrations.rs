@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::*;
 use crossterm::event::KeyCode;
-use deckhand::app::{Action, DbBusy, Effect, ModalKind, QuitState};
+use deckhand::app::{Action, DbWork, Effect, ModalKind, Operation, QuitState};
 use deckhand::journal::Event;
 use deckhand::migrate::error::StatementFailure;
 use deckhand::migrate::ledger::LedgerKey;
@@ -89,7 +89,8 @@ fn loaded(states: &[(&str, MState)]) -> Harness {
     h.act(Action::Runner(RunnerEvent::Migrations(Ok(snapshot(
         states,
     )))));
-    assert_eq!(h.state.db.busy, None);
+    assert_eq!(h.state.op, None);
+    assert!(!h.state.db.loading);
     // These tests are about migrations: this run has a verified backup (the gate has its own tests).
     h.act(verified_event(
         &archive("/var/backups/shop/x.dump", "shop", true),
@@ -173,7 +174,7 @@ fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
         fx.contains(&Effect::ApplyMigrations(confirmed(&["m2"]))),
         "exactly the confirmed list: {fx:?}"
     );
-    assert_eq!(h.state.db.busy, Some(DbBusy::Applying));
+    assert_eq!(h.state.op, Some(Operation::Db(DbWork::Applying)));
     assert!(journal_events(&fx).iter().any(|e| matches!(e, Event::MigrationsApplyStarted { migrations, .. } if migrations == &vec!["m2".to_string()])));
 }
 
@@ -225,9 +226,9 @@ fn results_are_journaled_and_a_failed_apply_fails_the_run() {
     assert!(events.iter().any(
         |e| matches!(e, Event::MigrationFailed { name: Some(n), line: Some(3), .. } if n == "m2")
     ));
-    assert_eq!(
-        h.state.db.busy,
-        Some(DbBusy::Loading),
+    assert_eq!(h.state.op, None, "the apply ended");
+    assert!(
+        h.state.db.loading,
         "the status is read again after an apply"
     );
     assert!(h.state.db.last.as_deref().unwrap_or("").contains("FAILED"));
@@ -331,7 +332,7 @@ fn phases_wait_while_migrations_are_applied() {
             .flash
             .as_deref()
             .unwrap_or("")
-            .contains("database operation")
+            .contains("applying migrations is under way")
     );
 }
 
@@ -602,7 +603,9 @@ fn an_apply_uses_up_its_rehearsal() {
             ("m3", MState::Pending),
         ])),
     )));
-    h.state.db.busy = None;
+    // The apply ended (its outcome is another test's), and the status was read again.
+    h.state.op = None;
+    h.state.db.loading = false;
     h.char('a');
     assert_eq!(
         h.state.modal.as_ref().map(|m| &m.kind),

@@ -52,10 +52,9 @@ fn select(h: &mut Harness, row: Row) {
 
 fn ctrl(h: &mut Harness, c: char) -> Vec<Effect> {
     h.wait(KEY_GAP);
-    h.act(Action::Key(KeyEvent::new(
-        KeyCode::Char(c),
-        KeyModifiers::CONTROL,
-    )))
+    h.act(Action::Key(
+        KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL).into(),
+    ))
 }
 
 fn deploy(h: &mut Harness) {
@@ -468,7 +467,10 @@ fn rollback_waits_for_the_migration_status_when_down_files_decide() {
 #[test]
 fn a_hang_up_while_down_migrations_run_waits_for_them_then_quits() {
     let mut h = with_database("auto");
-    h.state.db.busy = Some(deckhand::app::DbBusy::Reverting);
+    h.state.op = Some(deckhand::app::Operation::Rollback {
+        work: deckhand::app::RollbackWork::Reverting,
+        cancelling: false,
+    });
     let fx = h.act(Action::Signal(Signal::Hangup));
     assert!(
         !fx.contains(&Effect::Quit),

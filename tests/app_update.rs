@@ -285,11 +285,11 @@ fn steps_run_in_order_and_a_failure_stops_the_phase() {
     h.char('y');
     let fx = finished(&mut h, deploy_id(0), StepOutcome::Exited(0));
     assert_eq!(starts(&fx), vec![deploy_id(1)]);
-    assert_eq!(h.state.running, Some(deploy_id(1)));
+    assert_eq!(h.state.running(), Some(deploy_id(1)));
     let fx = finished(&mut h, deploy_id(1), StepOutcome::Exited(3));
     assert!(starts(&fx).is_empty());
     assert_eq!(h.state.phases[DEPLOY].status, PhaseStatus::Failed);
-    assert_eq!(h.state.running, None);
+    assert_eq!(h.state.running(), None);
     assert!(journal_events(&fx).contains(&Event::StepFinished {
         phase: "Deploy".into(),
         step: 2,
@@ -320,7 +320,7 @@ fn a_second_phase_cannot_start_while_one_runs() {
             .flash
             .as_deref()
             .unwrap_or("")
-            .contains("A step is running")
+            .contains("Not now: a step is under way")
     );
 }
 
@@ -371,7 +371,7 @@ fn declining_quit_keeps_the_step_running() {
             .all(|e| !matches!(e, Effect::CancelStep(_) | Effect::Quit))
     );
     assert_eq!(h.state.quit, QuitState::No);
-    assert!(h.state.running.is_some());
+    assert!(h.state.running().is_some());
 }
 
 #[test]
@@ -379,10 +379,9 @@ fn ctrl_c_is_quit_and_asks_while_running() {
     let mut h = Harness::staging();
     h.select_phase(0);
     h.key(KeyCode::Enter);
-    let fx = h.act(Action::Key(KeyEvent::new(
-        KeyCode::Char('c'),
-        KeyModifiers::CONTROL,
-    )));
+    let fx = h.act(Action::Key(
+        KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL).into(),
+    ));
     assert!(!fx.contains(&Effect::Quit));
     assert!(matches!(
         h.state.modal.as_ref().map(|m| &m.kind),
@@ -401,7 +400,7 @@ fn cancel_asks_first() {
     h.settle();
     let fx = h.char('y');
     assert!(fx.contains(&Effect::CancelStep(StepId { phase: 0, step: 0 })));
-    assert!(h.state.cancelling);
+    assert!(h.state.op.is_some_and(deckhand::app::Operation::cancelling));
 }
 
 #[test]
@@ -547,7 +546,7 @@ fn declining_a_cancel_prompt_resumes_the_held_step() {
     h.settle();
     let fx = h.char('n');
     assert_eq!(starts(&fx), vec![deploy_id(1)]);
-    assert!(!h.state.cancelling);
+    assert!(!h.state.op.is_some_and(deckhand::app::Operation::cancelling));
 }
 
 #[test]
@@ -561,7 +560,10 @@ fn confirming_a_cancel_prompt_after_the_step_ended_cancels_the_phase_not_the_nex
         "nothing runs, nothing to signal"
     );
     assert_eq!(h.state.phases[DEPLOY].status, PhaseStatus::Cancelled);
-    assert!(!h.state.cancelling, "no stale cancelling flag");
+    assert!(
+        !h.state.op.is_some_and(deckhand::app::Operation::cancelling),
+        "no stale cancelling flag"
+    );
     assert_eq!(h.state.held, None);
 }
 
@@ -593,7 +595,7 @@ fn a_stale_cancel_prompt_does_not_poison_the_next_phase() {
             .unwrap_or("")
             .contains("Nothing to cancel")
     );
-    assert!(!h.state.cancelling);
+    assert!(!h.state.op.is_some_and(deckhand::app::Operation::cancelling));
     assert_eq!(h.state.phases[0].status, PhaseStatus::Succeeded);
     // The next phase runs through, and can itself be cancelled.
     open_deploy_confirm(&mut h);

@@ -7,7 +7,6 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use common::pg::fresh_db;
 use common::pty::PtyApp;
@@ -45,9 +44,9 @@ async fn applied_in_demo(db: &Path) -> i64 {
         .expect("read the ledger")
 }
 
-/// Waits out the confirmation guard before answering a prompt.
-fn settle() {
-    std::thread::sleep(Duration::from_millis(400));
+/// Waits until the open prompt takes keys (its instruction shows once the guard has passed).
+fn settle(app: &PtyApp) {
+    app.wait_prompt_ready();
 }
 
 #[tokio::test]
@@ -62,10 +61,10 @@ async fn demo_backup_gate_apply_then_restore_brings_the_pending_migration_back()
     app.send("2");
     app.send("a");
     app.wait_for("Checklist incomplete");
-    settle();
+    settle(&app);
     app.type_keys("demo run\r");
     app.wait_for("No verified backup");
-    settle();
+    settle(&app);
     app.send("\x1b");
     app.wait_for("Cancelled: No verified backup");
 
@@ -78,18 +77,18 @@ async fn demo_backup_gate_apply_then_restore_brings_the_pending_migration_back()
     // The pending migration is tried first: a dry-run, rolled back.
     app.send("d");
     app.wait_for("Dry-run the pending migrations");
-    settle();
+    settle(&app);
     app.send("y");
     app.wait_for("all rolled back");
     // Now the gates are open: straight to the confirmation, which names the backup.
     app.send("a");
     app.wait_for("Apply migrations");
     app.wait_for("verified acme-shop-demo-shop.db-");
-    settle();
+    settle(&app);
     app.send("y");
     // The pending migration rewrites every order: the object must be typed.
     app.wait_for("Data loss: orders");
-    settle();
+    settle(&app);
     app.type_keys("orders\r");
     app.wait_for("applied 1 migration");
     assert_eq!(applied_in_demo(&demo_db).await, 3);
@@ -97,7 +96,7 @@ async fn demo_backup_gate_apply_then_restore_brings_the_pending_migration_back()
     app.send("U");
     app.wait_for("Restore shop.db from a backup");
     app.wait_for("STOP THE APP FIRST");
-    settle();
+    settle(&app);
     app.type_keys("shop.db\r");
     app.wait_for("restored acme-shop-demo-shop.db-");
     assert_eq!(

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use common::pty::{PtyApp, process_gone};
+use common::pty::{PtyApp, process_gone, wait_gone};
 use deckhand::journal::{self, Event};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -41,7 +41,6 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
     pass_stage(&mut app, "migrate", "demo: the deploy does not need it");
     app.wait_for("Run destructive phase: Deploy (simulated)");
     app.wait_for("Press y to confirm");
-    std::thread::sleep(Duration::from_millis(400));
     app.send("y");
     app.wait_for("rolling out instance 1/8");
     app.wait_for("Phase 'Deploy (simulated)' succeeded.");
@@ -91,7 +90,7 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
 /// Answers the stage-order prompt for `stage` with a typed reason, and checks the reason is journaled later.
 fn pass_stage(app: &mut PtyApp, stage: &str, reason: &str) {
     app.wait_for(&format!("The {stage} stage has not passed"));
-    std::thread::sleep(Duration::from_millis(400));
+    app.wait_prompt_ready();
     app.type_keys(reason);
     app.send("\r");
 }
@@ -218,9 +217,8 @@ fn a_panic_restores_the_terminal_and_leaves_no_step_behind() {
         screen.contains("fault injected"),
         "the panic message is not readable on the main screen:\n{screen}"
     );
-    std::thread::sleep(Duration::from_millis(500));
     assert!(
-        process_gone(step_pid),
+        wait_gone(step_pid),
         "the step's process group must die with deckhand"
     );
 }
@@ -232,7 +230,7 @@ fn cancel_from_the_keyboard_ends_the_step_and_the_console_stays() {
     let step_pid = start_long_task(&mut app, data.path());
     app.send("c");
     app.wait_for("Cancel step 1 of Long task");
-    std::thread::sleep(Duration::from_millis(400));
+    app.wait_prompt_ready();
     app.send("y");
     app.wait_for("Phase 'Long task (press c to cancel)' cancelled.");
     assert!(process_gone(step_pid));
@@ -255,7 +253,8 @@ fn an_idle_console_writes_nothing_to_the_terminal() {
     let plan_arg = plan.display().to_string();
     let mut app = PtyApp::start(&["run", &plan_arg], data.path());
     app.wait_for("Checklist 0/1");
-    std::thread::sleep(Duration::from_millis(500));
+    // Start-up is over once the preflight checks have passed and their result is drawn.
+    app.wait_for("checks 1/1 ok");
     let before = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
     std::thread::sleep(Duration::from_secs(3));
     let after = app.bytes.load(std::sync::atomic::Ordering::SeqCst);

@@ -100,14 +100,14 @@ fn start(plan: &Path, data: &Path, url: &str) -> PtyApp {
     )
 }
 
-/// Waits out the confirmation guard before answering a prompt.
-fn settle() {
-    std::thread::sleep(Duration::from_millis(400));
+/// Waits until the open prompt takes keys (its instruction shows once the guard has passed).
+fn settle(app: &PtyApp) {
+    app.wait_prompt_ready();
 }
 
 fn answer(app: &mut PtyApp, prompt: &str, keys: &str) {
     app.wait_for(prompt);
-    settle();
+    settle(&app);
     app.type_keys(keys);
 }
 
@@ -175,7 +175,7 @@ async fn a_release_from_checklist_to_sign_off_writes_the_report() {
     app.wait_for("monitoring ended: passed");
     app.send("S");
     app.wait_for("Sign off the release of staging");
-    settle();
+    settle(&app);
     app.type_keys("Orders released; error rate flat.");
     app.send("\x13"); // Ctrl-S
     app.wait_for("Report written:");

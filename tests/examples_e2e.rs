@@ -106,13 +106,14 @@ fn shape(plan: &Path) -> (usize, Vec<(String, bool)>) {
     (checklist, phases)
 }
 
-fn settle() {
-    std::thread::sleep(Duration::from_millis(400));
+/// Waits until the open prompt takes keys (its instruction shows once the guard has passed).
+fn settle(app: &PtyApp) {
+    app.wait_prompt_ready();
 }
 
 fn answer(app: &mut PtyApp, prompt: &str, keys: &str) {
     app.wait_for(prompt);
-    settle();
+    settle(&app);
     app.type_keys(keys);
 }
 
@@ -203,7 +204,7 @@ async fn release(name: &str) -> (Vec<Event>, String, String, Vec<String>) {
     app.wait_for("monitoring ended: passed");
     app.send("S");
     app.wait_for("Sign off the release of production");
-    settle();
+    settle(&app);
     app.type_keys("Released as planned.");
     app.send("\x13");
     app.wait_for("Report written:");

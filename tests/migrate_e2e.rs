@@ -112,14 +112,14 @@ async fn killing_deckhand_mid_migration_leaves_nothing_half_applied() {
     app.send("a");
     // No [backup] in this plan: the gate asks why it is safe to go on without one.
     app.wait_for("No verified backup");
-    std::thread::sleep(Duration::from_millis(400));
+    app.wait_prompt_ready();
     app.type_keys("throwaway test database\r");
     // Nor a dry-run (it would sleep as long): a second reason.
     app.wait_for("Not tried in this run");
-    std::thread::sleep(Duration::from_millis(400));
+    app.wait_prompt_ready();
     app.type_keys("the sleep is the test\r");
     app.wait_for("Apply migrations");
-    std::thread::sleep(Duration::from_millis(400));
+    app.wait_prompt_ready();
     app.send("y");
     app.wait_for("statement 2/3");
     // The migration is inside pg_sleep now: kill deckhand outright.

@@ -1,5 +1,7 @@
 //! Inputs to [`super::update`] and the effects it asks the event loop to carry out.
 
+use std::time::Instant;
+
 use crossterm::event::KeyEvent;
 
 use crate::backup::{Archive, RestoreMode};
@@ -26,10 +28,26 @@ impl Signal {
     }
 }
 
+/// A key as the event loop read it from the terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keypress {
+    pub event: KeyEvent,
+    /// When the event loop read it; `None` means when `update` sees it. A typed answer is judged by this time
+    /// (the guard after a prompt appeared, and whether keys came faster than anyone types), never by when
+    /// deckhand got round to the key.
+    pub read: Option<Instant>,
+}
+
+impl From<KeyEvent> for Keypress {
+    fn from(event: KeyEvent) -> Self {
+        Keypress { event, read: None }
+    }
+}
+
 /// Everything that can happen to the console.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Key(KeyEvent),
+    Key(Keypress),
     /// Bracketed paste: never confirms anything.
     Paste(String),
     Resize {
@@ -39,6 +57,11 @@ pub enum Action {
     Runner(RunnerEvent),
     /// A frame showing the open modal reached the terminal (its guard starts now).
     ModalShown,
+    /// deckhand itself was not running from `since` until now (stopped with SIGSTOP, or starved on a loaded host):
+    /// the keys read next were typed during the stall and arrive together; they are not a paste.
+    Stalled {
+        since: Instant,
+    },
     /// A timer fired (only scheduled while something on screen changes with time).
     Tick,
     Signal(Signal),

@@ -13,6 +13,7 @@ use text::file_name;
 pub use text::{backup_line, human_bytes, progress_text, row_text, utc_time};
 
 use super::action::Effect;
+use super::busy::{BackupWork, Operation};
 use super::flow::{self, note_line, open};
 use super::modal::{Expect, Gated, Modal, ModalKind};
 use super::state::{QuitState, State};
@@ -20,30 +21,9 @@ use crate::backup::{Archive, Progress, RehearsalReport, RehearsalStep};
 use crate::journal::Event;
 use crate::runner::backup::{BackupEvent, BackupOp};
 
-/// The backup operation under way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BackupBusy {
-    Taking,
-    Verifying,
-    Restoring,
-    Rehearsing,
-}
-
-impl BackupBusy {
-    pub fn label(self) -> &'static str {
-        match self {
-            BackupBusy::Taking => "backing up",
-            BackupBusy::Verifying => "verifying",
-            BackupBusy::Restoring => "restoring",
-            BackupBusy::Rehearsing => "rehearsing",
-        }
-    }
-}
-
 /// Backups as the console knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BackupPane {
-    pub busy: Option<BackupBusy>,
     pub progress: Option<Progress>,
     /// The newest backup taken in this run (verified or not).
     pub taken: Option<Archive>,
@@ -75,16 +55,7 @@ fn refusal(state: &State) -> Option<String> {
     if state.plan.backup.is_none() {
         return Some("No [backup] in this plan: add one with dir = \"…\".".into());
     }
-    if state.running.is_some() {
-        return Some("A step is running: wait for it first.".into());
-    }
-    if matches!(state.db.busy, Some(b) if b != super::DbBusy::Loading) {
-        return Some("A database operation is under way: wait for it first.".into());
-    }
-    state
-        .backup
-        .busy
-        .map(|b| format!("Already {}: wait for it, or cancel it with c.", b.label()))
+    state.busy_refusal()
 }
 
 pub(super) fn request_take(state: &mut State, fx: &mut Vec<Effect>) {
@@ -102,7 +73,7 @@ pub(super) fn request_take(state: &mut State, fx: &mut Vec<Effect>) {
         target: super::db::database_line(state),
         dir,
     }));
-    state.backup.busy = Some(BackupBusy::Taking);
+    state.op = Some(Operation::Backup(BackupWork::Taking));
     state.backup.problems.clear();
     state.backup.progress = None;
     state.backup.last = None;
@@ -140,7 +111,7 @@ pub(super) fn gate_modal(state: &State, gated: Gated) -> Option<Modal> {
         .push(("Action".into(), flow::gated_label(state, gated)));
     m.body
         .push(("Database".into(), super::db::database_line(state)));
-    let why = match (&state.plan.backup, &b.taken, b.busy) {
+    let why = match (&state.plan.backup, &b.taken, state.backup_work()) {
         (None, _, _) => "the plan has no [backup]: nothing to fall back on".to_string(),
         (Some(_), _, Some(busy)) => format!("a backup is under way ({})", busy.label()),
         (Some(_), Some(_), None) => format!(
@@ -168,7 +139,7 @@ pub(super) fn overridden(state: &mut State, gated: Gated, reason: String, fx: &m
 
 /// `c` while a backup operation runs: ask, then stop it.
 pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) -> bool {
-    let Some(busy) = state.backup.busy else {
+    let Some(busy) = state.backup_work() else {
         return false;
     };
     let mut m = Modal::new(
@@ -177,12 +148,12 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) -> bool {
         Expect::Yes,
     );
     let how = match busy {
-        BackupBusy::Taking => "pg_dump is stopped and the partial file deleted",
-        BackupBusy::Verifying => "the check stops; the backup stays unverified",
-        BackupBusy::Restoring => {
+        BackupWork::Taking => "pg_dump is stopped and the partial file deleted",
+        BackupWork::Verifying => "the check stops; the backup stays unverified",
+        BackupWork::Restoring => {
             "the restore's transaction rolls back; the database stays as it was"
         }
-        BackupBusy::Rehearsing => "no further migration starts; the scratch copy is dropped",
+        BackupWork::Rehearsing => "no further migration starts; the scratch copy is dropped",
     };
     m.body.push(("How".into(), how.into()));
     open(state, m, fx);
@@ -199,7 +170,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 let still = list
                     .iter()
                     .any(|a| a.path == v.path && a.sha256 == v.sha256 && a.verified.is_some());
-                if !still && b.busy.is_none() {
+                if !still && state.op.and_then(|o| o.backup()).is_none() {
                     let line = format!(
                         "this run's verified backup {} is gone or no longer verified: take a new one",
                         v.path.display()
@@ -213,7 +184,9 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             super::release::adopt_backup(state);
         }
         // Progress that arrives after the operation ended is stale.
-        BackupEvent::Progress(p) if b.busy.is_some() => b.progress = Some(p),
+        BackupEvent::Progress(p) if state.op.and_then(|o| o.backup()).is_some() => {
+            b.progress = Some(p)
+        }
         BackupEvent::Progress(_) => {}
         BackupEvent::Taken(a) => {
             fx.push(Effect::Journal(Event::BackupTaken {
@@ -222,7 +195,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 sha256: a.sha256.clone(),
                 duration_ms: a.took_ms,
             }));
-            b.busy = Some(BackupBusy::Verifying);
+            state.op = Some(Operation::Backup(BackupWork::Verifying));
             b.progress = None;
             b.problems.clear();
             let line = format!(
@@ -424,25 +397,27 @@ pub fn step_line(s: &RehearsalStep) -> String {
 }
 
 fn refresh_migrations(state: &mut State, fx: &mut Vec<Effect>) {
-    if state.plan.database.is_some() && state.db.busy.is_none() {
-        state.db.busy = Some(super::DbBusy::Loading);
+    if state.plan.database.is_some() && !state.db.loading {
+        state.db.loading = true;
         fx.push(Effect::LoadMigrations);
     }
 }
 
 /// A backup operation ended: list the folder again; finish quitting if the operator was.
 fn ended(state: &mut State, fx: &mut Vec<Effect>) {
-    state.backup.busy = None;
+    if state.backup_work().is_some() {
+        state.op = None;
+    }
     state.backup.progress = None;
     fx.push(Effect::ListBackups);
-    if state.quit == QuitState::AfterStep && state.running.is_none() {
+    if state.quit == QuitState::AfterStep && state.running().is_none() {
         flow::finish(state, "quit after stopping the backup operation", fx);
     }
 }
 
 /// Stops the operation under way because the run is ending; true when there was one.
 pub(super) fn stop_for_quit(state: &mut State, fx: &mut Vec<Effect>) -> bool {
-    if state.backup.busy.is_none() {
+    if state.backup_work().is_none() {
         return false;
     }
     state.quit = QuitState::AfterStep;

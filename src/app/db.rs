@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::action::Effect;
+use super::busy::{DbWork, Operation};
 use super::flow::{self, destructive_expect, open};
 use super::modal::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, QuitState, State};
@@ -25,22 +26,12 @@ pub enum DbView {
     Ready(Snapshot),
 }
 
-/// The database operation under way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DbBusy {
-    Loading,
-    Applying,
-    Rehearsing,
-    Resolving,
-    /// A rollback's down migrations run.
-    Reverting,
-}
-
 /// The migrations pane.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DbPane {
     pub view: DbView,
-    pub busy: Option<DbBusy>,
+    /// The migration status is being read (beside any operation; not one itself).
+    pub loading: bool,
     /// Selected status entry.
     pub selected: usize,
     /// First SQL line shown of the selected migration.
@@ -68,7 +59,7 @@ impl DbPane {
             } else {
                 DbView::NotConfigured
             },
-            busy: configured.then_some(DbBusy::Loading),
+            loading: configured,
             selected: 0,
             sql_scroll: 0,
             current: None,
@@ -111,17 +102,13 @@ fn refusal(state: &State) -> Option<String> {
     if state.plan.database.is_none() {
         return Some("No [database] in this plan.".into());
     }
-    if state.running.is_some() {
-        return Some("A step is running: wait for it first.".into());
+    if let Some(why) = state.busy_refusal() {
+        return Some(why);
     }
-    if let Some(busy) = state.backup.busy {
-        return Some(format!("Wait: {} is under way.", busy.label()));
-    }
-    match state.db.busy {
-        Some(DbBusy::Loading) => Some("Still reading the migration status.".into()),
-        Some(_) => Some("A database operation is under way.".into()),
-        None => None,
-    }
+    state
+        .db
+        .loading
+        .then(|| "Still reading the migration status.".into())
 }
 
 pub(super) fn request_apply(state: &mut State, fx: &mut Vec<Effect>) {
@@ -235,7 +222,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
             exemptions,
         }));
     }
-    state.db.busy = Some(DbBusy::Applying);
+    state.op = Some(Operation::Db(DbWork::Applying));
     state.db.applied_now.clear();
     state.db.current = None;
     state.db.last = None;
@@ -287,7 +274,7 @@ pub(super) fn request_dry_run(state: &mut State, fx: &mut Vec<Effect>) {
 }
 
 pub(super) fn start_dry_run(state: &mut State, fx: &mut Vec<Effect>) {
-    state.db.busy = Some(DbBusy::Rehearsing);
+    state.op = Some(Operation::Db(DbWork::Rehearsing));
     state.db.rehearsal = None;
     fx.push(Effect::DryRunMigrations);
 }
@@ -350,13 +337,20 @@ pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Vec<E
 }
 
 pub(super) fn start_resolve(state: &mut State, req: ResolveRequest, fx: &mut Vec<Effect>) {
-    state.db.busy = Some(DbBusy::Resolving);
+    state.op = Some(Operation::Db(DbWork::Resolving));
     state.db.resolving = Some((req.action, req.name.clone()));
     fx.push(Effect::ResolveMigration(req));
 }
 
+/// The database operation under way ended (a status read may follow; it is not an operation).
+fn end_db_work(state: &mut State) {
+    if state.op.is_some_and(|op| op.db()) {
+        state.op = None;
+    }
+}
+
 pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
-    state.db.busy = None;
+    state.db.loading = false;
     state.db.view = match result {
         Ok(s) => {
             let n = s.status.entries.len();
@@ -430,7 +424,9 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<
         format!("migrations: {}", state.db.last.clone().unwrap_or_default()),
     );
     state.db.current = None;
-    state.db.busy = Some(DbBusy::Loading);
+    end_db_work(state);
+    // The runner reads the ledger again after an apply and sends the fresh status.
+    state.db.loading = true;
     if state.quit == QuitState::AfterStep {
         flow::finish(state, "quit after the migration in flight", fx);
     }
@@ -441,7 +437,7 @@ pub(super) fn on_rehearsed(
     result: Result<Vec<Rehearsal>, String>,
     fx: &mut Vec<Effect>,
 ) {
-    state.db.busy = None;
+    end_db_work(state);
     state.release.tried_spent = false;
     let lines = match &result {
         Ok(results) => results.iter().map(rehearsal_line).collect(),
@@ -486,7 +482,8 @@ pub(super) fn on_resolved(
     action_result: Result<String, String>,
     fx: &mut Vec<Effect>,
 ) {
-    state.db.busy = Some(DbBusy::Loading);
+    end_db_work(state);
+    state.db.loading = true;
     let Some((action, name)) = state.db.resolving.take() else {
         return;
     };
@@ -507,7 +504,7 @@ pub(super) fn refresh(state: &mut State, fx: &mut Vec<Effect>) {
         state.flash = Some(why);
         return;
     }
-    state.db.busy = Some(DbBusy::Loading);
+    state.db.loading = true;
     fx.push(Effect::LoadMigrations);
 }
 

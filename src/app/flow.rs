@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::action::Effect;
+use super::busy::{Operation, RollbackWork};
 use super::logbuf::LogLine;
 use super::modal::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, PhaseStatus, QuitState, State};
@@ -45,7 +46,7 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             super::backup::start_restore(state, list, modal.picker, fx)
         }
         ModalKind::RehearseBackup(archive) => super::backup::start_rehearse(state, *archive, fx),
-        ModalKind::CancelBackup if state.backup.busy.is_some() => fx.push(Effect::CancelBackup),
+        ModalKind::CancelBackup if state.backup_work().is_some() => fx.push(Effect::CancelBackup),
         ModalKind::CancelBackup => {
             state.flash = Some("Nothing to cancel: the backup operation already ended.".into())
         }
@@ -61,21 +62,20 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
         ModalKind::DryRunMigrations => super::db::start_dry_run(state, fx),
         ModalKind::ResolveMigration(req) => super::db::start_resolve(state, req, fx),
         // The prompt names a step, but act on what runs now: the step may have ended while the prompt was open.
-        ModalKind::CancelStep(_) => match (state.running, state.held.take()) {
+        ModalKind::CancelStep(_) => match (state.running(), state.held.take()) {
             (Some(id), _) => cancel(state, id, fx),
             (None, Some(next)) => end_phase(state, next.phase, PhaseStatus::Cancelled, fx),
             (None, None) => state.flash = Some("Nothing to cancel: the step already ended.".into()),
         },
-        ModalKind::Quit if state.running.is_none() && state.backup.busy.is_some() => {
+        ModalKind::Quit if state.running().is_none() && state.backup_work().is_some() => {
             state.aborted = true;
             super::backup::stop_for_quit(state, fx);
         }
-        ModalKind::Quit if state.running.is_none() && applying(state) => {
+        ModalKind::Quit if state.running().is_none() && applying(state) => {
             state.aborted = true;
             state.quit = QuitState::AfterStep;
             fx.push(Effect::StopMigrations);
         }
-        ModalKind::HealthAlert(check) => super::health::answered(state, check, true, fx),
         ModalKind::StageOverride(gated, stage) => {
             super::release::stage_overridden(state, stage, typed, fx);
             gate(state, gated, fx);
@@ -91,7 +91,7 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
         }
         ModalKind::Rollback(reason) => super::release::rollback_confirmed(state, reason, fx),
         ModalKind::StopMonitor => super::release::monitor_stopped(state, typed, fx),
-        ModalKind::Quit => match (state.running, state.held.take()) {
+        ModalKind::Quit => match (state.running(), state.held.take()) {
             (Some(id), _) => {
                 state.aborted = true;
                 state.quit = QuitState::AfterStep;
@@ -117,9 +117,6 @@ pub(super) fn declined(state: &mut State, typed: String, why: String, fx: &mut V
         typed,
         why,
     }));
-    if let ModalKind::HealthAlert(check) = modal.kind {
-        super::health::answered(state, check, false, fx);
-    }
     // A step that finished while the operator was deciding to stop: they did not stop, so go on.
     if let Some(next) = state.held.take() {
         start_step(state, next, fx);
@@ -152,7 +149,6 @@ pub(super) fn start_phase_from(state: &mut State, p: usize, from: usize, fx: &mu
     }
     let phase = &state.plan.phases[p];
     let note = format!("phase '{}' started", phase.name);
-    state.cancelling = false;
     state.held = None;
     let run = &mut state.phases[p];
     run.status = PhaseStatus::Running;
@@ -176,7 +172,17 @@ pub(super) fn start_phase_from(state: &mut State, p: usize, from: usize, fx: &mu
 }
 
 fn start_step(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
-    state.running = Some(id);
+    state.op = Some(if super::release::rollback_phase(state) == Some(id.phase) {
+        Operation::Rollback {
+            work: RollbackWork::Step(id),
+            cancelling: false,
+        }
+    } else {
+        Operation::Step {
+            id,
+            cancelling: false,
+        }
+    });
     state.phases[id.phase].steps[id.step].started = Some(state.now);
     fx.push(Effect::StartStep(id));
 }
@@ -293,13 +299,14 @@ fn step_finished(
     let record = &mut state.phases[id.phase].steps[id.step];
     record.outcome = Some(outcome);
     record.duration = Some(duration);
-    state.running = None;
+    let cancelling = state.op.is_some_and(Operation::cancelling);
+    state.op = None;
     let next = StepId {
         phase: id.phase,
         step: id.step + 1,
     };
     let more = ok && next.step < step_count;
-    if more && !state.cancelling && state.quit == QuitState::No {
+    if more && !cancelling && state.quit == QuitState::No {
         let deciding = matches!(
             state.modal.as_ref().map(|m| &m.kind),
             Some(ModalKind::Quit | ModalKind::CancelStep(_))
@@ -321,7 +328,7 @@ fn step_finished(
     } else if ok && state.terminal_lost {
         // The console hung up: the step in flight finished; the rest waits for the next console.
         PhaseStatus::Interrupted
-    } else if cancelled || state.cancelling {
+    } else if cancelled || cancelling {
         PhaseStatus::Cancelled
     } else {
         PhaseStatus::Failed
@@ -349,9 +356,10 @@ pub(super) fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &m
     }));
     super::release::notify(state, "phase", format!("phase {name}: {result}"), fx);
     state.flash = Some(format!("Phase '{name}' {result}."));
-    state.running = None;
+    if state.running().is_some() {
+        state.op = None;
+    }
     state.held = None;
-    state.cancelling = false;
     if super::release::rollback_phase(state) == Some(p) && state.quit == QuitState::No {
         super::release::rollback_step_done(state, status, fx);
     }
@@ -428,14 +436,17 @@ fn source_state(state: &mut State, source: usize, s: crate::runner::SourceState)
 }
 
 pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) {
-    if state.running.is_none() && super::backup::request_cancel(state, fx) {
+    if state.running().is_none() && super::backup::request_cancel(state, fx) {
         return;
     }
-    let Some(id) = state.running else {
-        state.flash = Some("Nothing is running.".into());
+    let Some(id) = state.running() else {
+        state.flash = Some(match state.op {
+            Some(op) => format!("{} cannot be cancelled: wait for it.", op.label()),
+            None => "Nothing is running.".into(),
+        });
         return;
     };
-    if state.cancelling {
+    if state.op.is_some_and(Operation::cancelling) {
         state.flash = Some("Already cancelling: waiting for the step's processes to end.".into());
         return;
     }
@@ -459,7 +470,11 @@ pub(super) fn grace_text() -> String {
 }
 
 pub(super) fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
-    state.cancelling = true;
+    if let Some(Operation::Step { cancelling, .. } | Operation::Rollback { cancelling, .. }) =
+        state.op.as_mut()
+    {
+        *cancelling = true;
+    }
     fx.push(Effect::Journal(Event::CancelRequested {
         phase: state.plan.phases[id.phase].name.clone(),
         step: id.step + 1,
@@ -467,13 +482,16 @@ pub(super) fn cancel(state: &mut State, id: StepId, fx: &mut Vec<Effect>) {
     fx.push(Effect::CancelStep(id));
 }
 
-/// Migrations are being applied right now.
 /// Migrations are being applied or (by a rollback) reverted: work that is let finish, never cut off.
 pub(super) fn applying(state: &State) -> bool {
-    matches!(
-        state.db.busy,
-        Some(super::DbBusy::Applying | super::DbBusy::Reverting)
-    )
+    state.op.is_some_and(|op| {
+        op.applying()
+            || op
+                == Operation::Rollback {
+                    work: RollbackWork::Reverting,
+                    cancelling: false,
+                }
+    })
 }
 
 pub(super) use super::gate::{destructive_expect, gate, gated_label, request_phase};

@@ -9,16 +9,8 @@ use super::state::State;
 
 /// Enter on a phase: run it, or ask first.
 pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
-    if state.running.is_some() {
-        state.flash = Some("A step is running: wait for it, or cancel it with c.".into());
-        return;
-    }
-    if matches!(state.db.busy, Some(b) if b != super::DbBusy::Loading) {
-        state.flash = Some("A database operation is under way: wait for it first.".into());
-        return;
-    }
-    if let Some(busy) = state.backup.busy {
-        state.flash = Some(format!("Wait: {} is under way.", busy.label()));
+    if let Some(why) = state.busy_refusal() {
+        state.flash = Some(why);
         return;
     }
     let Some(phase) = state.plan.phases.get(p) else {

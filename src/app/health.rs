@@ -1,15 +1,16 @@
 //! Health checks and verify assertions inside `update`: each probe moves a check's consecutive counters and its
 //! sliding window; the baseline (median and p95 latency, errors) is frozen when the first destructive action
 //! starts; after that, latency over a factor of the baseline or an error ratio over the threshold raises an alert
-//! (journaled once per episode, shown in the header, with a prompt about rolling back). No data is inconclusive,
-//! never healthy. Timestamps come from `state.now`, so tests drive the clock.
+//! (journaled once per episode, shown in the header and the health pane at once). An alert is a notification,
+//! never a prompt: while the release is live it waits in a queue until the operator acknowledges it (`A`), and
+//! it never takes a key typed for anything else. No data is inconclusive, never healthy. Timestamps come from
+//! `state.now`, so tests drive the clock.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::action::Effect;
-use super::flow::{note_line, open};
-use super::modal::{Expect, Modal, ModalKind};
+use super::flow::note_line;
 use super::state::State;
 use crate::journal::Event;
 use crate::plan::{CmpOp, HealthCheck, Plan};
@@ -142,6 +143,18 @@ pub struct VerifyRow {
     pub passed: bool,
 }
 
+/// An alert waiting for the operator to see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedAlert {
+    /// Alert index: a check, or past the checks a `[[logs]]` source.
+    pub index: usize,
+    pub name: String,
+    pub why: String,
+    pub at: Instant,
+    /// It cleared since (the episode still happened).
+    pub cleared: bool,
+}
+
 /// Health and verify as the console knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HealthPane {
@@ -152,8 +165,8 @@ pub struct HealthPane {
     pub verify: Vec<Option<VerifyRow>>,
     /// Results still awaited from the verify under way.
     pub verify_pending: usize,
-    /// An alert whose prompt could not open (another prompt was open): offered once that one closes.
-    pub unoffered: Option<usize>,
+    /// Alerts raised while the release was live, until the operator acknowledges them.
+    queue: Vec<QueuedAlert>,
     /// Per `[[logs]]` source, its error-rate alert. Alert indexes past the checks are log sources.
     pub log_alerts: Vec<Option<String>>,
 }
@@ -177,12 +190,40 @@ impl HealthPane {
             .filter_map(|(i, a)| a.map(|a| (i, a)))
     }
 
-    fn alert(&self, i: usize) -> Option<&String> {
-        match self.checks.get(i) {
-            Some(c) => c.alert.as_ref(),
-            None => self.log_alerts.get(i - self.checks.len())?.as_ref(),
-        }
+    /// The alerts waiting to be acknowledged, oldest first.
+    pub fn queue(&self) -> &[QueuedAlert] {
+        &self.queue
     }
+}
+
+/// The operator acknowledged the queued alerts (the alerts overlay's Enter): journaled as their own act.
+pub(super) fn acknowledge(state: &mut State, fx: &mut Vec<Effect>) {
+    if state.health.queue.is_empty() {
+        state.flash = Some("No alert waits to be acknowledged.".into());
+        return;
+    }
+    let alerts: Vec<String> = state
+        .health
+        .queue
+        .drain(..)
+        .map(|a| format!("{}: {}", a.name, a.why))
+        .collect();
+    state.flash = Some(format!(
+        "{} alert(s) acknowledged (journaled). R rolls back.",
+        alerts.len()
+    ));
+    fx.push(Effect::Journal(Event::AlertsAcknowledged { alerts }));
+}
+
+/// Whether a new alert waits for the operator: while the release is live (not signed off, the monitor window not
+/// over). Otherwise it is shown and journaled only.
+fn live(state: &State) -> bool {
+    state.release.signed.is_none()
+        && state
+            .release
+            .monitor
+            .as_ref()
+            .is_none_or(|m| m.result.is_none())
 }
 
 /// Effects to issue when the console starts.
@@ -324,7 +365,8 @@ pub fn alert_name(state: &State, i: usize) -> String {
     }
 }
 
-/// Raises (journaled, offered) or clears alert `i` as `why` says; nothing when it does not change.
+/// Raises (journaled, shown, queued while the release is live) or clears alert `i` as `why` says; nothing when it
+/// does not change.
 pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &mut Vec<Effect>) {
     let checks = state.health.checks.len();
     let slot = match state.health.checks.get_mut(i) {
@@ -345,7 +387,15 @@ pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &m
             note_line(state, format!("health alert: {name}: {why}"));
             super::release::count_alert(state);
             super::release::notify(state, "alert", format!("health alert: {name}: {why}"), fx);
-            offer(state, i, fx);
+            if live(state) {
+                state.health.queue.push(QueuedAlert {
+                    index: i,
+                    name,
+                    why,
+                    at: state.now,
+                    cleared: false,
+                });
+            }
         }
         (None, true) => {
             *slot = None;
@@ -353,8 +403,8 @@ pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &m
                 check: name.clone(),
             }));
             note_line(state, format!("health alert cleared: {name}"));
-            if state.health.unoffered == Some(i) {
-                state.health.unoffered = None;
+            for queued in state.health.queue.iter_mut().filter(|a| a.index == i) {
+                queued.cleared = true;
             }
         }
         _ => {}
@@ -369,46 +419,6 @@ fn alert_name_of(plan: &Plan, i: usize) -> String {
             .get(i - plan.health.len())
             .map_or_else(|| "?".into(), |l| format!("logs {}", l.name)),
     }
-}
-
-/// Opens the alert's prompt, or keeps it for when the open prompt closes.
-fn offer(state: &mut State, check: usize, fx: &mut Vec<Effect>) {
-    if state.modal.is_some() || state.quit != super::QuitState::No {
-        state.health.unoffered = Some(check);
-        return;
-    }
-    let mut m = Modal::new(
-        ModalKind::HealthAlert(check),
-        format!("Health alert: {}", alert_name(state, check)),
-        Expect::Yes,
-    );
-    m.danger = true;
-    m.body.push((
-        "Alert".into(),
-        state
-            .health
-            .alert(check)
-            .cloned()
-            .unwrap_or_else(|| "(cleared)".into()),
-    ));
-    if let Some(run) = state.health.checks.get(check) {
-        m.body.push(("Baseline".into(), baseline_text(run)));
-    }
-    let plan = super::release::rollback_plan(state);
-    m.body.push((
-        "Rollback".into(),
-        format!(
-            "{} code step(s); database {}",
-            plan.code.len(),
-            plan.database_text()
-        ),
-    ));
-    m.body.push((
-        "Answer".into(),
-        "y shows the rollback to confirm; any other key dismisses (R rolls back at any time)"
-            .into(),
-    ));
-    open(state, m, fx);
 }
 
 /// What a rollback answer does when the plan has nothing to roll back with.
@@ -428,43 +438,6 @@ pub fn baseline_text(run: &CheckRun) -> String {
             ),
             _ => format!("inconclusive: none of {} probes answered", b.samples),
         },
-    }
-}
-
-/// The operator answered an alert prompt.
-pub(super) fn answered(state: &mut State, check: usize, rollback: bool, fx: &mut Vec<Effect>) {
-    let name = alert_name(state, check);
-    let note = if rollback {
-        "rollback chosen: the rollback prompt follows".to_string()
-    } else {
-        "dismissed; monitoring goes on".to_string()
-    };
-    fx.push(Effect::Journal(Event::HealthAlertAnswered {
-        check: name.clone(),
-        rollback,
-        note: note.clone(),
-    }));
-    if rollback {
-        let why = format!("health alert: {name}");
-        super::release::request_rollback(state, &why, fx);
-        if state.modal.is_none() {
-            state.flash = Some(format!(
-                "Rollback chosen (journaled), but {}",
-                state.flash.take().unwrap_or_else(|| ROLLBACK_NOTE.into())
-            ));
-        }
-    }
-}
-
-/// An alert that fired while another prompt was open: offer it now that none is.
-pub(super) fn offer_pending(state: &mut State, fx: &mut Vec<Effect>) {
-    if state.modal.is_some() {
-        return;
-    }
-    if let Some(check) = state.health.unoffered.take()
-        && state.health.alert(check).is_some()
-    {
-        offer(state, check, fx);
     }
 }
 

@@ -4,11 +4,12 @@
 
 mod action;
 mod backup;
+pub mod busy;
 mod db;
 mod flow;
 mod gate;
 mod health;
-mod keymap;
+pub mod input;
 mod log_alerts;
 mod logbuf;
 mod logview;
@@ -19,24 +20,27 @@ mod risk;
 mod state;
 mod update;
 
-pub use action::{Action, Effect, Signal};
+pub use action::{Action, Effect, Keypress, Signal};
 pub use backup::{
-    BackupBusy, BackupPane, backup_line, human_bytes, progress_text, restore_choice,
-    row_text as backup_row, step_line, utc_time,
+    BackupPane, backup_line, human_bytes, progress_text, restore_choice, row_text as backup_row,
+    step_line, utc_time,
 };
-pub use db::{DbBusy, DbPane, DbView, database_line as database_target, rehearsal_line};
+pub use busy::{BackupWork, DbWork, Operation, RollbackWork};
+pub use db::{DbPane, DbView, database_line as database_target, rehearsal_line};
 pub use flow::outcome_text;
 pub use health::{
     CheckRun, HealthPane, HealthState, MAX_SAMPLES, MIN_ALERT_SAMPLES, ROLLBACK_NOTE, SPARK_POINTS,
     Sample, Stats, VerifyRow, alert_name, alert_reason, baseline_text, verify_passes,
 };
-pub use keymap::{Command, bindings, hints, key_label};
+pub use input::keys::{Command, alert_bindings, bindings, hints, key_label};
+pub use input::{Layer, TextField, layer};
 pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
 pub use logview::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
 pub use modal::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
 pub use release::{ReleasePane, Stage, StageStatus};
 pub use state::{
-    Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock, format_elapsed,
+    Overlay, Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock,
+    format_elapsed,
 };
 pub use update::update;
 

@@ -1,7 +1,7 @@
 //! Confirmation as state: a modal that only a deliberate, typed answer can confirm. Keys are ignored until the
-//! prompt has been drawn and for [`CONFIRM_GUARD`] after (a key meant for the screen below must not answer it);
-//! a paste never answers it — bracketed, or arriving as a burst of keys faster than a person types; any key other
-//! than the expected answer declines.
+//! prompt has been drawn and for [`CONFIRM_GUARD`] after (a key meant for the screen below must not answer it),
+//! judged by when each key was read; a paste never answers it — bracketed, or read as a burst of keys faster than
+//! a person types (see `input::typing`); any key other than the expected answer declines.
 
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,6 @@ use crate::runner::migrate::ResolveRequest;
 
 /// Keys arriving this soon after a modal opens are ignored.
 pub const CONFIRM_GUARD: Duration = Duration::from_millis(300);
-/// Keys closer together than this are a burst (a paste without bracketed paste), never typing.
-pub const BURST_GAP: Duration = Duration::from_millis(5);
 /// Longest typed answer accepted (a reason, an environment name).
 const MAX_INPUT_CHARS: usize = 200;
 
@@ -47,9 +45,6 @@ pub enum ModalKind {
     RehearseBackup(Box<Archive>),
     /// Stop the backup operation under way.
     CancelBackup,
-    /// A health alert fired for this check: `y` goes on to the rollback prompt (or records the decision when the
-    /// plan has nothing to roll back with).
-    HealthAlert(usize),
     /// Go on although this earlier stage has not passed; asks for a reason.
     StageOverride(Gated, crate::app::release::Stage),
     /// Apply without a dry-run or rehearsal in this run; asks for a reason.
@@ -168,21 +163,23 @@ impl Modal {
         self.shown.get_or_insert(now);
     }
 
-    /// Feeds one key pressed at `now`; `previous_key` is when the key before it arrived.
-    pub fn on_key(
-        &mut self,
-        key: KeyEvent,
-        now: Instant,
-        previous_key: Option<Instant>,
-    ) -> ModalOutcome {
-        let settled = self
-            .shown
-            .is_some_and(|t| now.saturating_duration_since(t) >= CONFIRM_GUARD);
-        if !settled {
+    /// Whether a key read at `read` is past the guard (the prompt was drawn at least [`CONFIRM_GUARD`] before).
+    pub fn settled(&self, read: Instant) -> bool {
+        self.shown
+            .is_some_and(|t| read.saturating_duration_since(t) >= CONFIRM_GUARD)
+    }
+
+    /// When keys start to count, once the prompt has been drawn.
+    pub fn ready_at(&self) -> Option<Instant> {
+        self.shown.map(|t| t + CONFIRM_GUARD)
+    }
+
+    /// Feeds one key read at `read`; `burst` says it came faster than anyone types (see `input::typing`).
+    pub fn on_key(&mut self, key: KeyEvent, read: Instant, burst: bool) -> ModalOutcome {
+        if !self.settled(read) {
             self.note = Some("Key ignored: too soon after this prompt appeared.".to_string());
             return ModalOutcome::Open;
         }
-        let burst = previous_key.is_some_and(|t| now.saturating_duration_since(t) < BURST_GAP);
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         if key.code == KeyCode::Esc || (ctrl && key.code == KeyCode::Char('c')) {
             return self.decline("cancelled with Esc");
@@ -224,7 +221,7 @@ impl Modal {
                 },
                 other => self.decline(&format!(
                     "other key: {}",
-                    super::key_label(other, key.modifiers)
+                    super::input::keys::key_label(other, key.modifiers)
                 )),
             },
             Expect::Word(word) => self.typed_key(key, burst, |input| {
@@ -291,7 +288,7 @@ impl Modal {
             },
             other => self.decline(&format!(
                 "other key: {}",
-                super::key_label(other, key.modifiers)
+                super::input::keys::key_label(other, key.modifiers)
             )),
         }
     }

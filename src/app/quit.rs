@@ -8,7 +8,7 @@ use super::state::{PhaseStatus, QuitState, State};
 use crate::journal::Event;
 
 pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
-    if let (None, Some(busy)) = (state.running, state.backup.busy) {
+    if let (None, Some(busy)) = (state.running(), state.backup_work()) {
         let mut m = Modal::new(
             ModalKind::Quit,
             format!("Quit while {}", busy.label()),
@@ -22,7 +22,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
         open(state, m, fx);
         return;
     }
-    if state.running.is_none() && applying(state) {
+    if state.running().is_none() && applying(state) {
         let mut m = Modal::new(
             ModalKind::Quit,
             "Quit while migrations are applied",
@@ -39,7 +39,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
         open(state, m, fx);
         return;
     }
-    match state.running {
+    match state.running() {
         None => finish(state, "operator quit", fx),
         Some(id) => {
             let mut m = Modal::new(ModalKind::Quit, "Quit while a step runs", Expect::Yes);
@@ -92,7 +92,7 @@ fn hang_up(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
     abort(state, reason, PhaseStatus::Interrupted, fx);
     state.release.signoff = None;
     super::release::end_monitor(state, "stopped", fx);
-    let in_flight = state.running.is_some() || state.backup.busy.is_some() || applying(state);
+    let in_flight = state.running().is_some() || state.backup_work().is_some() || applying(state);
     if in_flight {
         state.quit = QuitState::AfterStep;
         if applying(state) {
@@ -129,13 +129,13 @@ fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
         return;
     }
     abort(state, reason, PhaseStatus::Cancelled, fx);
-    match state.running {
+    match state.running() {
         Some(id) => {
             state.quit = QuitState::AfterStep;
             // Cancelling twice is harmless; not cancelling would leave deckhand waiting on the step forever.
             cancel(state, id, fx);
         }
-        None if state.backup.busy.is_some() => {
+        None if state.backup_work().is_some() => {
             super::backup::stop_for_quit(state, fx);
         }
         // A migration in flight is never cut off: no further one starts, and deckhand quits when it is done.

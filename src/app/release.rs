@@ -171,8 +171,8 @@ fn base_status(state: &State, stage: Stage) -> StageStatus {
             } else if b.verified.is_some() {
                 StageStatus::Passed
             } else if matches!(
-                b.busy,
-                Some(super::BackupBusy::Taking | super::BackupBusy::Verifying)
+                state.backup_work(),
+                Some(super::BackupWork::Taking | super::BackupWork::Verifying)
             ) {
                 StageStatus::Running
             } else if b.gate_override.is_some() {
@@ -187,7 +187,7 @@ fn base_status(state: &State, stage: Stage) -> StageStatus {
             if state.plan.database.is_none() {
                 return StageStatus::Skipped;
             }
-            if state.db.busy == Some(super::DbBusy::Applying) {
+            if state.op.is_some_and(super::Operation::applying) {
                 return StageStatus::Running;
             }
             if state.db.failed {

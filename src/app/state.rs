@@ -86,6 +86,15 @@ pub enum Row {
     Stage(super::release::Stage),
 }
 
+/// An overlay over the panes: it takes the keys until it closes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overlay {
+    /// Every key of the panes; scrolled down this many lines.
+    Help { scroll: usize },
+    /// The health and log alerts: acknowledge them, or go to the rollback.
+    Alerts,
+}
+
 /// Whether the console is on its way out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuitState {
@@ -110,12 +119,12 @@ pub struct State {
     pub checked: Vec<bool>,
     pub checklist_override: Option<String>,
     pub phases: Vec<PhaseRun>,
-    pub running: Option<StepId>,
+    /// What is under way; nothing else starts until it ends.
+    pub op: Option<super::busy::Operation>,
     /// The next step of a phase, held back because it became due while a quit or cancel prompt was open.
     pub held: Option<StepId>,
-    pub cancelling: bool,
-    /// When the previous key arrived (a burst of keys is a paste, not typing).
-    pub last_key: Option<Instant>,
+    /// When keys were read (a burst of keys is a paste, not typing; keys read after a stall are not a burst).
+    pub typing: super::input::typing::Typing,
     pub logs: LogBuffer,
     /// The migrations pane.
     pub db: super::db::DbPane,
@@ -130,9 +139,8 @@ pub struct State {
     /// Lines scrolled up from the newest; 0 means following.
     pub log_offset: usize,
     pub modal: Option<Modal>,
-    pub help: bool,
-    /// Lines the help overlay is scrolled down.
-    pub help_scroll: usize,
+    /// The overlay over the panes (help, alerts), if one is open.
+    pub overlay: Option<Overlay>,
     /// Lines the health pane is scrolled down.
     pub health_scroll: usize,
     /// One line for the status bar (a result, a refusal, an error).
@@ -194,10 +202,9 @@ impl State {
             selected: 0,
             checklist_override: None,
             phases,
-            running: None,
+            op: None,
             held: None,
-            cancelling: false,
-            last_key: None,
+            typing: Default::default(),
             db,
             backup: Default::default(),
             release: super::release::ReleasePane {
@@ -210,8 +217,7 @@ impl State {
             logview,
             log_offset: 0,
             modal: None,
-            help: false,
-            help_scroll: 0,
+            overlay: None,
             health_scroll: 0,
             flash: None,
             quit: QuitState::No,
@@ -240,6 +246,21 @@ impl State {
                 Row::Stage(Stage::SignOff),
             ])
             .collect()
+    }
+
+    /// The step that runs now (a deploy phase's or the rollback's), if one does.
+    pub fn running(&self) -> Option<StepId> {
+        self.op.and_then(super::busy::Operation::step)
+    }
+
+    /// The backup work under way, if any.
+    pub fn backup_work(&self) -> Option<super::busy::BackupWork> {
+        self.op.and_then(super::busy::Operation::backup)
+    }
+
+    /// Why nothing else may start now: the one refusal naming what is under way.
+    pub fn busy_refusal(&self) -> Option<String> {
+        self.op.map(super::busy::Operation::refusal)
     }
 
     pub fn selected_row(&self) -> Option<Row> {
@@ -279,7 +300,8 @@ impl State {
         }
         let logs_next = self.logview.next_change(self.now);
         let step_start = self
-            .running
+            .op
+            .and_then(|op| op.step())
             .and_then(|id| self.phases.get(id.phase)?.steps.get(id.step)?.started);
         let (origin, period) = match step_start {
             Some(t) => (t, Duration::from_secs(1)),
@@ -293,6 +315,12 @@ impl State {
             let into = self.now.saturating_duration_since(m.started).as_secs() + 1;
             let next = (m.started + Duration::from_secs(into)).min(m.ends.max(self.now));
             clock = clock.min(next);
+        }
+        // The prompt's instruction appears once keys count.
+        if let Some(ready) = self.modal.as_ref().and_then(Modal::ready_at)
+            && ready > self.now
+        {
+            clock = clock.min(ready);
         }
         Some(logs_next.map_or(clock, |t| t.min(clock)))
     }

@@ -10,10 +10,11 @@ use super::backup;
 use super::db;
 use super::flow;
 use super::health;
-use super::keymap::{self, Command};
+use super::input::keys::{self, AlertCommand, Command, HelpCommand};
+use super::input::{Layer, TextField};
 use super::logview::Shown;
 use super::modal::ModalOutcome;
-use super::state::{Pane, Row, State};
+use super::state::{Overlay, Pane, Row, State};
 use crate::journal::Event;
 use crate::runner::Level;
 use crate::runner::migrate::Resolve;
@@ -23,7 +24,9 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
     state.now = now;
     let mut fx = Vec::new();
     match action {
-        Action::Key(key) if key.kind != KeyEventKind::Release => on_key(state, key, &mut fx),
+        Action::Key(key) if key.event.kind != KeyEventKind::Release => {
+            on_key(state, key.event, key.read.unwrap_or(now), &mut fx)
+        }
         Action::Key(_) => {}
         Action::Paste(text) if state.release.signoff.is_some() && state.modal.is_none() => {
             super::release::on_signoff_paste(state, &text);
@@ -60,6 +63,7 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
             super::release::tick_monitor(state, &mut fx);
             state.dirty = true;
         }
+        Action::Stalled { .. } => state.typing.stalled(now),
         Action::ModalShown => {
             if let Some(m) = state.modal.as_mut() {
                 m.mark_shown(now);
@@ -76,54 +80,95 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
     fx
 }
 
-fn on_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+/// A key read at `read` reaches exactly one layer: the one [`super::layer`] names.
+fn on_key(state: &mut State, key: KeyEvent, read: Instant, fx: &mut Vec<Effect>) {
     if state.quit != super::QuitState::No {
         return;
     }
-    let previous_key = state.last_key.replace(state.now);
-    if let Some(modal) = state.modal.as_mut() {
-        state.dirty = true;
-        match modal.on_key(key, state.now, previous_key) {
-            ModalOutcome::Open => {}
-            ModalOutcome::Confirmed { typed } => flow::confirmed(state, typed, fx),
-            ModalOutcome::Declined { typed, why } => flow::declined(state, typed, why, fx),
+    let burst = state.typing.is_burst(read);
+    match super::layer(state) {
+        Layer::Text | Layer::Prompt if state.modal.is_some() => {
+            state.dirty = true;
+            let Some(modal) = state.modal.as_mut() else {
+                return;
+            };
+            match modal.on_key(key, read, burst) {
+                ModalOutcome::Open => {}
+                ModalOutcome::Confirmed { typed } => flow::confirmed(state, typed, fx),
+                ModalOutcome::Declined { typed, why } => flow::declined(state, typed, why, fx),
+            }
         }
-        health::offer_pending(state, fx);
-        return;
+        Layer::Text | Layer::Prompt => on_text_key(state, key, fx),
+        Layer::Alerts => {
+            if let Some(command) = keys::lookup_alerts(key) {
+                state.dirty = true;
+                on_alert_command(state, command, fx);
+            }
+        }
+        Layer::Help => {
+            if let Some(command) = keys::lookup_help(key) {
+                state.dirty = true;
+                on_help_command(state, command);
+            }
+        }
+        Layer::Panes => {
+            // An unbound key changes nothing, so nothing is redrawn.
+            if let Some(command) = keys::lookup(key) {
+                state.dirty = true;
+                state.flash = None;
+                on_command(state, command, fx);
+            }
+        }
     }
-    if state.release.signoff.is_some() {
-        state.dirty = true;
-        super::release::on_signoff_key(state, key, fx);
-        return;
+}
+
+/// A key for the sign-off form or the logs filter line.
+fn on_text_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+    match super::input::text_field(state) {
+        Some(TextField::SignOff) => {
+            state.dirty = true;
+            super::release::on_signoff_key(state, key, fx);
+        }
+        Some(TextField::Filter) => {
+            if on_filter_key(state, key) {
+                state.dirty = true;
+            } else if let Some(command) = keys::lookup(key) {
+                // Keys the line does not type (Ctrl-C, Tab, arrows) work as in the panes.
+                state.dirty = true;
+                on_command(state, command, fx);
+            }
+        }
+        Some(TextField::Answer) | None => {}
     }
-    if state.logview.input.is_some() && on_filter_key(state, key) {
-        state.dirty = true;
-        return;
-    }
-    let Some(command) = keymap::lookup(key) else {
-        // An unbound key changes nothing, so nothing is redrawn.
+}
+
+fn on_help_command(state: &mut State, command: HelpCommand) {
+    // The overlay scrolls when it is taller than the screen (the view clamps the offset).
+    let max = keys::bindings().len();
+    let Some(Overlay::Help { scroll }) = state.overlay.as_mut() else {
         return;
     };
-    state.dirty = true;
-    if state.help {
-        // The overlay scrolls when it is taller than the screen (the view clamps the offset).
-        let max = keymap::bindings().len();
-        let s = &mut state.help_scroll;
-        match command {
-            Command::Help | Command::Back | Command::Quit => {
-                state.help = false;
-                state.help_scroll = 0;
-            }
-            Command::Down => *s = (*s + 1).min(max),
-            Command::Up => *s = s.saturating_sub(1),
-            Command::PageDown | Command::Bottom => *s = max,
-            Command::PageUp | Command::Top => *s = 0,
-            _ => {}
-        }
-        return;
+    match command {
+        HelpCommand::Close => state.overlay = None,
+        HelpCommand::Down => *scroll = (*scroll + 1).min(max),
+        HelpCommand::Up => *scroll = scroll.saturating_sub(1),
+        HelpCommand::Bottom => *scroll = max,
+        HelpCommand::Top => *scroll = 0,
     }
-    state.flash = None;
-    on_command(state, command, fx);
+}
+
+fn on_alert_command(state: &mut State, command: AlertCommand, fx: &mut Vec<Effect>) {
+    match command {
+        AlertCommand::Close => state.overlay = None,
+        AlertCommand::Acknowledge => {
+            state.overlay = None;
+            health::acknowledge(state, fx);
+        }
+        AlertCommand::Rollback => {
+            state.overlay = None;
+            super::release::request_rollback(state, "operator pressed R on the alerts", fx);
+        }
+    }
 }
 
 fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
@@ -193,7 +238,8 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
             };
             refilter(state);
         }
-        Command::Help => state.help = true,
+        Command::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
+        Command::Alerts => state.overlay = Some(Overlay::Alerts),
         Command::Back => {}
         Command::Quit => flow::request_quit(state, fx),
     }

@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use deckhand::app::{BackupBusy, human_bytes, progress_text};
+use deckhand::app::{BackupWork, human_bytes, progress_text};
 use deckhand::backup::{self, Progress, Stage};
 use deckhand::journal::{self, Event, Journal};
 use deckhand::plan::Plan;
@@ -40,7 +40,7 @@ struct Printer {
 }
 
 impl Printer {
-    fn progress(&mut self, busy: BackupBusy, p: &Progress) {
+    fn progress(&mut self, busy: BackupWork, p: &Progress) {
         let text = progress_text(busy, Some(p));
         if self.tty {
             eprint!("\r\x1b[2K{text}");
@@ -133,13 +133,13 @@ pub fn take(plan: &Plan) -> u8 {
             last: None,
             shown: false,
         };
-        let mut busy = BackupBusy::Taking;
+        let mut busy = BackupWork::Taking;
         let mut code = 1;
         while let Some(RunnerEvent::Backup(ev)) = rx.recv().await {
             match *ev {
                 BackupEvent::Progress(p) => printer.progress(busy, &p),
                 BackupEvent::Taken(a) => {
-                    busy = BackupBusy::Verifying;
+                    busy = BackupWork::Verifying;
                     printer.line(&format!(
                         "written {} ({}, sha256 {}) in {}",
                         a.path.display(),
@@ -272,7 +272,7 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
                 }
                 Ok(()) = prx.changed() => {
                     let p = prx.borrow_and_update().clone();
-                    printer.progress(BackupBusy::Verifying, &p);
+                    printer.progress(BackupWork::Verifying, &p);
                 }
             }
         }

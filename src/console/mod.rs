@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
-use crate::app::{Action, QuitState, Signal, State, update};
+use crate::app::{Action, Keypress, QuitState, Signal, State, update};
 use crate::journal::{Event, Journal};
 use crate::plan::Plan;
 use crate::runner::RunnerEvent;
@@ -28,6 +28,10 @@ pub const FRAME_INTERVAL: Duration = Duration::from_millis(33);
 const RUNNER_CHANNEL_CAPACITY: usize = 256;
 /// Runner messages taken per wake-up.
 const RUNNER_DRAIN: usize = 128;
+/// While a prompt is open the loop wakes this often, so that it can tell when it did not run (see [`Liveness`]).
+const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
+/// A wake-up this much later than the heartbeat allows means deckhand itself was stopped or starved.
+const STALL_GAP: Duration = Duration::from_millis(250);
 
 /// Exit code when another console already runs this plan in this environment.
 pub const EXIT_BUSY: i32 = 4;
@@ -99,6 +103,7 @@ async fn event_loop(
     let mut batch = Vec::with_capacity(RUNNER_DRAIN);
     let mut last_draw: Option<Instant> = None;
     let mut queue: VecDeque<Action> = VecDeque::new();
+    let mut alive = Liveness::default();
     loop {
         if let Some(a) = draw_if_due(term, state, &mut last_draw) {
             queue.push_back(a);
@@ -107,6 +112,7 @@ async fn event_loop(
         if queue.is_empty() {
             let draw_at = (state.dirty && !state.terminal_lost).then(|| next_frame(last_draw));
             let tick_at = state.next_tick();
+            let beat_at = alive.next_beat(state);
             tokio::select! {
                 _ = signals.hup.recv() => queue.push_back(Action::Signal(Signal::Hangup)),
                 _ = signals.term.recv() => queue.push_back(Action::Signal(Signal::Terminate)),
@@ -119,6 +125,11 @@ async fn event_loop(
                 }
                 _ = sleep_until(tick_at) => queue.push_back(Action::Tick),
                 _ = sleep_until(draw_at) => {}
+                _ = sleep_until(beat_at) => {}
+            }
+            // Noticed before the keys read in the same wake-up are judged: they were typed during the stall.
+            if let Some(stalled) = alive.woke(Instant::now()) {
+                queue.push_front(stalled);
             }
         }
         while let Some(action) = queue.pop_front() {
@@ -128,6 +139,34 @@ async fn event_loop(
         if exec.quit || state.quit == QuitState::Done {
             return Ok(());
         }
+    }
+}
+
+/// Tells a stall of deckhand itself (SIGSTOP, a starved host) from an idle wait: while a prompt is open the loop
+/// wakes every [`HEARTBEAT_INTERVAL`], so a wake-up much later than that means the process did not run, and the
+/// keys read next were typed meanwhile (they arrive together, yet they are typing, not a paste).
+#[derive(Default)]
+struct Liveness {
+    /// The last wake-up while the heartbeat ran.
+    last: Option<Instant>,
+}
+
+impl Liveness {
+    /// When the loop must wake next to keep its heartbeat: only while a prompt waits for keys.
+    fn next_beat(&mut self, state: &State) -> Option<Instant> {
+        if state.modal.is_none() {
+            self.last = None;
+            return None;
+        }
+        let last = *self.last.get_or_insert_with(Instant::now);
+        Some(last + HEARTBEAT_INTERVAL)
+    }
+
+    /// The loop woke at `now`: a stall, if it slept far past its heartbeat.
+    fn woke(&mut self, now: Instant) -> Option<Action> {
+        let last = self.last?;
+        self.last = Some(now);
+        (now.saturating_duration_since(last) > STALL_GAP).then_some(Action::Stalled { since: last })
     }
 }
 
@@ -196,7 +235,10 @@ async fn sleep_until(at: Option<Instant>) {
 
 fn terminal_action(ev: Option<std::io::Result<TermEvent>>) -> Option<Action> {
     match ev {
-        Some(Ok(TermEvent::Key(k))) => Some(Action::Key(k)),
+        Some(Ok(TermEvent::Key(k))) => Some(Action::Key(Keypress {
+            event: k,
+            read: Some(Instant::now()),
+        })),
         Some(Ok(TermEvent::Paste(s))) => Some(Action::Paste(s)),
         Some(Ok(TermEvent::Resize(width, height))) => Some(Action::Resize { width, height }),
         Some(Ok(_)) => None,

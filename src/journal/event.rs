@@ -192,7 +192,13 @@ pub enum Event {
     HealthAlertCleared {
         check: String,
     },
-    /// What the operator answered to the alert's rollback offer, and what was done about it.
+    /// The operator acknowledged the alerts waiting in the queue (`name: why` each): their own act, never a key
+    /// typed for something else.
+    AlertsAcknowledged {
+        alerts: Vec<String>,
+    },
+    /// What the operator answered to an alert's rollback prompt (written by versions before alerts became
+    /// notifications; kept so their journals still read).
     HealthAlertAnswered {
         check: String,
         rollback: bool,

@@ -96,7 +96,7 @@ fn check_line(state: &State, c: usize, width: usize) -> Vec<Line<'static>> {
 /// The backup row: what this run has to fall back on, or the backup under way with its progress.
 fn backup_lines(state: &State, width: usize) -> Vec<Line<'static>> {
     let (text, problem) = crate::app::backup_row(state);
-    let (icon, style) = match (state.backup.busy, &state.backup.verified, problem) {
+    let (icon, style) = match (state.backup_work(), &state.backup.verified, problem) {
         (Some(_), _, _) => (
             "> ",
             Style::new().fg(theme::WARN).add_modifier(Modifier::BOLD),
@@ -171,7 +171,7 @@ fn phase_detail(state: &State, p: usize) -> String {
         PhaseStatus::Pending if phase.destructive => format!("{n} step{plural} · destructive"),
         PhaseStatus::Pending => format!("{n} step{plural}"),
         PhaseStatus::Running => {
-            let step = state.running.map(|id| id.step).unwrap_or(0);
+            let step = state.running().map(|id| id.step).unwrap_or(0);
             let clock = run.steps[step]
                 .started
                 .map(|t| format_clock(state.now.saturating_duration_since(t)))

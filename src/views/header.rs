@@ -29,13 +29,13 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             Style::new().fg(theme::MUTED),
         ),
     ];
-    if let Some(id) = state.running {
+    if let Some(id) = state.running() {
         let phase = &state.plan.phases[id.phase];
         let clock = state.phases[id.phase].steps[id.step]
             .started
             .map(|t| format_clock(state.now.saturating_duration_since(t)))
             .unwrap_or_default();
-        let verb = if state.cancelling {
+        let verb = if state.op.is_some_and(crate::app::Operation::cancelling) {
             "cancelling"
         } else {
             "running"

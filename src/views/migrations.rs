@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{safe, theme};
-use crate::app::{DbBusy, DbView, State};
+use crate::app::{DbView, DbWork, Operation, RollbackWork, State};
 use crate::lint::{Class, FileReport, Finding};
 use crate::migrate::status::State as MState;
 
@@ -235,16 +235,24 @@ fn summary(snap: &crate::runner::migrate::Snapshot) -> Line<'static> {
 /// What is happening now, or what happened last.
 fn status_line(state: &State) -> Line<'static> {
     let db = &state.db;
-    let text = match (db.busy, &db.current) {
-        (Some(DbBusy::Applying), Some((name, done, of))) => {
+    let reverting = Operation::Rollback {
+        work: RollbackWork::Reverting,
+        cancelling: false,
+    };
+    let text = match (state.op, &db.current) {
+        (Some(Operation::Db(DbWork::Applying)), Some((name, done, of))) => {
             format!("applying {name}: statement {done}/{of}…")
         }
-        (Some(DbBusy::Applying), None) => format!("applying… {} done", db.applied_now.len()),
-        (Some(DbBusy::Rehearsing), _) => "dry-run under way (will roll back)…".into(),
-        (Some(DbBusy::Resolving), _) => "resolving…".into(),
-        (Some(DbBusy::Reverting), _) => "rollback: running down migrations…".into(),
-        (Some(DbBusy::Loading), _) => "reading status…".into(),
-        (None, _) => db.last.clone().unwrap_or_default(),
+        (Some(Operation::Db(DbWork::Applying)), None) => {
+            format!("applying… {} done", db.applied_now.len())
+        }
+        (Some(Operation::Db(DbWork::Rehearsing)), _) => {
+            "dry-run under way (will roll back)…".into()
+        }
+        (Some(Operation::Db(DbWork::Resolving)), _) => "resolving…".into(),
+        (Some(op), _) if op == reverting => "rollback: running down migrations…".into(),
+        _ if db.loading => "reading status…".into(),
+        _ => db.last.clone().unwrap_or_default(),
     };
     let style = if text.contains("FAILED") {
         Style::new().fg(theme::DANGER)

@@ -2,6 +2,7 @@
 //! `app::State` only — they never call runners or change state. Every plan or process string shown passes through
 //! `sanitize` so it cannot drive the terminal.
 
+mod alerts;
 mod checklist;
 mod header;
 mod health;
@@ -21,7 +22,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
-use crate::app::{Pane, State};
+use crate::app::{Overlay, Pane, State};
 
 /// Colours that carry meaning.
 pub mod theme {
@@ -95,14 +96,16 @@ pub fn render(frame: &mut Frame, state: &State) {
         }
         Arrangement::Single => pane_at(frame, body, state, state.focus, Some(&Pane::ALL)),
     }
-    if state.help {
-        help::render(frame, area, state.help_scroll);
+    match state.overlay {
+        Some(Overlay::Help { scroll }) => help::render(frame, area, scroll),
+        Some(Overlay::Alerts) => alerts::render(frame, area, state),
+        None => {}
     }
     if let Some(form) = &state.release.signoff {
         signoff::render(frame, area, form, &state.plan.project.environment);
     }
     if let Some(m) = &state.modal {
-        modal::render(frame, area, m);
+        modal::render(frame, area, m, state.now);
     }
 }
 

@@ -1,4 +1,8 @@
-//! The confirmation modal: what will happen, where, and what answer confirms it; red when destructive.
+//! The confirmation modal: what will happen, where, and what answer confirms it; red when destructive. Until the
+//! guard after it appeared has passed, the instruction line says keys do not count yet: the instruction itself
+//! appears only once they do. May import app (read only).
+
+use std::time::Instant;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -12,7 +16,7 @@ use crate::app::{Expect, Modal, ModalKind, restore_choice};
 /// Picker rows shown at once (the rest scroll into view with the selection).
 const PICKER_ROWS: usize = 5;
 
-pub fn render(frame: &mut Frame, area: Rect, m: &Modal) {
+pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant) {
     let accent = if m.danger {
         theme::DANGER
     } else {
@@ -77,10 +81,17 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal) {
         }
     }
     lines.push(Line::from(""));
-    lines.push(Line::styled(
-        m.prompt(),
-        Style::new().fg(accent).add_modifier(Modifier::BOLD),
-    ));
+    if m.settled(now) {
+        lines.push(Line::styled(
+            m.prompt(),
+            Style::new().fg(accent).add_modifier(Modifier::BOLD),
+        ));
+    } else {
+        lines.push(Line::styled(
+            "Read this first: keys count in a moment.",
+            Style::new().fg(theme::MUTED),
+        ));
+    }
     if !matches!(m.expect, Expect::Yes) {
         lines.push(Line::from(vec![
             Span::styled("> ", Style::new().fg(accent)),

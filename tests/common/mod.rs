@@ -74,12 +74,20 @@ impl Harness {
     /// A key typed by a person: it arrives a little after the previous one.
     pub fn key(&mut self, code: KeyCode) -> Vec<Effect> {
         self.wait(KEY_GAP);
-        self.act(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+        self.act(Action::Key(KeyEvent::new(code, KeyModifiers::NONE).into()))
     }
 
     /// A key arriving with no gap after the previous one (how an unbracketed paste arrives).
     pub fn burst_key(&mut self, code: KeyCode) -> Vec<Effect> {
-        self.act(Action::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+        self.act(Action::Key(KeyEvent::new(code, KeyModifiers::NONE).into()))
+    }
+
+    /// A key the event loop read at `read`, handed to `update` now (later, when deckhand stalled).
+    pub fn key_read_at(&mut self, code: KeyCode, read: Instant) -> Vec<Effect> {
+        self.act(Action::Key(deckhand::app::Keypress {
+            event: KeyEvent::new(code, KeyModifiers::NONE),
+            read: Some(read),
+        }))
     }
 
     pub fn char(&mut self, c: char) -> Vec<Effect> {

@@ -132,6 +132,12 @@ impl PtyApp {
         panic!("{text:?} never appeared; screen:\n{}", self.contents());
     }
 
+    /// Waits until the open prompt takes keys: its instruction line appears only once the guard after it was drawn
+    /// has passed (every instruction ends "… cancels."). Call after waiting for the prompt's own title.
+    pub fn wait_prompt_ready(&self) {
+        self.wait_for("cancels.");
+    }
+
     /// Waits for the process to exit; returns its exit code.
     pub fn wait_exit(&mut self) -> u32 {
         let start = Instant::now();
@@ -212,6 +218,18 @@ impl Drop for PtyApp {
 }
 
 /// True when `pid` no longer runs (gone, or a zombie nobody reaped yet).
+/// Waits until process `pid` is gone (or a zombie); false if it is still there after the wait limit.
+pub fn wait_gone(pid: u32) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < WAIT_LIMIT {
+        if process_gone(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    false
+}
+
 pub fn process_gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Err(_) => true,

@@ -1,9 +1,10 @@
 //! Restoring a chosen backup (picker, typed database name, in place or into a new database) and rehearsing the
 //! pending migrations on a restored copy: the requests, their confirmations, and starting them.
 
+use super::refusal;
 use super::text::{file_name, human_bytes, utc_time};
-use super::{BackupBusy, refusal};
 use crate::app::action::Effect;
+use crate::app::busy::{BackupWork, Operation};
 use crate::app::flow::{note_line, open};
 use crate::app::modal::{Expect, Modal, ModalKind, Picker};
 use crate::app::state::State;
@@ -138,7 +139,7 @@ pub(in crate::app) fn start_restore(
         state,
         format!("restore of {} started ({mode_text})", file_name(&archive)),
     );
-    state.backup.busy = Some(BackupBusy::Restoring);
+    state.op = Some(Operation::Backup(BackupWork::Restoring));
     state.backup.progress = None;
     fx.push(Effect::RestoreBackup { archive, mode });
 }
@@ -215,7 +216,7 @@ pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Vec<Effect>) 
 }
 
 pub(in crate::app) fn start_rehearse(state: &mut State, archive: Archive, fx: &mut Vec<Effect>) {
-    state.backup.busy = Some(BackupBusy::Rehearsing);
+    state.op = Some(Operation::Backup(BackupWork::Rehearsing));
     state.backup.progress = None;
     state.backup.rehearsal = None;
     note_line(

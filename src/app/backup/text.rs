@@ -1,7 +1,7 @@
 //! How backups read on screen and in confirmations: sizes, UTC times, the checklist row, progress, and the
 //! backup line every destructive confirmation shows.
 
-use super::BackupBusy;
+use crate::app::busy::BackupWork;
 use crate::app::state::State;
 use crate::backup::{Archive, Progress};
 
@@ -61,7 +61,7 @@ pub fn backup_line(state: &State) -> String {
 /// The checklist pane's backup row: (text, is a problem).
 pub fn row_text(state: &State) -> (String, bool) {
     let b = &state.backup;
-    if let Some(busy) = b.busy {
+    if let Some(busy) = state.backup_work() {
         return (progress_text(busy, b.progress.as_ref()), false);
     }
     match (&b.verified, &b.taken) {
@@ -97,7 +97,7 @@ pub fn row_text(state: &State) -> (String, bool) {
 }
 
 /// `dumping 42% · 1.2 GB · 80.0 MB/s · 0:31 · ETA 0:43 · public.orders`.
-pub fn progress_text(busy: BackupBusy, p: Option<&Progress>) -> String {
+pub fn progress_text(busy: BackupWork, p: Option<&Progress>) -> String {
     let Some(p) = p else {
         return format!("{}…", busy.label());
     };

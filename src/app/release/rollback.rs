@@ -3,7 +3,7 @@
 //! backup — confirmed like any destructive action, journaled, and followed by the verify stage again.
 
 use crate::app::action::Effect;
-use crate::app::backup::BackupBusy;
+use crate::app::busy::{Operation, RollbackWork};
 use crate::app::flow::{destructive_expect, note_line, open, start_phase_from};
 use crate::app::modal::{Modal, ModalKind};
 use crate::app::state::{PhaseStatus, QuitState, State};
@@ -130,16 +130,8 @@ fn missing_downs(state: &State, names: &[String]) -> Vec<String> {
 
 /// `R`: show the rollback and ask.
 pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
-    let busy = if state.running.is_some() {
-        Some("a step is running: cancel it first (c)".to_string())
-    } else if state
-        .db
-        .busy
-        .is_some_and(|b| b != crate::app::DbBusy::Loading)
-    {
-        Some("a database operation is under way: wait for it".into())
-    } else if let Some(b) = state.backup.busy {
-        Some(format!("{} is under way: wait for it", b.label()))
+    let busy = if let Some(op) = state.op {
+        Some(format!("{} is under way", op.label()))
     } else if down_files_unknown(state) {
         // The plan shown must be the plan that runs: it depends on which migrations have down files.
         Some("the migration status has not been read: press r to read it, then R".to_string())
@@ -266,7 +258,10 @@ fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
             after_database(state, fx);
         }
         DbRollback::Down(names) => {
-            state.db.busy = Some(crate::app::DbBusy::Reverting);
+            state.op = Some(Operation::Rollback {
+                work: RollbackWork::Reverting,
+                cancelling: false,
+            });
             note_line(
                 state,
                 format!("rollback: down migrations {}", names.join(", ")),
@@ -283,7 +278,10 @@ fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
                 state,
                 format!("rollback: restoring {}", archive.path.display()),
             );
-            state.backup.busy = Some(BackupBusy::Restoring);
+            state.op = Some(Operation::Rollback {
+                work: RollbackWork::Restoring,
+                cancelling: false,
+            });
             state.backup.progress = None;
             fx.push(Effect::RestoreBackup {
                 archive: *archive,
@@ -303,7 +301,10 @@ pub(in crate::app) fn on_reverted(state: &mut State, outcome: RevertOutcome, fx:
         state.release.applied.retain(|a| a != name);
     }
     // The runner reads the ledger again after a revert and sends the fresh status.
-    state.db.busy = Some(crate::app::DbBusy::Loading);
+    if state.op.is_some_and(Operation::db) {
+        state.op = None;
+    }
+    state.db.loading = true;
     if let Some(run) = state.release.rollback.as_mut() {
         run.detail
             .push(format!("reverted {} migration(s)", outcome.reverted.len()));

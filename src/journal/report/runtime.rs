@@ -203,6 +203,12 @@ pub(super) fn alerts(entries: &[Entry]) -> String {
             Event::HealthAlertCleared { check } => {
                 w!(out, "- {} cleared on {}", time(&e.ts), code(check))
             }
+            Event::AlertsAcknowledged { alerts } => w!(
+                out,
+                "- {} acknowledged by the operator: {}",
+                time(&e.ts),
+                inline(&alerts.join("; "))
+            ),
             Event::HealthAlertAnswered {
                 check,
                 rollback,

@@ -1,11 +1,12 @@
-//! The keymap as a table: which key means which command, its help text, and the hints the status bar shows
-//! for the current situation. The help overlay and the status bar are generated from this one table.
+//! One key table per input layer: which key means which command there, and its help text. The help overlay and
+//! the status bar's hints are generated from the tables of the layers in force.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::state::{Pane, Row, State};
+use super::Layer;
+use crate::app::state::{Pane, Row, State};
 
-/// What a key asks for (outside modals).
+/// What a key asks for in the panes layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Command {
     FocusNext,
@@ -34,6 +35,7 @@ pub enum Command {
     Monitor,
     SignOff,
     Rollback,
+    Alerts,
     Filter,
     SearchOlder,
     SearchNewer,
@@ -79,6 +81,7 @@ impl Command {
             Command::Rollback => {
                 "roll back: [rollback] steps, then the database; verify runs again"
             }
+            Command::Alerts => "alerts: see them, acknowledge them, or roll back from there",
             Command::Filter => "logs: regex filter (Enter applies, Esc cancels, empty clears)",
             Command::SearchOlder => "logs: jump to the previous (older) match of the filter",
             Command::SearchNewer => "logs: jump to the next (newer) match of the filter",
@@ -137,6 +140,7 @@ const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
     (KeyCode::Char('M'), NONE, Command::Monitor),
     (KeyCode::Char('S'), NONE, Command::SignOff),
     (KeyCode::Char('R'), NONE, Command::Rollback),
+    (KeyCode::Char('A'), NONE, Command::Alerts),
     (KeyCode::Char('/'), NONE, Command::Filter),
     (KeyCode::Char('n'), NONE, Command::SearchOlder),
     (KeyCode::Char('N'), NONE, Command::SearchNewer),
@@ -148,33 +152,152 @@ const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
     (KeyCode::Char('c'), CTRL, Command::Quit),
 ];
 
-/// The command for a key press, if any. Shift is ignored for characters (it is already in the character) and
-/// for Shift-Tab (reported as BackTab).
-pub fn lookup(key: KeyEvent) -> Option<Command> {
+/// What a key asks for while the help overlay is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HelpCommand {
+    Down,
+    Up,
+    Bottom,
+    Top,
+    Close,
+}
+
+const HELP_BINDINGS: &[(KeyCode, KeyModifiers, HelpCommand)] = &[
+    (KeyCode::Char('j'), NONE, HelpCommand::Down),
+    (KeyCode::Down, NONE, HelpCommand::Down),
+    (KeyCode::Char('k'), NONE, HelpCommand::Up),
+    (KeyCode::Up, NONE, HelpCommand::Up),
+    (KeyCode::PageDown, NONE, HelpCommand::Bottom),
+    (KeyCode::Char('G'), NONE, HelpCommand::Bottom),
+    (KeyCode::PageUp, NONE, HelpCommand::Top),
+    (KeyCode::Char('g'), NONE, HelpCommand::Top),
+    (KeyCode::Esc, NONE, HelpCommand::Close),
+    (KeyCode::Char('?'), NONE, HelpCommand::Close),
+    (KeyCode::Char('q'), NONE, HelpCommand::Close),
+    (KeyCode::Char('c'), CTRL, HelpCommand::Close),
+];
+
+impl HelpCommand {
+    fn help(self) -> &'static str {
+        match self {
+            HelpCommand::Down | HelpCommand::Up => "scroll",
+            HelpCommand::Bottom | HelpCommand::Top => "end / start",
+            HelpCommand::Close => "close help",
+        }
+    }
+}
+
+/// What a key asks for while the alerts overlay is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertCommand {
+    Acknowledge,
+    Rollback,
+    Close,
+}
+
+const ALERT_BINDINGS: &[(KeyCode, KeyModifiers, AlertCommand)] = &[
+    (KeyCode::Enter, NONE, AlertCommand::Acknowledge),
+    (KeyCode::Char('a'), NONE, AlertCommand::Acknowledge),
+    (KeyCode::Char('R'), NONE, AlertCommand::Rollback),
+    (KeyCode::Esc, NONE, AlertCommand::Close),
+    (KeyCode::Char('A'), NONE, AlertCommand::Close),
+    (KeyCode::Char('q'), NONE, AlertCommand::Close),
+];
+
+impl AlertCommand {
+    fn help(self) -> &'static str {
+        match self {
+            AlertCommand::Acknowledge => "acknowledge (journaled)",
+            AlertCommand::Rollback => "rollback plan",
+            AlertCommand::Close => "close",
+        }
+    }
+}
+
+/// The key table of one layer.
+trait Table: Copy + PartialEq + 'static {
+    fn table() -> &'static [(KeyCode, KeyModifiers, Self)];
+    fn help_text(self) -> &'static str;
+}
+
+impl Table for Command {
+    fn table() -> &'static [(KeyCode, KeyModifiers, Self)] {
+        BINDINGS
+    }
+    fn help_text(self) -> &'static str {
+        self.help()
+    }
+}
+
+impl Table for HelpCommand {
+    fn table() -> &'static [(KeyCode, KeyModifiers, Self)] {
+        HELP_BINDINGS
+    }
+    fn help_text(self) -> &'static str {
+        self.help()
+    }
+}
+
+impl Table for AlertCommand {
+    fn table() -> &'static [(KeyCode, KeyModifiers, Self)] {
+        ALERT_BINDINGS
+    }
+    fn help_text(self) -> &'static str {
+        self.help()
+    }
+}
+
+/// The command of table `T` for a key press, if any. Shift is ignored for characters (it is already in the
+/// character) and for Shift-Tab (reported as BackTab).
+fn find<T: Table>(key: KeyEvent) -> Option<T> {
     let mut mods = key.modifiers;
     if matches!(key.code, KeyCode::Char(_) | KeyCode::BackTab) {
         mods.remove(KeyModifiers::SHIFT);
     }
-    BINDINGS
+    T::table()
         .iter()
         .find(|(code, m, _)| *code == key.code && *m == mods)
         .map(|(_, _, cmd)| *cmd)
 }
 
-/// Every command with all its keys, for the help overlay, in table order; commands that share a help line
-/// (the four pane keys, page up and down) share a row.
-pub fn bindings() -> Vec<(String, &'static str)> {
+/// The panes layer's command for a key.
+pub fn lookup(key: KeyEvent) -> Option<Command> {
+    find(key)
+}
+
+/// The help overlay's command for a key.
+pub fn lookup_help(key: KeyEvent) -> Option<HelpCommand> {
+    find(key)
+}
+
+/// The alerts overlay's command for a key.
+pub fn lookup_alerts(key: KeyEvent) -> Option<AlertCommand> {
+    find(key)
+}
+
+/// Every command of table `T` with all its keys, in table order; commands sharing a help line share a row.
+fn rows<T: Table>() -> Vec<(String, &'static str)> {
     let mut out: Vec<(&'static str, Vec<String>)> = Vec::new();
-    for (code, mods, cmd) in BINDINGS {
+    for (code, mods, cmd) in T::table() {
         let label = key_label(*code, *mods);
-        match out.iter_mut().find(|(help, _)| *help == cmd.help()) {
+        match out.iter_mut().find(|(help, _)| *help == cmd.help_text()) {
             Some((_, keys)) => keys.push(label),
-            None => out.push((cmd.help(), vec![label])),
+            None => out.push((cmd.help_text(), vec![label])),
         }
     }
     out.into_iter()
         .map(|(help, keys)| (keys.join(" / "), help))
         .collect()
+}
+
+/// The help overlay: the panes layer's table (the layer under it), in table order.
+pub fn bindings() -> Vec<(String, &'static str)> {
+    rows::<Command>()
+}
+
+/// The alerts overlay's keys, for its own hint line.
+pub fn alert_bindings() -> Vec<(String, &'static str)> {
+    rows::<AlertCommand>()
 }
 
 /// A key as the screen names it.
@@ -199,32 +322,40 @@ pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
     }
 }
 
-/// The keys that apply right now, for the status bar: (keys, what they do).
-pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
-    if let Some(modal) = &state.modal {
-        return match modal.expect {
-            super::Expect::Yes => vec![("y", "confirm"), ("other", "cancel")],
-            _ => vec![("Enter", "confirm"), ("Esc", "cancel")],
-        };
+/// The keys that apply right now, for the status bar: (keys, what they do), from the table of the layer in force.
+pub fn hints(state: &State) -> Vec<(String, &'static str)> {
+    let owned =
+        |v: Vec<(&str, &'static str)>| v.into_iter().map(|(k, w)| (k.to_string(), w)).collect();
+    let short = |rows: Vec<(String, &'static str)>| {
+        // The status bar names at most two keys per command.
+        rows.into_iter()
+            .map(|(keys, what)| {
+                (
+                    keys.split(" / ").take(2).collect::<Vec<_>>().join("/"),
+                    what,
+                )
+            })
+            .collect()
+    };
+    match super::layer(state) {
+        Layer::Help => short(rows::<HelpCommand>()),
+        Layer::Alerts => short(rows::<AlertCommand>()),
+        Layer::Prompt | Layer::Text => owned(super::text_hints(state)),
+        Layer::Panes => owned(pane_hints(state)),
     }
-    if state.help {
-        return vec![("j/k", "scroll"), ("Esc/?", "close help")];
-    }
-    if state.release.signoff.is_some() {
-        return vec![("Tab", "notes/name"), ("Ctrl-S", "sign"), ("Esc", "close")];
-    }
+}
+
+/// The panes layer's keys that do something for the selected row and focused pane.
+fn pane_hints(state: &State) -> Vec<(&'static str, &'static str)> {
     let mut h = Vec::new();
     match state.focus {
         Pane::Checklist => match state.selected_row() {
             Some(Row::Check(_)) => h.push(("Space", "tick")),
-            Some(Row::Phase(_)) if state.running.is_none() => h.push(("Enter", "run phase")),
-            Some(Row::Backup) if state.backup.busy.is_none() => h.push(("Enter", "back up")),
-            Some(Row::Stage(s)) => h.push(("Enter", super::release::row_action(s))),
+            Some(Row::Phase(_)) if state.op.is_none() => h.push(("Enter", "run phase")),
+            Some(Row::Backup) if state.op.is_none() => h.push(("Enter", "back up")),
+            Some(Row::Stage(s)) => h.push(("Enter", crate::app::release::row_action(s))),
             _ => {}
         },
-        Pane::Logs if state.logview.input.is_some() => {
-            return vec![("Enter", "apply filter"), ("Esc", "cancel")];
-        }
         Pane::Logs => h.extend([
             ("j/k", "scroll"),
             ("G", "follow"),
@@ -239,10 +370,13 @@ pub fn hints(state: &State) -> Vec<(&'static str, &'static str)> {
         }
         _ => {}
     }
-    if state.running.is_some() {
-        h.push(("c", "cancel step"));
-    } else if state.backup.busy.is_some() {
-        h.push(("c", "cancel backup"));
+    match state.op {
+        Some(op) if op.step().is_some() => h.push(("c", "cancel step")),
+        Some(op) if op.backup().is_some() => h.push(("c", "cancel backup")),
+        _ => {}
+    }
+    if !state.health.queue().is_empty() {
+        h.push(("A", "alerts"));
     }
     h.extend([
         ("R", "rollback"),
