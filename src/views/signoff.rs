@@ -1,10 +1,12 @@
-//! The sign-off form: the notes text area (`ratatui-textarea`) and who signs, over the panes.
+//! The sign-off form: the notes text area (`ratatui-textarea`, made from the state's lines and cursor at each draw)
+//! and who signs, over the panes. May import app (read only).
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+use ratatui_textarea::{CursorMove, TextArea};
 
 use super::{safe, theme};
 use crate::app::release::{SignField, SignOffForm};
@@ -44,7 +46,10 @@ pub fn render(frame: &mut Frame, area: Rect, form: &SignOffForm, environment: &s
             Style::new().fg(theme::MUTED)
         }
     };
-    let mut notes = form.notes.clone();
+    let mut notes = TextArea::new(form.notes.iter().map(|l| safe(l).into_owned()).collect());
+    let clamp = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+    notes.move_cursor(CursorMove::Jump(clamp(form.cursor.0), clamp(form.cursor.1)));
+    notes.set_placeholder_text("What was released, anything odd seen, follow-ups…");
     notes.set_block(
         Block::bordered()
             .title(" Notes ")

@@ -1,8 +1,10 @@
-//! The sign-off stage: notes in a text area (`ratatui-textarea`) and who signs. Ctrl-S signs: the sign-off is
-//! journaled, the report is written and the webhook told. Esc closes the form and keeps what was typed.
+//! The sign-off stage: notes and who signs. Ctrl-S signs: the sign-off is journaled, the report is written and the
+//! webhook told. Esc closes the form and keeps what was typed. The state holds the notes as plain lines and a
+//! cursor; `ratatui-textarea` does the editing (a key is applied to a text area made from them) and the view
+//! draws its own text area from them, so no widget lives in the state.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui_textarea::TextArea;
+use ratatui_textarea::{CursorMove, TextArea};
 
 use crate::app::action::Effect;
 use crate::app::flow::{gate, note_line};
@@ -21,9 +23,12 @@ pub enum SignField {
 }
 
 /// The open sign-off form.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignOffForm {
-    pub notes: TextArea<'static>,
+    /// The notes, line by line.
+    pub notes: Vec<String>,
+    /// The notes' cursor: (line, character).
+    pub cursor: (usize, usize),
     pub signer: String,
     pub field: SignField,
     /// Why the last Ctrl-S did not sign.
@@ -32,10 +37,9 @@ pub struct SignOffForm {
 
 impl SignOffForm {
     fn new(signer: String) -> Self {
-        let mut notes = TextArea::default();
-        notes.set_placeholder_text("What was released, anything odd seen, follow-ups…");
         SignOffForm {
-            notes,
+            notes: vec![String::new()],
+            cursor: (0, 0),
             signer,
             field: SignField::Notes,
             note: None,
@@ -43,7 +47,19 @@ impl SignOffForm {
     }
 
     pub fn notes_text(&self) -> String {
-        self.notes.lines().join("\n").trim_end().to_string()
+        self.notes.join("\n").trim_end().to_string()
+    }
+
+    /// Edits the notes as a text area would: `edit` gets one made from them, at the cursor.
+    fn edit_notes(&mut self, edit: impl FnOnce(&mut TextArea<'static>)) {
+        let mut area = TextArea::new(std::mem::take(&mut self.notes));
+        let (row, col) = self.cursor;
+        let clamp = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
+        area.move_cursor(CursorMove::Jump(clamp(row), clamp(col)));
+        edit(&mut area);
+        let cursor = area.cursor();
+        self.cursor = (cursor.0, cursor.1);
+        self.notes = area.into_lines();
     }
 }
 
@@ -83,9 +99,9 @@ pub(in crate::app) fn on_signoff_key(state: &mut State, key: KeyEvent, fx: &mut 
             };
         }
         _ => match form.field {
-            SignField::Notes => {
-                form.notes.input(key);
-            }
+            SignField::Notes => form.edit_notes(|area| {
+                area.input(key);
+            }),
             SignField::Signer => match key.code {
                 KeyCode::Char(c) if !ctrl && form.signer.chars().count() < MAX_SIGNER_CHARS => {
                     form.signer.push(c)
@@ -108,9 +124,9 @@ pub(in crate::app) fn on_signoff_paste(state: &mut State, text: &str) {
             .filter(|c| *c == '\n' || !c.is_control())
             .collect();
         match form.field {
-            SignField::Notes => {
-                form.notes.insert_str(clean);
-            }
+            SignField::Notes => form.edit_notes(|area| {
+                area.insert_str(clean);
+            }),
             SignField::Signer => form.signer.push_str(clean.lines().next().unwrap_or("")),
         }
     }
