@@ -1,6 +1,8 @@
 //! End to end: the real `deckhand` binary in a real pseudo-terminal. Typing keys, reading the screen through a
 //! vt100 emulator, checking the journal it leaves, the processes it leaves (none), and that the terminal is given
 //! back on quit, SIGTERM and SIGHUP.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The run lock: one console per plan and environment; released on drop; a dead holder's lock is taken over;
 //! racing acquirers cannot both win.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! What earlier runs left: the latest unfinished run of a plan and environment, the chain of resumed runs, and
 //! following a journal another console is writing.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};

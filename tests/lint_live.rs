@@ -1,6 +1,8 @@
 //! Live context against a real PostgreSQL (the shared harness) and SQLite: table sizes drive severity and lock
 //! estimates, sessions holding locks and long transactions show up with their pid, new tables are new, and a
 //! direct connection is not mistaken for a pooled one.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

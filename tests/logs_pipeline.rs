@@ -1,5 +1,7 @@
 //! The `[[logs]]` runners for real: a file followed across rotation and truncation, a command's million-line
 //! burst counted exactly through the app's buffer, a 10 MB line, invalid UTF-8, CRLF, restarts with backoff.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::io::Write;
 use std::path::Path;

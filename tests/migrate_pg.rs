@@ -1,6 +1,8 @@
 //! Migrations against a real PostgreSQL (the shared harness), per format: status → apply → status with the ledger
 //! rows compared to what the tool itself writes (sqlx: its own Migrator agrees, and blocks on deckhand's lock),
 //! Drizzle's out-of-order migrations, and Prisma's timestamps.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 
