@@ -257,13 +257,38 @@ fn an_idle_console_writes_nothing_to_the_terminal() {
     let plan_arg = plan.display().to_string();
     let mut app = PtyApp::start(&["run", &plan_arg], data.path());
     app.wait_for("Checklist 0/1");
-    std::thread::sleep(Duration::from_millis(500));
+    // Idle means: the preflight checks have answered and drawing has stopped. Then it must stay stopped.
+    quiet(&app);
     let before = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
     std::thread::sleep(Duration::from_secs(3));
     let after = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(after - before, 0, "an idle console must not redraw");
     app.send("q");
     assert_eq!(app.wait_exit(), 0);
+}
+
+/// Waits until no preflight check is still running and nothing has been written to the terminal for 200 ms; at
+/// most 30 s (a hang guard: a console that never stops drawing fails the idle test anyway).
+fn quiet(app: &PtyApp) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut last = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
+    let mut since = std::time::Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
+        if now != last {
+            (last, since) = (now, std::time::Instant::now());
+        } else if since.elapsed() >= Duration::from_millis(200)
+            && !app.contents().contains("checking")
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the console never went quiet:\n{}",
+            app.contents()
+        );
+    }
 }
 
 #[test]
