@@ -1,6 +1,8 @@
 //! Migration timings against a real PostgreSQL (the test harness's throwaway cluster, or TEST_DATABASE_URL):
 //! reading the status of 1,000 applied migrations, and applying 100 simple ones. Run: `cargo bench --bench
 //! migrations`. Prints medians; nothing here asserts a time.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 #[path = "../tests/common/pg.rs"]
 mod pg;

@@ -1,6 +1,8 @@
 //! `update()` tests for backups: taking one and following its progress and verification, the gate in front of
 //! migrations and `needs_backup` phases (and its typed override), restore with its picker and typed database
 //! name, rehearsal on a restored copy, and cancelling or quitting while a backup operation runs.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

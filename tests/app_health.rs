@@ -1,6 +1,8 @@
 //! `update()` tests for health checks and verify: consecutive thresholds, no data as inconclusive, the sliding
 //! window's error ratio, latency against the baseline, the baseline frozen at the first destructive phase, alerts
 //! journaled once per episode with their rollback prompt, the header and pane at 80x24, and the `v` key.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

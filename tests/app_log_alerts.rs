@@ -1,6 +1,8 @@
 //! `update()` tests: a `[[logs]]` source's error rate feeds the health alerting — nothing before the baselines
 //! freeze, an alert (journaled, in the header, offering the rollback) when errors pass `error_rate` over the
 //! window with enough lines to judge, cleared when the rate falls back.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! `update()` tests for the migrations pane: what an apply is refused for, the checklist gate and confirmation
 //! in front of it, journaling of results, a failed apply failing the run, and quitting while migrations run.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The release stages in `update()`: the stage order with typed reasons, the verify stage, the monitor window,
 //! sign-off, rollback (restore, then verify again), seeding in production, and resuming from a journal.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! `update()` tests: confirmation rules, the checklist gate, step sequencing, cancel and quit — by feeding
 //! actions and asserting state and effects, with no terminal and no processes.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! PostgreSQL backups against a real server: take, verify, restore in place and into a new database, both archive
 //! formats; damaged archives that `pg_restore --list` still accepts; a live table missing from an archive;
 //! rehearsals on a scratch copy (a migration that fails only on real data, one that applies).
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! PostgreSQL backups, the safety side: a rehearsal by a role without CREATEDB, no password on any command line
 //! or in any record, a too-old pg_dump refused up front, cancel and dropped futures leaving nothing behind, and
 //! a restore refusing an archive changed since it was taken.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

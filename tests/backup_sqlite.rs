@@ -1,6 +1,8 @@
 //! SQLite backups on real files with real sqlx: take → verify → restore in place round trip, damaged archives,
 //! comparison with the live database, a backup taken under an open write transaction, rehearsals of pending
 //! migrations on a scratch copy, refusals, and cancellation.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

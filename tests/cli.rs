@@ -1,5 +1,7 @@
 //! The command line as a user meets it: help and version, `check` on good and bad plans, exit codes for bad
 //! usage, and `history` reading runs back from the journal.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime};

@@ -1,5 +1,7 @@
 //! The demo's stand-in web service: `deckhand demo-service --detach` answers `/health` with its version, writes a
 //! log with traffic, replaces the running instance when started again, and exits when its owner is gone.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

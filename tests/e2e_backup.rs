@@ -1,6 +1,8 @@
 //! Backups end to end with the real binary: the demo (SQLite) in a pseudo-terminal — back up, apply the pending
 //! migration through the gate, restore the backup and find the migration pending again — and `deckhand backup` /
 //! `deckhand verify` from the shell against a real PostgreSQL.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! End to end: the real `deckhand` binary in a real pseudo-terminal. Typing keys, reading the screen through a
 //! vt100 emulator, checking the journal it leaves, the processes it leaves (none), and that the terminal is given
 //! back on quit, SIGTERM and SIGHUP.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 
@@ -253,14 +255,38 @@ fn an_idle_console_writes_nothing_to_the_terminal() {
     let plan_arg = plan.display().to_string();
     let mut app = PtyApp::start(&["run", &plan_arg], data.path());
     app.wait_for("Checklist 0/1");
-    // Start-up is over once the preflight checks have passed and their result is drawn.
-    app.wait_for("checks 1/1 ok");
+    // Idle means: the preflight checks have answered and drawing has stopped. Then it must stay stopped.
+    quiet(&app);
     let before = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
     std::thread::sleep(Duration::from_secs(3));
     let after = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(after - before, 0, "an idle console must not redraw");
     app.send("q");
     assert_eq!(app.wait_exit(), 0);
+}
+
+/// Waits until no preflight check is still running and nothing has been written to the terminal for 200 ms; at
+/// most 30 s (a hang guard: a console that never stops drawing fails the idle test anyway).
+fn quiet(app: &PtyApp) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut last = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
+    let mut since = std::time::Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(20));
+        let now = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
+        if now != last {
+            (last, since) = (now, std::time::Instant::now());
+        } else if since.elapsed() >= Duration::from_millis(200)
+            && !app.contents().contains("checking")
+        {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the console never went quiet:\n{}",
+            app.contents()
+        );
+    }
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! each migrations folder reads in its tool's format and lints without a dangerous statement; the deploy
 //! scripts are executable; no example file holds a credential (all through `${VAR}`), and `check` prints none of
 //! the secret values; and the folder holds exactly the five examples tested here.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

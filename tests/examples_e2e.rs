@@ -5,6 +5,8 @@
 //! three seconds and the deploy window is left out (it depends on the day the test runs). Everything else — the
 //! checklist, the backup, the dry-run, the apply with typed production confirmations, every phase, verify with the
 //! example's own SQL assertions, monitoring, sign-off and the report — is the example as written.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! Health probes against a tiny local HTTP(S) server (status, body, JSON pointer, slow answers, timeouts, refused
 //! connections, headers, a custom CA and the insecure flag), and `[[verify]]` assertions on a real PostgreSQL.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The run lock: one console per plan and environment; released on drop; a dead holder's lock is taken over;
 //! racing acquirers cannot both win.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -139,15 +141,17 @@ fn eight_racing_acquirers_exactly_one_wins() {
     for _round in 0..5 {
         let d = Arc::new(tempfile::tempdir().unwrap());
         let barrier = Arc::new(Barrier::new(8));
+        let tried = Arc::new(Barrier::new(8));
         let threads: Vec<_> = (0..8u32)
             .map(|i| {
                 let d = Arc::clone(&d);
                 let barrier = Arc::clone(&barrier);
+                let tried = Arc::clone(&tried);
                 std::thread::spawn(move || {
                     barrier.wait();
                     let got = acquire(d.path(), Path::new(PLAN), "production", info(100 + i, "x"));
-                    // Hold on until everyone has tried.
-                    std::thread::sleep(std::time::Duration::from_millis(200));
+                    // Hold on (to the lock, if won) until everyone has tried.
+                    tried.wait();
                     match got {
                         Ok(_lock) => true,
                         Err(LockError::Held(_)) => false,

@@ -1,5 +1,7 @@
 //! The Markdown release report: every section from a realistic journal, escaping (table cells, notes with
 //! fences), password masking, and the file written beside the journal.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};

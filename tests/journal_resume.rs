@@ -1,5 +1,7 @@
 //! What earlier runs left: the latest unfinished run of a plan and environment, the chain of resumed runs, and
 //! following a journal another console is writing.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -290,9 +292,11 @@ async fn follow_reads_new_lines_until_quit() {
     let d = tempfile::tempdir().unwrap();
     let mut j = run(d.path(), 0, vec![started("production", std::process::id())]);
     let path = j.path().to_path_buf();
+    // Each line is written once the follower has read the one before it: every one is new while following.
+    let (read_tx, mut read_rx) = tokio::sync::watch::channel(0u64);
     let writer = tokio::spawn(async move {
         for i in 0..3 {
-            tokio::time::sleep(Duration::from_millis(150)).await;
+            read_rx.wait_for(|&seq| seq > i).await.unwrap();
             j.append(
                 Event::StageStarted {
                     stage: format!("stage{i}"),
@@ -314,7 +318,10 @@ async fn follow_reads_new_lines_until_quit() {
     let mut seen = Vec::new();
     tokio::time::timeout(
         Duration::from_secs(10),
-        follow(&path, std::process::id(), |e| seen.push(e.seq)),
+        follow(&path, std::process::id(), |e| {
+            seen.push(e.seq);
+            read_tx.send_replace(e.seq);
+        }),
     )
     .await
     .expect("follow returns at the Quit")

@@ -1,5 +1,7 @@
 //! `deckhand lint` as CI uses it: exit codes by threshold, the JSON shape, ignore comments with and without a
 //! reason, folders of a migration tool and loose files, and bad usage.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

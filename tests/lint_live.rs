@@ -1,6 +1,8 @@
 //! Live context against a real PostgreSQL (the shared harness) and SQLite: table sizes drive severity and lock
 //! estimates, sessions holding locks and long transactions show up with their pid, new tables are new, and a
 //! direct connection is not mistaken for a pooled one.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 
@@ -180,10 +182,21 @@ async fn a_session_holding_a_lock_on_the_table_shows_up_with_its_pid() {
 #[tokio::test]
 async fn a_long_transaction_is_a_blocker_even_on_an_untouched_table() {
     let tdb = fresh_db().await;
-    let _setup = big_and_small(&tdb).await;
+    let mut setup = big_and_small(&tdb).await;
     let (mut holder, pid) = other_session(&tdb, "batch").await;
     exec(&mut holder, "BEGIN; SELECT count(*) FROM small;").await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The server's own clock says when the transaction is a second old (the threshold read with below).
+    let aged = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 \
+                AND xact_start <= clock_timestamp() - interval '1 second'";
+    common::wait_until("the transaction to be a second old", async || {
+        let n: i64 = sqlx::query_scalar(aged)
+            .bind(i32::try_from(pid).unwrap())
+            .fetch_one(&mut setup)
+            .await
+            .unwrap();
+        n > 0
+    })
+    .await;
 
     let mut db = connect(&tdb.url).await;
     let ctx = read(&mut db, &["big"], Duration::from_secs(1)).await;

@@ -1,6 +1,8 @@
 //! Migration risk analysis (`deckhand::lint`): the exact findings for SQL of each class, safe migrations that must
 //! stay clean, unparseable SQL, `-- deckhand:ignore` comments, the lock_timeout option and the atomicity preview.
 //! Statements are split by deckhand's own splitter, as deckhand does before it applies a file.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use deckhand::lint::{Class, FileReport, Finding, Options, analyze, analyze_migration};
 use deckhand::migrate::split::split;

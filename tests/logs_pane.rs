@@ -1,6 +1,8 @@
 //! The logs pane through `update` and the real views: filter (incremental re-scan, invalid regex), n/N search,
 //! level and source toggles, source status (restarting, quiet, failed), error rate, and escape sequences that
 //! reach the screen inert.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! Migrations end to end with the real binary: `deckhand status` exit codes and JSON against a real PostgreSQL,
 //! and the console applying a migration that is killed half-way (kill -9 during pg_sleep): nothing half-applied,
 //! no ledger row, the advisory lock released.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

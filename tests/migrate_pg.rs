@@ -1,6 +1,8 @@
 //! Migrations against a real PostgreSQL (the shared harness), per format: status → apply → status with the ledger
 //! rows compared to what the tool itself writes (sqlx: its own Migrator agrees, and blocks on deckhand's lock),
 //! Drizzle's out-of-order migrations, and Prisma's timestamps.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 
@@ -192,13 +194,29 @@ async fn sqlx_lock_key_is_the_one_sqlx_takes() {
     deckhand::migrate::lock::acquire(&mut holder, key, Duration::from_secs(1))
         .await
         .unwrap();
-    // While deckhand holds it, sqlx's migrator blocks on the same lock.
+    // While deckhand holds it, sqlx's migrator blocks on the same lock: it waits in pg_locks (with another key it
+    // would take its own lock and finish).
     let mut conn = tdb.connect().await;
     let migrator = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
-    let blocked = tokio::time::timeout(Duration::from_millis(700), migrator.run(&mut conn)).await;
+    let run = migrator.run(&mut conn);
+    let mut watcher = tdb.connect().await;
+    let waiting = common::wait_until("sqlx's migrator to wait on a lock", async || {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        waiting > 0
+    });
+    let finished = tokio::select! {
+        ran = run => Some(ran),
+        () = waiting => None,
+    };
     assert!(
-        blocked.is_err(),
-        "sqlx got past deckhand's lock: the keys differ"
+        finished.is_none(),
+        "sqlx got past deckhand's lock: the keys differ ({finished:?})"
     );
 }
 

@@ -1,6 +1,8 @@
 //! Applying migrations against a real PostgreSQL when things go wrong: concurrent applies, table locks held
 //! elsewhere (also with startup options lost to a pooler), failing statements and their positions, CONCURRENTLY
 //! files, problems that block an apply until resolved, dry-run, and stale resolve requests.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 
@@ -33,7 +35,18 @@ async fn two_concurrent_applies_one_wins_the_other_names_the_holder() {
         let spec = spec.clone();
         async move { apply_all(&spec).await }
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut watcher = tdb.connect().await;
+    common::wait_until("the first apply to hold the migration lock", async || {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+             AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        n > 0
+    })
+    .await;
     let quick = Options {
         lock_wait: Duration::from_millis(300),
         applied_by: "second".into(),

@@ -3,6 +3,8 @@
 //! that migration's revert back and is reported with its statement; a migration without a down file, or not
 //! applied, is refused before anything runs; a table lock held elsewhere fails the revert within `lock_timeout`;
 //! Prisma folders are never revertible; the runner reports the outcome.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Migration folders of Prisma, sqlx, Drizzle and plain SQL (fixtures under tests/fixtures/migrations):
 //! detection, order, keys, statements, down files, checksums against independently computed digests and
 //! against sqlx's own resolver (errors: tests/migrate_source_errors.rs).
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! Migrations on SQLite (the demo's target): sqlx and plain formats round trip, sqlx's own migrator agrees with
 //! the ledger deckhand writes, dry-run leaves nothing behind, and formats SQLite cannot hold are refused.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! safe to make in parallel and gone once dropped; sessions are seen in pg_stat_activity; the server
 //! is recent enough; binaries are found; and the throwaway cluster is stopped and removed when the
 //! test process dies, even by SIGKILL.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

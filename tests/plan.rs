@@ -1,5 +1,7 @@
 //! Plan files: a full valid plan, interpolation and masking, cwd joining, checksums, the backup, health, verify
 //! and logs sections (the invalid fixtures are in plan_fixtures.rs).
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,5 +1,7 @@
 //! Plan environments (`[environments.NAME]`: selection, whole-section overrides, vars, production and seeding
 //! flags) and the release sections: `[rollback]`, `[window]`, `[monitor]`, `[notify]`, `[[smoke]]`, seed phases.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};

@@ -1,5 +1,7 @@
 //! Every invalid plan fixture under tests/fixtures/invalid with the exact message `load` gives: file:line:column,
 //! the key path, and what was expected.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::path::Path;
 

@@ -1,5 +1,7 @@
 //! Integration tests of the command runner against real `sh` processes: output batching and order,
 //! exit reporting, timeouts, cancellation, cleanup of whole process groups, logging and sanitizing.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,7 @@
 //! View tests: the whole screen rendered from a `State` into ratatui's `TestBackend`, snapshotted with insta at
 //! 80x24 and 160x48, plus cell-style asserts where colour carries meaning (production and danger are red).
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

@@ -104,14 +104,6 @@ pub fn take(plan: &Plan) -> u8 {
             return 1;
         }
     };
-    let record = |j: &mut Journal, ev: Event| {
-        if let Err(e) = j.append(ev, SystemTime::now()) {
-            eprintln!(
-                "deckhand: JOURNAL WRITE FAILED ({}): {e}",
-                j.path().display()
-            );
-        }
-    };
     record(&mut journal, deckhand::console::run_started(plan));
     record(
         &mut journal,
@@ -120,86 +112,7 @@ pub fn take(plan: &Plan) -> u8 {
             dir: job.backup.dir.display().to_string(),
         },
     );
-    let code = rt.block_on(async {
-        let (tx, mut rx) = mpsc::channel(64);
-        let token = CancellationToken::new();
-        if let Err(e) = cancel_on_signals(token.clone()) {
-            eprintln!("deckhand: cannot install signal handlers: {e}");
-            return 1;
-        }
-        tokio::spawn(deckhand::runner::backup::take(job, tx, token));
-        let mut printer = Printer {
-            tty: std::io::stderr().is_terminal(),
-            last: None,
-            shown: false,
-        };
-        let mut busy = BackupWork::Taking;
-        let mut code = 1;
-        while let Some(RunnerEvent::Backup(ev)) = rx.recv().await {
-            match *ev {
-                BackupEvent::Progress(p) => printer.progress(busy, &p),
-                BackupEvent::Taken(a) => {
-                    busy = BackupWork::Verifying;
-                    printer.line(&format!(
-                        "written {} ({}, sha256 {}) in {}",
-                        a.path.display(),
-                        human_bytes(a.size),
-                        a.sha256,
-                        humantime::format_duration(Duration::from_millis(a.took_ms))
-                    ));
-                    record(
-                        &mut journal,
-                        Event::BackupTaken {
-                            file: a.path.display().to_string(),
-                            size: a.size,
-                            sha256: a.sha256,
-                            duration_ms: a.took_ms,
-                        },
-                    );
-                }
-                BackupEvent::Verified {
-                    archive,
-                    verification: v,
-                    deleted,
-                } => {
-                    code = report_verified(&mut printer, &archive, &v);
-                    record(
-                        &mut journal,
-                        Event::BackupVerified {
-                            file: archive.path.display().to_string(),
-                            ok: v.ok,
-                            tables: v.tables.len(),
-                            compared_with_live: v.compared_with_live,
-                            problems: v.problems,
-                            duration_ms: v.took.as_millis() as u64,
-                        },
-                    );
-                    match deleted {
-                        Some(Ok(files)) => {
-                            let files: Vec<String> =
-                                files.iter().map(|f| f.display().to_string()).collect();
-                            printer.line(&format!("retention deleted {}", files.join(", ")));
-                            record(&mut journal, Event::BackupsDeleted { files });
-                        }
-                        Some(Err(error)) => {
-                            printer
-                                .line(&format!("retention could not delete old backups: {error}"));
-                            let what = "retention".into();
-                            record(&mut journal, Event::BackupFailed { what, error });
-                        }
-                        None => {}
-                    }
-                }
-                BackupEvent::Failed { op, error, .. } => {
-                    printer.line(&format!("deckhand: {} failed: {error}", op.label()));
-                    let what = op.label().into();
-                    record(&mut journal, Event::BackupFailed { what, error });
-                }
-                _ => {}
-            }
-        }
-        code
-    });
+    let code = rt.block_on(run_take(job, &mut journal));
     let reason = if code == 0 {
         "backup verified"
     } else {
@@ -214,6 +127,112 @@ pub fn take(plan: &Plan) -> u8 {
     );
     eprintln!("deckhand: journal {}", journal.path().display());
     code
+}
+
+/// Appends to the run's journal; a failed write is said on stderr and does not stop the backup.
+fn record(j: &mut Journal, ev: Event) {
+    if let Err(e) = j.append(ev, SystemTime::now()) {
+        eprintln!(
+            "deckhand: JOURNAL WRITE FAILED ({}): {e}",
+            j.path().display()
+        );
+    }
+}
+
+/// Takes the backup and follows it to its end, printing and journaling each event; the exit code.
+async fn run_take(job: Job, journal: &mut Journal) -> u8 {
+    let (tx, mut rx) = mpsc::channel(64);
+    let token = CancellationToken::new();
+    if let Err(e) = cancel_on_signals(token.clone()) {
+        eprintln!("deckhand: cannot install signal handlers: {e}");
+        return 1;
+    }
+    tokio::spawn(deckhand::runner::backup::take(job, tx, token));
+    let mut printer = Printer {
+        tty: std::io::stderr().is_terminal(),
+        last: None,
+        shown: false,
+    };
+    let mut busy = BackupWork::Taking;
+    let mut code = 1;
+    while let Some(RunnerEvent::Backup(ev)) = rx.recv().await {
+        match *ev {
+            BackupEvent::Progress(p) => printer.progress(busy, &p),
+            BackupEvent::Taken(a) => {
+                busy = BackupWork::Verifying;
+                on_taken(&mut printer, journal, a);
+            }
+            BackupEvent::Verified {
+                archive,
+                verification,
+                deleted,
+            } => {
+                code = report_verified(&mut printer, &archive, &verification);
+                on_verified(&mut printer, journal, &archive, verification, deleted);
+            }
+            BackupEvent::Failed { op, error, .. } => {
+                printer.line(&format!("deckhand: {} failed: {error}", op.label()));
+                let what = op.label().into();
+                record(journal, Event::BackupFailed { what, error });
+            }
+            _ => {}
+        }
+    }
+    code
+}
+
+/// The dump is written: said and journaled.
+fn on_taken(printer: &mut Printer, journal: &mut Journal, a: backup::Archive) {
+    printer.line(&format!(
+        "written {} ({}, sha256 {}) in {}",
+        a.path.display(),
+        human_bytes(a.size),
+        a.sha256,
+        humantime::format_duration(Duration::from_millis(a.took_ms))
+    ));
+    record(
+        journal,
+        Event::BackupTaken {
+            file: a.path.display().to_string(),
+            size: a.size,
+            sha256: a.sha256,
+            duration_ms: a.took_ms,
+        },
+    );
+}
+
+/// The verification's result and retention's deletions, journaled (the result is printed by `report_verified`).
+fn on_verified(
+    printer: &mut Printer,
+    journal: &mut Journal,
+    archive: &backup::Archive,
+    v: backup::Verification,
+    deleted: Option<Result<Vec<std::path::PathBuf>, String>>,
+) {
+    record(
+        journal,
+        Event::BackupVerified {
+            file: archive.path.display().to_string(),
+            ok: v.ok,
+            tables: v.tables.len(),
+            compared_with_live: v.compared_with_live,
+            problems: v.problems,
+            duration_ms: v.took.as_millis() as u64,
+        },
+    );
+    match deleted {
+        Some(Ok(files)) => {
+            let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+            printer.line(&format!("retention deleted {}", files.join(", ")));
+            record(journal, Event::BackupsDeleted { files });
+        }
+        Some(Err(error)) => {
+            printer.line(&format!("retention could not delete old backups: {error}"));
+            let what = "retention".into();
+            record(journal, Event::BackupFailed { what, error });
+        }
+        None => {}
+    }
 }
 
 /// Prints a verification's result; 0 when the backup is verified (and recorded as such), else 1.

@@ -79,11 +79,15 @@ impl Executor {
                         duration: Duration::ZERO,
                     }));
                 }
-                Effect::StartStep(id) => self.start(id, state),
-                Effect::CancelStep(id) => {
-                    if let Some((token, _)) = self.steps.get(&id) {
-                        token.cancel();
-                    }
+                Effect::ApplyMigrations(_)
+                | Effect::ResolveMigration(_)
+                | Effect::DryRunMigrations
+                | Effect::TakeBackup
+                | Effect::RestoreBackup { .. }
+                | Effect::RehearseBackup(_)
+                    if unrecorded =>
+                {
+                    feedback.push(unrecorded_refusal(&effect));
                 }
                 Effect::Journal(event) => {
                     let critical = event.is_critical();
@@ -96,87 +100,26 @@ impl Executor {
                         )));
                     }
                 }
-                Effect::LoadMigrations => self.database(state, |db, tx| {
-                    tokio::spawn(migrate_runner::load(db, tx));
-                }),
-                Effect::ApplyMigrations(_)
-                | Effect::ResolveMigration(_)
+                Effect::LoadMigrations
+                | Effect::ApplyMigrations(_)
+                | Effect::StopMigrations
                 | Effect::DryRunMigrations
-                    if unrecorded =>
-                {
-                    feedback.push(unrecorded_refusal(&effect));
-                }
-                Effect::ApplyMigrations(confirmed) => {
-                    let token = CancellationToken::new();
-                    self.migration_stop = Some(token.clone());
-                    let by = self.operator.clone();
-                    self.database(state, move |db, tx| {
-                        tokio::spawn(migrate_runner::apply(db, by, confirmed, tx, token));
-                    });
-                }
-                Effect::StopMigrations => {
-                    if let Some(t) = &self.migration_stop {
-                        t.cancel();
-                    }
-                }
-                Effect::DryRunMigrations => self.database(state, |db, tx| {
-                    tokio::spawn(migrate_runner::dry_run(db, tx));
-                }),
-                Effect::ResolveMigration(req) => {
-                    let by = self.operator.clone();
-                    self.database(state, move |db, tx| {
-                        tokio::spawn(migrate_runner::resolve(db, req, by, tx));
-                    });
-                }
-                Effect::TakeBackup | Effect::RestoreBackup { .. } | Effect::RehearseBackup(_)
-                    if unrecorded =>
-                {
-                    feedback.push(unrecorded_refusal(&effect));
-                }
-                Effect::ListBackups => {
-                    if let Some(b) = &state.plan.backup {
-                        tokio::spawn(backup_runner::list(b.dir.clone(), self.tx.clone()));
-                    }
-                }
-                Effect::TakeBackup => self.backup(state, BackupOp::Take, backup_runner::take),
-                Effect::CancelBackup => {
-                    if let Some((token, _)) = &self.backup_task {
+                | Effect::ResolveMigration(_)
+                | Effect::RunVerify
+                | Effect::RevertMigrations(_) => self.database_effect(effect, state),
+                Effect::ListBackups
+                | Effect::TakeBackup
+                | Effect::CancelBackup
+                | Effect::RestoreBackup { .. }
+                | Effect::RehearseBackup(_) => self.backup_effect(effect, state),
+                Effect::StartStep(id) => self.start(id, state),
+                Effect::CancelStep(id) => {
+                    if let Some((token, _)) = self.steps.get(&id) {
                         token.cancel();
                     }
                 }
-                Effect::RestoreBackup { archive, mode } => {
-                    self.backup(state, BackupOp::Restore, |job, tx, token| {
-                        backup_runner::restore(job, archive, mode, tx, token)
-                    })
-                }
-                Effect::RehearseBackup(archive) => {
-                    self.backup(state, BackupOp::Rehearse, |job, tx, token| {
-                        backup_runner::rehearse(job, archive, tx, token)
-                    })
-                }
                 Effect::StartHealthChecks => self.start_health(state),
-                Effect::RunVerify => {
-                    let checks = state.plan.verify.clone();
-                    self.database(state, move |db, tx| {
-                        tokio::spawn(crate::runner::verify::run(db, checks, tx));
-                    });
-                }
-                Effect::StartLogSources if self.log_sources.is_none() => {
-                    let token = CancellationToken::new();
-                    let handles = (state.plan.logs.iter().cloned().enumerate())
-                        .map(|(i, src)| {
-                            let run = crate::runner::logs::run_source(
-                                i,
-                                src,
-                                self.tx.clone(),
-                                token.child_token(),
-                            );
-                            tokio::spawn(run)
-                        })
-                        .collect();
-                    self.log_sources = Some((token, handles));
-                }
-                Effect::StartLogSources => {}
+                Effect::StartLogSources => self.start_log_sources(state),
                 Effect::Preflight => {
                     let run = crate::runner::preflight::run(state.plan.clone(), self.tx.clone());
                     tokio::spawn(run);
@@ -185,9 +128,6 @@ impl Executor {
                     let run = crate::runner::smoke::run(state.plan.smoke.clone(), self.tx.clone());
                     tokio::spawn(run);
                 }
-                Effect::RevertMigrations(names) => self.database(state, move |db, tx| {
-                    tokio::spawn(crate::runner::migrate::revert(db, names, tx));
-                }),
                 Effect::Notify { what, text } => {
                     if let Some(n) = state.plan.notify.clone() {
                         let send = crate::runner::notify::send(n, what, text, self.tx.clone());
@@ -199,6 +139,92 @@ impl Executor {
             }
         }
         feedback
+    }
+
+    /// The effects that work on the plan's database: migrations (load, apply, stop, rehearse, resolve, revert)
+    /// and the verify queries. `apply` routes only those here.
+    fn database_effect(&mut self, effect: Effect, state: &State) {
+        match effect {
+            Effect::LoadMigrations => self.database(state, |db, tx| {
+                tokio::spawn(migrate_runner::load(db, tx));
+            }),
+            Effect::ApplyMigrations(confirmed) => {
+                let token = CancellationToken::new();
+                self.migration_stop = Some(token.clone());
+                let by = self.operator.clone();
+                self.database(state, move |db, tx| {
+                    tokio::spawn(migrate_runner::apply(db, by, confirmed, tx, token));
+                });
+            }
+            Effect::StopMigrations => {
+                if let Some(t) = &self.migration_stop {
+                    t.cancel();
+                }
+            }
+            Effect::DryRunMigrations => self.database(state, |db, tx| {
+                tokio::spawn(migrate_runner::dry_run(db, tx));
+            }),
+            Effect::ResolveMigration(req) => {
+                let by = self.operator.clone();
+                self.database(state, move |db, tx| {
+                    tokio::spawn(migrate_runner::resolve(db, req, by, tx));
+                });
+            }
+            Effect::RunVerify => {
+                let checks = state.plan.verify.clone();
+                self.database(state, move |db, tx| {
+                    tokio::spawn(crate::runner::verify::run(db, checks, tx));
+                });
+            }
+            Effect::RevertMigrations(names) => self.database(state, move |db, tx| {
+                tokio::spawn(crate::runner::migrate::revert(db, names, tx));
+            }),
+            other => tracing::error!("not a database effect: {other:?}"),
+        }
+    }
+
+    /// The effects on backups: list, take, cancel, restore, rehearse. `apply` routes only those here.
+    fn backup_effect(&mut self, effect: Effect, state: &State) {
+        match effect {
+            Effect::ListBackups => {
+                if let Some(b) = &state.plan.backup {
+                    tokio::spawn(backup_runner::list(b.dir.clone(), self.tx.clone()));
+                }
+            }
+            Effect::TakeBackup => self.backup(state, BackupOp::Take, backup_runner::take),
+            Effect::CancelBackup => {
+                if let Some((token, _)) = &self.backup_task {
+                    token.cancel();
+                }
+            }
+            Effect::RestoreBackup { archive, mode } => {
+                self.backup(state, BackupOp::Restore, |job, tx, token| {
+                    backup_runner::restore(job, archive, mode, tx, token)
+                })
+            }
+            Effect::RehearseBackup(archive) => {
+                self.backup(state, BackupOp::Rehearse, |job, tx, token| {
+                    backup_runner::rehearse(job, archive, tx, token)
+                })
+            }
+            other => tracing::error!("not a backup effect: {other:?}"),
+        }
+    }
+
+    /// Starts the `[[logs]]` sources, once: all stopped by one token.
+    fn start_log_sources(&mut self, state: &State) {
+        if self.log_sources.is_some() {
+            return;
+        }
+        let token = CancellationToken::new();
+        let handles = (state.plan.logs.iter().cloned().enumerate())
+            .map(|(i, src)| {
+                let run =
+                    crate::runner::logs::run_source(i, src, self.tx.clone(), token.child_token());
+                tokio::spawn(run)
+            })
+            .collect();
+        self.log_sources = Some((token, handles));
     }
 
     /// Writes the run's Markdown report beside its journal (the runs it resumed included) and journals where.

@@ -174,6 +174,13 @@ fn run(entries: &[Entry]) -> String {
     if out.is_empty() {
         return out;
     }
+    let result = result(entries);
+    w!(out, "- **Result: {result}**");
+    out
+}
+
+/// How the run ended, from its last sign-off, rollback and quit.
+fn result(entries: &[Entry]) -> String {
     let signed = entries.iter().rev().find_map(|e| match &e.event {
         Event::SignedOff { by, .. } => Some(by.as_str()),
         _ => None,
@@ -186,7 +193,7 @@ fn run(entries: &[Entry]) -> String {
         Event::Quit { exit_code, .. } => Some(*exit_code),
         _ => None,
     });
-    let result = match (signed, rolled_back, quit) {
+    match (signed, rolled_back, quit) {
         (Some(by), None, _) => format!("signed off by {}", inline(by)),
         (Some(by), Some(true), _) => format!("rolled back, signed off by {}", inline(by)),
         (_, Some(false), _) => "rollback FAILED".to_string(),
@@ -194,9 +201,7 @@ fn run(entries: &[Entry]) -> String {
         (None, None, Some(0)) => "ended without sign-off".to_string(),
         (None, None, Some(code)) => format!("FAILED (exit {code})"),
         (None, None, None) => "no end recorded (crashed or still running)".to_string(),
-    };
-    w!(out, "- **Result: {result}**");
-    out
+    }
 }
 
 fn checklist(entries: &[Entry]) -> String {

@@ -71,32 +71,7 @@ impl Builder<'_> {
             Some(b) => Some(self.backup(b)?),
             None => None,
         };
-        if raw.phase.is_empty() && database.is_none() {
-            return Err(self.err(
-                0..0,
-                "phase",
-                "the plan has no [[phase]]; expected at least one",
-            ));
-        }
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        let mut phases = Vec::with_capacity(raw.phase.len());
-        for (i, raw_phase) in raw.phase.iter().enumerate() {
-            let phase = self.phase(i, raw_phase)?;
-            if let Some(first) = seen.get(&phase.name) {
-                let span = raw_phase
-                    .get_ref()
-                    .name
-                    .as_ref()
-                    .map_or(raw_phase.span(), Spanned::span);
-                let message = format!(
-                    "duplicate phase name \"{}\" (already used by phase[{first}])",
-                    phase.name
-                );
-                return Err(self.err(span, &format!("phase[{i}].name"), &message));
-            }
-            seen.insert(phase.name.clone(), i);
-            phases.push(phase);
-        }
+        let phases = self.phases(&raw.phase, database.is_some())?;
         let health = raw
             .health
             .iter()
@@ -147,6 +122,41 @@ impl Builder<'_> {
             monitor,
             notify,
         })
+    }
+
+    /// The phases, in order; their names are unique. A plan without a database needs at least one.
+    fn phases(
+        &self,
+        raw: &[Spanned<RawPhase>],
+        has_database: bool,
+    ) -> Result<Vec<Phase>, PlanError> {
+        if raw.is_empty() && !has_database {
+            return Err(self.err(
+                0..0,
+                "phase",
+                "the plan has no [[phase]]; expected at least one",
+            ));
+        }
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut phases = Vec::with_capacity(raw.len());
+        for (i, raw_phase) in raw.iter().enumerate() {
+            let phase = self.phase(i, raw_phase)?;
+            if let Some(first) = seen.get(&phase.name) {
+                let span = raw_phase
+                    .get_ref()
+                    .name
+                    .as_ref()
+                    .map_or(raw_phase.span(), Spanned::span);
+                let message = format!(
+                    "duplicate phase name \"{}\" (already used by phase[{first}])",
+                    phase.name
+                );
+                return Err(self.err(span, &format!("phase[{i}].name"), &message));
+            }
+            seen.insert(phase.name.clone(), i);
+            phases.push(phase);
+        }
+        Ok(phases)
     }
 
     pub(super) fn err(&self, span: Range<usize>, key: &str, message: &str) -> PlanError {

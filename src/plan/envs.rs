@@ -5,6 +5,8 @@
 //! validation, so every span still points into the one plan file; only the chosen environment is validated
 //! (the others must still deserialize: unknown keys are errors everywhere).
 
+use std::ops::Range;
+
 use toml::Spanned;
 
 use super::build::{Builder, env_key_offset, is_environment_word};
@@ -74,14 +76,41 @@ impl Builder<'_> {
             }
         }
         let names: Vec<String> = entries.iter().map(|(n, _)| n.clone()).collect();
+        let chosen = self.choose(raw, env, &names, &table_span)?;
+        let Some((_, picked)) = entries.into_iter().find(|(n, _)| *n == chosen) else {
+            return Err(self.err(table_span, "environments", "environment vanished"));
+        };
+        let e = picked.into_inner();
+        let vars = self.vars(&e, &chosen)?;
+        let (production, allow_seed) = (e.production, e.allow_seed);
+        let overridden = take_overrides(raw, e);
+        Ok(Selection {
+            chosen: Some(chosen),
+            required: None,
+            names,
+            vars,
+            production,
+            allow_seed,
+            overridden,
+        })
+    }
+
+    /// The environment this run targets: `--env`, else `[project] environment`; it must be one of `names`.
+    fn choose(
+        &self,
+        raw: &RawPlan,
+        env: Option<&str>,
+        names: &[String],
+        table_span: &Range<usize>,
+    ) -> Result<String, PlanError> {
         let list = names.join(", ");
-        let chosen = match env {
-            Some(want) if names.iter().any(|n| n == want) => want.to_string(),
+        match env {
+            Some(want) if names.iter().any(|n| n == want) => Ok(want.to_string()),
             Some(want) => {
                 let message = format!(
                     "unknown environment \"{want}\" (from --env): this plan defines environments {list}"
                 );
-                return Err(self.err(table_span, "environments", &message));
+                Err(self.err(table_span.clone(), "environments", &message))
             }
             None => {
                 let project_env = raw
@@ -93,7 +122,7 @@ impl Builder<'_> {
                     None => None,
                 };
                 match resolved {
-                    Some(name) if names.contains(&name) => name,
+                    Some(name) if names.contains(&name) => Ok(name),
                     other => {
                         let note = other
                             .map(|n| format!(" ([project] environment \"{n}\" is none of them)"))
@@ -101,18 +130,18 @@ impl Builder<'_> {
                         let message = format!(
                             "this plan defines environments {list}: choose one with --env{note}"
                         );
-                        return Err(self.err(table_span, "environments", &message));
+                        Err(self.err(table_span.clone(), "environments", &message))
                     }
                 }
             }
-        };
-        let Some((_, picked)) = entries.into_iter().find(|(n, _)| *n == chosen) else {
-            return Err(self.err(table_span, "environments", "environment vanished"));
-        };
-        let e = picked.into_inner();
+        }
+    }
+
+    /// The chosen environment's `vars`, in file order; their names must be variable names.
+    fn vars(&self, e: &RawEnvironment, chosen: &str) -> Result<Vec<(String, String)>, PlanError> {
         let mut vars: Vec<(&String, &Spanned<String>)> = e.vars.iter().collect();
         vars.sort_by_key(|(_, v)| v.span().start);
-        let vars = vars
+        vars
             .into_iter()
             .map(|(key, value)| {
                 if interp::is_variable_name(key) {
@@ -129,61 +158,58 @@ impl Builder<'_> {
                     &message,
                 ))
             })
-            .collect::<Result<_, _>>()?;
-        let mut overridden = Vec::new();
-        let mut replace = |name: &'static str, present: bool| {
-            if present {
-                overridden.push(name);
-            }
-        };
-        replace("database", e.database.is_some());
-        replace("backup", e.backup.is_some());
-        replace("health", e.health.is_some());
-        replace("smoke", e.smoke.is_some());
-        replace("verify", e.verify.is_some());
-        replace("logs", e.logs.is_some());
-        replace("rollback", e.rollback.is_some());
-        replace("window", e.window.is_some());
-        replace("monitor", e.monitor.is_some());
-        replace("notify", e.notify.is_some());
-        if e.database.is_some() {
-            raw.database = e.database;
-        }
-        if e.backup.is_some() {
-            raw.backup = e.backup;
-        }
-        if let Some(v) = e.health {
-            raw.health = v;
-        }
-        if let Some(v) = e.smoke {
-            raw.smoke = v;
-        }
-        if let Some(v) = e.verify {
-            raw.verify = v;
-        }
-        if let Some(v) = e.logs {
-            raw.logs = v;
-        }
-        if e.rollback.is_some() {
-            raw.rollback = e.rollback;
-        }
-        if e.window.is_some() {
-            raw.window = e.window;
-        }
-        if e.monitor.is_some() {
-            raw.monitor = e.monitor;
-        }
-        if e.notify.is_some() {
-            raw.notify = e.notify;
-        }
-        Ok(Selection {
-            chosen: Some(chosen),
-            required: None,
-            names,
-            vars,
-            production: e.production,
-            allow_seed: e.allow_seed,
-            overridden,
-        })
+            .collect()
     }
+}
+
+/// Moves the chosen environment's sections into `raw`, each replacing the base plan's whole section; the names of
+/// those replaced.
+fn take_overrides(raw: &mut RawPlan, e: RawEnvironment) -> Vec<&'static str> {
+    let mut overridden = Vec::new();
+    let mut replace = |name: &'static str, present: bool| {
+        if present {
+            overridden.push(name);
+        }
+    };
+    replace("database", e.database.is_some());
+    replace("backup", e.backup.is_some());
+    replace("health", e.health.is_some());
+    replace("smoke", e.smoke.is_some());
+    replace("verify", e.verify.is_some());
+    replace("logs", e.logs.is_some());
+    replace("rollback", e.rollback.is_some());
+    replace("window", e.window.is_some());
+    replace("monitor", e.monitor.is_some());
+    replace("notify", e.notify.is_some());
+    if e.database.is_some() {
+        raw.database = e.database;
+    }
+    if e.backup.is_some() {
+        raw.backup = e.backup;
+    }
+    if let Some(v) = e.health {
+        raw.health = v;
+    }
+    if let Some(v) = e.smoke {
+        raw.smoke = v;
+    }
+    if let Some(v) = e.verify {
+        raw.verify = v;
+    }
+    if let Some(v) = e.logs {
+        raw.logs = v;
+    }
+    if e.rollback.is_some() {
+        raw.rollback = e.rollback;
+    }
+    if e.window.is_some() {
+        raw.window = e.window;
+    }
+    if e.monitor.is_some() {
+        raw.monitor = e.monitor;
+    }
+    if e.notify.is_some() {
+        raw.notify = e.notify;
+    }
+    overridden
 }

@@ -2,6 +2,7 @@
 //! thresholds and alert settings), `[[verify]]` SQL assertions (`expect = ">= 58"`) and `[[logs]]` sources (a
 //! command or a followed file).
 
+use std::ops::Range;
 use std::time::Duration;
 
 use toml::Spanned;
@@ -43,20 +44,7 @@ impl Builder<'_> {
             );
             return Err(self.err(span, &key("url"), &message));
         }
-        let method = match &h.method {
-            None => "GET".to_string(),
-            Some(m) => {
-                let v = self.resolve(m, &key("method"))?.value.to_ascii_uppercase();
-                if !METHODS.contains(&v.as_str()) {
-                    let message = format!(
-                        "unknown method \"{v}\": expected one of {}",
-                        METHODS.join(", ")
-                    );
-                    return Err(self.err(m.span(), &key("method"), &message));
-                }
-                v
-            }
-        };
+        let method = self.method(h.method.as_ref(), &key("method"))?;
         let mut entries: Vec<(&String, &Spanned<String>)> = h.headers.iter().collect();
         entries.sort_by_key(|(_, v)| v.span().start);
         let headers = entries
@@ -67,58 +55,9 @@ impl Builder<'_> {
             None => StatusMatch::Range(200, 299),
             Some(s) => self.status(s, &key("expect_status"))?,
         };
-        let json = match (&h.json_pointer, &h.json_equals) {
-            (Some(ptr), Some(value)) => {
-                let pointer = self.resolve(ptr, &key("json_pointer"))?.value;
-                if !(pointer.is_empty() || pointer.starts_with('/')) {
-                    let message =
-                        format!("invalid JSON pointer \"{pointer}\": expected \"/field/sub\"");
-                    return Err(self.err(ptr.span(), &key("json_pointer"), &message));
-                }
-                let value = serde_json::to_value(value.get_ref())
-                    .map_err(|e| self.err(value.span(), &key("json_equals"), &e.to_string()))?;
-                Some((pointer, value))
-            }
-            (None, None) => None,
-            (Some(s), None) => {
-                let message = "json_pointer needs json_equals (the value it must have)";
-                return Err(self.err(s.span(), &key("json_pointer"), message));
-            }
-            (None, Some(v)) => {
-                let message = "json_equals needs json_pointer (where in the body to look)";
-                return Err(self.err(v.span(), &key("json_equals"), message));
-            }
-        };
+        let json = self.json_match(h, &p)?;
         let dur = |v: &Option<Spanned<String>>, k: &str| {
             v.as_ref().map(|v| self.timeout(v, &key(k))).transpose()
-        };
-        let count = |v: &Option<Spanned<i64>>, k: &str, default: u32| -> Result<u32, PlanError> {
-            match v {
-                None => Ok(default),
-                Some(n) if (1..=1000).contains(n.get_ref()) => Ok(*n.get_ref() as u32),
-                Some(n) => Err(self.err(
-                    n.span(),
-                    &key(k),
-                    &format!(
-                        "invalid value {}: expected a whole number from 1 to 1000",
-                        n.get_ref()
-                    ),
-                )),
-            }
-        };
-        let ratio = |v: &Option<Spanned<f64>>, k: &str, default: f64, range: (f64, f64)| match v {
-            None => Ok(default),
-            Some(x) if *x.get_ref() > range.0 && *x.get_ref() <= range.1 => Ok(*x.get_ref()),
-            Some(x) => Err(self.err(
-                x.span(),
-                &key(k),
-                &format!(
-                    "invalid value {}: expected more than {} and at most {}",
-                    x.get_ref(),
-                    range.0,
-                    range.1
-                ),
-            )),
         };
         Ok(HealthCheck {
             name: name.display,
@@ -144,13 +83,105 @@ impl Builder<'_> {
                 })
                 .transpose()?,
             insecure: h.insecure,
-            fail_after: count(&h.fail_after, "fail_after", 3)?,
-            recover_after: count(&h.recover_after, "recover_after", 2)?,
-            latency_factor: ratio(&h.latency_factor, "latency_factor", 2.0, (1.0, 100.0))?,
-            error_rate: ratio(&h.error_rate, "error_rate", 0.05, (0.0, 1.0))?,
+            fail_after: self.count(&h.fail_after, &key("fail_after"), 3)?,
+            recover_after: self.count(&h.recover_after, &key("recover_after"), 2)?,
+            latency_factor: self.ratio(
+                &h.latency_factor,
+                &key("latency_factor"),
+                2.0,
+                (1.0, 100.0),
+            )?,
+            error_rate: self.ratio(&h.error_rate, &key("error_rate"), 0.05, (0.0, 1.0))?,
             window: dur(&h.window, "window")?.unwrap_or(DEFAULT_ALERT_WINDOW),
-            baseline_samples: count(&h.baseline_samples, "baseline_samples", 5)?,
+            baseline_samples: self.count(&h.baseline_samples, &key("baseline_samples"), 5)?,
         })
+    }
+
+    /// The HTTP method, upper-cased; GET by default.
+    fn method(&self, m: Option<&Spanned<String>>, key: &str) -> Result<String, PlanError> {
+        let Some(m) = m else {
+            return Ok("GET".to_string());
+        };
+        let v = self.resolve(m, key)?.value.to_ascii_uppercase();
+        if !METHODS.contains(&v.as_str()) {
+            let message = format!(
+                "unknown method \"{v}\": expected one of {}",
+                METHODS.join(", ")
+            );
+            return Err(self.err(m.span(), key, &message));
+        }
+        Ok(v)
+    }
+
+    /// `json_pointer` and `json_equals`, both or neither: where in the body to look and the value it must have.
+    fn json_match(
+        &self,
+        h: &RawHealth,
+        p: &str,
+    ) -> Result<Option<(String, serde_json::Value)>, PlanError> {
+        let key = |k: &str| format!("{p}.{k}");
+        match (&h.json_pointer, &h.json_equals) {
+            (Some(ptr), Some(value)) => {
+                let pointer = self.resolve(ptr, &key("json_pointer"))?.value;
+                if !(pointer.is_empty() || pointer.starts_with('/')) {
+                    let message =
+                        format!("invalid JSON pointer \"{pointer}\": expected \"/field/sub\"");
+                    return Err(self.err(ptr.span(), &key("json_pointer"), &message));
+                }
+                let value = serde_json::to_value(value.get_ref())
+                    .map_err(|e| self.err(value.span(), &key("json_equals"), &e.to_string()))?;
+                Ok(Some((pointer, value)))
+            }
+            (None, None) => Ok(None),
+            (Some(s), None) => {
+                let message = "json_pointer needs json_equals (the value it must have)";
+                Err(self.err(s.span(), &key("json_pointer"), message))
+            }
+            (None, Some(v)) => {
+                let message = "json_equals needs json_pointer (where in the body to look)";
+                Err(self.err(v.span(), &key("json_equals"), message))
+            }
+        }
+    }
+
+    /// A count of samples from 1 to 1000; `default` when absent.
+    fn count(&self, v: &Option<Spanned<i64>>, key: &str, default: u32) -> Result<u32, PlanError> {
+        match v {
+            None => Ok(default),
+            Some(n) if (1..=1000).contains(n.get_ref()) => Ok(*n.get_ref() as u32),
+            Some(n) => Err(self.err(
+                n.span(),
+                key,
+                &format!(
+                    "invalid value {}: expected a whole number from 1 to 1000",
+                    n.get_ref()
+                ),
+            )),
+        }
+    }
+
+    /// A ratio in `range` (above the low end, at most the high end); `default` when absent.
+    fn ratio(
+        &self,
+        v: &Option<Spanned<f64>>,
+        key: &str,
+        default: f64,
+        range: (f64, f64),
+    ) -> Result<f64, PlanError> {
+        match v {
+            None => Ok(default),
+            Some(x) if *x.get_ref() > range.0 && *x.get_ref() <= range.1 => Ok(*x.get_ref()),
+            Some(x) => Err(self.err(
+                x.span(),
+                key,
+                &format!(
+                    "invalid value {}: expected more than {} and at most {}",
+                    x.get_ref(),
+                    range.0,
+                    range.1
+                ),
+            )),
+        }
     }
 
     fn status(&self, raw: &Spanned<RawStatus>, key: &str) -> Result<StatusMatch, PlanError> {
@@ -233,39 +264,7 @@ impl Builder<'_> {
             &format!("{p}.name"),
             "name = \"api\"",
         )?;
-        let input = match (&l.command, &l.file) {
-            (Some(c), None) => LogInput::Command(self.required(
-                Some(c),
-                raw.span(),
-                &format!("{p}.command"),
-                "command = \"flyctl logs -a app\"",
-            )?),
-            (None, Some(f)) => LogInput::File(
-                self.dir.join(
-                    self.required(
-                        Some(f),
-                        raw.span(),
-                        &format!("{p}.file"),
-                        "file = \"/var/log/app.log\"",
-                    )?
-                    .value,
-                ),
-            ),
-            (Some(_), Some(f)) => {
-                return Err(self.err(
-                    f.span(),
-                    &format!("{p}.file"),
-                    "a log source has a command or a file, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(self.err(
-                    raw.span(),
-                    &format!("{p}.command"),
-                    "missing; expected command = \"…\" or file = \"…\"",
-                ));
-            }
-        };
+        let input = self.log_input(l, raw.span(), &p)?;
         let error = match &l.error {
             None => None,
             Some(e) => {
@@ -288,17 +287,7 @@ impl Builder<'_> {
             Some(q) => self.timeout(q, &format!("{p}.quiet_after"))?,
             None => DEFAULT_QUIET_AFTER,
         };
-        let error_rate = match &l.error_rate {
-            None => 0.05,
-            Some(r) if *r.get_ref() > 0.0 && *r.get_ref() <= 1.0 => *r.get_ref(),
-            Some(r) => {
-                let message = format!(
-                    "invalid value {}: expected more than 0 and at most 1",
-                    r.get_ref()
-                );
-                return Err(self.err(r.span(), &format!("{p}.error_rate"), &message));
-            }
-        };
+        let error_rate = self.ratio(&l.error_rate, &format!("{p}.error_rate"), 0.05, (0.0, 1.0))?;
         let window = match &l.window {
             Some(w) => self.timeout(w, &format!("{p}.window"))?,
             None => DEFAULT_ALERT_WINDOW,
@@ -311,6 +300,43 @@ impl Builder<'_> {
             restart: l.restart.unwrap_or(true),
             error_rate,
             window,
+        })
+    }
+
+    /// Where a log source reads: a command's output or a file, one of the two.
+    fn log_input(&self, l: &RawLogs, span: Range<usize>, p: &str) -> Result<LogInput, PlanError> {
+        Ok(match (&l.command, &l.file) {
+            (Some(c), None) => LogInput::Command(self.required(
+                Some(c),
+                span.clone(),
+                &format!("{p}.command"),
+                "command = \"flyctl logs -a app\"",
+            )?),
+            (None, Some(f)) => LogInput::File(
+                self.dir.join(
+                    self.required(
+                        Some(f),
+                        span.clone(),
+                        &format!("{p}.file"),
+                        "file = \"/var/log/app.log\"",
+                    )?
+                    .value,
+                ),
+            ),
+            (Some(_), Some(f)) => {
+                return Err(self.err(
+                    f.span(),
+                    &format!("{p}.file"),
+                    "a log source has a command or a file, not both",
+                ));
+            }
+            (None, None) => {
+                return Err(self.err(
+                    span.clone(),
+                    &format!("{p}.command"),
+                    "missing; expected command = \"…\" or file = \"…\"",
+                ));
+            }
         })
     }
 }

@@ -125,6 +125,16 @@ impl Harness {
     }
 }
 
+/// Waits until `check` says so, polling every 20 ms; panics naming `what` after 30 s (a hang guard for a loaded
+/// machine, not a timing assertion).
+pub async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check().await {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub fn starts(fx: &[Effect]) -> Vec<deckhand::runner::StepId> {
     fx.iter()
         .filter_map(|e| match e {

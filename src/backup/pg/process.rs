@@ -81,14 +81,9 @@ impl Finished {
     }
 }
 
-/// Runs `inv` to the end, calling `on` with each stderr line and every tick. A cancel stops the whole process
-/// group and returns `Err(Cancelled)` once it is gone.
-pub async fn run(
-    inv: Invocation<'_>,
-    cancel: &CancellationToken,
-    on: &mut (dyn FnMut(Event<'_>) + Send),
-) -> Result<Finished, BackupError> {
-    let scrub = |s: &str| inv.conn.map_or_else(|| s.to_string(), |c| c.scrub(s));
+/// The tool's command: its own process group, stdin closed, stderr read (in English), stdout read only when
+/// `inv` captures it, and the connection's environment.
+fn command(inv: &Invocation<'_>) -> Command {
     let mut cmd = Command::new(&inv.tool.path);
     cmd.args(&inv.args)
         .stdin(Stdio::null())
@@ -105,6 +100,18 @@ pub async fn run(
     if let Some(conn) = inv.conn {
         conn.apply_env(&mut cmd);
     }
+    cmd
+}
+
+/// Runs `inv` to the end, calling `on` with each stderr line and every tick. A cancel stops the whole process
+/// group and returns `Err(Cancelled)` once it is gone.
+pub async fn run(
+    inv: Invocation<'_>,
+    cancel: &CancellationToken,
+    on: &mut (dyn FnMut(Event<'_>) + Send),
+) -> Result<Finished, BackupError> {
+    let scrub = |s: &str| inv.conn.map_or_else(|| s.to_string(), |c| c.scrub(s));
+    let mut cmd = command(&inv);
     if cancel.is_cancelled() {
         return Err(BackupError::Cancelled);
     }

@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::conn::{self, Conn};
 use super::restore::{Load, check_archive, load};
-use super::tools::{self, Server};
+use super::toc::Toc;
+use super::tools::{self, Server, Tool};
 use super::{catalog, read_toc, send};
 use crate::backup::rehearse::apply_pending;
 use crate::backup::{Archive, BackupError, Progress, RehearsalReport, RehearsalStep, Stage};
@@ -64,40 +65,8 @@ pub async fn rehearse(
         server: server.clone(),
         armed: true,
     };
-    let copy = Database {
-        url: Resolved {
-            value: conn::with_database(url, &scratch),
-            display: conn::with_database(&db.url.display, &scratch),
-        },
-        ..db.clone()
-    };
-    let outcome = async {
-        let target = Conn::parse(&copy.url.value)?;
-        let restore_started = Instant::now();
-        let how = Load {
-            clean: false,
-            single_transaction: false,
-        };
-        load(
-            &tool,
-            &target,
-            &archive.path,
-            &toc,
-            how,
-            started,
-            progress,
-            cancel,
-        )
-        .await?;
-        let restore_took = restore_started.elapsed();
-        // A cancel also abandons a migration in the middle: the copy is dropped anyway.
-        let steps = tokio::select! {
-            steps = apply_pending(&copy, started, progress, cancel) => steps?,
-            () = cancel.cancelled() => return Err(BackupError::Cancelled),
-        };
-        Ok::<(Duration, Vec<RehearsalStep>), BackupError>((restore_took, steps))
-    }
-    .await;
+    let copy = scratch_copy(db, &scratch);
+    let outcome = rehearse_on(&tool, &copy, archive, &toc, started, progress, cancel).await;
 
     send(
         progress,
@@ -130,6 +99,54 @@ pub async fn rehearse(
             }),
         },
     }
+}
+
+/// `db` with its URL (and the URL shown) pointed at the scratch database `scratch`.
+fn scratch_copy(db: &Database, scratch: &str) -> Database {
+    Database {
+        url: Resolved {
+            value: conn::with_database(&db.url.value, scratch),
+            display: conn::with_database(&db.url.display, scratch),
+        },
+        ..db.clone()
+    }
+}
+
+/// Restores `archive` into the scratch database `copy`, then applies the pending migrations to it: how long the
+/// restore took and each migration's result. A cancel also abandons a migration in the middle.
+async fn rehearse_on(
+    tool: &Tool,
+    copy: &Database,
+    archive: &Archive,
+    toc: &Toc,
+    started: Instant,
+    progress: &watch::Sender<Progress>,
+    cancel: &CancellationToken,
+) -> Result<(Duration, Vec<RehearsalStep>), BackupError> {
+    let target = Conn::parse(&copy.url.value)?;
+    let restore_started = Instant::now();
+    let how = Load {
+        clean: false,
+        single_transaction: false,
+    };
+    load(
+        tool,
+        &target,
+        &archive.path,
+        toc,
+        how,
+        started,
+        progress,
+        cancel,
+    )
+    .await?;
+    let restore_took = restore_started.elapsed();
+    // The copy is dropped anyway after a cancel.
+    let steps = tokio::select! {
+        steps = apply_pending(copy, started, progress, cancel) => steps?,
+        () = cancel.cancelled() => return Err(BackupError::Cancelled),
+    };
+    Ok((restore_took, steps))
 }
 
 /// Drops the scratch database through the open connection, or a new one if that one broke; bounded in time and

@@ -52,25 +52,7 @@ pub async fn restore(
         return Err(listed.failure(&tool, "nothing was restored"));
     }
 
-    let (target_url, created) = match mode {
-        RestoreMode::InPlace | RestoreMode::Rollback => (url.clone(), None),
-        RestoreMode::NewDatabase(name) => {
-            check_new_name(name)?;
-            if catalog::database_exists(&mut admin, name).await? {
-                return Err(BackupError::Refused(format!(
-                    "database {name} already exists on {}: restoring into a new database needs a name not in \
-                     use",
-                    display_target(url)
-                )));
-            }
-            let (role, may) = catalog::may_create_databases(&mut admin).await?;
-            if !may {
-                return Err(BackupError::NoCreateDb { role });
-            }
-            catalog::create_database(&mut admin, name, &server).await?;
-            (conn::with_database(url, name), Some(name.clone()))
-        }
-    };
+    let (target_url, created) = prepare_target(&mut admin, url, mode, &server).await?;
     let target = Conn::parse(&target_url)?;
     let how = Load {
         clean: created.is_none(),
@@ -103,9 +85,70 @@ pub async fn restore(
 
     // The restore has committed: from here nothing cancels, and a failed check is reported, not an error.
     send(progress, Stage::Checking, started, 0, None, None);
+    let (live, dropped) = check_restored(db, &target_url, &target, mode, &toc).await?;
+    let (missing, extra, unchecked) = match live {
+        Ok(live) => (
+            toc::absent_from(&toc, &live),
+            toc::missing_from(&toc, &live),
+            None,
+        ),
+        Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
+    };
+    Ok(RestoreReport {
+        target: display_target(&target_url),
+        tables: toc.tables.len().saturating_sub(missing.len()),
+        missing,
+        extra,
+        dropped,
+        kept: None,
+        unchecked,
+        took: started.elapsed(),
+    })
+}
+
+/// Where the archive goes: the plan's database itself, or a new database of that name, created here after
+/// checking the name is free and the role may create it. The target URL, and the database created, if any.
+async fn prepare_target(
+    admin: &mut crate::migrate::db::Db,
+    url: &str,
+    mode: &RestoreMode,
+    server: &tools::Server,
+) -> Result<(String, Option<String>), BackupError> {
+    match mode {
+        RestoreMode::InPlace | RestoreMode::Rollback => Ok((url.to_string(), None)),
+        RestoreMode::NewDatabase(name) => {
+            check_new_name(name)?;
+            if catalog::database_exists(admin, name).await? {
+                return Err(BackupError::Refused(format!(
+                    "database {name} already exists on {}: restoring into a new database needs a name not in \
+                     use",
+                    display_target(url)
+                )));
+            }
+            let (role, may) = catalog::may_create_databases(admin).await?;
+            if !may {
+                return Err(BackupError::NoCreateDb { role });
+            }
+            catalog::create_database(admin, name, server).await?;
+            Ok((conn::with_database(url, name), Some(name.clone())))
+        }
+    }
+}
+
+/// After the restore committed (nothing cancels any more): a rollback drops the tables created since the backup;
+/// then the restored database's tables are listed for the check. The listing (a failure to list is reported by
+/// the check, not an error) and the tables dropped. A rollback that cannot drop them, or cannot connect to say
+/// so, is an error.
+async fn check_restored(
+    db: &Database,
+    target_url: &str,
+    target: &Conn,
+    mode: &RestoreMode,
+    toc: &Toc,
+) -> Result<(Result<Vec<catalog::LiveTable>, BackupError>, Vec<String>), BackupError> {
     let never = CancellationToken::new();
     let mut dropped = Vec::new();
-    let live = match catalog::connect(db, &target_url, &target, &never).await {
+    let live = match catalog::connect(db, target_url, target, &never).await {
         Ok(mut restored) => {
             let mut live = catalog::live_tables(&mut restored).await;
             if *mode == RestoreMode::Rollback {
@@ -120,7 +163,7 @@ pub async fn restore(
                         });
                     }
                 };
-                match drop_newer_tables(&mut restored, &toc, tables).await {
+                match drop_newer_tables(&mut restored, toc, tables).await {
                     Ok(names) => dropped = names,
                     Err(e) => {
                         return Err(BackupError::Database {
@@ -140,24 +183,7 @@ pub async fn restore(
         Err(e) if *mode == RestoreMode::Rollback => return Err(e),
         Err(e) => Err(e),
     };
-    let (missing, extra, unchecked) = match live {
-        Ok(live) => (
-            toc::absent_from(&toc, &live),
-            toc::missing_from(&toc, &live),
-            None,
-        ),
-        Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
-    };
-    Ok(RestoreReport {
-        target: display_target(&target_url),
-        tables: toc.tables.len().saturating_sub(missing.len()),
-        missing,
-        extra,
-        dropped,
-        kept: None,
-        unchecked,
-        took: started.elapsed(),
-    })
+    Ok((live, dropped))
 }
 
 /// Drops, in one statement (all or none), the live tables the archive does not have; returns them as

@@ -35,15 +35,7 @@ pub async fn take(
     send(progress, Stage::Preparing, started, 0, None, None);
     let url = &src.database.url.value;
     let conn = Conn::parse(url)?;
-    let mut db = catalog::connect(src.database, url, &conn, cancel).await?;
-    let server = catalog::server(&mut db).await?;
-    let tables = catalog::live_tables(&mut db).await?;
-    let mut sizes: HashMap<String, u64> = tables.iter().map(|t| (t.qualified(), t.bytes)).collect();
-    match catalog::exact_sizes(&mut db).await {
-        Ok(exact) => sizes.extend(exact),
-        Err(e) => tracing::info!(error = %e, "progress weighs tables by estimated sizes"),
-    }
-    let _ = db.conn.close().await;
+    let (server, sizes) = server_and_sizes(src, url, &conn, cancel).await?;
     let tool = tools::find("pg_dump", src.backup.bin_dir.as_deref(), Some(&server)).await?;
     tools::check_server(&tool, &server)?;
 
@@ -69,51 +61,13 @@ pub async fn take(
     let partial = store::partial_path(&path);
     let mut written = Written::create(&partial, kind)?;
 
-    let mut args: Vec<std::ffi::OsString> = vec!["--verbose".into(), "--no-password".into()];
-    match src.backup.format {
-        BackupFormat::Custom => args.push("--format=custom".into()),
-        BackupFormat::Directory { jobs } => {
-            args.push("--format=directory".into());
-            args.push(format!("--jobs={}", jobs.max(1)).into());
-        }
-    }
-    let mut file_arg = std::ffi::OsString::from("--file=");
-    file_arg.push(&partial);
-    args.push(file_arg);
-    args.push(conn.dbname_arg().into());
-
-    let total: u64 = sizes.values().sum();
-    let mut done = 0u64;
-    let mut current: Option<String> = None;
     let inv = Invocation {
         tool: &tool,
-        args,
+        args: dump_args(src.backup.format, &partial, &conn),
         conn: Some(&conn),
         capture_stdout: false,
     };
-    let finished = process::run(inv, cancel, &mut |event| match event {
-        Event::Line(line) => {
-            if let Some(table) = toc::table_in(line, DUMPING) {
-                // Tables started before this one count as done.
-                if let Some(previous) = current.replace(table) {
-                    done += sizes.get(&previous).copied().unwrap_or(0);
-                }
-            }
-        }
-        Event::Tick { .. } => {
-            let bytes = store::size_of(&partial);
-            let permille = share(done, total);
-            send(
-                progress,
-                Stage::Dumping,
-                started,
-                bytes,
-                permille,
-                current.clone(),
-            );
-        }
-    })
-    .await?;
+    let finished = dump(inv, &sizes, &partial, started, progress, cancel).await?;
     if !finished.success {
         return Err(finished.failure(&tool, "the partial archive was removed"));
     }
@@ -145,6 +99,81 @@ pub async fn take(
     store::write_sidecar(&archive)?;
     written.keep();
     Ok(archive)
+}
+
+/// The server (for its version) and each table's size in bytes, exact where the role may read them, else the
+/// catalog's estimate: the weights of the dump's progress.
+async fn server_and_sizes(
+    src: &Source<'_>,
+    url: &str,
+    conn: &Conn,
+    cancel: &CancellationToken,
+) -> Result<(tools::Server, HashMap<String, u64>), BackupError> {
+    let mut db = catalog::connect(src.database, url, conn, cancel).await?;
+    let server = catalog::server(&mut db).await?;
+    let tables = catalog::live_tables(&mut db).await?;
+    let mut sizes: HashMap<String, u64> = tables.iter().map(|t| (t.qualified(), t.bytes)).collect();
+    match catalog::exact_sizes(&mut db).await {
+        Ok(exact) => sizes.extend(exact),
+        Err(e) => tracing::info!(error = %e, "progress weighs tables by estimated sizes"),
+    }
+    let _ = db.conn.close().await;
+    Ok((server, sizes))
+}
+
+/// `pg_dump`'s arguments: verbose (progress is read from it), never a password prompt, the format, into `partial`.
+fn dump_args(format: BackupFormat, partial: &Path, conn: &Conn) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["--verbose".into(), "--no-password".into()];
+    match format {
+        BackupFormat::Custom => args.push("--format=custom".into()),
+        BackupFormat::Directory { jobs } => {
+            args.push("--format=directory".into());
+            args.push(format!("--jobs={}", jobs.max(1)).into());
+        }
+    }
+    let mut file_arg = std::ffi::OsString::from("--file=");
+    file_arg.push(partial);
+    args.push(file_arg);
+    args.push(conn.dbname_arg().into());
+    args
+}
+
+/// Runs `pg_dump` to the end with [`Stage::Dumping`] progress: bytes written to `partial`, and the share of the
+/// tables' size done (a table counts as done once the next one starts).
+async fn dump(
+    inv: Invocation<'_>,
+    sizes: &HashMap<String, u64>,
+    partial: &Path,
+    started: Instant,
+    progress: &watch::Sender<Progress>,
+    cancel: &CancellationToken,
+) -> Result<process::Finished, BackupError> {
+    let total: u64 = sizes.values().sum();
+    let mut done = 0u64;
+    let mut current: Option<String> = None;
+    process::run(inv, cancel, &mut |event| match event {
+        Event::Line(line) => {
+            if let Some(table) = toc::table_in(line, DUMPING) {
+                // Tables started before this one count as done.
+                if let Some(previous) = current.replace(table) {
+                    done += sizes.get(&previous).copied().unwrap_or(0);
+                }
+            }
+        }
+        Event::Tick { .. } => {
+            let bytes = store::size_of(partial);
+            let permille = share(done, total);
+            send(
+                progress,
+                Stage::Dumping,
+                started,
+                bytes,
+                permille,
+                current.clone(),
+            );
+        }
+    })
+    .await
 }
 
 /// The archive being written: removed when dropped unless kept (failure, cancel, dropped future).

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sqlx::AssertSqlSafe;
+use sqlx::sqlite::SqliteConnection;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -145,53 +146,14 @@ pub async fn take(
         return Err(BackupError::Cancelled);
     }
     let url = &src.database.url.value;
-    let live = db_path(url)?;
-    let meta = std::fs::metadata(&live).map_err(|e| io_err(&live, &e))?;
-    if !meta.is_file() {
-        return Err(BackupError::Refused(format!(
-            "{} is not a database file",
-            live.display()
-        )));
-    }
-    let dbname = file_name(&live)?;
+    let (live, dbname) = live_file(url)?;
     store::ensure_dir(&src.backup.dir)?;
-    let named = store::archive_path(
-        &src.backup.dir,
-        src.project,
-        src.environment,
-        &dbname,
-        created_unix,
-        ArchiveKind::Sqlite,
-    );
-    let archive = std::path::absolute(&named).map_err(|e| io_err(&named, &e))?;
-    if std::fs::symlink_metadata(&archive).is_ok() {
-        return Err(BackupError::Refused(format!(
-            "{} already exists (another backup in the same second?)",
-            archive.display()
-        )));
-    }
+    let archive = new_archive_path(src, &dbname, created_unix)?;
     let partial = store::partial_path(&archive);
-    let Some(partial_str) = partial.to_str() else {
-        return Err(BackupError::Refused(format!(
-            "{} is not valid UTF-8, which VACUUM INTO needs",
-            partial.display()
-        )));
-    };
+    let sql = vacuum_into(&partial)?;
 
     let mut conn = conn::connect(&conn::live_options(src.database)?, &live).await?;
-    let facts = async {
-        let version: String = sqlx::query_scalar("SELECT sqlite_version()")
-            .fetch_one(&mut conn)
-            .await?;
-        let page_count: i64 = sqlx::query_scalar("PRAGMA page_count")
-            .fetch_one(&mut conn)
-            .await?;
-        let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
-            .fetch_one(&mut conn)
-            .await?;
-        Ok::<_, sqlx::Error>((version, page_count.max(0) * page_size.max(0)))
-    }
-    .await;
+    let facts = version_and_size(&mut conn).await;
     let (server_version, source_bytes) = match facts {
         Ok(f) => f,
         Err(e) => {
@@ -213,7 +175,6 @@ pub async fn take(
         u64::try_from(source_bytes).ok(),
         Some(dbname.clone()),
     );
-    let sql = format!("VACUUM INTO '{}'", partial_str.replace('\'', "''"));
     let vacuum = sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn);
     let result = ticking(vacuum, || report.bytes(store::size_of(&partial))).await;
     conn::close(conn).await;
@@ -254,6 +215,69 @@ pub async fn take(
     leftovers.disarm();
     abandon.disarm();
     Ok(record)
+}
+
+/// The live database's file (it must be one) and its name.
+fn live_file(url: &str) -> Result<(PathBuf, String), BackupError> {
+    let live = db_path(url)?;
+    let meta = std::fs::metadata(&live).map_err(|e| io_err(&live, &e))?;
+    if !meta.is_file() {
+        return Err(BackupError::Refused(format!(
+            "{} is not a database file",
+            live.display()
+        )));
+    }
+    let dbname = file_name(&live)?;
+    Ok((live, dbname))
+}
+
+/// The new archive's absolute path in the backup folder; refused if a file is already there.
+fn new_archive_path(
+    src: &Source<'_>,
+    dbname: &str,
+    created_unix: u64,
+) -> Result<PathBuf, BackupError> {
+    let named = store::archive_path(
+        &src.backup.dir,
+        src.project,
+        src.environment,
+        dbname,
+        created_unix,
+        ArchiveKind::Sqlite,
+    );
+    let archive = std::path::absolute(&named).map_err(|e| io_err(&named, &e))?;
+    if std::fs::symlink_metadata(&archive).is_ok() {
+        return Err(BackupError::Refused(format!(
+            "{} already exists (another backup in the same second?)",
+            archive.display()
+        )));
+    }
+    Ok(archive)
+}
+
+/// The `VACUUM INTO` statement writing to `partial`, which must be UTF-8.
+fn vacuum_into(partial: &Path) -> Result<String, BackupError> {
+    let Some(partial_str) = partial.to_str() else {
+        return Err(BackupError::Refused(format!(
+            "{} is not valid UTF-8, which VACUUM INTO needs",
+            partial.display()
+        )));
+    };
+    Ok(format!("VACUUM INTO '{}'", partial_str.replace('\'', "''")))
+}
+
+/// SQLite's version and the database's size in bytes (pages times page size).
+async fn version_and_size(conn: &mut SqliteConnection) -> Result<(String, i64), sqlx::Error> {
+    let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+        .fetch_one(&mut *conn)
+        .await?;
+    let page_count: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(&mut *conn)
+        .await?;
+    let page_size: i64 = sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((version, page_count.max(0) * page_size.max(0)))
 }
 
 #[cfg(test)]

@@ -30,18 +30,7 @@ pub async fn restore(
     progress: &watch::Sender<Progress>,
     cancel: &CancellationToken,
 ) -> Result<RestoreReport, BackupError> {
-    if let RestoreMode::NewDatabase(_) = mode {
-        return Err(BackupError::Refused(
-            "restoring into a new database is for PostgreSQL; for SQLite, copy the backup file"
-                .into(),
-        ));
-    }
-    if archive.kind != ArchiveKind::Sqlite {
-        return Err(BackupError::Refused(format!(
-            "{} is a PostgreSQL backup, and the plan's database is SQLite",
-            archive.path.display()
-        )));
-    }
+    refuse_unfit(archive, mode)?;
     let started = Instant::now();
     let url = &db.url.value;
     let live = db_path(url)?;
@@ -120,6 +109,23 @@ pub async fn restore(
         unchecked: None,
         took: started.elapsed(),
     })
+}
+
+/// What a SQLite restore refuses before it starts: a new database (that is PostgreSQL's), a PostgreSQL archive.
+fn refuse_unfit(archive: &Archive, mode: &RestoreMode) -> Result<(), BackupError> {
+    if let RestoreMode::NewDatabase(_) = mode {
+        return Err(BackupError::Refused(
+            "restoring into a new database is for PostgreSQL; for SQLite, copy the backup file"
+                .into(),
+        ));
+    }
+    if archive.kind != ArchiveKind::Sqlite {
+        return Err(BackupError::Refused(format!(
+            "{} is a PostgreSQL backup, and the plan's database is SQLite",
+            archive.path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Puts the restored copy in WAL mode, as the database it replaces was: `VACUUM INTO` always writes a

@@ -13,7 +13,7 @@ use super::conn;
 use super::files;
 use super::progress::{Reporter, ticking};
 use crate::backup::store::{self, io_err};
-use crate::backup::types::{BackupError, Progress, Stage, Verification};
+use crate::backup::types::{Archive, BackupError, Progress, Stage, Verification};
 use crate::plan::Database;
 
 /// Reads the whole archive at `path` back. Every reason it is not good is a line in `problems` (a damaged or
@@ -46,24 +46,7 @@ pub async fn verify(
     let record = store::read_sidecar(path);
 
     if let Some(rec) = record.as_ref().filter(|_| meta.is_file()) {
-        if rec.size != size {
-            problems.push(format!(
-                "the file has {size} bytes, the backup recorded {} when it was taken",
-                rec.size
-            ));
-        }
-        report.stage(Stage::Hashing, Some(size), None);
-        let hashed = path.to_path_buf();
-        let sha = files::blocking(&report, cancel, move |work| {
-            store::sha256_path(&hashed, |n| work.set_bytes(n))
-        })
-        .await?;
-        if sha != rec.sha256 {
-            problems.push(
-                "sha256 differs from the one recorded when the backup was taken: the file changed or is damaged"
-                    .into(),
-            );
-        }
+        problems.extend(against_record(path, rec, size, &mut report, cancel).await?);
     }
 
     let header = if meta.is_file() {
@@ -103,21 +86,7 @@ pub async fn verify(
             None,
             Some("tables of the live database".into()),
         );
-        match live_tables(db).await {
-            Ok(live_tables) => {
-                missing = live_tables
-                    .into_iter()
-                    .filter(|t| !tables.contains(t))
-                    .collect();
-                problems.extend(
-                    missing
-                        .iter()
-                        .map(|t| format!("table {t} of the live database is not in the backup")),
-                );
-                compared_with_live = true;
-            }
-            Err(e) => problems.push(format!("could not compare with the live database: {e}")),
-        }
+        (missing, compared_with_live) = compare_with_live(db, &tables, &mut problems).await;
     }
     cancelled()?;
 
@@ -133,6 +102,63 @@ pub async fn verify(
     };
     store::record_verification(record, path, &outcome)?;
     Ok(outcome)
+}
+
+/// The archive's size and sha256 against its sidecar record `rec` ([`Stage::Hashing`]): the problems found.
+async fn against_record(
+    path: &Path,
+    rec: &Archive,
+    size: u64,
+    report: &mut Reporter<'_>,
+    cancel: &CancellationToken,
+) -> Result<Vec<String>, BackupError> {
+    let mut problems = Vec::new();
+    if rec.size != size {
+        problems.push(format!(
+            "the file has {size} bytes, the backup recorded {} when it was taken",
+            rec.size
+        ));
+    }
+    report.stage(Stage::Hashing, Some(size), None);
+    let hashed = path.to_path_buf();
+    let sha = files::blocking(report, cancel, move |work| {
+        store::sha256_path(&hashed, |n| work.set_bytes(n))
+    })
+    .await?;
+    if sha != rec.sha256 {
+        problems.push(
+            "sha256 differs from the one recorded when the backup was taken: the file changed or is damaged"
+                .into(),
+        );
+    }
+    Ok(problems)
+}
+
+/// The live database's tables that the archive's `tables` lack, each also a problem, and whether the comparison
+/// could be made (a failure to read the live database is a problem too).
+async fn compare_with_live(
+    db: &Database,
+    tables: &[String],
+    problems: &mut Vec<String>,
+) -> (Vec<String>, bool) {
+    match live_tables(db).await {
+        Ok(live_tables) => {
+            let missing: Vec<String> = live_tables
+                .into_iter()
+                .filter(|t| !tables.contains(t))
+                .collect();
+            problems.extend(
+                missing
+                    .iter()
+                    .map(|t| format!("table {t} of the live database is not in the backup")),
+            );
+            (missing, true)
+        }
+        Err(e) => {
+            problems.push(format!("could not compare with the live database: {e}"));
+            (Vec::new(), false)
+        }
+    }
 }
 
 /// `PRAGMA integrity_check`'s rows and the tables of the archive, opened read-only; any failure as one line.

@@ -165,49 +165,56 @@ pub(super) fn migrations(entries: &[Entry]) -> String {
                     out.push('\n');
                 }
             }
-            Event::MigrationsDryRun { results } => {
-                w!(out, "- Dry run {}:", time(&e.ts));
-                for r in results {
-                    w!(out, "  - {}", inline(r));
-                }
-            }
-            Event::Rehearsal {
-                file,
-                scratch,
-                results,
-                dropped,
-                duration_ms,
-            } => {
-                w!(
-                    out,
-                    "- Rehearsal on a restored copy of {} (scratch {}, dropped afterwards: {}) in {}:",
-                    code(file),
-                    inline(scratch),
-                    yes(*dropped),
-                    ms(*duration_ms)
-                );
-                for r in results {
-                    w!(out, "  - {}", inline(r));
-                }
-            }
-            Event::MigrationResolved {
-                action,
-                name,
-                result,
-            } => w!(
-                out,
-                "- Resolved {} ({}): {}",
-                code(name),
-                inline(action),
-                inline(result)
-            ),
-            _ => {}
+            _ => trials_and_resolutions(&mut out, e),
         }
     }
     if applied.is_empty() {
         return out;
     }
     then_blank_line(out) + &table(&["Applied migration", "Duration"], &applied)
+}
+
+/// Migrations tried without applying them (dry run, rehearsal on a restored copy) and resolved by hand.
+fn trials_and_resolutions(out: &mut String, e: &Entry) {
+    match &e.event {
+        Event::MigrationsDryRun { results } => {
+            w!(out, "- Dry run {}:", time(&e.ts));
+            for r in results {
+                w!(out, "  - {}", inline(r));
+            }
+        }
+        Event::Rehearsal {
+            file,
+            scratch,
+            results,
+            dropped,
+            duration_ms,
+        } => {
+            w!(
+                out,
+                "- Rehearsal on a restored copy of {} (scratch {}, dropped afterwards: {}) in {}:",
+                code(file),
+                inline(scratch),
+                yes(*dropped),
+                ms(*duration_ms)
+            );
+            for r in results {
+                w!(out, "  - {}", inline(r));
+            }
+        }
+        Event::MigrationResolved {
+            action,
+            name,
+            result,
+        } => w!(
+            out,
+            "- Resolved {} ({}): {}",
+            code(name),
+            inline(action),
+            inline(result)
+        ),
+        _ => {}
+    }
 }
 
 pub(super) fn rollback(entries: &[Entry]) -> String {

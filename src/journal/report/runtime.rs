@@ -77,92 +77,10 @@ pub(super) fn commands(entries: &[Entry]) -> String {
 }
 
 pub(super) fn health(entries: &[Entry]) -> String {
-    let mut numbers: Vec<Vec<String>> = Vec::new();
-    let mut smoke = Vec::new();
-    let mut verify = Vec::new();
-    let mut monitor = String::new();
-    let opt = |v: &Option<u64>| v.map_or("–".into(), |v| format!("{v} ms"));
-    for e in entries {
-        match &e.event {
-            Event::HealthBaseline {
-                check,
-                median_ms,
-                p95_ms,
-                samples,
-                errors,
-                no_answer,
-                wanted,
-            } => numbers.push(vec![
-                cell(check),
-                "baseline".into(),
-                opt(median_ms),
-                opt(p95_ms),
-                format!("{samples} of {wanted}"),
-                errors.to_string(),
-                no_answer.to_string(),
-            ]),
-            Event::HealthSummary {
-                check,
-                when,
-                median_ms,
-                p95_ms,
-                samples,
-                errors,
-                no_answer,
-            } => numbers.push(vec![
-                cell(check),
-                cell(when),
-                opt(median_ms),
-                opt(p95_ms),
-                samples.to_string(),
-                errors.to_string(),
-                no_answer.to_string(),
-            ]),
-            Event::SmokeChecked {
-                name,
-                ok,
-                status,
-                latency_ms,
-                detail,
-            } => smoke.push(vec![
-                cell(name),
-                if *ok { "ok" } else { "FAILED" }.into(),
-                status.map_or("–".into(), |s| s.to_string()),
-                opt(latency_ms),
-                cell(detail),
-            ]),
-            Event::VerifyChecked {
-                name,
-                value,
-                passed,
-                error,
-            } => verify.push(vec![
-                cell(name),
-                if *passed { "passed" } else { "FAILED" }.into(),
-                code_cell(value.as_deref().unwrap_or("")),
-                cell(error.as_deref().unwrap_or("")),
-            ]),
-            Event::MonitorStarted { duration_ms } => w!(
-                monitor,
-                "- Monitoring for {} started {}",
-                ms(*duration_ms),
-                time(&e.ts)
-            ),
-            Event::MonitorFinished {
-                result,
-                alerts,
-                elapsed_ms,
-            } => w!(
-                monitor,
-                "- Monitoring ended after {}: {} ({alerts} alert(s))",
-                ms(*elapsed_ms),
-                inline(result)
-            ),
-            _ => {}
-        }
-    }
-    // Each check's baseline first, then its later numbers in the order taken.
-    numbers.sort_by(|a, b| a[0].cmp(&b[0]));
+    let numbers = health_numbers(entries);
+    let smoke = smoke_rows(entries);
+    let verify = verify_rows(entries);
+    let monitor = monitor_lines(entries);
     let mut parts = Vec::new();
     if !numbers.is_empty() {
         let header = [
@@ -187,6 +105,125 @@ pub(super) fn health(entries: &[Entry]) -> String {
         parts.push(monitor);
     }
     parts.join("\n")
+}
+
+/// A duration in milliseconds, or a dash when there is none.
+fn opt_ms(v: &Option<u64>) -> String {
+    v.map_or("–".into(), |v| format!("{v} ms"))
+}
+
+/// The health checks' numbers: each check's baseline first, then its later numbers in the order taken.
+fn health_numbers(entries: &[Entry]) -> Vec<Vec<String>> {
+    let mut numbers: Vec<Vec<String>> = entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::HealthBaseline {
+                check,
+                median_ms,
+                p95_ms,
+                samples,
+                errors,
+                no_answer,
+                wanted,
+            } => Some(vec![
+                cell(check),
+                "baseline".into(),
+                opt_ms(median_ms),
+                opt_ms(p95_ms),
+                format!("{samples} of {wanted}"),
+                errors.to_string(),
+                no_answer.to_string(),
+            ]),
+            Event::HealthSummary {
+                check,
+                when,
+                median_ms,
+                p95_ms,
+                samples,
+                errors,
+                no_answer,
+            } => Some(vec![
+                cell(check),
+                cell(when),
+                opt_ms(median_ms),
+                opt_ms(p95_ms),
+                samples.to_string(),
+                errors.to_string(),
+                no_answer.to_string(),
+            ]),
+            _ => None,
+        })
+        .collect();
+    numbers.sort_by(|a, b| a[0].cmp(&b[0]));
+    numbers
+}
+
+fn smoke_rows(entries: &[Entry]) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::SmokeChecked {
+                name,
+                ok,
+                status,
+                latency_ms,
+                detail,
+            } => Some(vec![
+                cell(name),
+                if *ok { "ok" } else { "FAILED" }.into(),
+                status.map_or("–".into(), |s| s.to_string()),
+                opt_ms(latency_ms),
+                cell(detail),
+            ]),
+            _ => None,
+        })
+        .collect()
+}
+
+fn verify_rows(entries: &[Entry]) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::VerifyChecked {
+                name,
+                value,
+                passed,
+                error,
+            } => Some(vec![
+                cell(name),
+                if *passed { "passed" } else { "FAILED" }.into(),
+                code_cell(value.as_deref().unwrap_or("")),
+                cell(error.as_deref().unwrap_or("")),
+            ]),
+            _ => None,
+        })
+        .collect()
+}
+
+fn monitor_lines(entries: &[Entry]) -> String {
+    let mut monitor = String::new();
+    for e in entries {
+        match &e.event {
+            Event::MonitorStarted { duration_ms } => w!(
+                monitor,
+                "- Monitoring for {} started {}",
+                ms(*duration_ms),
+                time(&e.ts)
+            ),
+            Event::MonitorFinished {
+                result,
+                alerts,
+                elapsed_ms,
+            } => w!(
+                monitor,
+                "- Monitoring ended after {}: {} ({alerts} alert(s))",
+                ms(*elapsed_ms),
+                inline(result)
+            ),
+            _ => {}
+        }
+    }
+    monitor
 }
 
 pub(super) fn alerts(entries: &[Entry]) -> String {
