@@ -1,6 +1,8 @@
 //! Input layers in `update()`: a key reaches exactly one layer (text input > prompt > overlay > panes); alerts are
 //! notifications that never take keys; a typed answer is judged by when its keys were read, not when deckhand got
 //! round to them. Each defect seen in trials is reproduced here the way it was seen.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
 mod common;
 

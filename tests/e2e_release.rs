@@ -109,7 +109,7 @@ fn settle(app: &PtyApp) {
 
 fn answer(app: &mut PtyApp, prompt: &str, keys: &str) {
     app.wait_for(prompt);
-    settle(&app);
+    settle(app);
     app.type_keys(keys);
 }
 
