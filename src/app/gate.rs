@@ -2,10 +2,10 @@
 //! stage order, the checklist (destructive actions), a verified backup (migrations, `needs_backup` phases), a
 //! dry-run before an apply, then the confirmation itself (destructive actions; others just start).
 
-use super::action::Effect;
-use super::flow::{open, start_phase};
-use super::modal::{Expect, Gated, Modal, ModalKind};
+use super::msg::Effect;
+use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::State;
+use super::steps::{open, start_phase};
 
 /// Enter on a phase: run it, or ask first.
 pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
@@ -87,11 +87,11 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
         m
     } else if let Some(m) = super::backup::gate_modal(state, gated) {
         m
-    } else if let Some(m) = super::db::no_rehearsal_modal(state, gated) {
+    } else if let Some(m) = super::migrations::no_rehearsal_modal(state, gated) {
         m
     } else if destructive {
         match gated {
-            Gated::ApplyMigrations => super::db::apply_confirmation(state),
+            Gated::ApplyMigrations => super::migrations::apply_confirmation(state),
             Gated::Phase(p) => phase_confirmation(state, p),
             _ => return start_gated(state, gated, fx),
         }
@@ -146,7 +146,7 @@ fn phase_confirmation(state: &State, p: usize) -> Modal {
         m.body.push((format!("Step {}", i + 1), what));
     }
     m.body
-        .push(("Database".into(), super::db::database_line(state)));
+        .push(("Database".into(), super::migrations::database_line(state)));
     m.body
         .push(("Backup".into(), super::backup::backup_line(state)));
     if let Some(reason) = &state.checklist_override {

@@ -2,51 +2,48 @@
 //! [`update`] (decides) and [`Effect`] (requests for the event loop to carry out). No I/O, no async, no terminal.
 //! May import plan types and message types (runner events, journal events) only.
 
-mod action;
 mod backup;
 pub mod busy;
-mod db;
-mod flow;
 mod gate;
 mod health;
 pub mod input;
-mod log_alerts;
-mod logbuf;
-mod logview;
-mod modal;
+mod logs;
+mod migrations;
+mod msg;
+mod prompt;
 mod quit;
 pub mod release;
-mod risk;
 mod state;
+mod steps;
 mod update;
 
-pub use action::{Action, Effect, Keypress, Signal};
 pub use backup::{
     BackupPane, backup_line, human_bytes, progress_text, restore_choice, row_text as backup_row,
     step_line, utc_time,
 };
 pub use busy::{BackupWork, DbWork, Operation, RollbackWork};
-pub use db::{DbPane, DbView, database_line as database_target, rehearsal_line};
-pub use flow::outcome_text;
 pub use health::{
     CheckRun, HealthPane, HealthState, MAX_SAMPLES, MIN_ALERT_SAMPLES, ROLLBACK_NOTE, SPARK_POINTS,
     Sample, Stats, VerifyRow, alert_name, alert_reason, baseline_text, verify_passes,
 };
 pub use input::keys::{Command, alert_bindings, bindings, hints, key_label};
 pub use input::{Layer, TextField, layer};
-pub use logbuf::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
-pub use logview::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
-pub use modal::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
+pub use logs::buffer::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
+pub use logs::view::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
+pub use migrations::{DbPane, DbView, database_line as database_target, rehearsal_line};
+pub use msg::{Action, Effect, Keypress, Signal};
+pub use prompt::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
 pub use release::{ReleasePane, Stage, StageStatus};
 pub use state::{
     Overlay, Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock,
     format_elapsed,
 };
+pub use steps::outcome_text;
 pub use update::update;
 
 /// Effects to issue when the console starts: read the migration status, list the backups, start the health checks, follow the logs.
 pub fn init(state: &State) -> Vec<Effect> {
-    let mut fx = db::init(state);
+    let mut fx = migrations::init(state);
     fx.extend(backup::init(state));
     fx.extend(health::init(state));
     if !state.plan.logs.is_empty() {

@@ -1,10 +1,10 @@
 //! Ending the run inside `update`: the quit prompt (while a step, an apply or a backup operation runs), signals and
 //! a lost terminal (stop what runs, start nothing new, then quit), and the final journal entry.
 
-use super::action::{Effect, Signal};
-use super::flow::{applying, cancel, end_phase, grace_text, open};
-use super::modal::{Expect, Modal, ModalKind};
+use super::msg::{Effect, Signal};
+use super::prompt::{Expect, Modal, ModalKind};
 use super::state::{PhaseStatus, QuitState, State};
+use super::steps::{applying, cancel, end_phase, grace_text, open};
 use crate::journal::Event;
 
 pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
@@ -29,7 +29,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
             Expect::Yes,
         );
         m.body
-            .push(("Applying".into(), super::db::database_line(state)));
+            .push(("Applying".into(), super::migrations::database_line(state)));
         m.body.push((
             "Quitting".into(),
             "no further migration starts; deckhand quits once the one in flight has committed or rolled back"
@@ -98,7 +98,7 @@ fn hang_up(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
         if applying(state) {
             fx.push(Effect::StopMigrations);
         }
-        super::flow::note_line(
+        super::steps::note_line(
             state,
             format!("{reason}: finishing what is in flight, then exiting"),
         );

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use crate::plan::Plan;
 use crate::runner::{StepId, StepOutcome};
 
-use super::logbuf::LogBuffer;
-use super::modal::Modal;
+use super::logs::buffer::LogBuffer;
+use super::prompt::Modal;
 
 /// The four panes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,7 +127,7 @@ pub struct State {
     pub typing: super::input::typing::Typing,
     pub logs: LogBuffer,
     /// The migrations pane.
-    pub db: super::db::DbPane,
+    pub db: super::migrations::DbPane,
     /// Backups: this run's, the folder's, and what is under way.
     pub backup: super::backup::BackupPane,
     /// The release stages: preflight results, overrides, verify, monitor, sign-off, rollback, resume.
@@ -135,7 +135,7 @@ pub struct State {
     /// Health checks, their baselines and alerts, and the verify results.
     pub health: super::health::HealthPane,
     /// The logs pane's sources, toggles, filter and search.
-    pub logview: super::logview::LogView,
+    pub logview: super::logs::view::LogView,
     /// Lines scrolled up from the newest; 0 means following.
     pub log_offset: usize,
     pub modal: Option<Modal>,
@@ -181,9 +181,9 @@ impl State {
                     .collect(),
             })
             .collect();
-        let db = super::db::DbPane::new(plan.database.is_some());
+        let db = super::migrations::DbPane::new(plan.database.is_some());
         let health = super::health::HealthPane::new(&plan);
-        let logview = super::logview::LogView::new(&plan, now);
+        let logview = super::logs::view::LogView::new(&plan, now);
         let side = if plan.database.is_some() {
             Pane::Migrations
         } else {

@@ -5,16 +5,16 @@ use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::action::{Action, Effect};
 use super::backup;
-use super::db;
-use super::flow;
 use super::health;
 use super::input::keys::{self, AlertCommand, Command, HelpCommand};
 use super::input::{Layer, TextField};
-use super::logview::Shown;
-use super::modal::ModalOutcome;
+use super::logs::view::Shown;
+use super::migrations;
+use super::msg::{Action, Effect};
+use super::prompt::ModalOutcome;
 use super::state::{Overlay, Pane, Row, State};
+use super::steps;
 use crate::journal::Event;
 use crate::runner::Level;
 use crate::runner::migrate::Resolve;
@@ -57,7 +57,7 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
             state.height = height;
             state.dirty = true;
         }
-        Action::Runner(ev) => flow::on_runner(state, ev, &mut fx),
+        Action::Runner(ev) => steps::on_runner(state, ev, &mut fx),
         Action::Tick => {
             state.logview.scan_step(&state.logs);
             super::release::tick_monitor(state, &mut fx);
@@ -69,8 +69,8 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
                 m.mark_shown(now);
             }
         }
-        Action::Signal(sig) => flow::on_signal(state, sig, &mut fx),
-        Action::TerminalLost(why) => flow::on_terminal_lost(state, why, &mut fx),
+        Action::Signal(sig) => steps::on_signal(state, sig, &mut fx),
+        Action::TerminalLost(why) => steps::on_terminal_lost(state, why, &mut fx),
         Action::EffectFailed(msg) => {
             state.flash = Some(msg);
             state.dirty = true;
@@ -94,8 +94,8 @@ fn on_key(state: &mut State, key: KeyEvent, read: Instant, fx: &mut Vec<Effect>)
             };
             match modal.on_key(key, read, burst) {
                 ModalOutcome::Open => {}
-                ModalOutcome::Confirmed { typed } => flow::confirmed(state, typed, fx),
-                ModalOutcome::Declined { typed, why } => flow::declined(state, typed, why, fx),
+                ModalOutcome::Confirmed { typed } => steps::confirmed(state, typed, fx),
+                ModalOutcome::Declined { typed, why } => steps::declined(state, typed, why, fx),
             }
         }
         Layer::Text | Layer::Prompt => on_text_key(state, key, fx),
@@ -189,17 +189,17 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         },
         Command::Run => match state.selected_row() {
             Some(Row::Check(i)) => toggle(state, i, fx),
-            Some(Row::Phase(p)) => flow::request_phase(state, p, fx),
+            Some(Row::Phase(p)) => steps::request_phase(state, p, fx),
             Some(Row::Backup) => backup::request_take(state, fx),
             Some(Row::Stage(s)) => super::release::on_row(state, s, fx),
             None => {}
         },
-        Command::Cancel => flow::request_cancel(state, fx),
-        Command::ApplyMigrations => db::request_apply(state, fx),
-        Command::DryRun => db::request_dry_run(state, fx),
-        Command::Refresh => db::refresh(state, fx),
-        Command::MarkApplied => db::request_resolve(state, Resolve::MarkApplied, fx),
-        Command::MarkRolledBack => db::request_resolve(state, Resolve::MarkRolledBack, fx),
+        Command::Cancel => steps::request_cancel(state, fx),
+        Command::ApplyMigrations => migrations::request_apply(state, fx),
+        Command::DryRun => migrations::request_dry_run(state, fx),
+        Command::Refresh => migrations::refresh(state, fx),
+        Command::MarkApplied => migrations::request_resolve(state, Resolve::MarkApplied, fx),
+        Command::MarkRolledBack => migrations::request_resolve(state, Resolve::MarkRolledBack, fx),
         Command::TakeBackup => backup::request_take(state, fx),
         Command::RestoreBackup => backup::request_restore(state, fx),
         Command::Rehearse => backup::request_rehearse(state, fx),
@@ -241,7 +241,7 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         Command::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
         Command::Alerts => state.overlay = Some(Overlay::Alerts),
         Command::Back => {}
-        Command::Quit => flow::request_quit(state, fx),
+        Command::Quit => steps::request_quit(state, fx),
     }
 }
 
@@ -276,7 +276,7 @@ fn scroll(state: &mut State, delta: isize) {
                 .saturating_sub(delta)
                 .clamp(0, max) as usize;
         }
-        Pane::Migrations => db::scroll(state, delta),
+        Pane::Migrations => migrations::scroll(state, delta),
         // The view clamps the offset to what there is to show.
         Pane::Health => {
             // At most every line the pane can have (a check takes up to four).

@@ -3,17 +3,17 @@
 
 use super::refusal;
 use super::text::{file_name, human_bytes, utc_time};
-use crate::app::action::Effect;
 use crate::app::busy::{BackupWork, Operation};
-use crate::app::flow::{note_line, open};
-use crate::app::modal::{Expect, Modal, ModalKind, Picker};
+use crate::app::msg::Effect;
+use crate::app::prompt::{Expect, Modal, ModalKind, Picker};
 use crate::app::state::State;
+use crate::app::steps::{note_line, open};
 use crate::backup::{Archive, ArchiveKind, RestoreMode};
 use crate::journal::Event;
 
 /// Backups a restore may choose from: those of this plan's database, newest first, verified ones first.
 fn candidates(state: &State) -> Vec<Archive> {
-    let target = crate::app::db::database_line(state);
+    let target = crate::app::migrations::database_line(state);
     let project = &state.plan.project;
     // The same host:port/db may be another environment's database (a tunnel, a shared backup folder).
     let mut list: Vec<Archive> = state
@@ -74,8 +74,10 @@ pub(in crate::app) fn request_restore(state: &mut State, fx: &mut Vec<Effect>) {
     m.danger = true;
     m.body
         .push(("Environment".into(), state.plan.project.environment.clone()));
-    m.body
-        .push(("Database".into(), crate::app::db::database_line(state)));
+    m.body.push((
+        "Database".into(),
+        crate::app::migrations::database_line(state),
+    ));
     if sqlite {
         m.body.push((
             "How".into(),
@@ -132,7 +134,7 @@ pub(in crate::app) fn start_restore(
     };
     fx.push(Effect::Journal(Event::RestoreStarted {
         file: archive.path.display().to_string(),
-        target: crate::app::db::database_line(state),
+        target: crate::app::migrations::database_line(state),
         mode: mode_text.clone(),
     }));
     note_line(
@@ -192,11 +194,13 @@ pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Vec<Effect>) 
     let mut m = Modal::new(
         ModalKind::RehearseBackup(Box::new(archive.clone())),
         "Rehearse the migrations on a restored copy",
-        crate::app::flow::destructive_expect(state),
+        crate::app::steps::destructive_expect(state),
     );
     m.danger = true;
-    m.body
-        .push(("Server".into(), crate::app::db::database_line(state)));
+    m.body.push((
+        "Server".into(),
+        crate::app::migrations::database_line(state),
+    ));
     m.body.push((
         "Backup".into(),
         format!("{} ({})", file_name(&archive), human_bytes(archive.size)),

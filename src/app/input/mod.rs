@@ -7,7 +7,7 @@
 pub mod keys;
 pub mod typing;
 
-use crate::app::modal::Expect;
+use crate::app::prompt::Expect;
 use crate::app::state::{Overlay, State};
 
 /// The layer that gets the next key.

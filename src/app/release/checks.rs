@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use super::{Stage, StageStatus};
-use crate::app::action::Effect;
-use crate::app::flow::{gate, note_line, open};
 use crate::app::health::HealthState;
-use crate::app::modal::{Expect, Gated, Modal, ModalKind};
+use crate::app::msg::Effect;
+use crate::app::prompt::{Expect, Gated, Modal, ModalKind};
 use crate::app::state::State;
+use crate::app::steps::{gate, note_line, open};
 use crate::journal::Event;
 use crate::runner::Probe;
 

@@ -3,9 +3,9 @@
 //! until the operator types a reason; the terminal check only warns.
 
 use super::StageStatus;
-use crate::app::action::Effect;
-use crate::app::flow::note_line;
+use crate::app::msg::Effect;
 use crate::app::state::State;
+use crate::app::steps::note_line;
 use crate::journal::Event;
 use crate::runner::PreflightResult;
 

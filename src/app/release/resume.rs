@@ -6,10 +6,10 @@
 use std::time::Duration;
 
 use super::{MonitorRun, Stage};
-use crate::app::action::Effect;
-use crate::app::flow::note_line;
 use crate::app::health::Stats;
+use crate::app::msg::Effect;
 use crate::app::state::{PhaseStatus, State};
+use crate::app::steps::note_line;
 use crate::journal::Event;
 use crate::runner::StepOutcome;
 
@@ -53,7 +53,11 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
                 stage,
                 reason,
                 blockers,
-            } if stage == "migrate" && blockers.iter().any(|b| b == super::super::db::UNTRIED) => {
+            } if stage == "migrate"
+                && blockers
+                    .iter()
+                    .any(|b| b == super::super::migrations::UNTRIED) =>
+            {
                 state.release.no_rehearsal = Some(reason.clone());
             }
             Event::StageOverridden { stage, reason, .. } => {

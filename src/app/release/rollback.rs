@@ -2,11 +2,11 @@
 //! down migrations for what this run applied when every one has one, otherwise a restore of this run's verified
 //! backup — confirmed like any destructive action, journaled, and followed by the verify stage again.
 
-use crate::app::action::Effect;
 use crate::app::busy::{Operation, RollbackWork};
-use crate::app::flow::{destructive_expect, note_line, open, start_phase_from};
-use crate::app::modal::{Modal, ModalKind};
+use crate::app::msg::Effect;
+use crate::app::prompt::{Modal, ModalKind};
 use crate::app::state::{PhaseStatus, QuitState, State};
+use crate::app::steps::{destructive_expect, note_line, open, start_phase_from};
 use crate::backup::{Archive, RestoreMode};
 use crate::journal::Event;
 use crate::migrate::revert::RevertOutcome;
@@ -181,7 +181,7 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
         "Database".into(),
         format!(
             "{} — {}",
-            crate::app::db::database_line(state),
+            crate::app::migrations::database_line(state),
             plan.database_text()
         ),
     ));
@@ -271,7 +271,7 @@ fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
         DbRollback::Restore(archive) => {
             fx.push(Effect::Journal(Event::RestoreStarted {
                 file: archive.path.display().to_string(),
-                target: crate::app::db::database_line(state),
+                target: crate::app::migrations::database_line(state),
                 mode: "in place (rollback)".into(),
             }));
             note_line(
@@ -315,7 +315,7 @@ pub(in crate::app) fn on_reverted(state: &mut State, outcome: RevertOutcome, fx:
         after_database(state, fx);
     }
     if state.quit == QuitState::AfterStep {
-        crate::app::flow::finish(state, "quit after the down migrations in flight", fx);
+        crate::app::steps::finish(state, "quit after the down migrations in flight", fx);
     }
 }
 

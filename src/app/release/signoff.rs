@@ -6,10 +6,10 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::{CursorMove, TextArea};
 
-use crate::app::action::Effect;
-use crate::app::flow::{gate, note_line};
-use crate::app::modal::Gated;
+use crate::app::msg::Effect;
+use crate::app::prompt::Gated;
 use crate::app::state::State;
+use crate::app::steps::{gate, note_line};
 use crate::journal::Event;
 
 /// Longest signer name accepted.

@@ -9,9 +9,11 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::action::Effect;
-use super::flow::note_line;
+pub(super) mod log_alerts;
+
+use super::msg::Effect;
 use super::state::State;
+use super::steps::note_line;
 use crate::journal::Event;
 use crate::plan::{CmpOp, HealthCheck, Plan};
 use crate::runner::Probe;

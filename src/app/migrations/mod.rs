@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
-use super::action::Effect;
+pub(super) mod risk;
+
 use super::busy::{DbWork, Operation};
-use super::flow::{self, destructive_expect, open};
-use super::modal::{Expect, Gated, Modal, ModalKind};
+use super::msg::Effect;
+use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, QuitState, State};
+use super::steps::{self, destructive_expect, open};
 use crate::journal::Event;
 use crate::lint::Class;
 use crate::migrate::apply::Confirmed;
@@ -136,7 +138,7 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Vec<Effect>) {
         state.flash = Some("Nothing to apply: every migration is applied.".into());
         return;
     }
-    flow::gate(state, Gated::ApplyMigrations, fx);
+    steps::gate(state, Gated::ApplyMigrations, fx);
 }
 
 /// The apply confirmation: everything that will happen, where, under which limits.
@@ -182,14 +184,18 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
             m.body.push(("Apply".into(), format!("{}{how}", mig.name)));
         }
     }
-    for (mig, f) in super::risk::pending_findings(state) {
+    for (mig, f) in super::migrations::risk::pending_findings(state) {
         let (label, text) = match (&f.ignored, f.class) {
             (Some(reason), _) => (
                 "Exempted",
                 format!("{mig} line {} {}: {reason}", f.line, f.rule),
             ),
-            (None, Class::Dangerous) => ("DANGEROUS", super::risk::finding_text(&mig, &f)),
-            (None, Class::Breaking) => ("BREAKING", super::risk::finding_text(&mig, &f)),
+            (None, Class::Dangerous) => {
+                ("DANGEROUS", super::migrations::risk::finding_text(&mig, &f))
+            }
+            (None, Class::Breaking) => {
+                ("BREAKING", super::migrations::risk::finding_text(&mig, &f))
+            }
             _ => continue,
         };
         m.body.push((label.into(), text));
@@ -215,7 +221,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
             .unwrap_or_default(),
         migrations: names.clone(),
     }));
-    for (migration, findings, exemptions) in super::risk::risks_by_migration(state) {
+    for (migration, findings, exemptions) in super::migrations::risk::risks_by_migration(state) {
         fx.push(Effect::Journal(Event::MigrationRisks {
             migration,
             findings,
@@ -419,7 +425,7 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<
         .last
         .as_ref()
         .map(|l| l.lines().next().unwrap_or("").to_string());
-    flow::note_line(
+    steps::note_line(
         state,
         format!("migrations: {}", state.db.last.clone().unwrap_or_default()),
     );
@@ -428,7 +434,7 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<
     // The runner reads the ledger again after an apply and sends the fresh status.
     state.db.loading = true;
     if state.quit == QuitState::AfterStep {
-        flow::finish(state, "quit after the migration in flight", fx);
+        steps::finish(state, "quit after the migration in flight", fx);
     }
 }
 
@@ -559,7 +565,7 @@ pub(super) fn no_rehearsal_modal(state: &State, gated: Gated) -> Option<Modal> {
     let mut m = Modal::new(
         ModalKind::NoRehearsal,
         "Not tried in this run",
-        super::modal::Expect::Reason,
+        super::prompt::Expect::Reason,
     );
     m.danger = true;
     m.body.push(("Database".into(), database_line(state)));

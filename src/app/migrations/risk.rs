@@ -1,11 +1,11 @@
 //! Risk in the apply flow: the findings of the migrations an apply would run, listed in its confirmation,
 //! journaled with it, and the typed name of every object a Dangerous finding destroys.
 
-use super::action::Effect;
-use super::db::{database_line, start_apply};
-use super::flow::open;
-use super::modal::{Expect, Modal, ModalKind};
-use super::state::State;
+use crate::app::migrations::{database_line, start_apply};
+use crate::app::msg::Effect;
+use crate::app::prompt::{Expect, Modal, ModalKind};
+use crate::app::state::State;
+use crate::app::steps::open;
 use crate::lint::{Class, Finding};
 
 /// For the journal: per pending migration with findings, its findings and its exemptions.
@@ -56,7 +56,7 @@ pub(super) fn pending_findings(state: &State) -> Vec<(String, Finding)> {
 }
 
 /// The objects that Dangerous findings destroy (exempted or not), in order, each once.
-pub(super) fn objects_to_confirm(state: &State) -> Vec<String> {
+pub(in crate::app) fn objects_to_confirm(state: &State) -> Vec<String> {
     let mut objects: Vec<String> = Vec::new();
     for (mig, f) in pending_findings(state) {
         // An exemption in the file decides `deckhand lint`'s exit code; it never spares the operator typing what
@@ -73,7 +73,7 @@ pub(super) fn objects_to_confirm(state: &State) -> Vec<String> {
 
 /// After the apply confirmation: the operator types the name of each object a Dangerous finding destroys, one
 /// prompt each; the apply starts after the last. `objects` are those still to confirm, the first one next.
-pub(super) fn confirm_destroyed_then_apply(
+pub(in crate::app) fn confirm_destroyed_then_apply(
     state: &mut State,
     objects: Vec<String>,
     fx: &mut Vec<Effect>,

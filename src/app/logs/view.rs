@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use super::logbuf::{LogBuffer, LogLine};
+use crate::app::logs::buffer::{LogBuffer, LogLine};
 use crate::plan::Plan;
 use crate::runner::{Level, SourceState};
 

@@ -12,11 +12,11 @@ pub(in crate::app) use restore::{
 use text::file_name;
 pub use text::{backup_line, human_bytes, progress_text, row_text, utc_time};
 
-use super::action::Effect;
 use super::busy::{BackupWork, Operation};
-use super::flow::{self, note_line, open};
-use super::modal::{Expect, Gated, Modal, ModalKind};
+use super::msg::Effect;
+use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{QuitState, State};
+use super::steps::{self, note_line, open};
 use crate::backup::{Archive, Progress, RehearsalReport, RehearsalStep};
 use crate::journal::Event;
 use crate::runner::backup::{BackupEvent, BackupOp};
@@ -70,7 +70,7 @@ pub(super) fn request_take(state: &mut State, fx: &mut Vec<Effect>) {
         .map(|b| b.dir.display().to_string())
         .unwrap_or_default();
     fx.push(Effect::Journal(Event::BackupStarted {
-        target: super::db::database_line(state),
+        target: super::migrations::database_line(state),
         dir,
     }));
     state.op = Some(Operation::Backup(BackupWork::Taking));
@@ -108,9 +108,9 @@ pub(super) fn gate_modal(state: &State, gated: Gated) -> Option<Modal> {
     );
     m.danger = true;
     m.body
-        .push(("Action".into(), flow::gated_label(state, gated)));
+        .push(("Action".into(), steps::gated_label(state, gated)));
     m.body
-        .push(("Database".into(), super::db::database_line(state)));
+        .push(("Database".into(), super::migrations::database_line(state)));
     let why = match (&state.plan.backup, &b.taken, state.backup_work()) {
         (None, _, _) => "the plan has no [backup]: nothing to fall back on".to_string(),
         (Some(_), _, Some(busy)) => format!("a backup is under way ({})", busy.label()),
@@ -131,7 +131,7 @@ pub(super) fn gate_modal(state: &State, gated: Gated) -> Option<Modal> {
 /// The operator typed a reason to go on without a verified backup.
 pub(super) fn overridden(state: &mut State, gated: Gated, reason: String, fx: &mut Vec<Effect>) {
     fx.push(Effect::Journal(Event::BackupGateOverridden {
-        what: flow::gated_label(state, gated),
+        what: steps::gated_label(state, gated),
         reason: reason.clone(),
     }));
     state.backup.gate_override = Some(reason);
@@ -411,7 +411,7 @@ fn ended(state: &mut State, fx: &mut Vec<Effect>) {
     state.backup.progress = None;
     fx.push(Effect::ListBackups);
     if state.quit == QuitState::AfterStep && state.running().is_none() {
-        flow::finish(state, "quit after stopping the backup operation", fx);
+        steps::finish(state, "quit after stopping the backup operation", fx);
     }
 }
 

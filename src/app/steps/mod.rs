@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use super::action::Effect;
 use super::busy::{Operation, RollbackWork};
-use super::logbuf::LogLine;
-use super::modal::{Expect, Gated, Modal, ModalKind};
+use super::logs::buffer::LogLine;
+use super::msg::Effect;
+use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, PhaseStatus, QuitState, State};
 use crate::journal::Event;
 use crate::runner::command::TERM_GRACE;
@@ -51,16 +51,16 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             state.flash = Some("Nothing to cancel: the backup operation already ended.".into())
         }
         ModalKind::ApplyMigrations => {
-            let objects = super::risk::objects_to_confirm(state);
-            super::risk::confirm_destroyed_then_apply(state, objects, fx)
+            let objects = super::migrations::risk::objects_to_confirm(state);
+            super::migrations::risk::confirm_destroyed_then_apply(state, objects, fx)
         }
         // The first object was just typed: on to the rest.
         ModalKind::ConfirmDestroy(objects) => {
             let rest = objects.into_iter().skip(1).collect();
-            super::risk::confirm_destroyed_then_apply(state, rest, fx)
+            super::migrations::risk::confirm_destroyed_then_apply(state, rest, fx)
         }
-        ModalKind::DryRunMigrations => super::db::start_dry_run(state, fx),
-        ModalKind::ResolveMigration(req) => super::db::start_resolve(state, req, fx),
+        ModalKind::DryRunMigrations => super::migrations::start_dry_run(state, fx),
+        ModalKind::ResolveMigration(req) => super::migrations::start_resolve(state, req, fx),
         // The prompt names a step, but act on what runs now: the step may have ended while the prompt was open.
         ModalKind::CancelStep(_) => match (state.running(), state.held.take()) {
             (Some(id), _) => cancel(state, id, fx),
@@ -84,7 +84,7 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
             fx.push(Effect::Journal(Event::StageOverridden {
                 stage: "migrate".into(),
                 reason: typed.clone(),
-                blockers: vec![super::db::UNTRIED.into()],
+                blockers: vec![super::migrations::UNTRIED.into()],
             }));
             state.release.no_rehearsal = Some(typed);
             gate(state, Gated::ApplyMigrations, fx);
@@ -233,7 +233,7 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
                 origin: Some(source),
             });
             push_lines(state, lines);
-            super::log_alerts::on_lines(state, source, fx);
+            super::health::log_alerts::on_lines(state, source, fx);
         }
         RunnerEvent::LogSource { source, state: s } => source_state(state, source, s),
         RunnerEvent::StepFinished {
@@ -241,11 +241,13 @@ pub(super) fn on_runner(state: &mut State, ev: RunnerEvent, fx: &mut Vec<Effect>
             outcome,
             duration,
         } => step_finished(state, id, outcome, duration, fx),
-        RunnerEvent::Migrations(result) => super::db::on_snapshot(state, result),
-        RunnerEvent::MigrationProgress(p) => super::db::on_progress(state, p),
-        RunnerEvent::MigrationsApplied(outcome) => super::db::on_applied(state, outcome, fx),
-        RunnerEvent::Rehearsed(result) => super::db::on_rehearsed(state, result, fx),
-        RunnerEvent::Resolved(result) => super::db::on_resolved(state, result, fx),
+        RunnerEvent::Migrations(result) => super::migrations::on_snapshot(state, result),
+        RunnerEvent::MigrationProgress(p) => super::migrations::on_progress(state, p),
+        RunnerEvent::MigrationsApplied(outcome) => {
+            super::migrations::on_applied(state, outcome, fx)
+        }
+        RunnerEvent::Rehearsed(result) => super::migrations::on_rehearsed(state, result, fx),
+        RunnerEvent::Resolved(result) => super::migrations::on_resolved(state, result, fx),
         RunnerEvent::Backup(ev) => super::backup::on_event(state, *ev, fx),
         RunnerEvent::HealthProbe { check, probe } => {
             super::health::on_probe(state, check, probe, fx)

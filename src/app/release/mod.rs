@@ -29,8 +29,8 @@ pub(super) use rollback::{
 };
 pub(super) use signoff::{on_signoff_key, on_signoff_paste, open_form, request_signoff};
 
-use super::action::Effect;
-use super::modal::{Expect, Gated, Modal, ModalKind};
+use super::msg::Effect;
+use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{PhaseStatus, State};
 use crate::journal::Event;
 use crate::runner::PreflightResult;
@@ -345,7 +345,7 @@ pub(super) fn stage_modal(state: &State, gated: Gated, stage: Stage, why: String
     m.danger = true;
     m.body.push((
         "Next".into(),
-        super::flow::gated_label(state, gated).to_string(),
+        super::steps::gated_label(state, gated).to_string(),
     ));
     m.body.push(("Missing".into(), why));
     m.body.push((
@@ -489,7 +489,7 @@ pub fn detail(state: &State, stage: Stage) -> String {
             Some(s) => {
                 let pending = s.status.pending().len();
                 // The same test as the apply's gate: what counts is a passing try not used up by an apply.
-                let tried = if super::db::tried_ok(state) {
+                let tried = if super::migrations::tried_ok(state) {
                     "tried"
                 } else if !state.release.tried_spent
                     && (state.db.rehearsal.is_some() || state.backup.rehearsal.is_some())
