@@ -193,3 +193,16 @@ fn migrations_the_database_says_are_pending_are_next_whatever_the_journal_says()
     let (events, _) = resume(&first_run(true), true, false);
     assert_eq!(resumed_next(&events), "migrate");
 }
+
+#[test]
+fn a_hang_up_before_the_folder_and_the_database_answered_still_journals_the_resume_first() {
+    let mut h = Harness::new(plan_from(PLAN));
+    let mut fx = deckhand::app::release::restore(&mut h.state, "run-1", &first_run(true));
+    fx.extend(deckhand::app::start(&mut h.state));
+    assert!(journal_events(&fx).is_empty(), "nothing is read yet");
+    let events = journal_events(&h.act(Action::Signal(Signal::Hangup)));
+    let at = |f: fn(&Event) -> bool| events.iter().position(f);
+    let resumed = at(|e| matches!(e, Event::Resumed { .. })).expect("the resume is journaled");
+    let quit = at(|e| matches!(e, Event::Quit { .. })).expect("the quit");
+    assert!(resumed < quit, "{events:?}");
+}

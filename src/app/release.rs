@@ -376,6 +376,7 @@ pub(super) fn sync(state: &mut State, fx: &mut Vec<Effect>) {
     // What this action changed is journaled before the report is written and before a quit (which stays the
     // journal's last entry).
     let mut own = Vec::new();
+    resume::announce(state, &mut own);
     sync_into(state, &mut own);
     let at = fx
         .iter()

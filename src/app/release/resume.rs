@@ -1,15 +1,17 @@
 //! Resuming an earlier run of the same plan and environment that ended without sign-off (a hang-up, a lost
 //! terminal, a crash): its journal is replayed into the new state — ticks, overrides, the verified backup,
 //! finished phases and steps, migrations applied, the baseline, monitoring — while the database's state is read
-//! again from the database itself (never trusted from the journal).
+//! again from the database itself (never trusted from the journal). The stage to do next is named (and the
+//! `Resumed` entry journaled) once the backup folder and the migration status have been read again.
 
 use std::time::Duration;
 
-use super::{MonitorRun, Stage};
+use super::{MonitorRun, Stage, StageStatus};
 use crate::app::action::Effect;
+use crate::app::db::DbView;
 use crate::app::flow::note_line;
 use crate::app::health::Stats;
-use crate::app::state::{PhaseStatus, State};
+use crate::app::state::{PhaseStatus, QuitState, State};
 use crate::journal::Event;
 use crate::runner::StepOutcome;
 
@@ -18,9 +20,13 @@ use crate::runner::StepOutcome;
 pub struct Resume {
     pub previous: String,
     pub completed: Vec<String>,
-    pub next: String,
+    /// The stage to do next, named once the backup folder and the migration status were read again (or the run
+    /// ended first); `None` until then.
+    pub next: Option<Stage>,
     /// The verified backup file the earlier run took: adopted once the backup folder's listing confirms it.
     pub backup_file: Option<String>,
+    /// The backup folder has been listed since the resume.
+    pub listed: bool,
 }
 
 /// Replays `events` (the earlier runs' journal, oldest first) into `state`; returns the journal entry saying so.
@@ -171,29 +177,80 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
             m.result.clone().unwrap_or_default()
         ));
     }
-    let next = super::current(state).map_or("sign-off".to_string(), |s| s.name().to_string());
+    let line = format!(
+        "resumed run {previous}: done {}; the backup folder and the database are read again",
+        done_text(&completed)
+    );
     state.release.resumed = Some(Resume {
         previous: previous.to_string(),
-        completed: completed.clone(),
-        next: next.clone(),
+        completed,
+        next: None,
         backup_file,
+        listed: false,
     });
+    note_line(state, line.clone());
+    state.flash = Some(line);
+    state.dirty = true;
+    let mut fx = Vec::new();
+    announce(state, &mut fx);
+    fx
+}
+
+fn done_text(completed: &[String]) -> String {
+    if completed.is_empty() {
+        "nothing yet".to_string()
+    } else {
+        completed.join(", ")
+    }
+}
+
+/// Names the stage to do next and journals the resume, once what the journal claims has been checked against
+/// the backup folder (the earlier run's verified backup adopted, or not) and the database (its migration status
+/// read, or failing to be), or once the run ends before that (the resume is journaled with what is known then).
+/// Called after every action; does nothing once it has named the stage.
+pub(in crate::app) fn announce(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(r) = &state.release.resumed else {
+        return;
+    };
+    if r.next.is_some() {
+        return;
+    }
+    let listed = state.plan.backup.is_none() || r.listed;
+    let read = !matches!(state.db.view, DbView::Loading);
+    if !(listed && read) && state.quit != QuitState::Done {
+        return;
+    }
+    let next = next_stage(state);
+    let Some(r) = state.release.resumed.as_mut() else {
+        return;
+    };
+    r.next = Some(next);
+    let (previous, completed) = (r.previous.clone(), r.completed.clone());
     let line = format!(
-        "resumed run {previous}: done {}; next: {next} (the database state is read again)",
-        if completed.is_empty() {
-            "nothing yet".to_string()
-        } else {
-            completed.join(", ")
-        }
+        "resumed run {previous}: done {}; next: {} (the backup folder and the database were read again)",
+        done_text(&completed),
+        next.name()
     );
     note_line(state, line.clone());
     state.flash = Some(line);
     state.dirty = true;
-    vec![Effect::Journal(Event::Resumed {
-        previous: previous.to_string(),
+    fx.push(Effect::Journal(Event::Resumed {
+        previous,
         completed,
-        next,
-    })]
+        next: next.name().to_string(),
+    }));
+}
+
+/// The first stage not done. The preflight's checks are this console's own (run again at every start), so
+/// checks still out do not make it the resumed run's next stage.
+fn next_stage(state: &State) -> Stage {
+    Stage::ALL
+        .into_iter()
+        .find(|s| {
+            let st = super::status(state, *s);
+            !(st.done() || (*s == Stage::Preflight && st == StageStatus::Running))
+        })
+        .unwrap_or(Stage::SignOff)
 }
 
 fn phase_index(state: &State, name: &str) -> Option<usize> {
@@ -226,6 +283,9 @@ fn restore_baseline(
 
 /// The backup folder was listed: adopt the earlier run's verified backup when it is there and still verified.
 pub(in crate::app) fn adopt_backup(state: &mut State) {
+    if let Some(r) = state.release.resumed.as_mut() {
+        r.listed = true;
+    }
     if state.backup.verified.is_some() {
         return;
     }
