@@ -289,11 +289,8 @@ fn second_run(dir: &Path, at: SystemTime, previous: &str, earlier: &[Event]) {
     r.act(Action::Signal(Signal::Hangup));
 }
 
-#[test]
-#[ignore = "writes fixture journals: DECKHAND_FIXTURE_OUT=dir cargo test --test journal_compat -- --ignored"]
-fn write_fixture_journals() {
-    let out = std::env::var("DECKHAND_FIXTURE_OUT").expect("DECKHAND_FIXTURE_OUT");
-    let out = Path::new(&out);
+/// Both scenarios, written under `out` by this version: returns the second run's id.
+fn write_journals(out: &Path) -> String {
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_269_600);
     first_run(out, t0);
     let runs = deckhand::journal::run_ids(out).unwrap();
@@ -303,6 +300,14 @@ fn write_fixture_journals() {
         .map(|e| e.event)
         .collect();
     second_run(out, t0 + Duration::from_secs(3600), &runs[0], &earlier);
+    deckhand::journal::run_ids(out).unwrap().remove(1)
+}
+
+#[test]
+#[ignore = "writes fixture journals: DECKHAND_FIXTURE_OUT=dir cargo test --test journal_compat -- --ignored"]
+fn write_fixture_journals() {
+    let out = std::env::var("DECKHAND_FIXTURE_OUT").expect("DECKHAND_FIXTURE_OUT");
+    write_journals(Path::new(&out));
 }
 
 const FIRST: &str = "2026-11-21T140000Z-16198";
@@ -339,13 +344,25 @@ fn a_v01_journal_chain_parses_whole_and_is_the_run_to_resume() {
 #[test]
 fn a_v01_journal_resumes_what_it_recorded() {
     let dir = v01_data_dir();
-    let events: Vec<Event> = deckhand::journal::chain(dir.path(), SECOND)
+    resumes_what_it_recorded(dir.path(), SECOND);
+}
+
+#[test]
+fn a_journal_of_this_version_resumes_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let second = write_journals(dir.path());
+    resumes_what_it_recorded(dir.path(), &second);
+}
+
+/// Replays the chain ending with `second` (the scenarios above) into a new console and checks what it restored.
+fn resumes_what_it_recorded(data: &Path, second: &str) {
+    let events: Vec<Event> = deckhand::journal::chain(data, second)
         .unwrap()
         .into_iter()
         .map(|e| e.event)
         .collect();
     let mut h = Harness::new(plan_from(PLAN));
-    let fx = deckhand::app::release::restore(&mut h.state, SECOND, &events);
+    let fx = deckhand::app::release::restore(&mut h.state, second, &events);
     let s = &h.state;
     assert_eq!(s.checked, vec![true, true]);
     assert_eq!(
@@ -392,17 +409,65 @@ fn a_v01_journal_resumes_what_it_recorded() {
     let resumed: Vec<_> = journaled
         .iter()
         .filter_map(|e| match e {
-            Event::Resumed { previous, next, .. } => Some((previous.as_str(), next.to_string())),
+            Event::Resumed { previous, next, .. } => Some((previous.clone(), next.to_string())),
             _ => None,
         })
         .collect();
     assert_eq!(
         resumed,
-        vec![(SECOND, "monitor".to_string())],
+        vec![(second.to_string(), "monitor".to_string())],
         "deploy and verify were passed over with reasons: {journaled:?}"
     );
     assert!(
         h.state.release.rollback_backup.is_some(),
         "m2 was applied after it"
     );
+}
+
+#[test]
+fn the_v01_sentences_parse_to_typed_values() {
+    use deckhand::journal::{Blocker, Completed, PhaseResult, Stage, StepResult};
+    let dir = v01_data_dir();
+    let events: Vec<Event> = deckhand::journal::chain(dir.path(), SECOND)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event)
+        .collect();
+    let has = |f: &dyn Fn(&Event) -> bool| events.iter().any(f);
+    assert!(has(&|e| matches!(e, Event::StageOverridden {
+        stage: Stage::Migrate, blockers, ..
+    } if *blockers == [Blocker::Untried])));
+    assert!(has(&|e| matches!(e, Event::StageOverridden {
+        stage: Stage::Deploy, blockers, ..
+    } if *blockers == [Blocker::Legacy("not succeeded: Smoke script (failed)".into())])));
+    assert!(has(&|e| matches!(e, Event::StageOverridden {
+        stage: Stage::Verify, blockers, ..
+    } if *blockers == [Blocker::VerifyNotRun])));
+    assert!(has(&|e| matches!(
+        e,
+        Event::StepFinished {
+            outcome: StepResult::Exited,
+            exit_code: Some(1),
+            ..
+        }
+    )));
+    assert!(has(&|e| matches!(
+        e,
+        Event::PhaseFinished {
+            result: PhaseResult::Interrupted,
+            ..
+        }
+    )));
+    // What v0.1 journaled on resuming (its `next` was the defect's "backup").
+    assert!(has(&|e| matches!(e, Event::Resumed {
+        next: Stage::Backup, completed, ..
+    } if completed.first() == Some(&Completed::Legacy("checklist 2/2".into())))));
+    // The report of the chain renders.
+    let entries = deckhand::journal::chain(dir.path(), SECOND).unwrap();
+    let report = deckhand::journal::render(&entries);
+    assert!(
+        report.contains("not succeeded: Smoke script (failed)"),
+        "{report}"
+    );
+    assert!(report.contains("`untried`"), "{report}");
 }

@@ -8,7 +8,7 @@ use crate::app::flow::{note_line, open};
 use crate::app::modal::{Expect, Modal, ModalKind, Picker};
 use crate::app::state::State;
 use crate::backup::{Archive, ArchiveKind, RestoreMode};
-use crate::journal::Event;
+use crate::journal::{Event, RestoreKind};
 
 /// Backups a restore may choose from: those of this plan's database, newest first, verified ones first.
 fn candidates(state: &State) -> Vec<Archive> {
@@ -124,15 +124,17 @@ pub(in crate::app) fn start_restore(
     } else {
         RestoreMode::InPlace
     };
-    let mode_text = match &mode {
-        RestoreMode::InPlace => "in place".to_string(),
-        RestoreMode::NewDatabase(n) => format!("into new database {n}"),
-        RestoreMode::Rollback => "in place, tables created since the backup dropped".to_string(),
+    let (kind, new_database) = match &mode {
+        RestoreMode::InPlace => (RestoreKind::InPlace, None),
+        RestoreMode::NewDatabase(n) => (RestoreKind::NewDatabase, Some(n.clone())),
+        RestoreMode::Rollback => (RestoreKind::Rollback, None),
     };
+    let mode_text = kind.describe(new_database.as_deref());
     fx.push(Effect::Journal(Event::RestoreStarted {
         file: archive.path.display().to_string(),
         target: crate::app::db::database_line(state),
-        mode: mode_text.clone(),
+        mode: kind,
+        new_database,
     }));
     note_line(
         state,

@@ -12,14 +12,14 @@ use crate::app::db::DbView;
 use crate::app::flow::note_line;
 use crate::app::health::Stats;
 use crate::app::state::{PhaseStatus, QuitState, State};
-use crate::journal::Event;
+use crate::journal::{self, Blocker, Completed, Event, MonitorResult, PhaseResult, StepResult};
 use crate::runner::StepOutcome;
 
 /// The earlier run this one continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resume {
     pub previous: String,
-    pub completed: Vec<String>,
+    pub completed: Vec<Completed>,
     /// The stage to do next, named once the backup folder and the migration status were read again (or the run
     /// ended first); `None` until then.
     pub next: Option<Stage>,
@@ -34,6 +34,7 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
     let mut backup_file = None;
     let mut apply_started = false;
     let mut done_phases = Vec::new();
+    let mut monitored: Option<MonitorResult> = None;
     for ev in events {
         match ev {
             Event::ChecklistTicked {
@@ -56,16 +57,18 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
             // Applying untried is journaled as a migrate override naming what was missing: it is that, not the
             // whole migrate stage passed over.
             Event::StageOverridden {
-                stage,
+                stage: journal::Stage::Migrate,
                 reason,
                 blockers,
-            } if stage == "migrate" && blockers.iter().any(|b| b == super::super::db::UNTRIED) => {
+                ..
+            } if blockers.contains(&Blocker::Untried) => {
                 state.release.no_rehearsal = Some(reason.clone());
             }
             Event::StageOverridden { stage, reason, .. } => {
-                if let Some(s) = Stage::from_name(stage) {
-                    state.release.overrides.push((s, reason.clone()));
-                }
+                state
+                    .release
+                    .overrides
+                    .push(((*stage).into(), reason.clone()));
             }
             Event::BackupGateOverridden { reason, .. } => {
                 state.backup.gate_override = Some(reason.clone())
@@ -82,15 +85,14 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
                 step,
                 outcome,
                 exit_code,
+                signal,
+                detail,
                 ..
             } => {
                 if let Some(p) = phase_index(state, phase)
                     && let Some(run) = state.phases[p].steps.get_mut(step.saturating_sub(1))
                 {
-                    run.outcome = Some(match exit_code {
-                        Some(c) => StepOutcome::Exited(*c),
-                        None => StepOutcome::SpawnFailed(outcome.clone()),
-                    });
+                    run.outcome = Some(step_outcome(*outcome, *exit_code, *signal, detail));
                 }
             }
             Event::PhaseStarted { phase, .. } => {
@@ -104,13 +106,13 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
             }
             Event::PhaseFinished { phase, result, .. } => {
                 if let Some(p) = phase_index(state, phase) {
-                    state.phases[p].status = match result.as_str() {
-                        "succeeded" => PhaseStatus::Succeeded,
-                        "failed" => PhaseStatus::Failed,
-                        "cancelled" => PhaseStatus::Cancelled,
-                        _ => PhaseStatus::Interrupted,
+                    state.phases[p].status = match result {
+                        PhaseResult::Succeeded => PhaseStatus::Succeeded,
+                        PhaseResult::Failed => PhaseStatus::Failed,
+                        PhaseResult::Cancelled => PhaseStatus::Cancelled,
+                        PhaseResult::Interrupted => PhaseStatus::Interrupted,
                     };
-                    if result == "succeeded" {
+                    if *result == PhaseResult::Succeeded {
                         done_phases.push(phase.clone());
                     }
                 }
@@ -133,11 +135,12 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
                 (*samples, *errors, *no_answer),
             ),
             Event::MonitorFinished { result, alerts, .. } => {
+                monitored = Some(*result);
                 state.release.monitor = Some(MonitorRun {
                     started: state.now,
                     ends: state.now,
                     alerts: *alerts,
-                    result: Some(result.clone()),
+                    result: Some(result.name().to_string()),
                 })
             }
             _ => {}
@@ -159,23 +162,26 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
     let mut completed = Vec::new();
     let ticked = state.checked.iter().filter(|c| **c).count();
     if !state.checked.is_empty() {
-        completed.push(format!("checklist {ticked}/{}", state.checked.len()));
+        completed.push(Completed::Checklist {
+            ticked,
+            of: state.checked.len(),
+        });
     }
-    if let Some(f) = &backup_file {
-        completed.push(format!("backup {f}"));
+    if let Some(file) = &backup_file {
+        completed.push(Completed::Backup { file: file.clone() });
     }
     if !state.release.applied.is_empty() {
-        completed.push(format!(
-            "migrations applied: {}",
-            state.release.applied.join(", ")
-        ));
+        completed.push(Completed::Migrations {
+            applied: state.release.applied.clone(),
+        });
     }
-    completed.extend(done_phases.into_iter().map(|p| format!("phase {p}")));
-    if let Some(m) = &state.release.monitor {
-        completed.push(format!(
-            "monitoring {}",
-            m.result.clone().unwrap_or_default()
-        ));
+    completed.extend(
+        done_phases
+            .into_iter()
+            .map(|name| Completed::Phase { name }),
+    );
+    if let Some(result) = monitored {
+        completed.push(Completed::Monitoring { result });
     }
     let line = format!(
         "resumed run {previous}: done {}; the backup folder and the database are read again",
@@ -196,11 +202,30 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
     fx
 }
 
-fn done_text(completed: &[String]) -> String {
+fn done_text(completed: &[Completed]) -> String {
     if completed.is_empty() {
         "nothing yet".to_string()
     } else {
-        completed.join(", ")
+        let done: Vec<String> = completed.iter().map(Completed::to_string).collect();
+        done.join(", ")
+    }
+}
+
+/// A journaled step's outcome as the runner reported it.
+fn step_outcome(
+    result: StepResult,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    detail: &str,
+) -> StepOutcome {
+    match (result, exit_code) {
+        (_, Some(c)) => StepOutcome::Exited(c),
+        (StepResult::Signalled, None) => StepOutcome::Signalled(signal.unwrap_or_default()),
+        (StepResult::TimedOut, None) => StepOutcome::TimedOut,
+        (StepResult::Cancelled, None) => StepOutcome::Cancelled,
+        (StepResult::Exited | StepResult::SpawnFailed, None) => {
+            StepOutcome::SpawnFailed(result.describe(None, None, detail))
+        }
     }
 }
 
@@ -237,7 +262,7 @@ pub(in crate::app) fn announce(state: &mut State, fx: &mut Vec<Effect>) {
     fx.push(Effect::Journal(Event::Resumed {
         previous,
         completed,
-        next: next.name().to_string(),
+        next: next.journal(),
     }));
 }
 
