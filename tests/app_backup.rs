@@ -376,7 +376,8 @@ fn restore_picks_the_newest_verified_backup_and_needs_the_database_name_typed() 
     assert!(journal_events(&fx).contains(&Event::RestoreStarted {
         file: "/b/1.dump".into(),
         target: "db.internal:5432/shop".into(),
-        mode: "in place".into(),
+        mode: deckhand::journal::RestoreKind::InPlace,
+        new_database: None,
     }));
     assert_eq!(h.state.backup_work(), Some(BackupWork::Restoring));
     let report = RestoreReport {

@@ -542,7 +542,8 @@ fn an_apply_wants_a_passing_dry_run_or_a_typed_reason() {
     let fx = h.key(KeyCode::Enter);
     assert!(journal_events(&fx).iter().any(|e| matches!(e,
         Event::StageOverridden { stage, reason, .. }
-            if stage == "migrate" && reason == "hotfix: the dry-run database is down")));
+            if *stage == deckhand::journal::Stage::Migrate
+                && reason == "hotfix: the dry-run database is down")));
     assert_eq!(
         h.state.modal.as_ref().map(|m| &m.kind),
         Some(&ModalKind::ApplyMigrations)

@@ -108,7 +108,7 @@ fn a_failed_preflight_check_blocks_the_later_stages_until_a_reason_is_typed() {
     h.type_text("hotfix for the checkout outage");
     let fx = h.key(KeyCode::Enter);
     assert!(journal_events(&fx).iter().any(|e| matches!(e,
-        Event::StageOverridden { stage, reason, .. } if stage == "preflight" && reason == "hotfix for the checkout outage")));
+        Event::StageOverridden { stage, reason, .. } if *stage == deckhand::journal::Stage::Preflight && reason == "hotfix for the checkout outage")));
     // The preflight is passed over; the deploy, which has not run, is the next stage in the way.
     assert!(matches!(
         h.state.modal.as_ref().map(|m| &m.kind),
@@ -159,7 +159,9 @@ fn verify_waits_for_the_deploy_then_passes_on_smoke_and_journals_stage_results()
             .any(|e| matches!(e, Event::SmokeChecked { ok: true, .. }))
     );
     assert!(events.iter().any(|e| matches!(e,
-        Event::StageFinished { stage, result, .. } if stage == "verify" && result == "passed")));
+        Event::StageFinished { stage, result, .. }
+            if *stage == deckhand::journal::Stage::Verify
+                && *result == deckhand::journal::StageResult::Passed)));
 }
 
 #[test]
@@ -207,7 +209,8 @@ fn monitor_counts_down_and_passes_then_sign_off_journals_notes_and_writes_the_re
     h.wait(Duration::from_secs(61));
     let fx = h.act(Action::Tick);
     assert!(journal_events(&fx).iter().any(|e| matches!(e,
-        Event::MonitorFinished { result, alerts: 0, .. } if result == "passed")));
+        Event::MonitorFinished { result, alerts: 0, .. }
+            if *result == deckhand::journal::MonitorResult::Passed)));
     select(&mut h, Row::Stage(Stage::SignOff));
     h.key(KeyCode::Enter);
     assert!(h.state.release.signoff.is_some(), "the form opens");
@@ -367,8 +370,10 @@ fn a_hang_up_between_steps_interrupts_and_resume_continues_from_the_journal() {
             phase: "Deploy".into(),
             step: 1,
             destructive: true,
-            outcome: "exit 0".into(),
+            outcome: deckhand::journal::StepResult::Exited,
             exit_code: Some(0),
+            signal: None,
+            detail: String::new(),
             duration_ms: 3000,
         },
         Event::Signal {
@@ -393,10 +398,12 @@ fn a_hang_up_between_steps_interrupts_and_resume_continues_from_the_journal() {
         ] => {
             assert_eq!(previous, "run-1");
             assert!(
-                completed.contains(&"phase Deploy".to_string()),
+                completed.contains(&deckhand::journal::Completed::Phase {
+                    name: "Deploy".into()
+                }),
                 "{completed:?}"
             );
-            assert_eq!(next, "verify");
+            assert_eq!(*next, deckhand::journal::Stage::Verify);
         }
         other => panic!("{other:?}"),
     }
@@ -500,9 +507,10 @@ fn a_hang_up_while_down_migrations_run_waits_for_them_then_quits() {
 #[test]
 fn a_resumed_apply_untried_reason_stays_that_and_does_not_pass_the_migrate_stage() {
     let events = vec![Event::StageOverridden {
-        stage: "migrate".into(),
+        stage: deckhand::journal::Stage::Migrate,
         reason: "hotfix: the dry-run database is down".into(),
-        blockers: vec!["no dry-run or rehearsal in this run".into()],
+        blockers: vec![deckhand::journal::Blocker::Untried],
+        detail: String::new(),
     }];
     let mut next = harness();
     release::restore(&mut next.state, "run-1", &events);

@@ -296,8 +296,10 @@ fn steps_run_in_order_and_a_failure_stops_the_phase() {
         phase: "Deploy".into(),
         step: 2,
         destructive: true,
-        outcome: "exit 3".into(),
+        outcome: deckhand::journal::StepResult::Exited,
         exit_code: Some(3),
+        signal: None,
+        detail: String::new(),
         duration_ms: 120,
     }));
     assert_eq!(h.state.exit_code(), 1);

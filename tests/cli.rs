@@ -261,8 +261,8 @@ fn report_writes_the_newest_run_with_the_runs_it_resumed() {
     first
         .append(
             Event::StageFinished {
-                stage: "backup".into(),
-                result: "passed".into(),
+                stage: deckhand::journal::Stage::Backup,
+                result: deckhand::journal::StageResult::Passed,
                 detail: "backup-from-first-run".into(),
             },
             t0,
@@ -275,8 +275,10 @@ fn report_writes_the_newest_run_with_the_runs_it_resumed() {
         .append(
             Event::Resumed {
                 previous: first.run_id().into(),
-                completed: vec!["backup".into()],
-                next: "deploy".into(),
+                completed: vec![deckhand::journal::Completed::Backup {
+                    file: "/b/shop.dump".into(),
+                }],
+                next: deckhand::journal::Stage::Deploy,
             },
             t1,
         )

@@ -60,11 +60,14 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
         .count();
     assert_eq!(ticks, 3);
     for (stage, reason) in [
-        ("backup", "demo: nothing to lose"),
-        ("migrate", "demo: the deploy does not need it"),
+        (deckhand::journal::Stage::Backup, "demo: nothing to lose"),
+        (
+            deckhand::journal::Stage::Migrate,
+            "demo: the deploy does not need it",
+        ),
     ] {
         assert!(
-            events.iter().any(|e| matches!(e, Event::StageOverridden { stage: s, reason: r, .. } if s == stage && r == reason)),
+            events.iter().any(|e| matches!(e, Event::StageOverridden { stage: s, reason: r, .. } if *s == stage && r == reason)),
             "{stage} override not journaled: {events:?}"
         );
     }
@@ -130,7 +133,7 @@ fn signal_while_running(sig: Signal) -> Vec<Event> {
         name: sig.as_str().into()
     }));
     assert!(events.iter().any(
-        |e| matches!(e, Event::StepFinished { outcome, .. } if outcome.starts_with("cancelled"))
+        |e| matches!(e, Event::StepFinished { outcome, .. } if *outcome == deckhand::journal::StepResult::Cancelled)
     ));
     assert!(matches!(
         events.last(),
@@ -192,7 +195,7 @@ fn sighup_lets_the_step_in_flight_finish_starts_nothing_new_and_exits() {
         "the step in flight ran to its end"
     );
     assert!(events.iter().any(|e| matches!(e,
-        Event::PhaseFinished { result, .. } if result == "interrupted")));
+        Event::PhaseFinished { result, .. } if *result == deckhand::journal::PhaseResult::Interrupted)));
     assert!(
         matches!(events.last(), Some(Event::Quit { exit_code: 1, reason }) if reason.contains("hung up")),
         "{:?}",

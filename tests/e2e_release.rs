@@ -421,7 +421,7 @@ async fn a_hang_up_mid_migration_finishes_it_and_the_next_console_resumes() {
     assert!(
         b.iter()
             .any(|e| matches!(e, Event::Resumed { completed, .. }
-            if completed.iter().any(|c| c.contains("1_slow")))),
+            if completed.iter().any(|c| c.to_string().contains("1_slow")))),
         "{b:?}"
     );
 }

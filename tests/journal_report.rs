@@ -6,7 +6,10 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
 
-use deckhand::journal::{Entry, Event, Journal, read_entries, render, write_report};
+use deckhand::journal::{
+    Blocker, Entry, Event, Journal, MonitorResult, PhaseResult, RestoreKind, Stage, StageResult,
+    StepResult, read_entries, render, write_report,
+};
 
 fn t(secs: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000 + secs)
@@ -49,7 +52,7 @@ fn release_events() -> Vec<Event> {
             unticked: vec![s("Freeze merges")],
         },
         Event::StageStarted {
-            stage: s("preflight"),
+            stage: Stage::Preflight,
         },
         Event::PreflightChecked {
             check: s("database"),
@@ -62,16 +65,19 @@ fn release_events() -> Vec<Event> {
             detail: s("outside Tue-Thu 09:00-16:00"),
         },
         Event::StageFinished {
-            stage: s("preflight"),
-            result: s("failed"),
+            stage: Stage::Preflight,
+            result: StageResult::Failed,
             detail: s("1 check failed"),
         },
         Event::StageOverridden {
-            stage: s("preflight"),
+            stage: Stage::Preflight,
             reason: s("hotfix approved by CTO"),
-            blockers: vec![s("window")],
+            blockers: vec![Blocker::PreflightFailed],
+            detail: s("window: outside Tue-Thu 09:00-16:00"),
         },
-        Event::StageStarted { stage: s("backup") },
+        Event::StageStarted {
+            stage: Stage::Backup,
+        },
         Event::BackupStarted {
             target: s("postgres://app:hunter2@db.internal/shop"),
             dir: s("/var/backups/shop"),
@@ -94,12 +100,12 @@ fn release_events() -> Vec<Event> {
             files: vec![s("/var/backups/shop/shop-0.dump")],
         },
         Event::StageFinished {
-            stage: s("backup"),
-            result: s("passed"),
+            stage: Stage::Backup,
+            result: StageResult::Passed,
             detail: String::new(),
         },
         Event::StageStarted {
-            stage: s("migrate"),
+            stage: Stage::Migrate,
         },
         Event::MigrationsDryRun {
             results: vec![s("0007_add_index: ok (rolled back)")],
@@ -146,8 +152,8 @@ fn release_events() -> Vec<Event> {
             result: s("removed from ledger"),
         },
         Event::StageFinished {
-            stage: s("migrate"),
-            result: s("passed"),
+            stage: Stage::Migrate,
+            result: StageResult::Passed,
             detail: String::new(),
         },
         Event::BackupGateOverridden {
@@ -163,7 +169,9 @@ fn release_events() -> Vec<Event> {
             no_answer: 0,
             wanted: 20,
         },
-        Event::StageStarted { stage: s("deploy") },
+        Event::StageStarted {
+            stage: Stage::Deploy,
+        },
         Event::PhaseStarted {
             phase: s("Deploy"),
             destructive: true,
@@ -180,8 +188,10 @@ fn release_events() -> Vec<Event> {
             phase: s("Deploy"),
             step: 1,
             destructive: true,
-            outcome: s("ok"),
+            outcome: StepResult::Exited,
             exit_code: Some(0),
+            signal: None,
+            detail: String::new(),
             duration_ms: 65_000,
         },
         Event::CancelRequested {
@@ -191,15 +201,17 @@ fn release_events() -> Vec<Event> {
         Event::PhaseFinished {
             phase: s("Deploy"),
             destructive: true,
-            result: s("ok"),
+            result: PhaseResult::Succeeded,
             duration_ms: 66_000,
         },
         Event::StageFinished {
-            stage: s("deploy"),
-            result: s("passed"),
+            stage: Stage::Deploy,
+            result: StageResult::Passed,
             detail: String::new(),
         },
-        Event::StageStarted { stage: s("verify") },
+        Event::StageStarted {
+            stage: Stage::Verify,
+        },
         Event::SmokeChecked {
             name: s("home page"),
             ok: true,
@@ -223,8 +235,8 @@ fn release_events() -> Vec<Event> {
             no_answer: 0,
         },
         Event::StageFinished {
-            stage: s("verify"),
-            result: s("passed"),
+            stage: Stage::Verify,
+            result: StageResult::Passed,
             detail: String::new(),
         },
         Event::MonitorStarted {
@@ -241,7 +253,7 @@ fn release_events() -> Vec<Event> {
         },
         Event::HealthAlertCleared { check: s("api") },
         Event::MonitorFinished {
-            result: s("alerted"),
+            result: MonitorResult::Alerted,
             alerts: 1,
             elapsed_ms: 120_000,
         },
@@ -262,7 +274,8 @@ fn release_events() -> Vec<Event> {
         Event::RestoreStarted {
             file: s("/var/backups/shop/shop-1.dump"),
             target: s("shop"),
-            mode: s("in place"),
+            mode: RestoreKind::InPlace,
+            new_database: None,
         },
         Event::RestoreFinished {
             file: s("/var/backups/shop/shop-1.dump"),
@@ -384,7 +397,7 @@ fn every_section_holds_its_facts() {
         );
     }
     let commands = section(&report, "Commands");
-    assert!(commands.contains("| Deploy (destructive) | 1 | `kubectl rollout restart deploy/shop \\| tee /tmp/out` | ok | 0 | 1 min 05 s |"), "{commands}");
+    assert!(commands.contains("| Deploy (destructive) | 1 | `kubectl rollout restart deploy/shop \\| tee /tmp/out` | exit 0 | 0 | 1 min 05 s |"), "{commands}");
     assert!(commands.contains("Cancel requested"), "{commands}");
     let health = section(&report, "Health");
     assert!(

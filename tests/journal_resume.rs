@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use deckhand::journal::{Event, Journal, chain, follow, latest_unfinished};
+use deckhand::journal::{Completed, Event, Journal, Stage, chain, follow, latest_unfinished};
 
 const PLAN: &str = "/srv/shop/deckhand.toml";
 
@@ -107,7 +107,7 @@ fn a_crashed_run_is_resumable() {
         vec![
             started("production", 4242),
             Event::StageStarted {
-                stage: "deploy".into(),
+                stage: Stage::Deploy,
             },
         ],
     );
@@ -224,8 +224,8 @@ fn chain_follows_resumed_runs_oldest_first() {
             started("production", 2),
             Event::Resumed {
                 previous: first.run_id().into(),
-                completed: vec!["preflight".into()],
-                next: "backup".into(),
+                completed: vec![Completed::Checklist { ticked: 1, of: 1 }],
+                next: Stage::Backup,
             },
         ],
     );
@@ -236,8 +236,13 @@ fn chain_follows_resumed_runs_oldest_first() {
             started("production", 3),
             Event::Resumed {
                 previous: second.run_id().into(),
-                completed: vec!["preflight".into(), "backup".into()],
-                next: "migrate".into(),
+                completed: vec![
+                    Completed::Checklist { ticked: 1, of: 1 },
+                    Completed::Backup {
+                        file: "/b/shop.dump".into(),
+                    },
+                ],
+                next: Stage::Migrate,
             },
             quit(),
         ],
@@ -268,7 +273,7 @@ fn chain_survives_a_cycle() {
         Event::Resumed {
             previous: a.run_id().into(),
             completed: vec![],
-            next: "deploy".into(),
+            next: Stage::Deploy,
         },
         t(60),
     )
@@ -278,7 +283,7 @@ fn chain_survives_a_cycle() {
         Event::Resumed {
             previous: b.run_id().into(),
             completed: vec![],
-            next: "deploy".into(),
+            next: Stage::Deploy,
         },
         t(0),
     )
@@ -299,7 +304,7 @@ async fn follow_reads_new_lines_until_quit() {
             read_rx.wait_for(|&seq| seq > i).await.unwrap();
             j.append(
                 Event::StageStarted {
-                    stage: format!("stage{i}"),
+                    stage: [Stage::Preflight, Stage::Backup, Stage::Migrate][i as usize],
                 },
                 t(1),
             )

@@ -91,7 +91,7 @@ fn hang_up(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
     }
     abort(state, reason, PhaseStatus::Interrupted, fx);
     state.release.signoff = None;
-    super::release::end_monitor(state, "stopped", fx);
+    super::release::end_monitor(state, crate::journal::MonitorResult::Stopped, fx);
     let in_flight = state.running().is_some() || state.backup_work().is_some() || applying(state);
     if in_flight {
         state.quit = QuitState::AfterStep;

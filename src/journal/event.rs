@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::kinds::{
+    Blocker, Completed, MonitorResult, PhaseResult, RestoreKind, Stage, StageResult, StepResult,
+};
+
 /// One thing that happened during a run. Serialized flat into a JSONL line beside `seq`, `ts` and `run`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -57,15 +61,21 @@ pub enum Event {
         phase: String,
         step: usize,
         destructive: bool,
-        outcome: String,
+        outcome: StepResult,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         exit_code: Option<i32>,
+        /// The signal that killed it (`signalled`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+        /// Why it could not start (`spawn_failed`), for people.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
         duration_ms: u64,
     },
     PhaseFinished {
         phase: String,
         destructive: bool,
-        result: String,
+        result: PhaseResult,
         duration_ms: u64,
     },
     CancelRequested {
@@ -143,7 +153,10 @@ pub enum Event {
     RestoreStarted {
         file: String,
         target: String,
-        mode: String,
+        mode: RestoreKind,
+        /// The database restored into (`new_database`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_database: Option<String>,
     },
     RestoreFinished {
         file: String,
@@ -215,20 +228,23 @@ pub enum Event {
     },
     /// A release stage (preflight, backup, migrate, deploy, verify, monitor, sign-off) began.
     StageStarted {
-        stage: String,
+        stage: Stage,
     },
     /// A release stage ended: `passed`, `failed`, `skipped` (nothing to do) or `interrupted`.
     StageFinished {
-        stage: String,
-        result: String,
+        stage: Stage,
+        result: StageResult,
         #[serde(default, skip_serializing_if = "String::is_empty")]
         detail: String,
     },
     /// The operator went on past a stage that had not passed, with a typed reason.
     StageOverridden {
-        stage: String,
+        stage: Stage,
         reason: String,
-        blockers: Vec<String>,
+        blockers: Vec<Blocker>,
+        /// What was missing, for people.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        detail: String,
     },
     /// One preflight check: reachability of the database, a health endpoint or a log source; the deploy
     /// window; the terminal (SSH outside tmux or screen).
@@ -266,7 +282,7 @@ pub enum Event {
     },
     /// The monitor window ended (`passed`, `alerted`, `stopped`).
     MonitorFinished {
-        result: String,
+        result: MonitorResult,
         alerts: usize,
         elapsed_ms: u64,
     },
@@ -300,8 +316,9 @@ pub enum Event {
     /// This run continues an earlier one of the same plan and environment that ended without sign-off.
     Resumed {
         previous: String,
-        completed: Vec<String>,
-        next: String,
+        completed: Vec<Completed>,
+        /// The stage to do next, once the backup folder and the database were read again.
+        next: Stage,
     },
     Signal {
         name: String,

@@ -1,11 +1,13 @@
 //! The append-only audit journal: one JSONL file per run (mode 0600) in the data folder, beside the run's step
 //! output files; fsynced after critical events. Also reads past runs back for `deckhand history`, and around it:
 //! the per-plan-and-environment run lock (`lock`), what an unfinished earlier run left (`resume`) and the Markdown
-//! release report (`report`). Imports nothing of deckhand but its own event vocabulary and the plan's URL
-//! password masking (reports mask defensively).
+//! release report (`report`). The closed sets it records (stages, results, blockers) are enums with stable
+//! names (`kinds`). Imports nothing of deckhand but its own event vocabulary and the plan's URL password masking
+//! (reports mask defensively).
 
 mod event;
 mod history;
+mod kinds;
 mod lock;
 mod markdown;
 mod report;
@@ -13,6 +15,9 @@ mod resume;
 
 pub use event::Event;
 pub use history::{RunSummary, list_runs, read_entries};
+pub use kinds::{
+    Blocker, Completed, MonitorResult, PhaseResult, RestoreKind, Stage, StageResult, StepResult,
+};
 pub use lock::{LockError, LockInfo, RunLock, acquire, lock_path};
 pub use report::{REPORT_FILE, render, write as write_report};
 pub use resume::{Previous, chain, follow, latest_unfinished, lost_terminal, run_ids};

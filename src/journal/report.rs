@@ -157,8 +157,8 @@ fn run(entries: &[Entry]) -> String {
                 out,
                 "  - Resumed run {}: already done {}; went on with {}",
                 code(previous),
-                code_list(completed),
-                code(next)
+                code_list(&completed.iter().map(|c| c.to_string()).collect::<Vec<_>>()),
+                code(next.name())
             );
         }
         if let Event::Quit { exit_code, reason } = &e.event {
@@ -246,7 +246,7 @@ fn stages(entries: &[Entry]) -> String {
         match &e.event {
             Event::StageStarted { stage } => {
                 rows.push([
-                    stage.clone(),
+                    stage.name().into(),
                     "started, no end recorded".into(),
                     String::new(),
                 ]);
@@ -258,24 +258,30 @@ fn stages(entries: &[Entry]) -> String {
             } => match rows
                 .iter_mut()
                 .rev()
-                .find(|r| r[0] == *stage && r[1] == "started, no end recorded")
+                .find(|r| r[0] == stage.name() && r[1] == "started, no end recorded")
             {
                 Some(row) => {
-                    row[1] = result.clone();
+                    row[1] = result.name().into();
                     row[2] = detail.clone();
                 }
-                None => rows.push([stage.clone(), result.clone(), detail.clone()]),
+                None => rows.push([stage.name().into(), result.name().into(), detail.clone()]),
             },
             Event::StageOverridden {
                 stage,
                 reason,
                 blockers,
+                detail,
             } => w!(
                 overrides,
-                "- {} overridden {} (blockers: {}): {}",
-                code(stage),
+                "- {} overridden {} (blockers: {}{}): {}",
+                code(stage.name()),
                 time(&e.ts),
-                code_list(blockers),
+                code_list(&names(blockers)),
+                if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {}", inline(detail))
+                },
                 inline(reason)
             ),
             _ => {}
@@ -289,6 +295,11 @@ fn stages(entries: &[Entry]) -> String {
         return overrides;
     }
     table(&["Stage", "Result", "Detail"], &rows) + &prefix_newline(overrides)
+}
+
+/// Blockers by their journal names (an old journal's sentences as written).
+fn names(blockers: &[super::Blocker]) -> Vec<String> {
+    blockers.iter().map(|b| b.name().to_string()).collect()
 }
 
 fn preflight(entries: &[Entry]) -> String {
@@ -331,8 +342,20 @@ fn confirmations(entries: &[Entry]) -> String {
                 stage,
                 reason,
                 blockers,
+                detail,
             } => (
-                format!("stage {} past: {}", cell(stage), cell(&blockers.join(", "))),
+                format!(
+                    "stage {} past: {}",
+                    cell(stage.name()),
+                    cell(
+                        if detail.is_empty() {
+                            names(blockers).join(", ")
+                        } else {
+                            detail.clone()
+                        }
+                        .as_str()
+                    )
+                ),
                 reason,
                 "overridden".into(),
             ),

@@ -221,7 +221,8 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 duration_ms: v.took.as_millis() as u64,
             }));
             // Verified means the check passed and was recorded beside the archive (what retention also requires).
-            let line = if v.ok && archive.verified.is_some() {
+            let passed = v.ok && archive.verified.is_some();
+            let line = if passed {
                 b.problems.clear();
                 b.verified = Some(archive.clone());
                 format!(
@@ -266,7 +267,12 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 }
                 None => {}
             }
-            ended(state, fx);
+            let how = if passed {
+                "the backup finished"
+            } else {
+                "the backup finished (it FAILED verification)"
+            };
+            ended(state, how, fx);
         }
         BackupEvent::Failed {
             op,
@@ -292,7 +298,12 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 refresh_migrations(state, fx);
                 super::release::restore_done(state, false, format!("restore FAILED: {error}"), fx);
             }
-            ended(state, fx);
+            let how = if cancelled {
+                format!("stopping the {}", op.label())
+            } else {
+                format!("the {} failed", op.label())
+            };
+            ended(state, &how, fx);
         }
         BackupEvent::Restored { archive, report } => {
             fx.push(Effect::Journal(Event::RestoreFinished {
@@ -341,7 +352,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             refresh_migrations(state, fx);
             let ok = report.missing.is_empty();
             super::release::restore_done(state, ok, line, fx);
-            ended(state, fx);
+            ended(state, "the restore finished", fx);
         }
         BackupEvent::Rehearsed { archive, report } => {
             let results: Vec<String> = report.steps.iter().map(step_line).collect();
@@ -377,7 +388,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             state.backup.last = Some(line.clone());
             state.flash = Some(line);
             state.side = super::Pane::Migrations;
-            ended(state, fx);
+            ended(state, "the rehearsal finished", fx);
         }
     }
 }
@@ -403,15 +414,17 @@ fn refresh_migrations(state: &mut State, fx: &mut Vec<Effect>) {
     }
 }
 
-/// A backup operation ended: list the folder again; finish quitting if the operator was.
-fn ended(state: &mut State, fx: &mut Vec<Effect>) {
+/// A backup operation ended (`how`: "the backup finished", "stopping the restore", …): list the folder again;
+/// finish quitting if the operator was, saying how it ended (a hang-up lets it finish, a signal stops it, and
+/// either may end otherwise than asked).
+fn ended(state: &mut State, how: &str, fx: &mut Vec<Effect>) {
     if state.backup_work().is_some() {
         state.op = None;
     }
     state.backup.progress = None;
     fx.push(Effect::ListBackups);
     if state.quit == QuitState::AfterStep && state.running().is_none() {
-        steps::finish(state, "quit after stopping the backup operation", fx);
+        steps::finish(state, &format!("quit after {how}"), fx);
     }
 }
 

@@ -9,7 +9,7 @@ use crate::app::prompt::{Expect, Modal, ModalKind, Picker};
 use crate::app::state::State;
 use crate::app::steps::{note_line, open};
 use crate::backup::{Archive, ArchiveKind, RestoreMode};
-use crate::journal::Event;
+use crate::journal::{Event, RestoreKind};
 
 /// Backups a restore may choose from: those of this plan's database, newest first, verified ones first.
 fn candidates(state: &State) -> Vec<Archive> {
@@ -127,15 +127,17 @@ pub(in crate::app) fn start_restore(
     } else {
         RestoreMode::InPlace
     };
-    let mode_text = match &mode {
-        RestoreMode::InPlace => "in place".to_string(),
-        RestoreMode::NewDatabase(n) => format!("into new database {n}"),
-        RestoreMode::Rollback => "in place, tables created since the backup dropped".to_string(),
+    let (kind, new_database) = match &mode {
+        RestoreMode::InPlace => (RestoreKind::InPlace, None),
+        RestoreMode::NewDatabase(n) => (RestoreKind::NewDatabase, Some(n.clone())),
+        RestoreMode::Rollback => (RestoreKind::Rollback, None),
     };
+    let mode_text = kind.describe(new_database.as_deref());
     fx.push(Effect::Journal(Event::RestoreStarted {
         file: archive.path.display().to_string(),
         target: crate::app::migrations::database_line(state),
-        mode: mode_text.clone(),
+        mode: kind,
+        new_database,
     }));
     note_line(
         state,

@@ -9,7 +9,7 @@ use crate::app::msg::Effect;
 use crate::app::prompt::{Expect, Gated, Modal, ModalKind};
 use crate::app::state::State;
 use crate::app::steps::{gate, note_line, open};
-use crate::journal::Event;
+use crate::journal::{Event, MonitorResult};
 use crate::runner::Probe;
 
 /// The verify stage's latest run.
@@ -270,26 +270,26 @@ pub(in crate::app) fn tick_monitor(state: &mut State, fx: &mut Vec<Effect>) {
     let alerting = state.health.alerts().count() > 0;
     let alerts = state.release.monitor.as_ref().map_or(0, |m| m.alerts);
     let result = if alerts > 0 || alerting {
-        "alerted"
+        MonitorResult::Alerted
     } else {
-        "passed"
+        MonitorResult::Passed
     };
     end_monitor(state, result, fx);
 }
 
-/// Ends the monitor window with `result` (`passed`, `alerted`, `stopped`).
-pub(in crate::app) fn end_monitor(state: &mut State, result: &str, fx: &mut Vec<Effect>) {
+/// Ends the monitor window with `result`.
+pub(in crate::app) fn end_monitor(state: &mut State, result: MonitorResult, fx: &mut Vec<Effect>) {
     let Some(m) = state.release.monitor.as_mut() else {
         return;
     };
     if m.result.is_some() {
         return;
     }
-    m.result = Some(result.to_string());
+    m.result = Some(result.name().to_string());
     let (alerts, elapsed) = (m.alerts, state.now.saturating_duration_since(m.started));
     summaries(state, "end of monitoring", fx);
     fx.push(Effect::Journal(Event::MonitorFinished {
-        result: result.into(),
+        result,
         alerts,
         elapsed_ms: elapsed.as_millis() as u64,
     }));
@@ -300,6 +300,6 @@ pub(in crate::app) fn end_monitor(state: &mut State, result: &str, fx: &mut Vec<
 
 /// The operator stopped the monitor window early with a reason.
 pub(in crate::app) fn monitor_stopped(state: &mut State, reason: String, fx: &mut Vec<Effect>) {
-    end_monitor(state, "stopped", fx);
+    end_monitor(state, MonitorResult::Stopped, fx);
     super::stage_overridden(state, Stage::Monitor, reason, fx);
 }

@@ -5,6 +5,7 @@
 //! the operator typed a reason to go on.
 
 mod checks;
+mod names;
 mod preflight;
 mod resume;
 mod rollback;
@@ -32,7 +33,7 @@ pub(super) use signoff::{on_signoff_key, on_signoff_paste, open_form, request_si
 use super::msg::Effect;
 use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{PhaseStatus, State};
-use crate::journal::Event;
+use crate::journal::{Event, StageResult};
 use crate::runner::PreflightResult;
 
 /// The stages of a release, in order.
@@ -362,11 +363,11 @@ pub(super) fn stage_overridden(
     reason: String,
     fx: &mut Vec<Effect>,
 ) {
-    let blockers = vec![why_not_done(state, stage)];
     fx.push(Effect::Journal(Event::StageOverridden {
-        stage: stage.name().into(),
+        stage: stage.journal(),
         reason: reason.clone(),
-        blockers,
+        blockers: names::blockers(state, stage),
+        detail: why_not_done(state, stage),
     }));
     state.release.overrides.push((stage, reason));
 }
@@ -376,6 +377,7 @@ pub(super) fn sync(state: &mut State, fx: &mut Vec<Effect>) {
     // What this action changed is journaled before the report is written and before a quit (which stays the
     // journal's last entry).
     let mut own = Vec::new();
+    resume::announce(state, &mut own);
     sync_into(state, &mut own);
     let at = fx
         .iter()
@@ -403,7 +405,7 @@ fn sync_into(state: &mut State, fx: &mut Vec<Effect>) {
         }
         match is {
             StageStatus::Running => fx.push(Effect::Journal(Event::StageStarted {
-                stage: stage.name().into(),
+                stage: stage.journal(),
             })),
             StageStatus::Passed | StageStatus::Failed | StageStatus::Skipped => {
                 let detail = if is == StageStatus::Failed {
@@ -411,9 +413,14 @@ fn sync_into(state: &mut State, fx: &mut Vec<Effect>) {
                 } else {
                     String::new()
                 };
+                let result = match is {
+                    StageStatus::Passed => StageResult::Passed,
+                    StageStatus::Failed => StageResult::Failed,
+                    _ => StageResult::Skipped,
+                };
                 fx.push(Effect::Journal(Event::StageFinished {
-                    stage: stage.name().into(),
-                    result: is.label().into(),
+                    stage: stage.journal(),
+                    result,
                     detail: detail.clone(),
                 }));
                 let mut text = format!("stage {}: {}", stage.name(), is.label());

@@ -1,26 +1,32 @@
 //! Resuming an earlier run of the same plan and environment that ended without sign-off (a hang-up, a lost
 //! terminal, a crash): its journal is replayed into the new state — ticks, overrides, the verified backup,
 //! finished phases and steps, migrations applied, the baseline, monitoring — while the database's state is read
-//! again from the database itself (never trusted from the journal).
+//! again from the database itself (never trusted from the journal). The stage to do next is named (and the
+//! `Resumed` entry journaled) once the backup folder and the migration status have been read again.
 
 use std::time::Duration;
 
-use super::{MonitorRun, Stage};
+use super::{MonitorRun, Stage, StageStatus};
 use crate::app::health::Stats;
+use crate::app::migrations::DbView;
 use crate::app::msg::Effect;
-use crate::app::state::{PhaseStatus, State};
+use crate::app::state::{PhaseStatus, QuitState, State};
 use crate::app::steps::note_line;
-use crate::journal::Event;
+use crate::journal::{self, Blocker, Completed, Event, MonitorResult, PhaseResult, StepResult};
 use crate::runner::StepOutcome;
 
 /// The earlier run this one continues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resume {
     pub previous: String,
-    pub completed: Vec<String>,
-    pub next: String,
+    pub completed: Vec<Completed>,
+    /// The stage to do next, named once the backup folder and the migration status were read again (or the run
+    /// ended first); `None` until then.
+    pub next: Option<Stage>,
     /// The verified backup file the earlier run took: adopted once the backup folder's listing confirms it.
     pub backup_file: Option<String>,
+    /// The backup folder has been listed since the resume.
+    pub listed: bool,
 }
 
 /// Replays `events` (the earlier runs' journal, oldest first) into `state`; returns the journal entry saying so.
@@ -28,6 +34,7 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
     let mut backup_file = None;
     let mut apply_started = false;
     let mut done_phases = Vec::new();
+    let mut monitored: Option<MonitorResult> = None;
     for ev in events {
         match ev {
             Event::ChecklistTicked {
@@ -50,20 +57,18 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
             // Applying untried is journaled as a migrate override naming what was missing: it is that, not the
             // whole migrate stage passed over.
             Event::StageOverridden {
-                stage,
+                stage: journal::Stage::Migrate,
                 reason,
                 blockers,
-            } if stage == "migrate"
-                && blockers
-                    .iter()
-                    .any(|b| b == super::super::migrations::UNTRIED) =>
-            {
+                ..
+            } if blockers.contains(&Blocker::Untried) => {
                 state.release.no_rehearsal = Some(reason.clone());
             }
             Event::StageOverridden { stage, reason, .. } => {
-                if let Some(s) = Stage::from_name(stage) {
-                    state.release.overrides.push((s, reason.clone()));
-                }
+                state
+                    .release
+                    .overrides
+                    .push(((*stage).into(), reason.clone()));
             }
             Event::BackupGateOverridden { reason, .. } => {
                 state.backup.gate_override = Some(reason.clone())
@@ -80,15 +85,14 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
                 step,
                 outcome,
                 exit_code,
+                signal,
+                detail,
                 ..
             } => {
                 if let Some(p) = phase_index(state, phase)
                     && let Some(run) = state.phases[p].steps.get_mut(step.saturating_sub(1))
                 {
-                    run.outcome = Some(match exit_code {
-                        Some(c) => StepOutcome::Exited(*c),
-                        None => StepOutcome::SpawnFailed(outcome.clone()),
-                    });
+                    run.outcome = Some(step_outcome(*outcome, *exit_code, *signal, detail));
                 }
             }
             Event::PhaseStarted { phase, .. } => {
@@ -102,13 +106,13 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
             }
             Event::PhaseFinished { phase, result, .. } => {
                 if let Some(p) = phase_index(state, phase) {
-                    state.phases[p].status = match result.as_str() {
-                        "succeeded" => PhaseStatus::Succeeded,
-                        "failed" => PhaseStatus::Failed,
-                        "cancelled" => PhaseStatus::Cancelled,
-                        _ => PhaseStatus::Interrupted,
+                    state.phases[p].status = match result {
+                        PhaseResult::Succeeded => PhaseStatus::Succeeded,
+                        PhaseResult::Failed => PhaseStatus::Failed,
+                        PhaseResult::Cancelled => PhaseStatus::Cancelled,
+                        PhaseResult::Interrupted => PhaseStatus::Interrupted,
                     };
-                    if result == "succeeded" {
+                    if *result == PhaseResult::Succeeded {
                         done_phases.push(phase.clone());
                     }
                 }
@@ -131,11 +135,12 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
                 (*samples, *errors, *no_answer),
             ),
             Event::MonitorFinished { result, alerts, .. } => {
+                monitored = Some(*result);
                 state.release.monitor = Some(MonitorRun {
                     started: state.now,
                     ends: state.now,
                     alerts: *alerts,
-                    result: Some(result.clone()),
+                    result: Some(result.name().to_string()),
                 })
             }
             _ => {}
@@ -157,47 +162,120 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
     let mut completed = Vec::new();
     let ticked = state.checked.iter().filter(|c| **c).count();
     if !state.checked.is_empty() {
-        completed.push(format!("checklist {ticked}/{}", state.checked.len()));
+        completed.push(Completed::Checklist {
+            ticked,
+            of: state.checked.len(),
+        });
     }
-    if let Some(f) = &backup_file {
-        completed.push(format!("backup {f}"));
+    if let Some(file) = &backup_file {
+        completed.push(Completed::Backup { file: file.clone() });
     }
     if !state.release.applied.is_empty() {
-        completed.push(format!(
-            "migrations applied: {}",
-            state.release.applied.join(", ")
-        ));
+        completed.push(Completed::Migrations {
+            applied: state.release.applied.clone(),
+        });
     }
-    completed.extend(done_phases.into_iter().map(|p| format!("phase {p}")));
-    if let Some(m) = &state.release.monitor {
-        completed.push(format!(
-            "monitoring {}",
-            m.result.clone().unwrap_or_default()
-        ));
+    completed.extend(
+        done_phases
+            .into_iter()
+            .map(|name| Completed::Phase { name }),
+    );
+    if let Some(result) = monitored {
+        completed.push(Completed::Monitoring { result });
     }
-    let next = super::current(state).map_or("sign-off".to_string(), |s| s.name().to_string());
+    let line = format!(
+        "resumed run {previous}: done {}; the backup folder and the database are read again",
+        done_text(&completed)
+    );
     state.release.resumed = Some(Resume {
         previous: previous.to_string(),
-        completed: completed.clone(),
-        next: next.clone(),
+        completed,
+        next: None,
         backup_file,
+        listed: false,
     });
-    let line = format!(
-        "resumed run {previous}: done {}; next: {next} (the database state is read again)",
-        if completed.is_empty() {
-            "nothing yet".to_string()
-        } else {
-            completed.join(", ")
+    note_line(state, line.clone());
+    state.flash = Some(line);
+    state.dirty = true;
+    let mut fx = Vec::new();
+    announce(state, &mut fx);
+    fx
+}
+
+fn done_text(completed: &[Completed]) -> String {
+    if completed.is_empty() {
+        "nothing yet".to_string()
+    } else {
+        let done: Vec<String> = completed.iter().map(Completed::to_string).collect();
+        done.join(", ")
+    }
+}
+
+/// A journaled step's outcome as the runner reported it.
+fn step_outcome(
+    result: StepResult,
+    exit_code: Option<i32>,
+    signal: Option<i32>,
+    detail: &str,
+) -> StepOutcome {
+    match (result, exit_code) {
+        (_, Some(c)) => StepOutcome::Exited(c),
+        (StepResult::Signalled, None) => StepOutcome::Signalled(signal.unwrap_or_default()),
+        (StepResult::TimedOut, None) => StepOutcome::TimedOut,
+        (StepResult::Cancelled, None) => StepOutcome::Cancelled,
+        (StepResult::Exited | StepResult::SpawnFailed, None) => {
+            StepOutcome::SpawnFailed(result.describe(None, None, detail))
         }
+    }
+}
+
+/// Names the stage to do next and journals the resume, once what the journal claims has been checked against
+/// the backup folder (the earlier run's verified backup adopted, or not) and the database (its migration status
+/// read, or failing to be), or once the run ends before that (the resume is journaled with what is known then).
+/// Called after every action; does nothing once it has named the stage.
+pub(in crate::app) fn announce(state: &mut State, fx: &mut Vec<Effect>) {
+    let Some(r) = &state.release.resumed else {
+        return;
+    };
+    if r.next.is_some() {
+        return;
+    }
+    let listed = state.plan.backup.is_none() || r.listed;
+    let read = !matches!(state.db.view, DbView::Loading);
+    if !(listed && read) && state.quit != QuitState::Done {
+        return;
+    }
+    let next = next_stage(state);
+    let Some(r) = state.release.resumed.as_mut() else {
+        return;
+    };
+    r.next = Some(next);
+    let (previous, completed) = (r.previous.clone(), r.completed.clone());
+    let line = format!(
+        "resumed run {previous}: done {}; next: {} (the backup folder and the database were read again)",
+        done_text(&completed),
+        next.name()
     );
     note_line(state, line.clone());
     state.flash = Some(line);
     state.dirty = true;
-    vec![Effect::Journal(Event::Resumed {
-        previous: previous.to_string(),
+    fx.push(Effect::Journal(Event::Resumed {
+        previous,
         completed,
-        next,
-    })]
+        next: next.journal(),
+    }));
+}
+
+/// The first stage not done. The preflight's checks are this console's own (run again at every start), so
+/// checks still out do not make it the resumed run's next stage.
+fn next_stage(state: &State) -> Stage {
+    Stage::ALL
+        .into_iter()
+        .find(|s| {
+            let st = super::status(state, *s);
+            !(st.done() || (*s == Stage::Preflight && st == StageStatus::Running))
+        })
+        .unwrap_or(Stage::SignOff)
 }
 
 fn phase_index(state: &State, name: &str) -> Option<usize> {
@@ -230,6 +308,9 @@ fn restore_baseline(
 
 /// The backup folder was listed: adopt the earlier run's verified backup when it is there and still verified.
 pub(in crate::app) fn adopt_backup(state: &mut State) {
+    if let Some(r) = state.release.resumed.as_mut() {
+        r.listed = true;
+    }
     if state.backup.verified.is_some() {
         return;
     }

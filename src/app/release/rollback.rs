@@ -272,7 +272,8 @@ fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
             fx.push(Effect::Journal(Event::RestoreStarted {
                 file: archive.path.display().to_string(),
                 target: crate::app::migrations::database_line(state),
-                mode: "in place (rollback)".into(),
+                mode: crate::journal::RestoreKind::Rollback,
+                new_database: None,
             }));
             note_line(
                 state,

@@ -8,7 +8,7 @@ use super::logs::buffer::LogLine;
 use super::msg::Effect;
 use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, PhaseStatus, QuitState, State};
-use crate::journal::Event;
+use crate::journal::{Event, PhaseResult, StepResult};
 use crate::runner::command::TERM_GRACE;
 use crate::runner::{RunnerEvent, StepId, StepOutcome};
 
@@ -82,9 +82,10 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Vec<Effect>) 
         }
         ModalKind::NoRehearsal => {
             fx.push(Effect::Journal(Event::StageOverridden {
-                stage: "migrate".into(),
+                stage: crate::journal::Stage::Migrate,
                 reason: typed.clone(),
-                blockers: vec![super::migrations::UNTRIED.into()],
+                blockers: vec![crate::journal::Blocker::Untried],
+                detail: super::migrations::UNTRIED.into(),
             }));
             state.release.no_rehearsal = Some(typed);
             gate(state, Gated::ApplyMigrations, fx);
@@ -281,10 +282,18 @@ fn step_finished(
         phase: name.clone(),
         step: id.step + 1,
         destructive,
-        outcome: outcome_text(&outcome),
+        outcome: step_result(&outcome),
         exit_code: match outcome {
             StepOutcome::Exited(c) => Some(c),
             _ => None,
+        },
+        signal: match outcome {
+            StepOutcome::Signalled(s) => Some(s),
+            _ => None,
+        },
+        detail: match &outcome {
+            StepOutcome::SpawnFailed(why) => why.clone(),
+            _ => String::new(),
         },
         duration_ms: duration.as_millis() as u64,
     }));
@@ -349,11 +358,18 @@ pub(super) fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &m
         .map(|t| state.now.saturating_duration_since(t))
         .unwrap_or_default();
     run.duration = Some(elapsed);
-    let result = format!("{status:?}").to_lowercase();
+    let result = match status {
+        PhaseStatus::Succeeded => PhaseResult::Succeeded,
+        PhaseStatus::Failed => PhaseResult::Failed,
+        PhaseStatus::Cancelled => PhaseResult::Cancelled,
+        PhaseStatus::Interrupted | PhaseStatus::Pending | PhaseStatus::Running => {
+            PhaseResult::Interrupted
+        }
+    };
     fx.push(Effect::Journal(Event::PhaseFinished {
         phase: name.clone(),
         destructive,
-        result: result.clone(),
+        result,
         duration_ms: elapsed.as_millis() as u64,
     }));
     super::release::notify(state, "phase", format!("phase {name}: {result}"), fx);
@@ -372,6 +388,17 @@ pub(super) fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &m
             "quit after cancelling the running step"
         };
         finish(state, why, fx);
+    }
+}
+
+/// The journal's name for how a step ended.
+fn step_result(outcome: &StepOutcome) -> StepResult {
+    match outcome {
+        StepOutcome::Exited(_) => StepResult::Exited,
+        StepOutcome::Signalled(_) => StepResult::Signalled,
+        StepOutcome::TimedOut => StepResult::TimedOut,
+        StepOutcome::Cancelled => StepResult::Cancelled,
+        StepOutcome::SpawnFailed(_) => StepResult::SpawnFailed,
     }
 }
 

@@ -70,12 +70,17 @@ pub(super) fn backup(entries: &[Entry]) -> String {
 /// Restore events, in the backup section or the rollback's.
 pub(super) fn restore(out: &mut String, e: &Entry) {
     match &e.event {
-        Event::RestoreStarted { file, target, mode } => w!(
+        Event::RestoreStarted {
+            file,
+            target,
+            mode,
+            new_database,
+        } => w!(
             out,
             "- Restore of {} into {} ({}) started {}",
             code(file),
             inline(target),
-            inline(mode),
+            inline(&mode.describe(new_database.as_deref())),
             time(&e.ts)
         ),
         Event::RestoreFinished {

@@ -26,6 +26,8 @@ pub(super) fn commands(entries: &[Entry]) -> String {
                 step,
                 outcome,
                 exit_code,
+                signal,
+                detail,
                 duration_ms,
                 destructive,
             } => {
@@ -42,7 +44,7 @@ pub(super) fn commands(entries: &[Entry]) -> String {
                     cell(&phase),
                     step.to_string(),
                     code_cell(command),
-                    cell(outcome),
+                    cell(&outcome.describe(*exit_code, *signal, detail)),
                     exit_code.map_or("–".into(), |c| c.to_string()),
                     ms(*duration_ms),
                 ]);
@@ -63,7 +65,7 @@ pub(super) fn commands(entries: &[Entry]) -> String {
                 notes,
                 "- Phase {}: {} in {}",
                 inline(phase),
-                inline(result),
+                inline(result.name()),
                 ms(*duration_ms)
             ),
             _ => {}
@@ -218,7 +220,7 @@ fn monitor_lines(entries: &[Entry]) -> String {
                 monitor,
                 "- Monitoring ended after {}: {} ({alerts} alert(s))",
                 ms(*elapsed_ms),
-                inline(result)
+                inline(result.name())
             ),
             _ => {}
         }
