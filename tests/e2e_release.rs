@@ -177,7 +177,6 @@ async fn a_release_from_checklist_to_sign_off_writes_the_report() {
     app.wait_for("monitoring ended: passed");
     app.send("S");
     app.wait_for("Sign off the release of staging");
-    settle(&app);
     app.type_keys("Orders released; error rate flat.");
     app.send("\x13"); // Ctrl-S
     app.wait_for("Report written:");

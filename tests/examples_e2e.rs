@@ -206,7 +206,6 @@ async fn release(name: &str) -> (Vec<Event>, String, String, Vec<String>) {
     app.wait_for("monitoring ended: passed");
     app.send("S");
     app.wait_for("Sign off the release of production");
-    settle(&app);
     app.type_keys("Released as planned.");
     app.send("\x13");
     app.wait_for("Report written:");

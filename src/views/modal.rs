@@ -5,13 +5,13 @@
 use std::time::Instant;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
 use super::{safe, theme};
-use crate::app::{Expect, Modal, ModalKind, restore_choice};
+use crate::app::{Expect, Modal, ModalKind, Picker, restore_choice};
 
 /// Picker rows shown at once (the rest scroll into view with the selection).
 const PICKER_ROWS: usize = 5;
@@ -22,6 +22,36 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant) {
     } else {
         theme::FOCUS
     };
+    let body = body_lines(m);
+    let footer = footer_lines(m, now, accent);
+    let width = 76.min(area.width);
+    // Room for wrapped long commands: estimate each line's height at the inner width.
+    let inner = usize::from(width.saturating_sub(2)).max(1);
+    let rows =
+        |lines: &[Line]| -> usize { lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum() };
+    let (body_rows, footer_rows) = (rows(&body), rows(&footer));
+    let height = ((body_rows + footer_rows) as u16 + 2).min(area.height);
+    let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
+    frame.render_widget(Clear, popup);
+    let block = Block::bordered()
+        .border_type(BorderType::Thick)
+        .border_style(Style::new().fg(accent))
+        .title(Span::styled(
+            format!(" {} ", safe(&m.title)),
+            Style::new().fg(accent).add_modifier(Modifier::BOLD),
+        ));
+    let inside = block.inner(popup);
+    frame.render_widget(block, popup);
+    // The answer's lines always show; on a short screen the context above them is cut, never the prompt.
+    let footer_height = (footer_rows as u16).min(inside.height);
+    let [top, bottom] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(footer_height)]).areas(inside);
+    frame.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), top);
+    frame.render_widget(Paragraph::new(footer).wrap(Wrap { trim: false }), bottom);
+}
+
+/// What will happen: the context lines, and the picker when there is one.
+fn body_lines(m: &Modal) -> Vec<Line<'static>> {
     let label_width = m
         .body
         .iter()
@@ -42,45 +72,54 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant) {
         })
         .collect();
     if let Some(p) = &m.picker {
-        if let ModalKind::RestoreBackup(list) = &m.kind {
-            lines.push(Line::from(vec![
-                Span::styled("Restores  ", Style::new().add_modifier(Modifier::BOLD)),
-                Span::styled(
-                    safe(&restore_choice(list, p)).into_owned(),
-                    Style::new().fg(theme::DANGER),
-                ),
-            ]));
-        }
-        lines.push(Line::from(""));
-        // A window of the list around the selection, so a long list never pushes the prompt off screen.
-        let first = p.selected.saturating_sub(PICKER_ROWS - 1);
-        if first > 0 {
-            lines.push(Line::styled(
-                format!("  ↑ {first} more"),
-                Style::new().fg(theme::MUTED),
-            ));
-        }
-        for (i, item) in p.items.iter().enumerate().skip(first).take(PICKER_ROWS) {
-            let line = Line::from(format!("  {}", safe(item)));
-            lines.push(if i == p.selected {
-                line.patch_style(Style::new().add_modifier(Modifier::REVERSED))
-            } else {
-                line
-            });
-        }
-        let after = p.items.len().saturating_sub(first + PICKER_ROWS);
-        if after > 0 {
-            lines.push(Line::styled(
-                format!("  ↓ {after} more"),
-                Style::new().fg(theme::MUTED),
-            ));
-        }
-        if let Some((label, on)) = &p.option {
-            let mark = if *on { "[x]" } else { "[ ]" };
-            lines.push(Line::from(format!("  {mark} {label}")));
-        }
+        picker_lines(m, p, &mut lines);
+    }
+    lines
+}
+
+fn picker_lines(m: &Modal, p: &Picker, lines: &mut Vec<Line<'static>>) {
+    if let ModalKind::RestoreBackup(list) = &m.kind {
+        lines.push(Line::from(vec![
+            Span::styled("Restores  ", Style::new().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                safe(&restore_choice(list, p)).into_owned(),
+                Style::new().fg(theme::DANGER),
+            ),
+        ]));
     }
     lines.push(Line::from(""));
+    // A window of the list around the selection, so a long list never pushes the prompt off screen.
+    let first = p.selected.saturating_sub(PICKER_ROWS - 1);
+    if first > 0 {
+        lines.push(Line::styled(
+            format!("  ↑ {first} more"),
+            Style::new().fg(theme::MUTED),
+        ));
+    }
+    for (i, item) in p.items.iter().enumerate().skip(first).take(PICKER_ROWS) {
+        let line = Line::from(format!("  {}", safe(item)));
+        lines.push(if i == p.selected {
+            line.patch_style(Style::new().add_modifier(Modifier::REVERSED))
+        } else {
+            line
+        });
+    }
+    let after = p.items.len().saturating_sub(first + PICKER_ROWS);
+    if after > 0 {
+        lines.push(Line::styled(
+            format!("  ↓ {after} more"),
+            Style::new().fg(theme::MUTED),
+        ));
+    }
+    if let Some((label, on)) = &p.option {
+        let mark = if *on { "[x]" } else { "[ ]" };
+        lines.push(Line::from(format!("  {mark} {label}")));
+    }
+}
+
+/// The answer: the instruction (once keys count), what was typed, and a note.
+fn footer_lines(m: &Modal, now: Instant, accent: ratatui::style::Color) -> Vec<Line<'static>> {
+    let mut lines = vec![Line::from("")];
     if m.settled(now) {
         lines.push(Line::styled(
             m.prompt(),
@@ -100,26 +139,10 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant) {
         ]));
     }
     if let Some(note) = &m.note {
-        lines.push(Line::styled(note.clone(), Style::new().fg(theme::WARN)));
-    }
-    let width = 76.min(area.width);
-    // Room for wrapped long commands: estimate each line's height at the inner width.
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let wanted: usize = lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum();
-    let height = (wanted as u16 + 2).min(area.height);
-    let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
-    frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .border_type(BorderType::Thick)
-        .border_style(Style::new().fg(accent))
-        .title(Span::styled(
-            format!(" {} ", safe(&m.title)),
-            Style::new().fg(accent).add_modifier(Modifier::BOLD),
+        lines.push(Line::styled(
+            safe(note).into_owned(),
+            Style::new().fg(theme::WARN),
         ));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        popup,
-    );
+    }
+    lines
 }
