@@ -5,10 +5,11 @@
 use super::msg::Effect;
 use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::State;
-use super::steps::{open, start_phase};
+use super::steps::start_phase;
+use crate::app::out::Out;
 
 /// Enter on a phase: run it, or ask first.
-pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
+pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Out) {
     if let Some(why) = state.busy_refusal() {
         state.flash = Some(why);
         return;
@@ -28,16 +29,6 @@ pub(super) fn request_phase(state: &mut State, p: usize, fx: &mut Vec<Effect>) {
 }
 
 /// What a gated action is, for prompts and the journal.
-pub(super) fn gated_label(state: &State, gated: Gated) -> String {
-    match gated {
-        Gated::Phase(p) => format!("Phase {}", state.plan.phases[p].name),
-        Gated::ApplyMigrations => "Applying migrations".to_string(),
-        Gated::Verify => "The verify stage".to_string(),
-        Gated::Monitor => "The monitor stage".to_string(),
-        Gated::SignOff => "The sign-off".to_string(),
-    }
-}
-
 fn is_destructive(state: &State, gated: Gated) -> bool {
     match gated {
         Gated::Phase(p) => state.plan.phases[p].destructive,
@@ -47,7 +38,7 @@ fn is_destructive(state: &State, gated: Gated) -> bool {
 }
 
 /// Starts a gated action whose gates are all open and that needs no confirmation.
-fn start_gated(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
+fn start_gated(state: &mut State, gated: Gated, fx: &mut Out) {
     match gated {
         Gated::Phase(p) => start_phase(state, p, fx),
         Gated::ApplyMigrations => {}
@@ -60,10 +51,10 @@ fn start_gated(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
 /// Walks a gated action through its gates, opening the first that is closed: unticked checklist items without a
 /// reason (destructive actions), then a missing verified backup without a reason (migrations, `needs_backup`
 /// phases), then the confirmation itself (destructive actions; others just start).
-pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
+pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Out) {
     if let Some((stage, why)) = super::release::blocking_stage(state, gated) {
         let m = super::release::stage_modal(state, gated, stage, why);
-        open(state, m, fx);
+        crate::app::prompt::open(state, m, fx);
         return;
     }
     let unticked = state.unticked();
@@ -78,7 +69,7 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
             "Action".into(),
             format!(
                 "{} is destructive and the checklist is not done.",
-                gated_label(state, gated)
+                crate::app::prompt::gated_label(&state.plan, gated)
             ),
         ));
         m.body
@@ -98,16 +89,7 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Vec<Effect>) {
     } else {
         return start_gated(state, gated, fx);
     };
-    open(state, modal, fx);
-}
-
-/// The answer a destructive confirmation expects: the environment's name in production, else `y`.
-pub(super) fn destructive_expect(state: &State) -> Expect {
-    if state.plan.project.is_production() {
-        Expect::Word(state.plan.project.environment.clone())
-    } else {
-        Expect::Yes
-    }
+    crate::app::prompt::open(state, modal, fx);
 }
 
 /// The confirmation for a destructive phase: environment, phase, every command, what it can fall back on.
@@ -117,7 +99,7 @@ fn phase_confirmation(state: &State, p: usize) -> Modal {
     let expect = if phase.seed && plan.project.is_production() {
         Expect::Word(format!("seed {}", plan.project.environment))
     } else {
-        destructive_expect(state)
+        crate::app::prompt::destructive_expect(&state.plan)
     };
     let title = if phase.seed {
         format!("Seed data: {}", phase.name)
@@ -154,4 +136,15 @@ fn phase_confirmation(state: &State, p: usize) -> Modal {
             .push(("Checklist".into(), format!("overridden: {reason}")));
     }
     m
+}
+
+/// The operator typed a reason to go on without a verified backup.
+pub(super) fn backup_overridden(state: &mut State, gated: Gated, reason: String, fx: &mut Out) {
+    fx.push(Effect::Journal(
+        crate::journal::Event::BackupGateOverridden {
+            what: crate::app::prompt::gated_label(&state.plan, gated),
+            reason: reason.clone(),
+        },
+    ));
+    state.backup.gate_override = Some(reason);
 }

@@ -4,15 +4,18 @@
 
 mod backup;
 pub mod busy;
+mod confirm;
 mod gate;
 mod health;
 pub mod input;
 mod logs;
 mod migrations;
 mod msg;
+mod out;
 mod prompt;
 mod quit;
 pub mod release;
+mod route;
 mod state;
 mod steps;
 mod update;
@@ -54,9 +57,10 @@ pub fn init(state: &State) -> Vec<Effect> {
 
 /// Effects to issue once the console is up: `init`'s, plus the preflight checks and the run-start notification.
 pub fn start(state: &mut State) -> Vec<Effect> {
-    let mut fx = init(state);
+    let mut fx = out::Out::default();
+    fx.extend(init(state));
     release::request_preflight(state, &mut fx);
     let text = format!("release started by {}", state.release.operator);
-    release::notify(state, "run", text, &mut fx);
-    fx
+    fx.notify("run", text);
+    update::settle(state, fx)
 }

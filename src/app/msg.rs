@@ -122,3 +122,32 @@ pub enum Effect {
     /// Leave the loop, restore the terminal and exit with `State::exit_code`.
     Quit,
 }
+
+/// News from one room that matters to others. A room never calls another room: it leaves a notice in its
+/// [`super::out::Out`], and `update` routes it (in `route`) once the room's handler has returned.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Notice {
+    /// A destructive action starts (a destructive phase, an apply): the health baselines freeze, alerts arm.
+    DestructiveStarted,
+    /// An alert was raised: the monitor window counts it, the webhook is told.
+    AlertRaised { name: String, why: String },
+    /// A `[[verify]]` result came in: the verify stage may be complete.
+    VerifyResult,
+    /// New lines arrived from `[[logs]]` source `source`: its error rate may raise or clear an alert.
+    SourceLines { source: usize },
+    /// The backup folder was listed again: a resumed run's verified backup may be adopted.
+    BackupsListed,
+    /// A restore ended (the rollback's, or the operator's): whether it went through, and what happened.
+    RestoreDone { ok: bool, detail: String },
+    /// The operation under way ended while the console was on its way out: `how`, for the quit entry.
+    EndedWhileQuitting { how: String },
+    /// The operator asked for an action the release's gates stand before (stage order, checklist, backup, dry-run,
+    /// the confirmation itself).
+    PassGates(super::prompt::Gated),
+    /// The rollback starts its `[rollback]` code steps.
+    StartRollbackSteps,
+    /// The rollback's code steps ended so.
+    RollbackStepsEnded(super::state::PhaseStatus),
+    /// Something for the webhook, when the plan has one.
+    Notify { what: String, text: String },
+}

@@ -4,10 +4,11 @@
 use super::msg::{Effect, Signal};
 use super::prompt::{Expect, Modal, ModalKind};
 use super::state::{PhaseStatus, QuitState, State};
-use super::steps::{applying, cancel, end_phase, grace_text, open};
+use super::steps::{applying, cancel, end_phase, grace_text};
+use crate::app::out::Out;
 use crate::journal::Event;
 
-pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn request_quit(state: &mut State, fx: &mut Out) {
     if let (None, Some(busy)) = (state.running(), state.backup_work()) {
         let mut m = Modal::new(
             ModalKind::Quit,
@@ -19,7 +20,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
             "stops it first (a restore rolls back, a partial backup is deleted)".into(),
         ));
         m.danger = true;
-        open(state, m, fx);
+        crate::app::prompt::open(state, m, fx);
         return;
     }
     if state.running().is_none() && applying(state) {
@@ -36,7 +37,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
                 .into(),
         ));
         m.danger = true;
-        open(state, m, fx);
+        crate::app::prompt::open(state, m, fx);
         return;
     }
     match state.running() {
@@ -53,13 +54,13 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Vec<Effect>) {
             m.body
                 .push(("Result".into(), "the run ends as aborted (exit 1)".into()));
             m.danger = true;
-            open(state, m, fx);
+            crate::app::prompt::open(state, m, fx);
         }
     }
 }
 
 /// SIGTERM and SIGINT end the run: the running step is cancelled first, then deckhand quits. SIGHUP is a hang-up.
-pub(super) fn on_signal(state: &mut State, sig: Signal, fx: &mut Vec<Effect>) {
+pub(super) fn on_signal(state: &mut State, sig: Signal, fx: &mut Out) {
     fx.push(Effect::Journal(Event::Signal {
         name: sig.name().into(),
     }));
@@ -70,7 +71,7 @@ pub(super) fn on_signal(state: &mut State, sig: Signal, fx: &mut Vec<Effect>) {
     }
 }
 
-pub(super) fn on_terminal_lost(state: &mut State, why: String, fx: &mut Vec<Effect>) {
+pub(super) fn on_terminal_lost(state: &mut State, why: String, fx: &mut Out) {
     if state.terminal_lost && state.quit != QuitState::No {
         return;
     }
@@ -84,7 +85,7 @@ pub(super) fn on_terminal_lost(state: &mut State, why: String, fx: &mut Vec<Effe
 /// The operator's connection is gone: stop drawing, let what is in flight finish (a step, the migration being
 /// applied, a backup with its verification, a restore) and journal it, start nothing new, then exit. The next
 /// console resumes from the journal.
-fn hang_up(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+fn hang_up(state: &mut State, reason: &str, fx: &mut Out) {
     state.terminal_lost = true;
     if state.quit == QuitState::Done {
         return;
@@ -98,10 +99,9 @@ fn hang_up(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
         if applying(state) {
             fx.push(Effect::StopMigrations);
         }
-        super::steps::note_line(
-            state,
-            format!("{reason}: finishing what is in flight, then exiting"),
-        );
+        state.note(format!(
+            "{reason}: finishing what is in flight, then exiting"
+        ));
     } else {
         finish(state, &format!("hung up ({reason})"), fx);
     }
@@ -110,7 +110,7 @@ fn hang_up(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
 
 /// The run is ending without the operator's say: an open prompt is declined (with `reason`), and a phase held
 /// between two steps ends as `held_ends`.
-fn abort(state: &mut State, reason: &str, held_ends: PhaseStatus, fx: &mut Vec<Effect>) {
+fn abort(state: &mut State, reason: &str, held_ends: PhaseStatus, fx: &mut Out) {
     state.aborted = true;
     if let Some(modal) = state.modal.take() {
         fx.push(Effect::Journal(Event::ConfirmationDeclined {
@@ -124,7 +124,7 @@ fn abort(state: &mut State, reason: &str, held_ends: PhaseStatus, fx: &mut Vec<E
     }
 }
 
-fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+fn end_abruptly(state: &mut State, reason: &str, fx: &mut Out) {
     if state.quit == QuitState::Done {
         return;
     }
@@ -148,7 +148,7 @@ fn end_abruptly(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
     state.dirty = true;
 }
 
-pub(super) fn finish(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+pub(super) fn finish(state: &mut State, reason: &str, fx: &mut Out) {
     state.quit = QuitState::Done;
     // After a hang-up, whatever finished last, the run ended because the operator's terminal went away.
     let reason = if state.terminal_lost && !reason.starts_with("hung up") {

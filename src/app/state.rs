@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use crate::plan::Plan;
 use crate::runner::{StepId, StepOutcome};
 
-use super::logs::buffer::LogBuffer;
+use super::logs::buffer::{LogBuffer, LogLine};
 use super::prompt::Modal;
 
 /// The four panes.
@@ -248,6 +248,12 @@ impl State {
             .collect()
     }
 
+    /// The phase index the rollback's code steps run as (after the deploy phases), when it has steps.
+    pub fn rollback_phase(&self) -> Option<usize> {
+        let p = self.release.deploy_phases;
+        (self.plan.phases.len() > p).then_some(p)
+    }
+
     /// The step that runs now (a deploy phase's or the rollback's), if one does.
     pub fn running(&self) -> Option<StepId> {
         self.op.and_then(super::busy::Operation::step)
@@ -261,6 +267,36 @@ impl State {
     /// Why nothing else may start now: the one refusal naming what is under way.
     pub fn busy_refusal(&self) -> Option<String> {
         self.op.map(super::busy::Operation::refusal)
+    }
+
+    /// deckhand's own line in the logs pane (made inert: it quotes plan text and error messages).
+    pub fn note(&mut self, text: String) {
+        self.source_note(Arc::from("--"), None, text);
+    }
+
+    /// A line in the logs pane on behalf of a source (`[[logs]]` source `origin`, or deckhand's own).
+    pub fn source_note(&mut self, tag: Arc<str>, origin: Option<usize>, text: String) {
+        let line = LogLine {
+            source: tag,
+            stream: None,
+            text: crate::sanitize::sanitize_str(&text).into_owned(),
+            truncated: false,
+            level: crate::runner::Level::Other,
+            origin,
+        };
+        self.push_lines(std::iter::once(line));
+    }
+
+    /// Adds lines to the buffer through the filter; a paused view keeps the same lines in view.
+    pub fn push_lines(&mut self, lines: impl Iterator<Item = LogLine>) {
+        let mut shown = 0;
+        for line in lines {
+            shown += usize::from(self.logview.push(&mut self.logs, line));
+        }
+        if self.log_offset > 0 {
+            let max = self.logview.visible_len(&self.logs);
+            self.log_offset = (self.log_offset + shown).min(max);
+        }
     }
 
     pub fn selected_row(&self) -> Option<Row> {

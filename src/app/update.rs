@@ -1,6 +1,7 @@
 //! `update`: the single pure function that turns an [`Action`] into state changes and [`Effect`]s.
 //! Key and pane handling live here; the run flow (phases, steps, confirmations, quitting) in `flow`.
 
+use crate::app::out::Out;
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -22,7 +23,7 @@ use crate::runner::migrate::Resolve;
 /// Applies one action at time `now`. Pure: the same state, action and time give the same result.
 pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
     state.now = now;
-    let mut fx = Vec::new();
+    let mut fx = Out::default();
     match action {
         Action::Key(key) if key.event.kind != KeyEventKind::Release => {
             on_key(state, key.event, key.read.unwrap_or(now), &mut fx)
@@ -57,7 +58,7 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
             state.height = height;
             state.dirty = true;
         }
-        Action::Runner(ev) => steps::on_runner(state, ev, &mut fx),
+        Action::Runner(ev) => super::route::runner(state, ev, &mut fx),
         Action::Tick => {
             state.logview.scan_step(&state.logs);
             super::release::tick_monitor(state, &mut fx);
@@ -69,19 +70,45 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
                 m.mark_shown(now);
             }
         }
-        Action::Signal(sig) => steps::on_signal(state, sig, &mut fx),
-        Action::TerminalLost(why) => steps::on_terminal_lost(state, why, &mut fx),
+        Action::Signal(sig) => super::quit::on_signal(state, sig, &mut fx),
+        Action::TerminalLost(why) => super::quit::on_terminal_lost(state, why, &mut fx),
         Action::EffectFailed(msg) => {
             state.flash = Some(msg);
             state.dirty = true;
         }
     }
-    super::release::sync(state, &mut fx);
-    fx
+    settle(state, fx)
+}
+
+/// Routes the notices the rooms left (and those the routing leaves in turn), then journals what changed in the
+/// release stages: before a report is written or a quit is journaled, which stay last.
+pub(super) fn settle(state: &mut State, mut fx: Out) -> Vec<Effect> {
+    route_all(state, &mut fx);
+    let mut effects = fx.into_effects();
+    let mut own = Out::default();
+    super::release::sync(state, &mut own);
+    route_all(state, &mut own);
+    let at = effects
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                Effect::Quit | Effect::WriteReport | Effect::Journal(Event::Quit { .. })
+            )
+        })
+        .unwrap_or(effects.len());
+    effects.splice(at..at, own.into_effects());
+    effects
+}
+
+fn route_all(state: &mut State, fx: &mut Out) {
+    while let Some(notice) = fx.next_notice() {
+        super::route::notice(state, notice, fx);
+    }
 }
 
 /// A key read at `read` reaches exactly one layer: the one [`super::layer`] names.
-fn on_key(state: &mut State, key: KeyEvent, read: Instant, fx: &mut Vec<Effect>) {
+fn on_key(state: &mut State, key: KeyEvent, read: Instant, fx: &mut Out) {
     if state.quit != super::QuitState::No {
         return;
     }
@@ -94,8 +121,10 @@ fn on_key(state: &mut State, key: KeyEvent, read: Instant, fx: &mut Vec<Effect>)
             };
             match modal.on_key(key, read, burst) {
                 ModalOutcome::Open => {}
-                ModalOutcome::Confirmed { typed } => steps::confirmed(state, typed, fx),
-                ModalOutcome::Declined { typed, why } => steps::declined(state, typed, why, fx),
+                ModalOutcome::Confirmed { typed } => super::confirm::confirmed(state, typed, fx),
+                ModalOutcome::Declined { typed, why } => {
+                    super::confirm::declined(state, typed, why, fx)
+                }
             }
         }
         Layer::Text | Layer::Prompt => on_text_key(state, key, fx),
@@ -123,7 +152,7 @@ fn on_key(state: &mut State, key: KeyEvent, read: Instant, fx: &mut Vec<Effect>)
 }
 
 /// A key for the sign-off form or the logs filter line.
-fn on_text_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+fn on_text_key(state: &mut State, key: KeyEvent, fx: &mut Out) {
     match super::input::text_field(state) {
         Some(TextField::SignOff) => {
             state.dirty = true;
@@ -157,7 +186,7 @@ fn on_help_command(state: &mut State, command: HelpCommand) {
     }
 }
 
-fn on_alert_command(state: &mut State, command: AlertCommand, fx: &mut Vec<Effect>) {
+fn on_alert_command(state: &mut State, command: AlertCommand, fx: &mut Out) {
     match command {
         AlertCommand::Close => state.overlay = None,
         AlertCommand::Acknowledge => {
@@ -171,7 +200,7 @@ fn on_alert_command(state: &mut State, command: AlertCommand, fx: &mut Vec<Effec
     }
 }
 
-fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
+fn on_command(state: &mut State, command: Command, fx: &mut Out) {
     match command {
         Command::FocusNext => set_focus(state, state.focus.next()),
         Command::FocusPrev => set_focus(state, state.focus.prev()),
@@ -189,7 +218,7 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         },
         Command::Run => match state.selected_row() {
             Some(Row::Check(i)) => toggle(state, i, fx),
-            Some(Row::Phase(p)) => steps::request_phase(state, p, fx),
+            Some(Row::Phase(p)) => super::gate::request_phase(state, p, fx),
             Some(Row::Backup) => backup::request_take(state, fx),
             Some(Row::Stage(s)) => super::release::on_row(state, s, fx),
             None => {}
@@ -241,7 +270,7 @@ fn on_command(state: &mut State, command: Command, fx: &mut Vec<Effect>) {
         Command::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
         Command::Alerts => state.overlay = Some(Overlay::Alerts),
         Command::Back => {}
-        Command::Quit => steps::request_quit(state, fx),
+        Command::Quit => super::quit::request_quit(state, fx),
     }
 }
 
@@ -345,7 +374,7 @@ fn search(state: &mut State, older: bool) {
     }
 }
 
-fn toggle(state: &mut State, index: usize, fx: &mut Vec<Effect>) {
+fn toggle(state: &mut State, index: usize, fx: &mut Out) {
     let Some(done) = state.checked.get_mut(index) else {
         return;
     };

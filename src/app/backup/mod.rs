@@ -5,6 +5,7 @@
 mod restore;
 mod text;
 
+use crate::app::out::Out;
 pub use restore::restore_choice;
 pub(in crate::app) use restore::{
     request_rehearse, request_restore, start_rehearse, start_restore,
@@ -13,10 +14,9 @@ use text::file_name;
 pub use text::{backup_line, human_bytes, progress_text, row_text, utc_time};
 
 use super::busy::{BackupWork, Operation};
-use super::msg::Effect;
+use super::msg::{Effect, Notice};
 use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{QuitState, State};
-use super::steps::{self, note_line, open};
 use crate::backup::{Archive, Progress, RehearsalReport, RehearsalStep};
 use crate::journal::Event;
 use crate::runner::backup::{BackupEvent, BackupOp};
@@ -58,7 +58,7 @@ fn refusal(state: &State) -> Option<String> {
     state.busy_refusal()
 }
 
-pub(super) fn request_take(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn request_take(state: &mut State, fx: &mut Out) {
     if let Some(why) = refusal(state) {
         state.flash = Some(why);
         return;
@@ -77,7 +77,7 @@ pub(super) fn request_take(state: &mut State, fx: &mut Vec<Effect>) {
     state.backup.problems.clear();
     state.backup.progress = None;
     state.backup.last = None;
-    note_line(state, "backup started".into());
+    state.note("backup started".into());
     fx.push(Effect::TakeBackup);
 }
 
@@ -107,8 +107,10 @@ pub(super) fn gate_modal(state: &State, gated: Gated) -> Option<Modal> {
         Expect::Reason,
     );
     m.danger = true;
-    m.body
-        .push(("Action".into(), steps::gated_label(state, gated)));
+    m.body.push((
+        "Action".into(),
+        crate::app::prompt::gated_label(&state.plan, gated),
+    ));
     m.body
         .push(("Database".into(), super::migrations::database_line(state)));
     let why = match (&state.plan.backup, &b.taken, state.backup_work()) {
@@ -128,17 +130,8 @@ pub(super) fn gate_modal(state: &State, gated: Gated) -> Option<Modal> {
     Some(m)
 }
 
-/// The operator typed a reason to go on without a verified backup.
-pub(super) fn overridden(state: &mut State, gated: Gated, reason: String, fx: &mut Vec<Effect>) {
-    fx.push(Effect::Journal(Event::BackupGateOverridden {
-        what: steps::gated_label(state, gated),
-        reason: reason.clone(),
-    }));
-    state.backup.gate_override = Some(reason);
-}
-
 /// `c` while a backup operation runs: ask, then stop it.
-pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) -> bool {
+pub(super) fn request_cancel(state: &mut State, fx: &mut Out) -> bool {
     let Some(busy) = state.backup_work() else {
         return false;
     };
@@ -156,11 +149,11 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Vec<Effect>) -> bool {
         BackupWork::Rehearsing => "no further migration starts; the scratch copy is dropped",
     };
     m.body.push(("How".into(), how.into()));
-    open(state, m, fx);
+    crate::app::prompt::open(state, m, fx);
     true
 }
 
-pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>) {
+pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Out) {
     let b = &mut state.backup;
     match ev {
         BackupEvent::Listed(list) => {
@@ -177,11 +170,11 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                     );
                     b.verified = None;
                     state.flash = Some(line.clone());
-                    note_line(state, line);
+                    state.note(line);
                 }
             }
             state.backup.known = list;
-            super::release::adopt_backup(state);
+            fx.notice(Notice::BackupsListed);
         }
         // Progress that arrives after the operation ended is stale.
         BackupEvent::Progress(p) if state.op.and_then(|o| o.backup()).is_some() => {
@@ -205,7 +198,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 a.sha256
             );
             b.taken = Some(a);
-            note_line(state, line);
+            state.note(line);
         }
         BackupEvent::Verified {
             archive,
@@ -247,19 +240,16 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             }
             b.last = Some(line.clone());
             state.flash = Some(line.clone());
-            note_line(state, line);
+            state.note(line);
             match deleted {
                 Some(Ok(files)) => {
                     let names: Vec<String> =
                         files.iter().map(|f| f.display().to_string()).collect();
-                    note_line(state, format!("retention deleted {}", names.join(", ")));
+                    state.note(format!("retention deleted {}", names.join(", ")));
                     fx.push(Effect::Journal(Event::BackupsDeleted { files: names }));
                 }
                 Some(Err(error)) => {
-                    note_line(
-                        state,
-                        format!("retention could not delete old backups: {error}"),
-                    );
+                    state.note(format!("retention could not delete old backups: {error}"));
                     fx.push(Effect::Journal(Event::BackupFailed {
                         what: "retention".into(),
                         error,
@@ -293,10 +283,13 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             }
             b.last = Some(line.clone());
             state.flash = Some(line.clone());
-            note_line(state, line);
+            state.note(line);
             if op == BackupOp::Restore {
                 refresh_migrations(state, fx);
-                super::release::restore_done(state, false, format!("restore FAILED: {error}"), fx);
+                fx.notice(Notice::RestoreDone {
+                    ok: false,
+                    detail: format!("restore FAILED: {error}"),
+                });
             }
             let how = if cancelled {
                 format!("stopping the {}", op.label())
@@ -348,10 +341,10 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
             }
             state.backup.last = Some(line.clone());
             state.flash = Some(line.clone());
-            note_line(state, line.clone());
+            state.note(line.clone());
             refresh_migrations(state, fx);
             let ok = report.missing.is_empty();
-            super::release::restore_done(state, ok, line, fx);
+            fx.notice(Notice::RestoreDone { ok, detail: line });
             ended(state, "the restore finished", fx);
         }
         BackupEvent::Rehearsed { archive, report } => {
@@ -381,7 +374,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Vec<Effect>)
                 ));
             }
             for r in &results {
-                note_line(state, format!("rehearsal: {r}"));
+                state.note(format!("rehearsal: {r}"));
             }
             state.backup.rehearsal = Some(report);
             state.release.tried_spent = false;
@@ -407,7 +400,7 @@ pub fn step_line(s: &RehearsalStep) -> String {
     }
 }
 
-fn refresh_migrations(state: &mut State, fx: &mut Vec<Effect>) {
+fn refresh_migrations(state: &mut State, fx: &mut Out) {
     if state.plan.database.is_some() && !state.db.loading {
         state.db.loading = true;
         fx.push(Effect::LoadMigrations);
@@ -417,19 +410,19 @@ fn refresh_migrations(state: &mut State, fx: &mut Vec<Effect>) {
 /// A backup operation ended (`how`: "the backup finished", "stopping the restore", …): list the folder again;
 /// finish quitting if the operator was, saying how it ended (a hang-up lets it finish, a signal stops it, and
 /// either may end otherwise than asked).
-fn ended(state: &mut State, how: &str, fx: &mut Vec<Effect>) {
+fn ended(state: &mut State, how: &str, fx: &mut Out) {
     if state.backup_work().is_some() {
         state.op = None;
     }
     state.backup.progress = None;
     fx.push(Effect::ListBackups);
-    if state.quit == QuitState::AfterStep && state.running().is_none() {
-        steps::finish(state, &format!("quit after {how}"), fx);
-    }
+    fx.notice(Notice::EndedWhileQuitting {
+        how: format!("quit after {how}"),
+    });
 }
 
 /// Stops the operation under way because the run is ending; true when there was one.
-pub(super) fn stop_for_quit(state: &mut State, fx: &mut Vec<Effect>) -> bool {
+pub(super) fn stop_for_quit(state: &mut State, fx: &mut Out) -> bool {
     if state.backup_work().is_none() {
         return false;
     }

@@ -5,9 +5,9 @@ use super::refusal;
 use super::text::{file_name, human_bytes, utc_time};
 use crate::app::busy::{BackupWork, Operation};
 use crate::app::msg::Effect;
+use crate::app::out::Out;
 use crate::app::prompt::{Expect, Modal, ModalKind, Picker};
 use crate::app::state::State;
-use crate::app::steps::{note_line, open};
 use crate::backup::{Archive, ArchiveKind, RestoreMode};
 use crate::journal::{Event, RestoreKind};
 
@@ -46,7 +46,7 @@ fn picker_item(a: &Archive) -> String {
     )
 }
 
-pub(in crate::app) fn request_restore(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn request_restore(state: &mut State, fx: &mut Out) {
     if let Some(why) = refusal(state) {
         state.flash = Some(why);
         return;
@@ -106,7 +106,7 @@ pub(in crate::app) fn request_restore(state: &mut State, fx: &mut Vec<Effect>) {
         selected: 0,
         option: (!sqlite).then(|| ("into a new database instead (Tab)".to_string(), false)),
     });
-    open(state, m, fx);
+    crate::app::prompt::open(state, m, fx);
 }
 
 /// The restore was confirmed: the chosen backup, in place or into a new database.
@@ -114,7 +114,7 @@ pub(in crate::app) fn start_restore(
     state: &mut State,
     list: Vec<Archive>,
     picker: Option<Picker>,
-    fx: &mut Vec<Effect>,
+    fx: &mut Out,
 ) {
     let (selected, new_db) = picker.map_or((0, false), |p| {
         (p.selected, p.option.is_some_and(|(_, on)| on))
@@ -139,10 +139,10 @@ pub(in crate::app) fn start_restore(
         mode: kind,
         new_database,
     }));
-    note_line(
-        state,
-        format!("restore of {} started ({mode_text})", file_name(&archive)),
-    );
+    state.note(format!(
+        "restore of {} started ({mode_text})",
+        file_name(&archive)
+    ));
     state.op = Some(Operation::Backup(BackupWork::Restoring));
     state.backup.progress = None;
     fx.push(Effect::RestoreBackup { archive, mode });
@@ -178,7 +178,7 @@ fn new_database_name(a: &Archive) -> String {
     format!("{base}{suffix}")
 }
 
-pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Out) {
     if let Some(why) = refusal(state) {
         state.flash = Some(why);
         return;
@@ -196,7 +196,7 @@ pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Vec<Effect>) 
     let mut m = Modal::new(
         ModalKind::RehearseBackup(Box::new(archive.clone())),
         "Rehearse the migrations on a restored copy",
-        crate::app::steps::destructive_expect(state),
+        crate::app::prompt::destructive_expect(&state.plan),
     );
     m.danger = true;
     m.body.push((
@@ -218,16 +218,16 @@ pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Vec<Effect>) 
         )
     };
     m.body.push(("How".into(), how));
-    open(state, m, fx);
+    crate::app::prompt::open(state, m, fx);
 }
 
-pub(in crate::app) fn start_rehearse(state: &mut State, archive: Archive, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn start_rehearse(state: &mut State, archive: Archive, fx: &mut Out) {
     state.op = Some(Operation::Backup(BackupWork::Rehearsing));
     state.backup.progress = None;
     state.backup.rehearsal = None;
-    note_line(
-        state,
-        format!("rehearsal on a copy of {} started", file_name(&archive)),
-    );
+    state.note(format!(
+        "rehearsal on a copy of {} started",
+        file_name(&archive)
+    ));
     fx.push(Effect::RehearseBackup(archive));
 }

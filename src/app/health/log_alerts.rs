@@ -2,14 +2,14 @@
 //! (the first destructive action started), a share of error lines over the source's `window` above its
 //! `error_rate` raises an alert — journaled, in the header, offering the rollback — and it clears when it falls.
 
-use crate::app::msg::Effect;
+use crate::app::out::Out;
 use crate::app::state::State;
 
 /// Fewer lines than this in the window say too little for a rate.
 pub const MIN_ALERT_LINES: u64 = 20;
 
 /// New lines of `source` arrived: raise or clear its alert.
-pub(in crate::app) fn on_lines(state: &mut State, source: usize, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn on_lines(state: &mut State, source: usize, fx: &mut Out) {
     if !state.health.frozen {
         return;
     }

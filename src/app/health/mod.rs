@@ -6,14 +6,14 @@
 //! it never takes a key typed for anything else. No data is inconclusive, never healthy. Timestamps come from
 //! `state.now`, so tests drive the clock.
 
+use crate::app::out::Out;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub(super) mod log_alerts;
 
-use super::msg::Effect;
+use super::msg::{Effect, Notice};
 use super::state::State;
-use super::steps::note_line;
 use crate::journal::Event;
 use crate::plan::{CmpOp, HealthCheck, Plan};
 use crate::runner::Probe;
@@ -199,7 +199,7 @@ impl HealthPane {
 }
 
 /// The operator acknowledged the queued alerts (the alerts overlay's Enter): journaled as their own act.
-pub(super) fn acknowledge(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn acknowledge(state: &mut State, fx: &mut Out) {
     if state.health.queue.is_empty() {
         state.flash = Some("No alert waits to be acknowledged.".into());
         return;
@@ -334,7 +334,7 @@ pub fn alert_reason(cfg: &HealthCheck, baseline: &Stats, window: &Stats) -> Opti
 }
 
 /// A probe arrived.
-pub(super) fn on_probe(state: &mut State, check: usize, probe: Probe, fx: &mut Vec<Effect>) {
+pub(super) fn on_probe(state: &mut State, check: usize, probe: Probe, fx: &mut Out) {
     let Some(cfg) = state.plan.health.get(check) else {
         return;
     };
@@ -369,7 +369,7 @@ pub fn alert_name(state: &State, i: usize) -> String {
 
 /// Raises (journaled, shown, queued while the release is live) or clears alert `i` as `why` says; nothing when it
 /// does not change.
-pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &mut Vec<Effect>) {
+pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &mut Out) {
     let checks = state.health.checks.len();
     let slot = match state.health.checks.get_mut(i) {
         Some(run) => &mut run.alert,
@@ -386,9 +386,11 @@ pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &m
                 check: name.clone(),
                 why: why.clone(),
             }));
-            note_line(state, format!("health alert: {name}: {why}"));
-            super::release::count_alert(state);
-            super::release::notify(state, "alert", format!("health alert: {name}: {why}"), fx);
+            state.note(format!("health alert: {name}: {why}"));
+            fx.notice(Notice::AlertRaised {
+                name: name.clone(),
+                why: why.clone(),
+            });
             if live(state) {
                 state.health.queue.push(QueuedAlert {
                     index: i,
@@ -404,7 +406,7 @@ pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &m
             fx.push(Effect::Journal(Event::HealthAlertCleared {
                 check: name.clone(),
             }));
-            note_line(state, format!("health alert cleared: {name}"));
+            state.note(format!("health alert cleared: {name}"));
             for queued in state.health.queue.iter_mut().filter(|a| a.index == i) {
                 queued.cleared = true;
             }
@@ -444,7 +446,7 @@ pub fn baseline_text(run: &CheckRun) -> String {
 }
 
 /// The first destructive action starts: freeze every check's baseline from the probes collected so far.
-pub(super) fn freeze_baseline(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn freeze_baseline(state: &mut State, fx: &mut Out) {
     if state.health.frozen {
         return;
     }
@@ -477,12 +479,12 @@ pub(super) fn freeze_baseline(state: &mut State, fx: &mut Vec<Effect>) {
         run.baseline = Some(b);
     }
     for n in notes {
-        note_line(state, n);
+        state.note(n);
     }
 }
 
 /// `v`: run every `[[verify]]` assertion.
-pub(super) fn request_verify(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn request_verify(state: &mut State, fx: &mut Out) {
     let n = state.plan.verify.len();
     if n == 0 {
         state.flash = Some("No [[verify]] assertions in this plan.".into());
@@ -507,7 +509,7 @@ pub(super) fn on_verify(
     state: &mut State,
     check: usize,
     result: Result<String, String>,
-    fx: &mut Vec<Effect>,
+    fx: &mut Out,
 ) {
     let Some(cfg) = state.plan.verify.get(check) else {
         return;
@@ -530,7 +532,7 @@ pub(super) fn on_verify(
         let rows = state.health.verify.iter().flatten();
         let (ok, all) = rows.fold((0, 0), |(ok, all), r| (ok + usize::from(r.passed), all + 1));
         state.flash = Some(format!("Verify: {ok} of {all} passed."));
-        super::release::finish_verify_if_done(state, fx);
+        fx.notice(Notice::VerifyResult);
     }
 }
 

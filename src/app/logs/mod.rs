@@ -3,3 +3,59 @@
 
 pub mod buffer;
 pub mod view;
+
+use crate::app::msg::Notice;
+use crate::app::out::Out;
+use crate::app::state::State;
+use buffer::LogLine;
+
+/// Lines from `[[logs]]` source `source`: counted for its error rate, into the pane; health hears of them.
+pub(super) fn on_lines(
+    state: &mut State,
+    source: usize,
+    lines: Vec<crate::runner::SourceLine>,
+    fx: &mut Out,
+) {
+    let Some(tag) = state.logview.sources.get(source).map(|s| s.tag.clone()) else {
+        return;
+    };
+    let now = state.now;
+    let errors = lines
+        .iter()
+        .filter(|l| l.level == crate::runner::Level::Error)
+        .count();
+    state.logview.count(source, lines.len(), errors, now);
+    let lines = lines.into_iter().map(|l| LogLine {
+        source: tag.clone(),
+        stream: Some(crate::runner::Stream::Stdout),
+        text: l.text,
+        truncated: l.truncated,
+        level: l.level,
+        origin: Some(source),
+    });
+    state.push_lines(lines);
+    fx.notice(Notice::SourceLines { source });
+}
+
+/// A `[[logs]]` source changed state: recorded, and a line in the pane for what the operator should see.
+pub(super) fn on_source_state(state: &mut State, source: usize, s: crate::runner::SourceState) {
+    use crate::runner::SourceState;
+    let Some(tag) = state.logview.sources.get(source).map(|v| v.tag.clone()) else {
+        return;
+    };
+    let note = match &s {
+        SourceState::Note(text) => Some(text.clone()),
+        SourceState::Stopped { why, restart_in } => Some(match restart_in {
+            Some(d) => format!("stopped: {why}, restarting in {} s", d.as_secs().max(1)),
+            None => format!("stopped: {why}"),
+        }),
+        SourceState::Failed(why) => Some(format!("failed: {why}")),
+        SourceState::Running { .. } => None,
+    };
+    if let Some(text) = note {
+        state.source_note(tag, Some(source), text);
+    }
+    if !matches!(s, SourceState::Note(_)) {
+        state.logview.set_state(source, s, state.now);
+    }
+}

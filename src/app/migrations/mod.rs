@@ -2,15 +2,15 @@
 //! environment, database host without password, timeouts, every pending migration), progress, dry-run, resolve,
 //! and journaling every result.
 
+use crate::app::out::Out;
 use std::time::Duration;
 
 pub(super) mod risk;
 
 use super::busy::{DbWork, Operation};
-use super::msg::Effect;
+use super::msg::{Effect, Notice};
 use super::prompt::{Expect, Gated, Modal, ModalKind};
-use super::state::{Pane, QuitState, State};
-use super::steps::{self, destructive_expect, open};
+use super::state::{Pane, State};
 use crate::journal::Event;
 use crate::lint::Class;
 use crate::migrate::apply::Confirmed;
@@ -113,7 +113,7 @@ fn refusal(state: &State) -> Option<String> {
         .then(|| "Still reading the migration status.".into())
 }
 
-pub(super) fn request_apply(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn request_apply(state: &mut State, fx: &mut Out) {
     if let Some(why) = refusal(state) {
         state.flash = Some(why);
         return;
@@ -138,7 +138,7 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Vec<Effect>) {
         state.flash = Some("Nothing to apply: every migration is applied.".into());
         return;
     }
-    steps::gate(state, Gated::ApplyMigrations, fx);
+    fx.notice(Notice::PassGates(Gated::ApplyMigrations));
 }
 
 /// The apply confirmation: everything that will happen, where, under which limits.
@@ -146,7 +146,7 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
     let mut m = Modal::new(
         ModalKind::ApplyMigrations,
         "Apply migrations",
-        destructive_expect(state),
+        crate::app::prompt::destructive_expect(&state.plan),
     );
     m.danger = true;
     m.body
@@ -209,7 +209,7 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
     m
 }
 
-pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn start_apply(state: &mut State, fx: &mut Out) {
     let confirmed = pending_confirmed(state);
     let names: Vec<String> = confirmed.iter().map(|c| c.name.clone()).collect();
     fx.push(Effect::Journal(Event::MigrationsApplyStarted {
@@ -238,7 +238,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Vec<Effect>) {
         state.release.rollback_backup = state.backup.verified.clone();
     }
     state.side = Pane::Migrations;
-    super::health::freeze_baseline(state, fx);
+    fx.notice(Notice::DestructiveStarted);
     fx.push(Effect::ApplyMigrations(confirmed));
 }
 
@@ -257,7 +257,7 @@ fn pending_confirmed(state: &State) -> Vec<Confirmed> {
         .unwrap_or_default()
 }
 
-pub(super) fn request_dry_run(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn request_dry_run(state: &mut State, fx: &mut Out) {
     if let Some(why) = refusal(state) {
         state.flash = Some(why);
         return;
@@ -276,16 +276,16 @@ pub(super) fn request_dry_run(state: &mut State, fx: &mut Vec<Effect>) {
         "Note".into(),
         "it takes the same table locks the migrations take, until the rollback (lock_timeout applies)".into(),
     ));
-    open(state, m, fx);
+    crate::app::prompt::open(state, m, fx);
 }
 
-pub(super) fn start_dry_run(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn start_dry_run(state: &mut State, fx: &mut Out) {
     state.op = Some(Operation::Db(DbWork::Rehearsing));
     state.db.rehearsal = None;
     fx.push(Effect::DryRunMigrations);
 }
 
-pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Vec<Effect>) {
+pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Out) {
     if let Some(why) = refusal(state) {
         state.flash = Some(why);
         return;
@@ -324,7 +324,7 @@ pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Vec<E
     let mut m = Modal::new(
         ModalKind::ResolveMigration(req),
         format!("Resolve {name}: {}", action.label()),
-        destructive_expect(state),
+        crate::app::prompt::destructive_expect(&state.plan),
     );
     m.danger = true;
     m.body.push(("Database".into(), database_line(state)));
@@ -339,10 +339,10 @@ pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Vec<E
         }
     };
     m.body.push(("Effect".into(), effect.into()));
-    open(state, m, fx);
+    crate::app::prompt::open(state, m, fx);
 }
 
-pub(super) fn start_resolve(state: &mut State, req: ResolveRequest, fx: &mut Vec<Effect>) {
+pub(super) fn start_resolve(state: &mut State, req: ResolveRequest, fx: &mut Out) {
     state.op = Some(Operation::Db(DbWork::Resolving));
     state.db.resolving = Some((req.action, req.name.clone()));
     fx.push(Effect::ResolveMigration(req));
@@ -390,7 +390,7 @@ pub(super) fn on_progress(state: &mut State, p: Progress) {
     }
 }
 
-pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<Effect>) {
+pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Out) {
     for (name, took) in &outcome.applied {
         state.release.applied.push(name.clone());
         fx.push(Effect::Journal(Event::MigrationApplied {
@@ -425,23 +425,23 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Vec<
         .last
         .as_ref()
         .map(|l| l.lines().next().unwrap_or("").to_string());
-    steps::note_line(
-        state,
-        format!("migrations: {}", state.db.last.clone().unwrap_or_default()),
-    );
+    state.note(format!(
+        "migrations: {}",
+        state.db.last.clone().unwrap_or_default()
+    ));
     state.db.current = None;
     end_db_work(state);
     // The runner reads the ledger again after an apply and sends the fresh status.
     state.db.loading = true;
-    if state.quit == QuitState::AfterStep {
-        steps::finish(state, "quit after the migration in flight", fx);
-    }
+    fx.notice(Notice::EndedWhileQuitting {
+        how: "quit after the migration in flight".into(),
+    });
 }
 
 pub(super) fn on_rehearsed(
     state: &mut State,
     result: Result<Vec<Rehearsal>, String>,
-    fx: &mut Vec<Effect>,
+    fx: &mut Out,
 ) {
     end_db_work(state);
     state.release.tried_spent = false;
@@ -483,11 +483,7 @@ pub fn rehearsal_line(r: &Rehearsal) -> String {
     }
 }
 
-pub(super) fn on_resolved(
-    state: &mut State,
-    action_result: Result<String, String>,
-    fx: &mut Vec<Effect>,
-) {
+pub(super) fn on_resolved(state: &mut State, action_result: Result<String, String>, fx: &mut Out) {
     end_db_work(state);
     state.db.loading = true;
     let Some((action, name)) = state.db.resolving.take() else {
@@ -505,7 +501,7 @@ pub(super) fn on_resolved(
     state.flash = Some(result);
 }
 
-pub(super) fn refresh(state: &mut State, fx: &mut Vec<Effect>) {
+pub(super) fn refresh(state: &mut State, fx: &mut Out) {
     if let Some(why) = refusal(state) {
         state.flash = Some(why);
         return;

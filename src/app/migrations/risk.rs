@@ -2,10 +2,9 @@
 //! journaled with it, and the typed name of every object a Dangerous finding destroys.
 
 use crate::app::migrations::{database_line, start_apply};
-use crate::app::msg::Effect;
+use crate::app::out::Out;
 use crate::app::prompt::{Expect, Modal, ModalKind};
 use crate::app::state::State;
-use crate::app::steps::open;
 use crate::lint::{Class, Finding};
 
 /// For the journal: per pending migration with findings, its findings and its exemptions.
@@ -76,7 +75,7 @@ pub(in crate::app) fn objects_to_confirm(state: &State) -> Vec<String> {
 pub(in crate::app) fn confirm_destroyed_then_apply(
     state: &mut State,
     objects: Vec<String>,
-    fx: &mut Vec<Effect>,
+    fx: &mut Out,
 ) {
     let Some(object) = objects.first().cloned() else {
         start_apply(state, fx);
@@ -99,5 +98,5 @@ pub(in crate::app) fn confirm_destroyed_then_apply(
         }
     }
     m.body.push(("Database".into(), database_line(state)));
-    open(state, m, fx);
+    crate::app::prompt::open(state, m, fx);
 }

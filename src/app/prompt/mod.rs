@@ -7,7 +7,11 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::app::msg::Effect;
+use crate::app::out::Out;
+use crate::app::state::State;
 use crate::backup::Archive;
+use crate::journal::Event;
 use crate::runner::StepId;
 use crate::runner::migrate::ResolveRequest;
 
@@ -298,5 +302,34 @@ impl Modal {
             typed: self.input.clone(),
             why: why.to_string(),
         }
+    }
+}
+
+/// Opens a prompt (journaled as asked); its answer goes back to its owner through the router.
+pub(in crate::app) fn open(state: &mut State, modal: Modal, fx: &mut Out) {
+    fx.push(Effect::Journal(Event::ConfirmationAsked {
+        what: modal.title.clone(),
+        expected: modal.expected_label(),
+    }));
+    state.modal = Some(modal);
+}
+
+/// The answer that confirms a destructive action: the environment's name in production, else `y`.
+pub(in crate::app) fn destructive_expect(plan: &crate::plan::Plan) -> Expect {
+    if plan.project.is_production() {
+        Expect::Word(plan.project.environment.clone())
+    } else {
+        Expect::Yes
+    }
+}
+
+/// What a gated action is, for prompts and the journal.
+pub(in crate::app) fn gated_label(plan: &crate::plan::Plan, gated: Gated) -> String {
+    match gated {
+        Gated::Phase(p) => format!("Phase {}", plan.phases[p].name),
+        Gated::ApplyMigrations => "Applying migrations".to_string(),
+        Gated::Verify => "The verify stage".to_string(),
+        Gated::Monitor => "The monitor stage".to_string(),
+        Gated::SignOff => "The sign-off".to_string(),
     }
 }

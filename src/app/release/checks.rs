@@ -1,14 +1,15 @@
 //! The verify stage (the `[[verify]]` SQL assertions, the `[[smoke]]` endpoints probed once, and the health
 //! checks as they stand) and the monitor stage (a countdown over which the health and log thresholds are watched).
 
+use crate::app::out::Out;
 use std::time::{Duration, Instant};
 
 use super::{Stage, StageStatus};
 use crate::app::health::HealthState;
 use crate::app::msg::Effect;
+use crate::app::msg::Notice;
 use crate::app::prompt::{Expect, Gated, Modal, ModalKind};
 use crate::app::state::State;
-use crate::app::steps::{gate, note_line, open};
 use crate::journal::{Event, MonitorResult};
 use crate::runner::Probe;
 
@@ -75,16 +76,16 @@ pub(super) fn monitor_status(state: &State) -> StageStatus {
 }
 
 /// Enter on the verify row (or `V`): through the gates, then run.
-pub(in crate::app) fn request_stage_verify(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn request_stage_verify(state: &mut State, fx: &mut Out) {
     if state.release.verify.running {
         state.flash = Some("Verify is already running.".into());
         return;
     }
-    gate(state, Gated::Verify, fx);
+    fx.notice(Notice::PassGates(Gated::Verify));
 }
 
 /// Runs the verify stage: assertions and smoke endpoints now; the health checks are read when all answered.
-pub(in crate::app) fn start_verify(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn start_verify(state: &mut State, fx: &mut Out) {
     let p = &state.plan;
     let sql = !p.verify.is_empty() && p.database.is_some() && state.health.verify_pending == 0;
     let v = &mut state.release.verify;
@@ -95,7 +96,7 @@ pub(in crate::app) fn start_verify(state: &mut State, fx: &mut Vec<Effect>) {
     if !p.smoke.is_empty() {
         fx.push(Effect::RunSmoke);
     }
-    note_line(state, "verify started".into());
+    state.note("verify started".into());
     if sql {
         state.health.verify = vec![None; state.plan.verify.len()];
         state.health.verify_pending = state.plan.verify.len();
@@ -105,12 +106,7 @@ pub(in crate::app) fn start_verify(state: &mut State, fx: &mut Vec<Effect>) {
 }
 
 /// A smoke endpoint answered.
-pub(in crate::app) fn on_smoke(
-    state: &mut State,
-    check: usize,
-    probe: Probe,
-    fx: &mut Vec<Effect>,
-) {
+pub(in crate::app) fn on_smoke(state: &mut State, check: usize, probe: Probe, fx: &mut Out) {
     let Some(cfg) = state.plan.smoke.get(check) else {
         return;
     };
@@ -137,7 +133,7 @@ pub(in crate::app) fn on_smoke(
 }
 
 /// Ends the verify run once every assertion and smoke endpoint answered.
-pub(in crate::app) fn finish_verify_if_done(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn finish_verify_if_done(state: &mut State, fx: &mut Out) {
     let v = &state.release.verify;
     if !v.running || state.health.verify_pending > 0 || v.smoke.iter().any(Option::is_none) {
         return;
@@ -184,7 +180,7 @@ pub(in crate::app) fn finish_verify_if_done(state: &mut State, fx: &mut Vec<Effe
     } else {
         format!("verify FAILED: {}", problems.join("; "))
     };
-    note_line(state, line.clone());
+    state.note(line.clone());
     state.flash = Some(line);
     let v = &mut state.release.verify;
     v.running = false;
@@ -194,7 +190,7 @@ pub(in crate::app) fn finish_verify_if_done(state: &mut State, fx: &mut Vec<Effe
 }
 
 /// Journals every health check's numbers over its window now, to set against the baseline in the report.
-fn summaries(state: &State, when: &str, fx: &mut Vec<Effect>) {
+fn summaries(state: &State, when: &str, fx: &mut Out) {
     for (cfg, run) in state.plan.health.iter().zip(&state.health.checks) {
         let s = run.window(state.now, cfg.window);
         fx.push(Effect::Journal(Event::HealthSummary {
@@ -210,7 +206,7 @@ fn summaries(state: &State, when: &str, fx: &mut Vec<Effect>) {
 }
 
 /// Enter on the monitor row (or `M`): start the window, or offer to stop it early.
-pub(in crate::app) fn request_monitor(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn request_monitor(state: &mut State, fx: &mut Out) {
     if let Some(m) = &state.release.monitor
         && m.result.is_none()
     {
@@ -225,13 +221,13 @@ pub(in crate::app) fn request_monitor(state: &mut State, fx: &mut Vec<Effect>) {
             "Stopping".into(),
             "ends the watch now; the reason is journaled and in the report".into(),
         ));
-        open(state, modal, fx);
+        crate::app::prompt::open(state, modal, fx);
         return;
     }
-    gate(state, Gated::Monitor, fx);
+    fx.notice(Notice::PassGates(Gated::Monitor));
 }
 
-pub(in crate::app) fn start_monitor(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn start_monitor(state: &mut State, fx: &mut Out) {
     let d = state.plan.monitor.duration;
     state.release.monitor = Some(MonitorRun {
         started: state.now,
@@ -242,10 +238,7 @@ pub(in crate::app) fn start_monitor(state: &mut State, fx: &mut Vec<Effect>) {
     fx.push(Effect::Journal(Event::MonitorStarted {
         duration_ms: d.as_millis() as u64,
     }));
-    note_line(
-        state,
-        format!("monitoring for {}", humantime::format_duration(d)),
-    );
+    state.note(format!("monitoring for {}", humantime::format_duration(d)));
 }
 
 /// An alert was raised: counted against the monitor window under way.
@@ -258,7 +251,7 @@ pub(in crate::app) fn count_alert(state: &mut State) {
 }
 
 /// The clock moved: end the monitor window when its time is up.
-pub(in crate::app) fn tick_monitor(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn tick_monitor(state: &mut State, fx: &mut Out) {
     let due = state
         .release
         .monitor
@@ -278,7 +271,7 @@ pub(in crate::app) fn tick_monitor(state: &mut State, fx: &mut Vec<Effect>) {
 }
 
 /// Ends the monitor window with `result`.
-pub(in crate::app) fn end_monitor(state: &mut State, result: MonitorResult, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn end_monitor(state: &mut State, result: MonitorResult, fx: &mut Out) {
     let Some(m) = state.release.monitor.as_mut() else {
         return;
     };
@@ -294,12 +287,12 @@ pub(in crate::app) fn end_monitor(state: &mut State, result: MonitorResult, fx: 
         elapsed_ms: elapsed.as_millis() as u64,
     }));
     let line = format!("monitoring ended: {result} ({alerts} alert(s))");
-    note_line(state, line.clone());
+    state.note(line.clone());
     state.flash = Some(line);
 }
 
 /// The operator stopped the monitor window early with a reason.
-pub(in crate::app) fn monitor_stopped(state: &mut State, reason: String, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn monitor_stopped(state: &mut State, reason: String, fx: &mut Out) {
     end_monitor(state, MonitorResult::Stopped, fx);
     super::stage_overridden(state, Stage::Monitor, reason, fx);
 }

@@ -15,9 +15,7 @@ pub use checks::{MonitorRun, VerifyRun, monitor_left};
 pub use preflight::preflight_line;
 pub(super) use resume::adopt_backup;
 pub use resume::{Resume, restore};
-pub use rollback::{
-    DbRollback, RollbackPlan, RollbackRun, RollbackStep, rollback_phase, rollback_plan,
-};
+pub use rollback::{DbRollback, RollbackPlan, RollbackRun, RollbackStep, rollback_plan};
 pub use signoff::{SignField, SignOffForm};
 
 pub(super) use checks::{
@@ -33,6 +31,7 @@ pub(super) use signoff::{on_signoff_key, on_signoff_paste, open_form, request_si
 use super::msg::Effect;
 use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{PhaseStatus, State};
+use crate::app::out::Out;
 use crate::journal::{Event, StageResult};
 use crate::runner::PreflightResult;
 
@@ -346,7 +345,7 @@ pub(super) fn stage_modal(state: &State, gated: Gated, stage: Stage, why: String
     m.danger = true;
     m.body.push((
         "Next".into(),
-        super::steps::gated_label(state, gated).to_string(),
+        crate::app::prompt::gated_label(&state.plan, gated).to_string(),
     ));
     m.body.push(("Missing".into(), why));
     m.body.push((
@@ -357,12 +356,7 @@ pub(super) fn stage_modal(state: &State, gated: Gated, stage: Stage, why: String
 }
 
 /// The operator typed a reason to go on past `stage`.
-pub(super) fn stage_overridden(
-    state: &mut State,
-    stage: Stage,
-    reason: String,
-    fx: &mut Vec<Effect>,
-) {
+pub(super) fn stage_overridden(state: &mut State, stage: Stage, reason: String, fx: &mut Out) {
     fx.push(Effect::Journal(Event::StageOverridden {
         stage: stage.journal(),
         reason: reason.clone(),
@@ -372,26 +366,13 @@ pub(super) fn stage_overridden(
     state.release.overrides.push((stage, reason));
 }
 
-/// Journals (and notifies) every stage whose state changed since the last call.
-pub(super) fn sync(state: &mut State, fx: &mut Vec<Effect>) {
-    // What this action changed is journaled before the report is written and before a quit (which stays the
-    // journal's last entry).
-    let mut own = Vec::new();
-    resume::announce(state, &mut own);
-    sync_into(state, &mut own);
-    let at = fx
-        .iter()
-        .position(|e| {
-            matches!(
-                e,
-                Effect::Quit | Effect::WriteReport | Effect::Journal(Event::Quit { .. })
-            )
-        })
-        .unwrap_or(fx.len());
-    fx.splice(at..at, own);
+/// Journals (and notifies) every stage whose state changed since the last call, and the resume once it is known.
+pub(super) fn sync(state: &mut State, fx: &mut Out) {
+    resume::announce(state, fx);
+    sync_into(state, fx);
 }
 
-fn sync_into(state: &mut State, fx: &mut Vec<Effect>) {
+fn sync_into(state: &mut State, fx: &mut Out) {
     let now: Vec<StageStatus> = Stage::ALL.iter().map(|s| status(state, *s)).collect();
     if state.release.journaled.len() != now.len() {
         // The first call records where the run starts from without journaling it.
@@ -427,23 +408,12 @@ fn sync_into(state: &mut State, fx: &mut Vec<Effect>) {
                 if !detail.is_empty() {
                     text.push_str(&format!(" ({detail})"));
                 }
-                notify(state, "stage", text, fx);
+                fx.notify("stage", text);
             }
             StageStatus::Pending | StageStatus::Overridden => {}
         }
     }
     state.release.journaled = now;
-}
-
-/// Posts to the plan's webhook, when it has one (failures come back as a runner message; nothing waits).
-pub(super) fn notify(state: &State, what: &str, text: String, fx: &mut Vec<Effect>) {
-    if state.plan.notify.is_some() {
-        let p = &state.plan.project;
-        fx.push(Effect::Notify {
-            what: what.into(),
-            text: format!("[{} {}] {text}", p.name, p.environment),
-        });
-    }
 }
 
 /// The stage strip at the top of the checklist pane: one mark per stage.
@@ -470,7 +440,7 @@ pub fn row_action(stage: Stage) -> &'static str {
 }
 
 /// Enter on a stage's row.
-pub(super) fn on_row(state: &mut State, stage: Stage, fx: &mut Vec<Effect>) {
+pub(super) fn on_row(state: &mut State, stage: Stage, fx: &mut Out) {
     match stage {
         Stage::Preflight => request_preflight(state, fx),
         Stage::Backup => super::backup::request_take(state, fx),

@@ -4,8 +4,8 @@
 
 use super::StageStatus;
 use crate::app::msg::Effect;
+use crate::app::out::Out;
 use crate::app::state::State;
-use crate::app::steps::note_line;
 use crate::journal::Event;
 use crate::runner::PreflightResult;
 
@@ -23,14 +23,14 @@ fn expected(state: &State) -> usize {
 }
 
 /// Starts (or repeats) the preflight checks.
-pub(in crate::app) fn request_preflight(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn request_preflight(state: &mut State, fx: &mut Out) {
     state.release.preflight.clear();
     state.release.preflight_expected = expected(state);
     fx.push(Effect::Preflight);
 }
 
 /// One preflight result arrived.
-pub(in crate::app) fn on_preflight(state: &mut State, r: PreflightResult, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn on_preflight(state: &mut State, r: PreflightResult, fx: &mut Out) {
     fx.push(Effect::Journal(Event::PreflightChecked {
         check: r.check.clone(),
         ok: r.ok,
@@ -42,10 +42,7 @@ pub(in crate::app) fn on_preflight(state: &mut State, r: PreflightResult, fx: &m
         } else {
             "FAILED"
         };
-        note_line(
-            state,
-            format!("preflight {what}: {}: {}", r.check, r.detail),
-        );
+        state.note(format!("preflight {what}: {}: {}", r.check, r.detail));
     }
     let list = &mut state.release.preflight;
     match list.iter_mut().find(|x| x.check == r.check) {

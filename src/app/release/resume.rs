@@ -4,6 +4,7 @@
 //! again from the database itself (never trusted from the journal). The stage to do next is named (and the
 //! `Resumed` entry journaled) once the backup folder and the migration status have been read again.
 
+use crate::app::out::Out;
 use std::time::Duration;
 
 use super::{MonitorRun, Stage, StageStatus};
@@ -11,7 +12,6 @@ use crate::app::health::Stats;
 use crate::app::migrations::DbView;
 use crate::app::msg::Effect;
 use crate::app::state::{PhaseStatus, QuitState, State};
-use crate::app::steps::note_line;
 use crate::journal::{self, Blocker, Completed, Event, MonitorResult, PhaseResult, StepResult};
 use crate::runner::StepOutcome;
 
@@ -194,12 +194,12 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
         backup_file,
         listed: false,
     });
-    note_line(state, line.clone());
+    state.note(line.clone());
     state.flash = Some(line);
     state.dirty = true;
-    let mut fx = Vec::new();
+    let mut fx = Out::default();
     announce(state, &mut fx);
-    fx
+    fx.into_effects()
 }
 
 fn done_text(completed: &[Completed]) -> String {
@@ -233,7 +233,7 @@ fn step_outcome(
 /// the backup folder (the earlier run's verified backup adopted, or not) and the database (its migration status
 /// read, or failing to be), or once the run ends before that (the resume is journaled with what is known then).
 /// Called after every action; does nothing once it has named the stage.
-pub(in crate::app) fn announce(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn announce(state: &mut State, fx: &mut Out) {
     let Some(r) = &state.release.resumed else {
         return;
     };
@@ -256,7 +256,7 @@ pub(in crate::app) fn announce(state: &mut State, fx: &mut Vec<Effect>) {
         done_text(&completed),
         next.name()
     );
-    note_line(state, line.clone());
+    state.note(line.clone());
     state.flash = Some(line);
     state.dirty = true;
     fx.push(Effect::Journal(Event::Resumed {

@@ -3,10 +3,10 @@
 //! backup — confirmed like any destructive action, journaled, and followed by the verify stage again.
 
 use crate::app::busy::{Operation, RollbackWork};
-use crate::app::msg::Effect;
+use crate::app::msg::{Effect, Notice};
+use crate::app::out::Out;
 use crate::app::prompt::{Modal, ModalKind};
 use crate::app::state::{PhaseStatus, QuitState, State};
-use crate::app::steps::{destructive_expect, note_line, open, start_phase_from};
 use crate::backup::{Archive, RestoreMode};
 use crate::journal::Event;
 use crate::migrate::revert::RevertOutcome;
@@ -129,7 +129,7 @@ fn missing_downs(state: &State, names: &[String]) -> Vec<String> {
 }
 
 /// `R`: show the rollback and ask.
-pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut Out) {
     let busy = if let Some(op) = state.op {
         Some(format!("{} is under way", op.label()))
     } else if down_files_unknown(state) {
@@ -165,7 +165,7 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
     let mut m = Modal::new(
         ModalKind::Rollback(reason.to_string()),
         format!("Roll back {env}"),
-        destructive_expect(state),
+        crate::app::prompt::destructive_expect(&state.plan),
     );
     m.danger = true;
     m.body.push(("Environment".into(), env.clone()));
@@ -187,19 +187,19 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
     ));
     m.body
         .push(("Then".into(), "the verify stage runs again".into()));
-    open(state, m, fx);
+    crate::app::prompt::open(state, m, fx);
 }
 
 /// The rollback was confirmed: journal it and start with the code steps.
-pub(in crate::app) fn rollback_confirmed(state: &mut State, reason: String, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn rollback_confirmed(state: &mut State, reason: String, fx: &mut Out) {
     let plan = rollback_plan(state);
     fx.push(Effect::Journal(Event::RollbackStarted {
         reason: reason.clone(),
         code_steps: plan.code.clone(),
         database: plan.database_text(),
     }));
-    super::notify(state, "rollback", format!("rollback started: {reason}"), fx);
-    note_line(state, format!("rollback started: {reason}"));
+    fx.notify("rollback", format!("rollback started: {reason}"));
+    state.note(format!("rollback started: {reason}"));
     let code = !plan.code.is_empty();
     state.release.rollback = Some(RollbackRun {
         plan,
@@ -207,24 +207,15 @@ pub(in crate::app) fn rollback_confirmed(state: &mut State, reason: String, fx: 
         ok: true,
         detail: Vec::new(),
     });
-    match rollback_phase(state) {
-        Some(p) if code => start_phase_from(state, p, 0, fx),
-        _ => database_part(state, fx),
+    if code && state.rollback_phase().is_some() {
+        fx.notice(Notice::StartRollbackSteps);
+    } else {
+        database_part(state, fx);
     }
 }
 
-/// The phase index the rollback's code steps run as (after the deploy phases), when it has steps.
-pub fn rollback_phase(state: &State) -> Option<usize> {
-    let p = state.release.deploy_phases;
-    (state.plan.phases.len() > p).then_some(p)
-}
-
 /// The rollback's code steps ended.
-pub(in crate::app) fn rollback_step_done(
-    state: &mut State,
-    status: PhaseStatus,
-    fx: &mut Vec<Effect>,
-) {
+pub(in crate::app) fn rollback_step_done(state: &mut State, status: PhaseStatus, fx: &mut Out) {
     let Some(run) = state.release.rollback.as_mut() else {
         return;
     };
@@ -242,7 +233,7 @@ pub(in crate::app) fn rollback_step_done(
     }
 }
 
-fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
+fn database_part(state: &mut State, fx: &mut Out) {
     let Some(run) = state.release.rollback.as_mut() else {
         return;
     };
@@ -262,10 +253,7 @@ fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
                 work: RollbackWork::Reverting,
                 cancelling: false,
             });
-            note_line(
-                state,
-                format!("rollback: down migrations {}", names.join(", ")),
-            );
+            state.note(format!("rollback: down migrations {}", names.join(", ")));
             fx.push(Effect::RevertMigrations(names));
         }
         DbRollback::Restore(archive) => {
@@ -275,10 +263,7 @@ fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
                 mode: crate::journal::RestoreKind::Rollback,
                 new_database: None,
             }));
-            note_line(
-                state,
-                format!("rollback: restoring {}", archive.path.display()),
-            );
+            state.note(format!("rollback: restoring {}", archive.path.display()));
             state.op = Some(Operation::Rollback {
                 work: RollbackWork::Restoring,
                 cancelling: false,
@@ -293,7 +278,7 @@ fn database_part(state: &mut State, fx: &mut Vec<Effect>) {
 }
 
 /// The down migrations ended.
-pub(in crate::app) fn on_reverted(state: &mut State, outcome: RevertOutcome, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn on_reverted(state: &mut State, outcome: RevertOutcome, fx: &mut Out) {
     for (name, took) in &outcome.reverted {
         fx.push(Effect::Journal(Event::MigrationReverted {
             name: name.clone(),
@@ -315,18 +300,13 @@ pub(in crate::app) fn on_reverted(state: &mut State, outcome: RevertOutcome, fx:
         }
         after_database(state, fx);
     }
-    if state.quit == QuitState::AfterStep {
-        crate::app::steps::finish(state, "quit after the down migrations in flight", fx);
-    }
+    fx.notice(Notice::EndedWhileQuitting {
+        how: "quit after the down migrations in flight".into(),
+    });
 }
 
 /// A restore ended; when it was the rollback's, go on.
-pub(in crate::app) fn restore_done(
-    state: &mut State,
-    ok: bool,
-    detail: String,
-    fx: &mut Vec<Effect>,
-) {
+pub(in crate::app) fn restore_done(state: &mut State, ok: bool, detail: String, fx: &mut Out) {
     let Some(run) = state.release.rollback.as_mut() else {
         return;
     };
@@ -338,7 +318,7 @@ pub(in crate::app) fn restore_done(
     after_database(state, fx);
 }
 
-fn after_database(state: &mut State, fx: &mut Vec<Effect>) {
+fn after_database(state: &mut State, fx: &mut Out) {
     journal_finished(state, fx);
     if state.quit != QuitState::No {
         // Quitting (or hung up): the database part is journaled; verifying is new work, left to the next console.
@@ -356,7 +336,7 @@ fn after_database(state: &mut State, fx: &mut Vec<Effect>) {
 }
 
 /// Journals and announces how the rollback's code and database parts went.
-fn journal_finished(state: &mut State, fx: &mut Vec<Effect>) {
+fn journal_finished(state: &mut State, fx: &mut Out) {
     let ok = state.release.rollback.as_ref().is_some_and(|r| r.ok);
     let detail = state
         .release
@@ -369,8 +349,8 @@ fn journal_finished(state: &mut State, fx: &mut Vec<Effect>) {
         detail: detail.clone(),
     }));
     let word = if ok { "done" } else { "FAILED" };
-    super::notify(state, "rollback", format!("rollback {word}: {detail}"), fx);
-    note_line(state, format!("rollback {word}: {detail}"));
+    fx.notify("rollback", format!("rollback {word}: {detail}"));
+    state.note(format!("rollback {word}: {detail}"));
 }
 
 /// The verify stage ended: after a rollback, that ends the rollback too.

@@ -3,13 +3,14 @@
 //! cursor; `ratatui-textarea` does the editing (a key is applied to a text area made from them) and the view
 //! draws its own text area from them, so no widget lives in the state.
 
+use crate::app::out::Out;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::{CursorMove, TextArea};
 
 use crate::app::msg::Effect;
+use crate::app::msg::Notice;
 use crate::app::prompt::Gated;
 use crate::app::state::State;
-use crate::app::steps::{gate, note_line};
 use crate::journal::Event;
 
 /// Longest signer name accepted.
@@ -64,12 +65,12 @@ impl SignOffForm {
 }
 
 /// Enter on the sign-off row (or `S`): through the gates, then the form (kept if it was closed with Esc).
-pub(in crate::app) fn request_signoff(state: &mut State, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn request_signoff(state: &mut State, fx: &mut Out) {
     if let Some(by) = &state.release.signed {
         state.flash = Some(format!("Already signed off by {by}: see the report."));
         return;
     }
-    gate(state, Gated::SignOff, fx);
+    fx.notice(Notice::PassGates(Gated::SignOff));
 }
 
 pub(in crate::app) fn open_form(state: &mut State) {
@@ -80,7 +81,7 @@ pub(in crate::app) fn open_form(state: &mut State) {
 }
 
 /// A key while the form is open.
-pub(in crate::app) fn on_signoff_key(state: &mut State, key: KeyEvent, fx: &mut Vec<Effect>) {
+pub(in crate::app) fn on_signoff_key(state: &mut State, key: KeyEvent, fx: &mut Out) {
     let Some(form) = state.release.signoff.as_mut() else {
         return;
     };
@@ -132,7 +133,7 @@ pub(in crate::app) fn on_signoff_paste(state: &mut State, text: &str) {
     }
 }
 
-fn sign(state: &mut State, fx: &mut Vec<Effect>) {
+fn sign(state: &mut State, fx: &mut Out) {
     let Some(form) = state.release.signoff.as_mut() else {
         return;
     };
@@ -150,7 +151,7 @@ fn sign(state: &mut State, fx: &mut Vec<Effect>) {
         notes,
     }));
     fx.push(Effect::WriteReport);
-    super::notify(state, "sign-off", format!("release signed off by {by}"), fx);
-    note_line(state, format!("signed off by {by}; writing the report"));
+    fx.notify("sign-off", format!("release signed off by {by}"));
+    state.note(format!("signed off by {by}; writing the report"));
     state.flash = Some(format!("Signed off by {by}. Writing the report…"));
 }

@@ -1,0 +1,93 @@
+//! The router's half for notices: what one room's news means for the others. Only the router (this module,
+//! `update`, `gate`, `quit`) knows every room; rooms never import each other.
+
+use super::msg::{Effect, Notice};
+use super::out::Out;
+use super::state::{QuitState, State};
+use crate::runner::RunnerEvent;
+
+/// Routes one notice to the rooms it concerns.
+pub(super) fn notice(state: &mut State, notice: Notice, fx: &mut Out) {
+    match notice {
+        Notice::DestructiveStarted => super::health::freeze_baseline(state, fx),
+        Notice::AlertRaised { name, why } => {
+            super::release::count_alert(state);
+            fx.notice(Notice::Notify {
+                what: "alert".into(),
+                text: format!("health alert: {name}: {why}"),
+            });
+        }
+        Notice::VerifyResult => super::release::finish_verify_if_done(state, fx),
+        Notice::SourceLines { source } => super::health::log_alerts::on_lines(state, source, fx),
+        Notice::BackupsListed => super::release::adopt_backup(state),
+        Notice::RestoreDone { ok, detail } => super::release::restore_done(state, ok, detail, fx),
+        Notice::EndedWhileQuitting { how } => {
+            if state.quit == QuitState::AfterStep && state.op.is_none() {
+                super::quit::finish(state, &how, fx);
+            }
+        }
+        Notice::PassGates(gated) => super::gate::gate(state, gated, fx),
+        Notice::StartRollbackSteps => match state.rollback_phase() {
+            Some(p) => super::steps::start_phase_from(state, p, 0, fx),
+            None => fx.notice(Notice::RollbackStepsEnded(
+                super::state::PhaseStatus::Succeeded,
+            )),
+        },
+        Notice::RollbackStepsEnded(status) => super::release::rollback_step_done(state, status, fx),
+        Notice::Notify { what, text } => {
+            if state.plan.notify.is_some() {
+                let p = &state.plan.project;
+                fx.push(Effect::Notify {
+                    what,
+                    text: format!("[{} {}] {text}", p.name, p.environment),
+                });
+            }
+        }
+    }
+}
+
+/// Routes a runner's message to the room it is for.
+pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
+    state.dirty = true;
+    match ev {
+        RunnerEvent::StepStarted { id, pid, log_path } => {
+            super::steps::on_started(state, id, pid, &log_path, fx)
+        }
+        RunnerEvent::Output { id, lines } => super::steps::on_output(state, id, lines),
+        RunnerEvent::StepFinished {
+            id,
+            outcome,
+            duration,
+        } => super::steps::step_finished(state, id, outcome, duration, fx),
+        RunnerEvent::LogLines { source, lines } => super::logs::on_lines(state, source, lines, fx),
+        RunnerEvent::LogSource { source, state: s } => {
+            super::logs::on_source_state(state, source, s)
+        }
+        RunnerEvent::Migrations(result) => super::migrations::on_snapshot(state, result),
+        RunnerEvent::MigrationProgress(p) => super::migrations::on_progress(state, p),
+        RunnerEvent::MigrationsApplied(outcome) => {
+            super::migrations::on_applied(state, outcome, fx)
+        }
+        RunnerEvent::Rehearsed(result) => super::migrations::on_rehearsed(state, result, fx),
+        RunnerEvent::Resolved(result) => super::migrations::on_resolved(state, result, fx),
+        RunnerEvent::Backup(ev) => super::backup::on_event(state, *ev, fx),
+        RunnerEvent::HealthProbe { check, probe } => {
+            super::health::on_probe(state, check, probe, fx)
+        }
+        RunnerEvent::VerifyResult { check, result } => {
+            super::health::on_verify(state, check, result, fx)
+        }
+        RunnerEvent::Preflight(r) => super::release::on_preflight(state, r, fx),
+        RunnerEvent::Smoke { check, probe } => super::release::on_smoke(state, check, probe, fx),
+        RunnerEvent::Reverted(outcome) => super::release::on_reverted(state, outcome, fx),
+        RunnerEvent::NotifyFailed { what, error } => {
+            let line = format!("notification ({what}) failed: {error}");
+            fx.push(Effect::Journal(crate::journal::Event::NotificationFailed {
+                what,
+                error,
+            }));
+            state.note(line.clone());
+            state.flash = Some(line);
+        }
+    }
+}
