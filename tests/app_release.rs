@@ -381,7 +381,7 @@ fn a_hang_up_between_steps_interrupts_and_resume_continues_from_the_journal() {
         },
     ];
     let mut next = harness();
-    let fx = release::restore(&mut next.state, "run-1", &events);
+    let fx = deckhand::app::restore(&mut next.state, "run-1", &events);
     assert!(next.state.checked[0]);
     assert_eq!(
         next.state.phases[0].status,
@@ -513,7 +513,7 @@ fn a_resumed_apply_untried_reason_stays_that_and_does_not_pass_the_migrate_stage
         detail: String::new(),
     }];
     let mut next = harness();
-    release::restore(&mut next.state, "run-1", &events);
+    deckhand::app::restore(&mut next.state, "run-1", &events);
     assert_eq!(
         next.state.release.no_rehearsal.as_deref(),
         Some("hotfix: the dry-run database is down")

@@ -139,7 +139,7 @@ fn first_run(apply: bool) -> Vec<Event> {
 /// entry it made and the flash line.
 fn resume(events: &[Event], backup_there: bool, db_applied: bool) -> (Vec<Event>, String) {
     let mut h = Harness::new(plan_from(PLAN));
-    let mut fx = deckhand::app::release::restore(&mut h.state, "run-1", events);
+    let mut fx = deckhand::app::restore(&mut h.state, "run-1", events);
     fx.extend(deckhand::app::start(&mut h.state));
     for check in ["database", "terminal"] {
         fx.extend(
@@ -199,7 +199,7 @@ fn migrations_the_database_says_are_pending_are_next_whatever_the_journal_says()
 #[test]
 fn a_hang_up_before_the_folder_and_the_database_answered_still_journals_the_resume_first() {
     let mut h = Harness::new(plan_from(PLAN));
-    let mut fx = deckhand::app::release::restore(&mut h.state, "run-1", &first_run(true));
+    let mut fx = deckhand::app::restore(&mut h.state, "run-1", &first_run(true));
     fx.extend(deckhand::app::start(&mut h.state));
     assert!(journal_events(&fx).is_empty(), "nothing is read yet");
     let events = journal_events(&h.act(Action::Signal(Signal::Hangup)));

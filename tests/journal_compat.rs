@@ -267,7 +267,7 @@ fn second_run(dir: &Path, at: SystemTime, previous: &str, earlier: &[Event]) {
         h: Harness::new(plan_from(PLAN)),
         w: Writer::new(dir, at),
     };
-    let fx = deckhand::app::release::restore(&mut r.h.state, previous, earlier);
+    let fx = deckhand::app::restore(&mut r.h.state, previous, earlier);
     r.w.effects(&r.h.state, fx);
     r.start();
     r.act(listed(true));
@@ -364,7 +364,7 @@ fn resumes_what_it_recorded(data: &Path, second: &str) {
         .map(|e| e.event)
         .collect();
     let mut h = Harness::new(plan_from(PLAN));
-    let fx = deckhand::app::release::restore(&mut h.state, second, &events);
+    let fx = deckhand::app::restore(&mut h.state, second, &events);
     let s = &h.state;
     assert_eq!(s.checked, vec![true, true]);
     assert_eq!(

@@ -128,9 +128,9 @@ fn phase_confirmation(state: &State, p: usize) -> Modal {
         m.body.push((format!("Step {}", i + 1), what));
     }
     m.body
-        .push(("Database".into(), super::migrations::database_line(state)));
+        .push(("Database".into(), crate::app::text::database_line(state)));
     m.body
-        .push(("Backup".into(), super::backup::backup_line(state)));
+        .push(("Backup".into(), crate::app::text::backup_line(state)));
     if let Some(reason) = &state.checklist_override {
         m.body
             .push(("Checklist".into(), format!("overridden: {reason}")));

@@ -15,15 +15,14 @@ mod out;
 mod prompt;
 mod quit;
 pub mod release;
+mod resume;
 mod route;
 mod state;
 mod steps;
+pub mod text;
 mod update;
 
-pub use backup::{
-    BackupPane, backup_line, human_bytes, progress_text, restore_choice, row_text as backup_row,
-    step_line, utc_time,
-};
+pub use backup::{BackupPane, restore_choice, step_line};
 pub use busy::{BackupWork, DbWork, Operation, RollbackWork};
 pub use health::{
     CheckRun, HealthPane, HealthState, MAX_SAMPLES, MIN_ALERT_SAMPLES, ROLLBACK_NOTE, SPARK_POINTS,
@@ -33,15 +32,16 @@ pub use input::keys::{Command, alert_bindings, bindings, hints, key_label};
 pub use input::{Layer, TextField, layer};
 pub use logs::buffer::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
 pub use logs::view::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
-pub use migrations::{DbPane, DbView, database_line as database_target, rehearsal_line};
+pub use migrations::{DbPane, DbView, rehearsal_line};
 pub use msg::{Action, Effect, Keypress, Signal};
 pub use prompt::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
 pub use release::{ReleasePane, Stage, StageStatus};
-pub use state::{
-    Overlay, Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun, format_clock,
-    format_elapsed,
+pub use resume::restore;
+pub use state::{Overlay, Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun};
+pub use text::{
+    backup_line, database_line as database_target, format_clock, format_elapsed, human_bytes,
+    outcome_text, progress_text, row_text as backup_row, utc_time,
 };
-pub use steps::outcome_text;
 pub use update::update;
 
 /// Effects to issue when the console starts: read the migration status, list the backups, start the health checks, follow the logs.

@@ -30,7 +30,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Out) {
             Expect::Yes,
         );
         m.body
-            .push(("Applying".into(), super::migrations::database_line(state)));
+            .push(("Applying".into(), crate::app::text::database_line(state)));
         m.body.push((
             "Quitting".into(),
             "no further migration starts; deckhand quits once the one in flight has committed or rolled back"

@@ -19,7 +19,7 @@ pub(super) fn notice(state: &mut State, notice: Notice, fx: &mut Out) {
         }
         Notice::VerifyResult => super::release::finish_verify_if_done(state, fx),
         Notice::SourceLines { source } => super::health::log_alerts::on_lines(state, source, fx),
-        Notice::BackupsListed => super::release::adopt_backup(state),
+        Notice::BackupsListed => super::resume::adopt_backup(state),
         Notice::RestoreDone { ok, detail } => super::release::restore_done(state, ok, detail, fx),
         Notice::EndedWhileQuitting { how } => {
             if state.quit == QuitState::AfterStep && state.op.is_none() {
@@ -53,7 +53,12 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
         RunnerEvent::StepStarted { id, pid, log_path } => {
             super::steps::on_started(state, id, pid, &log_path, fx)
         }
-        RunnerEvent::Output { id, lines } => super::steps::on_output(state, id, lines),
+        RunnerEvent::Output { id, lines } => {
+            if let Some(tag) = state.phases.get(id.phase).and_then(|p| p.tags.get(id.step)) {
+                let tag = tag.clone();
+                super::logs::on_step_output(state, tag, lines);
+            }
+        }
         RunnerEvent::StepFinished {
             id,
             outcome,

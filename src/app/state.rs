@@ -254,6 +254,30 @@ impl State {
         (self.plan.phases.len() > p).then_some(p)
     }
 
+    /// Whether a dry-run (`d`) or a rehearsal on a restored copy (`E`) of the pending migrations went through in
+    /// this run, not used up by an apply since: nothing failed and nothing was left unreached. The apply's gate
+    /// and the migrate row ask the same question.
+    pub fn tried_ok(&self) -> bool {
+        use crate::backup::RehearsalStep;
+        use crate::migrate::apply::Rehearsal;
+        if self.release.tried_spent {
+            return false;
+        }
+        let dry_run = self.db.rehearsal.as_ref().is_some_and(|r| {
+            r.iter()
+                .all(|x| !matches!(x, Rehearsal::Failed { .. } | Rehearsal::NotReached { .. }))
+        });
+        let rehearsed = self.backup.rehearsal.as_ref().is_some_and(|r| {
+            r.steps.iter().all(|s| {
+                !matches!(
+                    s,
+                    RehearsalStep::Failed { .. } | RehearsalStep::NotReached { .. }
+                )
+            })
+        });
+        dry_run || rehearsed
+    }
+
     /// The step that runs now (a deploy phase's or the rollback's), if one does.
     pub fn running(&self) -> Option<StepId> {
         self.op.and_then(super::busy::Operation::step)
@@ -375,25 +399,5 @@ impl State {
     /// silent in that window. Read by health alerting.
     pub fn error_rate(&self, source: usize, now: Instant, window: Duration) -> Option<f64> {
         self.logview.error_rate(source, now, window)
-    }
-}
-
-/// `12m`, `1h02m`: the header's run clock, which changes once a minute.
-pub fn format_elapsed(d: Duration) -> String {
-    let mins = d.as_secs() / 60;
-    if mins >= 60 {
-        format!("{}h{:02}m", mins / 60, mins % 60)
-    } else {
-        format!("{mins}m")
-    }
-}
-
-/// `0:07`, `12:34`, `1:02:03`: a step's clock.
-pub fn format_clock(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
     }
 }

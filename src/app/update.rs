@@ -14,6 +14,7 @@ use super::logs::view::Shown;
 use super::migrations;
 use super::msg::{Action, Effect};
 use super::prompt::ModalOutcome;
+use super::release::Stage;
 use super::state::{Overlay, Pane, Row, State};
 use super::steps;
 use crate::journal::Event;
@@ -86,6 +87,7 @@ pub(super) fn settle(state: &mut State, mut fx: Out) -> Vec<Effect> {
     route_all(state, &mut fx);
     let mut effects = fx.into_effects();
     let mut own = Out::default();
+    super::resume::announce(state, &mut own);
     super::release::sync(state, &mut own);
     route_all(state, &mut own);
     let at = effects
@@ -220,10 +222,14 @@ fn on_command(state: &mut State, command: Command, fx: &mut Out) {
             Some(Row::Check(i)) => toggle(state, i, fx),
             Some(Row::Phase(p)) => super::gate::request_phase(state, p, fx),
             Some(Row::Backup) => backup::request_take(state, fx),
-            Some(Row::Stage(s)) => super::release::on_row(state, s, fx),
+            Some(Row::Stage(s)) => stage_row(state, s, fx),
             None => {}
         },
-        Command::Cancel => steps::request_cancel(state, fx),
+        Command::Cancel => {
+            if state.running().is_some() || !super::backup::request_cancel(state, fx) {
+                steps::request_cancel(state, fx)
+            }
+        }
         Command::ApplyMigrations => migrations::request_apply(state, fx),
         Command::DryRun => migrations::request_dry_run(state, fx),
         Command::Refresh => migrations::refresh(state, fx),
@@ -271,6 +277,24 @@ fn on_command(state: &mut State, command: Command, fx: &mut Out) {
         Command::Alerts => state.overlay = Some(Overlay::Alerts),
         Command::Back => {}
         Command::Quit => super::quit::request_quit(state, fx),
+    }
+}
+
+/// Enter on a stage's row.
+fn stage_row(state: &mut State, stage: Stage, fx: &mut Out) {
+    match stage {
+        Stage::Preflight => super::release::request_preflight(state, fx),
+        Stage::Backup => super::backup::request_take(state, fx),
+        Stage::Migrate => {
+            state.focus = Pane::Migrations;
+            state.side = Pane::Migrations;
+            state.flash =
+                Some("Migrations: d dry-runs, E rehearses on a restored copy, a applies.".into());
+        }
+        Stage::Deploy => {}
+        Stage::Verify => super::release::request_stage_verify(state, fx),
+        Stage::Monitor => super::release::request_monitor(state, fx),
+        Stage::SignOff => super::release::request_signoff(state, fx),
     }
 }
 

@@ -68,7 +68,7 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     state.release.operator = operator();
     let mut first = Vec::new();
     if let Some((previous, events)) = &startup.previous {
-        first.extend(crate::app::release::restore(&mut state, previous, events));
+        first.extend(crate::app::restore(&mut state, previous, events));
     }
     first.extend(crate::app::start(&mut state));
     let _ = exec.apply(first, &state);

@@ -3,15 +3,13 @@
 //! backup (confirmed by typing the database's name) and rehearsing the pending migrations on a restored copy.
 
 mod restore;
-mod text;
 
 use crate::app::out::Out;
+use crate::app::text::file_name;
 pub use restore::restore_choice;
 pub(in crate::app) use restore::{
     request_rehearse, request_restore, start_rehearse, start_restore,
 };
-use text::file_name;
-pub use text::{backup_line, human_bytes, progress_text, row_text, utc_time};
 
 use super::busy::{BackupWork, Operation};
 use super::msg::{Effect, Notice};
@@ -70,7 +68,7 @@ pub(super) fn request_take(state: &mut State, fx: &mut Out) {
         .map(|b| b.dir.display().to_string())
         .unwrap_or_default();
     fx.push(Effect::Journal(Event::BackupStarted {
-        target: super::migrations::database_line(state),
+        target: crate::app::text::database_line(state),
         dir,
     }));
     state.op = Some(Operation::Backup(BackupWork::Taking));
@@ -81,24 +79,13 @@ pub(super) fn request_take(state: &mut State, fx: &mut Out) {
     fx.push(Effect::TakeBackup);
 }
 
-/// Whether `gated` waits for a verified backup.
-fn needs_backup(state: &State, gated: Gated) -> bool {
-    match gated {
-        Gated::ApplyMigrations => true,
-        Gated::Phase(p) => state.plan.phases[p].needs_backup,
-        Gated::Verify | Gated::Monitor | Gated::SignOff => false,
-    }
-}
-
-/// Whether this gate asks about the backup itself (so the stage order need not).
-pub(super) fn gate_applies(state: &State, gated: Gated) -> bool {
-    needs_backup(state, gated)
-}
-
 /// The prompt for a reason to go on without a verified backup, when `gated` needs one and there is none.
 pub(super) fn gate_modal(state: &State, gated: Gated) -> Option<Modal> {
     let b = &state.backup;
-    if !needs_backup(state, gated) || b.verified.is_some() || b.gate_override.is_some() {
+    if !crate::app::prompt::needs_backup(&state.plan, gated)
+        || b.verified.is_some()
+        || b.gate_override.is_some()
+    {
         return None;
     }
     let mut m = Modal::new(
@@ -112,7 +99,7 @@ pub(super) fn gate_modal(state: &State, gated: Gated) -> Option<Modal> {
         crate::app::prompt::gated_label(&state.plan, gated),
     ));
     m.body
-        .push(("Database".into(), super::migrations::database_line(state)));
+        .push(("Database".into(), crate::app::text::database_line(state)));
     let why = match (&state.plan.backup, &b.taken, state.backup_work()) {
         (None, _, _) => "the plan has no [backup]: nothing to fall back on".to_string(),
         (Some(_), _, Some(busy)) => format!("a backup is under way ({})", busy.label()),
@@ -194,7 +181,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Out) {
             let line = format!(
                 "backup written: {} ({}, sha256 {})",
                 a.path.display(),
-                human_bytes(a.size),
+                crate::app::text::human_bytes(a.size),
                 a.sha256
             );
             b.taken = Some(a);
@@ -390,11 +377,11 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Out) {
 pub fn step_line(s: &RehearsalStep) -> String {
     match s {
         RehearsalStep::Applied { name, took } => {
-            format!("{name}: ok in {}", crate::app::format_clock(*took))
+            format!("{name}: ok in {}", crate::app::text::format_clock(*took))
         }
         RehearsalStep::Failed { name, took, error } => format!(
             "{name}: FAILED after {}: {error}",
-            crate::app::format_clock(*took)
+            crate::app::text::format_clock(*took)
         ),
         RehearsalStep::NotReached { name } => format!("{name}: not reached"),
     }

@@ -2,18 +2,18 @@
 //! pending migrations on a restored copy: the requests, their confirmations, and starting them.
 
 use super::refusal;
-use super::text::{file_name, human_bytes, utc_time};
 use crate::app::busy::{BackupWork, Operation};
 use crate::app::msg::Effect;
 use crate::app::out::Out;
 use crate::app::prompt::{Expect, Modal, ModalKind, Picker};
 use crate::app::state::State;
+use crate::app::text::{file_name, human_bytes, utc_time};
 use crate::backup::{Archive, ArchiveKind, RestoreMode};
 use crate::journal::{Event, RestoreKind};
 
 /// Backups a restore may choose from: those of this plan's database, newest first, verified ones first.
 fn candidates(state: &State) -> Vec<Archive> {
-    let target = crate::app::migrations::database_line(state);
+    let target = crate::app::text::database_line(state);
     let project = &state.plan.project;
     // The same host:port/db may be another environment's database (a tunnel, a shared backup folder).
     let mut list: Vec<Archive> = state
@@ -74,10 +74,8 @@ pub(in crate::app) fn request_restore(state: &mut State, fx: &mut Out) {
     m.danger = true;
     m.body
         .push(("Environment".into(), state.plan.project.environment.clone()));
-    m.body.push((
-        "Database".into(),
-        crate::app::migrations::database_line(state),
-    ));
+    m.body
+        .push(("Database".into(), crate::app::text::database_line(state)));
     if sqlite {
         m.body.push((
             "How".into(),
@@ -135,7 +133,7 @@ pub(in crate::app) fn start_restore(
     let mode_text = kind.describe(new_database.as_deref());
     fx.push(Effect::Journal(Event::RestoreStarted {
         file: archive.path.display().to_string(),
-        target: crate::app::migrations::database_line(state),
+        target: crate::app::text::database_line(state),
         mode: kind,
         new_database,
     }));
@@ -199,10 +197,8 @@ pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Out) {
         crate::app::prompt::destructive_expect(&state.plan),
     );
     m.danger = true;
-    m.body.push((
-        "Server".into(),
-        crate::app::migrations::database_line(state),
-    ));
+    m.body
+        .push(("Server".into(), crate::app::text::database_line(state)));
     m.body.push((
         "Backup".into(),
         format!("{} ({})", file_name(&archive), human_bytes(archive.size)),

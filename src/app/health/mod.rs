@@ -38,6 +38,11 @@ pub enum HealthState {
 }
 
 impl HealthState {
+    /// Unhealthy, or no answer to judge by: not a state to call a release good in.
+    pub fn failing(self) -> bool {
+        matches!(self, HealthState::Unhealthy | HealthState::Inconclusive)
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             HealthState::Starting => "starting",

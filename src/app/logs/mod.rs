@@ -59,3 +59,20 @@ pub(super) fn on_source_state(state: &mut State, source: usize, s: crate::runner
         state.logview.set_state(source, s, state.now);
     }
 }
+
+/// A step's output: into the pane under the step's tag (`p2.1`).
+pub(super) fn on_step_output(
+    state: &mut State,
+    tag: std::sync::Arc<str>,
+    lines: Vec<crate::runner::OutputLine>,
+) {
+    let lines = lines.into_iter().map(|l| LogLine {
+        source: tag.clone(),
+        stream: Some(l.stream),
+        level: crate::logs::line::detect_level(l.text.as_bytes()),
+        text: l.text,
+        truncated: l.truncated,
+        origin: None,
+    });
+    state.push_lines(lines);
+}

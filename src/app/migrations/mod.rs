@@ -91,14 +91,6 @@ pub fn init(state: &State) -> Vec<Effect> {
     }
 }
 
-/// `engine host:port/db` — what confirmations show about the database (never the password).
-pub fn database_line(state: &State) -> String {
-    match &state.plan.database {
-        None => "none configured in this plan".into(),
-        Some(d) => crate::migrate::db::target(&d.url.value),
-    }
-}
-
 /// Why a database operation cannot start now, if it cannot.
 fn refusal(state: &State) -> Option<String> {
     if state.plan.database.is_none() {
@@ -151,7 +143,8 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
     m.danger = true;
     m.body
         .push(("Environment".into(), state.plan.project.environment.clone()));
-    m.body.push(("Database".into(), database_line(state)));
+    m.body
+        .push(("Database".into(), crate::app::text::database_line(state)));
     if let Some(d) = &state.plan.database {
         let statement = d.statement_timeout.map_or("none".to_string(), |t| {
             humantime::format_duration(t).to_string()
@@ -201,7 +194,7 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
         m.body.push((label.into(), text));
     }
     m.body
-        .push(("Backup".into(), super::backup::backup_line(state)));
+        .push(("Backup".into(), crate::app::text::backup_line(state)));
     if let Some(reason) = &state.checklist_override {
         m.body
             .push(("Checklist".into(), format!("overridden: {reason}")));
@@ -213,7 +206,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Out) {
     let confirmed = pending_confirmed(state);
     let names: Vec<String> = confirmed.iter().map(|c| c.name.clone()).collect();
     fx.push(Effect::Journal(Event::MigrationsApplyStarted {
-        target: database_line(state),
+        target: crate::app::text::database_line(state),
         format: state
             .db
             .snapshot()
@@ -267,7 +260,8 @@ pub(super) fn request_dry_run(state: &mut State, fx: &mut Out) {
         "Dry-run the pending migrations",
         Expect::Yes,
     );
-    m.body.push(("Database".into(), database_line(state)));
+    m.body
+        .push(("Database".into(), crate::app::text::database_line(state)));
     m.body.push((
         "How".into(),
         "every pending migration in one transaction, then ROLLBACK; nothing stays applied".into(),
@@ -327,7 +321,8 @@ pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Out) 
         crate::app::prompt::destructive_expect(&state.plan),
     );
     m.danger = true;
-    m.body.push(("Database".into(), database_line(state)));
+    m.body
+        .push(("Database".into(), crate::app::text::database_line(state)));
     m.body
         .push(("Migration".into(), format!("{name} (now {was})")));
     let effect = match action {
@@ -465,7 +460,7 @@ fn short_duration(d: Duration) -> String {
     match d.as_millis() {
         ms if ms < 1_000 => format!("{ms} ms"),
         ms if ms < 60_000 => format!("{:.1} s", d.as_secs_f64()),
-        _ => crate::app::format_clock(d),
+        _ => crate::app::text::format_clock(d),
     }
 }
 
@@ -530,32 +525,10 @@ pub(super) fn scroll(state: &mut State, delta: isize) {
 /// What an apply without a passing dry-run or rehearsal journals as missing.
 pub const UNTRIED: &str = "no dry-run or rehearsal in this run";
 
-/// Whether a dry-run (`d`) or a rehearsal on a restored copy (`E`) of the pending migrations went through in this
-/// run: nothing failed and nothing was left unreached.
-pub fn tried_ok(state: &State) -> bool {
-    if state.release.tried_spent {
-        return false;
-    }
-    let dry_run = state.db.rehearsal.as_ref().is_some_and(|r| {
-        r.iter()
-            .all(|x| !matches!(x, Rehearsal::Failed { .. } | Rehearsal::NotReached { .. }))
-    });
-    let rehearsed = state.backup.rehearsal.as_ref().is_some_and(|r| {
-        r.steps.iter().all(|s| {
-            !matches!(
-                s,
-                crate::backup::RehearsalStep::Failed { .. }
-                    | crate::backup::RehearsalStep::NotReached { .. }
-            )
-        })
-    });
-    dry_run || rehearsed
-}
-
 /// Before an apply: the pending migrations were neither dry-run nor rehearsed in this run. Going on takes a
 /// typed reason (journaled as an override of the migrate stage).
 pub(super) fn no_rehearsal_modal(state: &State, gated: Gated) -> Option<Modal> {
-    if gated != Gated::ApplyMigrations || tried_ok(state) || state.release.no_rehearsal.is_some() {
+    if gated != Gated::ApplyMigrations || state.tried_ok() || state.release.no_rehearsal.is_some() {
         return None;
     }
     let mut m = Modal::new(
@@ -564,7 +537,8 @@ pub(super) fn no_rehearsal_modal(state: &State, gated: Gated) -> Option<Modal> {
         super::prompt::Expect::Reason,
     );
     m.danger = true;
-    m.body.push(("Database".into(), database_line(state)));
+    m.body
+        .push(("Database".into(), crate::app::text::database_line(state)));
     m.body.push((
         "Missing".into(),
         "no passing dry-run (d) or rehearsal on a restored copy (E) of the pending migrations"

@@ -1,10 +1,11 @@
 //! Risk in the apply flow: the findings of the migrations an apply would run, listed in its confirmation,
 //! journaled with it, and the typed name of every object a Dangerous finding destroys.
 
-use crate::app::migrations::{database_line, start_apply};
+use crate::app::migrations::start_apply;
 use crate::app::out::Out;
 use crate::app::prompt::{Expect, Modal, ModalKind};
 use crate::app::state::State;
+use crate::app::text::database_line;
 use crate::lint::{Class, Finding};
 
 /// For the journal: per pending migration with findings, its findings and its exemptions.

@@ -333,3 +333,12 @@ pub(in crate::app) fn gated_label(plan: &crate::plan::Plan, gated: Gated) -> Str
         Gated::SignOff => "The sign-off".to_string(),
     }
 }
+
+/// Whether a gated action needs a verified backup first (applying migrations, a `needs_backup` phase).
+pub(in crate::app) fn needs_backup(plan: &crate::plan::Plan, gated: Gated) -> bool {
+    match gated {
+        Gated::ApplyMigrations => true,
+        Gated::Phase(p) => plan.phases.get(p).is_some_and(|ph| ph.needs_backup),
+        Gated::Verify | Gated::Monitor | Gated::SignOff => false,
+    }
+}

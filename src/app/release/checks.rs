@@ -5,7 +5,6 @@ use crate::app::out::Out;
 use std::time::{Duration, Instant};
 
 use super::{Stage, StageStatus};
-use crate::app::health::HealthState;
 use crate::app::msg::Effect;
 use crate::app::msg::Notice;
 use crate::app::prompt::{Expect, Gated, Modal, ModalKind};
@@ -163,10 +162,7 @@ pub(in crate::app) fn finish_verify_if_done(state: &mut State, fx: &mut Out) {
         }
     }
     for (cfg, run) in state.plan.health.iter().zip(&state.health.checks) {
-        if matches!(
-            run.state,
-            HealthState::Unhealthy | HealthState::Inconclusive
-        ) {
+        if run.state.failing() {
             problems.push(format!("health {}: {}", cfg.name, run.state.label()));
         }
         if let Some(a) = &run.alert {
@@ -210,7 +206,7 @@ pub(in crate::app) fn request_monitor(state: &mut State, fx: &mut Out) {
     if let Some(m) = &state.release.monitor
         && m.result.is_none()
     {
-        let left = crate::app::format_clock(monitor_left(m, state.now));
+        let left = crate::app::text::format_clock(monitor_left(m, state.now));
         let mut modal = Modal::new(
             ModalKind::StopMonitor,
             "Stop monitoring early",

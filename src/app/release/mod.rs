@@ -7,14 +7,11 @@
 mod checks;
 mod names;
 mod preflight;
-mod resume;
 mod rollback;
 mod signoff;
 
 pub use checks::{MonitorRun, VerifyRun, monitor_left};
 pub use preflight::preflight_line;
-pub(super) use resume::adopt_backup;
-pub use resume::{Resume, restore};
 pub use rollback::{DbRollback, RollbackPlan, RollbackRun, RollbackStep, rollback_plan};
 pub use signoff::{SignField, SignOffForm};
 
@@ -32,7 +29,7 @@ use super::msg::Effect;
 use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{PhaseStatus, State};
 use crate::app::out::Out;
-use crate::journal::{Event, StageResult};
+use crate::journal::{Completed, Event, StageResult};
 use crate::runner::PreflightResult;
 
 /// The stages of a release, in order.
@@ -114,6 +111,20 @@ impl StageStatus {
 }
 
 /// The release as the console knows it.
+/// The earlier run this one continues.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub previous: String,
+    pub completed: Vec<Completed>,
+    /// The stage to do next, named once the backup folder and the migration status were read again (or the run
+    /// ended first); `None` until then.
+    pub next: Option<Stage>,
+    /// The verified backup file the earlier run took: adopted once the backup folder's listing confirms it.
+    pub backup_file: Option<String>,
+    /// The backup folder has been listed since the resume.
+    pub listed: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ReleasePane {
     /// Preflight results as they came back (the newest per check).
@@ -306,7 +317,7 @@ pub(super) fn blocking_stage(state: &State, gated: Gated) -> Option<(Stage, Stri
             continue;
         }
         // Migrations and `needs_backup` phases ask about the backup in their own gate.
-        if stage == Stage::Backup && super::backup::gate_applies(state, gated) {
+        if stage == Stage::Backup && super::prompt::needs_backup(&state.plan, gated) {
             continue;
         }
         if stage == Stage::Preflight {
@@ -366,9 +377,8 @@ pub(super) fn stage_overridden(state: &mut State, stage: Stage, reason: String, 
     state.release.overrides.push((stage, reason));
 }
 
-/// Journals (and notifies) every stage whose state changed since the last call, and the resume once it is known.
+/// Journals (and notifies) every stage whose state changed since the last call.
 pub(super) fn sync(state: &mut State, fx: &mut Out) {
-    resume::announce(state, fx);
     sync_into(state, fx);
 }
 
@@ -439,24 +449,6 @@ pub fn row_action(stage: Stage) -> &'static str {
     }
 }
 
-/// Enter on a stage's row.
-pub(super) fn on_row(state: &mut State, stage: Stage, fx: &mut Out) {
-    match stage {
-        Stage::Preflight => request_preflight(state, fx),
-        Stage::Backup => super::backup::request_take(state, fx),
-        Stage::Migrate => {
-            state.focus = super::state::Pane::Migrations;
-            state.side = super::state::Pane::Migrations;
-            state.flash =
-                Some("Migrations: d dry-runs, E rehearses on a restored copy, a applies.".into());
-        }
-        Stage::Deploy => {}
-        Stage::Verify => request_stage_verify(state, fx),
-        Stage::Monitor => request_monitor(state, fx),
-        Stage::SignOff => request_signoff(state, fx),
-    }
-}
-
 /// The line under a stage's row in the checklist pane.
 pub fn detail(state: &State, stage: Stage) -> String {
     let st = status(state, stage);
@@ -466,7 +458,7 @@ pub fn detail(state: &State, stage: Stage) -> String {
             Some(s) => {
                 let pending = s.status.pending().len();
                 // The same test as the apply's gate: what counts is a passing try not used up by an apply.
-                let tried = if super::migrations::tried_ok(state) {
+                let tried = if state.tried_ok() {
                     "tried"
                 } else if !state.release.tried_spent
                     && (state.db.rehearsal.is_some() || state.backup.rehearsal.is_some())
@@ -501,10 +493,13 @@ pub fn detail(state: &State, stage: Stage) -> String {
             }
         }
         Stage::Monitor => match &state.release.monitor {
-            None => format!("{} watch", super::format_clock(state.plan.monitor.duration)),
+            None => format!(
+                "{} watch",
+                crate::app::text::format_clock(state.plan.monitor.duration)
+            ),
             Some(m) if m.result.is_none() => format!(
                 "{} left · {} alert(s)",
-                super::format_clock(monitor_left(m, state.now)),
+                crate::app::text::format_clock(monitor_left(m, state.now)),
                 m.alerts
             ),
             Some(m) => format!(

@@ -181,7 +181,7 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
         "Database".into(),
         format!(
             "{} — {}",
-            crate::app::migrations::database_line(state),
+            crate::app::text::database_line(state),
             plan.database_text()
         ),
     ));
@@ -259,7 +259,7 @@ fn database_part(state: &mut State, fx: &mut Out) {
         DbRollback::Restore(archive) => {
             fx.push(Effect::Journal(Event::RestoreStarted {
                 file: archive.path.display().to_string(),
-                target: crate::app::migrations::database_line(state),
+                target: crate::app::text::database_line(state),
                 mode: crate::journal::RestoreKind::Rollback,
                 new_database: None,
             }));

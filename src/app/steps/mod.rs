@@ -4,7 +4,6 @@
 use crate::app::out::Out;
 
 use super::busy::{Operation, RollbackWork};
-use super::logs::buffer::LogLine;
 use super::msg::{Effect, Notice};
 use super::prompt::{Expect, Modal, ModalKind};
 use super::state::{Pane, PhaseStatus, QuitState, State};
@@ -96,20 +95,6 @@ pub(super) fn on_started(
     state.phases[id.phase].steps[step].pid = Some(pid);
 }
 
-/// A step's output: into the logs pane under the step's tag.
-pub(super) fn on_output(state: &mut State, id: StepId, lines: Vec<crate::runner::OutputLine>) {
-    let tag = state.phases[id.phase].tags[id.step].clone();
-    let lines = lines.into_iter().map(|l| LogLine {
-        source: tag.clone(),
-        stream: Some(l.stream),
-        level: crate::logs::line::detect_level(l.text.as_bytes()),
-        text: l.text,
-        truncated: l.truncated,
-        origin: None,
-    });
-    state.push_lines(lines);
-}
-
 pub(super) fn step_finished(
     state: &mut State,
     id: StepId,
@@ -142,7 +127,7 @@ pub(super) fn step_finished(
     state.note(format!(
         "step {} of '{name}': {}",
         id.step + 1,
-        outcome_text(&outcome)
+        crate::app::text::outcome_text(&outcome)
     ));
     let ok = outcome.is_success();
     let cancelled = matches!(outcome, StepOutcome::Cancelled);
@@ -238,20 +223,7 @@ fn step_result(outcome: &StepOutcome) -> StepResult {
     }
 }
 
-pub fn outcome_text(outcome: &StepOutcome) -> String {
-    match outcome {
-        StepOutcome::Exited(c) => format!("exit {c}"),
-        StepOutcome::Signalled(s) => format!("killed by signal {s}"),
-        StepOutcome::TimedOut => "timed out (process group terminated)".into(),
-        StepOutcome::Cancelled => "cancelled (process group terminated)".into(),
-        StepOutcome::SpawnFailed(why) => format!("failed to start: {why}"),
-    }
-}
-
 pub(super) fn request_cancel(state: &mut State, fx: &mut Out) {
-    if state.running().is_none() && super::backup::request_cancel(state, fx) {
-        return;
-    }
     let Some(id) = state.running() else {
         state.flash = Some(match state.op {
             Some(op) => format!("{} cannot be cancelled: wait for it.", op.label()),

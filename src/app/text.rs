@@ -1,9 +1,13 @@
-//! How backups read on screen and in confirmations: sizes, UTC times, the checklist row, progress, and the
-//! backup line every destructive confirmation shows.
+//! How things read, for confirmations and the panes, in one place the views and the CLI share: sizes, UTC times,
+//! clocks, the database target, a step's outcome, the backup row and progress, and the backup line every
+//! destructive confirmation shows. Kernel: reads the state, imports no room.
+
+use std::time::Duration;
 
 use crate::app::busy::BackupWork;
 use crate::app::state::State;
 use crate::backup::{Archive, Progress};
+use crate::runner::StepOutcome;
 
 /// `12.3 MB`, `950 KB`, `3 B`.
 pub fn human_bytes(n: u64) -> String {
@@ -111,12 +115,51 @@ pub fn progress_text(busy: BackupWork, p: Option<&Progress>) -> String {
     if let Some(rate) = p.rate() {
         parts.push(format!("{}/s", human_bytes(rate)));
     }
-    parts.push(crate::app::format_clock(p.elapsed));
+    parts.push(crate::app::text::format_clock(p.elapsed));
     if let Some(eta) = p.eta() {
-        parts.push(format!("ETA {}", crate::app::format_clock(eta)));
+        parts.push(format!("ETA {}", crate::app::text::format_clock(eta)));
     }
     if let Some(d) = &p.detail {
         parts.push(d.clone());
     }
     parts.join(" · ")
+}
+
+/// `engine host:port/db` — what confirmations show about the database (never the password).
+pub fn database_line(state: &State) -> String {
+    match &state.plan.database {
+        None => "none configured in this plan".into(),
+        Some(d) => crate::migrate::db::target(&d.url.value),
+    }
+}
+
+/// A step's outcome in words.
+pub fn outcome_text(outcome: &StepOutcome) -> String {
+    match outcome {
+        StepOutcome::Exited(c) => format!("exit {c}"),
+        StepOutcome::Signalled(s) => format!("killed by signal {s}"),
+        StepOutcome::TimedOut => "timed out (process group terminated)".into(),
+        StepOutcome::Cancelled => "cancelled (process group terminated)".into(),
+        StepOutcome::SpawnFailed(why) => format!("failed to start: {why}"),
+    }
+}
+
+/// `12m`, `1h02m`: the header's run clock, which changes once a minute.
+pub fn format_elapsed(d: Duration) -> String {
+    let mins = d.as_secs() / 60;
+    if mins >= 60 {
+        format!("{}h{:02}m", mins / 60, mins % 60)
+    } else {
+        format!("{mins}m")
+    }
+}
+
+/// `0:07`, `12:34`, `1:02:03`: a step's clock.
+pub fn format_clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
 }

@@ -2,32 +2,19 @@
 //! terminal, a crash): its journal is replayed into the new state — ticks, overrides, the verified backup,
 //! finished phases and steps, migrations applied, the baseline, monitoring — while the database's state is read
 //! again from the database itself (never trusted from the journal). The stage to do next is named (and the
-//! `Resumed` entry journaled) once the backup folder and the migration status have been read again.
+//! `Resumed` entry journaled) once the backup folder and the migration status have been read again. Part of the
+//! router: the journal's entries are replayed into every room.
 
 use crate::app::out::Out;
 use std::time::Duration;
 
-use super::{MonitorRun, Stage, StageStatus};
+use super::release::{MonitorRun, Resume, Stage, StageStatus};
 use crate::app::health::Stats;
 use crate::app::migrations::DbView;
 use crate::app::msg::Effect;
 use crate::app::state::{PhaseStatus, QuitState, State};
 use crate::journal::{self, Blocker, Completed, Event, MonitorResult, PhaseResult, StepResult};
 use crate::runner::StepOutcome;
-
-/// The earlier run this one continues.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Resume {
-    pub previous: String,
-    pub completed: Vec<Completed>,
-    /// The stage to do next, named once the backup folder and the migration status were read again (or the run
-    /// ended first); `None` until then.
-    pub next: Option<Stage>,
-    /// The verified backup file the earlier run took: adopted once the backup folder's listing confirms it.
-    pub backup_file: Option<String>,
-    /// The backup folder has been listed since the resume.
-    pub listed: bool,
-}
 
 /// Replays `events` (the earlier runs' journal, oldest first) into `state`; returns the journal entry saying so.
 pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effect> {
@@ -272,7 +259,7 @@ fn next_stage(state: &State) -> Stage {
     Stage::ALL
         .into_iter()
         .find(|s| {
-            let st = super::status(state, *s);
+            let st = super::release::status(state, *s);
             !(st.done() || (*s == Stage::Preflight && st == StageStatus::Running))
         })
         .unwrap_or(Stage::SignOff)
@@ -307,7 +294,7 @@ fn restore_baseline(
 }
 
 /// The backup folder was listed: adopt the earlier run's verified backup when it is there and still verified.
-pub(in crate::app) fn adopt_backup(state: &mut State) {
+pub(super) fn adopt_backup(state: &mut State) {
     if let Some(r) = state.release.resumed.as_mut() {
         r.listed = true;
     }
