@@ -17,6 +17,7 @@ mod quit;
 pub mod release;
 mod resume;
 mod route;
+pub mod stage;
 mod state;
 mod steps;
 pub mod text;

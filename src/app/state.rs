@@ -83,7 +83,7 @@ pub enum Row {
     Backup,
     Phase(usize),
     /// A release stage with a row of its own (migrate, verify, monitor, sign-off).
-    Stage(super::release::Stage),
+    Stage(super::stage::Stage),
 }
 
 /// An overlay over the panes: it takes the keys until it closes.
@@ -229,7 +229,7 @@ impl State {
 
     /// Checklist items, the backup, the migrations, the deploy phases, then verify, monitor and sign-off.
     pub fn rows(&self) -> Vec<Row> {
-        use super::release::Stage;
+        use super::stage::Stage;
         (0..self.plan.checklist.len())
             .map(Row::Check)
             .chain(self.plan.backup.is_some().then_some(Row::Backup))

@@ -14,7 +14,7 @@ use super::logs::view::Shown;
 use super::migrations;
 use super::msg::{Action, Effect};
 use super::prompt::ModalOutcome;
-use super::release::Stage;
+use super::stage::Stage;
 use super::state::{Overlay, Pane, Row, State};
 use super::steps;
 use crate::journal::Event;

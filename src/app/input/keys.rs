@@ -353,7 +353,7 @@ fn pane_hints(state: &State) -> Vec<(&'static str, &'static str)> {
             Some(Row::Check(_)) => h.push(("Space", "tick")),
             Some(Row::Phase(_)) if state.op.is_none() => h.push(("Enter", "run phase")),
             Some(Row::Backup) if state.op.is_none() => h.push(("Enter", "back up")),
-            Some(Row::Stage(s)) => h.push(("Enter", crate::app::release::row_action(s))),
+            Some(Row::Stage(s)) => h.push(("Enter", crate::app::stage::row_action(s))),
             _ => {}
         },
         Pane::Logs => h.extend([

@@ -50,7 +50,7 @@ pub enum ModalKind {
     /// Stop the backup operation under way.
     CancelBackup,
     /// Go on although this earlier stage has not passed; asks for a reason.
-    StageOverride(Gated, crate::app::release::Stage),
+    StageOverride(Gated, crate::app::stage::Stage),
     /// Apply without a dry-run or rehearsal in this run; asks for a reason.
     NoRehearsal,
     /// Run the rollback plan shown (code steps, then the database), then verify again.

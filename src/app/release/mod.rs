@@ -10,6 +10,8 @@ mod preflight;
 mod rollback;
 mod signoff;
 
+pub use crate::app::stage::{Stage, StageStatus, row_action};
+
 pub use checks::{MonitorRun, VerifyRun, monitor_left};
 pub use preflight::preflight_line;
 pub use rollback::{DbRollback, RollbackPlan, RollbackRun, RollbackStep, rollback_plan};
@@ -31,84 +33,6 @@ use super::state::{PhaseStatus, State};
 use crate::app::out::Out;
 use crate::journal::{Completed, Event, StageResult};
 use crate::runner::PreflightResult;
-
-/// The stages of a release, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Stage {
-    Preflight,
-    Backup,
-    Migrate,
-    Deploy,
-    Verify,
-    Monitor,
-    SignOff,
-}
-
-impl Stage {
-    pub const ALL: [Stage; 7] = [
-        Stage::Preflight,
-        Stage::Backup,
-        Stage::Migrate,
-        Stage::Deploy,
-        Stage::Verify,
-        Stage::Monitor,
-        Stage::SignOff,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Preflight => "preflight",
-            Stage::Backup => "backup",
-            Stage::Migrate => "migrate",
-            Stage::Deploy => "deploy",
-            Stage::Verify => "verify",
-            Stage::Monitor => "monitor",
-            Stage::SignOff => "sign-off",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Stage::ALL.iter().position(|s| *s == self).unwrap_or(0)
-    }
-
-    pub fn from_name(name: &str) -> Option<Stage> {
-        Stage::ALL.into_iter().find(|s| s.name() == name)
-    }
-}
-
-/// Where a stage stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StageStatus {
-    Pending,
-    Running,
-    Passed,
-    Failed,
-    /// Nothing to do in this plan.
-    Skipped,
-    /// Not passed, but the operator went on with a typed reason.
-    Overridden,
-}
-
-impl StageStatus {
-    pub fn label(self) -> &'static str {
-        match self {
-            StageStatus::Pending => "pending",
-            StageStatus::Running => "running",
-            StageStatus::Passed => "passed",
-            StageStatus::Failed => "failed",
-            StageStatus::Skipped => "skipped",
-            StageStatus::Overridden => "overridden",
-        }
-    }
-
-    /// Lets the next stage start.
-    pub fn done(self) -> bool {
-        matches!(
-            self,
-            StageStatus::Passed | StageStatus::Skipped | StageStatus::Overridden
-        )
-    }
-}
 
 /// The release as the console knows it.
 /// The earlier run this one continues.
@@ -434,19 +358,6 @@ pub fn strip(state: &State) -> Vec<(Stage, StageStatus)> {
 /// The stage the release is at: the first that is not done.
 pub fn current(state: &State) -> Option<Stage> {
     Stage::ALL.into_iter().find(|s| !status(state, *s).done())
-}
-
-/// What Enter does on a stage's row (status bar hint).
-pub fn row_action(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Preflight => "check again",
-        Stage::Backup => "back up",
-        Stage::Migrate => "migrations",
-        Stage::Deploy => "run phase",
-        Stage::Verify => "verify",
-        Stage::Monitor => "monitor",
-        Stage::SignOff => "sign off",
-    }
 }
 
 /// The line under a stage's row in the checklist pane.

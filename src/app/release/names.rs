@@ -3,36 +3,7 @@
 
 use super::{Stage, StageStatus, preflight};
 use crate::app::state::State;
-use crate::journal::{self, Blocker};
-
-impl Stage {
-    /// The journal's name for this stage.
-    pub fn journal(self) -> journal::Stage {
-        match self {
-            Stage::Preflight => journal::Stage::Preflight,
-            Stage::Backup => journal::Stage::Backup,
-            Stage::Migrate => journal::Stage::Migrate,
-            Stage::Deploy => journal::Stage::Deploy,
-            Stage::Verify => journal::Stage::Verify,
-            Stage::Monitor => journal::Stage::Monitor,
-            Stage::SignOff => journal::Stage::SignOff,
-        }
-    }
-}
-
-impl From<journal::Stage> for Stage {
-    fn from(s: journal::Stage) -> Stage {
-        match s {
-            journal::Stage::Preflight => Stage::Preflight,
-            journal::Stage::Backup => Stage::Backup,
-            journal::Stage::Migrate => Stage::Migrate,
-            journal::Stage::Deploy => Stage::Deploy,
-            journal::Stage::Verify => Stage::Verify,
-            journal::Stage::Monitor => Stage::Monitor,
-            journal::Stage::SignOff => Stage::SignOff,
-        }
-    }
-}
+use crate::journal::Blocker;
 
 /// What keeps `stage` from passing, as the journal names it (`why_not_done` says it for people).
 pub(super) fn blockers(state: &State, stage: Stage) -> Vec<Blocker> {
