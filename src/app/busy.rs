@@ -1,5 +1,5 @@
 //! One operation at a time, as a type: what is under way (a step, database work, backup work, or a part of the
-//! rollback), and the one refusal that names it. Reading the migration status is not an operation: it runs
+//! rollback), and the one refusal that names it; and where a phase stands. Reading the migration status is not an operation: it runs
 //! beside them. Imports only runner ids.
 
 use crate::runner::StepId;
@@ -139,4 +139,16 @@ impl Operation {
         };
         format!("Not now: {} is under way ({how}).", self.label())
     }
+}
+
+/// Where a phase stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhaseStatus {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    /// Stopped between two steps by a hang-up: Enter continues from the first step that did not run.
+    Interrupted,
 }

@@ -54,7 +54,7 @@ fn start_gated(state: &mut State, gated: Gated, fx: &mut Out) {
 pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Out) {
     if let Some((stage, why)) = super::release::blocking_stage(state, gated) {
         let m = super::release::stage_modal(state, gated, stage, why);
-        crate::app::prompt::open(state, m, fx);
+        state.ask(m, fx);
         return;
     }
     let unticked = state.unticked();
@@ -89,7 +89,7 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Out) {
     } else {
         return start_gated(state, gated, fx);
     };
-    crate::app::prompt::open(state, modal, fx);
+    state.ask(modal, fx);
 }
 
 /// The confirmation for a destructive phase: environment, phase, every command, what it can fall back on.

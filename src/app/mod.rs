@@ -21,6 +21,7 @@ pub mod stage;
 mod state;
 mod steps;
 pub mod text;
+pub mod typing;
 mod update;
 
 pub use backup::{BackupPane, restore_choice, step_line};
@@ -29,13 +30,13 @@ pub use health::{
     CheckRun, HealthPane, HealthState, MAX_SAMPLES, MIN_ALERT_SAMPLES, ROLLBACK_NOTE, SPARK_POINTS,
     Sample, Stats, VerifyRow, alert_name, alert_reason, baseline_text, verify_passes,
 };
-pub use input::keys::{Command, alert_bindings, bindings, hints, key_label};
+pub use input::keys::{Command, alert_bindings, bindings, hints};
 pub use input::{Layer, TextField, layer};
 pub use logs::buffer::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
 pub use logs::view::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
 pub use migrations::{DbPane, DbView, rehearsal_line};
 pub use msg::{Action, Effect, Keypress, Signal};
-pub use prompt::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker};
+pub use prompt::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker, key_label};
 pub use release::{ReleasePane, Stage, StageStatus};
 pub use resume::restore;
 pub use state::{Overlay, Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun};

@@ -147,7 +147,7 @@ pub enum Notice {
     /// The rollback starts its `[rollback]` code steps.
     StartRollbackSteps,
     /// The rollback's code steps ended so.
-    RollbackStepsEnded(super::state::PhaseStatus),
+    RollbackStepsEnded(super::busy::PhaseStatus),
     /// Something for the webhook, when the plan has one.
     Notify { what: String, text: String },
 }

@@ -20,7 +20,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Out) {
             "stops it first (a restore rolls back, a partial backup is deleted)".into(),
         ));
         m.danger = true;
-        crate::app::prompt::open(state, m, fx);
+        state.ask(m, fx);
         return;
     }
     if state.running().is_none() && applying(state) {
@@ -37,7 +37,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Out) {
                 .into(),
         ));
         m.danger = true;
-        crate::app::prompt::open(state, m, fx);
+        state.ask(m, fx);
         return;
     }
     match state.running() {
@@ -54,7 +54,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Out) {
             m.body
                 .push(("Result".into(), "the run ends as aborted (exit 1)".into()));
             m.danger = true;
-            crate::app::prompt::open(state, m, fx);
+            state.ask(m, fx);
         }
     }
 }

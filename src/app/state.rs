@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use crate::plan::Plan;
 use crate::runner::{StepId, StepOutcome};
 
+pub use super::busy::PhaseStatus;
 use super::logs::buffer::{LogBuffer, LogLine};
 use super::prompt::Modal;
 
@@ -41,18 +42,6 @@ impl Pane {
     pub fn prev(self) -> Pane {
         Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
     }
-}
-
-/// Where a phase stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PhaseStatus {
-    Pending,
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    /// Stopped between two steps by a hang-up: Enter continues from the first step that did not run.
-    Interrupted,
 }
 
 /// One step's record in this run.
@@ -124,7 +113,7 @@ pub struct State {
     /// The next step of a phase, held back because it became due while a quit or cancel prompt was open.
     pub held: Option<StepId>,
     /// When keys were read (a burst of keys is a paste, not typing; keys read after a stall are not a burst).
-    pub typing: super::input::typing::Typing,
+    pub typing: super::typing::Typing,
     pub logs: LogBuffer,
     /// The migrations pane.
     pub db: super::migrations::DbPane,
@@ -291,6 +280,17 @@ impl State {
     /// Why nothing else may start now: the one refusal naming what is under way.
     pub fn busy_refusal(&self) -> Option<String> {
         self.op.map(super::busy::Operation::refusal)
+    }
+
+    /// Opens a prompt (journaled as asked); its answer goes back to its owner through the router.
+    pub fn ask(&mut self, modal: Modal, fx: &mut super::out::Out) {
+        fx.push(super::msg::Effect::Journal(
+            crate::journal::Event::ConfirmationAsked {
+                what: modal.title.clone(),
+                expected: modal.expected_label(),
+            },
+        ));
+        self.modal = Some(modal);
     }
 
     /// deckhand's own line in the logs pane (made inert: it quotes plan text and error messages).

@@ -136,7 +136,7 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Out) -> bool {
         BackupWork::Rehearsing => "no further migration starts; the scratch copy is dropped",
     };
     m.body.push(("How".into(), how.into()));
-    crate::app::prompt::open(state, m, fx);
+    state.ask(m, fx);
     true
 }
 
@@ -367,7 +367,7 @@ pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Out) {
             state.release.tried_spent = false;
             state.backup.last = Some(line.clone());
             state.flash = Some(line);
-            state.side = super::Pane::Migrations;
+            state.side = super::state::Pane::Migrations;
             ended(state, "the rehearsal finished", fx);
         }
     }

@@ -104,7 +104,7 @@ pub(in crate::app) fn request_restore(state: &mut State, fx: &mut Out) {
         selected: 0,
         option: (!sqlite).then(|| ("into a new database instead (Tab)".to_string(), false)),
     });
-    crate::app::prompt::open(state, m, fx);
+    state.ask(m, fx);
 }
 
 /// The restore was confirmed: the chosen backup, in place or into a new database.
@@ -214,7 +214,7 @@ pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Out) {
         )
     };
     m.body.push(("How".into(), how));
-    crate::app::prompt::open(state, m, fx);
+    state.ask(m, fx);
 }
 
 pub(in crate::app) fn start_rehearse(state: &mut State, archive: Archive, fx: &mut Out) {

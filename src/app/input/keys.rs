@@ -279,7 +279,7 @@ pub fn lookup_alerts(key: KeyEvent) -> Option<AlertCommand> {
 fn rows<T: Table>() -> Vec<(String, &'static str)> {
     let mut out: Vec<(&'static str, Vec<String>)> = Vec::new();
     for (code, mods, cmd) in T::table() {
-        let label = key_label(*code, *mods);
+        let label = crate::app::prompt::key_label(*code, *mods);
         match out.iter_mut().find(|(help, _)| *help == cmd.help_text()) {
             Some((_, keys)) => keys.push(label),
             None => out.push((cmd.help_text(), vec![label])),
@@ -298,28 +298,6 @@ pub fn bindings() -> Vec<(String, &'static str)> {
 /// The alerts overlay's keys, for its own hint line.
 pub fn alert_bindings() -> Vec<(String, &'static str)> {
     rows::<AlertCommand>()
-}
-
-/// A key as the screen names it.
-pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
-    let base = match code {
-        KeyCode::Char(' ') => "Space".to_string(),
-        KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
-            c.to_ascii_uppercase().to_string()
-        }
-        KeyCode::Char(c) => c.to_string(),
-        KeyCode::BackTab => "Shift-Tab".to_string(),
-        KeyCode::PageUp => "PgUp".to_string(),
-        KeyCode::PageDown => "PgDn".to_string(),
-        KeyCode::Up => "Up".to_string(),
-        KeyCode::Down => "Down".to_string(),
-        other => format!("{other:?}"),
-    };
-    if mods.contains(KeyModifiers::CONTROL) {
-        format!("Ctrl-{base}")
-    } else {
-        base
-    }
 }
 
 /// The keys that apply right now, for the status bar: (keys, what they do), from the table of the layer in force.

@@ -1,11 +1,10 @@
 //! Input layers: which layer a key reaches, derived from the state by one function ([`layer`]) as yazi's
 //! `Core::layer()`: text input (a typed answer, the sign-off notes, the logs filter) > prompt > overlay (alerts,
 //! help) > panes. A key reaches exactly one layer; each layer has its own key table (`keys`), and the help overlay
-//! and the status bar's hints are generated from the tables in force. `typing` judges a run of keys by when they
-//! were read. May import the state (read only) and the prompt's types.
+//! and the status bar's hints are generated from the tables in force (`crate::app::typing` judges a run of keys
+//! by when they were read). May import the state (read only) and the prompt's types.
 
 pub mod keys;
-pub mod typing;
 
 use crate::app::prompt::Expect;
 use crate::app::state::{Overlay, State};

@@ -270,7 +270,7 @@ pub(super) fn request_dry_run(state: &mut State, fx: &mut Out) {
         "Note".into(),
         "it takes the same table locks the migrations take, until the rollback (lock_timeout applies)".into(),
     ));
-    crate::app::prompt::open(state, m, fx);
+    state.ask(m, fx);
 }
 
 pub(super) fn start_dry_run(state: &mut State, fx: &mut Out) {
@@ -334,7 +334,7 @@ pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Out) 
         }
     };
     m.body.push(("Effect".into(), effect.into()));
-    crate::app::prompt::open(state, m, fx);
+    state.ask(m, fx);
 }
 
 pub(super) fn start_resolve(state: &mut State, req: ResolveRequest, fx: &mut Out) {

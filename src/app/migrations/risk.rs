@@ -99,5 +99,5 @@ pub(in crate::app) fn confirm_destroyed_then_apply(
         }
     }
     m.body.push(("Database".into(), database_line(state)));
-    crate::app::prompt::open(state, m, fx);
+    state.ask(m, fx);
 }

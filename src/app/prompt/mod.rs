@@ -7,11 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::app::msg::Effect;
-use crate::app::out::Out;
-use crate::app::state::State;
 use crate::backup::Archive;
-use crate::journal::Event;
 use crate::runner::StepId;
 use crate::runner::migrate::ResolveRequest;
 
@@ -223,10 +219,7 @@ impl Modal {
                 KeyCode::Char('y') if !ctrl => ModalOutcome::Confirmed {
                     typed: "y".to_string(),
                 },
-                other => self.decline(&format!(
-                    "other key: {}",
-                    super::input::keys::key_label(other, key.modifiers)
-                )),
+                other => self.decline(&format!("other key: {}", key_label(other, key.modifiers))),
             },
             Expect::Word(word) => self.typed_key(key, burst, |input| {
                 if input == word {
@@ -290,10 +283,7 @@ impl Modal {
                 }
                 Err(why) => self.decline(&why),
             },
-            other => self.decline(&format!(
-                "other key: {}",
-                super::input::keys::key_label(other, key.modifiers)
-            )),
+            other => self.decline(&format!("other key: {}", key_label(other, key.modifiers))),
         }
     }
 
@@ -303,15 +293,6 @@ impl Modal {
             why: why.to_string(),
         }
     }
-}
-
-/// Opens a prompt (journaled as asked); its answer goes back to its owner through the router.
-pub(in crate::app) fn open(state: &mut State, modal: Modal, fx: &mut Out) {
-    fx.push(Effect::Journal(Event::ConfirmationAsked {
-        what: modal.title.clone(),
-        expected: modal.expected_label(),
-    }));
-    state.modal = Some(modal);
 }
 
 /// The answer that confirms a destructive action: the environment's name in production, else `y`.
@@ -340,5 +321,27 @@ pub(in crate::app) fn needs_backup(plan: &crate::plan::Plan, gated: Gated) -> bo
         Gated::ApplyMigrations => true,
         Gated::Phase(p) => plan.phases.get(p).is_some_and(|ph| ph.needs_backup),
         Gated::Verify | Gated::Monitor | Gated::SignOff => false,
+    }
+}
+
+/// A key as the screen names it.
+pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
+    let base = match code {
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) if mods.contains(KeyModifiers::CONTROL) => {
+            c.to_ascii_uppercase().to_string()
+        }
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::BackTab => "Shift-Tab".to_string(),
+        KeyCode::PageUp => "PgUp".to_string(),
+        KeyCode::PageDown => "PgDn".to_string(),
+        KeyCode::Up => "Up".to_string(),
+        KeyCode::Down => "Down".to_string(),
+        other => format!("{other:?}"),
+    };
+    if mods.contains(KeyModifiers::CONTROL) {
+        format!("Ctrl-{base}")
+    } else {
+        base
     }
 }

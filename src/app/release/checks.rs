@@ -217,7 +217,7 @@ pub(in crate::app) fn request_monitor(state: &mut State, fx: &mut Out) {
             "Stopping".into(),
             "ends the watch now; the reason is journaled and in the report".into(),
         ));
-        crate::app::prompt::open(state, modal, fx);
+        state.ask(modal, fx);
         return;
     }
     fx.notice(Notice::PassGates(Gated::Monitor));

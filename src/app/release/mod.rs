@@ -107,7 +107,7 @@ fn base_status(state: &State, stage: Stage) -> StageStatus {
                 StageStatus::Passed
             } else if matches!(
                 state.backup_work(),
-                Some(super::BackupWork::Taking | super::BackupWork::Verifying)
+                Some(super::busy::BackupWork::Taking | super::busy::BackupWork::Verifying)
             ) {
                 StageStatus::Running
             } else if b.gate_override.is_some() {
@@ -122,7 +122,7 @@ fn base_status(state: &State, stage: Stage) -> StageStatus {
             if state.plan.database.is_none() {
                 return StageStatus::Skipped;
             }
-            if state.op.is_some_and(super::Operation::applying) {
+            if state.op.is_some_and(super::busy::Operation::applying) {
                 return StageStatus::Running;
             }
             if state.db.failed {

@@ -187,7 +187,7 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
     ));
     m.body
         .push(("Then".into(), "the verify stage runs again".into()));
-    crate::app::prompt::open(state, m, fx);
+    state.ask(m, fx);
 }
 
 /// The rollback was confirmed: journal it and start with the code steps.

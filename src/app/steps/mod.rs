@@ -244,7 +244,7 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Out) {
     m.body
         .push(("Command".into(), phase.steps[id.step].run.display.clone()));
     m.body.push(("How".into(), grace_text()));
-    crate::app::prompt::open(state, m, fx);
+    state.ask(m, fx);
 }
 
 pub(super) fn grace_text() -> String {
