@@ -18,122 +18,174 @@ use crate::runner::StepOutcome;
 
 /// Replays `events` (the earlier runs' journal, oldest first) into `state`; returns the journal entry saying so.
 pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effect> {
-    let mut backup_file = None;
-    let mut apply_started = false;
-    let mut done_phases = Vec::new();
-    let mut monitored: Option<MonitorResult> = None;
+    let mut seen = Replay::default();
     for ev in events {
-        match ev {
-            Event::ChecklistTicked {
-                index,
-                item,
-                checked,
-            } => {
-                let same = state
-                    .plan
-                    .checklist
-                    .get(*index)
-                    .is_some_and(|c| &c.item == item);
-                if same {
-                    state.checked[*index] = *checked;
-                }
-            }
-            Event::ChecklistOverridden { reason, .. } => {
-                state.checklist_override = Some(reason.clone())
-            }
-            // Applying untried is journaled as a migrate override naming what was missing: it is that, not the
-            // whole migrate stage passed over.
-            Event::StageOverridden {
-                stage: journal::Stage::Migrate,
-                reason,
-                blockers,
-                ..
-            } if blockers.contains(&Blocker::Untried) => {
-                state.release.no_rehearsal = Some(reason.clone());
-            }
-            Event::StageOverridden { stage, reason, .. } => {
-                state
-                    .release
-                    .overrides
-                    .push(((*stage).into(), reason.clone()));
-            }
-            Event::BackupGateOverridden { reason, .. } => {
-                state.backup.gate_override = Some(reason.clone())
-            }
-            // The backup from before the first apply is the one a rollback restores.
-            Event::BackupVerified { file, ok: true, .. }
-                if !apply_started || backup_file.is_none() =>
-            {
-                backup_file = Some(file.clone())
-            }
-            Event::MigrationsApplyStarted { .. } => apply_started = true,
-            Event::StepFinished {
-                phase,
-                step,
-                outcome,
-                exit_code,
-                signal,
-                detail,
-                ..
-            } => {
-                if let Some(p) = phase_index(state, phase)
-                    && let Some(run) = state.phases[p].steps.get_mut(step.saturating_sub(1))
-                {
-                    run.outcome = Some(step_outcome(*outcome, *exit_code, *signal, detail));
-                }
-            }
-            Event::PhaseStarted { phase, .. } => {
-                if let Some(p) = phase_index(state, phase) {
-                    state.phases[p]
-                        .steps
-                        .iter_mut()
-                        .for_each(|s| *s = Default::default());
-                    state.phases[p].status = PhaseStatus::Interrupted;
-                }
-            }
-            Event::PhaseFinished { phase, result, .. } => {
-                if let Some(p) = phase_index(state, phase) {
-                    state.phases[p].status = match result {
-                        PhaseResult::Succeeded => PhaseStatus::Succeeded,
-                        PhaseResult::Failed => PhaseStatus::Failed,
-                        PhaseResult::Cancelled => PhaseStatus::Cancelled,
-                        PhaseResult::Interrupted => PhaseStatus::Interrupted,
-                    };
-                    if *result == PhaseResult::Succeeded {
-                        done_phases.push(phase.clone());
-                    }
-                }
-            }
-            Event::MigrationApplied { name, .. } => state.release.applied.push(name.clone()),
-            Event::MigrationReverted { name, .. } => state.release.applied.retain(|a| a != name),
-            Event::HealthBaseline {
-                check,
-                median_ms,
-                p95_ms,
-                samples,
-                errors,
-                no_answer,
-                ..
-            } => restore_baseline(
-                state,
-                check,
-                *median_ms,
-                *p95_ms,
-                (*samples, *errors, *no_answer),
-            ),
-            Event::MonitorFinished { result, alerts, .. } => {
-                monitored = Some(*result);
-                state.release.monitor = Some(MonitorRun {
-                    started: state.now,
-                    ends: state.now,
-                    alerts: *alerts,
-                    result: Some(result.name().to_string()),
-                })
-            }
-            _ => {}
+        if !replay_gates(state, ev) && !replay_phases(state, ev, &mut seen) {
+            replay_rest(state, ev, &mut seen);
         }
     }
-    // A phase that started but never finished was interrupted; one whose steps all succeeded counts as done.
+    settle_phases(state, &mut seen);
+    let completed = completed(state, &mut seen);
+    let line = format!(
+        "resumed run {previous}: done {}; the backup folder and the database are read again",
+        done_text(&completed)
+    );
+    state.release.resumed = Some(Resume {
+        previous: previous.to_string(),
+        completed,
+        next: None,
+        backup_file: seen.backup_file,
+        listed: false,
+    });
+    state.note(line.clone());
+    state.flash = Some(line);
+    state.dirty = true;
+    let mut fx = Out::default();
+    announce(state, &mut fx);
+    fx.into_effects()
+}
+
+/// What the replay learned on the way that is not state of its own.
+#[derive(Default)]
+struct Replay {
+    /// The verified backup from before the first apply (the one a rollback restores).
+    backup_file: Option<String>,
+    apply_started: bool,
+    done_phases: Vec<String>,
+    monitored: Option<MonitorResult>,
+}
+
+/// Checklist ticks and the reasons typed to pass a gate. True when `ev` was one of them.
+fn replay_gates(state: &mut State, ev: &Event) -> bool {
+    match ev {
+        Event::ChecklistTicked {
+            index,
+            item,
+            checked,
+        } => {
+            let same = state
+                .plan
+                .checklist
+                .get(*index)
+                .is_some_and(|c| &c.item == item);
+            if same {
+                state.checked[*index] = *checked;
+            }
+        }
+        Event::ChecklistOverridden { reason, .. } => {
+            state.checklist_override = Some(reason.clone())
+        }
+        // Applying untried is journaled as a migrate override naming what was missing: it is that, not the
+        // whole migrate stage passed over.
+        Event::StageOverridden {
+            stage: journal::Stage::Migrate,
+            reason,
+            blockers,
+            ..
+        } if blockers.contains(&Blocker::Untried) => {
+            state.release.no_rehearsal = Some(reason.clone());
+        }
+        Event::StageOverridden { stage, reason, .. } => {
+            state
+                .release
+                .overrides
+                .push(((*stage).into(), reason.clone()));
+        }
+        Event::BackupGateOverridden { reason, .. } => {
+            state.backup.gate_override = Some(reason.clone())
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// Phases and their steps. True when `ev` was about one.
+fn replay_phases(state: &mut State, ev: &Event, seen: &mut Replay) -> bool {
+    match ev {
+        Event::StepFinished {
+            phase,
+            step,
+            outcome,
+            exit_code,
+            signal,
+            detail,
+            ..
+        } => {
+            if let Some(p) = phase_index(state, phase)
+                && let Some(run) = state.phases[p].steps.get_mut(step.saturating_sub(1))
+            {
+                run.outcome = Some(step_outcome(*outcome, *exit_code, *signal, detail));
+            }
+        }
+        Event::PhaseStarted { phase, .. } => {
+            if let Some(p) = phase_index(state, phase) {
+                state.phases[p]
+                    .steps
+                    .iter_mut()
+                    .for_each(|s| *s = Default::default());
+                state.phases[p].status = PhaseStatus::Interrupted;
+            }
+        }
+        Event::PhaseFinished { phase, result, .. } => {
+            if let Some(p) = phase_index(state, phase) {
+                state.phases[p].status = match result {
+                    PhaseResult::Succeeded => PhaseStatus::Succeeded,
+                    PhaseResult::Failed => PhaseStatus::Failed,
+                    PhaseResult::Cancelled => PhaseStatus::Cancelled,
+                    PhaseResult::Interrupted => PhaseStatus::Interrupted,
+                };
+                if *result == PhaseResult::Succeeded {
+                    seen.done_phases.push(phase.clone());
+                }
+            }
+        }
+        _ => return false,
+    }
+    true
+}
+
+/// The backup, the migrations, the baselines and the monitor window.
+fn replay_rest(state: &mut State, ev: &Event, seen: &mut Replay) {
+    match ev {
+        // The backup from before the first apply is the one a rollback restores.
+        Event::BackupVerified { file, ok: true, .. }
+            if !seen.apply_started || seen.backup_file.is_none() =>
+        {
+            seen.backup_file = Some(file.clone())
+        }
+        Event::MigrationsApplyStarted { .. } => seen.apply_started = true,
+        Event::MigrationApplied { name, .. } => state.release.applied.push(name.clone()),
+        Event::MigrationReverted { name, .. } => state.release.applied.retain(|a| a != name),
+        Event::HealthBaseline {
+            check,
+            median_ms,
+            p95_ms,
+            samples,
+            errors,
+            no_answer,
+            ..
+        } => restore_baseline(
+            state,
+            check,
+            *median_ms,
+            *p95_ms,
+            (*samples, *errors, *no_answer),
+        ),
+        Event::MonitorFinished { result, alerts, .. } => {
+            seen.monitored = Some(*result);
+            state.release.monitor = Some(MonitorRun {
+                started: state.now,
+                ends: state.now,
+                alerts: *alerts,
+                result: Some(result.name().to_string()),
+            })
+        }
+        _ => {}
+    }
+}
+
+/// A phase that started but never finished was interrupted; one whose steps all succeeded counts as done.
+fn settle_phases(state: &mut State, seen: &mut Replay) {
     for p in 0..state.release.deploy_phases.min(state.phases.len()) {
         let run = &mut state.phases[p];
         if run.status == PhaseStatus::Interrupted
@@ -143,9 +195,13 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
                 .all(|s| s.outcome.as_ref().is_some_and(StepOutcome::is_success))
         {
             run.status = PhaseStatus::Succeeded;
-            done_phases.push(state.plan.phases[p].name.clone());
+            seen.done_phases.push(state.plan.phases[p].name.clone());
         }
     }
+}
+
+/// What the earlier runs completed, as the journal names it.
+fn completed(state: &State, seen: &mut Replay) -> Vec<Completed> {
     let mut completed = Vec::new();
     let ticked = state.checked.iter().filter(|c| **c).count();
     if !state.checked.is_empty() {
@@ -154,7 +210,7 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
             of: state.checked.len(),
         });
     }
-    if let Some(file) = &backup_file {
+    if let Some(file) = &seen.backup_file {
         completed.push(Completed::Backup { file: file.clone() });
     }
     if !state.release.applied.is_empty() {
@@ -163,30 +219,14 @@ pub fn restore(state: &mut State, previous: &str, events: &[Event]) -> Vec<Effec
         });
     }
     completed.extend(
-        done_phases
+        std::mem::take(&mut seen.done_phases)
             .into_iter()
             .map(|name| Completed::Phase { name }),
     );
-    if let Some(result) = monitored {
+    if let Some(result) = seen.monitored {
         completed.push(Completed::Monitoring { result });
     }
-    let line = format!(
-        "resumed run {previous}: done {}; the backup folder and the database are read again",
-        done_text(&completed)
-    );
-    state.release.resumed = Some(Resume {
-        previous: previous.to_string(),
-        completed,
-        next: None,
-        backup_file,
-        listed: false,
-    });
-    state.note(line.clone());
-    state.flash = Some(line);
-    state.dirty = true;
-    let mut fx = Out::default();
-    announce(state, &mut fx);
-    fx.into_effects()
+    completed
 }
 
 fn done_text(completed: &[Completed]) -> String {

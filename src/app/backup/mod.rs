@@ -2,10 +2,12 @@
 //! migrations and `needs_backup` phases until this run has a verified backup or a typed reason, restoring a chosen
 //! backup (confirmed by typing the database's name) and rehearsing the pending migrations on a restored copy.
 
+mod events;
 mod restore;
 
 use crate::app::out::Out;
 use crate::app::text::file_name;
+pub(super) use events::on_event;
 pub use restore::restore_choice;
 pub(in crate::app) use restore::{
     request_rehearse, request_restore, start_rehearse, start_restore,
@@ -17,7 +19,6 @@ use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{QuitState, State};
 use crate::backup::{Archive, Progress, RehearsalReport, RehearsalStep};
 use crate::journal::Event;
-use crate::runner::backup::{BackupEvent, BackupOp};
 
 /// Backups as the console knows them.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -138,239 +139,6 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Out) -> bool {
     m.body.push(("How".into(), how.into()));
     state.ask(m, fx);
     true
-}
-
-pub(super) fn on_event(state: &mut State, ev: BackupEvent, fx: &mut Out) {
-    let b = &mut state.backup;
-    match ev {
-        BackupEvent::Listed(list) => {
-            // This run's verified backup must still be there, and still verified (a later check may have found it
-            // damaged, or retention elsewhere deleted it): otherwise it no longer opens the gate.
-            if let Some(v) = &b.verified {
-                let still = list
-                    .iter()
-                    .any(|a| a.path == v.path && a.sha256 == v.sha256 && a.verified.is_some());
-                if !still && state.op.and_then(|o| o.backup()).is_none() {
-                    let line = format!(
-                        "this run's verified backup {} is gone or no longer verified: take a new one",
-                        v.path.display()
-                    );
-                    b.verified = None;
-                    state.flash = Some(line.clone());
-                    state.note(line);
-                }
-            }
-            state.backup.known = list;
-            fx.notice(Notice::BackupsListed);
-        }
-        // Progress that arrives after the operation ended is stale.
-        BackupEvent::Progress(p) if state.op.and_then(|o| o.backup()).is_some() => {
-            b.progress = Some(p)
-        }
-        BackupEvent::Progress(_) => {}
-        BackupEvent::Taken(a) => {
-            fx.push(Effect::Journal(Event::BackupTaken {
-                file: a.path.display().to_string(),
-                size: a.size,
-                sha256: a.sha256.clone(),
-                duration_ms: a.took_ms,
-            }));
-            state.op = Some(Operation::Backup(BackupWork::Verifying));
-            b.progress = None;
-            b.problems.clear();
-            let line = format!(
-                "backup written: {} ({}, sha256 {})",
-                a.path.display(),
-                crate::app::text::human_bytes(a.size),
-                a.sha256
-            );
-            b.taken = Some(a);
-            state.note(line);
-        }
-        BackupEvent::Verified {
-            archive,
-            verification: v,
-            deleted,
-        } => {
-            fx.push(Effect::Journal(Event::BackupVerified {
-                file: archive.path.display().to_string(),
-                ok: v.ok,
-                tables: v.tables.len(),
-                compared_with_live: v.compared_with_live,
-                problems: v.problems.clone(),
-                duration_ms: v.took.as_millis() as u64,
-            }));
-            // Verified means the check passed and was recorded beside the archive (what retention also requires).
-            let passed = v.ok && archive.verified.is_some();
-            let line = if passed {
-                b.problems.clear();
-                b.verified = Some(archive.clone());
-                format!(
-                    "backup verified: {} tables read back{}",
-                    v.tables.len(),
-                    if v.compared_with_live {
-                        ", none missing from the live database"
-                    } else {
-                        ""
-                    }
-                )
-            } else {
-                b.problems = v.problems.clone();
-                if b.problems.is_empty() {
-                    b.problems
-                        .push("the verification was not recorded beside the archive".into());
-                }
-                format!("backup FAILED verification: {}", b.problems.join("; "))
-            };
-            if b.taken.as_ref().is_some_and(|t| t.path == archive.path) {
-                b.taken = Some(archive);
-            }
-            b.last = Some(line.clone());
-            state.flash = Some(line.clone());
-            state.note(line);
-            match deleted {
-                Some(Ok(files)) => {
-                    let names: Vec<String> =
-                        files.iter().map(|f| f.display().to_string()).collect();
-                    state.note(format!("retention deleted {}", names.join(", ")));
-                    fx.push(Effect::Journal(Event::BackupsDeleted { files: names }));
-                }
-                Some(Err(error)) => {
-                    state.note(format!("retention could not delete old backups: {error}"));
-                    fx.push(Effect::Journal(Event::BackupFailed {
-                        what: "retention".into(),
-                        error,
-                    }));
-                }
-                None => {}
-            }
-            let how = if passed {
-                "the backup finished"
-            } else {
-                "the backup finished (it FAILED verification)"
-            };
-            ended(state, how, fx);
-        }
-        BackupEvent::Failed {
-            op,
-            error,
-            cancelled,
-        } => {
-            fx.push(Effect::Journal(Event::BackupFailed {
-                what: op.label().into(),
-                error: error.clone(),
-            }));
-            let line = if cancelled {
-                format!("{} cancelled", op.label())
-            } else {
-                format!("{} FAILED: {error}", op.label())
-            };
-            if op == BackupOp::Verify {
-                b.problems = vec![error.clone()];
-            }
-            b.last = Some(line.clone());
-            state.flash = Some(line.clone());
-            state.note(line);
-            if op == BackupOp::Restore {
-                refresh_migrations(state, fx);
-                fx.notice(Notice::RestoreDone {
-                    ok: false,
-                    detail: format!("restore FAILED: {error}"),
-                });
-            }
-            let how = if cancelled {
-                format!("stopping the {}", op.label())
-            } else {
-                format!("the {} failed", op.label())
-            };
-            ended(state, &how, fx);
-        }
-        BackupEvent::Restored { archive, report } => {
-            fx.push(Effect::Journal(Event::RestoreFinished {
-                file: archive.path.display().to_string(),
-                target: report.target.clone(),
-                tables: report.tables,
-                missing: report.missing.clone(),
-                extra: report.extra.clone(),
-                dropped: report.dropped.clone(),
-                kept: report.kept.as_ref().map(|k| k.display().to_string()),
-                duration_ms: report.took.as_millis() as u64,
-            }));
-            let mut line = format!(
-                "restored {} into {}: {} tables",
-                file_name(&archive),
-                report.target,
-                report.tables
-            );
-            if !report.missing.is_empty() {
-                line.push_str(&format!(
-                    "; MISSING after restore: {}",
-                    report.missing.join(", ")
-                ));
-            }
-            if !report.extra.is_empty() {
-                line.push_str(&format!(
-                    "; not in the backup (left as they are): {}",
-                    report.extra.join(", ")
-                ));
-            }
-            if !report.dropped.is_empty() {
-                line.push_str(&format!(
-                    "; dropped (created since the backup): {}",
-                    report.dropped.join(", ")
-                ));
-            }
-            if let Some(why) = &report.unchecked {
-                line.push_str(&format!("; the result could NOT be checked: {why}"));
-            }
-            if let Some(k) = &report.kept {
-                line.push_str(&format!("; the replaced file is kept at {}", k.display()));
-            }
-            state.backup.last = Some(line.clone());
-            state.flash = Some(line.clone());
-            state.note(line.clone());
-            refresh_migrations(state, fx);
-            let ok = report.missing.is_empty();
-            fx.notice(Notice::RestoreDone { ok, detail: line });
-            ended(state, "the restore finished", fx);
-        }
-        BackupEvent::Rehearsed { archive, report } => {
-            let results: Vec<String> = report.steps.iter().map(step_line).collect();
-            fx.push(Effect::Journal(Event::Rehearsal {
-                file: archive.path.display().to_string(),
-                scratch: report.scratch.clone(),
-                results: results.clone(),
-                dropped: report.dropped,
-                duration_ms: report.took.as_millis() as u64,
-            }));
-            let mut line = match report
-                .steps
-                .iter()
-                .find(|s| matches!(s, RehearsalStep::Failed { .. }))
-            {
-                Some(failed) => format!("rehearsal on a restored copy: {}", step_line(failed)),
-                None => format!(
-                    "rehearsal on a restored copy: all {} pending migration(s) applied",
-                    report.steps.len()
-                ),
-            };
-            if let Some(e) = &report.cleanup_error {
-                line.push_str(&format!(
-                    "; SCRATCH COPY NOT REMOVED ({}): {e}",
-                    report.scratch
-                ));
-            }
-            for r in &results {
-                state.note(format!("rehearsal: {r}"));
-            }
-            state.backup.rehearsal = Some(report);
-            state.release.tried_spent = false;
-            state.backup.last = Some(line.clone());
-            state.flash = Some(line);
-            state.side = super::state::Pane::Migrations;
-            ended(state, "the rehearsal finished", fx);
-        }
-    }
 }
 
 /// One rehearsal result as a line.
