@@ -528,3 +528,26 @@ fn a_resumed_apply_untried_reason_stays_that_and_does_not_pass_the_migrate_stage
         "the migrate stage itself was not passed over"
     );
 }
+
+#[test]
+fn the_rollback_steps_are_their_own_list_and_the_plan_keeps_its_phases() {
+    let h = harness();
+    assert_eq!(h.state.plan.phases.len(), 2, "the plan's phases as written");
+    assert_eq!(h.state.phases.len(), 2, "one record per deploy phase");
+    let steps = h
+        .state
+        .rollback_steps
+        .as_ref()
+        .expect("the [rollback] steps");
+    assert_eq!(steps.phase.steps.len(), 1);
+    assert_eq!(h.state.rollback_phase(), Some(2));
+    assert_eq!(
+        h.state.phase_def(2).map(|p| p.name.as_str()),
+        Some("Rollback")
+    );
+    assert!(h.state.phase_def(3).is_none());
+    assert!(
+        !h.state.rows().contains(&Row::Phase(2)),
+        "never a deploy row"
+    );
+}

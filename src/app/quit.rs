@@ -44,10 +44,10 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Out) {
         None => finish(state, "operator quit", fx),
         Some(id) => {
             let mut m = Modal::new(ModalKind::Quit, "Quit while a step runs", Expect::Yes);
-            let phase = &state.plan.phases[id.phase];
+            let phase = state.phase_def(id.phase).map(|p| p.name.as_str());
             m.body.push((
                 "Running".into(),
-                format!("step {} of {}", id.step + 1, phase.name),
+                format!("step {} of {}", id.step + 1, phase.unwrap_or("?")),
             ));
             m.body
                 .push(("Quitting".into(), format!("cancels it: {}", grace_text())));

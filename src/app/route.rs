@@ -54,7 +54,7 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
             super::steps::on_started(state, id, pid, &log_path, fx)
         }
         RunnerEvent::Output { id, lines } => {
-            if let Some(tag) = state.phases.get(id.phase).and_then(|p| p.tags.get(id.step)) {
+            if let Some(tag) = state.phase_run(id.phase).and_then(|p| p.tags.get(id.step)) {
                 let tag = tag.clone();
                 super::logs::on_step_output(state, tag, lines);
             }

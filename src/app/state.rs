@@ -64,6 +64,28 @@ pub struct PhaseRun {
     pub tags: Vec<Arc<str>>,
 }
 
+impl PhaseRun {
+    /// A phase at index `i` with `steps` steps, not started; its steps' log tags are `p{i+1}.{step}`.
+    fn new(i: usize, steps: usize) -> PhaseRun {
+        PhaseRun {
+            status: PhaseStatus::Pending,
+            started: None,
+            duration: None,
+            steps: vec![StepRun::default(); steps],
+            tags: (0..steps)
+                .map(|s| Arc::from(format!("p{}.{}", i + 1, s + 1)))
+                .collect(),
+        }
+    }
+}
+
+/// The rollback's `[rollback]` code steps: their own list beside the plan's phases, and their record in this run.
+#[derive(Debug, Clone)]
+pub struct RollbackSteps {
+    pub phase: crate::plan::Phase,
+    pub run: PhaseRun,
+}
+
 /// A selectable row of the checklist pane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Row {
@@ -107,7 +129,10 @@ pub struct State {
     pub selected: usize,
     pub checked: Vec<bool>,
     pub checklist_override: Option<String>,
+    /// One per deploy phase of the plan.
     pub phases: Vec<PhaseRun>,
+    /// The `[rollback]` code steps, when the plan has some.
+    pub rollback_steps: Option<RollbackSteps>,
     /// What is under way; nothing else starts until it ends.
     pub op: Option<super::busy::Operation>,
     /// The next step of a phase, held back because it became due while a quit or cancel prompt was open.
@@ -142,34 +167,27 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(mut plan: Plan, now: Instant, width: u16, height: u16) -> State {
+    pub fn new(plan: Plan, now: Instant, width: u16, height: u16) -> State {
         let deploy_phases = plan.phases.len();
-        // The rollback's code steps run as one more phase after the deploy phases (never shown as a deploy row).
-        if let Some(steps) = plan.rollback.as_ref().map(|r| r.steps.clone())
-            && !steps.is_empty()
-        {
-            plan.phases.push(crate::plan::Phase {
-                name: "Rollback".into(),
-                destructive: true,
-                needs_backup: false,
-                seed: false,
-                steps,
-            });
-        }
-        let phases = plan
-            .phases
-            .iter()
-            .enumerate()
-            .map(|(i, p)| PhaseRun {
-                status: PhaseStatus::Pending,
-                started: None,
-                duration: None,
-                steps: vec![StepRun::default(); p.steps.len()],
-                tags: (0..p.steps.len())
-                    .map(|s| Arc::from(format!("p{}.{}", i + 1, s + 1)))
-                    .collect(),
-            })
+        let phases = (plan.phases.iter().enumerate())
+            .map(|(i, p)| PhaseRun::new(i, p.steps.len()))
             .collect();
+        // The rollback's code steps are their own list, run as one more phase after the deploy phases (never a
+        // deploy row); the plan's phases stay as the plan has them.
+        let rollback_steps = plan
+            .rollback
+            .as_ref()
+            .filter(|r| !r.steps.is_empty())
+            .map(|r| RollbackSteps {
+                phase: crate::plan::Phase {
+                    name: "Rollback".into(),
+                    destructive: true,
+                    needs_backup: false,
+                    seed: false,
+                    steps: r.steps.clone(),
+                },
+                run: PhaseRun::new(deploy_phases, r.steps.len()),
+            });
         let db = super::migrations::DbPane::new(plan.database.is_some());
         let health = super::health::HealthPane::new(&plan);
         let logview = super::logs::view::LogView::new(&plan, now);
@@ -191,6 +209,7 @@ impl State {
             selected: 0,
             checklist_override: None,
             phases,
+            rollback_steps,
             op: None,
             held: None,
             typing: Default::default(),
@@ -239,8 +258,40 @@ impl State {
 
     /// The phase index the rollback's code steps run as (after the deploy phases), when it has steps.
     pub fn rollback_phase(&self) -> Option<usize> {
-        let p = self.release.deploy_phases;
-        (self.plan.phases.len() > p).then_some(p)
+        self.rollback_steps
+            .as_ref()
+            .map(|_| self.release.deploy_phases)
+    }
+
+    /// Phase `p` as the plan (or, past the deploy phases, the rollback) defines it.
+    pub fn phase_def(&self, p: usize) -> Option<&crate::plan::Phase> {
+        match self.plan.phases.get(p) {
+            Some(phase) => Some(phase),
+            None if Some(p) == self.rollback_phase() => {
+                self.rollback_steps.as_ref().map(|r| &r.phase)
+            }
+            None => None,
+        }
+    }
+
+    /// Phase `p`'s record in this run (a deploy phase's, or past them the rollback's).
+    pub fn phase_run(&self, p: usize) -> Option<&PhaseRun> {
+        match self.phases.get(p) {
+            Some(run) => Some(run),
+            None if Some(p) == self.rollback_phase() => {
+                self.rollback_steps.as_ref().map(|r| &r.run)
+            }
+            None => None,
+        }
+    }
+
+    pub fn phase_run_mut(&mut self, p: usize) -> Option<&mut PhaseRun> {
+        let rollback = self.rollback_phase();
+        match self.phases.get_mut(p) {
+            Some(run) => Some(run),
+            None if Some(p) == rollback => self.rollback_steps.as_mut().map(|r| &mut r.run),
+            None => None,
+        }
     }
 
     /// Whether a dry-run (`d`) or a rehearsal on a restored copy (`E`) of the pending migrations went through in
@@ -339,7 +390,8 @@ impl State {
 
     /// 1 when the run was aborted or any phase's latest attempt failed or was cancelled; else 0.
     pub fn exit_code(&self) -> i32 {
-        let bad = self.phases.iter().any(|p| {
+        let rollback = self.rollback_steps.as_ref().map(|r| &r.run);
+        let bad = self.phases.iter().chain(rollback).any(|p| {
             matches!(
                 p.status,
                 PhaseStatus::Failed | PhaseStatus::Cancelled | PhaseStatus::Interrupted
@@ -362,7 +414,7 @@ impl State {
         let step_start = self
             .op
             .and_then(|op| op.step())
-            .and_then(|id| self.phases.get(id.phase)?.steps.get(id.step)?.started);
+            .and_then(|id| self.phase_run(id.phase)?.steps.get(id.step)?.started);
         let (origin, period) = match step_start {
             Some(t) => (t, Duration::from_secs(1)),
             None => (self.started, Duration::from_secs(60)),

@@ -112,7 +112,7 @@ impl Executor {
                 | Effect::CancelBackup
                 | Effect::RestoreBackup { .. }
                 | Effect::RehearseBackup(_) => self.backup_effect(effect, state),
-                Effect::StartStep(id) => self.start(id, state),
+                Effect::StartStep(id) => feedback.extend(self.start(id, state)),
                 Effect::CancelStep(id) => {
                     if let Some((token, _)) = self.steps.get(&id) {
                         token.cancel();
@@ -308,9 +308,17 @@ impl Executor {
         }
     }
 
-    fn start(&mut self, id: StepId, state: &State) {
+    /// Starts step `id` (of a deploy phase, or of the rollback's own steps); an id that names no step ends at once,
+    /// as a step that could not start.
+    fn start(&mut self, id: StepId, state: &State) -> Option<Action> {
         self.steps.retain(|_, (_, handle)| !handle.is_finished());
-        let step = &state.plan.phases[id.phase].steps[id.step];
+        let Some(step) = state.phase_def(id.phase).and_then(|p| p.steps.get(id.step)) else {
+            return Some(Action::Runner(RunnerEvent::StepFinished {
+                id,
+                outcome: StepOutcome::SpawnFailed("no such step in the plan".into()),
+                duration: Duration::ZERO,
+            }));
+        };
         let spec = CommandSpec {
             id,
             command: step.run.value.clone(),
@@ -342,6 +350,7 @@ impl Executor {
             }
         });
         self.steps.insert(id, (token, handle));
+        None
     }
 
     /// Cancels whatever still runs and waits for it (each runner kills its process group).

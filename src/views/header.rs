@@ -29,10 +29,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             Style::new().fg(theme::MUTED),
         ),
     ];
-    if let Some(id) = state.running() {
-        let phase = &state.plan.phases[id.phase];
-        let clock = state.phases[id.phase].steps[id.step]
-            .started
+    if let (Some(id), Some(phase)) = (
+        state.running(),
+        state.running().and_then(|id| state.phase_def(id.phase)),
+    ) {
+        let clock = (state.phase_run(id.phase))
+            .and_then(|r| r.steps.get(id.step)?.started)
             .map(|t| format_clock(state.now.saturating_duration_since(t)))
             .unwrap_or_default();
         let verb = if state.op.is_some_and(crate::app::Operation::cancelling) {

@@ -13,8 +13,11 @@ use crate::runner::{StepId, StepOutcome};
 
 /// Starts phase `p`; an interrupted phase continues from its first step that did not succeed.
 pub(super) fn start_phase(state: &mut State, p: usize, fx: &mut Out) {
-    let from = match state.phases[p].status {
-        PhaseStatus::Interrupted => state.phases[p]
+    let Some(run) = state.phase_run(p) else {
+        return;
+    };
+    let from = match run.status {
+        PhaseStatus::Interrupted => run
             .steps
             .iter()
             .position(|s| !s.outcome.as_ref().is_some_and(StepOutcome::is_success))
@@ -26,21 +29,25 @@ pub(super) fn start_phase(state: &mut State, p: usize, fx: &mut Out) {
 
 /// Starts phase `p` at step `from` (the steps before it already succeeded).
 pub(super) fn start_phase_from(state: &mut State, p: usize, from: usize, fx: &mut Out) {
-    let phase = &state.plan.phases[p];
-    let destructive = phase.destructive;
+    let Some(phase) = state.phase_def(p) else {
+        return;
+    };
+    let (name, destructive) = (phase.name.clone(), phase.destructive);
     fx.push(Effect::Journal(Event::PhaseStarted {
-        phase: phase.name.clone(),
+        phase: name.clone(),
         destructive,
     }));
     if destructive {
         fx.notice(Notice::DestructiveStarted);
     }
-    let phase = &state.plan.phases[p];
-    let note = format!("phase '{}' started", phase.name);
+    let note = format!("phase '{name}' started");
     state.held = None;
-    let run = &mut state.phases[p];
+    let now = state.now;
+    let Some(run) = state.phase_run_mut(p) else {
+        return;
+    };
     run.status = PhaseStatus::Running;
-    run.started = Some(state.now);
+    run.started = Some(now);
     run.duration = None;
     run.steps
         .iter_mut()
@@ -71,7 +78,13 @@ pub(super) fn start_step(state: &mut State, id: StepId, fx: &mut Out) {
             cancelling: false,
         }
     });
-    state.phases[id.phase].steps[id.step].started = Some(state.now);
+    let now = state.now;
+    if let Some(step) = state
+        .phase_run_mut(id.phase)
+        .and_then(|r| r.steps.get_mut(id.step))
+    {
+        step.started = Some(now);
+    }
     fx.push(Effect::StartStep(id));
 }
 
@@ -83,16 +96,26 @@ pub(super) fn on_started(
     log_path: &std::path::Path,
     fx: &mut Out,
 ) {
-    let (phase, step) = (&state.plan.phases[id.phase], id.step);
+    let Some(phase) = state.phase_def(id.phase) else {
+        return;
+    };
+    let Some(step) = phase.steps.get(id.step) else {
+        return;
+    };
     fx.push(Effect::Journal(Event::StepStarted {
         phase: phase.name.clone(),
-        step: step + 1,
-        command: phase.steps[step].run.display.clone(),
+        step: id.step + 1,
+        command: step.run.display.clone(),
         destructive: phase.destructive,
         pid,
         log: log_path.display().to_string(),
     }));
-    state.phases[id.phase].steps[step].pid = Some(pid);
+    if let Some(run) = state
+        .phase_run_mut(id.phase)
+        .and_then(|r| r.steps.get_mut(id.step))
+    {
+        run.pid = Some(pid);
+    }
 }
 
 pub(super) fn step_finished(
@@ -102,7 +125,9 @@ pub(super) fn step_finished(
     duration: std::time::Duration,
     fx: &mut Out,
 ) {
-    let phase = &state.plan.phases[id.phase];
+    let Some(phase) = state.phase_def(id.phase) else {
+        return;
+    };
     let (name, destructive, step_count) =
         (phase.name.clone(), phase.destructive, phase.steps.len());
     fx.push(Effect::Journal(Event::StepFinished {
@@ -131,9 +156,13 @@ pub(super) fn step_finished(
     ));
     let ok = outcome.is_success();
     let cancelled = matches!(outcome, StepOutcome::Cancelled);
-    let record = &mut state.phases[id.phase].steps[id.step];
-    record.outcome = Some(outcome);
-    record.duration = Some(duration);
+    if let Some(record) = state
+        .phase_run_mut(id.phase)
+        .and_then(|r| r.steps.get_mut(id.step))
+    {
+        record.outcome = Some(outcome);
+        record.duration = Some(duration);
+    }
     let cancelling = state.op.is_some_and(Operation::cancelling);
     state.op = None;
     let next = StepId {
@@ -170,13 +199,18 @@ pub(super) fn step_finished(
 
 /// Records how a phase ended; finishes the run if the operator was quitting.
 pub(super) fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &mut Out) {
-    let phase = &state.plan.phases[p];
+    let Some(phase) = state.phase_def(p) else {
+        return;
+    };
     let (name, destructive) = (phase.name.clone(), phase.destructive);
-    let run = &mut state.phases[p];
+    let now = state.now;
+    let Some(run) = state.phase_run_mut(p) else {
+        return;
+    };
     run.status = status;
     let elapsed = run
         .started
-        .map(|t| state.now.saturating_duration_since(t))
+        .map(|t| now.saturating_duration_since(t))
         .unwrap_or_default();
     run.duration = Some(elapsed);
     let result = match status {
@@ -235,14 +269,17 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Out) {
         state.flash = Some("Already cancelling: waiting for the step's processes to end.".into());
         return;
     }
-    let phase = &state.plan.phases[id.phase];
+    let Some(phase) = state.phase_def(id.phase) else {
+        return;
+    };
     let mut m = Modal::new(
         ModalKind::CancelStep(id),
         format!("Cancel step {} of {}", id.step + 1, phase.name),
         Expect::Yes,
     );
-    m.body
-        .push(("Command".into(), phase.steps[id.step].run.display.clone()));
+    if let Some(step) = phase.steps.get(id.step) {
+        m.body.push(("Command".into(), step.run.display.clone()));
+    }
     m.body.push(("How".into(), grace_text()));
     state.ask(m, fx);
 }
@@ -260,8 +297,9 @@ pub(super) fn cancel(state: &mut State, id: StepId, fx: &mut Out) {
     {
         *cancelling = true;
     }
+    let phase = state.phase_def(id.phase).map(|p| p.name.clone());
     fx.push(Effect::Journal(Event::CancelRequested {
-        phase: state.plan.phases[id.phase].name.clone(),
+        phase: phase.unwrap_or_default(),
         step: id.step + 1,
     }));
     fx.push(Effect::CancelStep(id));
