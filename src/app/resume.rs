@@ -86,10 +86,7 @@ fn replay_gates(state: &mut State, ev: &Event) -> bool {
             state.release.no_rehearsal = Some(reason.clone());
         }
         Event::StageOverridden { stage, reason, .. } => {
-            state
-                .release
-                .overrides
-                .push(((*stage).into(), reason.clone()));
+            state.release.overrides.push((*stage, reason.clone()));
         }
         Event::BackupGateOverridden { reason, .. } => {
             state.backup.gate_override = Some(reason.clone())
@@ -289,7 +286,7 @@ pub(in crate::app) fn announce(state: &mut State, fx: &mut Out) {
     fx.push(Effect::Journal(Event::Resumed {
         previous,
         completed,
-        next: next.journal(),
+        next,
     }));
 }
 

@@ -22,6 +22,24 @@ pub enum Stage {
 }
 
 impl Stage {
+    pub const ALL: [Stage; 7] = [
+        Stage::Preflight,
+        Stage::Backup,
+        Stage::Migrate,
+        Stage::Deploy,
+        Stage::Verify,
+        Stage::Monitor,
+        Stage::SignOff,
+    ];
+
+    pub fn index(self) -> usize {
+        Stage::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Stage::Preflight => "preflight",

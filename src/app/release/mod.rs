@@ -293,7 +293,7 @@ pub(super) fn stage_modal(state: &State, gated: Gated, stage: Stage, why: String
 /// The operator typed a reason to go on past `stage`.
 pub(super) fn stage_overridden(state: &mut State, stage: Stage, reason: String, fx: &mut Out) {
     fx.push(Effect::Journal(Event::StageOverridden {
-        stage: stage.journal(),
+        stage,
         reason: reason.clone(),
         blockers: names::blockers(state, stage),
         detail: why_not_done(state, stage),
@@ -319,9 +319,7 @@ fn sync_into(state: &mut State, fx: &mut Out) {
             continue;
         }
         match is {
-            StageStatus::Running => fx.push(Effect::Journal(Event::StageStarted {
-                stage: stage.journal(),
-            })),
+            StageStatus::Running => fx.push(Effect::Journal(Event::StageStarted { stage })),
             StageStatus::Passed | StageStatus::Failed | StageStatus::Skipped => {
                 let detail = if is == StageStatus::Failed {
                     why_not_done(state, stage)
@@ -334,7 +332,7 @@ fn sync_into(state: &mut State, fx: &mut Out) {
                     _ => StageResult::Skipped,
                 };
                 fx.push(Effect::Journal(Event::StageFinished {
-                    stage: stage.journal(),
+                    stage,
                     result,
                     detail: detail.clone(),
                 }));
