@@ -287,21 +287,6 @@ fn keys_read_together_right_after_a_stall_confirm() {
     assert_eq!(starts(&fx), vec![StepId { phase: 0, step: 0 }], "{fx:?}");
 }
 
-/// A burst read with no stall before it is still a paste (the terminal did not bracket it): it never confirms.
-#[test]
-fn a_burst_without_a_stall_still_never_confirms() {
-    let mut h = Harness::new(plan_from(PLAN));
-    h.select_phase(0);
-    h.key(KeyCode::Enter);
-    h.settle();
-    h.char('p');
-    for c in "roduction".chars() {
-        h.burst_key(KeyCode::Char(c));
-    }
-    let fx = h.burst_key(KeyCode::Enter);
-    assert!(starts(&fx).is_empty(), "{fx:?}");
-}
-
 /// The layer in force decides who gets a key: a typed `q` in the logs filter is text, not quit.
 #[test]
 fn each_key_reaches_exactly_one_layer() {
