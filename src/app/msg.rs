@@ -148,6 +148,10 @@ pub enum Notice {
     StartRollbackSteps,
     /// The rollback's code steps ended so.
     RollbackStepsEnded(super::busy::PhaseStatus),
+    /// A line of deckhand's own for the logs pane.
+    Note(String),
+    /// A result, a refusal or an error for the status line.
+    Flash(String),
     /// Something for the webhook, when the plan has one.
     Notify { what: String, text: String },
 }

@@ -9,7 +9,9 @@ use crate::runner::RunnerEvent;
 /// Routes one notice to the rooms it concerns.
 pub(super) fn notice(state: &mut State, notice: Notice, fx: &mut Out) {
     match notice {
-        Notice::DestructiveStarted => super::health::freeze_baseline(state, fx),
+        Notice::DestructiveStarted => {
+            super::health::freeze_baseline(&mut state.health, &state.plan, fx)
+        }
         Notice::AlertRaised { name, why } => {
             super::release::count_alert(state);
             fx.notice(Notice::Notify {
@@ -18,7 +20,15 @@ pub(super) fn notice(state: &mut State, notice: Notice, fx: &mut Out) {
             });
         }
         Notice::VerifyResult => super::release::finish_verify_if_done(state, fx),
-        Notice::SourceLines { source } => super::health::log_alerts::on_lines(state, source, fx),
+        Notice::SourceLines { source } => {
+            let window = state.plan.logs.get(source).map(|l| l.window);
+            let counted =
+                window.and_then(|w| state.logview.error_rate_counted(source, state.now, w));
+            let (health, cx) = health_room(state);
+            super::health::log_alerts::on_lines(health, &cx, source, counted, fx);
+        }
+        Notice::Note(text) => state.note(text),
+        Notice::Flash(text) => state.flash = Some(text),
         Notice::BackupsListed => super::resume::adopt_backup(state),
         Notice::RestoreDone { ok, detail } => super::release::restore_done(state, ok, detail, fx),
         Notice::EndedWhileQuitting { how } => {
@@ -77,10 +87,11 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
         RunnerEvent::Resolved(result) => super::migrations::on_resolved(state, result, fx),
         RunnerEvent::Backup(ev) => super::backup::on_event(state, *ev, fx),
         RunnerEvent::HealthProbe { check, probe } => {
-            super::health::on_probe(state, check, probe, fx)
+            let (health, cx) = health_room(state);
+            super::health::on_probe(health, &cx, check, probe, fx)
         }
         RunnerEvent::VerifyResult { check, result } => {
-            super::health::on_verify(state, check, result, fx)
+            super::health::on_verify(&mut state.health, &state.plan, check, result, fx)
         }
         RunnerEvent::Preflight(r) => super::release::on_preflight(state, r, fx),
         RunnerEvent::Smoke { check, probe } => super::release::on_smoke(state, check, probe, fx),
@@ -95,4 +106,17 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
             state.flash = Some(line);
         }
     }
+}
+
+/// The health room's own state, and what it may read of the rest: the plan, the time, and whether the release is live (not signed
+/// off, the monitor window not over), when a new alert waits for the operator.
+fn health_room(state: &mut State) -> (&mut super::health::HealthPane, super::health::Ctx<'_>) {
+    let live = state.release.signed.is_none()
+        && (state.release.monitor.as_ref()).is_none_or(|m| m.result.is_none());
+    let cx = super::health::Ctx {
+        plan: &state.plan,
+        now: state.now,
+        live,
+    };
+    (&mut state.health, cx)
 }

@@ -193,7 +193,7 @@ fn on_alert_command(state: &mut State, command: AlertCommand, fx: &mut Out) {
         AlertCommand::Close => state.overlay = None,
         AlertCommand::Acknowledge => {
             state.overlay = None;
-            health::acknowledge(state, fx);
+            health::acknowledge(&mut state.health, fx);
         }
         AlertCommand::Rollback => {
             state.overlay = None;
@@ -238,7 +238,7 @@ fn on_command(state: &mut State, command: Command, fx: &mut Out) {
         Command::TakeBackup => backup::request_take(state, fx),
         Command::RestoreBackup => backup::request_restore(state, fx),
         Command::Rehearse => backup::request_rehearse(state, fx),
-        Command::Verify => health::request_verify(state, fx),
+        Command::Verify => health::request_verify(&mut state.health, &state.plan, fx),
         Command::Preflight => super::release::request_preflight(state, fx),
         Command::VerifyStage => super::release::request_stage_verify(state, fx),
         Command::Monitor => super::release::request_monitor(state, fx),

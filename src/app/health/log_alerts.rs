@@ -2,24 +2,28 @@
 //! (the first destructive action started), a share of error lines over the source's `window` above its
 //! `error_rate` raises an alert — journaled, in the header, offering the rollback — and it clears when it falls.
 
+use super::{Ctx, HealthPane};
 use crate::app::out::Out;
-use crate::app::state::State;
 
 /// Fewer lines than this in the window say too little for a rate.
 pub const MIN_ALERT_LINES: u64 = 20;
 
-/// New lines of `source` arrived: raise or clear its alert.
-pub(in crate::app) fn on_lines(state: &mut State, source: usize, fx: &mut Out) {
-    if !state.health.frozen {
+/// New lines of `source` arrived; `counted` is its share of error lines over its `window` and how many lines
+/// that was (the logs room counts them): raise or clear its alert.
+pub(in crate::app) fn on_lines(
+    h: &mut HealthPane,
+    cx: &Ctx,
+    source: usize,
+    counted: Option<(f64, u64)>,
+    fx: &mut Out,
+) {
+    if !h.frozen {
         return;
     }
-    let Some(cfg) = state.plan.logs.get(source) else {
+    let Some(cfg) = cx.plan.logs.get(source) else {
         return;
     };
-    let (rate, lines) = state
-        .logview
-        .error_rate_counted(source, state.now, cfg.window)
-        .unwrap_or((0.0, 0));
+    let (rate, lines) = counted.unwrap_or((0.0, 0));
     if lines < MIN_ALERT_LINES {
         return;
     }
@@ -31,6 +35,6 @@ pub(in crate::app) fn on_lines(state: &mut State, source: usize, fx: &mut Out) {
             cfg.error_rate * 100.0
         )
     });
-    let index = state.plan.health.len() + source;
-    crate::app::health::set_alert(state, index, why, fx);
+    let index = cx.plan.health.len() + source;
+    super::set_alert(h, cx, index, why, fx);
 }

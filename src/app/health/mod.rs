@@ -4,7 +4,8 @@
 //! (journaled once per episode, shown in the header and the health pane at once). An alert is a notification,
 //! never a prompt: while the release is live it waits in a queue until the operator acknowledges it (`A`), and
 //! it never takes a key typed for anything else. No data is inconclusive, never healthy. Timestamps come from
-//! `state.now`, so tests drive the clock.
+//! the router's `now`, so tests drive the clock. The room owns its [`HealthPane`] and reads the rest only through a
+//! read-only [`Ctx`]; it writes the logs and the status line through notices.
 
 use crate::app::out::Out;
 use std::collections::VecDeque;
@@ -204,33 +205,28 @@ impl HealthPane {
 }
 
 /// The operator acknowledged the queued alerts (the alerts overlay's Enter): journaled as their own act.
-pub(super) fn acknowledge(state: &mut State, fx: &mut Out) {
-    if state.health.queue.is_empty() {
-        state.flash = Some("No alert waits to be acknowledged.".into());
+pub(super) fn acknowledge(h: &mut HealthPane, fx: &mut Out) {
+    if h.queue.is_empty() {
+        fx.notice(Notice::Flash("No alert waits to be acknowledged.".into()));
         return;
     }
-    let alerts: Vec<String> = state
-        .health
-        .queue
-        .drain(..)
+    let alerts: Vec<String> = (h.queue.drain(..))
         .map(|a| format!("{}: {}", a.name, a.why))
         .collect();
-    state.flash = Some(format!(
+    fx.notice(Notice::Flash(format!(
         "{} alert(s) acknowledged (journaled). R rolls back.",
         alerts.len()
-    ));
+    )));
     fx.push(Effect::Journal(Event::AlertsAcknowledged { alerts }));
 }
 
-/// Whether a new alert waits for the operator: while the release is live (not signed off, the monitor window not
-/// over). Otherwise it is shown and journaled only.
-fn live(state: &State) -> bool {
-    state.release.signed.is_none()
-        && state
-            .release
-            .monitor
-            .as_ref()
-            .is_none_or(|m| m.result.is_none())
+/// What the health room reads of the rest of the console, read-only: the plan, the time, and whether the release
+/// is live (not signed off, the monitor window not over), when a new alert waits for the operator; otherwise it is
+/// shown and journaled only. The router builds it; the room owns only its [`HealthPane`].
+pub struct Ctx<'a> {
+    pub plan: &'a Plan,
+    pub now: Instant,
+    pub live: bool,
 }
 
 /// Effects to issue when the console starts.
@@ -339,25 +335,25 @@ pub fn alert_reason(cfg: &HealthCheck, baseline: &Stats, window: &Stats) -> Opti
 }
 
 /// A probe arrived.
-pub(super) fn on_probe(state: &mut State, check: usize, probe: Probe, fx: &mut Out) {
-    let Some(cfg) = state.plan.health.get(check) else {
+pub(super) fn on_probe(h: &mut HealthPane, cx: &Ctx, check: usize, probe: Probe, fx: &mut Out) {
+    let Some(cfg) = cx.plan.health.get(check) else {
         return;
     };
-    let Some(run) = state.health.checks.get_mut(check) else {
+    let frozen = h.frozen;
+    let Some(run) = h.checks.get_mut(check) else {
         return;
     };
-    let frozen = state.health.frozen;
-    record(run, cfg, probe, state.now, frozen);
+    record(run, cfg, probe, cx.now, frozen);
     let Some(baseline) = run.baseline.as_ref().filter(|_| frozen) else {
         return;
     };
-    let window = run.window(state.now, cfg.window);
+    let window = run.window(cx.now, cfg.window);
     // Too few answers to judge (the service stopped answering, say): an alert stays up, never "cleared".
     if window.answered < MIN_ALERT_SAMPLES {
         return;
     }
     let why = alert_reason(cfg, baseline, &window);
-    set_alert(state, check, why, fx);
+    set_alert(h, cx, check, why, fx);
 }
 
 /// What alert `i` is about: a check's name, or `logs <source>`.
@@ -374,16 +370,16 @@ pub fn alert_name(state: &State, i: usize) -> String {
 
 /// Raises (journaled, shown, queued while the release is live) or clears alert `i` as `why` says; nothing when it
 /// does not change.
-pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &mut Out) {
-    let checks = state.health.checks.len();
-    let slot = match state.health.checks.get_mut(i) {
+pub(super) fn set_alert(h: &mut HealthPane, cx: &Ctx, i: usize, why: Option<String>, fx: &mut Out) {
+    let checks = h.checks.len();
+    let slot = match h.checks.get_mut(i) {
         Some(run) => &mut run.alert,
-        None => match state.health.log_alerts.get_mut(i - checks) {
+        None => match h.log_alerts.get_mut(i - checks) {
             Some(a) => a,
             None => return,
         },
     };
-    let name = alert_name_of(&state.plan, i);
+    let name = alert_name_of(cx.plan, i);
     match (why, slot.is_some()) {
         (Some(why), false) => {
             *slot = Some(why.clone());
@@ -391,17 +387,17 @@ pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &m
                 check: name.clone(),
                 why: why.clone(),
             }));
-            state.note(format!("health alert: {name}: {why}"));
+            fx.notice(Notice::Note(format!("health alert: {name}: {why}")));
             fx.notice(Notice::AlertRaised {
                 name: name.clone(),
                 why: why.clone(),
             });
-            if live(state) {
-                state.health.queue.push(QueuedAlert {
+            if cx.live {
+                h.queue.push(QueuedAlert {
                     index: i,
                     name,
                     why,
-                    at: state.now,
+                    at: cx.now,
                     cleared: false,
                 });
             }
@@ -411,8 +407,8 @@ pub(super) fn set_alert(state: &mut State, i: usize, why: Option<String>, fx: &m
             fx.push(Effect::Journal(Event::HealthAlertCleared {
                 check: name.clone(),
             }));
-            state.note(format!("health alert cleared: {name}"));
-            for queued in state.health.queue.iter_mut().filter(|a| a.index == i) {
+            fx.notice(Notice::Note(format!("health alert cleared: {name}")));
+            for queued in h.queue.iter_mut().filter(|a| a.index == i) {
                 queued.cleared = true;
             }
         }
@@ -451,13 +447,13 @@ pub fn baseline_text(run: &CheckRun) -> String {
 }
 
 /// The first destructive action starts: freeze every check's baseline from the probes collected so far.
-pub(super) fn freeze_baseline(state: &mut State, fx: &mut Out) {
-    if state.health.frozen {
+pub(super) fn freeze_baseline(h: &mut HealthPane, plan: &Plan, fx: &mut Out) {
+    if h.frozen {
         return;
     }
-    state.health.frozen = true;
+    h.frozen = true;
     let mut notes = Vec::new();
-    for (cfg, run) in state.plan.health.iter().zip(state.health.checks.iter_mut()) {
+    for (cfg, run) in plan.health.iter().zip(h.checks.iter_mut()) {
         let b = Stats::of(run.collected.iter());
         run.collected.clear();
         fx.push(Effect::Journal(Event::HealthBaseline {
@@ -484,39 +480,37 @@ pub(super) fn freeze_baseline(state: &mut State, fx: &mut Out) {
         run.baseline = Some(b);
     }
     for n in notes {
-        state.note(n);
+        fx.notice(Notice::Note(n));
     }
 }
 
 /// `v`: run every `[[verify]]` assertion.
-pub(super) fn request_verify(state: &mut State, fx: &mut Out) {
-    let n = state.plan.verify.len();
-    if n == 0 {
-        state.flash = Some("No [[verify]] assertions in this plan.".into());
-        return;
-    }
-    if state.plan.database.is_none() {
-        state.flash = Some("[[verify]] needs the plan's [database].".into());
-        return;
-    }
-    if state.health.verify_pending > 0 {
-        state.flash = Some("Verify is already running.".into());
-        return;
-    }
-    state.health.verify = vec![None; n];
-    state.health.verify_pending = n;
-    state.flash = Some(format!("Verifying: {n} assertion(s)…"));
-    fx.push(Effect::RunVerify);
+pub(super) fn request_verify(h: &mut HealthPane, plan: &Plan, fx: &mut Out) {
+    let n = plan.verify.len();
+    let flash = if n == 0 {
+        "No [[verify]] assertions in this plan.".to_string()
+    } else if plan.database.is_none() {
+        "[[verify]] needs the plan's [database].".to_string()
+    } else if h.verify_pending > 0 {
+        "Verify is already running.".to_string()
+    } else {
+        h.verify = vec![None; n];
+        h.verify_pending = n;
+        fx.push(Effect::RunVerify);
+        format!("Verifying: {n} assertion(s)…")
+    };
+    fx.notice(Notice::Flash(flash));
 }
 
 /// One assertion's result arrived.
 pub(super) fn on_verify(
-    state: &mut State,
+    h: &mut HealthPane,
+    plan: &Plan,
     check: usize,
     result: Result<String, String>,
     fx: &mut Out,
 ) {
-    let Some(cfg) = state.plan.verify.get(check) else {
+    let Some(cfg) = plan.verify.get(check) else {
         return;
     };
     let passed = match &result {
@@ -529,14 +523,14 @@ pub(super) fn on_verify(
         passed,
         error: result.as_ref().err().cloned(),
     }));
-    if let Some(slot) = state.health.verify.get_mut(check) {
+    if let Some(slot) = h.verify.get_mut(check) {
         *slot = Some(VerifyRow { result, passed });
     }
-    state.health.verify_pending = state.health.verify_pending.saturating_sub(1);
-    if state.health.verify_pending == 0 {
-        let rows = state.health.verify.iter().flatten();
+    h.verify_pending = h.verify_pending.saturating_sub(1);
+    if h.verify_pending == 0 {
+        let rows = h.verify.iter().flatten();
         let (ok, all) = rows.fold((0, 0), |(ok, all), r| (ok + usize::from(r.passed), all + 1));
-        state.flash = Some(format!("Verify: {ok} of {all} passed."));
+        fx.notice(Notice::Flash(format!("Verify: {ok} of {all} passed.")));
         fx.notice(Notice::VerifyResult);
     }
 }
