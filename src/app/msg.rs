@@ -36,11 +36,18 @@ pub struct Keypress {
     /// (the guard after a prompt appeared, and whether keys came faster than anyone types), never by when
     /// deckhand got round to the key.
     pub read: Option<Instant>,
+    /// Read in the wake-up right after deckhand itself did not run (stopped with SIGSTOP, or starved on a loaded
+    /// host): typed during the stall and read together, so its timing says nothing about a paste.
+    pub after_stall: bool,
 }
 
 impl From<KeyEvent> for Keypress {
     fn from(event: KeyEvent) -> Self {
-        Keypress { event, read: None }
+        Keypress {
+            event,
+            read: None,
+            after_stall: false,
+        }
     }
 }
 
@@ -57,11 +64,6 @@ pub enum Action {
     Runner(RunnerEvent),
     /// A frame showing the open modal reached the terminal (its guard starts now).
     ModalShown,
-    /// deckhand itself was not running from `since` until now (stopped with SIGSTOP, or starved on a loaded host):
-    /// the keys read next were typed during the stall and arrive together; they are not a paste.
-    Stalled {
-        since: Instant,
-    },
     /// A timer fired (only scheduled while something on screen changes with time).
     Tick,
     Signal(Signal),

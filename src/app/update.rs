@@ -27,7 +27,10 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
     let mut fx = Out::default();
     match action {
         Action::Key(key) if key.event.kind != KeyEventKind::Release => {
-            on_key(state, key.event, key.read.unwrap_or(now), &mut fx)
+            let burst = state
+                .typing
+                .is_burst(key.read.unwrap_or(now), key.after_stall);
+            on_key(state, key.event, key.read.unwrap_or(now), burst, &mut fx)
         }
         Action::Key(_) => {}
         Action::Paste(text) if state.release.signoff.is_some() && state.modal.is_none() => {
@@ -65,7 +68,6 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
             super::release::tick_monitor(state, &mut fx);
             state.dirty = true;
         }
-        Action::Stalled { .. } => state.typing.stalled(now),
         Action::ModalShown => {
             if let Some(m) = state.modal.as_mut() {
                 m.mark_shown(now);
@@ -103,18 +105,21 @@ pub(super) fn settle(state: &mut State, mut fx: Out) -> Vec<Effect> {
     effects
 }
 
+/// Routes every notice, depth first, each one's consequences put where it was raised (so a room's news lands in
+/// the journal where a direct call would have put it, e.g. before a quit journaled after it).
 fn route_all(state: &mut State, fx: &mut Out) {
-    while let Some(notice) = fx.next_notice() {
-        super::route::notice(state, notice, fx);
+    while let Some((notice, at)) = fx.next_notice() {
+        let mut routed = Out::default();
+        super::route::notice(state, notice, &mut routed);
+        fx.splice_at(at, routed);
     }
 }
 
 /// A key read at `read` reaches exactly one layer: the one [`super::layer`] names.
-fn on_key(state: &mut State, key: KeyEvent, read: Instant, fx: &mut Out) {
+fn on_key(state: &mut State, key: KeyEvent, read: Instant, burst: bool, fx: &mut Out) {
     if state.quit != super::QuitState::No {
         return;
     }
-    let burst = state.typing.is_burst(read);
     match super::layer(state) {
         Layer::Text | Layer::Prompt if state.modal.is_some() => {
             state.dirty = true;

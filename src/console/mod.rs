@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use crossterm::event::{Event as TermEvent, EventStream};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
@@ -29,9 +29,10 @@ const RUNNER_CHANNEL_CAPACITY: usize = 256;
 /// Runner messages taken per wake-up.
 const RUNNER_DRAIN: usize = 128;
 /// While a prompt is open the loop wakes this often, so that it can tell when it did not run (see [`Liveness`]).
-const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(50);
-/// A wake-up this much later than the heartbeat allows means deckhand itself was stopped or starved.
-const STALL_GAP: Duration = Duration::from_millis(250);
+const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(20);
+/// A wake-up this long after the previous one (the heartbeat asks for 20 ms) means deckhand itself was stopped or
+/// starved: two keys a person typed this far apart may have been read together. Faster than this, no one types.
+const STALL_GAP: Duration = Duration::from_millis(50);
 
 /// Exit code when another console already runs this plan in this environment.
 pub const EXIT_BUSY: i32 = 4;
@@ -113,11 +114,12 @@ async fn event_loop(
             let draw_at = (state.dirty && !state.terminal_lost).then(|| next_frame(last_draw));
             let tick_at = state.next_tick();
             let beat_at = alive.next_beat(state);
+            let mut read = None;
             tokio::select! {
                 _ = signals.hup.recv() => queue.push_back(Action::Signal(Signal::Hangup)),
                 _ = signals.term.recv() => queue.push_back(Action::Signal(Signal::Terminate)),
                 _ = signals.int.recv() => queue.push_back(Action::Signal(Signal::Interrupt)),
-                ev = events.next(), if !state.terminal_lost => queue.extend(terminal_action(ev)),
+                ev = events.next(), if !state.terminal_lost => read = Some(ev),
                 n = rx.recv_many(&mut batch, RUNNER_DRAIN) => {
                     if n > 0 {
                         queue.extend(batch.drain(..).map(Action::Runner));
@@ -127,10 +129,8 @@ async fn event_loop(
                 _ = sleep_until(draw_at) => {}
                 _ = sleep_until(beat_at) => {}
             }
-            // Noticed before the keys read in the same wake-up are judged: they were typed during the stall.
-            if let Some(stalled) = alive.woke(Instant::now()) {
-                queue.push_front(stalled);
-            }
+            let stalled = alive.woke(Instant::now());
+            read_terminal(&mut events, read, stalled, &mut queue);
         }
         while let Some(action) = queue.pop_front() {
             let effects = update(state, action, Instant::now());
@@ -162,11 +162,13 @@ impl Liveness {
         Some(last + HEARTBEAT_INTERVAL)
     }
 
-    /// The loop woke at `now`: a stall, if it slept far past its heartbeat.
-    fn woke(&mut self, now: Instant) -> Option<Action> {
-        let last = self.last?;
+    /// The loop woke at `now`: true after a stall (it slept far past its heartbeat).
+    fn woke(&mut self, now: Instant) -> bool {
+        let Some(last) = self.last else {
+            return false;
+        };
         self.last = Some(now);
-        (now.saturating_duration_since(last) > STALL_GAP).then_some(Action::Stalled { since: last })
+        now.saturating_duration_since(last) > STALL_GAP
     }
 }
 
@@ -233,11 +235,35 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-fn terminal_action(ev: Option<std::io::Result<TermEvent>>) -> Option<Action> {
+/// Queues what was read from the terminal in this wake-up. After a stall, every event already buffered is read
+/// now too, and all of them are marked as typed during the stall: they arrive together although a person typed
+/// them one by one, and deckhand's own pace must not split them into a run that looks like a paste.
+fn read_terminal(
+    events: &mut EventStream,
+    first: Option<Option<std::io::Result<TermEvent>>>,
+    stalled: bool,
+    queue: &mut VecDeque<Action>,
+) {
+    let mut closed = false;
+    if let Some(ev) = first {
+        closed = ev.is_none();
+        queue.extend(terminal_action(ev, stalled));
+    }
+    while stalled && !closed {
+        let Some(ev) = events.next().now_or_never() else {
+            break;
+        };
+        closed = ev.is_none();
+        queue.extend(terminal_action(ev, true));
+    }
+}
+
+fn terminal_action(ev: Option<std::io::Result<TermEvent>>, after_stall: bool) -> Option<Action> {
     match ev {
         Some(Ok(TermEvent::Key(k))) => Some(Action::Key(Keypress {
             event: k,
             read: Some(Instant::now()),
+            after_stall,
         })),
         Some(Ok(TermEvent::Paste(s))) => Some(Action::Paste(s)),
         Some(Ok(TermEvent::Resize(width, height))) => Some(Action::Resize { width, height }),

@@ -87,6 +87,16 @@ impl Harness {
         self.act(Action::Key(deckhand::app::Keypress {
             event: KeyEvent::new(code, KeyModifiers::NONE),
             read: Some(read),
+            after_stall: false,
+        }))
+    }
+
+    /// A key the event loop read, with the others typed meanwhile, in its first wake-up after deckhand stalled.
+    pub fn key_after_stall(&mut self, code: KeyCode) -> Vec<Effect> {
+        self.act(Action::Key(deckhand::app::Keypress {
+            event: KeyEvent::new(code, KeyModifiers::NONE),
+            read: Some(self.now),
+            after_stall: true,
         }))
     }
 
