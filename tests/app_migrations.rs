@@ -5,19 +5,18 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
+use common::ledger::{migration, snapshot};
 use common::*;
 use crossterm::event::KeyCode;
 use deckhand::app::{Action, DbWork, Effect, ModalKind, Operation, QuitState};
 use deckhand::journal::Event;
 use deckhand::migrate::error::StatementFailure;
 use deckhand::migrate::ledger::LedgerKey;
-use deckhand::migrate::status::{Entry, State as MState, Status};
-use deckhand::migrate::{Format, Key, Migration};
+use deckhand::migrate::status::State as MState;
 use deckhand::runner::RunnerEvent;
-use deckhand::runner::migrate::{ApplyOutcome, Resolve, ResolveRequest, Snapshot};
+use deckhand::runner::migrate::{ApplyOutcome, Resolve, ResolveRequest};
 
 const PLAN: &str = r#"
 [project]
@@ -35,46 +34,6 @@ migrations = "prisma/migrations"
 dir = "/var/backups/shop"
 "#;
 
-fn migration(name: &str) -> Migration {
-    Migration {
-        format: Format::Prisma,
-        key: Key::Prisma { name: name.into() },
-        name: name.into(),
-        path: PathBuf::from(format!("prisma/migrations/{name}/migration.sql")),
-        sql: "ALTER TABLE users ADD COLUMN x int;\n".into(),
-        statements: Vec::new(),
-        down: None,
-        no_transaction: None,
-    }
-}
-
-fn snapshot(states: &[(&str, MState)]) -> Snapshot {
-    Snapshot {
-        format: Format::Prisma,
-        migrations: states.iter().map(|(n, _)| migration(n)).collect(),
-        status: Status {
-            format: "prisma".into(),
-            target: "db.internal:5432/shop".into(),
-            entries: states
-                .iter()
-                .enumerate()
-                .map(|(i, (n, s))| Entry {
-                    name: n.to_string(),
-                    state: *s,
-                    local: Some(i),
-                    key: LedgerKey::Name(n.to_string()),
-                    applied_at: None,
-                    detail: None,
-                })
-                .collect(),
-            invalid_indexes: Vec::new(),
-        },
-        reports: vec![None; states.len()],
-        notes: Vec::new(),
-    }
-}
-
-/// What the app asks to apply after confirming these migrations (as built by `migration`).
 fn confirmed(names: &[&str]) -> Vec<deckhand::migrate::apply::Confirmed> {
     names
         .iter()

@@ -13,11 +13,9 @@ use common::*;
 use crossterm::event::KeyCode;
 use deckhand::app::{Action, Effect, Row, Signal, State};
 use deckhand::journal::{Event, Journal};
-use deckhand::migrate::ledger::LedgerKey;
-use deckhand::migrate::status::{Entry, State as MState, Status};
-use deckhand::migrate::{Format, Key, Migration};
+use deckhand::migrate::status::State as MState;
 use deckhand::runner::backup::BackupEvent;
-use deckhand::runner::migrate::{ApplyOutcome, Snapshot};
+use deckhand::runner::migrate::ApplyOutcome;
 use deckhand::runner::{PreflightResult, RunnerEvent, StepId, StepOutcome};
 
 const PLAN_PATH: &str = "/srv/shop/deckhand.toml";
@@ -56,43 +54,10 @@ url = "http://127.0.0.1:9/"
 
 const BACKUP: &str = "/var/backups/shop/shop-production-20261121T140300Z.dump";
 
-fn migration(name: &str) -> Migration {
-    Migration {
-        format: Format::Prisma,
-        key: Key::Prisma { name: name.into() },
-        name: name.into(),
-        path: format!("prisma/migrations/{name}/migration.sql").into(),
-        sql: "ALTER TABLE users ADD COLUMN x int;\n".into(),
-        statements: Vec::new(),
-        down: None,
-        no_transaction: None,
-    }
-}
-
 fn snapshot(states: &[(&str, MState)]) -> Action {
-    Action::Runner(RunnerEvent::Migrations(Ok(Snapshot {
-        format: Format::Prisma,
-        migrations: states.iter().map(|(n, _)| migration(n)).collect(),
-        status: Status {
-            format: "prisma".into(),
-            target: "db.internal:5432/shop".into(),
-            entries: states
-                .iter()
-                .enumerate()
-                .map(|(i, (n, s))| Entry {
-                    name: n.to_string(),
-                    state: *s,
-                    local: Some(i),
-                    key: LedgerKey::Name(n.to_string()),
-                    applied_at: None,
-                    detail: None,
-                })
-                .collect(),
-            invalid_indexes: Vec::new(),
-        },
-        reports: vec![None; states.len()],
-        notes: Vec::new(),
-    })))
+    Action::Runner(RunnerEvent::Migrations(Ok(common::ledger::snapshot(
+        states,
+    ))))
 }
 
 fn listed(verified: bool) -> Action {

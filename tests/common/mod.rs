@@ -163,6 +163,7 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
         .collect()
 }
 pub mod http;
+pub mod ledger;
 pub mod migrations;
 pub mod pg;
 pub mod pgbackup;

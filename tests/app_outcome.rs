@@ -1,0 +1,63 @@
+//! The outcome told truly (issue 14): what went wrong is reported as wrong, on screen (row, status line, logs pane),
+//! in the journal and the report — never as success.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+mod common;
+
+use common::ledger::snapshot;
+use common::*;
+use crossterm::event::KeyCode;
+use deckhand::app::release::{self, Stage};
+use deckhand::app::{Action, ModalKind};
+use deckhand::journal::Event;
+use deckhand::migrate::status::State as MState;
+use deckhand::runner::RunnerEvent;
+
+const PLAN: &str = r#"
+[project]
+name = "shop"
+environment = "staging"
+
+[database]
+url = "postgres://app@db.internal:5432/shop"
+migrations = "prisma/migrations"
+"#;
+
+/// Defect: a squashed history (ledger rows missing locally) made the dry-run refuse to run; the status line said
+/// "every pending migration ran; all rolled back", the logs pane said nothing.
+#[test]
+fn a_dry_run_that_never_ran_is_reported_as_failed_everywhere() {
+    let mut h = Harness::new(plan_from(PLAN));
+    h.act(Action::Runner(RunnerEvent::Migrations(Ok(snapshot(&[
+        ("20240101_init", MState::Applied),
+        ("20240201_orders", MState::Pending),
+    ])))));
+    h.key(KeyCode::Char('d'));
+    assert!(matches!(
+        h.state.modal.as_ref().map(|m| &m.kind),
+        Some(ModalKind::DryRunMigrations)
+    ));
+    h.settle();
+    h.char('y');
+    let why = "refusing to apply: 20231201_old is missing locally";
+    let fx = h.act(Action::Runner(RunnerEvent::Rehearsed(Err(why.into()))));
+    let flash = h.state.flash.clone().unwrap_or_default();
+    assert!(flash.contains("FAILED") && flash.contains(why), "{flash}");
+    assert!(!flash.contains("every pending migration ran"), "{flash}");
+    let logged = (0..h.state.logs.len())
+        .filter_map(|i| h.state.logs.get(i))
+        .any(|l| l.text.contains("dry-run FAILED") && l.text.contains(why));
+    assert!(logged, "the logs pane says it");
+    assert!(
+        journal_events(&fx).iter().any(|e| matches!(e,
+            Event::MigrationsDryRun { results } if results.iter().any(|r| r.contains("FAILED")))),
+        "{fx:?}"
+    );
+    let row = release::detail(&h.state, Stage::Migrate);
+    assert!(row.contains("FAILED"), "the migrate row: {row}");
+    assert!(
+        !h.state.tried_ok(),
+        "an apply still asks for a try or a reason"
+    );
+}
