@@ -303,10 +303,11 @@ impl State {
         if self.release.tried_spent {
             return false;
         }
-        let dry_run = self.db.rehearsal.as_ref().is_some_and(|r| {
-            r.iter()
-                .all(|x| !matches!(x, Rehearsal::Failed { .. } | Rehearsal::NotReached { .. }))
-        });
+        let dry_run = !self.db.dry_run_refused
+            && self.db.rehearsal.as_ref().is_some_and(|r| {
+                r.iter()
+                    .all(|x| !matches!(x, Rehearsal::Failed { .. } | Rehearsal::NotReached { .. }))
+            });
         let rehearsed = self.backup.rehearsal.as_ref().is_some_and(|r| {
             r.steps.iter().all(|s| {
                 !matches!(

@@ -45,6 +45,8 @@ pub struct DbPane {
     /// The last result, one line.
     pub last: Option<String>,
     pub rehearsal: Option<Vec<Rehearsal>>,
+    /// The latest dry-run was refused before it ran anything (a failed try, not a passing empty one).
+    pub dry_run_refused: bool,
     /// An apply failed in this run (the run's exit code is then 1).
     pub failed: bool,
     /// The resolve action under way and the migration it is for.
@@ -69,6 +71,7 @@ impl DbPane {
             last: None,
             rehearsal: None,
             failed: false,
+            dry_run_refused: false,
             resolving: None,
             destroy_confirmed: false,
         }
@@ -440,19 +443,29 @@ pub(super) fn on_rehearsed(
 ) {
     end_db_work(state);
     state.release.tried_spent = false;
-    let lines = match &result {
+    let lines: Vec<String> = match &result {
         Ok(results) => results.iter().map(rehearsal_line).collect(),
-        Err(e) => vec![format!("dry-run failed: {e}")],
+        // It never ran: that is a failed try, not an empty one.
+        Err(e) => vec![format!("dry-run FAILED: {e}")],
     };
     fx.push(Effect::Journal(Event::MigrationsDryRun {
         results: lines.clone(),
     }));
-    state.flash = lines
-        .iter()
-        .find(|l| l.contains("FAILED"))
-        .cloned()
-        .or_else(|| Some("Dry-run: every pending migration ran; all rolled back.".into()));
-    state.db.rehearsal = result.ok();
+    for line in &lines {
+        state.note(format!("dry-run: {line}"));
+    }
+    let failed = lines.iter().find(|l| l.contains("FAILED")).cloned();
+    state.flash = Some(match &failed {
+        Some(f) if result.is_err() => f.replacen("dry-run", "Dry-run", 1),
+        Some(f) => format!("Dry-run: {f}"),
+        None => "Dry-run: every pending migration ran; all rolled back.".into(),
+    });
+    if failed.is_some() {
+        state.db.last = failed;
+    }
+    // A refused dry-run is a failed try: the migrate row and the apply's gate say so.
+    state.db.dry_run_refused = result.is_err();
+    state.db.rehearsal = Some(result.unwrap_or_default());
 }
 
 /// `850 ms`, `12.4 s`, `3:05`.
