@@ -61,3 +61,48 @@ fn a_dry_run_that_never_ran_is_reported_as_failed_everywhere() {
         "an apply still asks for a try or a reason"
     );
 }
+
+/// Defect: a phase that succeeded in the run this one resumed showed "ok in" with no duration.
+#[test]
+fn a_resumed_phase_shows_how_long_it_took() {
+    let plan = plan_from(
+        "[project]\nname = \"shop\"\nenvironment = \"staging\"\n\n\
+         [[phase]]\nname = \"Deploy\"\nsteps = [{ run = \"./deploy.sh\" }]\n",
+    );
+    let mut h = Harness::new(plan);
+    let events = vec![
+        Event::PhaseStarted {
+            phase: "Deploy".into(),
+            destructive: false,
+        },
+        Event::StepFinished {
+            phase: "Deploy".into(),
+            step: 1,
+            destructive: false,
+            outcome: deckhand::journal::StepResult::Exited,
+            exit_code: Some(0),
+            signal: None,
+            detail: String::new(),
+            duration_ms: 2_500,
+        },
+        Event::PhaseFinished {
+            phase: "Deploy".into(),
+            destructive: false,
+            result: deckhand::journal::PhaseResult::Succeeded,
+            duration_ms: 3_000,
+        },
+    ];
+    deckhand::app::restore(&mut h.state, "run-1", &events);
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    t.draw(|f| deckhand::views::render(f, &h.state)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let text: String = (0..buf.area.height)
+        .map(|y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect::<String>()
+                + "\n"
+        })
+        .collect();
+    assert!(text.contains("ok in 0:03"), "{text}");
+}

@@ -123,8 +123,14 @@ fn replay_phases(state: &mut State, ev: &Event, seen: &mut Replay) -> bool {
                 state.phases[p].status = PhaseStatus::Interrupted;
             }
         }
-        Event::PhaseFinished { phase, result, .. } => {
+        Event::PhaseFinished {
+            phase,
+            result,
+            duration_ms,
+            ..
+        } => {
             if let Some(p) = phase_index(state, phase) {
+                state.phases[p].duration = Some(Duration::from_millis(*duration_ms));
                 state.phases[p].status = match result {
                     PhaseResult::Succeeded => PhaseStatus::Succeeded,
                     PhaseResult::Failed => PhaseStatus::Failed,

@@ -81,7 +81,10 @@ fn lock_text(key: &i64, waited: &Duration, holders: &[LockHolder]) -> String {
     };
     format!(
         "another migration holds the advisory lock {key}: waited {}; held by {who}",
-        humantime::format_duration(*waited)
+        // A measured wait, told to the millisecond (not `10s 72ms 42us 554ns`).
+        humantime::format_duration(Duration::from_millis(
+            u64::try_from(waited.as_millis()).unwrap_or(u64::MAX)
+        ))
     )
 }
 
@@ -130,5 +133,21 @@ pub fn describe_db_error(e: &sqlx::Error) -> (String, Option<String>, Option<usi
             (text, code, position)
         }
         other => (other.to_string(), None, None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_wait_reads_in_milliseconds() {
+        let e = MigrateError::LockTimeout {
+            key: 72707369,
+            waited: Duration::new(10, 72_042_554),
+            holders: Vec::new(),
+        };
+        let text = e.to_string();
+        assert!(text.contains("waited 10s 72ms;"), "{text}");
     }
 }

@@ -179,14 +179,17 @@ fn phase_detail(state: &State, p: usize) -> String {
             format!("step {}/{n} running {clock}", step + 1)
         }
         status => {
-            let took = run.duration.map(format_clock).unwrap_or_default();
             let last = run.steps.iter().rev().find_map(|s| s.outcome.as_ref());
             let what = match (status, last) {
                 (PhaseStatus::Failed, Some(o)) => crate::app::outcome_text(o),
                 (PhaseStatus::Succeeded, _) => "ok".to_string(),
                 _ => format!("{status:?}").to_lowercase(),
             };
-            format!("{what} in {took}")
+            // A phase finished by an earlier run without a recorded duration says only how it ended.
+            match run.duration {
+                Some(d) => format!("{what} in {}", format_clock(d)),
+                None => what,
+            }
         }
     }
 }
