@@ -101,6 +101,10 @@ fn start_screen_160x48_shows_all_four_panes() {
     }
     assert!(screen.contains("No database configured"));
     assert!(screen.contains("No health checks configured"));
+    // Empty panes say how to add what they lack, never that a feature is missing from deckhand.
+    assert!(!screen.contains("not built into"), "{screen}");
+    assert!(screen.contains("Add [database]"), "{screen}");
+    assert!(screen.contains("Add [[health]]"), "{screen}");
     insta::assert_snapshot!(t.backend());
 }
 

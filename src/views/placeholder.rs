@@ -1,4 +1,5 @@
-//! The migration preview and health panes, which say plainly that nothing is configured for them yet.
+//! The migration preview and health panes when the plan has nothing for them: what is missing, and how to add it
+//! (the plan table and the README section).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -13,8 +14,9 @@ pub fn migrations(frame: &mut Frame, area: Rect, block: Block<'static>) {
         Line::from("No database configured."),
         Line::from(""),
         Line::styled(
-            "This plan has no [database] section, so there are no migrations to preview. Migration support \
-             (Prisma, sqlx, Drizzle, plain SQL) is not built into this version yet.",
+            "This plan has no [database] section, so there are no migrations to preview. Add [database] with \
+             a url and a migrations folder (Prisma, sqlx, Drizzle or plain SQL): README, Plan format and \
+             Migrations.",
             Style::new().fg(theme::MUTED),
         ),
     ];
@@ -29,8 +31,8 @@ pub fn health(frame: &mut Frame, area: Rect, block: Block<'static>) {
         Line::from("No health checks configured."),
         Line::from(""),
         Line::styled(
-            "This plan has no [[health]] checks. Health probes, latency baselines and alerts are not built \
-             into this version yet.",
+            "This plan has no [[health]] checks. Add [[health]] with a name and a url to probe it, keep a latency \
+             baseline and raise alerts during the release: README, Health checks.",
             Style::new().fg(theme::MUTED),
         ),
     ];
