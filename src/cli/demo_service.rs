@@ -117,10 +117,22 @@ pub fn stop(dir: &Path) {
         return;
     }
     let deadline = std::time::Instant::now() + START_WAIT;
-    while std::time::Instant::now() < deadline && kill(pid, None).is_ok() {
+    while std::time::Instant::now() < deadline && !gone(pid) {
         std::thread::sleep(POLL);
     }
     let _ = std::fs::remove_file(dir.join(PID_FILE));
+}
+
+/// Whether the process has ended. When it is this process's own child (the instance `deckhand demo` started) it is
+/// reaped here: an ended child nobody waits for stays a zombie, which still answers `kill(pid, 0)`.
+fn gone(pid: nix::unistd::Pid) -> bool {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) => false,
+        Ok(_) => true,
+        // Not our child: ask the kernel whether it still exists.
+        Err(_) => nix::sys::signal::kill(pid, None).is_err(),
+    }
 }
 
 /// Serves until killed.
@@ -236,5 +248,28 @@ async fn write_logs(path: PathBuf, version: String, error_percent: u32) {
             // The demo folder is gone (the demo was started afresh): nothing left to serve.
             std::process::exit(0);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Defect: quitting the demo took 5 s: the service it started is its own child, and `stop` waited for a
+    /// process that had ended but that nobody reaped (a zombie still answers `kill(pid, 0)`).
+    #[test]
+    fn stop_reaps_its_own_child_instead_of_waiting_for_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        std::fs::write(dir.path().join(PID_FILE), child.id().to_string()).unwrap();
+        stop(dir.path());
+        assert!(
+            child.try_wait().is_err(),
+            "stop reaped the service it stopped (it is no longer there to wait for)"
+        );
+        assert!(!dir.path().join(PID_FILE).exists());
     }
 }
