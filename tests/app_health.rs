@@ -307,11 +307,19 @@ fn error_ratio_over_the_window_alerts_once_per_episode_and_clears() {
     // Still alarming: no second alert.
     let fx = feed(&mut h, down(100));
     assert!(alerts(&fx).is_empty());
-    // Seven good probes later the failures have left the 1m window: the episode ends.
+    // Seven good probes later the failures have left the 1m window (0% from then on); the episode ends only once
+    // the window has stayed calm for a whole minute more.
     let mut fx = Vec::new();
-    for _ in 0..7 {
+    for _ in 0..12 {
         fx.extend(feed(&mut h, up(100)));
     }
+    assert!(
+        !journal_events(&fx).contains(&Event::HealthAlertCleared {
+            check: "api".into()
+        }),
+        "{fx:?}"
+    );
+    let fx = feed(&mut h, up(100));
     assert!(
         journal_events(&fx).contains(&Event::HealthAlertCleared {
             check: "api".into()
@@ -350,7 +358,7 @@ fn latency_over_the_factor_of_the_baseline_alerts() {
     let got = alerts(&fx);
     assert_eq!(got.len(), 1, "{fx:?}");
     assert!(
-        got[0].contains("latency 250ms > 2x baseline 100ms"),
+        got[0].contains("latency 250ms > 200ms (2x baseline 100ms)"),
         "{got:?}"
     );
 }
@@ -380,8 +388,9 @@ fn acknowledging_the_alerts_is_journaled_and_runs_nothing() {
             .contains("acknowledged (journaled)")
     );
 
-    // Another episode; the overlay closed with Esc journals nothing and keeps the alert queued.
-    for _ in 0..7 {
+    // Another episode (after a whole calm window); the overlay closed with Esc journals nothing and keeps the
+    // alert queued.
+    for _ in 0..13 {
         feed(&mut h, up(100));
     }
     for _ in 0..3 {

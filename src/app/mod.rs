@@ -27,8 +27,9 @@ mod update;
 pub use backup::{BackupPane, restore_choice, step_line};
 pub use busy::{BackupWork, DbWork, Operation, RollbackWork};
 pub use health::{
-    CheckRun, HealthPane, HealthState, MAX_SAMPLES, MIN_ALERT_SAMPLES, ROLLBACK_NOTE, SPARK_POINTS,
-    Sample, Stats, VerifyRow, alert_name, alert_reason, baseline_text, verify_passes,
+    CLEAR_SHARE, CheckRun, HealthPane, HealthState, LATENCY_NOISE, MAX_SAMPLES, MIN_ALERT_SAMPLES,
+    ROLLBACK_NOTE, SPARK_POINTS, Sample, Stats, VerifyRow, alert_name, alert_reason, baseline_text,
+    verify_passes,
 };
 pub use input::keys::{Command, alert_bindings, bindings, hints};
 pub use input::{Layer, TextField, layer};

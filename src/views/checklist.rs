@@ -267,7 +267,7 @@ fn stage_lines(state: &State, stage: Stage, width: usize) -> Vec<Line<'static>> 
 }
 
 /// Word-wraps `text` to `width` columns (long words are cut), at least one line.
-fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(super) fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(8);
     let mut out: Vec<String> = Vec::new();
     let mut line = String::new();

@@ -56,9 +56,7 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         let name = crate::app::alert_name(state, i);
         spans.push(Span::styled(
             format!("  ALERT {}: {}", safe(&name), safe(why)),
-            Style::new()
-                .fg(theme::DANGER)
-                .add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            super::alert_style(),
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

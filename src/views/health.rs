@@ -1,6 +1,7 @@
-//! The health pane: per `[[health]]` check its state (healthy green, unhealthy red, no data yellow), last latency,
-//! a sparkline of recent latencies, the error rate over its window and its baseline; `insecure` as a red warning;
-//! then the `[[verify]]` assertions with pass or fail and the value. Scrolls (j/k) when taller than the pane.
+//! The health pane: per `[[health]]` check its state (healthy green, unhealthy red, no data yellow; ALERT as the
+//! header shows it while its alert is up, never "healthy" beside it), last latency, a sparkline of recent latencies,
+//! the error rate over its window and its baseline; `insecure` as a red warning; a `[[logs]]` source whose alert is
+//! up; then the `[[verify]]` assertions with pass or fail and the value. Scrolls (j/k) when taller than the pane.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -17,15 +18,17 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 const SPARK_WIDTH: usize = 30;
 
 pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
-    if state.plan.health.is_empty() && state.plan.verify.is_empty() {
+    let inner_width = usize::from(area.width.saturating_sub(2));
+    let log_alerts = log_alert_lines(state, inner_width);
+    if state.plan.health.is_empty() && state.plan.verify.is_empty() && log_alerts.is_empty() {
         super::placeholder::health(frame, area, block);
         return;
     }
-    let inner_width = usize::from(area.width.saturating_sub(2));
     let mut lines = Vec::new();
     for (cfg, run) in state.plan.health.iter().zip(&state.health.checks) {
         lines.extend(check_lines(state, cfg, run, inner_width));
     }
+    lines.extend(log_alerts);
     if !state.plan.health.is_empty() && !state.health.frozen {
         lines.push(Line::styled(
             "baseline: sampling until the first destructive action",
@@ -71,20 +74,23 @@ fn check_lines(
         Some(r) => format!("err {:.0}%", r * 100.0),
         None => "err -".to_string(),
     };
-    let head = vec![
-        Span::styled(
-            format!("{} ", safe(&cfg.name)),
-            Style::new().add_modifier(Modifier::BOLD),
-        ),
-        Span::styled(run.state.label().to_string(), state_style(run.state)),
-        Span::raw(format!("  {last}  {errors}")),
-    ];
+    let mut head = vec![Span::styled(
+        format!("{} ", safe(&cfg.name)),
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    // An alert that is up outranks what the probes say: never "healthy" beside the header's ALERT.
+    if run.alert.is_some() {
+        head.push(Span::styled("ALERT", super::alert_style()));
+    }
+    if run.alert.is_none() || run.state.failing() {
+        let gap = if run.alert.is_some() { " " } else { "" };
+        head.push(Span::raw(gap));
+        head.push(Span::styled(run.state.label(), state_style(run.state)));
+    }
+    head.push(Span::raw(format!("  {last}  {errors}")));
     let mut lines = vec![Line::from(head)];
     if let Some(why) = &run.alert {
-        lines.push(Line::styled(
-            format!("  ALERT {}", safe(why)),
-            Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
-        ));
+        lines.extend(alert_why(why, width));
     }
     let spark = sparkline(run, width.saturating_sub(4).min(SPARK_WIDTH));
     lines.push(Line::from(vec![
@@ -109,6 +115,33 @@ fn check_lines(
             "  ! insecure: TLS certificate not checked",
             Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
         ));
+    }
+    lines
+}
+
+/// Why an alert is up, under the line that says ALERT, wrapped to the pane's `width` (it is the one line that
+/// says what is wrong; the header cuts it).
+fn alert_why(why: &str, width: usize) -> Vec<Line<'static>> {
+    let style = Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD);
+    (super::checklist::wrap(&safe(why), width.saturating_sub(2)).into_iter())
+        .map(|part| Line::styled(format!("  {part}"), style))
+        .collect()
+}
+
+/// Each `[[logs]]` source whose error-rate alert is up, as the header names it.
+fn log_alert_lines(state: &State, width: usize) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    for (src, why) in state.plan.logs.iter().zip(&state.health.log_alerts) {
+        if let Some(why) = why {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("logs {} ", safe(&src.name)),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::styled("ALERT", super::alert_style()),
+            ]));
+            lines.extend(alert_why(why, width));
+        }
     }
     lines
 }

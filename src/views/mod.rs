@@ -170,6 +170,13 @@ fn safe(s: &str) -> Cow<'_, str> {
     crate::sanitize::sanitize_str(s)
 }
 
+/// Style for an alert that is up: the same in the header and on its line in the health pane.
+pub fn alert_style() -> Style {
+    Style::new()
+        .fg(theme::DANGER)
+        .add_modifier(Modifier::BOLD | Modifier::REVERSED)
+}
+
 /// Style for the environment badge: production is white on red.
 pub fn environment_style(production: bool) -> Style {
     if production {

@@ -1,7 +1,9 @@
 //! A `[[logs]]` source's error rate feeds the same alerting as the health checks: once the baselines are frozen
 //! (the first destructive action started), a share of error lines over the source's `window` above its
-//! `error_rate` raises an alert — journaled, in the header, offering the rollback — and it clears when it falls.
+//! `error_rate` raises an alert — journaled, in the header, offering the rollback — and it clears once the share
+//! has stayed at or under [`CLEAR_SHARE`](super::CLEAR_SHARE) of `error_rate` for a whole `window`.
 
+use super::alerts::{CLEAR_SHARE, Reading, apart};
 use super::{Ctx, HealthPane};
 use crate::app::out::Out;
 
@@ -24,17 +26,17 @@ pub(in crate::app) fn on_lines(
         return;
     };
     let (rate, lines) = counted.unwrap_or((0.0, 0));
-    if lines < MIN_ALERT_LINES {
-        return;
-    }
-    let why = (rate > cfg.error_rate).then(|| {
-        format!(
-            "errors {:.0}% of {lines} lines over {} > {:.0}%",
-            rate * 100.0,
-            humantime::format_duration(cfg.window),
-            cfg.error_rate * 100.0
-        )
-    });
+    let reading = if lines < MIN_ALERT_LINES {
+        Reading::Unknown
+    } else if rate > cfg.error_rate {
+        let (r, t, _) = apart(rate * 100.0, cfg.error_rate * 100.0);
+        let over = humantime::format_duration(cfg.window);
+        Reading::Over(format!("errors {r}% of {lines} lines over {over} > {t}%"))
+    } else if rate > cfg.error_rate * CLEAR_SHARE {
+        Reading::Near
+    } else {
+        Reading::Calm
+    };
     let index = cx.plan.health.len() + source;
-    super::set_alert(h, cx, index, why, fx);
+    super::set_alert(h, cx, index, reading, cfg.window, fx);
 }

@@ -1,7 +1,8 @@
 //! Health checks and verify assertions inside `update`: each probe moves a check's consecutive counters and its
 //! sliding window; the baseline (median and p95 latency, errors) is frozen when the first destructive action
 //! starts; after that, latency over a factor of the baseline or an error ratio over the threshold raises an alert
-//! (journaled once per episode, shown in the header and the health pane at once). An alert is a notification,
+//! (journaled once per episode, shown in the header and the health pane at once), which clears only after a
+//! whole window of calm (see [`alerts`]). An alert is a notification,
 //! never a prompt: while the release is live it waits in a queue until the operator acknowledges it (`A`), and
 //! it never takes a key typed for anything else. No data is inconclusive, never healthy. Timestamps come from
 //! the router's `now`, so tests drive the clock. The room owns its [`HealthPane`] and reads the rest only through a
@@ -11,7 +12,11 @@ use crate::app::out::Out;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+mod alerts;
 pub(super) mod log_alerts;
+
+use alerts::set_alert;
+pub use alerts::{CLEAR_SHARE, LATENCY_NOISE, alert_name, alert_reason};
 
 use super::msg::{Effect, Notice};
 use super::state::State;
@@ -177,6 +182,9 @@ pub struct HealthPane {
     queue: Vec<QueuedAlert>,
     /// Per `[[logs]]` source, its error-rate alert. Alert indexes past the checks are log sources.
     pub log_alerts: Vec<Option<String>>,
+    /// Per alert index, while its alert is up: since when every reading has been calm (at or under
+    /// [`CLEAR_SHARE`] of its threshold); it clears once that lasted a whole window.
+    calm_since: Vec<Option<Instant>>,
 }
 
 impl HealthPane {
@@ -185,6 +193,7 @@ impl HealthPane {
             checks: vec![CheckRun::default(); plan.health.len()],
             verify: vec![None; plan.verify.len()],
             log_alerts: vec![None; plan.logs.len()],
+            calm_since: vec![None; plan.health.len() + plan.logs.len()],
             ..Default::default()
         }
     }
@@ -295,46 +304,7 @@ fn record(run: &mut CheckRun, cfg: &HealthCheck, probe: Probe, now: Instant, fro
     };
 }
 
-/// A latency rise smaller than this is noise, whatever the factor (an answer on loopback going from 1 ms to 3 ms
-/// has not slowed down the service).
-pub const LATENCY_NOISE: Duration = Duration::from_millis(20);
-
-/// Why the window is alarming compared with the baseline, if it is: latency above `latency_factor` × the baseline
-/// (and at least [`LATENCY_NOISE`] above it), or errors above `error_rate`.
-pub fn alert_reason(cfg: &HealthCheck, baseline: &Stats, window: &Stats) -> Option<String> {
-    if window.answered < MIN_ALERT_SAMPLES {
-        return None;
-    }
-    let f = cfg.latency_factor;
-    for (label, now, base) in [
-        ("median", window.median, baseline.median),
-        ("p95", window.p95, baseline.p95),
-    ] {
-        if let (Some(now), Some(base)) = (now, base)
-            && now > base.mul_f64(f)
-            && now.saturating_sub(base) >= LATENCY_NOISE
-        {
-            return Some(format!(
-                "{label} latency {}ms > {f}x baseline {}ms",
-                ms(now),
-                ms(base)
-            ));
-        }
-    }
-    if let Some(r) = window.error_ratio()
-        && r > cfg.error_rate
-    {
-        return Some(format!(
-            "errors {:.0}% over {} > {:.0}%",
-            r * 100.0,
-            humantime::format_duration(cfg.window),
-            cfg.error_rate * 100.0
-        ));
-    }
-    None
-}
-
-/// A probe arrived.
+/// A probe arrived: it moves the check's record, then (once the baselines are frozen) its alert.
 pub(super) fn on_probe(h: &mut HealthPane, cx: &Ctx, check: usize, probe: Probe, fx: &mut Out) {
     let Some(cfg) = cx.plan.health.get(check) else {
         return;
@@ -347,83 +317,8 @@ pub(super) fn on_probe(h: &mut HealthPane, cx: &Ctx, check: usize, probe: Probe,
     let Some(baseline) = run.baseline.as_ref().filter(|_| frozen) else {
         return;
     };
-    let window = run.window(cx.now, cfg.window);
-    // Too few answers to judge (the service stopped answering, say): an alert stays up, never "cleared".
-    if window.answered < MIN_ALERT_SAMPLES {
-        return;
-    }
-    let why = alert_reason(cfg, baseline, &window);
-    set_alert(h, cx, check, why, fx);
-}
-
-/// What alert `i` is about: a check's name, or `logs <source>`.
-pub fn alert_name(state: &State, i: usize) -> String {
-    match state.plan.health.get(i) {
-        Some(c) => c.name.clone(),
-        None => state
-            .plan
-            .logs
-            .get(i - state.plan.health.len())
-            .map_or_else(|| "?".into(), |l| format!("logs {}", l.name)),
-    }
-}
-
-/// Raises (journaled, shown, queued while the release is live) or clears alert `i` as `why` says; nothing when it
-/// does not change.
-pub(super) fn set_alert(h: &mut HealthPane, cx: &Ctx, i: usize, why: Option<String>, fx: &mut Out) {
-    let checks = h.checks.len();
-    let slot = match h.checks.get_mut(i) {
-        Some(run) => &mut run.alert,
-        None => match h.log_alerts.get_mut(i - checks) {
-            Some(a) => a,
-            None => return,
-        },
-    };
-    let name = alert_name_of(cx.plan, i);
-    match (why, slot.is_some()) {
-        (Some(why), false) => {
-            *slot = Some(why.clone());
-            fx.push(Effect::Journal(Event::HealthAlert {
-                check: name.clone(),
-                why: why.clone(),
-            }));
-            fx.notice(Notice::Note(format!("health alert: {name}: {why}")));
-            fx.notice(Notice::AlertRaised {
-                name: name.clone(),
-                why: why.clone(),
-            });
-            if cx.live {
-                h.queue.push(QueuedAlert {
-                    index: i,
-                    name,
-                    why,
-                    at: cx.now,
-                    cleared: false,
-                });
-            }
-        }
-        (None, true) => {
-            *slot = None;
-            fx.push(Effect::Journal(Event::HealthAlertCleared {
-                check: name.clone(),
-            }));
-            fx.notice(Notice::Note(format!("health alert cleared: {name}")));
-            for queued in h.queue.iter_mut().filter(|a| a.index == i) {
-                queued.cleared = true;
-            }
-        }
-        _ => {}
-    }
-}
-
-fn alert_name_of(plan: &Plan, i: usize) -> String {
-    match plan.health.get(i) {
-        Some(c) => c.name.clone(),
-        None => plan
-            .logs
-            .get(i - plan.health.len())
-            .map_or_else(|| "?".into(), |l| format!("logs {}", l.name)),
-    }
+    let reading = alerts::check_reading(cfg, baseline, &run.window(cx.now, cfg.window));
+    set_alert(h, cx, check, reading, cfg.window, fx);
 }
 
 /// What a rollback answer does when the plan has nothing to roll back with.
