@@ -106,3 +106,45 @@ fn a_resumed_phase_shows_how_long_it_took() {
         .collect();
     assert!(text.contains("ok in 0:03"), "{text}");
 }
+
+/// Defect: quitting while the monitor window runs in production asked nothing. Must work: quitting mid-monitor or
+/// before sign-off in production (once the release has changed something) asks first; declining keeps the run.
+#[test]
+fn quitting_production_before_sign_off_asks_first() {
+    let mut h = Harness::new(production_plan());
+    // Nothing changed yet: q quits at once.
+    let mut idle = Harness::new(production_plan());
+    idle.char('q');
+    assert_eq!(idle.state.quit, deckhand::app::QuitState::Done);
+    // The destructive deploy ran.
+    h.tick_all();
+    h.select_phase(1);
+    h.key(KeyCode::Enter);
+    h.settle();
+    h.type_text("production");
+    h.key(KeyCode::Enter);
+    for step in 0..2 {
+        h.act(Action::Runner(RunnerEvent::StepFinished {
+            id: deckhand::runner::StepId { phase: 1, step },
+            outcome: deckhand::runner::StepOutcome::Exited(0),
+            duration: std::time::Duration::from_secs(1),
+        }));
+    }
+    assert_eq!(h.state.op, None);
+    h.char('q');
+    let m = h.state.modal.as_ref().expect("a quit prompt");
+    assert_eq!(m.kind, ModalKind::Quit);
+    assert!(m.title.contains("before sign-off"), "{}", m.title);
+    h.settle();
+    h.key(KeyCode::Esc);
+    assert_eq!(
+        h.state.quit,
+        deckhand::app::QuitState::No,
+        "declined: the run goes on"
+    );
+    h.char('q');
+    h.settle();
+    let fx = h.char('y');
+    assert_eq!(h.state.quit, deckhand::app::QuitState::Done);
+    assert!(fx.contains(&deckhand::app::Effect::Quit));
+}

@@ -41,6 +41,7 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Out) {
         return;
     }
     match state.running() {
+        None if unsigned_production(state) => ask_before_sign_off(state, fx),
         None => finish(state, "operator quit", fx),
         Some(id) => {
             let mut m = Modal::new(ModalKind::Quit, "Quit while a step runs", Expect::Yes);
@@ -57,6 +58,32 @@ pub(super) fn request_quit(state: &mut State, fx: &mut Out) {
             state.ask(m, fx);
         }
     }
+}
+
+/// In production, once the release has changed something (the first destructive action started) and before it
+/// is signed off — the monitor window included — quitting asks first.
+fn unsigned_production(state: &State) -> bool {
+    state.plan.project.is_production() && state.health.frozen && state.release.signed.is_none()
+}
+
+fn ask_before_sign_off(state: &mut State, fx: &mut Out) {
+    let monitoring = (state.release.monitor.as_ref()).is_some_and(|m| m.result.is_none());
+    let title = if monitoring {
+        "Quit while the monitor window runs (before sign-off)"
+    } else {
+        "Quit before sign-off"
+    };
+    let mut m = Modal::new(ModalKind::Quit, title, Expect::Yes);
+    m.body.push((
+        "Release".into(),
+        "changed production and is not signed off: nobody has said it is good".into(),
+    ));
+    m.body.push((
+        "Quitting".into(),
+        "ends this console; starting it again on this plan resumes the run from its journal".into(),
+    ));
+    m.danger = true;
+    state.ask(m, fx);
 }
 
 /// SIGTERM and SIGINT end the run: the running step is cancelled first, then deckhand quits. SIGHUP is a hang-up.
