@@ -63,7 +63,11 @@ fn keys_typed_while_deckhand_is_stopped_still_confirm() {
         "{}",
         app.contents()
     );
+    // Production, changed, not signed off: quitting asks first.
     app.send("q");
+    app.wait_for("Quit before sign-off");
+    app.wait_prompt_ready();
+    app.send("y");
     assert_eq!(app.wait_exit(), 0);
     app.assert_restored();
 }

@@ -115,11 +115,14 @@ async fn event_loop(
             let tick_at = state.next_tick();
             let beat_at = alive.next_beat(state);
             let mut read = None;
+            // Biased: keys waiting in the terminal are always taken first, so a wake-up that reads none means the
+            // typed input has been read up to now (what `Liveness` needs to know a stall is over).
             tokio::select! {
+                biased;
+                ev = events.next(), if !state.terminal_lost => read = Some(ev),
                 _ = signals.hup.recv() => queue.push_back(Action::Signal(Signal::Hangup)),
                 _ = signals.term.recv() => queue.push_back(Action::Signal(Signal::Terminate)),
                 _ = signals.int.recv() => queue.push_back(Action::Signal(Signal::Interrupt)),
-                ev = events.next(), if !state.terminal_lost => read = Some(ev),
                 n = rx.recv_many(&mut batch, RUNNER_DRAIN) => {
                     if n > 0 {
                         queue.extend(batch.drain(..).map(Action::Runner));
@@ -129,7 +132,7 @@ async fn event_loop(
                 _ = sleep_until(draw_at) => {}
                 _ = sleep_until(beat_at) => {}
             }
-            let stalled = alive.woke(Instant::now());
+            let stalled = alive.woke(Instant::now(), read.is_some());
             read_terminal(&mut events, read, stalled, &mut queue);
         }
         while let Some(action) = queue.pop_front() {
@@ -144,11 +147,15 @@ async fn event_loop(
 
 /// Tells a stall of deckhand itself (SIGSTOP, a starved host) from an idle wait: while a prompt is open the loop
 /// wakes every [`HEARTBEAT_INTERVAL`], so a wake-up much later than that means the process did not run, and the
-/// keys read next were typed meanwhile (they arrive together, yet they are typing, not a paste).
+/// keys read next were typed meanwhile (they arrive together, yet they are typing, not a paste). Every key read
+/// until the loop has caught up with the terminal — a wake-up that finds no key waiting — counts as typed during
+/// the stall, whatever deckhand's own pace of reading them.
 #[derive(Default)]
 struct Liveness {
     /// The last wake-up while the heartbeat ran.
     last: Option<Instant>,
+    /// A stall was noticed and the keys typed during it may not all have been read yet.
+    catching_up: bool,
 }
 
 impl Liveness {
@@ -162,13 +169,20 @@ impl Liveness {
         Some(last + HEARTBEAT_INTERVAL)
     }
 
-    /// The loop woke at `now`: true after a stall (it slept far past its heartbeat).
-    fn woke(&mut self, now: Instant) -> bool {
+    /// The loop woke at `now`, with a key read or not: true while the keys read are ones typed during a stall
+    /// (it slept far past its heartbeat, and has not yet found the terminal without a key waiting).
+    fn woke(&mut self, now: Instant, key_read: bool) -> bool {
         let Some(last) = self.last else {
+            self.catching_up = false;
             return false;
         };
         self.last = Some(now);
-        now.saturating_duration_since(last) > STALL_GAP
+        if now.saturating_duration_since(last) > STALL_GAP {
+            self.catching_up = true;
+        } else if !key_read {
+            self.catching_up = false;
+        }
+        self.catching_up
     }
 }
 
