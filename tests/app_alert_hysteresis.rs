@@ -14,8 +14,6 @@ use crossterm::event::KeyCode;
 use deckhand::app::{Action, Effect, Stats, alert_reason};
 use deckhand::journal::Event;
 use deckhand::runner::{Level, Probe, RunnerEvent, SourceLine};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
@@ -284,20 +282,6 @@ fn a_check_reading_just_over_its_threshold_reads_truly() {
     );
 }
 
-fn screen(h: &Harness) -> (String, Buffer) {
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| deckhand::views::render(f, &h.state)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut text = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            text.push_str(buf[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    (text, buf)
-}
-
 /// The cell where `needle` first shows on row `y` (from column `from`).
 fn cell_at<'a>(
     buf: &'a Buffer,
@@ -333,7 +317,7 @@ fn the_health_pane_shows_the_alert_the_header_shows_on_a_check_that_still_answer
     }
     assert!(h.state.health.checks[0].alert.is_some());
     h.key(KeyCode::Char('4'));
-    let (text, buf) = screen(&h);
+    let (text, buf) = h.screen();
     let header = text.lines().next().unwrap();
     assert!(header.contains("ALERT api: median"), "{header}");
     // The probes still answer (the consecutive counters say healthy), but the pane must not call it healthy
@@ -361,7 +345,7 @@ fn the_health_pane_shows_a_log_source_alert_the_header_shows() {
     }
     h.act(lines(0, 40, 5));
     h.key(KeyCode::Char('4'));
-    let (text, buf) = screen(&h);
+    let (text, buf) = h.screen();
     let header = text.lines().next().unwrap();
     assert!(header.contains("ALERT logs web:"), "{header}");
     let y = pane_row(&text, "logs web ALERT");

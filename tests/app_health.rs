@@ -14,8 +14,6 @@ use deckhand::app::{Action, Effect, HealthState, ModalKind, verify_passes};
 use deckhand::journal::Event;
 use deckhand::plan::CmpOp;
 use deckhand::runner::{Probe, RunnerEvent};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 
 const PLAN: &str = r#"
@@ -426,20 +424,6 @@ fn an_alert_during_another_prompt_leaves_that_prompt_alone() {
     assert_eq!(h.state.health.queue().len(), 1, "the alert waits");
 }
 
-fn screen(h: &Harness) -> (String, ratatui::buffer::Buffer) {
-    let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| deckhand::views::render(f, &h.state)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut text = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            text.push_str(buf[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    (text, buf)
-}
-
 fn fg_of(buf: &ratatui::buffer::Buffer, text: &str, needle: &str) -> Color {
     for (y, line) in text.lines().enumerate() {
         if let Some(col) = line.find(needle) {
@@ -457,7 +441,7 @@ fn health_pane_and_header_at_80x24() {
         feed(&mut h, up(100));
     }
     h.key(KeyCode::Char('4'));
-    let (text, buf) = screen(&h);
+    let (text, buf) = h.screen();
     assert!(text.contains("api healthy  100ms  err 0%"), "{text}");
     assert!(text.contains("base p50 100ms p95 100ms"), "{text}");
     assert!(text.contains("██████"), "{text}");
@@ -471,7 +455,7 @@ fn health_pane_and_header_at_80x24() {
     }
     // Shown at once, without a prompt; the status bar offers A.
     assert!(h.state.modal.is_none());
-    let (text, buf) = screen(&h);
+    let (text, buf) = h.screen();
     let header = text.lines().next().unwrap();
     assert!(header.contains("ALERT api: errors"), "{header}");
     assert_eq!(fg_of(&buf, &text, "ALERT api"), Color::Red);
@@ -484,7 +468,7 @@ fn no_data_is_yellow_and_says_so() {
     let mut h = harness();
     feed(&mut h, none());
     h.key(KeyCode::Char('4'));
-    let (text, buf) = screen(&h);
+    let (text, buf) = h.screen();
     assert!(text.contains("api no data  no answer  err -"), "{text}");
     assert_eq!(fg_of(&buf, &text, "no data"), Color::Yellow);
     assert!(text.contains("Connection refused"), "{text}");
@@ -517,7 +501,7 @@ fn v_runs_verify_and_shows_results() {
     }));
     assert_eq!(h.state.flash.as_deref(), Some("Verify: 0 of 1 passed."));
     h.key(KeyCode::Char('4'));
-    let (text, buf) = screen(&h);
+    let (text, buf) = h.screen();
     assert!(text.contains("FAIL tables: 57, want >= 58"), "{text}");
     assert_eq!(fg_of(&buf, &text, "FAIL"), Color::Red);
 
@@ -563,7 +547,7 @@ fn a_health_pane_taller_than_the_screen_scrolls() {
     src.push_str("\n[[verify]]\nname = \"last row\"\nsql = \"select 1\"\nexpect = \"= 1\"\n");
     let mut h = Harness::new(plan_from(&src));
     h.char('4');
-    let (text, _) = screen(&h);
+    let (text, _) = h.screen();
     assert!(
         text.contains("check0") && !text.contains("last row"),
         "{text}"
@@ -571,13 +555,13 @@ fn a_health_pane_taller_than_the_screen_scrolls() {
     for _ in 0..60 {
         h.char('j');
     }
-    let (text, _) = screen(&h);
+    let (text, _) = h.screen();
     assert!(
         text.contains("last row") && !text.contains("check0"),
         "{text}"
     );
     h.char('g');
-    assert!(screen(&h).0.contains("check0"));
+    assert!(h.screen().0.contains("check0"));
 }
 
 #[test]

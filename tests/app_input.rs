@@ -14,8 +14,6 @@ use deckhand::app::release::Stage;
 use deckhand::app::{Action, Effect, ModalKind, PhaseStatus, QuitState, Row};
 use deckhand::journal::Event;
 use deckhand::runner::{Probe, RunnerEvent, StepId, StepOutcome};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 
 const PLAN: &str = r#"
 [project]
@@ -127,20 +125,6 @@ fn no_answer_recorded(fx: &[Effect]) {
     assert!(answered.is_empty(), "an answer nobody gave: {answered:?}");
 }
 
-fn screen(h: &Harness, width: u16, height: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(width, height)).unwrap();
-    t.draw(|f| deckhand::views::render(f, &h.state)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut text = String::new();
-    for y in 0..buf.area.height {
-        for x in 0..buf.area.width {
-            text.push_str(buf[(x, y)].symbol());
-        }
-        text.push('\n');
-    }
-    text
-}
-
 fn ctrl(h: &mut Harness, c: char) -> Vec<Effect> {
     h.wait(KEY_GAP);
     h.act(Action::Key(
@@ -168,7 +152,7 @@ fn an_alert_while_typing_sign_off_notes_takes_no_key_and_is_queued() {
     assert_eq!(form.notes_text(), "relate, no rollback", "every key typed");
     // Shown at once, and waiting in the queue for the operator.
     assert_eq!(h.state.health.queue().len(), 1);
-    let text = screen(&h, 80, 24);
+    let text = h.screen_at(80, 24).0;
     assert!(text.contains("ALERT"), "the header shows it:\n{text}");
     // The notes are signed as typed.
     let fx = ctrl(&mut h, 's');
@@ -222,7 +206,7 @@ fn a_acknowledges_the_queued_alerts_and_r_offers_the_rollback() {
     let mut h = deployed();
     raise_alert(&mut h);
     h.char('A');
-    let text = screen(&h, 80, 24);
+    let text = h.screen_at(80, 24).0;
     assert!(
         text.contains("errors 100% over 1m"),
         "the alert's reason:\n{text}"

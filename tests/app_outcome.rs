@@ -93,17 +93,7 @@ fn a_resumed_phase_shows_how_long_it_took() {
         },
     ];
     deckhand::app::restore(&mut h.state, "run-1", &events);
-    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
-    t.draw(|f| deckhand::views::render(f, &h.state)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let text: String = (0..buf.area.height)
-        .map(|y| {
-            (0..buf.area.width)
-                .map(|x| buf[(x, y)].symbol().to_string())
-                .collect::<String>()
-                + "\n"
-        })
-        .collect();
+    let (text, _) = h.screen();
     assert!(text.contains("ok in 0:03"), "{text}");
 }
 

@@ -108,6 +108,28 @@ impl Harness {
         s.chars().flat_map(|c| self.char(c)).collect()
     }
 
+    /// The console drawn at `width` x `height`: its text, a line per row, and the cells (for colours).
+    pub fn screen_at(&self, width: u16, height: u16) -> (String, ratatui::buffer::Buffer) {
+        let backend = ratatui::backend::TestBackend::new(width, height);
+        let mut t = ratatui::Terminal::new(backend).expect("test terminal");
+        t.draw(|f| deckhand::views::render(f, &self.state))
+            .expect("draw");
+        let buf = t.backend().buffer().clone();
+        let mut text = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                text.push_str(buf[(x, y)].symbol());
+            }
+            text.push('\n');
+        }
+        (text, buf)
+    }
+
+    /// The console drawn at 80x24, the smallest size it must work at.
+    pub fn screen(&self) -> (String, ratatui::buffer::Buffer) {
+        self.screen_at(80, 24)
+    }
+
     /// Selects the phase with this index in the checklist pane.
     pub fn select_phase(&mut self, phase: usize) {
         self.state.selected = (self.state.rows().iter())
