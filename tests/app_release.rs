@@ -272,7 +272,7 @@ fn rollback_runs_the_code_steps_then_restores_this_runs_backup_then_verifies_aga
             .iter()
             .any(|e| matches!(e, Event::RollbackStarted { .. }))
     );
-    let rollback_phase = h.state.release.deploy_phases;
+    let rollback_phase = h.state.plan.phases.len();
     assert_eq!(
         starts(&fx),
         vec![StepId {

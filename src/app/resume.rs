@@ -189,7 +189,7 @@ fn replay_rest(state: &mut State, ev: &Event, seen: &mut Replay) {
 
 /// A phase that started but never finished was interrupted; one whose steps all succeeded counts as done.
 fn settle_phases(state: &mut State, seen: &mut Replay) {
-    for p in 0..state.release.deploy_phases.min(state.phases.len()) {
+    for p in 0..state.phases.len() {
         let run = &mut state.phases[p];
         if run.status == PhaseStatus::Interrupted
             && run
@@ -309,10 +309,7 @@ fn next_stage(state: &State) -> Stage {
 }
 
 fn phase_index(state: &State, name: &str) -> Option<usize> {
-    let deploy = state.release.deploy_phases.min(state.plan.phases.len());
-    state.plan.phases[..deploy]
-        .iter()
-        .position(|p| p.name == name)
+    state.plan.phases.iter().position(|p| p.name == name)
 }
 
 fn restore_baseline(

@@ -216,7 +216,6 @@ impl State {
             db,
             backup: Default::default(),
             release: super::release::ReleasePane {
-                deploy_phases,
                 operator: "operator".into(),
                 ..Default::default()
             },
@@ -247,7 +246,7 @@ impl State {
                     .is_some()
                     .then_some(Row::Stage(Stage::Migrate)),
             )
-            .chain((0..self.release.deploy_phases).map(Row::Phase))
+            .chain((0..self.plan.phases.len()).map(Row::Phase))
             .chain([
                 Row::Stage(Stage::Verify),
                 Row::Stage(Stage::Monitor),
@@ -258,9 +257,7 @@ impl State {
 
     /// The phase index the rollback's code steps run as (after the deploy phases), when it has steps.
     pub fn rollback_phase(&self) -> Option<usize> {
-        self.rollback_steps
-            .as_ref()
-            .map(|_| self.release.deploy_phases)
+        self.rollback_steps.as_ref().map(|_| self.plan.phases.len())
     }
 
     /// Phase `p` as the plan (or, past the deploy phases, the rollback) defines it.

@@ -80,8 +80,6 @@ pub struct ReleasePane {
     pub operator: String,
     /// The earlier run this one continues.
     pub resumed: Option<Resume>,
-    /// Number of phases of the plan that are deploy phases (the rollback's steps run as an extra phase after them).
-    pub deploy_phases: usize,
 }
 
 /// The state of `stage` now.
@@ -136,7 +134,7 @@ fn base_status(state: &State, stage: Stage) -> StageStatus {
             }
         }
         Stage::Deploy => {
-            let deploy = &state.phases[..r.deploy_phases.min(state.phases.len())];
+            let deploy = &state.phases;
             let plan = &state.plan.phases;
             let required: Vec<_> = deploy
                 .iter()
@@ -190,7 +188,7 @@ pub fn why_not_done(state: &State, stage: Stage) -> String {
         },
         Stage::Deploy => {
             let plan = &state.plan.phases;
-            let open: Vec<String> = (0..state.release.deploy_phases.min(plan.len()))
+            let open: Vec<String> = (0..plan.len())
                 .filter(|i| !plan[*i].seed && state.phases[*i].status != PhaseStatus::Succeeded)
                 .map(|i| {
                     let s = format!("{:?}", state.phases[i].status).to_lowercase();
@@ -231,7 +229,7 @@ pub(super) fn blocking_stage(state: &State, gated: Gated) -> Option<(Stage, Stri
             .phases
             .get(i)
             .is_some_and(|p| p.destructive || p.seed);
-        if !changes || i >= state.release.deploy_phases {
+        if !changes {
             return None;
         }
     }
