@@ -425,6 +425,13 @@ fn history() -> u8 {
     }
     for r in runs {
         let result = match (r.exit_code, &r.end_reason) {
+            (Some(c), Some(why)) if r.outcome.is_some() => {
+                let name = r.outcome.map(|o| o.name()).unwrap_or_default();
+                match why.as_str() {
+                    "operator quit" => format!("{name} (exit {c})"),
+                    _ => format!("{name} (exit {c}): {why}"),
+                }
+            }
             (Some(0), _) => "ok".to_string(),
             (Some(c), Some(why)) => format!("exit {c}: {why}"),
             (Some(c), None) => format!("exit {c}"),

@@ -518,7 +518,7 @@ fn cancel_and_quit_while_a_backup_runs_stop_it_first() {
         what: "backup".into(),
         error: "cancelled".into()
     }));
-    assert_eq!(h.state.exit_code(), 1);
+    assert_eq!(deckhand::app::release::outcome(&h.state).exit_code(), 1);
 }
 
 #[test]

@@ -193,7 +193,7 @@ fn results_are_journaled_and_a_failed_apply_fails_the_run() {
         "the status is read again after an apply"
     );
     assert!(h.state.db.last.as_deref().unwrap_or("").contains("FAILED"));
-    assert_eq!(h.state.exit_code(), 1);
+    assert_eq!(deckhand::app::release::outcome(&h.state).exit_code(), 1);
 }
 
 #[test]

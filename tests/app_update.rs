@@ -302,12 +302,16 @@ fn steps_run_in_order_and_a_failure_stops_the_phase() {
         detail: String::new(),
         duration_ms: 120,
     }));
-    assert_eq!(h.state.exit_code(), 1);
+    assert_eq!(
+        deckhand::app::release::outcome(&h.state),
+        deckhand::journal::Outcome::Failed
+    );
     let fx = h.char('q');
     assert!(fx.contains(&Effect::Quit));
     assert!(journal_events(&fx).contains(&Event::Quit {
         exit_code: 1,
-        reason: "operator quit".into()
+        reason: "operator quit".into(),
+        outcome: Some(deckhand::journal::Outcome::Failed),
     }));
 }
 
@@ -333,7 +337,12 @@ fn quit_when_idle_is_immediate_and_clean() {
     let mut h = Harness::staging();
     let fx = h.char('q');
     assert!(fx.contains(&Effect::Quit));
-    assert_eq!(h.state.exit_code(), 0);
+    // Nothing failed, nothing signed off: unfinished, exit 1.
+    assert_eq!(
+        deckhand::app::release::outcome(&h.state),
+        deckhand::journal::Outcome::Unfinished
+    );
+    assert_eq!(deckhand::app::release::outcome(&h.state).exit_code(), 1);
 }
 
 #[test]
@@ -359,7 +368,11 @@ fn quit_while_running_asks_then_cancels_and_waits_for_the_step() {
     let fx = finished(&mut h, smoke, StepOutcome::Cancelled);
     assert!(fx.contains(&Effect::Quit));
     assert_eq!(h.state.phases[0].status, PhaseStatus::Cancelled);
-    assert_eq!(h.state.exit_code(), 1, "an aborted run exits 1");
+    assert_eq!(
+        deckhand::app::release::outcome(&h.state).exit_code(),
+        1,
+        "an aborted run exits 1"
+    );
 }
 
 #[test]
@@ -437,7 +450,7 @@ fn terminate_when_idle_quits_at_once_as_aborted() {
     let mut h = Harness::staging();
     let fx = h.act(Action::Signal(Signal::Terminate));
     assert!(fx.contains(&Effect::Quit));
-    assert_eq!(h.state.exit_code(), 1);
+    assert_eq!(deckhand::app::release::outcome(&h.state).exit_code(), 1);
 }
 
 #[test]
@@ -579,7 +592,7 @@ fn confirming_quit_between_steps_quits_without_starting_the_next() {
     assert!(starts(&fx).is_empty());
     assert!(fx.contains(&Effect::Quit));
     assert_eq!(h.state.phases[DEPLOY].status, PhaseStatus::Cancelled);
-    assert_eq!(h.state.exit_code(), 1);
+    assert_eq!(deckhand::app::release::outcome(&h.state).exit_code(), 1);
 }
 
 #[test]

@@ -115,6 +115,7 @@ fn history_lists_recorded_runs() {
         Event::Quit {
             exit_code: 0,
             reason: "operator quit".into(),
+            outcome: None,
         },
         t0,
     )

@@ -108,7 +108,7 @@ async fn demo_backup_gate_apply_then_restore_brings_the_pending_migration_back()
     );
     app.wait_for("1 pending");
     app.send("q");
-    assert_eq!(app.wait_exit(), 0);
+    assert_eq!(app.wait_exit(), 1);
     app.assert_restored();
 
     let ev = events(data.path());

@@ -68,7 +68,7 @@ fn keys_typed_while_deckhand_is_stopped_still_confirm() {
     app.wait_for("Quit before sign-off");
     app.wait_prompt_ready();
     app.send("y");
-    assert_eq!(app.wait_exit(), 0);
+    assert_eq!(app.wait_exit(), 1);
     app.assert_restored();
 }
 
@@ -85,5 +85,5 @@ fn the_answer_sent_as_one_unbracketed_burst_never_confirms() {
     app.send("\x1b");
     app.wait_for("Cancelled: Run destructive phase: Deploy");
     app.send("q");
-    assert_eq!(app.wait_exit(), 0);
+    assert_eq!(app.wait_exit(), 1);
 }

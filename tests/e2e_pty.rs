@@ -47,7 +47,8 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
     app.wait_for("rolling out instance 1/8");
     app.wait_for("Phase 'Deploy (simulated)' succeeded.");
     app.send("q");
-    assert_eq!(app.wait_exit(), 0);
+    // Quit before sign-off: the run is unfinished (exit 1).
+    assert_eq!(app.wait_exit(), 1);
     app.assert_restored();
 
     let events = journal_of(data.path());
@@ -86,8 +87,9 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
     assert_eq!(
         events.last(),
         Some(&Event::Quit {
-            exit_code: 0,
-            reason: "operator quit".into()
+            exit_code: 1,
+            reason: "operator quit".into(),
+            outcome: Some(deckhand::journal::Outcome::Unfinished),
         })
     );
 }
@@ -197,7 +199,7 @@ fn sighup_lets_the_step_in_flight_finish_starts_nothing_new_and_exits() {
     assert!(events.iter().any(|e| matches!(e,
         Event::PhaseFinished { result, .. } if *result == deckhand::journal::PhaseResult::Interrupted)));
     assert!(
-        matches!(events.last(), Some(Event::Quit { exit_code: 1, reason }) if reason.contains("hung up")),
+        matches!(events.last(), Some(Event::Quit { exit_code: 1, reason, .. }) if reason.contains("hung up")),
         "{:?}",
         events.last()
     );
@@ -265,7 +267,7 @@ fn an_idle_console_writes_nothing_to_the_terminal() {
     let after = app.bytes.load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(after - before, 0, "an idle console must not redraw");
     app.send("q");
-    assert_eq!(app.wait_exit(), 0);
+    assert_eq!(app.wait_exit(), 1);
 }
 
 /// Waits until no preflight check is still running and nothing has been written to the terminal for 200 ms; at
@@ -361,5 +363,5 @@ fn a_followed_log_cannot_drive_the_terminal() {
         );
     }
     app.send("q");
-    assert_eq!(app.wait_exit(), 0);
+    assert_eq!(app.wait_exit(), 1);
 }

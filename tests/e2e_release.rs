@@ -211,7 +211,7 @@ async fn a_release_from_checklist_to_sign_off_writes_the_report() {
         "| `2_status` |",
         "`echo deploying; touch deployed.flag` | exit 0 | 0 |",
         "| api | baseline |",
-        "| api | after deploy |",
+        "| api | verify |",
         "| accounts kept | passed | `2` |",
         "| home | ok | 200 |",
         "Monitoring ended after 3.0 s: passed (0 alert(s))",
@@ -258,7 +258,7 @@ async fn rollback_restores_the_backup_then_verifies_again() {
     app.wait_for("Rollback finished: verify after rollback passed.");
     app.wait_for("2 pending");
     app.send("q");
-    assert_eq!(app.wait_exit(), 0);
+    assert_eq!(app.wait_exit(), 5);
 
     assert!(
         !dir.path().join("deployed.flag").exists(),
@@ -401,7 +401,8 @@ async fn a_hang_up_mid_migration_finishes_it_and_the_next_console_resumes() {
     answer(&mut second, "Run destructive phase: Deploy", "y");
     second.wait_for("Phase 'Deploy' succeeded.");
     second.send("q");
-    assert_eq!(second.wait_exit(), 0);
+    // Quit before sign-off: unfinished.
+    assert_eq!(second.wait_exit(), 1);
     assert!(dir.path().join("deployed.flag").exists());
 
     let runs = all_events(data.path());
@@ -413,7 +414,7 @@ async fn a_hang_up_mid_migration_finishes_it_and_the_next_console_resumes() {
         "{a:?}"
     );
     assert!(
-        matches!(a.last(), Some(Event::Quit { exit_code: 1, reason }) if reason.contains("hung up")),
+        matches!(a.last(), Some(Event::Quit { exit_code: 1, reason, .. }) if reason.contains("hung up")),
         "{:?}",
         a.last()
     );
@@ -445,11 +446,11 @@ async fn a_second_console_on_the_same_plan_and_environment_is_refused() {
 
     // The first is untouched; once it quits, the plan is free again.
     first.send("q");
-    assert_eq!(first.wait_exit(), 0);
+    assert_eq!(first.wait_exit(), 1, "unfinished");
     let mut third = start(&plan, data.path(), &url);
     third.wait_for("Checklist 0/1");
     third.send("q");
-    assert_eq!(third.wait_exit(), 0);
+    assert_eq!(third.wait_exit(), 1, "unfinished");
     assert_eq!(
         journal::list_runs(data.path()).unwrap().len(),
         2,

@@ -7,8 +7,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, SystemTime};
 
 use deckhand::journal::{
-    Blocker, Entry, Event, Journal, MonitorResult, PhaseResult, RestoreKind, Stage, StageResult,
-    StepResult, read_entries, render, write_report,
+    Blocker, Entry, Event, Journal, MonitorResult, Outcome, PhaseResult, RestoreKind, Stage,
+    StageResult, StepResult, read_entries, render, write_report,
 };
 
 fn t(secs: u64) -> SystemTime {
@@ -304,8 +304,9 @@ fn release_events() -> Vec<Event> {
             path: s("report.md"),
         },
         Event::Quit {
-            exit_code: 0,
+            exit_code: 5,
             reason: s("operator quit"),
+            outcome: Some(Outcome::RolledBack),
         },
     ]
 }
@@ -347,10 +348,18 @@ fn every_section_holds_its_facts() {
     ] {
         assert!(run.contains(fact), "Run lacks {fact}:\n{run}");
     }
-    assert!(
-        run.contains("Result: rolled back, signed off by alice"),
-        "{run}"
-    );
+    // The summary leads with the outcome, the same the console and the exit code gave.
+    let lead = &report[..report.find("\n## ").unwrap()];
+    for fact in [
+        "**Outcome: rolled back** (exit 5; operator quit).",
+        "Rollback started",
+        "Signed off by **alice**",
+        "Verify after the rollback",
+        "problem(s) listed under *Interruptions and errors*",
+    ] {
+        assert!(lead.contains(fact), "the lead lacks {fact}:\n{lead}");
+    }
+    assert!(run.contains("**rolled back**, exit 5"), "{run}");
     let checklist = section(&report, "Checklist");
     assert!(
         checklist.contains("| 2 | Freeze merges | not ticked |"),
@@ -358,11 +367,14 @@ fn every_section_holds_its_facts() {
     );
     assert!(checklist.contains("merges frozen by CI"), "{checklist}");
     let stages = section(&report, "Stages");
+    // One row per stage, with its final state and what it was before.
     assert!(
-        stages.contains("| preflight | failed | 1 check failed |"),
+        stages.contains(
+            "| preflight | gone past with a reason | hotfix approved by CTO | failed at "
+        ),
         "{stages}"
     );
-    assert!(stages.contains("hotfix approved by CTO"), "{stages}");
+    assert_eq!(stages.matches("| deploy |").count(), 1, "{stages}");
     assert!(
         section(&report, "Preflight").contains("| window | FAILED | outside Tue-Thu 09:00-16:00 |")
     );
@@ -401,11 +413,13 @@ fn every_section_holds_its_facts() {
     assert!(commands.contains("Cancel requested"), "{commands}");
     let health = section(&report, "Health");
     assert!(
-        health.contains("| api | baseline | 40 ms | 90 ms | 20 of 20 | 0 | 0 |"),
+        health.contains("| api | baseline | ")
+            && health.contains(" UTC | 40 ms | 90 ms | 20 of 20 | 0 | 0 |"),
         "{health}"
     );
     assert!(
-        health.contains("| api | after | 48 ms | 120 ms | 30 | 1 | 0 |"),
+        health.contains("| api | after | ")
+            && health.contains(" UTC | 48 ms | 120 ms | 30 | 1 | 0 |"),
         "{health}"
     );
     assert!(
@@ -509,7 +523,8 @@ fn empty_sections_say_so() {
         section(&report, "Notifications").trim(),
         "No notification failures."
     );
-    assert!(section(&report, "Run").contains("no end recorded"));
+    let lead = &report[..report.find("\n## ").unwrap()];
+    assert!(lead.contains("**Outcome: no end recorded**"), "{report}");
 }
 
 #[test]

@@ -32,6 +32,7 @@ fn quit() -> Event {
     Event::Quit {
         exit_code: 0,
         reason: "operator quit".into(),
+        outcome: None,
     }
 }
 

@@ -183,9 +183,11 @@ pub(super) fn finish(state: &mut State, reason: &str, fx: &mut Out) {
     } else {
         reason.to_string()
     };
+    let outcome = super::release::outcome(state);
     fx.push(Effect::Journal(Event::Quit {
-        exit_code: state.exit_code(),
+        exit_code: outcome.exit_code(),
         reason,
+        outcome: Some(outcome),
     }));
     fx.push(Effect::Quit);
 }

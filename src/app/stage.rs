@@ -16,6 +16,8 @@ pub enum StageStatus {
     Skipped,
     /// Not passed, but the operator went on with a typed reason.
     Overridden,
+    /// Done, then undone by this run's rollback.
+    RolledBack,
 }
 
 impl StageStatus {
@@ -27,6 +29,7 @@ impl StageStatus {
             StageStatus::Failed => "failed",
             StageStatus::Skipped => "skipped",
             StageStatus::Overridden => "overridden",
+            StageStatus::RolledBack => "rolled back",
         }
     }
 

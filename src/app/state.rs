@@ -386,22 +386,6 @@ impl State {
             .collect()
     }
 
-    /// 1 when the run was aborted or any phase's latest attempt failed or was cancelled; else 0.
-    pub fn exit_code(&self) -> i32 {
-        let rollback = self.rollback_steps.as_ref().map(|r| &r.run);
-        let bad = self.phases.iter().chain(rollback).any(|p| {
-            matches!(
-                p.status,
-                PhaseStatus::Failed | PhaseStatus::Cancelled | PhaseStatus::Interrupted
-            )
-        });
-        if self.aborted || bad || self.db.failed {
-            1
-        } else {
-            0
-        }
-    }
-
     /// When the screen next changes by itself: every second of a running step's clock, else the next minute of
     /// the run's elapsed time. `None` once the terminal is gone. Nothing else animates, so an idle console sleeps.
     pub fn next_tick(&self) -> Option<Instant> {
@@ -425,6 +409,12 @@ impl State {
             let into = self.now.saturating_duration_since(m.started).as_secs() + 1;
             let next = (m.started + Duration::from_secs(into)).min(m.ends.max(self.now));
             clock = clock.min(next);
+        }
+        // Verify after a rollback counts down its wait for health by the second.
+        if let Some(super::release::RollbackStep::Recovering { until }) =
+            self.release.rollback.as_ref().map(|r| r.step)
+        {
+            clock = clock.min((self.now + Duration::from_secs(1)).min(until.max(self.now)));
         }
         // The prompt's instruction appears once keys count.
         if let Some(ready) = self.modal.as_ref().and_then(Modal::ready_at)

@@ -66,6 +66,7 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
         Action::Tick => {
             state.logview.scan_step(&state.logs);
             super::release::tick_monitor(state, &mut fx);
+            super::release::poll_recovery(state, &mut fx);
             state.dirty = true;
         }
         Action::ModalShown => {

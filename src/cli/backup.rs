@@ -123,6 +123,7 @@ pub fn take(plan: &Plan) -> u8 {
         Event::Quit {
             exit_code: i32::from(code),
             reason: reason.into(),
+            outcome: None,
         },
     );
     eprintln!("deckhand: journal {}", journal.path().display());

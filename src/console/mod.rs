@@ -84,13 +84,14 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
         let _ = exec.record(Event::Quit {
             exit_code: 1,
             reason: "deckhand failed".into(),
+            outcome: Some(crate::journal::Outcome::Aborted),
         });
     }
     result?;
     let journal = exec.journal();
     eprintln!("deckhand: journal {}", journal.path().display());
     drop(startup.lock);
-    Ok(state.exit_code())
+    Ok(crate::app::release::outcome(&state).exit_code())
 }
 
 async fn event_loop(

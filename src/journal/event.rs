@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::kinds::{
-    Blocker, Completed, MonitorResult, PhaseResult, RestoreKind, Stage, StageResult, StepResult,
+    Blocker, Completed, MonitorResult, Outcome, PhaseResult, RestoreKind, Stage, StageResult,
+    StepResult,
 };
 
 /// One thing that happened during a run. Serialized flat into a JSONL line beside `seq`, `ts` and `run`.
@@ -330,6 +331,10 @@ pub enum Event {
     Quit {
         exit_code: i32,
         reason: String,
+        /// How the run ended (absent in journals written before outcomes were recorded, and for `deckhand
+        /// backup` runs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        outcome: Option<Outcome>,
     },
 }
 

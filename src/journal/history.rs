@@ -21,6 +21,9 @@ pub struct RunSummary {
     /// `Some(code)` when the run recorded how it ended.
     pub exit_code: Option<i32>,
     pub end_reason: Option<String>,
+    /// How the run ended, when its journal says (runs journaled before outcomes were, and `deckhand backup` runs,
+    /// have only an exit code).
+    pub outcome: Option<super::Outcome>,
     /// Lines that could not be read (e.g. torn by a crash).
     pub unreadable_lines: usize,
 }
@@ -91,6 +94,7 @@ fn summarize(journal: &Path) -> io::Result<RunSummary> {
         failed_steps: 0,
         exit_code: None,
         end_reason: None,
+        outcome: None,
         unreadable_lines: bad,
     };
     for e in &entries {
@@ -111,9 +115,14 @@ fn summarize(journal: &Path) -> io::Result<RunSummary> {
                     s.failed_steps += 1;
                 }
             }
-            Event::Quit { exit_code, reason } => {
+            Event::Quit {
+                exit_code,
+                reason,
+                outcome,
+            } => {
                 s.exit_code = Some(*exit_code);
                 s.end_reason = Some(reason.clone());
+                s.outcome = *outcome;
             }
             _ => {}
         }

@@ -8,7 +8,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A release stage, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Preflight,
@@ -62,6 +62,8 @@ pub enum StageResult {
     /// Nothing to do in this plan.
     Skipped,
     Interrupted,
+    /// Done, then undone by the run's rollback.
+    RolledBack,
 }
 
 impl StageResult {
@@ -71,6 +73,44 @@ impl StageResult {
             StageResult::Failed => "failed",
             StageResult::Skipped => "skipped",
             StageResult::Interrupted => "interrupted",
+            StageResult::RolledBack => "rolled back",
+        }
+    }
+}
+
+/// How a run ended: the one answer the screen, the exit code, `deckhand history` and the report all give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Somebody signed the release off.
+    SignedOff,
+    /// The release was rolled back, and the verify after it did not fail.
+    RolledBack,
+    /// Something failed and was not gone past: a step, a stage, an apply, the rollback or the verify after it.
+    Failed,
+    /// Ended without the operator's say while something ran: a quit mid-step, a signal, a lost terminal.
+    Aborted,
+    /// Quit before sign-off with nothing failed.
+    Unfinished,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::SignedOff => "signed off",
+            Outcome::RolledBack => "rolled back",
+            Outcome::Failed => "failed",
+            Outcome::Aborted => "aborted",
+            Outcome::Unfinished => "unfinished",
+        }
+    }
+
+    /// 0 signed off, 5 rolled back, 1 otherwise.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::SignedOff => 0,
+            Outcome::RolledBack => 5,
+            Outcome::Failed | Outcome::Aborted | Outcome::Unfinished => 1,
         }
     }
 }

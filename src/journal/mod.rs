@@ -16,7 +16,8 @@ mod resume;
 pub use event::Event;
 pub use history::{RunSummary, list_runs, read_entries};
 pub use kinds::{
-    Blocker, Completed, MonitorResult, PhaseResult, RestoreKind, Stage, StageResult, StepResult,
+    Blocker, Completed, MonitorResult, Outcome, PhaseResult, RestoreKind, Stage, StageResult,
+    StepResult,
 };
 pub use lock::{LockError, LockInfo, RunLock, acquire, lock_path};
 pub use report::{REPORT_FILE, render, write as write_report};
@@ -151,6 +152,7 @@ mod tests {
         let quit = Event::Quit {
             exit_code: 0,
             reason: "operator quit".into(),
+            outcome: Some(Outcome::SignedOff),
         };
         j.append(
             Event::Signal {

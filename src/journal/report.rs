@@ -30,9 +30,11 @@ macro_rules! w {
 
 mod database;
 mod runtime;
+mod summary;
 
 use database::{backup, migrations, rollback};
 use runtime::{alerts, commands, health};
+use summary::{lead, problems, stages};
 
 /// The Markdown report for `entries` (one run, or a resumed chain oldest first).
 pub fn render(entries: &[Entry]) -> String {
@@ -54,6 +56,8 @@ pub fn render(entries: &[Entry]) -> String {
         inline(project),
         inline(environment)
     );
+    w!(out);
+    out.push_str(&lead(entries));
     // Restores after a rollback began belong to the rollback.
     let rollback_at = entries
         .iter()
@@ -73,7 +77,7 @@ pub fn render(entries: &[Entry]) -> String {
         ("Rollback", rollback(&entries[rollback_at..])),
         ("Sign-off", sign_off(entries)),
         ("Notifications", notifications(entries)),
-        ("Interruptions and errors", interruptions(entries)),
+        ("Interruptions and errors", problems(entries)),
     ];
     for (title, body) in sections {
         w!(out);
@@ -161,47 +165,25 @@ fn run(entries: &[Entry]) -> String {
                 code(next.name())
             );
         }
-        if let Event::Quit { exit_code, reason } = &e.event {
+        if let Event::Quit {
+            exit_code,
+            reason,
+            outcome,
+        } = &e.event
+        {
+            let how = outcome
+                .map(|o| format!("**{}**, ", o.name()))
+                .unwrap_or_default();
             w!(
                 out,
-                "- Run {} ended {}: exit {exit_code} ({})",
+                "- Run {} ended {}: {how}exit {exit_code} ({})",
                 code(&e.run),
                 time(&e.ts),
                 inline(reason)
             );
         }
     }
-    if out.is_empty() {
-        return out;
-    }
-    let result = result(entries);
-    w!(out, "- **Result: {result}**");
     out
-}
-
-/// How the run ended, from its last sign-off, rollback and quit.
-fn result(entries: &[Entry]) -> String {
-    let signed = entries.iter().rev().find_map(|e| match &e.event {
-        Event::SignedOff { by, .. } => Some(by.as_str()),
-        _ => None,
-    });
-    let rolled_back = entries.iter().rev().find_map(|e| match &e.event {
-        Event::RollbackFinished { ok, .. } => Some(*ok),
-        _ => None,
-    });
-    let quit = entries.iter().rev().find_map(|e| match &e.event {
-        Event::Quit { exit_code, .. } => Some(*exit_code),
-        _ => None,
-    });
-    match (signed, rolled_back, quit) {
-        (Some(by), None, _) => format!("signed off by {}", inline(by)),
-        (Some(by), Some(true), _) => format!("rolled back, signed off by {}", inline(by)),
-        (_, Some(false), _) => "rollback FAILED".to_string(),
-        (None, Some(true), _) => "rolled back, not signed off".to_string(),
-        (None, None, Some(0)) => "ended without sign-off".to_string(),
-        (None, None, Some(code)) => format!("FAILED (exit {code})"),
-        (None, None, None) => "no end recorded (crashed or still running)".to_string(),
-    }
 }
 
 fn checklist(entries: &[Entry]) -> String {
@@ -237,64 +219,6 @@ fn checklist(entries: &[Entry]) -> String {
         return out;
     }
     table(&["#", "Item", "Final state"], &rows) + &prefix_newline(out)
-}
-
-fn stages(entries: &[Entry]) -> String {
-    let mut rows: Vec<[String; 3]> = Vec::new();
-    let mut overrides = String::new();
-    for e in entries {
-        match &e.event {
-            Event::StageStarted { stage } => {
-                rows.push([
-                    stage.name().into(),
-                    "started, no end recorded".into(),
-                    String::new(),
-                ]);
-            }
-            Event::StageFinished {
-                stage,
-                result,
-                detail,
-            } => match rows
-                .iter_mut()
-                .rev()
-                .find(|r| r[0] == stage.name() && r[1] == "started, no end recorded")
-            {
-                Some(row) => {
-                    row[1] = result.name().into();
-                    row[2] = detail.clone();
-                }
-                None => rows.push([stage.name().into(), result.name().into(), detail.clone()]),
-            },
-            Event::StageOverridden {
-                stage,
-                reason,
-                blockers,
-                detail,
-            } => w!(
-                overrides,
-                "- {} overridden {} (blockers: {}{}): {}",
-                code(stage.name()),
-                time(&e.ts),
-                code_list(&names(blockers)),
-                if detail.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {}", inline(detail))
-                },
-                inline(reason)
-            ),
-            _ => {}
-        }
-    }
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| r.iter().map(|c| cell(c)).collect())
-        .collect();
-    if rows.is_empty() {
-        return overrides;
-    }
-    table(&["Stage", "Result", "Detail"], &rows) + &prefix_newline(overrides)
 }
 
 /// Blockers by their journal names (an old journal's sentences as written).
@@ -409,24 +333,6 @@ fn notifications(entries: &[Entry]) -> String {
     } else {
         out
     }
-}
-
-fn interruptions(entries: &[Entry]) -> String {
-    let mut out = String::new();
-    for e in entries {
-        match &e.event {
-            Event::Signal { name } => w!(out, "- {} signal {}", time(&e.ts), inline(name)),
-            Event::Error { context, message } => w!(
-                out,
-                "- {} error ({}): {}",
-                time(&e.ts),
-                inline(context),
-                inline(message)
-            ),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// `text` preceded by a blank line (to follow a table), or nothing.

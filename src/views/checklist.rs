@@ -127,7 +127,9 @@ fn phase_lines(state: &State, p: usize, width: usize) -> Vec<Line<'static>> {
     let phase = &state.plan.phases[p];
     let run = &state.phases[p];
     let bold = Modifier::BOLD;
+    let undone = rolled_back(state, p);
     let (icon, icon_style) = match run.status {
+        PhaseStatus::Succeeded if undone => ("↶ ", Style::new().fg(theme::WARN).add_modifier(bold)),
         PhaseStatus::Pending => ("o ", Style::new().fg(theme::MUTED)),
         PhaseStatus::Running => ("> ", Style::new().fg(theme::WARN).add_modifier(bold)),
         PhaseStatus::Succeeded => ("✓ ", Style::new().fg(theme::OK)),
@@ -186,12 +188,22 @@ fn phase_detail(state: &State, p: usize) -> String {
                 _ => format!("{status:?}").to_lowercase(),
             };
             // A phase finished by an earlier run without a recorded duration says only how it ended.
-            match run.duration {
+            let text = match run.duration {
                 Some(d) => format!("{what} in {}", format_clock(d)),
                 None => what,
+            };
+            if status == PhaseStatus::Succeeded && rolled_back(state, p) {
+                format!("{text} · rolled back")
+            } else {
+                text
             }
         }
     }
+}
+
+/// Phase `p` belongs to the deploy (not seeding) and this run's rollback undid the deploy.
+fn rolled_back(state: &State, p: usize) -> bool {
+    !state.plan.phases[p].seed && release::status(state, Stage::Deploy) == StageStatus::RolledBack
 }
 
 /// The release's stages in one line: a mark per stage (✓ passed, ✗ failed, > running, ! overridden,
@@ -236,6 +248,7 @@ fn stage_mark(status: StageStatus) -> (&'static str, Style) {
         StageStatus::Failed => ("✗", Style::new().fg(theme::DANGER).add_modifier(bold)),
         StageStatus::Skipped => ("-", Style::new().fg(theme::MUTED)),
         StageStatus::Overridden => ("!", Style::new().fg(theme::WARN)),
+        StageStatus::RolledBack => ("↶", Style::new().fg(theme::WARN).add_modifier(bold)),
     }
 }
 

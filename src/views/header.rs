@@ -24,11 +24,21 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             format!(" {} ", safe(&env)),
             environment_style(project.is_production()),
         ),
-        Span::styled(
-            format!(" elapsed {}", format_elapsed(state.elapsed())),
-            Style::new().fg(theme::MUTED),
-        ),
     ];
+    // How the run stands, once there is something to say: failed, rolling back, rolled back, signed off.
+    if let Some((badge, bad)) = crate::app::release::badge(state) {
+        let style = if bad {
+            super::alert_style()
+        } else {
+            Style::new().fg(theme::OK).add_modifier(Modifier::BOLD)
+        };
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(format!(" {badge} "), style));
+    }
+    spans.push(Span::styled(
+        format!(" elapsed {}", format_elapsed(state.elapsed())),
+        Style::new().fg(theme::MUTED),
+    ));
     if let (Some(id), Some(phase)) = (
         state.running(),
         state.running().and_then(|id| state.phase_def(id.phase)),

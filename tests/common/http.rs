@@ -9,6 +9,16 @@ use std::time::Duration;
 /// A local HTTP server answering every request with a JSON body that satisfies the examples' health and smoke
 /// checks; it keeps the first line and body of every POST (the webhook's notifications).
 pub fn ok_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    server(|| true)
+}
+
+/// A local HTTP server like [`ok_server`] that answers 503 while `broken` exists: a deploy step can break the
+/// service (`touch broken`) and a rollback step mend it (`rm -f broken`).
+pub fn flag_server(broken: std::path::PathBuf) -> u16 {
+    server(move || !broken.exists()).0
+}
+
+fn server(healthy: impl Fn() -> bool + Send + 'static) -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
     let posts = Arc::new(Mutex::new(Vec::new()));
@@ -44,10 +54,17 @@ pub fn ok_server() -> (u16, Arc<Mutex<Vec<String>>>) {
                     }
                 }
             }
-            let body = r#"{"status":"ok","db":"up","title":"<title>Shop"}"#;
+            let (status, body) = if healthy() {
+                (
+                    "200 OK",
+                    r#"{"status":"ok","db":"up","title":"<title>Shop"}"#,
+                )
+            } else {
+                ("503 Service Unavailable", r#"{"status":"down"}"#)
+            };
             let _ = conn.write_all(
                 format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 )
                 .as_bytes(),

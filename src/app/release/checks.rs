@@ -45,6 +45,9 @@ pub(super) fn verify_status(state: &State) -> StageStatus {
     if p.verify.is_empty() && p.smoke.is_empty() && p.health.is_empty() {
         return StageStatus::Skipped;
     }
+    if super::recovery_left(state).is_some() {
+        return StageStatus::Running;
+    }
     let v = &state.release.verify;
     match (v.running, v.result) {
         (true, _) => StageStatus::Running,
@@ -85,6 +88,7 @@ pub(in crate::app) fn request_stage_verify(state: &mut State, fx: &mut Out) {
 
 /// Runs the verify stage: assertions and smoke endpoints now; the health checks are read when all answered.
 pub(in crate::app) fn start_verify(state: &mut State, fx: &mut Out) {
+    super::recovery::end_wait(state);
     let p = &state.plan;
     let sql = !p.verify.is_empty() && p.database.is_some() && state.health.verify_pending == 0;
     let v = &mut state.release.verify;
@@ -169,7 +173,14 @@ pub(in crate::app) fn finish_verify_if_done(state: &mut State, fx: &mut Out) {
             problems.push(format!("health {}: alert: {a}", cfg.name));
         }
     }
-    summaries(state, "after deploy", fx);
+    let after_rollback =
+        (state.release.rollback.as_ref()).is_some_and(|r| r.step == super::RollbackStep::Verify);
+    let when = if after_rollback {
+        "verify after rollback"
+    } else {
+        "verify"
+    };
+    summaries(state, when, fx);
     let passed = problems.is_empty();
     let line = if passed {
         "verify passed".to_string()

@@ -6,14 +6,18 @@
 
 mod checks;
 mod names;
+mod outcome;
 mod preflight;
+mod recovery;
 mod rollback;
 mod signoff;
 
 pub use crate::app::stage::{Stage, StageStatus, row_action};
 
 pub use checks::{MonitorRun, VerifyRun, monitor_left};
+pub use outcome::{badge, failure, outcome, outcome_line};
 pub use preflight::preflight_line;
+pub use recovery::{recovery_left, recovery_wait};
 pub use rollback::{DbRollback, RollbackPlan, RollbackRun, RollbackStep, rollback_plan};
 pub use signoff::{SignField, SignOffForm};
 
@@ -22,6 +26,7 @@ pub(super) use checks::{
     request_stage_verify, start_monitor, start_verify, tick_monitor,
 };
 pub(super) use preflight::{on_preflight, request_preflight};
+pub(super) use recovery::poll_recovery;
 pub(super) use rollback::{
     on_reverted, request_rollback, restore_done, rollback_confirmed, rollback_step_done,
 };
@@ -84,6 +89,10 @@ pub struct ReleasePane {
 
 /// The state of `stage` now.
 pub fn status(state: &State, stage: Stage) -> StageStatus {
+    let undone = (state.release.rollback.as_ref()).is_some_and(|r| r.undone.contains(&stage));
+    if undone {
+        return StageStatus::RolledBack;
+    }
     let base = base_status(state, stage);
     let overridden = state.release.overrides.iter().any(|(s, _)| *s == stage);
     if overridden && !matches!(base, StageStatus::Passed | StageStatus::Skipped) {
@@ -318,7 +327,10 @@ fn sync_into(state: &mut State, fx: &mut Out) {
         }
         match is {
             StageStatus::Running => fx.push(Effect::Journal(Event::StageStarted { stage })),
-            StageStatus::Passed | StageStatus::Failed | StageStatus::Skipped => {
+            StageStatus::Passed
+            | StageStatus::Failed
+            | StageStatus::Skipped
+            | StageStatus::RolledBack => {
                 let detail = if is == StageStatus::Failed {
                     why_not_done(state, stage)
                 } else {
@@ -327,6 +339,7 @@ fn sync_into(state: &mut State, fx: &mut Out) {
                 let result = match is {
                     StageStatus::Passed => StageResult::Passed,
                     StageStatus::Failed => StageResult::Failed,
+                    StageStatus::RolledBack => StageResult::RolledBack,
                     _ => StageResult::Skipped,
                 };
                 fx.push(Effect::Journal(Event::StageFinished {
@@ -382,6 +395,10 @@ pub fn detail(state: &State, stage: Stage) -> String {
             }
         },
         Stage::Verify if st == StageStatus::Skipped => "nothing to verify in this plan".into(),
+        Stage::Verify if recovery_left(state).is_some() => format!(
+            "after rollback: waiting for health to recover · {} left",
+            crate::app::text::format_clock(recovery_left(state).unwrap_or_default())
+        ),
         Stage::Verify => {
             let v = &state.release.verify;
             match (v.running, v.result) {

@@ -52,6 +52,10 @@ impl RollbackPlan {
 pub enum RollbackStep {
     Code,
     Database,
+    /// Waiting, until then at the latest, for the health checks to recover before verify judges.
+    Recovering {
+        until: std::time::Instant,
+    },
     Verify,
     Done,
 }
@@ -63,6 +67,11 @@ pub struct RollbackRun {
     pub step: RollbackStep,
     pub ok: bool,
     pub detail: Vec<String>,
+    /// How the verify after the rollback went, once it ran.
+    pub verified: Option<bool>,
+    /// The stages this rollback undid: the deploy (its code steps succeeded), the migrations (the database was
+    /// reverted or restored).
+    pub undone: Vec<super::Stage>,
 }
 
 /// The rollback the plan and this run call for now.
@@ -206,6 +215,8 @@ pub(in crate::app) fn rollback_confirmed(state: &mut State, reason: String, fx: 
         step: RollbackStep::Code,
         ok: true,
         detail: Vec::new(),
+        verified: None,
+        undone: Vec::new(),
     });
     if code && state.rollback_phase().is_some() {
         fx.notice(Notice::StartRollbackSteps);
@@ -221,6 +232,7 @@ pub(in crate::app) fn rollback_step_done(state: &mut State, status: PhaseStatus,
     };
     if status == PhaseStatus::Succeeded {
         run.detail.push("code steps succeeded".into());
+        run.undone.push(super::Stage::Deploy);
         database_part(state, fx);
     } else {
         let what = format!("code steps {}", format!("{status:?}").to_lowercase());
@@ -294,9 +306,12 @@ pub(in crate::app) fn on_reverted(state: &mut State, outcome: RevertOutcome, fx:
     if let Some(run) = state.release.rollback.as_mut() {
         run.detail
             .push(format!("reverted {} migration(s)", outcome.reverted.len()));
-        if let Some(e) = outcome.error {
-            run.ok = false;
-            run.detail.push(format!("down migrations FAILED: {e}"));
+        match outcome.error {
+            Some(e) => {
+                run.ok = false;
+                run.detail.push(format!("down migrations FAILED: {e}"));
+            }
+            None => run.undone.push(super::Stage::Migrate),
         }
         after_database(state, fx);
     }
@@ -315,6 +330,9 @@ pub(in crate::app) fn restore_done(state: &mut State, ok: bool, detail: String, 
     }
     run.ok &= ok;
     run.detail.push(detail);
+    if ok {
+        run.undone.push(super::Stage::Migrate);
+    }
     after_database(state, fx);
 }
 
@@ -332,7 +350,7 @@ fn after_database(state: &mut State, fx: &mut Out) {
     if let Some(run) = state.release.rollback.as_mut() {
         run.step = RollbackStep::Verify;
     }
-    super::checks::start_verify(state, fx);
+    super::recovery::wait_or_verify(state, fx);
 }
 
 /// Journals and announces how the rollback's code and database parts went.
@@ -361,6 +379,7 @@ pub(in crate::app) fn verify_done(state: &mut State, passed: bool) {
     if run.step != RollbackStep::Verify {
         return;
     }
+    run.verified = Some(passed);
     run.detail.push(format!(
         "verify after rollback {}",
         if passed { "passed" } else { "FAILED" }

@@ -88,6 +88,7 @@ pub(super) fn health(entries: &[Entry]) -> String {
         let header = [
             "Check",
             "When",
+            "At",
             "Median",
             "p95",
             "Samples",
@@ -114,7 +115,8 @@ fn opt_ms(v: &Option<u64>) -> String {
     v.map_or("–".into(), |v| format!("{v} ms"))
 }
 
-/// The health checks' numbers: each check's baseline first, then its later numbers in the order taken.
+/// The health checks' numbers: each check's baseline first, then its later numbers in the order taken, each
+/// labelled by what it was taken for (`verify`, `verify after rollback`, `end of monitoring`) and when.
 fn health_numbers(entries: &[Entry]) -> Vec<Vec<String>> {
     let mut numbers: Vec<Vec<String>> = entries
         .iter()
@@ -130,6 +132,7 @@ fn health_numbers(entries: &[Entry]) -> Vec<Vec<String>> {
             } => Some(vec![
                 cell(check),
                 "baseline".into(),
+                time(&e.ts),
                 opt_ms(median_ms),
                 opt_ms(p95_ms),
                 format!("{samples} of {wanted}"),
@@ -147,6 +150,7 @@ fn health_numbers(entries: &[Entry]) -> Vec<Vec<String>> {
             } => Some(vec![
                 cell(check),
                 cell(when),
+                time(&e.ts),
                 opt_ms(median_ms),
                 opt_ms(p95_ms),
                 samples.to_string(),
