@@ -82,6 +82,15 @@ fn ask_before_sign_off(state: &mut State, fx: &mut Out) {
         "Quitting".into(),
         "ends this console; starting it again on this plan resumes the run from its journal".into(),
     ));
+    let outcome = super::release::outcome(state);
+    m.body.push((
+        "Result".into(),
+        format!(
+            "the run ends as {} (exit {})",
+            outcome.name(),
+            outcome.exit_code()
+        ),
+    ));
     m.danger = true;
     state.ask(m, fx);
 }
