@@ -363,3 +363,18 @@ fn the_health_pane_shows_a_log_source_alert_the_header_shows() {
     assert!(text.contains("api healthy"), "{text}");
     insta::assert_snapshot!("health_pane_log_alert_80x24", text);
 }
+
+#[test]
+fn a_log_source_that_goes_quiet_after_its_alert_clears_after_a_calm_window() {
+    let mut h = monitoring();
+    let fx = h.act(lines(0, 40, 5));
+    assert_eq!(raised(&fx).len(), 1, "{fx:?}");
+    // The source says nothing more: the errors leave the window, then a whole window passes with none.
+    let mut fx = Vec::new();
+    for _ in 0..15 {
+        h.wait(STEP);
+        fx.extend(h.act(Action::Tick));
+    }
+    assert_eq!(cleared(&fx), vec!["logs web".to_string()], "{fx:?}");
+    assert!(h.state.health.alerts().next().is_none());
+}

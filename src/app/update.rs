@@ -67,6 +67,14 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
             state.logview.scan_step(&state.logs);
             super::release::tick_monitor(state, &mut fx);
             super::release::poll_recovery(state, &mut fx);
+            // A log source's alert is judged again as its window moves on, lines or not.
+            let checks = state.plan.health.len();
+            let alerting: Vec<usize> = (state.health.alerts())
+                .filter_map(|(i, _)| i.checked_sub(checks))
+                .collect();
+            for source in alerting {
+                fx.notice(super::msg::Notice::SourceLines { source });
+            }
             state.dirty = true;
         }
         Action::ModalShown => {

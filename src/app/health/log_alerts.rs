@@ -1,7 +1,8 @@
 //! A `[[logs]]` source's error rate feeds the same alerting as the health checks: once the baselines are frozen
 //! (the first destructive action started), a share of error lines over the source's `window` above its
 //! `error_rate` raises an alert — journaled, in the header, offering the rollback — and it clears once the share
-//! has stayed at or under [`CLEAR_SHARE`](super::CLEAR_SHARE) of `error_rate` for a whole `window`.
+//! has stayed at or under [`CLEAR_SHARE`](super::CLEAR_SHARE) of `error_rate` for a whole `window` (a window with
+//! no error line at all counts as calm, so a source that goes quiet clears too).
 
 use super::alerts::{CLEAR_SHARE, Reading, apart};
 use super::{Ctx, HealthPane};
@@ -26,7 +27,11 @@ pub(in crate::app) fn on_lines(
         return;
     };
     let (rate, lines) = counted.unwrap_or((0.0, 0));
-    let reading = if lines < MIN_ALERT_LINES {
+    // No error line in the window is calm however few lines there were: a source gone quiet clears its alert
+    // after a whole quiet window (the clock re-reads sources whose alert is up).
+    let reading = if rate == 0.0 {
+        Reading::Calm
+    } else if lines < MIN_ALERT_LINES {
         Reading::Unknown
     } else if rate > cfg.error_rate {
         let (r, t, _) = apart(rate * 100.0, cfg.error_rate * 100.0);
