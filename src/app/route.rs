@@ -88,8 +88,7 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
         RunnerEvent::Backup(ev) => super::backup::on_event(state, *ev, fx),
         RunnerEvent::HealthProbe { check, probe } => {
             let (health, cx) = health_room(state);
-            super::health::on_probe(health, &cx, check, probe, fx);
-            super::release::poll_recovery(state, fx);
+            super::health::on_probe(health, &cx, check, probe, fx)
         }
         RunnerEvent::VerifyResult { check, result } => {
             super::health::on_verify(&mut state.health, &state.plan, check, result, fx)

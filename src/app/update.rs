@@ -66,7 +66,6 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
         Action::Tick => {
             state.logview.scan_step(&state.logs);
             super::release::tick_monitor(state, &mut fx);
-            super::release::poll_recovery(state, &mut fx);
             // A log source's alert is judged again as its window moves on, lines or not.
             let checks = state.plan.health.len();
             let alerting: Vec<usize> = (state.health.alerts())
@@ -92,12 +91,16 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
     settle(state, fx)
 }
 
-/// Routes the notices the rooms left (and those the routing leaves in turn), then journals what changed in the
-/// release stages: before a report is written or a quit is journaled, which stay last.
+/// Routes the notices the rooms left (and those the routing leaves in turn), starts the verify a rollback waits
+/// for once it may, then journals what changed in the release stages: before a report is written or a quit is
+/// journaled, which stay last.
 pub(super) fn settle(state: &mut State, mut fx: Out) -> Vec<Effect> {
     route_all(state, &mut fx);
     let mut effects = fx.into_effects();
     let mut own = Out::default();
+    // After a rollback, verify starts once health recovered (or the wait ran out): judged after every action's
+    // news, an alert's clearing included.
+    super::release::poll_recovery(state, &mut own);
     super::resume::announce(state, &mut own);
     super::release::sync(state, &mut own);
     route_all(state, &mut own);
