@@ -234,6 +234,7 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
         size: 12_345_678,
         sha256: "ab".repeat(32),
         duration_ms: 1_500,
+        counters: None,
     }));
     let mut verified = a.clone();
     verified.verified = archive("x", "shop", true).verified;

@@ -87,6 +87,9 @@ fn release_events() -> Vec<Event> {
             size: 13_000_000,
             sha256: s("deadbeef"),
             duration_ms: 4_200,
+            counters: Some(s(
+                "write counters of 12 tables (PostgreSQL's statistics, never reset)",
+            )),
         },
         Event::BackupVerified {
             file: s("/var/backups/shop/shop-1.dump"),
@@ -372,6 +375,7 @@ fn every_section_holds_its_facts() {
         "12.4 MiB (13000000 bytes)",
         "deadbeef",
         "12 tables",
+        "Recorded with it: write counters of 12 tables",
         "shop-0.dump",
     ] {
         assert!(backup.contains(fact), "Backup lacks {fact}:\n{backup}");

@@ -126,6 +126,10 @@ pub enum Event {
         size: u64,
         sha256: String,
         duration_ms: u64,
+        /// What was recorded with it to tell a later restore's loss: each table's write counters (PostgreSQL) or
+        /// rows (SQLite), with the statistics' last reset; none when they could not be read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counters: Option<String>,
     },
     BackupVerified {
         file: String,

@@ -213,6 +213,7 @@ pub fn archive(path: &str, dbname: &str, verified: bool) -> deckhand::backup::Ar
             took_ms: 900,
             compared_with_live: true,
         }),
+        counters: None,
     }
 }
 

@@ -23,14 +23,20 @@ pub(super) fn backup(entries: &[Entry]) -> String {
                 size,
                 sha256,
                 duration_ms,
-            } => w!(
-                out,
-                "- Taken: {}, {}, sha256 {}, in {}",
-                code(file),
-                bytes(*size),
-                code(sha256),
-                ms(*duration_ms)
-            ),
+                counters,
+            } => {
+                w!(
+                    out,
+                    "- Taken: {}, {}, sha256 {}, in {}",
+                    code(file),
+                    bytes(*size),
+                    code(sha256),
+                    ms(*duration_ms)
+                );
+                if let Some(c) = counters {
+                    w!(out, "  - Recorded with it: {}", inline(c));
+                }
+            }
             Event::BackupVerified {
                 file,
                 ok,
