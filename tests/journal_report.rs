@@ -267,8 +267,12 @@ fn release_events() -> Vec<Event> {
         },
         Event::RollbackStarted {
             reason: s("p95 latency doubled"),
+            before_restore: vec![s("kubectl scale deploy/shop --replicas=0")],
             code_steps: vec![s("kubectl rollout undo deploy/shop")],
             database: s("revert 1 migration"),
+            loss: Some(s(
+                "writes since the backup (2026-11-18 08:00:00 UTC, 42 min ago); public.accounts: 1 inserted",
+            )),
         },
         Event::MigrationReverted {
             name: s("0007_add_index"),
@@ -279,6 +283,7 @@ fn release_events() -> Vec<Event> {
             target: s("shop"),
             mode: RestoreKind::InPlace,
             new_database: None,
+            loss: None,
         },
         Event::RestoreFinished {
             file: s("/var/backups/shop/shop-1.dump"),
@@ -447,6 +452,8 @@ fn every_section_holds_its_facts() {
     let rollback = section(&report, "Rollback");
     for fact in [
         "p95 latency doubled",
+        "First (before_restore): `kubectl scale deploy/shop --replicas=0`",
+        "Lost: writes since the backup (2026-11-18 08:00:00 UTC, 42 min ago); public.accounts: 1 inserted",
         "kubectl rollout undo",
         "Reverted `0007_add_index`",
         "shop_before_restore",

@@ -161,6 +161,9 @@ pub enum Event {
         /// The database restored into (`new_database`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         new_database: Option<String>,
+        /// What the restore loses: the writes since the backup, as far as the counters tell.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loss: Option<String>,
     },
     RestoreFinished {
         file: String,
@@ -290,11 +293,16 @@ pub enum Event {
         alerts: usize,
         elapsed_ms: u64,
     },
-    /// A rollback was confirmed: why, the code steps and what happens to the database.
+    /// A rollback was confirmed: why, the steps run first, the code steps, what happens to the database, and what
+    /// its restore loses (the writes since the backup, as far as the counters tell).
     RollbackStarted {
         reason: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        before_restore: Vec<String>,
         code_steps: Vec<String>,
         database: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loss: Option<String>,
     },
     /// A down migration ran and its ledger entry was removed.
     MigrationReverted {
