@@ -284,6 +284,19 @@ fn check(path: &Path, env: Option<&str>) -> u8 {
             println!("    $ {}", step.run.display);
         }
     }
+    if let Some(r) = plan
+        .rollback
+        .as_ref()
+        .filter(|r| !r.before_restore.is_empty())
+    {
+        println!(
+            "  rollback before_restore (run first when the database is restored or reverted, and before U restores \
+             in place)"
+        );
+        for step in &r.before_restore {
+            println!("    $ {}", step.run.display);
+        }
+    }
     0
 }
 
@@ -308,8 +321,12 @@ fn check_sections(plan: &Plan) -> Vec<String> {
             plan::RollbackDatabase::Restore => "restore",
             plan::RollbackDatabase::Leave => "none",
         };
+        let first = match r.before_restore.len() {
+            0 => String::new(),
+            n => format!(", {n} before_restore step(s)"),
+        };
         lines.push(format!(
-            "rollback: {} step(s), database {database}",
+            "rollback: {} step(s), database {database}{first}",
             r.steps.len()
         ));
     }

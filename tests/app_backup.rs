@@ -23,6 +23,16 @@ use deckhand::runner::RunnerEvent;
 use deckhand::runner::backup::{BackupEvent, BackupOp};
 use deckhand::runner::migrate::Snapshot;
 
+/// `U`, and the runner's answer to the counters it reads first (here: they could not be read).
+fn restore_prompt(h: &mut Harness) -> Vec<Effect> {
+    let mut fx = h.key(KeyCode::Char('U'));
+    fx.extend(h.act(counters_read(
+        deckhand::runner::CountersFor::Restore,
+        Err("connection refused".into()),
+    )));
+    fx
+}
+
 const PLAN: &str = r#"
 [project]
 name = "shop"
@@ -234,6 +244,7 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
         size: 12_345_678,
         sha256: "ab".repeat(32),
         duration_ms: 1_500,
+        counters: None,
     }));
     let mut verified = a.clone();
     verified.verified = archive("x", "shop", true).verified;
@@ -344,7 +355,7 @@ fn restore_picks_the_newest_verified_backup_and_needs_the_database_name_typed() 
         verified.clone(),
         older.clone(),
     ])));
-    h.key(KeyCode::Char('U'));
+    restore_prompt(&mut h);
     let m = h.state.modal.as_ref().expect("restore prompt");
     let ModalKind::RestoreBackup(list) = &m.kind else {
         panic!("{:?}", m.kind)
@@ -378,6 +389,11 @@ fn restore_picks_the_newest_verified_backup_and_needs_the_database_name_typed() 
         target: "db.internal:5432/shop".into(),
         mode: deckhand::journal::RestoreKind::InPlace,
         new_database: None,
+        loss: Some(
+            "every write since the backup (2026-11-20 18:40:00 UTC, 19 h 26 min ago); how many is UNKNOWN: \
+             the write counters could not be read: connection refused"
+                .into()
+        ),
     }));
     assert_eq!(h.state.backup_work(), Some(BackupWork::Restoring));
     let report = RestoreReport {
@@ -413,13 +429,13 @@ fn restore_into_a_new_database_and_a_wrong_name_declines() {
     let mut h = harness();
     let verified = shop_archive("/b/2.dump", true, 1_795_269_785);
     h.act(backup_ev(BackupEvent::Listed(vec![verified.clone()])));
-    h.key(KeyCode::Char('U'));
+    restore_prompt(&mut h);
     h.settle();
     h.type_text("shpo");
     let fx = h.key(KeyCode::Enter);
     assert!(!fx.iter().any(|e| matches!(e, Effect::RestoreBackup { .. })));
     assert!(h.state.modal.is_none());
-    h.key(KeyCode::Char('U'));
+    restore_prompt(&mut h);
     h.settle();
     h.key(KeyCode::Tab);
     h.type_text("shop");
@@ -529,7 +545,7 @@ fn a_signal_during_a_restore_stops_it_and_quits_after() {
         true,
         1,
     )])));
-    h.key(KeyCode::Char('U'));
+    restore_prompt(&mut h);
     h.settle();
     h.type_text("shop");
     h.key(KeyCode::Enter);
@@ -550,7 +566,7 @@ fn changing_the_choice_after_typing_the_name_asks_for_it_again() {
     let newest = shop_archive("/b/2.dump", true, 1_795_269_785);
     let older = shop_archive("/b/1.dump", true, 1_795_200_000);
     h.act(backup_ev(BackupEvent::Listed(vec![newest, older])));
-    h.key(KeyCode::Char('U'));
+    restore_prompt(&mut h);
     h.settle();
     h.type_text("shop");
     // Typed for the first backup, in place; then the choice moves (Tab: into a new database).
@@ -592,7 +608,7 @@ fn restore_offers_only_this_projects_environment() {
         production,
         staging.clone(),
     ])));
-    h.key(KeyCode::Char('U'));
+    restore_prompt(&mut h);
     match modal_kind(&h) {
         Some(ModalKind::RestoreBackup(list)) => assert_eq!(list, &vec![staging]),
         other => panic!("{other:?}"),

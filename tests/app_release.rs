@@ -13,7 +13,7 @@ use deckhand::app::release::{self, Stage, StageStatus};
 use deckhand::app::{Action, Effect, ModalKind, PhaseStatus, Row, Signal};
 use deckhand::backup::RestoreMode;
 use deckhand::journal::Event;
-use deckhand::runner::{PreflightResult, Probe, RunnerEvent, StepId, StepOutcome};
+use deckhand::runner::{CountersFor, PreflightResult, Probe, RunnerEvent, StepId, StepOutcome};
 
 const RELEASE_PLAN: &str = r#"
 [project]
@@ -252,7 +252,17 @@ fn rollback_runs_the_code_steps_then_restores_this_runs_backup_then_verifies_aga
     let mut h = Harness::new(plan_from(&src));
     let a = archive("/b/shop.dump", "shop", true);
     h.state.backup.verified = Some(a.clone());
-    h.char('R');
+    // A restore's prompt waits for the write counters, to say what the restore loses.
+    let fx = h.char('R');
+    assert!(
+        fx.contains(&Effect::ReadCounters(CountersFor::Rollback)),
+        "{fx:?}"
+    );
+    assert!(h.state.modal.is_none());
+    h.act(counters_read(
+        CountersFor::Rollback,
+        Err("timed out".into()),
+    ));
     let m = h.state.modal.as_ref().expect("rollback prompt");
     assert!(matches!(m.kind, ModalKind::Rollback(_)));
     assert!(
@@ -446,6 +456,10 @@ fn rollback_restores_the_backup_from_before_the_apply_not_a_later_one() {
     h.state.release.rollback_backup = Some(before);
     h.state.backup.verified = Some(after);
     h.char('R');
+    h.act(counters_read(
+        CountersFor::Rollback,
+        Err("timed out".into()),
+    ));
     let m = h.state.modal.as_ref().expect("rollback prompt");
     let db = m
         .body

@@ -326,3 +326,44 @@ fn report_writes_the_newest_run_with_the_runs_it_resumed() {
         "{stderr}"
     );
 }
+
+#[test]
+fn check_shows_the_steps_run_before_a_restore() {
+    let d = tempfile::tempdir().unwrap();
+    let plan = d.path().join("plan.toml");
+    std::fs::write(
+        &plan,
+        r#"
+[project]
+name = "shop"
+environment = "production"
+
+[database]
+url = "postgres://app@db.internal:5432/shop"
+migrations = "m"
+format = "sqlx"
+
+[[phase]]
+name = "Deploy"
+steps = [{ run = "./deploy.sh" }]
+
+[rollback]
+steps = [{ run = "./rollback.sh" }]
+before_restore = [{ run = "systemctl stop shop", timeout = "1m" }]
+"#,
+    )
+    .unwrap();
+    let out = deckhand(&["check", plan.to_str().unwrap()], d.path());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("rollback: 1 step(s), database auto, 1 before_restore step(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "  rollback before_restore (run first when the database is restored or reverted"
+        ) && stdout.contains("    $ systemctl stop shop"),
+        "{stdout}"
+    );
+}

@@ -87,6 +87,9 @@ fn release_events() -> Vec<Event> {
             size: 13_000_000,
             sha256: s("deadbeef"),
             duration_ms: 4_200,
+            counters: Some(s(
+                "write counters of 12 tables (PostgreSQL's statistics, never reset)",
+            )),
         },
         Event::BackupVerified {
             file: s("/var/backups/shop/shop-1.dump"),
@@ -264,8 +267,12 @@ fn release_events() -> Vec<Event> {
         },
         Event::RollbackStarted {
             reason: s("p95 latency doubled"),
+            before_restore: vec![s("kubectl scale deploy/shop --replicas=0")],
             code_steps: vec![s("kubectl rollout undo deploy/shop")],
             database: s("revert 1 migration"),
+            loss: Some(s(
+                "writes since the backup (2026-11-18 08:00:00 UTC, 42 min ago); public.accounts: 1 inserted",
+            )),
         },
         Event::MigrationReverted {
             name: s("0007_add_index"),
@@ -276,6 +283,7 @@ fn release_events() -> Vec<Event> {
             target: s("shop"),
             mode: RestoreKind::InPlace,
             new_database: None,
+            loss: None,
         },
         Event::RestoreFinished {
             file: s("/var/backups/shop/shop-1.dump"),
@@ -384,6 +392,7 @@ fn every_section_holds_its_facts() {
         "12.4 MiB (13000000 bytes)",
         "deadbeef",
         "12 tables",
+        "Recorded with it: write counters of 12 tables",
         "shop-0.dump",
     ] {
         assert!(backup.contains(fact), "Backup lacks {fact}:\n{backup}");
@@ -457,6 +466,8 @@ fn every_section_holds_its_facts() {
     let rollback = section(&report, "Rollback");
     for fact in [
         "p95 latency doubled",
+        "First (before_restore): `kubectl scale deploy/shop --replicas=0`",
+        "Lost: writes since the backup (2026-11-18 08:00:00 UTC, 42 min ago); public.accounts: 1 inserted",
         "kubectl rollout undo",
         "Reverted `0007_add_index`",
         "shop_before_restore",

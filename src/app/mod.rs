@@ -24,7 +24,7 @@ pub mod text;
 pub mod typing;
 mod update;
 
-pub use backup::{BackupPane, restore_choice, step_line};
+pub use backup::{BackupPane, restore_choice, restore_loss, step_line};
 pub use busy::{BackupWork, DbWork, Operation, RollbackWork};
 pub use health::{
     CLEAR_SHARE, CheckRun, HealthPane, HealthState, LATENCY_NOISE, MAX_SAMPLES, MIN_ALERT_SAMPLES,

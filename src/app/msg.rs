@@ -114,6 +114,8 @@ pub enum Effect {
     RunSmoke,
     /// Run these down migrations (newest first), each with the removal of its ledger entry.
     RevertMigrations(Vec<String>),
+    /// Read the database's write counters, for the prompt that says what a restore would lose.
+    ReadCounters(crate::runner::CountersFor),
     /// Post to the plan's webhook; never waited for.
     Notify {
         what: String,
@@ -150,6 +152,10 @@ pub enum Notice {
     StartRollbackSteps,
     /// The rollback's code steps ended so.
     RollbackStepsEnded(super::busy::PhaseStatus),
+    /// The `[rollback] before_restore` steps start (before a rollback's or an in-place restore's database part).
+    StartBeforeRestore,
+    /// The `before_restore` steps ended so.
+    BeforeRestoreEnded(super::busy::PhaseStatus),
     /// A line of deckhand's own for the logs pane.
     Note(String),
     /// A result, a refusal or an error for the status line.

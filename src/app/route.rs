@@ -4,7 +4,7 @@
 use super::msg::{Effect, Notice};
 use super::out::Out;
 use super::state::{QuitState, State};
-use crate::runner::RunnerEvent;
+use crate::runner::{CountersFor, RunnerEvent};
 
 /// Routes one notice to the rooms it concerns.
 pub(super) fn notice(state: &mut State, notice: Notice, fx: &mut Out) {
@@ -44,6 +44,22 @@ pub(super) fn notice(state: &mut State, notice: Notice, fx: &mut Out) {
             )),
         },
         Notice::RollbackStepsEnded(status) => super::release::rollback_step_done(state, status, fx),
+        Notice::StartBeforeRestore => match state.before_restore_phase() {
+            Some(p) => super::steps::start_phase_from(state, p, 0, fx),
+            None => fx.notice(Notice::BeforeRestoreEnded(
+                super::state::PhaseStatus::Succeeded,
+            )),
+        },
+        // The steps ran for the rollback under way, or else for the restore confirmed with U.
+        Notice::BeforeRestoreEnded(status) => {
+            let rollback = (state.release.rollback.as_ref())
+                .is_some_and(|r| r.step == super::release::RollbackStep::First);
+            if rollback {
+                super::release::before_restore_done(state, status, fx)
+            } else {
+                super::backup::before_restore_done(state, status, fx)
+            }
+        }
         Notice::Notify { what, text } => {
             if state.plan.notify.is_some() {
                 let p = &state.plan.project;
@@ -96,6 +112,14 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
         RunnerEvent::Preflight(r) => super::release::on_preflight(state, r, fx),
         RunnerEvent::Smoke { check, probe } => super::release::on_smoke(state, check, probe, fx),
         RunnerEvent::Reverted(outcome) => super::release::on_reverted(state, outcome, fx),
+        RunnerEvent::Counters {
+            purpose,
+            at_unix,
+            result,
+        } => match purpose {
+            CountersFor::Rollback => super::release::on_counters(state, at_unix, result, fx),
+            CountersFor::Restore => super::backup::on_counters(state, at_unix, result, fx),
+        },
         RunnerEvent::NotifyFailed { what, error } => {
             let line = format!("notification ({what}) failed: {error}");
             fx.push(Effect::Journal(crate::journal::Event::NotificationFailed {

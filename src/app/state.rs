@@ -133,6 +133,9 @@ pub struct State {
     pub phases: Vec<PhaseRun>,
     /// The `[rollback]` code steps, when the plan has some.
     pub rollback_steps: Option<RollbackSteps>,
+    /// The `[rollback] before_restore` steps, when the plan has some: run before a rollback restores or reverts
+    /// the database, and before an in-place restore.
+    pub before_restore: Option<RollbackSteps>,
     /// What is under way; nothing else starts until it ends.
     pub op: Option<super::busy::Operation>,
     /// The next step of a phase, held back because it became due while a quit or cancel prompt was open.
@@ -188,6 +191,21 @@ impl State {
                 },
                 run: PhaseRun::new(deploy_phases, r.steps.len()),
             });
+        // And the steps before a restore, one more phase after that.
+        let before_restore = plan
+            .rollback
+            .as_ref()
+            .filter(|r| !r.before_restore.is_empty())
+            .map(|r| RollbackSteps {
+                phase: crate::plan::Phase {
+                    name: "Before restore".into(),
+                    destructive: true,
+                    needs_backup: false,
+                    seed: false,
+                    steps: r.before_restore.clone(),
+                },
+                run: PhaseRun::new(deploy_phases + 1, r.before_restore.len()),
+            });
         let db = super::migrations::DbPane::new(plan.database.is_some());
         let health = super::health::HealthPane::new(&plan);
         let logview = super::logs::view::LogView::new(&plan, now);
@@ -210,6 +228,7 @@ impl State {
             checklist_override: None,
             phases,
             rollback_steps,
+            before_restore,
             op: None,
             held: None,
             typing: Default::default(),
@@ -260,14 +279,29 @@ impl State {
         self.rollback_steps.as_ref().map(|_| self.plan.phases.len())
     }
 
+    /// The phase index the `before_restore` steps run as (after the rollback's), when the plan has some.
+    pub fn before_restore_phase(&self) -> Option<usize> {
+        self.before_restore
+            .as_ref()
+            .map(|_| self.plan.phases.len() + 1)
+    }
+
+    /// The rollback's own step list that runs as phase `p` (past the deploy phases), if one does.
+    fn own_steps(&self, p: usize) -> Option<&RollbackSteps> {
+        if Some(p) == self.rollback_phase() {
+            self.rollback_steps.as_ref()
+        } else if Some(p) == self.before_restore_phase() {
+            self.before_restore.as_ref()
+        } else {
+            None
+        }
+    }
+
     /// Phase `p` as the plan (or, past the deploy phases, the rollback) defines it.
     pub fn phase_def(&self, p: usize) -> Option<&crate::plan::Phase> {
         match self.plan.phases.get(p) {
             Some(phase) => Some(phase),
-            None if Some(p) == self.rollback_phase() => {
-                self.rollback_steps.as_ref().map(|r| &r.phase)
-            }
-            None => None,
+            None => self.own_steps(p).map(|r| &r.phase),
         }
     }
 
@@ -275,18 +309,16 @@ impl State {
     pub fn phase_run(&self, p: usize) -> Option<&PhaseRun> {
         match self.phases.get(p) {
             Some(run) => Some(run),
-            None if Some(p) == self.rollback_phase() => {
-                self.rollback_steps.as_ref().map(|r| &r.run)
-            }
-            None => None,
+            None => self.own_steps(p).map(|r| &r.run),
         }
     }
 
     pub fn phase_run_mut(&mut self, p: usize) -> Option<&mut PhaseRun> {
-        let rollback = self.rollback_phase();
+        let (rollback, before) = (self.rollback_phase(), self.before_restore_phase());
         match self.phases.get_mut(p) {
             Some(run) => Some(run),
             None if Some(p) == rollback => self.rollback_steps.as_mut().map(|r| &mut r.run),
+            None if Some(p) == before => self.before_restore.as_mut().map(|r| &mut r.run),
             None => None,
         }
     }

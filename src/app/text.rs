@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::app::busy::BackupWork;
 use crate::app::state::State;
+use crate::backup::counters::{Change, CounterSource, Counters, Loss};
 use crate::backup::{Archive, Progress};
 use crate::runner::StepOutcome;
 
@@ -161,5 +162,168 @@ pub fn format_clock(d: Duration) -> String {
         format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
     } else {
         format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// `2026-11-21 14:03:05 UTC` of a Unix time.
+pub fn utc_seconds(unix: u64) -> String {
+    crate::backup::store::format_utc(unix)
+        .replacen('T', " ", 1)
+        .replace('Z', " UTC")
+}
+
+/// `just now`, `42 s ago`, `12 min ago`, `3 h 05 min ago`, `2 d 4 h ago`.
+pub fn ago(secs: u64) -> String {
+    match secs {
+        0..=4 => "just now".into(),
+        5..=59 => format!("{secs} s ago"),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=86_399 => format!("{} h {:02} min ago", secs / 3600, (secs / 60) % 60),
+        _ => format!("{} d {} h ago", secs / 86_400, (secs / 3600) % 24),
+    }
+}
+
+/// What happens to the tables created since the backup when it is restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// A rollback drops them.
+    Dropped,
+    /// An in-place restore leaves them as they are.
+    Kept,
+}
+
+/// The backup's time and how long ago it was taken: `2026-11-21 14:03:05 UTC, 12 min ago`.
+fn backup_when(loss: &Loss) -> String {
+    format!(
+        "{}, {}",
+        utc_seconds(loss.backup_unix),
+        ago(loss.now_unix.saturating_sub(loss.backup_unix))
+    )
+}
+
+/// `public.accounts: 1 inserted, 3 updated` (SQLite: `orders: 5 rows at the backup, 7 now`).
+fn change_text(table: &str, change: &Change) -> String {
+    match change {
+        Change::Writes(w) => {
+            let parts: Vec<String> = [
+                (w.inserted, "inserted"),
+                (w.updated, "updated"),
+                (w.deleted, "deleted"),
+            ]
+            .iter()
+            .filter(|(n, _)| *n > 0)
+            .map(|(n, what)| format!("{n} {what}"))
+            .collect();
+            format!("{table}: {}", parts.join(", "))
+        }
+        Change::Rows { then, now } => format!("{table}: {then} rows at the backup, {now} now"),
+    }
+}
+
+/// What a restore of the backup loses, as prompt lines: the backup's time, the tables with writes since (the
+/// `top` most written, then how many more), tables created since and what happens to them, and what the counts
+/// are worth.
+pub fn loss_lines(loss: &Loss, top: usize, created: Created) -> Vec<(String, String)> {
+    let when = backup_when(loss);
+    if let Some(why) = &loss.unknown {
+        return vec![(
+            "Lost".into(),
+            format!("every write since the backup ({when}); how many is UNKNOWN: {why}"),
+        )];
+    }
+    if loss.nothing() {
+        return vec![(
+            "Lost".into(),
+            format!("no writes recorded since the backup ({when})"),
+        )];
+    }
+    let mut lines = Vec::new();
+    let head = match loss.reset_since {
+        Some(r) => format!(
+            "writes since the backup ({when}); statistics reset {}: counted since then only",
+            utc_seconds(r)
+        ),
+        None => format!("writes since the backup ({when}):"),
+    };
+    lines.push(("Lost".into(), head));
+    for (table, change) in loss.changed.iter().take(top) {
+        lines.push((String::new(), change_text(table, change)));
+    }
+    if loss.changed.len() > top {
+        let more = loss.changed.len() - top;
+        lines.push((
+            String::new(),
+            format!("and {more} more table(s) with changes"),
+        ));
+    }
+    if let Some(t) = loss.written_since {
+        lines.push((
+            String::new(),
+            format!(
+                "the file was written {} (updates change no count)",
+                utc_seconds(t)
+            ),
+        ));
+    }
+    if !loss.uncounted.is_empty() {
+        lines.push((
+            String::new(),
+            format!(
+                "{}: created again or reset since, writes unknown",
+                loss.uncounted.join(", ")
+            ),
+        ));
+    }
+    if !loss.created.is_empty() {
+        let names: Vec<&str> = loss.created.iter().map(|(t, _)| t.as_str()).collect();
+        let fate = match created {
+            Created::Dropped => "new since the backup: DROPPED with their rows",
+            Created::Kept => "new since the backup: left as they are",
+        };
+        lines.push(("Created".into(), format!("{} ({fate})", names.join(", "))));
+    }
+    if let Some(note) = counts_note(loss) {
+        lines.push(("Counts".into(), note.into()));
+    }
+    lines
+}
+
+/// What the counts are worth.
+fn counts_note(loss: &Loss) -> Option<&'static str> {
+    match loss.source? {
+        CounterSource::PgStatistics => {
+            Some("PostgreSQL statistics: lag ≥1 s, include rolled-back writes")
+        }
+        CounterSource::RowCounts => Some("rows counted: SQLite keeps no write statistics"),
+    }
+}
+
+/// The loss in one line, every table named: for the journal and the report.
+pub fn loss_summary(loss: &Loss, created: Created) -> String {
+    let parts: Vec<String> = loss_lines(loss, usize::MAX, created)
+        .into_iter()
+        .map(|(label, text)| {
+            let text = text.trim_end_matches(':');
+            match label.as_str() {
+                "" | "Lost" => text.to_string(),
+                other => format!("{}: {text}", other.to_lowercase()),
+            }
+        })
+        .collect();
+    parts.join("; ")
+}
+
+/// What a backup recorded to tell a later restore's loss: `write counters of 12 tables (PostgreSQL's statistics,
+/// last reset 2026-11-01 09:00:00 UTC)`, `row counts of 3 tables (SQLite)`.
+pub fn counters_line(c: &Counters) -> String {
+    let n = c.tables.len();
+    match c.source {
+        CounterSource::PgStatistics => {
+            let reset = c.stats_reset_unix.map_or("never reset".to_string(), |r| {
+                format!("last reset {}", utc_seconds(r))
+            });
+            format!("write counters of {n} tables (PostgreSQL's statistics, {reset})")
+        }
+        CounterSource::RowCounts => format!("row counts of {n} tables (SQLite)"),
     }
 }

@@ -2,6 +2,7 @@
 //! verification, restore, and rehearsal of the pending migrations on a restored copy. Each archive has a sidecar
 //! record (`<archive>.json`) with its size, sha256 and verification. May import `plan` and `migrate`.
 
+pub mod counters;
 pub mod pg;
 pub mod rehearse;
 pub mod sqlite;

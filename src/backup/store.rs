@@ -337,6 +337,7 @@ mod tests {
                 took_ms: 1,
                 compared_with_live: true,
             }),
+            counters: None,
         };
         write_sidecar(&a).unwrap();
         a

@@ -55,6 +55,10 @@ pub struct Archive {
     pub took_ms: u64,
     /// Set once a full-read verification passed.
     pub verified: Option<Verified>,
+    /// Each table's write counters when the backup was taken (none from older versions of deckhand, or when they
+    /// could not be read): what a restore would lose is told against them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counters: Option<super::counters::Counters>,
 }
 
 /// A passed verification, as recorded in the sidecar.

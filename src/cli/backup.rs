@@ -191,6 +191,10 @@ fn on_taken(printer: &mut Printer, journal: &mut Journal, a: backup::Archive) {
         a.sha256,
         humantime::format_duration(Duration::from_millis(a.took_ms))
     ));
+    let counters = a.counters.as_ref().map(deckhand::app::text::counters_line);
+    if let Some(c) = &counters {
+        printer.line(&format!("recorded {c}"));
+    }
     record(
         journal,
         Event::BackupTaken {
@@ -198,6 +202,7 @@ fn on_taken(printer: &mut Printer, journal: &mut Journal, a: backup::Archive) {
             size: a.size,
             sha256: a.sha256,
             duration_ms: a.took_ms,
+            counters,
         },
     );
 }

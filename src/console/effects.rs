@@ -106,7 +106,8 @@ impl Executor {
                 | Effect::DryRunMigrations
                 | Effect::ResolveMigration(_)
                 | Effect::RunVerify
-                | Effect::RevertMigrations(_) => self.database_effect(effect, state),
+                | Effect::RevertMigrations(_)
+                | Effect::ReadCounters(_) => self.database_effect(effect, state),
                 Effect::ListBackups
                 | Effect::TakeBackup
                 | Effect::CancelBackup
@@ -178,6 +179,9 @@ impl Executor {
             }
             Effect::RevertMigrations(names) => self.database(state, move |db, tx| {
                 tokio::spawn(crate::runner::migrate::revert(db, names, tx));
+            }),
+            Effect::ReadCounters(purpose) => self.database(state, move |db, tx| {
+                tokio::spawn(crate::runner::counters::read(db, purpose, tx));
             }),
             other => tracing::error!("not a database effect: {other:?}"),
         }

@@ -127,6 +127,10 @@ pub enum Event {
         size: u64,
         sha256: String,
         duration_ms: u64,
+        /// What was recorded with it to tell a later restore's loss: each table's write counters (PostgreSQL) or
+        /// rows (SQLite), with the statistics' last reset; none when they could not be read.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        counters: Option<String>,
     },
     BackupVerified {
         file: String,
@@ -158,6 +162,9 @@ pub enum Event {
         /// The database restored into (`new_database`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         new_database: Option<String>,
+        /// What the restore loses: the writes since the backup, as far as the counters tell.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loss: Option<String>,
     },
     RestoreFinished {
         file: String,
@@ -287,11 +294,16 @@ pub enum Event {
         alerts: usize,
         elapsed_ms: u64,
     },
-    /// A rollback was confirmed: why, the code steps and what happens to the database.
+    /// A rollback was confirmed: why, the steps run first, the code steps, what happens to the database, and what
+    /// its restore loses (the writes since the backup, as far as the counters tell).
     RollbackStarted {
         reason: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        before_restore: Vec<String>,
         code_steps: Vec<String>,
         database: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        loss: Option<String>,
     },
     /// A down migration ran and its ledger entry was removed.
     MigrationReverted {

@@ -58,10 +58,11 @@ pub(super) struct RawEnvironment {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a [rollback] table with steps and/or database"
+    expecting = "a [rollback] table with steps, before_restore and/or database"
 )]
 pub(super) struct RawRollback {
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
+    pub before_restore: Option<Spanned<Vec<Spanned<RawStep>>>>,
     pub database: Option<Spanned<String>>,
 }
 

@@ -23,15 +23,14 @@ impl Builder<'_> {
         has_backup: bool,
     ) -> Result<Rollback, PlanError> {
         let r = raw.get_ref();
-        let steps = match &r.steps {
-            None => Vec::new(),
-            Some(steps) => steps
-                .get_ref()
-                .iter()
-                .enumerate()
-                .map(|(j, step)| self.step(&format!("rollback.steps[{j}]"), step))
-                .collect::<Result<_, _>>()?,
-        };
+        let steps = self.rollback_steps(r.steps.as_ref(), "rollback.steps")?;
+        let before_restore =
+            self.rollback_steps(r.before_restore.as_ref(), "rollback.before_restore")?;
+        if let Some(first) = r.before_restore.as_ref().filter(|_| !has_database) {
+            let message = "before_restore needs a [database] table (its steps run before the database is restored or \
+                           reverted)";
+            return Err(self.err(first.span(), "rollback.before_restore", message));
+        }
         let database = match &r.database {
             None => RollbackDatabase::Auto,
             Some(d) => {
@@ -57,7 +56,28 @@ impl Builder<'_> {
                 }
             }
         };
-        Ok(Rollback { steps, database })
+        Ok(Rollback {
+            steps,
+            before_restore,
+            database,
+        })
+    }
+
+    /// A list of steps under `key` (`rollback.steps`), each as a phase step.
+    fn rollback_steps(
+        &self,
+        raw: Option<&Spanned<Vec<Spanned<super::raw::RawStep>>>>,
+        key: &str,
+    ) -> Result<Vec<super::types::Step>, PlanError> {
+        match raw {
+            None => Ok(Vec::new()),
+            Some(steps) => steps
+                .get_ref()
+                .iter()
+                .enumerate()
+                .map(|(j, step)| self.step(&format!("{key}[{j}]"), step))
+                .collect(),
+        }
     }
 
     pub(super) fn monitor(&self, raw: &Spanned<RawMonitor>) -> Result<Monitor, PlanError> {

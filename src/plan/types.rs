@@ -77,10 +77,14 @@ pub enum RollbackDatabase {
     Leave,
 }
 
-/// `[rollback]`: code steps (run in order) and what happens to the database.
+/// `[rollback]`: code steps (run in order), steps run before the database is restored or reverted (stop the
+/// app), and what happens to the database.
 #[derive(Debug, Clone)]
 pub struct Rollback {
     pub steps: Vec<Step>,
+    /// Run first, before the code steps and the database part, when the rollback restores or reverts the database
+    /// (and before an in-place restore with `U`).
+    pub before_restore: Vec<Step>,
     pub database: RollbackDatabase,
 }
 

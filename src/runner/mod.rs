@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod command;
+pub mod counters;
 pub mod health;
 pub mod logs;
 pub mod migrate;
@@ -19,6 +20,15 @@ use std::time::Duration;
 pub struct StepId {
     pub phase: usize,
     pub step: usize,
+}
+
+/// Which prompt asked for the database's write counters (it opens once they are read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountersFor {
+    /// The rollback's, when it restores a backup.
+    Rollback,
+    /// The restore prompt's (`U`).
+    Restore,
 }
 
 /// Which output stream a line came from.
@@ -117,6 +127,13 @@ pub enum RunnerEvent {
     },
     /// Down migrations of a rollback ended.
     Reverted(crate::migrate::revert::RevertOutcome),
+    /// The database's write counters were read for `purpose` (at `at_unix`, this host's clock), or why they could
+    /// not be.
+    Counters {
+        purpose: CountersFor,
+        at_unix: u64,
+        result: Result<crate::backup::counters::Counters, String>,
+    },
     /// A webhook notification failed (successes are not reported).
     NotifyFailed {
         what: String,

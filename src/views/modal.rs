@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
 use super::{safe, theme};
-use crate::app::{Expect, Modal, ModalKind, Picker, restore_choice};
+use crate::app::{Expect, Modal, ModalKind, Picker, restore_choice, restore_loss};
 
 /// Picker rows shown at once (the rest scroll into view with the selection).
 const PICKER_ROWS: usize = 5;
@@ -25,10 +25,9 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant) {
     let body = body_lines(m);
     let footer = footer_lines(m, now, accent);
     let width = 76.min(area.width);
-    // Room for wrapped long commands: estimate each line's height at the inner width.
+    // Room for wrapped long commands: each line's height at the inner width, wrapped at words as drawn.
     let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows =
-        |lines: &[Line]| -> usize { lines.iter().map(|l| l.width().div_ceil(inner).max(1)).sum() };
+    let rows = |lines: &[Line]| -> usize { lines.iter().map(|l| wrapped_rows(l, inner)).sum() };
     let (body_rows, footer_rows) = (rows(&body), rows(&footer));
     let height = ((body_rows + footer_rows) as u16 + 2).min(area.height);
     let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
@@ -48,6 +47,29 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant) {
         Layout::vertical([Constraint::Min(0), Constraint::Length(footer_height)]).areas(inside);
     frame.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), top);
     frame.render_widget(Paragraph::new(footer).wrap(Wrap { trim: false }), bottom);
+}
+
+/// The rows `line` takes at `width` columns wrapped at word boundaries, as the paragraph draws it (a word wider
+/// than a row is cut): counted, not guessed from its length, so the answer below it is never pushed off the frame.
+fn wrapped_rows(line: &Line, width: usize) -> usize {
+    let text: String = line.spans.iter().map(|s| s.content.as_ref()).collect();
+    let mut rows = 1;
+    let mut col = 0;
+    for word in text.split_inclusive(' ') {
+        let w = Span::raw(word).width();
+        let ink = Span::raw(word.trim_end_matches(' ')).width();
+        if col > 0 && col + ink > width {
+            rows += 1;
+            col = 0;
+        }
+        if w > width {
+            rows += (w - 1) / width;
+            col = w % width;
+        } else {
+            col += w;
+        }
+    }
+    rows
 }
 
 /// What will happen: the context lines, and the picker when there is one.
@@ -72,12 +94,12 @@ fn body_lines(m: &Modal) -> Vec<Line<'static>> {
         })
         .collect();
     if let Some(p) = &m.picker {
-        picker_lines(m, p, &mut lines);
+        picker_lines(m, p, label_width, &mut lines);
     }
     lines
 }
 
-fn picker_lines(m: &Modal, p: &Picker, lines: &mut Vec<Line<'static>>) {
+fn picker_lines(m: &Modal, p: &Picker, label_width: usize, lines: &mut Vec<Line<'static>>) {
     if let ModalKind::RestoreBackup(list) = &m.kind {
         lines.push(Line::from(vec![
             Span::styled("Restores  ", Style::new().add_modifier(Modifier::BOLD)),
@@ -86,6 +108,16 @@ fn picker_lines(m: &Modal, p: &Picker, lines: &mut Vec<Line<'static>>) {
                 Style::new().fg(theme::DANGER),
             ),
         ]));
+        // What the choice loses, for the backup selected now.
+        for (label, value) in restore_loss(p) {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("{label:<label_width$}  "),
+                    Style::new().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(safe(&value).into_owned()),
+            ]));
+        }
     }
     lines.push(Line::from(""));
     // A window of the list around the selection, so a long list never pushes the prompt off screen.

@@ -213,6 +213,7 @@ pub fn archive(path: &str, dbname: &str, verified: bool) -> deckhand::backup::Ar
             took_ms: 900,
             compared_with_live: true,
         }),
+        counters: None,
     }
 }
 
@@ -238,4 +239,16 @@ pub fn verified_event(a: &deckhand::backup::Archive, ok: bool) -> Action {
             deleted: None,
         },
     )))
+}
+
+/// The runner's answer to `Effect::ReadCounters`: the database's write counters now, or why they could not be read.
+pub fn counters_read(
+    purpose: deckhand::runner::CountersFor,
+    result: Result<deckhand::backup::counters::Counters, String>,
+) -> Action {
+    Action::Runner(deckhand::runner::RunnerEvent::Counters {
+        purpose,
+        at_unix: 1_795_270_000,
+        result,
+    })
 }

@@ -69,11 +69,13 @@ fn on_listed(state: &mut State, list: Vec<Archive>, fx: &mut Out) {
 }
 
 fn on_taken(state: &mut State, a: Archive, fx: &mut Out) {
+    let counters = a.counters.as_ref().map(crate::app::text::counters_line);
     fx.push(Effect::Journal(Event::BackupTaken {
         file: a.path.display().to_string(),
         size: a.size,
         sha256: a.sha256.clone(),
         duration_ms: a.took_ms,
+        counters,
     }));
     state.op = Some(Operation::Backup(BackupWork::Verifying));
     let b = &mut state.backup;

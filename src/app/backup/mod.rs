@@ -8,10 +8,11 @@ mod restore;
 use crate::app::out::Out;
 use crate::app::text::file_name;
 pub(super) use events::on_event;
-pub use restore::restore_choice;
 pub(in crate::app) use restore::{
-    request_rehearse, request_restore, start_rehearse, start_restore,
+    before_restore_done, on_counters, request_rehearse, request_restore, start_rehearse,
+    start_restore,
 };
+pub use restore::{restore_choice, restore_loss};
 
 use super::busy::{BackupWork, Operation};
 use super::msg::{Effect, Notice};
@@ -38,6 +39,21 @@ pub struct BackupPane {
     pub gate_override: Option<String>,
     /// The last rehearsal on a restored copy.
     pub rehearsal: Option<RehearsalReport>,
+    /// The restore prompt waits for the database's write counters.
+    pub restore_asked: bool,
+    /// What restoring each backup of the open restore prompt loses, one line each (journaled with the restore).
+    pub losses: Vec<String>,
+    /// An in-place restore confirmed, waiting for the `before_restore` steps.
+    pub after_first: Option<Pending>,
+}
+
+/// A restore that starts once the `before_restore` steps succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub archive: Archive,
+    pub mode: crate::backup::RestoreMode,
+    /// What it loses, as journaled.
+    pub loss: Option<String>,
 }
 
 /// Effects to issue when the console starts.

@@ -62,6 +62,8 @@ pub struct Picker {
     pub selected: usize,
     /// A yes/no option that Tab flips: its label and state.
     pub option: Option<(String, bool)>,
+    /// Context lines for each item (label, text), shown for the one selected: what choosing it means.
+    pub details: Vec<Vec<(String, String)>>,
 }
 
 /// An action that the release's gates stand before: the stage order, the checklist (destructive ones), the backup.

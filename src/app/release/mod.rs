@@ -28,7 +28,8 @@ pub(super) use checks::{
 pub(super) use preflight::{on_preflight, request_preflight};
 pub(super) use recovery::poll_recovery;
 pub(super) use rollback::{
-    on_reverted, request_rollback, restore_done, rollback_confirmed, rollback_step_done,
+    before_restore_done, on_counters, on_reverted, request_rollback, restore_done,
+    rollback_confirmed, rollback_step_done,
 };
 pub(super) use signoff::{on_signoff_key, on_signoff_paste, open_form, request_signoff};
 
@@ -79,6 +80,10 @@ pub struct ReleasePane {
     /// Migrations applied by this run (and the runs it resumed), oldest first: what a rollback reverts.
     pub applied: Vec<String>,
     pub rollback: Option<RollbackRun>,
+    /// The reason of a rollback asked for whose prompt waits for the write counters.
+    pub rollback_asked: Option<String>,
+    /// What the restore of the rollback prompt open now loses (journaled when it is confirmed).
+    pub loss: Option<crate::backup::counters::Loss>,
     /// The reason typed to apply migrations without a dry-run or rehearsal in this run.
     pub no_rehearsal: Option<String>,
     /// Who runs the console (prefills the sign-off).

@@ -21,8 +21,10 @@ pub fn outcome(state: &State) -> Outcome {
                 Outcome::Failed
             }
             // Ended mid-rollback.
-            RollbackStep::Code | RollbackStep::Database if state.aborted => Outcome::Aborted,
-            RollbackStep::Code | RollbackStep::Database => Outcome::Failed,
+            RollbackStep::First | RollbackStep::Code | RollbackStep::Database if state.aborted => {
+                Outcome::Aborted
+            }
+            RollbackStep::First | RollbackStep::Code | RollbackStep::Database => Outcome::Failed,
         };
     }
     if state.release.signed.is_some() {
@@ -77,11 +79,12 @@ pub fn outcome_line(state: &State) -> String {
 
 /// The header's badge: the outcome once there is one to show (nothing while the release simply goes on).
 pub fn badge(state: &State) -> Option<(&'static str, bool)> {
-    let rolling = state
-        .release
-        .rollback
-        .as_ref()
-        .is_some_and(|r| matches!(r.step, RollbackStep::Code | RollbackStep::Database));
+    let rolling = state.release.rollback.as_ref().is_some_and(|r| {
+        matches!(
+            r.step,
+            RollbackStep::First | RollbackStep::Code | RollbackStep::Database
+        )
+    });
     if rolling {
         return Some(("ROLLING BACK", true));
     }

@@ -1,16 +1,23 @@
-//! The rollback (`R`, at any time nothing else runs): the plan's `[rollback]` code steps, then the database —
-//! down migrations for what this run applied when every one has one, otherwise a restore of this run's verified
-//! backup — confirmed like any destructive action, journaled, and followed by the verify stage again.
+//! The rollback (`R`, at any time nothing else runs): the plan's `[rollback] before_restore` steps when the
+//! database is restored or reverted (stop the app), its code steps, then the database — down migrations for what
+//! this run applied when every one has one, otherwise a restore of this run's verified backup, whose prompt says
+//! what the restore loses — confirmed like any destructive action, journaled, and followed by the verify stage.
 
 use crate::app::busy::{Operation, RollbackWork};
 use crate::app::msg::{Effect, Notice};
 use crate::app::out::Out;
 use crate::app::prompt::{Modal, ModalKind};
 use crate::app::state::{PhaseStatus, QuitState, State};
+use crate::app::text::{self, Created};
+use crate::backup::counters::{Counters, Loss};
 use crate::backup::{Archive, RestoreMode};
 use crate::journal::Event;
 use crate::migrate::revert::RevertOutcome;
 use crate::plan::RollbackDatabase;
+use crate::runner::CountersFor;
+
+/// Tables with writes the rollback's prompt names before it says how many more there are.
+const LOSS_TABLES: usize = 5;
 
 /// What the rollback does to the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +35,9 @@ pub enum DbRollback {
 /// The rollback as it would run now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollbackPlan {
+    /// The `[rollback] before_restore` steps, as shown: run first, and only when the database is restored or
+    /// reverted (empty otherwise).
+    pub first: Vec<String>,
     /// The `[rollback]` steps, as shown.
     pub code: Vec<String>,
     pub database: DbRollback,
@@ -50,6 +60,8 @@ impl RollbackPlan {
 /// Where a rollback under way stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RollbackStep {
+    /// The `before_restore` steps.
+    First,
     Code,
     Database,
     /// Waiting, until then at the latest, for the health checks to recover before verify judges.
@@ -113,7 +125,20 @@ pub fn rollback_plan(state: &State) -> RollbackPlan {
             RollbackDatabase::Auto => restore(),
         }
     };
-    RollbackPlan { code, database }
+    let touched = matches!(database, DbRollback::Down(_) | DbRollback::Restore(_));
+    let first = match state.plan.rollback.as_ref() {
+        Some(r) if touched => r
+            .before_restore
+            .iter()
+            .map(|s| s.run.display.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
+    RollbackPlan {
+        first,
+        code,
+        database,
+    }
 }
 
 /// Whether the rollback would choose between down migrations and a restore without knowing the down files.
@@ -137,9 +162,9 @@ fn missing_downs(state: &State, names: &[String]) -> Vec<String> {
     }
 }
 
-/// `R`: show the rollback and ask.
-pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut Out) {
-    let busy = if let Some(op) = state.op {
+/// Why the rollback cannot be asked for now, if it cannot.
+fn rollback_refusal(state: &State) -> Option<String> {
+    if let Some(op) = state.op {
         Some(format!("{} is under way", op.label()))
     } else if down_files_unknown(state) {
         // The plan shown must be the plan that runs: it depends on which migrations have down files.
@@ -151,10 +176,17 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
         .is_some_and(|r| r.step != RollbackStep::Done)
     {
         Some("a rollback is already under way".into())
+    } else if state.release.rollback_asked.is_some() {
+        Some("what the restore would lose is being read".into())
     } else {
         None
-    };
-    if let Some(why) = busy {
+    }
+}
+
+/// `R`: show the rollback and ask. A rollback that restores a backup first reads the database's write counters,
+/// so its prompt can say what the restore loses ([`on_counters`] opens it).
+pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut Out) {
+    if let Some(why) = rollback_refusal(state) {
         state.flash = Some(format!("Rollback not started: {why}."));
         return;
     }
@@ -170,6 +202,58 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
         ));
         return;
     }
+    if matches!(plan.database, DbRollback::Restore(_)) {
+        state.release.rollback_asked = Some(reason.to_string());
+        state.flash = Some("Rollback: reading what the restore would lose…".into());
+        fx.push(Effect::ReadCounters(CountersFor::Rollback));
+        return;
+    }
+    show_rollback(state, reason, plan, None, fx);
+}
+
+/// The write counters came back (or why not) for the rollback asked for: its prompt opens, saying what the
+/// restore loses, unless something else started meanwhile.
+pub(in crate::app) fn on_counters(
+    state: &mut State,
+    at_unix: u64,
+    result: Result<Counters, String>,
+    fx: &mut Out,
+) {
+    let Some(reason) = state.release.rollback_asked.take() else {
+        return;
+    };
+    let busy = rollback_refusal(state).or_else(|| {
+        state
+            .modal
+            .is_some()
+            .then(|| "another prompt is open".to_string())
+    });
+    if let Some(why) = busy {
+        state.flash = Some(format!("Rollback not shown: {why}; press R again."));
+        return;
+    }
+    let plan = rollback_plan(state);
+    let loss = match &plan.database {
+        DbRollback::Restore(archive) => Some(crate::backup::counters::loss(
+            archive,
+            result.as_ref().map_err(String::as_str),
+            at_unix,
+        )),
+        _ => None,
+    };
+    state.flash = None;
+    show_rollback(state, &reason, plan, loss, fx);
+}
+
+/// The rollback's prompt: environment, why, the steps run first, the code steps, the database and what its restore
+/// loses.
+fn show_rollback(
+    state: &mut State,
+    reason: &str,
+    plan: RollbackPlan,
+    loss: Option<Loss>,
+    fx: &mut Out,
+) {
     let env = &state.plan.project.environment;
     let mut m = Modal::new(
         ModalKind::Rollback(reason.to_string()),
@@ -179,6 +263,9 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
     m.danger = true;
     m.body.push(("Environment".into(), env.clone()));
     m.body.push(("Why".into(), reason.to_string()));
+    for (i, c) in plan.first.iter().enumerate() {
+        m.body.push((format!("First {}", i + 1), c.clone()));
+    }
     for (i, c) in plan.code.iter().enumerate() {
         m.body.push((format!("Code {}", i + 1), c.clone()));
     }
@@ -194,35 +281,86 @@ pub(in crate::app) fn request_rollback(state: &mut State, reason: &str, fx: &mut
             plan.database_text()
         ),
     ));
+    if let Some(loss) = &loss {
+        m.body
+            .extend(text::loss_lines(loss, LOSS_TABLES, Created::Dropped));
+    }
+    if matches!(plan.database, DbRollback::Down(_)) {
+        m.body.push((
+            "Data".into(),
+            "rows written since stay, except in the columns and tables the down migrations drop"
+                .into(),
+        ));
+    }
     m.body
         .push(("Then".into(), "the verify stage runs again".into()));
+    state.release.loss = loss;
     state.ask(m, fx);
 }
 
-/// The rollback was confirmed: journal it and start with the code steps.
+/// The rollback was confirmed: journal it (with what its restore loses) and start with the `before_restore`
+/// steps, else the code steps, else the database.
 pub(in crate::app) fn rollback_confirmed(state: &mut State, reason: String, fx: &mut Out) {
     let plan = rollback_plan(state);
+    let loss = state.release.loss.take();
+    let loss = loss.filter(|_| matches!(plan.database, DbRollback::Restore(_)));
     fx.push(Effect::Journal(Event::RollbackStarted {
         reason: reason.clone(),
+        before_restore: plan.first.clone(),
         code_steps: plan.code.clone(),
         database: plan.database_text(),
+        loss: loss.map(|l| text::loss_summary(&l, Created::Dropped)),
     }));
     fx.notify("rollback", format!("rollback started: {reason}"));
     state.note(format!("rollback started: {reason}"));
-    let code = !plan.code.is_empty();
+    let first = !plan.first.is_empty() && state.before_restore_phase().is_some();
     state.release.rollback = Some(RollbackRun {
         plan,
-        step: RollbackStep::Code,
+        step: RollbackStep::First,
         ok: true,
         detail: Vec::new(),
         verified: None,
         undone: Vec::new(),
     });
-    if code && state.rollback_phase().is_some() {
+    if first {
+        fx.notice(Notice::StartBeforeRestore);
+    } else {
+        code_part(state, fx);
+    }
+}
+
+/// The code steps, when there are; else the database.
+fn code_part(state: &mut State, fx: &mut Out) {
+    let Some(run) = state.release.rollback.as_mut() else {
+        return;
+    };
+    run.step = RollbackStep::Code;
+    if !run.plan.code.is_empty() && state.rollback_phase().is_some() {
         fx.notice(Notice::StartRollbackSteps);
     } else {
         database_part(state, fx);
     }
+}
+
+/// The `before_restore` steps ended: on to the code steps, or, when one did not succeed, the rollback stops there
+/// with the database untouched.
+pub(in crate::app) fn before_restore_done(state: &mut State, status: PhaseStatus, fx: &mut Out) {
+    let Some(run) = state.release.rollback.as_mut() else {
+        return;
+    };
+    if status == PhaseStatus::Succeeded {
+        run.detail.push("before_restore steps succeeded".into());
+        code_part(state, fx);
+        return;
+    }
+    run.ok = false;
+    run.detail.push(format!(
+        "before_restore steps {}: the rollback stopped there — the code steps did not run and the database was left \
+         untouched",
+        format!("{status:?}").to_lowercase()
+    ));
+    journal_finished(state, fx);
+    finish(state);
 }
 
 /// The rollback's code steps ended.
@@ -274,6 +412,8 @@ fn database_part(state: &mut State, fx: &mut Out) {
                 target: crate::app::text::database_line(state),
                 mode: crate::journal::RestoreKind::Rollback,
                 new_database: None,
+                // What it loses is journaled with the rollback's start.
+                loss: None,
             }));
             state.note(format!("rollback: restoring {}", archive.path.display()));
             state.op = Some(Operation::Rollback {

@@ -236,6 +236,9 @@ pub(super) fn end_phase(state: &mut State, p: usize, status: PhaseStatus, fx: &m
     if state.rollback_phase() == Some(p) && state.quit == QuitState::No {
         fx.notice(Notice::RollbackStepsEnded(status));
     }
+    if state.before_restore_phase() == Some(p) && state.quit == QuitState::No {
+        fx.notice(Notice::BeforeRestoreEnded(status));
+    }
     if state.quit == QuitState::AfterStep {
         let how = if state.terminal_lost {
             "hung up: the step in flight finished"

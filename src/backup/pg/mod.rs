@@ -7,6 +7,7 @@
 
 mod catalog;
 mod conn;
+pub mod counters;
 mod group;
 mod process;
 mod rehearsal;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::conn::Conn;
 use super::process::{self, Event, Invocation};
 use super::{catalog, display_target, send, share, toc, tools};
+use crate::backup::counters::Counters;
 use crate::backup::{Archive, ArchiveKind, BackupError, Progress, Source, Stage, store};
 use crate::plan::BackupFormat;
 
@@ -35,7 +36,7 @@ pub async fn take(
     send(progress, Stage::Preparing, started, 0, None, None);
     let url = &src.database.url.value;
     let conn = Conn::parse(url)?;
-    let (server, sizes) = server_and_sizes(src, url, &conn, cancel).await?;
+    let (server, sizes, counters) = server_and_sizes(src, url, &conn, cancel).await?;
     let tool = tools::find("pg_dump", src.backup.bin_dir.as_deref(), Some(&server)).await?;
     tools::check_server(&tool, &server)?;
 
@@ -95,20 +96,23 @@ pub async fn take(
         tool: tool.version_line.clone(),
         took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         verified: None,
+        counters,
     };
     store::write_sidecar(&archive)?;
     written.keep();
     Ok(archive)
 }
 
-/// The server (for its version) and each table's size in bytes, exact where the role may read them, else the
-/// catalog's estimate: the weights of the dump's progress.
+/// The server (for its version), each table's size in bytes, exact where the role may read them, else the
+/// catalog's estimate (the weights of the dump's progress), and the write counters before the dump starts (a
+/// write between the two counts as after the backup: a restore's loss is over-, never under-stated). Counters that
+/// cannot be read cost the backup nothing: the restore prompt then says they are unknown.
 async fn server_and_sizes(
     src: &Source<'_>,
     url: &str,
     conn: &Conn,
     cancel: &CancellationToken,
-) -> Result<(tools::Server, HashMap<String, u64>), BackupError> {
+) -> Result<(tools::Server, HashMap<String, u64>, Option<Counters>), BackupError> {
     let mut db = catalog::connect(src.database, url, conn, cancel).await?;
     let server = catalog::server(&mut db).await?;
     let tables = catalog::live_tables(&mut db).await?;
@@ -117,8 +121,15 @@ async fn server_and_sizes(
         Ok(exact) => sizes.extend(exact),
         Err(e) => tracing::info!(error = %e, "progress weighs tables by estimated sizes"),
     }
+    let counters = match super::counters::read(&mut db.conn).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            tracing::warn!(error = %e, "the backup records no write counters");
+            None
+        }
+    };
     let _ = db.conn.close().await;
-    Ok((server, sizes))
+    Ok((server, sizes, counters))
 }
 
 /// `pg_dump`'s arguments: verbose (progress is read from it), never a password prompt, the format, into `partial`.

@@ -6,6 +6,7 @@
 //! the pending migrations to a scratch copy next to the live file and always deletes it.
 
 mod conn;
+pub mod counters;
 mod files;
 mod progress;
 mod restore;
@@ -20,6 +21,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use self::progress::{Reporter, ticking};
+use super::counters::Counters;
 use super::store::{self, io_err};
 use super::types::{Archive, ArchiveKind, BackupError, Progress, Source, Stage};
 use crate::migrate::db::target;
@@ -182,6 +184,7 @@ pub async fn take(
         return Err(BackupError::Cancelled);
     }
     result.map_err(|e| conn::db_err(format!("VACUUM INTO {}", partial.display()), &e))?;
+    let counters = copy_counters(&partial, created_unix).await;
 
     let size = store::size_of(&partial);
     report.stage(Stage::Hashing, Some(size), Some(dbname.clone()));
@@ -210,11 +213,27 @@ pub async fn take(
         tool: TOOL.to_string(),
         took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         verified: None,
+        counters,
     };
     store::write_sidecar(&record)?;
     leftovers.disarm();
     abandon.disarm();
     Ok(record)
+}
+
+/// The copy's own rows, exactly what a restore of it brings back; none when they cannot be counted (the restore
+/// prompt then says what it loses is unknown).
+async fn copy_counters(copy: &Path, created_unix: u64) -> Option<Counters> {
+    match counters::read_copy(copy).await {
+        Ok(c) => Some(Counters {
+            at_unix: created_unix,
+            ..c
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "the backup records no row counts");
+            None
+        }
+    }
 }
 
 /// The live database's file (it must be one) and its name.

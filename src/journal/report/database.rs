@@ -23,14 +23,20 @@ pub(super) fn backup(entries: &[Entry]) -> String {
                 size,
                 sha256,
                 duration_ms,
-            } => w!(
-                out,
-                "- Taken: {}, {}, sha256 {}, in {}",
-                code(file),
-                bytes(*size),
-                code(sha256),
-                ms(*duration_ms)
-            ),
+                counters,
+            } => {
+                w!(
+                    out,
+                    "- Taken: {}, {}, sha256 {}, in {}",
+                    code(file),
+                    bytes(*size),
+                    code(sha256),
+                    ms(*duration_ms)
+                );
+                if let Some(c) = counters {
+                    w!(out, "  - Recorded with it: {}", inline(c));
+                }
+            }
             Event::BackupVerified {
                 file,
                 ok,
@@ -75,14 +81,20 @@ pub(super) fn restore(out: &mut String, e: &Entry) {
             target,
             mode,
             new_database,
-        } => w!(
-            out,
-            "- Restore of {} into {} ({}) started {}",
-            code(file),
-            inline(target),
-            inline(&mode.describe(new_database.as_deref())),
-            time(&e.ts)
-        ),
+            loss,
+        } => {
+            w!(
+                out,
+                "- Restore of {} into {} ({}) started {}",
+                code(file),
+                inline(target),
+                inline(&mode.describe(new_database.as_deref())),
+                time(&e.ts)
+            );
+            if let Some(loss) = loss {
+                w!(out, "  - Lost: {}", inline(loss));
+            }
+        }
         Event::RestoreFinished {
             file,
             target,
@@ -228,12 +240,24 @@ pub(super) fn rollback(entries: &[Entry]) -> String {
         match &e.event {
             Event::RollbackStarted {
                 reason,
+                before_restore,
                 code_steps,
                 database,
+                loss,
             } => {
                 w!(out, "- Started {}: {}", time(&e.ts), inline(reason));
+                if !before_restore.is_empty() {
+                    w!(
+                        out,
+                        "  - First (before_restore): {}",
+                        code_list(before_restore)
+                    );
+                }
                 w!(out, "  - Code steps: {}", code_list(code_steps));
                 w!(out, "  - Database: {}", inline(database));
+                if let Some(loss) = loss {
+                    w!(out, "  - Lost: {}", inline(loss));
+                }
             }
             Event::MigrationReverted { name, duration_ms } => {
                 w!(out, "- Reverted {} in {}", code(name), ms(*duration_ms))
