@@ -274,11 +274,15 @@ fn check(path: &Path, env: Option<&str>) -> u8 {
         println!("  {line}");
     }
     for (i, phase) in plan.phases.iter().enumerate() {
-        let kind = match (phase.seed, phase.destructive) {
+        let mut kind = match (phase.seed, phase.destructive) {
             (true, _) => "destructive, seed",
             (false, true) => "destructive",
             (false, false) => "safe",
-        };
+        }
+        .to_string();
+        if phase.optional {
+            kind.push_str(", optional");
+        }
         println!("  phase {} [{kind}] {}", i + 1, phase.name);
         for step in &phase.steps {
             println!("    $ {}", step.run.display);

@@ -37,12 +37,27 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
         }
         lines.push(Line::from(head));
     }
+    let (mut phases_headed, mut optional_headed) = (false, false);
     for (i, row) in state.rows().into_iter().enumerate() {
-        if row == Row::Phase(0) {
-            lines.push(Line::styled(
-                "Phases",
-                Style::new().add_modifier(Modifier::BOLD),
-            ));
+        if let Row::Phase(p) = row {
+            let optional = state.plan.phases[p].optional;
+            let headed = if optional {
+                &mut optional_headed
+            } else {
+                &mut phases_headed
+            };
+            if !*headed {
+                *headed = true;
+                let title = if optional {
+                    "Optional (outside the release)"
+                } else {
+                    "Phases"
+                };
+                lines.push(Line::styled(
+                    title,
+                    Style::new().add_modifier(Modifier::BOLD),
+                ));
+            }
         }
         let selected = i == state.selected;
         if selected {
@@ -168,8 +183,19 @@ fn phase_detail(state: &State, p: usize) -> String {
     let n = phase.steps.len();
     let plural = if n == 1 { "" } else { "s" };
     match run.status {
-        PhaseStatus::Pending if phase.destructive => format!("{n} step{plural} · destructive"),
-        PhaseStatus::Pending => format!("{n} step{plural}"),
+        PhaseStatus::Pending => {
+            let mut text = format!("{n} step{plural}");
+            for (on, what) in [
+                (phase.destructive, "destructive"),
+                (phase.optional, "optional"),
+            ] {
+                if on {
+                    text.push_str(" · ");
+                    text.push_str(what);
+                }
+            }
+            text
+        }
         PhaseStatus::Running => {
             let step = state.running().map(|id| id.step).unwrap_or(0);
             let clock = run.steps[step]
