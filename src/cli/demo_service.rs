@@ -124,15 +124,25 @@ pub fn stop(dir: &Path) {
 }
 
 /// Whether the process has ended. When it is this process's own child (the instance `deckhand demo` started) it is
-/// reaped here: an ended child nobody waits for stays a zombie, which still answers `kill(pid, 0)`.
+/// reaped here: an ended child nobody waits for stays a zombie, which still answers `kill(pid, 0)`. Any other
+/// ended instance is a zombie until its parent (init, for a detached one; or the console that started version 1,
+/// when a deploy step replaces it) reaps it, which may take a while: a zombie has ended.
 fn gone(pid: nix::unistd::Pid) -> bool {
     use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
         Ok(WaitStatus::StillAlive) => false,
         Ok(_) => true,
-        // Not our child: ask the kernel whether it still exists.
-        Err(_) => nix::sys::signal::kill(pid, None).is_err(),
+        // Not our child: ask the kernel whether it still exists, and whether it is only a zombie.
+        Err(_) => nix::sys::signal::kill(pid, None).is_err() || zombie(pid),
     }
+}
+
+/// The process is a zombie (it has ended; its parent has not reaped it yet), as `/proc/<pid>/stat` says.
+fn zombie(pid: nix::unistd::Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
+    })
 }
 
 /// Serves until killed.
@@ -254,6 +264,41 @@ async fn write_logs(path: PathBuf, version: String, error_percent: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Defect: a deploy step replacing the demo's version 1 waited 5 s, and quitting after the deploy over a second:
+    /// the instance stopped was a zombie of another process (the console, or init, which reaps when it gets to it).
+    #[test]
+    fn stop_does_not_wait_for_a_zombie_it_cannot_reap() {
+        let dir = tempfile::tempdir().unwrap();
+        // A shell that starts a child which ends at once and is never reaped: `exec` keeps the shell's pid as
+        // the child's parent, and `sleep` does not wait for children it did not start.
+        let mut parent = std::process::Command::new("sh")
+            .args(["-c", "true & echo $!; exec sleep 30"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(parent.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let child = nix::unistd::Pid::from_raw(line.trim().parse().unwrap());
+        let start = std::time::Instant::now();
+        while !zombie(child) {
+            assert!(start.elapsed() < START_WAIT, "the child never ended");
+            std::thread::sleep(POLL);
+        }
+        std::fs::write(dir.path().join(PID_FILE), child.to_string()).unwrap();
+        let start = std::time::Instant::now();
+        stop(dir.path());
+        assert!(
+            start.elapsed() < START_WAIT,
+            "stop waited out its limit for a process that had ended"
+        );
+        parent.kill().unwrap();
+        parent.wait().unwrap();
+    }
 
     /// Defect: quitting the demo took 5 s: the service it started is its own child, and `stop` waited for a
     /// process that had ended but that nobody reaped (a zombie still answers `kill(pid, 0)`).
