@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 //! Optional phases (`optional = true`): outside the release. The deploy stage neither waits for them nor fails or
-//! runs with them, they are listed after the sign-off row, and a read-only one runs at any time.
+//! runs with them, they are listed after the sign-off row, and a read-only one runs at any time. The bundled demo
+//! keeps its long cancellable task that way.
 
 mod common;
 
@@ -110,4 +111,44 @@ fn the_checklist_pane_heads_the_optional_phases_apart() {
         "{text}"
     );
     assert!(text.contains("1 step · optional"), "{text}");
+}
+
+/// The bundled demo plan as `deckhand demo` runs it.
+fn demo_plan() -> deckhand::plan::Plan {
+    let env = |name: &str| match name {
+        "DECKHAND_DEMO_DIR" => Some("/tmp/demo".to_string()),
+        "DECKHAND_DEMO_PORT" => Some("8099".to_string()),
+        _ => None,
+    };
+    let src = std::fs::read_to_string("config/demo.toml").unwrap();
+    deckhand::plan::parse(&src, std::path::Path::new("config/demo.toml"), &env).unwrap()
+}
+
+#[test]
+fn the_demo_keeps_its_long_task_and_faulty_build_out_of_the_release_and_watches_for_a_minute() {
+    let plan = demo_plan();
+    assert_eq!(plan.monitor.duration, Duration::from_secs(60));
+    let in_deploy: Vec<&str> = (plan.phases.iter())
+        .filter(|p| p.in_deploy())
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(in_deploy, ["Build the release notes", "Deploy (simulated)"]);
+    for p in plan.phases.iter().filter(|p| !p.in_deploy()) {
+        assert!(p.optional, "{} is outside the deploy stage", p.name);
+    }
+    assert!(
+        plan.phases.iter().any(|p| p.name.starts_with("Long task")),
+        "the cancellable task stays"
+    );
+    // No phase shares its name with a stage (the demo once had a phase called "Preflight checks").
+    for p in &plan.phases {
+        for stage in Stage::ALL {
+            assert!(
+                !p.name.to_lowercase().starts_with(stage.name()) || stage == Stage::Deploy,
+                "phase {:?} reads like the {} stage",
+                p.name,
+                stage.name()
+            );
+        }
+    }
 }
