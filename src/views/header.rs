@@ -6,10 +6,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{environment_style, safe, theme};
+use super::{Theme, safe};
 use crate::app::{State, format_clock, format_elapsed};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub fn render(frame: &mut Frame, area: Rect, state: &State, t: Theme) {
     let project = &state.plan.project;
     let env = if project.is_production() {
         project.environment.to_uppercase()
@@ -22,11 +22,11 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         Span::raw(" "),
         Span::styled(
             format!(" {} ", safe(&env)),
-            environment_style(project.is_production()),
+            t.environment(project.is_production()),
         ),
         Span::styled(
             format!(" elapsed {}", format_elapsed(state.elapsed())),
-            Style::new().fg(theme::MUTED),
+            t.muted(),
         ),
     ];
     if let (Some(id), Some(phase)) = (
@@ -49,14 +49,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                 id.step + 1,
                 phase.steps.len()
             ),
-            Style::new().fg(theme::WARN).add_modifier(Modifier::BOLD),
+            t.warn().add_modifier(Modifier::BOLD),
         ));
     }
     if let Some((i, why)) = state.health.alerts().next() {
         let name = crate::app::alert_name(state, i);
         spans.push(Span::styled(
             format!("  ALERT {}: {}", safe(&name), safe(why)),
-            super::alert_style(),
+            t.alarm(),
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
