@@ -101,8 +101,11 @@ enum Command {
         port: u16,
         #[arg(long, default_value = "1")]
         version: String,
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = 1)]
         error_percent: u32,
+        /// Milliseconds added to every answer (a slow build)
+        #[arg(long, default_value_t = 0)]
+        slow_ms: u64,
         /// Replace the running instance and return once the new one answers
         #[arg(long)]
         detach: bool,
@@ -167,6 +170,7 @@ fn main() -> ExitCode {
             port,
             version,
             error_percent,
+            slow_ms,
             detach,
             owner,
         } => {
@@ -175,6 +179,7 @@ fn main() -> ExitCode {
                 port,
                 version,
                 error_percent,
+                slow_ms,
                 owner,
             };
             if detach {
@@ -221,7 +226,8 @@ fn demo() -> u8 {
         dir: dir.clone(),
         port,
         version: "1".into(),
-        error_percent: 2,
+        error_percent: 1,
+        slow_ms: 0,
         owner: i32::try_from(std::process::id()).ok(),
     };
     if cli::demo_service::detach(&service) != 0 {
@@ -274,11 +280,15 @@ fn check(path: &Path, env: Option<&str>) -> u8 {
         println!("  {line}");
     }
     for (i, phase) in plan.phases.iter().enumerate() {
-        let kind = match (phase.seed, phase.destructive) {
+        let mut kind = match (phase.seed, phase.destructive) {
             (true, _) => "destructive, seed",
             (false, true) => "destructive",
             (false, false) => "safe",
-        };
+        }
+        .to_string();
+        if phase.optional {
+            kind.push_str(", optional");
+        }
         println!("  phase {} [{kind}] {}", i + 1, phase.name);
         for step in &phase.steps {
             println!("    $ {}", step.run.display);

@@ -464,13 +464,14 @@ fn health_pane_and_header_at_80x24() {
 }
 
 #[test]
-fn no_data_is_yellow_and_says_so() {
+fn no_data_is_magenta_and_says_so() {
     let mut h = harness();
     feed(&mut h, none());
     h.key(KeyCode::Char('4'));
     let (text, buf) = h.screen();
     assert!(text.contains("api no data  no answer  err -"), "{text}");
-    assert_eq!(fg_of(&buf, &text, "no data"), Color::Yellow);
+    // Magenta, not yellow: yellow vanishes on a light background.
+    assert_eq!(fg_of(&buf, &text, "no data"), Color::Magenta);
     assert!(text.contains("Connection refused"), "{text}");
 }
 

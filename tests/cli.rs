@@ -61,11 +61,16 @@ fn check_accepts_the_demo_plan() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("config/demo.toml: ok."), "{stdout}");
-    assert!(stdout.contains("3 phase(s), 1 destructive"), "{stdout}");
+    assert!(stdout.contains("4 phase(s), 2 destructive"), "{stdout}");
     assert!(
         stdout.contains("[destructive] Deploy (simulated)"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("[safe, optional] Long task (press c to cancel)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("monitor: 1m"), "{stdout}");
 }
 
 #[test]

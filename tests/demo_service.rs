@@ -36,8 +36,14 @@ fn pid_of(dir: &Path) -> i32 {
         .unwrap()
 }
 
+/// Running: it exists and has not ended (an ended process waits as a zombie until its parent, here init for a
+/// detached instance, reaps it).
 fn alive(pid: i32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+    let zombie = std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
+    });
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok() && !zombie
 }
 
 fn eventually(mut f: impl FnMut() -> bool) -> bool {

@@ -36,7 +36,7 @@ fn demo_tick_confirm_destructive_phase_and_quit() {
     );
     app.type_keys(" j j ");
     app.wait_for("Checklist 3/3");
-    // Down to the destructive phase (past the backup and migrate rows and the Preflight phase) and ask to run it.
+    // Down to the destructive phase (past the backup and migrate rows and the release-notes phase) and ask to run it.
     app.type_keys("jjjj\r");
     // The stage order: no backup and a pending migration in this run, each passed over with a typed reason.
     pass_stage(&mut app, "backup", "demo: nothing to lose");
@@ -105,8 +105,8 @@ fn pass_stage(app: &mut PtyApp, stage: &str, reason: &str) {
 /// Starts the long demo phase and returns the pid of its shell from the journal.
 fn start_long_task(app: &mut PtyApp, data: &Path) -> u32 {
     app.wait_for("Checklist 0/3");
-    // Three checklist rows, the backup and migrate rows, two phases, then the long task (read-only: no gates).
-    app.type_keys("jjjjjjj\r");
+    // The long task is the last row: an optional phase, listed after the release (read-only: no gates).
+    app.type_keys("G\r");
     app.wait_for("working 1/300");
     journal_of(data)
         .iter()

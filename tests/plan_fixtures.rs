@@ -145,7 +145,8 @@ const INVALID: &[(&str, &str)] = &[
     (
         "26-unknown-key-in-phase.toml",
         "tests/fixtures/invalid/26-unknown-key-in-phase.toml:7:1: phase[0].confirm: \
-         unknown field `confirm`, expected one of `name`, `destructive`, `needs_backup`, `seed`, `steps`",
+         unknown field `confirm`, expected one of `name`, `destructive`, `needs_backup`, `seed`, `optional`, \
+         `steps`",
     ),
     (
         "27-database-without-url.toml",
@@ -292,6 +293,11 @@ const INVALID: &[(&str, &str)] = &[
         "55-notify-without-webhook.toml",
         "tests/fixtures/invalid/55-notify-without-webhook.toml:9:1: notify.webhook: \
          missing; expected webhook = \"${SLACK_WEBHOOK}\"",
+    ),
+    (
+        "56-optional-wrong-type.toml",
+        "tests/fixtures/invalid/56-optional-wrong-type.toml:7:12: phase[0].optional: \
+         invalid type: string \"sometimes\", expected a boolean",
     ),
 ];
 

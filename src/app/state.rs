@@ -187,6 +187,7 @@ impl State {
                     destructive: true,
                     needs_backup: false,
                     seed: false,
+                    optional: false,
                     steps: r.steps.clone(),
                 },
                 run: PhaseRun::new(deploy_phases, r.steps.len()),
@@ -202,6 +203,7 @@ impl State {
                     destructive: true,
                     needs_backup: false,
                     seed: false,
+                    optional: false,
                     steps: r.before_restore.clone(),
                 },
                 run: PhaseRun::new(deploy_phases + 1, r.before_restore.len()),
@@ -253,7 +255,8 @@ impl State {
         }
     }
 
-    /// Checklist items, the backup, the migrations, the deploy phases, then verify, monitor and sign-off.
+    /// Checklist items, the backup, the migrations, the deploy phases, then verify, monitor and sign-off, then the
+    /// optional phases.
     pub fn rows(&self) -> Vec<Row> {
         use super::stage::Stage;
         (0..self.plan.checklist.len())
@@ -265,13 +268,22 @@ impl State {
                     .is_some()
                     .then_some(Row::Stage(Stage::Migrate)),
             )
-            .chain((0..self.plan.phases.len()).map(Row::Phase))
+            .chain(self.phase_rows(false))
             .chain([
                 Row::Stage(Stage::Verify),
                 Row::Stage(Stage::Monitor),
                 Row::Stage(Stage::SignOff),
             ])
+            // Optional phases are outside the release: listed after it, out of the way of the walk through it.
+            .chain(self.phase_rows(true))
             .collect()
+    }
+
+    /// The rows of the plan's phases that are optional (or not), in plan order.
+    fn phase_rows(&self, optional: bool) -> impl Iterator<Item = Row> + '_ {
+        (self.plan.phases.iter().enumerate())
+            .filter(move |(_, p)| p.optional == optional)
+            .map(|(i, _)| Row::Phase(i))
     }
 
     /// The phase index the rollback's code steps run as (after the deploy phases), when it has steps.

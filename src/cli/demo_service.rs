@@ -28,8 +28,11 @@ pub struct Options {
     pub dir: PathBuf,
     pub port: u16,
     pub version: String,
-    /// Share of requests that fail, in percent.
+    /// Share of logged requests that fail, in percent: spread evenly (every `100 / error_percent`-th line), so a
+    /// healthy version never happens to log a burst of errors that reads as an alert.
     pub error_percent: u32,
+    /// Added to every answer's delay: a slow build.
+    pub slow_ms: u64,
     /// The deckhand console this instance belongs to: it exits when that process is gone (even after a crash).
     pub owner: Option<i32>,
 }
@@ -70,6 +73,7 @@ pub fn detach(opts: &Options) -> u8 {
         .arg(&opts.dir)
         .args(["--port", &opts.port.to_string(), "--version", &opts.version])
         .args(["--error-percent", &opts.error_percent.to_string()])
+        .args(["--slow-ms", &opts.slow_ms.to_string()])
         .args(opts.owner.map(|o| format!("--owner={o}")))
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -124,15 +128,25 @@ pub fn stop(dir: &Path) {
 }
 
 /// Whether the process has ended. When it is this process's own child (the instance `deckhand demo` started) it is
-/// reaped here: an ended child nobody waits for stays a zombie, which still answers `kill(pid, 0)`.
+/// reaped here: an ended child nobody waits for stays a zombie, which still answers `kill(pid, 0)`. Any other
+/// ended instance is a zombie until its parent (init, for a detached one; or the console that started version 1,
+/// when a deploy step replaces it) reaps it, which may take a while: a zombie has ended.
 fn gone(pid: nix::unistd::Pid) -> bool {
     use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
         Ok(WaitStatus::StillAlive) => false,
         Ok(_) => true,
-        // Not our child: ask the kernel whether it still exists.
-        Err(_) => nix::sys::signal::kill(pid, None).is_err(),
+        // Not our child: ask the kernel whether it still exists, and whether it is only a zombie.
+        Err(_) => nix::sys::signal::kill(pid, None).is_err() || zombie(pid),
     }
+}
+
+/// The process is a zombie (it has ended; its parent has not reaped it yet), as `/proc/<pid>/stat` says.
+fn zombie(pid: nix::unistd::Pid) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with(['Z', 'X']))
+    })
 }
 
 /// Serves until killed.
@@ -160,7 +174,13 @@ async fn run(opts: Options) -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
     std::fs::write(opts.dir.join(PID_FILE), std::process::id().to_string())?;
     let log = opts.dir.join(LOG_FILE);
-    tokio::spawn(write_logs(log, opts.version.clone(), opts.error_percent));
+    tokio::spawn(write_logs(
+        log,
+        opts.version.clone(),
+        opts.error_percent,
+        opts.slow_ms,
+    ));
+    let slow = Duration::from_millis(opts.slow_ms);
     if let Some(owner) = opts.owner {
         tokio::spawn(exit_with(owner));
     }
@@ -179,10 +199,8 @@ async fn run(opts: Options) -> std::io::Result<()> {
             }
             let request = String::from_utf8_lossy(&buf[..n]);
             let path = request.split_whitespace().nth(1).unwrap_or("/");
-            // A new version answers a little slower: something for the latency baseline to notice.
-            let base = if version == "1" { 3 } else { 8 };
-            let delay = base + Rng::new().below(12);
-            tokio::time::sleep(Duration::from_millis(delay)).await;
+            let delay = Duration::from_millis(3 + Rng::new().below(12)) + slow;
+            tokio::time::sleep(delay).await;
             let (status, body) = match path {
                 "/health" => (
                     "200 OK",
@@ -218,20 +236,24 @@ const PATHS: [&str; 5] = [
     "POST /api/checkout",
 ];
 
-async fn write_logs(path: PathBuf, version: String, error_percent: u32) {
+/// Whether the `n`-th log line (from 1) of an instance failing `error_percent` of its requests is an error.
+fn fails(n: u64, error_percent: u32) -> bool {
+    error_percent > 0 && n.is_multiple_of(100 / u64::from(error_percent.min(100)))
+}
+
+async fn write_logs(path: PathBuf, version: String, error_percent: u32, slow_ms: u64) {
     let mut rng = Rng::new();
     let mut tick = tokio::time::interval(LOG_INTERVAL);
-    loop {
+    for n in 1u64.. {
         tick.tick().await;
         let ts = humantime::format_rfc3339_millis(SystemTime::now());
         let what = PATHS[rng.below(PATHS.len() as u64) as usize];
-        let ms = 5 + rng.below(60);
-        let roll = rng.below(100);
-        let line = if roll < u64::from(error_percent) {
+        let ms = 5 + rng.below(60) + slow_ms;
+        let line = if fails(n, error_percent) {
             format!(
                 "{ts} ERROR {what} 500 {ms}ms version={version}: upstream payment provider timed out"
             )
-        } else if roll < u64::from(error_percent) + 3 {
+        } else if rng.below(100) < 3 {
             format!(
                 "{ts} WARN  {what} 200 {}ms version={version}: slow query on orders",
                 ms * 10
@@ -254,6 +276,57 @@ async fn write_logs(path: PathBuf, version: String, error_percent: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A healthy instance's errors are spread out: no stretch of 20 lines or more (the fewest an alert judges by)
+    /// holds more than 5% errors (the default alert threshold). A faulty one fails a quarter.
+    #[test]
+    fn errors_are_spread_evenly() {
+        let share = |from: u64, len: u64, pct: u32| {
+            (from..from + len).filter(|n| fails(*n, pct)).count() as f64 / len as f64
+        };
+        for from in 1..300 {
+            for len in 20..200 {
+                assert!(share(from, len, 1) <= 0.05, "lines {from}+{len}");
+            }
+        }
+        assert!((share(1, 200, 25) - 0.25).abs() < 1e-9);
+        assert_eq!(share(1, 200, 0), 0.0);
+    }
+
+    /// Defect: a deploy step replacing the demo's version 1 waited 5 s, and quitting after the deploy over a second:
+    /// the instance stopped was a zombie of another process (the console, or init, which reaps when it gets to it).
+    #[test]
+    fn stop_does_not_wait_for_a_zombie_it_cannot_reap() {
+        let dir = tempfile::tempdir().unwrap();
+        // A shell that starts a child which ends at once and is never reaped: `exec` keeps the shell's pid as
+        // the child's parent, and `sleep` does not wait for children it did not start.
+        let mut parent = std::process::Command::new("sh")
+            .args(["-c", "true & echo $!; exec sleep 30"])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(parent.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let child = nix::unistd::Pid::from_raw(line.trim().parse().unwrap());
+        let start = std::time::Instant::now();
+        while !zombie(child) {
+            assert!(start.elapsed() < START_WAIT, "the child never ended");
+            std::thread::sleep(POLL);
+        }
+        std::fs::write(dir.path().join(PID_FILE), child.to_string()).unwrap();
+        let start = std::time::Instant::now();
+        stop(dir.path());
+        assert!(
+            start.elapsed() < START_WAIT,
+            "stop waited out its limit for a process that had ended"
+        );
+        parent.kill().unwrap();
+        parent.wait().unwrap();
+    }
 
     /// Defect: quitting the demo took 5 s: the service it started is its own child, and `stop` waited for a
     /// process that had ended but that nobody reaped (a zombie still answers `kill(pid, 0)`).

@@ -73,7 +73,9 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     }
     first.extend(crate::app::start(&mut state));
     let _ = exec.apply(first, &state);
-    let result = event_loop(&mut term, &mut state, &mut exec, rx, signals).await;
+    // https://no-color.org: read once, here; the views are handed the theme.
+    let theme = crate::views::Theme::for_no_color(std::env::var_os("NO_COLOR").as_deref());
+    let result = event_loop(&mut term, &mut state, &mut exec, rx, signals, theme).await;
     exec.shutdown().await;
     drop(guard);
     if let Err(e) = &result {
@@ -100,6 +102,7 @@ async fn event_loop(
     exec: &mut Executor,
     mut rx: mpsc::Receiver<RunnerEvent>,
     mut signals: Signals,
+    theme: crate::views::Theme,
 ) -> anyhow::Result<()> {
     let mut events = EventStream::new();
     let mut batch = Vec::with_capacity(RUNNER_DRAIN);
@@ -107,7 +110,7 @@ async fn event_loop(
     let mut queue: VecDeque<Action> = VecDeque::new();
     let mut alive = Liveness::default();
     loop {
-        if let Some(a) = draw_if_due(term, state, &mut last_draw) {
+        if let Some(a) = draw_if_due(term, state, &mut last_draw, theme) {
             queue.push_back(a);
         }
         fault_injection(state);
@@ -209,6 +212,7 @@ fn draw_if_due(
     term: &mut terminal::Term,
     state: &mut State,
     last_draw: &mut Option<Instant>,
+    theme: crate::views::Theme,
 ) -> Option<Action> {
     if !state.dirty || state.terminal_lost {
         return None;
@@ -219,7 +223,7 @@ fn draw_if_due(
     }
     *last_draw = Some(now);
     state.dirty = false;
-    match term.draw(|f| crate::views::render(f, state)) {
+    match term.draw(|f| crate::views::render_with(f, state, theme)) {
         // The guard of a confirmation runs from the moment the operator can see it.
         Ok(_) if state.modal.as_ref().is_some_and(|m| m.shown.is_none()) => {
             Some(Action::ModalShown)

@@ -274,6 +274,7 @@ impl Builder<'_> {
             destructive,
             needs_backup,
             seed,
+            optional,
             steps,
         } = raw.get_ref();
         let prefix = format!("phase[{i}]");
@@ -311,6 +312,7 @@ impl Builder<'_> {
             destructive: *destructive || *seed,
             needs_backup: *needs_backup,
             seed: *seed,
+            optional: *optional,
             steps,
         })
     }

@@ -212,6 +212,8 @@ pub(super) struct RawPhase {
     pub needs_backup: bool,
     #[serde(default)]
     pub seed: bool,
+    #[serde(default)]
+    pub optional: bool,
     pub steps: Option<Spanned<Vec<Spanned<RawStep>>>>,
 }
 

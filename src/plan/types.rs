@@ -177,7 +177,17 @@ pub struct Phase {
     /// Loads seed or test data: destructive, refused in production unless the environment allows seeding, and
     /// then confirmed by typing `seed <environment>`.
     pub seed: bool,
+    /// Outside the release: the deploy stage neither waits for it nor counts its result (a side task such as a
+    /// cache warm-up or a report). It still goes through the same gates when it is destructive.
+    pub optional: bool,
     pub steps: Vec<Step>,
+}
+
+impl Phase {
+    /// Part of the deploy stage: the stage waits for it to succeed (seeding and optional phases are not).
+    pub fn in_deploy(&self) -> bool {
+        !self.seed && !self.optional
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -3,14 +3,14 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
-use super::{safe, theme};
+use super::{Theme, safe};
 use crate::app::{State, alert_bindings, format_clock};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub fn render(frame: &mut Frame, area: Rect, state: &State, t: Theme) {
     let mut lines: Vec<Line> = Vec::new();
     let queue = state.health.queue();
     if queue.is_empty() {
@@ -19,19 +19,16 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
             let name = crate::app::alert_name(state, i);
             lines.push(Line::styled(
                 format!("still raised: {}: {}", safe(&name), safe(why)),
-                Style::new().fg(theme::DANGER),
+                t.danger(),
             ));
         }
     }
     for a in queue {
         let ago = format_clock(state.now.saturating_duration_since(a.at));
         let (mark, style) = if a.cleared {
-            ("cleared since", Style::new().fg(theme::MUTED))
+            ("cleared since", t.muted())
         } else {
-            (
-                "RAISED",
-                Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
-            )
+            ("RAISED", t.danger().add_modifier(Modifier::BOLD))
         };
         lines.push(Line::from(vec![
             Span::styled(format!("{mark:<13} "), style),
@@ -43,17 +40,12 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         .into_iter()
         .map(|(k, what)| format!("{k}: {what}"))
         .collect();
-    lines.push(Line::styled(
-        keys.join("   "),
-        Style::new().fg(theme::MUTED),
-    ));
+    lines.push(Line::styled(keys.join("   "), t.muted()));
     let width = 78.min(area.width);
     let height = (lines.len() as u16 * 2 + 2).min(area.height);
     let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
     frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .border_style(Style::new().fg(theme::DANGER))
-        .title(" Alerts ");
+    let block = Block::bordered().border_style(t.danger()).title(" Alerts ");
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

@@ -7,21 +7,17 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::{safe, theme};
+use super::{Theme, safe};
 use crate::app::release::{self, Stage, StageStatus};
 use crate::app::{PhaseStatus, Row, State, format_clock};
 
-pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
+pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State, t: Theme) {
     let width = usize::from(area.width.saturating_sub(2));
     let mut lines: Vec<Line> = Vec::new();
     let mut selected_line = 0;
-    lines.push(strip_line(state, width));
+    lines.push(strip_line(state, width, t));
     if let Some((text, bad)) = release::preflight_line(state) {
-        let style = if bad {
-            Style::new().fg(theme::DANGER)
-        } else {
-            Style::new().fg(theme::MUTED)
-        };
+        let style = if bad { t.danger() } else { t.muted() };
         for part in wrap(&safe(&text), width) {
             lines.push(Line::styled(part, style));
         }
@@ -33,26 +29,22 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
             Style::new().add_modifier(Modifier::BOLD),
         )];
         if state.checklist_override.is_some() {
-            head.push(Span::styled("  overridden", Style::new().fg(theme::DANGER)));
+            head.push(Span::styled("  overridden", t.danger()));
         }
         lines.push(Line::from(head));
     }
+    let mut headed = (false, false);
     for (i, row) in state.rows().into_iter().enumerate() {
-        if row == Row::Phase(0) {
-            lines.push(Line::styled(
-                "Phases",
-                Style::new().add_modifier(Modifier::BOLD),
-            ));
-        }
+        lines.extend(heading(state, row, &mut headed));
         let selected = i == state.selected;
         if selected {
             selected_line = lines.len();
         }
         let mut row_lines = match row {
-            Row::Check(c) => check_line(state, c, width),
-            Row::Backup => backup_lines(state, width),
-            Row::Phase(p) => phase_lines(state, p, width),
-            Row::Stage(stage) => stage_lines(state, stage, width),
+            Row::Check(c) => check_line(state, c, width, t),
+            Row::Backup => backup_lines(state, width, t),
+            Row::Phase(p) => phase_lines(state, p, width, t),
+            Row::Stage(stage) => stage_lines(state, stage, width, t),
         };
         if selected {
             row_lines[0] = row_lines[0]
@@ -72,9 +64,30 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     );
 }
 
-fn check_line(state: &State, c: usize, width: usize) -> Vec<Line<'static>> {
+/// The heading above the first phase row ("Phases") and above the first optional one; `headed` remembers which
+/// were drawn.
+fn heading(state: &State, row: Row, headed: &mut (bool, bool)) -> Option<Line<'static>> {
+    let Row::Phase(p) = row else {
+        return None;
+    };
+    let optional = state.plan.phases[p].optional;
+    let (done, title) = if optional {
+        (&mut headed.1, "Optional (outside the release)")
+    } else {
+        (&mut headed.0, "Phases")
+    };
+    if std::mem::replace(done, true) {
+        return None;
+    }
+    Some(Line::styled(
+        title,
+        Style::new().add_modifier(Modifier::BOLD),
+    ))
+}
+
+fn check_line(state: &State, c: usize, width: usize, t: Theme) -> Vec<Line<'static>> {
     let (mark, style) = if state.checked[c] {
-        ("[x] ", Style::new().fg(theme::OK))
+        ("[x] ", t.ok())
     } else {
         ("[ ] ", Style::new())
     };
@@ -94,51 +107,41 @@ fn check_line(state: &State, c: usize, width: usize) -> Vec<Line<'static>> {
 }
 
 /// The backup row: what this run has to fall back on, or the backup under way with its progress.
-fn backup_lines(state: &State, width: usize) -> Vec<Line<'static>> {
+fn backup_lines(state: &State, width: usize, t: Theme) -> Vec<Line<'static>> {
     let (text, problem) = crate::app::backup_row(state);
     let (icon, style) = match (state.backup_work(), &state.backup.verified, problem) {
-        (Some(_), _, _) => (
-            "> ",
-            Style::new().fg(theme::WARN).add_modifier(Modifier::BOLD),
-        ),
-        (None, _, true) => (
-            "✗ ",
-            Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
-        ),
-        (None, Some(_), false) => ("✓ ", Style::new().fg(theme::OK)),
-        (None, None, false) => ("o ", Style::new().fg(theme::MUTED)),
+        (Some(_), _, _) => ("> ", t.warn().add_modifier(Modifier::BOLD)),
+        (None, _, true) => ("✗ ", t.danger().add_modifier(Modifier::BOLD)),
+        (None, Some(_), false) => ("✓ ", t.ok()),
+        (None, None, false) => ("o ", t.muted()),
     };
     let mut lines = vec![Line::from(vec![
         Span::styled(icon, style),
         Span::styled("Backup", Style::new().add_modifier(Modifier::BOLD)),
     ])];
-    let detail_style = if problem {
-        Style::new().fg(theme::DANGER)
-    } else {
-        Style::new().fg(theme::MUTED)
-    };
+    let detail_style = if problem { t.danger() } else { t.muted() };
     for part in wrap(&safe(&text), width.saturating_sub(2)) {
         lines.push(Line::styled(format!("  {part}"), detail_style));
     }
     lines
 }
 
-fn phase_lines(state: &State, p: usize, width: usize) -> Vec<Line<'static>> {
+fn phase_lines(state: &State, p: usize, width: usize, t: Theme) -> Vec<Line<'static>> {
     let phase = &state.plan.phases[p];
     let run = &state.phases[p];
     let bold = Modifier::BOLD;
     let undone = rolled_back(state, p);
     let (icon, icon_style) = match run.status {
-        PhaseStatus::Succeeded if undone => ("↶ ", Style::new().fg(theme::WARN).add_modifier(bold)),
-        PhaseStatus::Pending => ("o ", Style::new().fg(theme::MUTED)),
-        PhaseStatus::Running => ("> ", Style::new().fg(theme::WARN).add_modifier(bold)),
-        PhaseStatus::Succeeded => ("✓ ", Style::new().fg(theme::OK)),
-        PhaseStatus::Failed => ("✗ ", Style::new().fg(theme::DANGER).add_modifier(bold)),
-        PhaseStatus::Cancelled => ("- ", Style::new().fg(theme::WARN)),
-        PhaseStatus::Interrupted => ("~ ", Style::new().fg(theme::WARN).add_modifier(bold)),
+        PhaseStatus::Succeeded if undone => ("↶ ", t.warn().add_modifier(bold)),
+        PhaseStatus::Pending => ("o ", t.muted()),
+        PhaseStatus::Running => ("> ", t.warn().add_modifier(bold)),
+        PhaseStatus::Succeeded => ("✓ ", t.ok()),
+        PhaseStatus::Failed => ("✗ ", t.danger().add_modifier(bold)),
+        PhaseStatus::Cancelled => ("- ", t.warn()),
+        PhaseStatus::Interrupted => ("~ ", t.warn().add_modifier(bold)),
     };
     let (name_style, marker) = if phase.destructive {
-        (Style::new().fg(theme::DANGER), "! ")
+        (t.danger(), "! ")
     } else {
         (Style::new(), "")
     };
@@ -154,8 +157,8 @@ fn phase_lines(state: &State, p: usize, width: usize) -> Vec<Line<'static>> {
     }
     let detail = phase_detail(state, p);
     let detail_style = match run.status {
-        PhaseStatus::Failed => Style::new().fg(theme::DANGER),
-        _ => Style::new().fg(theme::MUTED),
+        PhaseStatus::Failed => t.danger(),
+        _ => t.muted(),
     };
     for part in wrap(&detail, width.saturating_sub(2)) {
         lines.push(Line::styled(format!("  {part}"), detail_style));
@@ -170,8 +173,19 @@ fn phase_detail(state: &State, p: usize) -> String {
     let n = phase.steps.len();
     let plural = if n == 1 { "" } else { "s" };
     match run.status {
-        PhaseStatus::Pending if phase.destructive => format!("{n} step{plural} · destructive"),
-        PhaseStatus::Pending => format!("{n} step{plural}"),
+        PhaseStatus::Pending => {
+            let mut text = format!("{n} step{plural}");
+            for (on, what) in [
+                (phase.destructive, "destructive"),
+                (phase.optional, "optional"),
+            ] {
+                if on {
+                    text.push_str(" · ");
+                    text.push_str(what);
+                }
+            }
+            text
+        }
         PhaseStatus::Running => {
             let step = state.running().map(|id| id.step).unwrap_or(0);
             let clock = run.steps[step]
@@ -203,18 +217,20 @@ fn phase_detail(state: &State, p: usize) -> String {
 
 /// Phase `p` belongs to the deploy (not seeding) and this run's rollback undid the deploy.
 fn rolled_back(state: &State, p: usize) -> bool {
-    !state.plan.phases[p].seed && release::status(state, Stage::Deploy) == StageStatus::RolledBack
+    !state.plan.phases[p].seed
+        && !state.plan.phases[p].optional
+        && release::status(state, Stage::Deploy) == StageStatus::RolledBack
 }
 
 /// The release's stages in one line: a mark per stage (✓ passed, ✗ failed, > running, ! overridden,
 /// - skipped, o pending); short names when the pane is narrow.
-fn strip_line(state: &State, width: usize) -> Line<'static> {
+fn strip_line(state: &State, width: usize, t: Theme) -> Line<'static> {
     let stages = release::strip(state);
     let short = width < 60;
     let tiny = width < 36;
     let mut spans = Vec::new();
     for (stage, status) in stages {
-        let (mark, style) = stage_mark(status);
+        let (mark, style) = stage_mark(status, t);
         let name = if tiny {
             &short_name(stage)[..2]
         } else if short {
@@ -239,23 +255,23 @@ fn short_name(stage: Stage) -> &'static str {
     }
 }
 
-fn stage_mark(status: StageStatus) -> (&'static str, Style) {
+fn stage_mark(status: StageStatus, t: Theme) -> (&'static str, Style) {
     let bold = Modifier::BOLD;
     match status {
-        StageStatus::Pending => ("o", Style::new().fg(theme::MUTED)),
-        StageStatus::Running => (">", Style::new().fg(theme::WARN).add_modifier(bold)),
-        StageStatus::Passed => ("✓", Style::new().fg(theme::OK)),
-        StageStatus::Failed => ("✗", Style::new().fg(theme::DANGER).add_modifier(bold)),
-        StageStatus::Skipped => ("-", Style::new().fg(theme::MUTED)),
-        StageStatus::Overridden => ("!", Style::new().fg(theme::WARN)),
-        StageStatus::RolledBack => ("↶", Style::new().fg(theme::WARN).add_modifier(bold)),
+        StageStatus::Pending => ("o", t.muted()),
+        StageStatus::Running => (">", t.warn().add_modifier(bold)),
+        StageStatus::Passed => ("✓", t.ok()),
+        StageStatus::Failed => ("✗", t.danger().add_modifier(bold)),
+        StageStatus::Skipped => ("-", t.muted()),
+        StageStatus::Overridden => ("!", t.warn()),
+        StageStatus::RolledBack => ("↶", t.warn().add_modifier(bold)),
     }
 }
 
 /// A stage's own row: its state and one detail line.
-fn stage_lines(state: &State, stage: Stage, width: usize) -> Vec<Line<'static>> {
+fn stage_lines(state: &State, stage: Stage, width: usize, t: Theme) -> Vec<Line<'static>> {
     let status = release::status(state, stage);
-    let (mark, style) = stage_mark(status);
+    let (mark, style) = stage_mark(status, t);
     let title = match stage {
         Stage::Migrate => "Migrate",
         Stage::Verify => "Verify",
@@ -269,9 +285,9 @@ fn stage_lines(state: &State, stage: Stage, width: usize) -> Vec<Line<'static>> 
     ])];
     let detail = release::detail(state, stage);
     let detail_style = if status == StageStatus::Failed {
-        Style::new().fg(theme::DANGER)
+        t.danger()
     } else {
-        Style::new().fg(theme::MUTED)
+        t.muted()
     };
     for part in wrap(&safe(&detail), width.saturating_sub(2)) {
         lines.push(Line::styled(format!("  {part}"), detail_style));

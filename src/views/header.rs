@@ -6,10 +6,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{environment_style, safe, theme};
+use super::{Theme, safe};
 use crate::app::{State, format_clock, format_elapsed};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub fn render(frame: &mut Frame, area: Rect, state: &State, t: Theme) {
     let project = &state.plan.project;
     let env = if project.is_production() {
         project.environment.to_uppercase()
@@ -22,22 +22,22 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
         Span::raw(" "),
         Span::styled(
             format!(" {} ", safe(&env)),
-            environment_style(project.is_production()),
+            t.environment(project.is_production()),
         ),
     ];
     // How the run stands, once there is something to say: failed, rolling back, rolled back, signed off.
     if let Some((badge, bad)) = crate::app::release::badge(state) {
         let style = if bad {
-            super::alert_style()
+            t.alarm()
         } else {
-            Style::new().fg(theme::OK).add_modifier(Modifier::BOLD)
+            t.ok().add_modifier(Modifier::BOLD)
         };
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {badge} "), style));
     }
     spans.push(Span::styled(
         format!(" elapsed {}", format_elapsed(state.elapsed())),
-        Style::new().fg(theme::MUTED),
+        t.muted(),
     ));
     if let (Some(id), Some(phase)) = (
         state.running(),
@@ -59,14 +59,14 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State) {
                 id.step + 1,
                 phase.steps.len()
             ),
-            Style::new().fg(theme::WARN).add_modifier(Modifier::BOLD),
+            t.warn().add_modifier(Modifier::BOLD),
         ));
     }
     if let Some((i, why)) = state.health.alerts().next() {
         let name = crate::app::alert_name(state, i);
         spans.push(Span::styled(
             format!("  ALERT {}: {}", safe(&name), safe(why)),
-            super::alert_style(),
+            t.alarm(),
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);

@@ -1,4 +1,4 @@
-//! The health pane: per `[[health]]` check its state (healthy green, unhealthy red, no data yellow; ALERT as the
+//! The health pane: per `[[health]]` check its state (healthy green, unhealthy red, no data magenta; ALERT as the
 //! header shows it while its alert is up, never "healthy" beside it), last latency, a sparkline of recent latencies,
 //! the error rate over its window and its baseline; `insecure` as a red warning; a `[[logs]]` source whose alert is
 //! up; then the `[[verify]]` assertions with pass or fail and the value. Scrolls (j/k) when taller than the pane.
@@ -9,7 +9,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 
-use super::{safe, theme};
+use super::{Theme, safe};
 use crate::app::{CheckRun, HealthState, State, baseline_text};
 use crate::runner::Probe;
 
@@ -17,25 +17,25 @@ const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█']
 /// Sparkline width at most (it is cut to the pane).
 const SPARK_WIDTH: usize = 30;
 
-pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
+pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State, t: Theme) {
     let inner_width = usize::from(area.width.saturating_sub(2));
-    let log_alerts = log_alert_lines(state, inner_width);
+    let log_alerts = log_alert_lines(state, inner_width, t);
     if state.plan.health.is_empty() && state.plan.verify.is_empty() && log_alerts.is_empty() {
-        super::placeholder::health(frame, area, block);
+        super::placeholder::health(frame, area, block, t);
         return;
     }
     let mut lines = Vec::new();
     for (cfg, run) in state.plan.health.iter().zip(&state.health.checks) {
-        lines.extend(check_lines(state, cfg, run, inner_width));
+        lines.extend(check_lines(state, cfg, run, inner_width, t));
     }
     lines.extend(log_alerts);
     if !state.plan.health.is_empty() && !state.health.frozen {
         lines.push(Line::styled(
             "baseline: sampling until the first destructive action",
-            Style::new().fg(theme::MUTED),
+            t.muted(),
         ));
     }
-    lines.extend(verify_lines(state));
+    lines.extend(verify_lines(state, t));
     // Many checks on a small screen: j/k scroll the pane (clamped so the last line can reach the bottom).
     let visible = usize::from(area.height.saturating_sub(2));
     let scroll = state.health_scroll.min(lines.len().saturating_sub(visible));
@@ -47,12 +47,12 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     );
 }
 
-fn state_style(s: HealthState) -> Style {
+fn state_style(s: HealthState, t: Theme) -> Style {
     match s {
-        HealthState::Healthy => Style::new().fg(theme::OK),
-        HealthState::Unhealthy => Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
-        HealthState::Inconclusive => Style::new().fg(theme::WARN),
-        HealthState::Starting => Style::new().fg(theme::MUTED),
+        HealthState::Healthy => t.ok(),
+        HealthState::Unhealthy => t.danger().add_modifier(Modifier::BOLD),
+        HealthState::Inconclusive => t.warn(),
+        HealthState::Starting => t.muted(),
     }
 }
 
@@ -61,6 +61,7 @@ fn check_lines(
     cfg: &crate::plan::HealthCheck,
     run: &CheckRun,
     width: usize,
+    t: Theme,
 ) -> Vec<Line<'static>> {
     let window = run.window(state.now, cfg.window);
     let last = match &run.last {
@@ -80,32 +81,32 @@ fn check_lines(
     )];
     // An alert that is up outranks what the probes say: never "healthy" beside the header's ALERT.
     if run.alert.is_some() {
-        head.push(Span::styled("ALERT", super::alert_style()));
+        head.push(Span::styled("ALERT", t.alarm()));
     }
     if run.alert.is_none() || run.state.failing() {
         let gap = if run.alert.is_some() { " " } else { "" };
         head.push(Span::raw(gap));
-        head.push(Span::styled(run.state.label(), state_style(run.state)));
+        head.push(Span::styled(run.state.label(), state_style(run.state, t)));
     }
     head.push(Span::raw(format!("  {last}  {errors}")));
     let mut lines = vec![Line::from(head)];
     if let Some(why) = &run.alert {
-        lines.extend(alert_why(why, width));
+        lines.extend(alert_why(why, width, t));
     }
     let spark = sparkline(run, width.saturating_sub(4).min(SPARK_WIDTH));
     lines.push(Line::from(vec![
         Span::raw("  "),
-        Span::styled(spark, Style::new().fg(theme::FOCUS)),
+        Span::styled(spark, t.focus()),
     ]));
     lines.push(Line::styled(
         format!("  base {}", baseline_text(run)),
-        Style::new().fg(theme::MUTED),
+        t.muted(),
     ));
     match &run.last {
         Some(Probe::Down { why, .. }) | Some(Probe::NoAnswer { why }) => {
             lines.push(Line::styled(
                 format!("  {}", safe(why)),
-                state_style(run.state),
+                state_style(run.state, t),
             ));
         }
         _ => {}
@@ -113,7 +114,7 @@ fn check_lines(
     if cfg.insecure {
         lines.push(Line::styled(
             "  ! insecure: TLS certificate not checked",
-            Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+            t.danger().add_modifier(Modifier::BOLD),
         ));
     }
     lines
@@ -121,15 +122,15 @@ fn check_lines(
 
 /// Why an alert is up, under the line that says ALERT, wrapped to the pane's `width` (it is the one line that
 /// says what is wrong; the header cuts it).
-fn alert_why(why: &str, width: usize) -> Vec<Line<'static>> {
-    let style = Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD);
+fn alert_why(why: &str, width: usize, t: Theme) -> Vec<Line<'static>> {
+    let style = t.danger().add_modifier(Modifier::BOLD);
     (super::checklist::wrap(&safe(why), width.saturating_sub(2)).into_iter())
         .map(|part| Line::styled(format!("  {part}"), style))
         .collect()
 }
 
 /// Each `[[logs]]` source whose error-rate alert is up, as the header names it.
-fn log_alert_lines(state: &State, width: usize) -> Vec<Line<'static>> {
+fn log_alert_lines(state: &State, width: usize, t: Theme) -> Vec<Line<'static>> {
     let mut lines = Vec::new();
     for (src, why) in state.plan.logs.iter().zip(&state.health.log_alerts) {
         if let Some(why) = why {
@@ -138,9 +139,9 @@ fn log_alert_lines(state: &State, width: usize) -> Vec<Line<'static>> {
                     format!("logs {} ", safe(&src.name)),
                     Style::new().add_modifier(Modifier::BOLD),
                 ),
-                Span::styled("ALERT", super::alert_style()),
+                Span::styled("ALERT", t.alarm()),
             ]));
-            lines.extend(alert_why(why, width));
+            lines.extend(alert_why(why, width, t));
         }
     }
     lines
@@ -163,7 +164,7 @@ pub fn sparkline(run: &CheckRun, width: usize) -> String {
         .collect()
 }
 
-fn verify_lines(state: &State) -> Vec<Line<'static>> {
+fn verify_lines(state: &State, t: Theme) -> Vec<Line<'static>> {
     if state.plan.verify.is_empty() {
         return Vec::new();
     }
@@ -179,23 +180,15 @@ fn verify_lines(state: &State) -> Vec<Line<'static>> {
     for (cfg, row) in state.plan.verify.iter().zip(&state.health.verify) {
         let want = format!("{} {}", cfg.op.symbol(), cfg.value);
         let (tag, style, rest) = match row {
-            None => (
-                "  -  ",
-                Style::new().fg(theme::MUTED),
-                format!("want {want}"),
-            ),
+            None => ("  -  ", t.muted(), format!("want {want}")),
             Some(r) => match &r.result {
-                Ok(v) if r.passed => ("PASS ", Style::new().fg(theme::OK), format!("{v} {want}")),
+                Ok(v) if r.passed => ("PASS ", t.ok(), format!("{v} {want}")),
                 Ok(v) => (
                     "FAIL ",
-                    Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+                    t.danger().add_modifier(Modifier::BOLD),
                     format!("{v}, want {want}"),
                 ),
-                Err(e) => (
-                    "ERR  ",
-                    Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
-                    e.clone(),
-                ),
+                Err(e) => ("ERR  ", t.danger().add_modifier(Modifier::BOLD), e.clone()),
             },
         };
         lines.push(Line::from(vec![

@@ -7,10 +7,10 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-use super::theme;
+use super::Theme;
 use crate::app::bindings;
 
-pub fn render(frame: &mut Frame, area: Rect, scroll: usize) {
+pub fn render(frame: &mut Frame, area: Rect, scroll: usize, t: Theme) {
     let rows = bindings();
     let key_width = rows
         .iter()
@@ -31,7 +31,7 @@ pub fn render(frame: &mut Frame, area: Rect, scroll: usize) {
         .collect();
     lines.push(Line::styled(
         "Prompts: y confirms; in production type the environment name, then Enter.",
-        Style::new().fg(theme::MUTED),
+        t.muted(),
     ));
     let height = (lines.len() as u16 + 2).min(area.height);
     let visible = usize::from(height.saturating_sub(2));
@@ -49,9 +49,7 @@ pub fn render(frame: &mut Frame, area: Rect, scroll: usize) {
     let width = 78.min(area.width);
     let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
     frame.render_widget(Clear, popup);
-    let block = Block::bordered()
-        .border_style(Style::new().fg(theme::FOCUS))
-        .title(title);
+    let block = Block::bordered().border_style(t.focus()).title(title);
     frame.render_widget(
         Paragraph::new(lines)
             .scroll((scroll as u16, 0))

@@ -4,35 +4,25 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::theme;
+use super::Theme;
 use crate::app::{LogLine, Shown, SourceStatus, State, format_clock};
 use crate::runner::{Level, Stream};
 
-/// Tag colours of the `[[logs]]` sources, by index.
-const SOURCE_COLOURS: [Color; 6] = [
-    Color::Cyan,
-    Color::Magenta,
-    Color::Green,
-    Color::Blue,
-    Color::LightYellow,
-    Color::LightMagenta,
-];
-
-pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
+pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State, t: Theme) {
     let view = &state.logview;
     let logs = &state.logs;
-    let block = block.title_bottom(Line::styled(footer(state), Style::new().fg(theme::MUTED)));
+    let block = block.title_bottom(Line::styled(footer(state), t.muted()));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut rows = Vec::new();
     if !view.sources.is_empty() {
-        rows.push(status_line(state));
+        rows.push(status_line(state, t));
     }
-    let prompt = prompt_line(state);
+    let prompt = prompt_line(state, t);
     let room = usize::from(inner.height)
         .saturating_sub(rows.len())
         .saturating_sub(usize::from(prompt.is_some()));
@@ -40,7 +30,7 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     if logs.is_empty() && view.sources.is_empty() {
         let hint = Paragraph::new(Line::styled(
             "No output yet. Select a phase in the checklist pane and press Enter: its output streams here.",
-            Style::new().fg(theme::MUTED),
+            t.muted(),
         ))
         .wrap(Wrap { trim: true });
         frame.render_widget(hint, inner);
@@ -53,13 +43,13 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
             continue;
         };
         if let Some(l) = logs.get_seq(seq) {
-            rows.push(log_line(l, view.current == Some(seq)));
+            rows.push(log_line(l, view.current == Some(seq), t));
         }
     }
     if visible == 0 && view.active() && view.scan_progress(logs).is_none() {
         rows.push(Line::styled(
             "No line matches (/ changes the filter, l the level, s the source).",
-            Style::new().fg(theme::MUTED),
+            t.muted(),
         ));
     }
     while rows.len() < usize::from(inner.height).saturating_sub(usize::from(prompt.is_some())) {
@@ -105,94 +95,83 @@ fn footer(state: &State) -> String {
 }
 
 /// The filter being typed, or the pane's message.
-fn prompt_line(state: &State) -> Option<Line<'static>> {
+fn prompt_line(state: &State, t: Theme) -> Option<Line<'static>> {
     let view = &state.logview;
     if let Some(input) = &view.input {
         return Some(Line::from(vec![
-            Span::styled("filter /", Style::new().fg(theme::FOCUS)),
+            Span::styled("filter /", t.focus()),
             Span::raw(crate::sanitize::sanitize_str(input).into_owned()),
-            Span::styled("█", Style::new().fg(theme::FOCUS)),
+            Span::styled("█", t.focus()),
         ]));
     }
     view.message
         .as_ref()
-        .map(|m| Line::styled(m.clone(), Style::new().fg(theme::WARN)))
+        .map(|m| Line::styled(m.clone(), t.warn()))
 }
 
 /// One entry per source: `api running · worker quiet 2:10 · db stopped: exit 1, restarting in 4 s`.
-fn status_line(state: &State) -> Line<'static> {
+fn status_line(state: &State, t: Theme) -> Line<'static> {
     let view = &state.logview;
     let mut spans = Vec::new();
     for (i, s) in view.sources.iter().enumerate() {
         if i > 0 {
-            spans.push(Span::styled(" · ", Style::new().fg(theme::MUTED)));
+            spans.push(Span::styled(" · ", t.muted()));
         }
-        spans.push(Span::styled(s.name.clone(), tag_style(Some(i))));
-        let (text, colour) = match view.status(i, state.now) {
-            Some(SourceStatus::Starting) | None => ("starting".to_string(), theme::MUTED),
-            Some(SourceStatus::Running) => ("running".to_string(), theme::OK),
+        spans.push(Span::styled(s.name.clone(), tag_style(Some(i), t)));
+        let (text, style) = match view.status(i, state.now) {
+            Some(SourceStatus::Starting) | None => ("starting".to_string(), t.muted()),
+            Some(SourceStatus::Running) => ("running".to_string(), t.ok()),
             Some(SourceStatus::Quiet(since)) => (
                 format!(
                     "quiet {}",
                     format_clock(state.now.saturating_duration_since(since))
                 ),
-                theme::MUTED,
+                t.muted(),
             ),
             Some(SourceStatus::Stopped { why, restart_at }) => match restart_at {
                 Some(at) => {
                     let left = at.saturating_duration_since(state.now);
                     let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
-                    (
-                        format!("stopped: {why}, restarting in {secs} s"),
-                        theme::WARN,
-                    )
+                    (format!("stopped: {why}, restarting in {secs} s"), t.warn())
                 }
-                None => (format!("stopped: {why}"), theme::DANGER),
+                None => (format!("stopped: {why}"), t.danger()),
             },
-            Some(SourceStatus::Failed(why)) => (format!("failed: {why}"), theme::DANGER),
+            Some(SourceStatus::Failed(why)) => (format!("failed: {why}"), t.danger()),
         };
         let text = crate::sanitize::sanitize_str(&text).into_owned();
-        spans.push(Span::styled(format!(" {text}"), Style::new().fg(colour)));
+        spans.push(Span::styled(format!(" {text}"), style));
     }
     Line::from(spans)
 }
 
-fn tag_style(origin: Option<usize>) -> Style {
+fn tag_style(origin: Option<usize>, t: Theme) -> Style {
     match origin {
-        Some(i) => Style::new()
-            .fg(SOURCE_COLOURS[i % SOURCE_COLOURS.len()])
-            .add_modifier(Modifier::BOLD),
-        None => Style::new().fg(theme::MUTED),
+        Some(i) => t.source(i).add_modifier(Modifier::BOLD),
+        None => t.muted(),
     }
 }
 
-fn log_line(l: &LogLine, marked: bool) -> Line<'_> {
+fn log_line(l: &LogLine, marked: bool, t: Theme) -> Line<'_> {
     let (sep, mut text_style) = match l.stream {
         Some(Stream::Stdout) => (" | ", Style::new()),
-        Some(Stream::Stderr) => (" ! ", Style::new().fg(theme::WARN)),
-        None => (
-            " ",
-            Style::new().fg(theme::FOCUS).add_modifier(Modifier::ITALIC),
-        ),
+        Some(Stream::Stderr) => (" ! ", t.warn()),
+        None => (" ", t.focus().add_modifier(Modifier::ITALIC)),
     };
     match l.level {
-        Level::Error => text_style = text_style.fg(theme::DANGER),
-        Level::Warn => text_style = text_style.fg(theme::WARN),
+        Level::Error => text_style = text_style.patch(t.danger()),
+        Level::Warn => text_style = text_style.patch(t.warn()),
         Level::Info | Level::Other => {}
     }
     if marked {
         text_style = text_style.add_modifier(Modifier::REVERSED);
     }
     let mut spans = vec![
-        Span::styled(format!("{:>4}", &*l.source), tag_style(l.origin)),
-        Span::styled(sep, Style::new().fg(theme::MUTED)),
+        Span::styled(format!("{:>4}", &*l.source), tag_style(l.origin, t)),
+        Span::styled(sep, t.muted()),
         Span::styled(l.text.as_str(), text_style),
     ];
     if l.truncated {
-        spans.push(Span::styled(
-            " [line truncated]",
-            Style::new().fg(theme::WARN),
-        ));
+        spans.push(Span::styled(" [line truncated]", t.warn()));
     }
     Line::from(spans)
 }

@@ -3,19 +3,19 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::{safe, theme};
+use super::{Theme, safe};
 use crate::app::{DbView, DbWork, Operation, RollbackWork, State};
 use crate::lint::{Class, FileReport, Finding};
 use crate::migrate::status::State as MState;
 
-pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State) {
+pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State, t: Theme) {
     let db = &state.db;
     let snap = match &db.view {
-        DbView::NotConfigured => return super::placeholder::migrations(frame, area, block),
+        DbView::NotConfigured => return super::placeholder::migrations(frame, area, block, t),
         DbView::Loading => {
             let text = format!(
                 "Reading migration status from {}…",
@@ -25,13 +25,10 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
         }
         DbView::Failed(e) => {
             let lines = vec![
-                Line::styled(
-                    "Cannot read the migration status:",
-                    Style::new().fg(theme::DANGER),
-                ),
+                Line::styled("Cannot read the migration status:", t.danger()),
                 Line::raw(safe(e).into_owned()),
                 Line::raw(""),
-                Line::styled("r reads it again.", Style::new().fg(theme::MUTED)),
+                Line::styled("r reads it again.", t.muted()),
             ];
             return frame.render_widget(
                 Paragraph::new(lines)
@@ -50,15 +47,15 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     let [list_area, sql_area] =
         Layout::vertical([Constraint::Length(list_height), Constraint::Min(1)]).areas(inner);
 
-    let mut lines = vec![summary(snap)];
+    let mut lines = vec![summary(snap, t)];
     let visible = usize::from(list_height.saturating_sub(2)).max(1);
     let first = db.selected.saturating_sub(visible.saturating_sub(1));
     for (i, e) in entries.iter().enumerate().skip(first).take(visible) {
-        lines.push(entry_line(state, snap, i, e));
+        lines.push(entry_line(state, t, snap, i, e));
     }
-    lines.push(status_line(state));
+    lines.push(status_line(state, t));
     frame.render_widget(Paragraph::new(lines), list_area);
-    render_sql(frame, sql_area, state, snap);
+    render_sql(frame, sql_area, state, t, snap);
 }
 
 /// The dry-run result for a migration, short: ("ok 12 ms", false) or ("FAILED line 3", true).
@@ -99,11 +96,12 @@ fn copy_rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
 
 fn entry_line(
     state: &State,
+    t: Theme,
     snap: &crate::runner::migrate::Snapshot,
     i: usize,
     e: &crate::migrate::status::Entry,
 ) -> Line<'static> {
-    let style = state_style(e.state);
+    let style = state_style(e.state, t);
     let mark = match e.state {
         MState::Applied => "✓ ",
         MState::Pending => "o ",
@@ -119,28 +117,22 @@ fn entry_line(
         Span::styled(format!("  {}", e.state.label()), style),
     ];
     if no_tx {
-        spans.push(Span::styled("  no-tx", Style::new().fg(theme::WARN)));
+        spans.push(Span::styled("  no-tx", t.warn()));
     }
     if let Some(report) = e
         .local
         .and_then(|l| snap.reports.get(l))
         .and_then(Option::as_ref)
     {
-        spans.extend(risk_summary(report));
+        spans.extend(risk_summary(report, t));
     }
     if let Some((text, failed)) = copy_rehearsal_of(state, &e.name) {
-        let style = if failed { theme::DANGER } else { theme::MUTED };
-        spans.push(Span::styled(
-            format!("  on a copy: {text}"),
-            Style::new().fg(style),
-        ));
+        let style = if failed { t.danger() } else { t.muted() };
+        spans.push(Span::styled(format!("  on a copy: {text}"), style));
     }
     if let Some((text, failed)) = rehearsal_of(state, &e.name) {
-        let style = if failed { theme::DANGER } else { theme::MUTED };
-        spans.push(Span::styled(
-            format!("  dry-run: {text}"),
-            Style::new().fg(style),
-        ));
+        let style = if failed { t.danger() } else { t.muted() };
+        spans.push(Span::styled(format!("  dry-run: {text}"), style));
     }
     let line = Line::from(spans);
     if i == state.db.selected {
@@ -151,12 +143,12 @@ fn entry_line(
 }
 
 /// Colour of a risk class.
-fn class_style(c: Class) -> Style {
+fn class_style(c: Class, t: Theme) -> Style {
     match c {
-        Class::Dangerous => Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
-        Class::Breaking => Style::new().fg(Color::Magenta).add_modifier(Modifier::BOLD),
-        Class::Locking => Style::new().fg(theme::WARN),
-        Class::Safe => Style::new().fg(theme::OK),
+        Class::Dangerous => t.danger().add_modifier(Modifier::BOLD),
+        Class::Breaking => t.breaking(),
+        Class::Locking => t.locking(),
+        Class::Safe => t.ok(),
     }
 }
 
@@ -171,7 +163,7 @@ fn class_mark(c: Class) -> &'static str {
 }
 
 /// `  1 dangerous 2 locking` after a migration's name (exempted findings not counted); `  safe` when clean.
-fn risk_summary(report: &FileReport) -> Vec<Span<'static>> {
+fn risk_summary(report: &FileReport, t: Theme) -> Vec<Span<'static>> {
     let mut spans = Vec::new();
     for class in [Class::Dangerous, Class::Breaking, Class::Locking] {
         let n = report
@@ -182,25 +174,25 @@ fn risk_summary(report: &FileReport) -> Vec<Span<'static>> {
         if n > 0 {
             spans.push(Span::styled(
                 format!("  {n} {}", class.label()),
-                class_style(class),
+                class_style(class, t),
             ));
         }
     }
     if spans.is_empty() {
-        spans.push(Span::styled("  safe", class_style(Class::Safe)));
+        spans.push(Span::styled("  safe", class_style(Class::Safe, t)));
     }
     spans
 }
 
-fn state_style(s: MState) -> Style {
+fn state_style(s: MState, t: Theme) -> Style {
     match s {
-        MState::Applied => Style::new().fg(theme::OK),
-        MState::Pending => Style::new().fg(theme::WARN),
-        _ => Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+        MState::Applied => t.ok(),
+        MState::Pending => t.warn(),
+        _ => t.danger().add_modifier(Modifier::BOLD),
     }
 }
 
-fn summary(snap: &crate::runner::migrate::Snapshot) -> Line<'static> {
+fn summary(snap: &crate::runner::migrate::Snapshot, t: Theme) -> Line<'static> {
     let st = &snap.status;
     // Counts first: on a narrow screen the end of the line is what gets cut.
     let counts = format!(
@@ -216,24 +208,24 @@ fn summary(snap: &crate::runner::migrate::Snapshot) -> Line<'static> {
     if problems > 0 {
         spans.push(Span::styled(
             format!(", {problems} need resolving"),
-            Style::new().fg(theme::DANGER).add_modifier(Modifier::BOLD),
+            t.danger().add_modifier(Modifier::BOLD),
         ));
     }
     if !st.invalid_indexes.is_empty() {
         spans.push(Span::styled(
             format!(", {} invalid index", st.invalid_indexes.len()),
-            Style::new().fg(theme::DANGER),
+            t.danger(),
         ));
     }
     spans.push(Span::styled(
         format!(" · {} · {}", snap.format, st.target),
-        Style::new().fg(theme::MUTED),
+        t.muted(),
     ));
     Line::from(spans)
 }
 
 /// What is happening now, or what happened last.
-fn status_line(state: &State) -> Line<'static> {
+fn status_line(state: &State, t: Theme) -> Line<'static> {
     let db = &state.db;
     let reverting = Operation::Rollback {
         work: RollbackWork::Reverting,
@@ -255,9 +247,9 @@ fn status_line(state: &State) -> Line<'static> {
         _ => db.last.clone().unwrap_or_default(),
     };
     let style = if text.contains("FAILED") {
-        Style::new().fg(theme::DANGER)
+        t.danger()
     } else {
-        Style::new().fg(theme::MUTED)
+        t.muted()
     };
     Line::styled(safe(text.lines().next().unwrap_or("")).into_owned(), style)
 }
@@ -266,6 +258,7 @@ fn render_sql(
     frame: &mut Frame,
     area: Rect,
     state: &State,
+    t: Theme,
     snap: &crate::runner::migrate::Snapshot,
 ) {
     let db = &state.db;
@@ -287,16 +280,13 @@ fn render_sql(
         .status
         .invalid_indexes
         .iter()
-        .map(|index| Line::styled(format!("! {}", safe(index)), Style::new().fg(theme::DANGER)))
+        .map(|index| Line::styled(format!("! {}", safe(index)), t.danger()))
         .collect();
-    lines.push(Line::styled(
-        format!("── {} ", m.path.display()),
-        Style::new().fg(theme::MUTED),
-    ));
+    lines.push(Line::styled(format!("── {} ", m.path.display()), t.muted()));
     if let Some(why) = &m.no_transaction {
         lines.push(Line::styled(
             format!("runs statement by statement, outside a transaction: {why}"),
-            Style::new().fg(theme::WARN),
+            t.warn(),
         ));
     }
     let report = entry
@@ -304,18 +294,12 @@ fn render_sql(
         .and_then(|i| snap.reports.get(i))
         .and_then(Option::as_ref);
     if let Some(r) = report {
-        lines.push(Line::styled(
-            r.atomicity.summary.clone(),
-            Style::new().fg(theme::MUTED),
-        ));
+        lines.push(Line::styled(r.atomicity.summary.clone(), t.muted()));
         for f in &r.findings {
-            lines.extend(finding_lines(f));
+            lines.extend(finding_lines(f, t));
         }
         for text in &r.atomicity.on_failure {
-            lines.push(Line::styled(
-                format!("  {}", safe(text)),
-                Style::new().fg(theme::WARN),
-            ));
+            lines.push(Line::styled(format!("  {}", safe(text)), t.warn()));
         }
     }
     let total = m.sql.lines().count();
@@ -336,8 +320,8 @@ fn render_sql(
             .max()
             .unwrap_or(Class::Safe);
         lines.push(Line::from(vec![
-            Span::styled(class_mark(worst), class_style(worst)),
-            Span::styled(format!("{:>width$} ", n + 1), Style::new().fg(theme::MUTED)),
+            Span::styled(class_mark(worst), class_style(worst, t)),
+            Span::styled(format!("{:>width$} ", n + 1), t.muted()),
             Span::raw(safe(text).into_owned()),
         ]));
     }
@@ -346,8 +330,8 @@ fn render_sql(
 }
 
 /// A finding in the detail area: class, line and rule; why; the safer pattern; live context.
-fn finding_lines(f: &Finding) -> Vec<Line<'static>> {
-    let style = class_style(f.class);
+fn finding_lines(f: &Finding, t: Theme) -> Vec<Line<'static>> {
+    let style = class_style(f.class, t);
     let mut head = vec![
         Span::styled(
             format!("{} {}", class_mark(f.class), f.class.label().to_uppercase()),
@@ -358,20 +342,14 @@ fn finding_lines(f: &Finding) -> Vec<Line<'static>> {
     if let Some(reason) = &f.ignored {
         head.push(Span::styled(
             format!(" (ignored: {})", safe(reason)),
-            Style::new().fg(theme::MUTED),
+            t.muted(),
         ));
     }
     let mut lines = vec![Line::from(head)];
     lines.push(Line::raw(format!("  {}", f.why)));
-    lines.push(Line::styled(
-        format!("  safer: {}", f.safer),
-        Style::new().fg(theme::MUTED),
-    ));
+    lines.push(Line::styled(format!("  safer: {}", f.safer), t.muted()));
     for c in &f.context {
-        lines.push(Line::styled(
-            format!("  live: {}", safe(c)),
-            Style::new().fg(theme::FOCUS),
-        ));
+        lines.push(Line::styled(format!("  live: {}", safe(c)), t.focus()));
     }
     lines
 }

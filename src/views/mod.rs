@@ -1,6 +1,7 @@
-//! Pure rendering: `render(frame, &State)` draws the whole screen; one file per pane or overlay. Views read
-//! `app::State` only — they never call runners or change state. Every plan or process string shown passes through
-//! `sanitize` so it cannot drive the terminal.
+//! Pure rendering: `render_with(frame, &State, Theme)` draws the whole screen; one file per pane or overlay. Views
+//! read `app::State` only — they never call runners or change state — and draw meaning through the [`Theme`] they
+//! are handed (colour, or none with `NO_COLOR`). Every plan or process string shown passes through `sanitize` so it
+//! cannot drive the terminal.
 
 mod alerts;
 mod checklist;
@@ -13,26 +14,19 @@ mod modal;
 mod placeholder;
 mod signoff;
 mod status;
+mod theme;
+
+pub use theme::Theme;
 
 use std::borrow::Cow;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType};
 
 use crate::app::{Overlay, Pane, State};
-
-/// Colours that carry meaning.
-pub mod theme {
-    use ratatui::style::Color;
-    pub const DANGER: Color = Color::Red;
-    pub const FOCUS: Color = Color::Cyan;
-    pub const OK: Color = Color::Green;
-    pub const WARN: Color = Color::Yellow;
-    pub const MUTED: Color = Color::DarkGray;
-}
 
 /// How the panes are arranged for a terminal size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,8 +49,13 @@ pub fn arrangement(width: u16, height: u16) -> Arrangement {
     }
 }
 
-/// Draws the whole screen for `state`.
+/// Draws the whole screen for `state` in the default colours.
 pub fn render(frame: &mut Frame, state: &State) {
+    render_with(frame, state, Theme::COLOUR);
+}
+
+/// Draws the whole screen for `state` in theme `t`.
+pub fn render_with(frame: &mut Frame, state: &State, t: Theme) {
     let area = frame.area();
     let [top, body, bottom] = Layout::vertical([
         Constraint::Length(1),
@@ -64,8 +63,8 @@ pub fn render(frame: &mut Frame, state: &State) {
         Constraint::Length(1),
     ])
     .areas(area);
-    header::render(frame, top, state);
-    status::render(frame, bottom, state);
+    header::render(frame, top, state, t);
+    status::render(frame, bottom, state, t);
     match arrangement(area.width, area.height) {
         Arrangement::Grid => {
             let [left, right] =
@@ -82,7 +81,7 @@ pub fn render(frame: &mut Frame, state: &State) {
                 (Pane::Migrations, migr),
                 (Pane::Logs, logs),
             ] {
-                pane_at(frame, rect, state, pane, None);
+                pane_at(frame, rect, state, t, pane, None);
             }
         }
         Arrangement::Split => {
@@ -90,54 +89,61 @@ pub fn render(frame: &mut Frame, state: &State) {
             let [left, right] =
                 Layout::horizontal([Constraint::Length(left_width), Constraint::Min(20)])
                     .areas(body);
-            pane_at(frame, left, state, Pane::Checklist, None);
+            pane_at(frame, left, state, t, Pane::Checklist, None);
             let tabs = [Pane::Migrations, Pane::Logs, Pane::Health];
-            pane_at(frame, right, state, state.side, Some(&tabs));
+            pane_at(frame, right, state, t, state.side, Some(&tabs));
         }
-        Arrangement::Single => pane_at(frame, body, state, state.focus, Some(&Pane::ALL)),
+        Arrangement::Single => pane_at(frame, body, state, t, state.focus, Some(&Pane::ALL)),
     }
     match state.overlay {
-        Some(Overlay::Help { scroll }) => help::render(frame, area, scroll),
-        Some(Overlay::Alerts) => alerts::render(frame, area, state),
+        Some(Overlay::Help { scroll }) => help::render(frame, area, scroll, t),
+        Some(Overlay::Alerts) => alerts::render(frame, area, state, t),
         None => {}
     }
     if let Some(form) = &state.release.signoff {
-        signoff::render(frame, area, form, &state.plan.project.environment);
+        signoff::render(frame, area, form, &state.plan.project.environment, t);
     }
     if let Some(m) = &state.modal {
-        modal::render(frame, area, m, state.now);
+        modal::render(frame, area, m, state.now, t);
     }
 }
 
-fn pane_at(frame: &mut Frame, area: Rect, state: &State, pane: Pane, tabs: Option<&[Pane]>) {
+fn pane_at(
+    frame: &mut Frame,
+    area: Rect,
+    state: &State,
+    t: Theme,
+    pane: Pane,
+    tabs: Option<&[Pane]>,
+) {
     let focused = state.focus == pane;
     let title = match tabs {
-        Some(tabs) => tab_title(tabs, pane),
+        Some(tabs) => tab_title(tabs, pane, t),
         None => Line::from(format!(" {} ", pane.title())),
     };
-    let block = pane_block(title, focused);
+    let block = pane_block(title, focused, t);
     match pane {
-        Pane::Checklist => checklist::render(frame, area, block, state),
-        Pane::Logs => logs::render(frame, area, block, state),
-        Pane::Migrations => migrations::render(frame, area, block, state),
-        Pane::Health => health::render(frame, area, block, state),
+        Pane::Checklist => checklist::render(frame, area, block, state, t),
+        Pane::Logs => logs::render(frame, area, block, state, t),
+        Pane::Migrations => migrations::render(frame, area, block, state, t),
+        Pane::Health => health::render(frame, area, block, state, t),
     }
 }
 
 /// A pane title that doubles as a tab bar: the shown pane highlighted, the others dim.
-fn tab_title(tabs: &[Pane], shown: Pane) -> Line<'static> {
+fn tab_title(tabs: &[Pane], shown: Pane, t: Theme) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
-    for (i, t) in tabs.iter().enumerate() {
+    for (i, tab) in tabs.iter().enumerate() {
         if i > 0 {
-            spans.push(Span::styled(" | ", Style::new().fg(theme::MUTED)));
+            spans.push(Span::styled(" | ", t.muted()));
         }
-        let style = if *t == shown {
+        let style = if *tab == shown {
             Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED)
         } else {
-            Style::new().fg(theme::MUTED)
+            t.muted()
         };
         spans.push(Span::styled(
-            format!("{} {}", pane_number(*t), t.title()),
+            format!("{} {}", pane_number(*tab), tab.title()),
             style,
         ));
     }
@@ -153,11 +159,11 @@ fn pane_number(p: Pane) -> usize {
         .unwrap_or(0)
 }
 
-fn pane_block(title: Line<'static>, focused: bool) -> Block<'static> {
+fn pane_block(title: Line<'static>, focused: bool, t: Theme) -> Block<'static> {
     let (border, kind) = if focused {
-        (Style::new().fg(theme::FOCUS), BorderType::Thick)
+        (t.focus(), BorderType::Thick)
     } else {
-        (Style::new().fg(theme::MUTED), BorderType::Plain)
+        (t.muted(), BorderType::Plain)
     };
     Block::bordered()
         .border_type(kind)
@@ -168,23 +174,4 @@ fn pane_block(title: Line<'static>, focused: bool) -> Block<'static> {
 /// Plan text, made inert for the terminal.
 fn safe(s: &str) -> Cow<'_, str> {
     crate::sanitize::sanitize_str(s)
-}
-
-/// Style for an alert that is up: the same in the header and on its line in the health pane.
-pub fn alert_style() -> Style {
-    Style::new()
-        .fg(theme::DANGER)
-        .add_modifier(Modifier::BOLD | Modifier::REVERSED)
-}
-
-/// Style for the environment badge: production is white on red.
-pub fn environment_style(production: bool) -> Style {
-    if production {
-        Style::new()
-            .fg(Color::White)
-            .bg(theme::DANGER)
-            .add_modifier(Modifier::BOLD)
-    } else {
-        Style::new().fg(Color::Black).bg(theme::OK)
-    }
 }

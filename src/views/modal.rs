@@ -10,20 +10,21 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
-use super::{safe, theme};
+use super::{Theme, safe};
 use crate::app::{Expect, Modal, ModalKind, Picker, restore_choice, restore_loss};
 
 /// Picker rows shown at once (the rest scroll into view with the selection).
 const PICKER_ROWS: usize = 5;
 
-pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant) {
-    let accent = if m.danger {
-        theme::DANGER
+pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant, t: Theme) {
+    // A destructive prompt is red, and its title in reverse video: unmistakable with or without colour.
+    let (accent, title) = if m.danger {
+        (t.danger(), t.alarm())
     } else {
-        theme::FOCUS
+        (t.focus(), t.focus().add_modifier(Modifier::BOLD))
     };
-    let body = body_lines(m);
-    let footer = footer_lines(m, now, accent);
+    let body = body_lines(m, t);
+    let footer = footer_lines(m, now, accent, t);
     let width = 76.min(area.width);
     // Room for wrapped long commands: each line's height at the inner width, wrapped at words as drawn.
     let inner = usize::from(width.saturating_sub(2)).max(1);
@@ -34,11 +35,8 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant) {
     frame.render_widget(Clear, popup);
     let block = Block::bordered()
         .border_type(BorderType::Thick)
-        .border_style(Style::new().fg(accent))
-        .title(Span::styled(
-            format!(" {} ", safe(&m.title)),
-            Style::new().fg(accent).add_modifier(Modifier::BOLD),
-        ));
+        .border_style(accent)
+        .title(Span::styled(format!(" {} ", safe(&m.title)), title));
     let inside = block.inner(popup);
     frame.render_widget(block, popup);
     // The answer's lines always show; on a short screen the context above them is cut, never the prompt.
@@ -73,7 +71,7 @@ fn wrapped_rows(line: &Line, width: usize) -> usize {
 }
 
 /// What will happen: the context lines, and the picker when there is one.
-fn body_lines(m: &Modal) -> Vec<Line<'static>> {
+fn body_lines(m: &Modal, t: Theme) -> Vec<Line<'static>> {
     let label_width = m
         .body
         .iter()
@@ -94,19 +92,22 @@ fn body_lines(m: &Modal) -> Vec<Line<'static>> {
         })
         .collect();
     if let Some(p) = &m.picker {
-        picker_lines(m, p, label_width, &mut lines);
+        picker_lines(m, p, label_width, &mut lines, t);
     }
     lines
 }
 
-fn picker_lines(m: &Modal, p: &Picker, label_width: usize, lines: &mut Vec<Line<'static>>) {
+fn picker_lines(
+    m: &Modal,
+    p: &Picker,
+    label_width: usize,
+    lines: &mut Vec<Line<'static>>,
+    t: Theme,
+) {
     if let ModalKind::RestoreBackup(list) = &m.kind {
         lines.push(Line::from(vec![
             Span::styled("Restores  ", Style::new().add_modifier(Modifier::BOLD)),
-            Span::styled(
-                safe(&restore_choice(list, p)).into_owned(),
-                Style::new().fg(theme::DANGER),
-            ),
+            Span::styled(safe(&restore_choice(list, p)).into_owned(), t.danger()),
         ]));
         // What the choice loses, for the backup selected now.
         for (label, value) in restore_loss(p) {
@@ -123,10 +124,7 @@ fn picker_lines(m: &Modal, p: &Picker, label_width: usize, lines: &mut Vec<Line<
     // A window of the list around the selection, so a long list never pushes the prompt off screen.
     let first = p.selected.saturating_sub(PICKER_ROWS - 1);
     if first > 0 {
-        lines.push(Line::styled(
-            format!("  ↑ {first} more"),
-            Style::new().fg(theme::MUTED),
-        ));
+        lines.push(Line::styled(format!("  ↑ {first} more"), t.muted()));
     }
     for (i, item) in p.items.iter().enumerate().skip(first).take(PICKER_ROWS) {
         let line = Line::from(format!("  {}", safe(item)));
@@ -138,10 +136,7 @@ fn picker_lines(m: &Modal, p: &Picker, label_width: usize, lines: &mut Vec<Line<
     }
     let after = p.items.len().saturating_sub(first + PICKER_ROWS);
     if after > 0 {
-        lines.push(Line::styled(
-            format!("  ↓ {after} more"),
-            Style::new().fg(theme::MUTED),
-        ));
+        lines.push(Line::styled(format!("  ↓ {after} more"), t.muted()));
     }
     if let Some((label, on)) = &p.option {
         let mark = if *on { "[x]" } else { "[ ]" };
@@ -150,31 +145,28 @@ fn picker_lines(m: &Modal, p: &Picker, label_width: usize, lines: &mut Vec<Line<
 }
 
 /// The answer: the instruction (once keys count), what was typed, and a note.
-fn footer_lines(m: &Modal, now: Instant, accent: ratatui::style::Color) -> Vec<Line<'static>> {
+fn footer_lines(m: &Modal, now: Instant, accent: Style, t: Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::from("")];
     if m.settled(now) {
         lines.push(Line::styled(
             m.prompt(),
-            Style::new().fg(accent).add_modifier(Modifier::BOLD),
+            accent.add_modifier(Modifier::BOLD),
         ));
     } else {
         lines.push(Line::styled(
             "Read this first: keys count in a moment.",
-            Style::new().fg(theme::MUTED),
+            t.muted(),
         ));
     }
     if !matches!(m.expect, Expect::Yes) {
         lines.push(Line::from(vec![
-            Span::styled("> ", Style::new().fg(accent)),
+            Span::styled("> ", accent),
             Span::raw(safe(&m.input).into_owned()),
             Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
         ]));
     }
     if let Some(note) = &m.note {
-        lines.push(Line::styled(
-            safe(note).into_owned(),
-            Style::new().fg(theme::WARN),
-        ));
+        lines.push(Line::styled(safe(note).into_owned(), t.warn()));
     }
     lines
 }

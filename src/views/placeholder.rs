@@ -3,13 +3,12 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::theme;
+use super::Theme;
 
-pub fn migrations(frame: &mut Frame, area: Rect, block: Block<'static>) {
+pub fn migrations(frame: &mut Frame, area: Rect, block: Block<'static>, t: Theme) {
     let text = vec![
         Line::from("No database configured."),
         Line::from(""),
@@ -17,7 +16,7 @@ pub fn migrations(frame: &mut Frame, area: Rect, block: Block<'static>) {
             "This plan has no [database] section, so there are no migrations to preview. Add [database] with \
              a url and a migrations folder (Prisma, sqlx, Drizzle or plain SQL): README, Plan format and \
              Migrations.",
-            Style::new().fg(theme::MUTED),
+            t.muted(),
         ),
     ];
     frame.render_widget(
@@ -26,14 +25,14 @@ pub fn migrations(frame: &mut Frame, area: Rect, block: Block<'static>) {
     );
 }
 
-pub fn health(frame: &mut Frame, area: Rect, block: Block<'static>) {
+pub fn health(frame: &mut Frame, area: Rect, block: Block<'static>, t: Theme) {
     let text = vec![
         Line::from("No health checks configured."),
         Line::from(""),
         Line::styled(
             "This plan has no [[health]] checks. Add [[health]] with a name and a url to probe it, keep a latency \
              baseline and raise alerts during the release: README, Health checks.",
-            Style::new().fg(theme::MUTED),
+            t.muted(),
         ),
     ];
     frame.render_widget(

@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
 use ratatui_textarea::{CursorMove, TextArea};
 
-use super::{safe, theme};
+use super::{Theme, safe};
 use crate::app::release::{SignField, SignOffForm};
 
-pub fn render(frame: &mut Frame, area: Rect, form: &SignOffForm, environment: &str) {
+pub fn render(frame: &mut Frame, area: Rect, form: &SignOffForm, environment: &str, t: Theme) {
     let width = area.width.saturating_sub(4).clamp(20, 100);
     let height = area.height.saturating_sub(2).clamp(8, 20);
     let [_, mid, _] = Layout::vertical([
@@ -29,7 +29,7 @@ pub fn render(frame: &mut Frame, area: Rect, form: &SignOffForm, environment: &s
     frame.render_widget(Clear, rect);
     let block = Block::bordered()
         .border_type(BorderType::Thick)
-        .border_style(Style::new().fg(theme::FOCUS))
+        .border_style(t.focus())
         .title(format!(" Sign off the release of {} ", safe(environment)));
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
@@ -40,16 +40,14 @@ pub fn render(frame: &mut Frame, area: Rect, form: &SignOffForm, environment: &s
     ])
     .areas(inner);
     let focus = |on: bool| {
-        if on {
-            Style::new().fg(theme::FOCUS)
-        } else {
-            Style::new().fg(theme::MUTED)
-        }
+        if on { t.focus() } else { t.muted() }
     };
     let mut notes = TextArea::new(form.notes.iter().map(|l| safe(l).into_owned()).collect());
     let clamp = |n: usize| u16::try_from(n).unwrap_or(u16::MAX);
     notes.move_cursor(CursorMove::Jump(clamp(form.cursor.0), clamp(form.cursor.1)));
     notes.set_placeholder_text("What was released, anything odd seen, follow-ups…");
+    // The text area's own placeholder style is dark grey, which vanishes on a dark background.
+    notes.set_placeholder_style(t.muted());
     notes.set_block(
         Block::bordered()
             .title(" Notes ")
@@ -75,10 +73,10 @@ pub fn render(frame: &mut Frame, area: Rect, form: &SignOffForm, environment: &s
         signer_area,
     );
     let help = match &form.note {
-        Some(n) => Line::styled(safe(n).into_owned(), Style::new().fg(theme::WARN)),
+        Some(n) => Line::styled(safe(n).into_owned(), t.warn()),
         None => Line::styled(
             "Tab: notes / name · Ctrl-S: sign and write the report · Esc: close (kept)",
-            Style::new().fg(theme::MUTED),
+            t.muted(),
         ),
     };
     frame.render_widget(Paragraph::new(help), help_area);

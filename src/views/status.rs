@@ -6,27 +6,21 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{safe, theme};
+use super::{Theme, safe};
 use crate::app::{State, hints};
 
-pub fn render(frame: &mut Frame, area: Rect, state: &State) {
+pub fn render(frame: &mut Frame, area: Rect, state: &State, t: Theme) {
     let mut spans = Vec::new();
     if let Some(msg) = &state.flash {
-        spans.push(Span::styled(
-            format!(" {} ", safe(msg)),
-            Style::new().fg(theme::WARN),
-        ));
-        spans.push(Span::styled("|", Style::new().fg(theme::MUTED)));
+        spans.push(Span::styled(format!(" {} ", safe(msg)), t.warn()));
+        spans.push(Span::styled("|", t.muted()));
     }
     for (keys, what) in hints(state) {
         spans.push(Span::styled(
             format!(" {keys}"),
             Style::new().add_modifier(Modifier::BOLD),
         ));
-        spans.push(Span::styled(
-            format!(" {what} "),
-            Style::new().fg(theme::MUTED),
-        ));
+        spans.push(Span::styled(format!(" {what} "), t.muted()));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

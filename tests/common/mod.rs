@@ -110,9 +110,19 @@ impl Harness {
 
     /// The console drawn at `width` x `height`: its text, a line per row, and the cells (for colours).
     pub fn screen_at(&self, width: u16, height: u16) -> (String, ratatui::buffer::Buffer) {
+        self.screen_themed(width, height, deckhand::views::Theme::COLOUR)
+    }
+
+    /// [`Self::screen_at`] in theme `theme` (`Theme::PLAIN` is the console under `NO_COLOR`).
+    pub fn screen_themed(
+        &self,
+        width: u16,
+        height: u16,
+        theme: deckhand::views::Theme,
+    ) -> (String, ratatui::buffer::Buffer) {
         let backend = ratatui::backend::TestBackend::new(width, height);
         let mut t = ratatui::Terminal::new(backend).expect("test terminal");
-        t.draw(|f| deckhand::views::render(f, &self.state))
+        t.draw(|f| deckhand::views::render_with(f, &self.state, theme))
             .expect("draw");
         let buf = t.backend().buffer().clone();
         let mut text = String::new();

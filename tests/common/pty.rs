@@ -122,8 +122,13 @@ impl PtyApp {
 
     /// Waits until `text` is on screen; panics with the screen if it never shows.
     pub fn wait_for(&self, text: &str) {
+        self.wait_for_within(text, WAIT_LIMIT);
+    }
+
+    /// [`Self::wait_for`] for what takes longer by design (a monitor window), with its own hang guard.
+    pub fn wait_for_within(&self, text: &str, limit: Duration) {
         let start = Instant::now();
-        while start.elapsed() < WAIT_LIMIT {
+        while start.elapsed() < limit {
             if self.contents().contains(text) {
                 return;
             }

@@ -148,15 +148,12 @@ fn base_status(state: &State, stage: Stage) -> StageStatus {
             }
         }
         Stage::Deploy => {
-            let deploy = &state.phases;
-            let plan = &state.plan.phases;
-            let required: Vec<_> = deploy
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !plan[*i].seed)
-                .map(|(_, p)| p.status)
+            // Seeding and optional phases are outside the stage: one running, failed or never run changes nothing.
+            let required: Vec<_> = (state.phases.iter().zip(&state.plan.phases))
+                .filter(|(_, def)| def.in_deploy())
+                .map(|(run, _)| run.status)
                 .collect();
-            if deploy.iter().any(|p| p.status == PhaseStatus::Running) {
+            if required.contains(&PhaseStatus::Running) {
                 StageStatus::Running
             } else if required.is_empty() {
                 StageStatus::Skipped
@@ -203,7 +200,9 @@ pub fn why_not_done(state: &State, stage: Stage) -> String {
         Stage::Deploy => {
             let plan = &state.plan.phases;
             let open: Vec<String> = (0..plan.len())
-                .filter(|i| !plan[*i].seed && state.phases[*i].status != PhaseStatus::Succeeded)
+                .filter(|i| {
+                    plan[*i].in_deploy() && state.phases[*i].status != PhaseStatus::Succeeded
+                })
                 .map(|i| {
                     let s = format!("{:?}", state.phases[i].status).to_lowercase();
                     format!("{} ({s})", plan[i].name)

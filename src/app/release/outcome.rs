@@ -38,7 +38,8 @@ pub fn outcome(state: &State) -> Outcome {
     }
 }
 
-/// What failed and was not gone past: the first failed stage with why, or a failed seeding phase.
+/// What failed and was not gone past: the first failed stage with why, or a failed seeding phase (an optional
+/// phase is outside the release: its failure is not the release's).
 pub fn failure(state: &State) -> Option<String> {
     for stage in Stage::ALL {
         if status(state, stage) == StageStatus::Failed {
@@ -47,7 +48,7 @@ pub fn failure(state: &State) -> Option<String> {
     }
     let plan = &state.plan.phases;
     (0..plan.len())
-        .find(|i| state.phases[*i].status == PhaseStatus::Failed)
+        .find(|i| !plan[*i].optional && state.phases[*i].status == PhaseStatus::Failed)
         .map(|i| format!("phase {} failed", plan[i].name))
 }
 
