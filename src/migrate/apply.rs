@@ -9,8 +9,12 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::db::{Backend, Db};
 use super::error::{MigrateError, StatementFailure, describe_db_error};
+use super::execution::{self, Mode};
 use super::status;
 use super::{Format, Migration, Statement, ledger, lock, record};
+
+mod batch;
+mod tool;
 
 /// Prisma counts a whole migration script as one step: a finished migration has `applied_steps_count = 1`.
 const PRISMA_STEPS_WHEN_DONE: usize = 1;
@@ -96,7 +100,7 @@ pub(super) async fn exec(conn: &mut AnyConnection, sql: &'static str) -> Result<
     sqlx::raw_sql(sql).execute(conn).await.map(|_| ())
 }
 
-fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
+pub(super) fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
     MigrateError::Database {
         context: context.into(),
         message: describe_db_error(&e).0,
@@ -146,7 +150,7 @@ pub(super) fn body(m: &Migration) -> Result<&[Statement], MigrateError> {
 }
 
 /// The failure of statement `i` (0-based) of `m`, positioned in the file.
-fn failure(m: &Migration, i: usize, s: &Statement, e: &sqlx::Error) -> StatementFailure {
+pub(super) fn failure(m: &Migration, i: usize, s: &Statement, e: &sqlx::Error) -> StatementFailure {
     let (message, code, position) = describe_db_error(e);
     let (mut line, mut column) = (s.line, s.column);
     if let Some(pos) = position {
@@ -298,6 +302,12 @@ pub async fn apply_until(
     if let Some(key) = key {
         progress(Progress::Locked { key });
     }
+    if format == Format::Drizzle {
+        // Drizzle runs every pending migration in one transaction.
+        let report = batch::drizzle(db, migrations, &pending, opts, progress, stop).await;
+        release(db, key).await;
+        return Ok(report);
+    }
     let mut report = Report {
         applied: Vec::new(),
         failure: None,
@@ -333,18 +343,26 @@ async fn apply_one(
     opts: &Options,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<Duration, MigrateError> {
-    let stmts = body(m)?;
-    let transactional = m.no_transaction.is_none();
+    let mode = execution::mode(m);
+    let stmts = match mode {
+        Mode::OwnTransaction | Mode::ByStatement | Mode::Batch => body(m)?,
+        Mode::OneQuery | Mode::ToolTransaction | Mode::OneQueryNoTransaction => &m.statements[..],
+    };
+    let groups = execution::groups_of(mode, stmts);
     progress(Progress::Started {
         name: m.name.clone(),
-        transactional,
+        transactional: groups.len() <= 1,
         statements: stmts.len(),
     });
     let start = Instant::now();
-    if transactional {
-        in_transaction(db, m, stmts, opts, start, progress).await?;
-    } else {
-        outside_transaction(db, m, stmts, opts, start, progress).await?;
+    match mode {
+        Mode::OwnTransaction | Mode::Batch => {
+            in_transaction(db, m, stmts, opts, start, progress).await?
+        }
+        Mode::ByStatement => outside_transaction(db, m, stmts, opts, start, progress).await?,
+        Mode::OneQuery => tool::prisma(db, m, opts, start, progress).await?,
+        Mode::ToolTransaction => tool::sqlx(db, m, opts, start, true, progress).await?,
+        Mode::OneQueryNoTransaction => tool::sqlx(db, m, opts, start, false, progress).await?,
     }
     let took = start.elapsed();
     // sqlx writes execution_time after the commit; losing it must not turn an applied migration into a failure.
@@ -516,11 +534,13 @@ async fn rehearse(
             results.push(Rehearsal::NotReached { name });
             continue;
         }
-        if let Some(why) = &m.no_transaction {
-            results.push(Rehearsal::NotRehearsable {
-                name,
-                why: why.clone(),
-            });
+        let why = m.no_transaction.clone().or_else(|| {
+            (m.format != Format::Plain && execution::controls_transactions(&m.statements)).then(|| {
+                "it controls its own transactions: a dry-run could not roll it back".to_string()
+            })
+        });
+        if let Some(why) = why {
+            results.push(Rehearsal::NotRehearsable { name, why });
             continue;
         }
         let start = Instant::now();

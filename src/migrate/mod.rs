@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod db;
 pub mod error;
+pub mod execution;
 pub mod ledger;
 pub mod lock;
 pub mod record;
