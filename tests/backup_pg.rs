@@ -264,7 +264,8 @@ async fn rehearsal_catches_a_unique_index_over_duplicates_that_the_dry_run_canno
         dir.path(),
         &[(
             "2_unique_email",
-            "CREATE UNIQUE INDEX CONCURRENTLY users_email ON users (email);\n",
+            // sqlx runs such a file only with its `-- no-transaction` marker.
+            "-- no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY users_email ON users (email);\n",
         )],
     );
     let backups = tempfile::tempdir().unwrap();

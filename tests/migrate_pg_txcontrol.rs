@@ -90,12 +90,19 @@ async fn apply_prisma(second: &str) -> (TestDb, deckhand::migrate::apply::Report
 /// Like [`apply_prisma`], with the status read afterwards.
 async fn apply_prisma_status(
     second: &str,
-) -> (TestDb, deckhand::migrate::apply::Report, Vec<(String, State)>) {
+) -> (
+    TestDb,
+    deckhand::migrate::apply::Report,
+    Vec<(String, State)>,
+) {
     let db = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     m::prisma(
         dir.path(),
-        &[("20240101000000_init", ENUM_TABLE), ("20240102000000_enum", second)],
+        &[
+            ("20240101000000_init", ENUM_TABLE),
+            ("20240102000000_enum", second),
+        ],
     );
     let spec = m::database(&db.url, dir.path(), "prisma");
     let report = apply_all(&spec).await;
@@ -122,7 +129,10 @@ async fn prismas_alter_enum_mid_file_applies_as_prisma_applies_it() {
     let dir = tempfile::tempdir().unwrap();
     m::prisma(
         dir.path(),
-        &[("20240101000000_init", ENUM_TABLE), ("20240102000000_enum", &file)],
+        &[
+            ("20240101000000_init", ENUM_TABLE),
+            ("20240102000000_enum", &file),
+        ],
     );
     let spec = m::database(&db.url, dir.path(), "prisma");
     assert!(
@@ -142,7 +152,10 @@ async fn a_failure_after_the_files_commit_keeps_what_it_committed_and_leaves_pri
     let (db, report, status) = apply_prisma_status(&file).await;
     let failure = report.failure.expect("it fails");
     assert!(failure.to_string().contains("Nope"), "{failure}");
-    assert_eq!(status[1], ("20240102000000_enum".to_string(), State::Failed));
+    assert_eq!(
+        status[1],
+        ("20240102000000_enum".to_string(), State::Failed)
+    );
     assert_eq!(schema(&db).await, reference(ENUM_TABLE, &file).await);
     let now = schema(&db).await;
     assert!(now.contains(&"User.a int4".to_string()), "{now:?}");

@@ -298,10 +298,15 @@ mod tests {
     #[test]
     fn stop_does_not_wait_for_a_zombie_it_cannot_reap() {
         let dir = tempfile::tempdir().unwrap();
-        // A shell that starts a child which ends at once and is never reaped: `exec` keeps the shell's pid as
-        // the child's parent, and `sleep` does not wait for children it did not start.
+        // A shell that starts a child which ends when told to and is never reaped: `exec` keeps the shell's pid
+        // as the child's parent, and `sleep` does not wait for children it did not start. The child waits for a
+        // line on the shell's stdin, so it cannot end (and be reaped by the shell) before the `exec`.
         let mut parent = std::process::Command::new("sh")
-            .args(["-c", "true & echo $!; exec sleep 30"])
+            .args([
+                "-c",
+                "exec 3<&0; (read x <&3) & echo $!; exec sleep 30 3<&-",
+            ])
+            .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -312,6 +317,14 @@ mod tests {
         )
         .unwrap();
         let child = nix::unistd::Pid::from_raw(line.trim().parse().unwrap());
+        // Let the child end once the shell has become `sleep`.
+        let start = std::time::Instant::now();
+        let comm = format!("/proc/{}/comm", parent.id());
+        while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "sleep" {
+            assert!(start.elapsed() < START_WAIT, "the shell never became sleep");
+            std::thread::sleep(POLL);
+        }
+        std::io::Write::write_all(&mut parent.stdin.take().unwrap(), b"go\n").unwrap();
         let start = std::time::Instant::now();
         while !zombie(child) {
             assert!(start.elapsed() < START_WAIT, "the child never ended");

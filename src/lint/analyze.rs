@@ -90,14 +90,17 @@ pub fn analyze(
 
 /// [`analyze`] of a migration as read from disk.
 pub fn analyze_migration(m: &Migration, opts: &Options) -> FileReport {
-    analyze(
+    let mut report = analyze(
         &m.name,
         &m.path.display().to_string(),
         &m.sql,
         &m.statements,
         m.no_transaction.as_deref(),
         opts,
-    )
+    );
+    // What commits together depends on how the file's tool runs it.
+    report.atomicity = atomicity::of_migration(m);
+    report
 }
 
 /// The text squawk lints: `sql` with squawk's own `squawk-ignore` / `squawk-disable-assume-in-transaction` comments

@@ -535,9 +535,9 @@ async fn rehearse(
             continue;
         }
         let why = m.no_transaction.clone().or_else(|| {
-            (m.format != Format::Plain && execution::controls_transactions(&m.statements)).then(|| {
-                "it controls its own transactions: a dry-run could not roll it back".to_string()
-            })
+            (m.format != Format::Plain && execution::controls_transactions(&m.statements)).then(
+                || "it controls its own transactions: a dry-run could not roll it back".to_string(),
+            )
         });
         if let Some(why) = why {
             results.push(Rehearsal::NotRehearsable { name, why });

@@ -90,13 +90,13 @@ pub(super) async fn as_one_query(
                 block = Block::None;
                 exec_text(conn, &s.sql).await
             }
-            _ if savepoint(&s.sql) && block != Block::Explicit => Err(sqlx::Error::Protocol(
-                format!(
+            _ if savepoint(&s.sql) && block != Block::Explicit => {
+                Err(sqlx::Error::Protocol(format!(
                     "{} can only be used in transaction blocks (as PostgreSQL says of a \
                      statement sent in a multi-statement query outside BEGIN)",
                     first_word(&s.sql)
-                ),
-            )),
+                )))
+            }
             _ => {
                 if block == Block::None && !alone {
                     exec_text(conn, begin_for(backend))
@@ -120,10 +120,13 @@ pub(super) async fn as_one_query(
         });
     }
     match block {
-        Block::Implicit => exec(conn, "COMMIT").await.map(|()| Ended::Closed).map_err(|e| {
-            let last = stmts.len().saturating_sub(1);
-            failure(m, last, &stmts[last], &e)
-        }),
+        Block::Implicit => exec(conn, "COMMIT")
+            .await
+            .map(|()| Ended::Closed)
+            .map_err(|e| {
+                let last = stmts.len().saturating_sub(1);
+                failure(m, last, &stmts[last], &e)
+            }),
         Block::Explicit if !tool_block => Ok(Ended::LeftOpen),
         _ => Ok(Ended::Closed),
     }
