@@ -5,9 +5,11 @@
 pub mod apply;
 pub mod db;
 pub mod error;
+pub mod index;
 pub mod ledger;
 pub mod lock;
 pub mod record;
+pub mod resolve;
 pub mod revert;
 pub mod source;
 pub mod split;
