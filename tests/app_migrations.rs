@@ -16,7 +16,7 @@ use deckhand::migrate::error::StatementFailure;
 use deckhand::migrate::ledger::LedgerKey;
 use deckhand::migrate::status::State as MState;
 use deckhand::runner::RunnerEvent;
-use deckhand::runner::migrate::{ApplyOutcome, Resolve, ResolveRequest};
+use deckhand::runner::migrate::{ApplyOutcome, Resolve, ResolveItem, ResolveRequest};
 
 const PLAN: &str = r#"
 [project]
@@ -254,17 +254,19 @@ fn resolve_asks_and_names_what_it_will_do() {
     let fx = h.key(KeyCode::Enter);
     assert!(fx.contains(&Effect::ResolveMigration(ResolveRequest {
         action: Resolve::MarkRolledBack,
-        key: LedgerKey::Name("m1".into()),
-        name: "m1".into(),
-        seen: MState::Failed,
+        items: vec![ResolveItem {
+            key: LedgerKey::Name("m1".into()),
+            name: "m1".into(),
+            seen: MState::Failed,
+        }],
     })));
-    let fx = h.act(Action::Runner(RunnerEvent::Resolved(Ok(
+    let fx = h.act(Action::Runner(RunnerEvent::Resolved(Ok(vec![
         "m1: marked rolled back (1 ledger row(s))".into(),
-    ))));
+    ]))));
     assert!(journal_events(&fx).iter().any(|e| matches!(e, Event::MigrationResolved { action, name, .. } if action == "mark rolled back" && name == "m1")));
-    // A pending migration has nothing to resolve.
+    // A pending migration has nothing to mark rolled back.
     h.state.db.selected = 1;
-    h.char('m');
+    h.char('b');
     assert!(h.state.modal.is_none());
 }
 

@@ -12,7 +12,7 @@ use common::migrations::{self as m, apply_all, connect, opts, status_of, try_app
 use common::pg::fresh_db;
 use deckhand::migrate::apply::{self, Options, Rehearsal};
 use deckhand::migrate::status::State;
-use deckhand::migrate::{self, MigrateError, ledger, record};
+use deckhand::migrate::{self, MigrateError, ledger, resolve};
 use sqlx::Connection;
 
 const USERS: &str = "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL);\n";
@@ -166,8 +166,14 @@ async fn concurrently_files_run_outside_a_transaction_and_a_failure_is_reported_
     // sqlx writes no row for a failed migration on PostgreSQL: it is pending again, with its INVALID index left.
     assert_eq!(st.entries[1].state, State::Pending);
     assert_eq!(st.invalid_indexes.len(), 1, "{:?}", st.invalid_indexes);
-    assert!(st.invalid_indexes[0].contains("t_x_key"));
+    assert_eq!(st.invalid_indexes[0].name, "t_x_key");
     assert_eq!(st.exit_code(), 1);
+    // The invalid index blocks the apply until it is dropped.
+    let again = try_apply(&spec, &opts()).await;
+    assert!(
+        matches!(again, Err(MigrateError::Blocked { ref problems }) if problems[0].contains("t_x_key")),
+        "{again:?}"
+    );
     // Fix the data, drop the invalid index, apply: it goes through.
     let mut conn = tdb.connect().await;
     sqlx::raw_sql("DELETE FROM t WHERE ctid <> (SELECT min(ctid) FROM t); DROP INDEX t_x_key;")
@@ -214,10 +220,13 @@ async fn edited_and_missing_migrations_block_apply_until_resolved() {
     assert!(matches!(blocked, Err(MigrateError::Blocked { ref problems }) if problems.len() == 2));
     let target = migrate::load(&spec).unwrap();
     let mut d = connect(&spec).await;
-    record::mark_applied(&mut d.conn, d.backend, &target.migrations[0], "tester")
-        .await
-        .unwrap();
-    record::mark_rolled_back(
+    assert_eq!(
+        resolve::accept_checksum(&mut d.conn, &target.migrations[0])
+            .await
+            .unwrap(),
+        1
+    );
+    resolve::forget_missing(
         &mut d.conn,
         target.format,
         &ledger::LedgerKey::Name("20240201000000_name".into()),
@@ -240,8 +249,8 @@ async fn edited_and_missing_migrations_block_apply_until_resolved() {
     .await
     .unwrap();
     assert_eq!(
-        rolled, 2,
-        "the edited row and the missing one are kept as rolled back, as Prisma does"
+        rolled, 1,
+        "the missing one is kept as rolled back; the edited row only took the file's checksum"
     );
 }
 
@@ -326,7 +335,7 @@ async fn a_non_transactional_failure_leaves_an_honest_row_and_the_committed_part
 #[tokio::test]
 async fn resolve_refuses_when_the_migration_changed_since_the_confirmation() {
     use deckhand::runner::RunnerEvent;
-    use deckhand::runner::migrate::{Resolve, ResolveRequest, resolve};
+    use deckhand::runner::migrate::{Resolve, ResolveItem, ResolveRequest, resolve};
     let tdb = fresh_db().await;
     let dir = tempfile::tempdir().unwrap();
     m::sqlx(dir.path(), &[("1_users", USERS)]);
@@ -335,9 +344,11 @@ async fn resolve_refuses_when_the_migration_changed_since_the_confirmation() {
     // The operator saw it failed; meanwhile someone fixed it: it is applied now.
     let stale = ResolveRequest {
         action: Resolve::MarkRolledBack,
-        key: ledger::LedgerKey::Version(1),
-        name: "1_users".into(),
-        seen: State::Failed,
+        items: vec![ResolveItem {
+            key: ledger::LedgerKey::Version(1),
+            name: "1_users".into(),
+            seen: State::Failed,
+        }],
     };
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
     resolve(spec.clone(), stale, "tester".into(), tx).await;

@@ -312,7 +312,12 @@ fn migrations_pane_80x24_shows_states_sql_and_problems() {
             format: "sqlx".into(),
             target: "db:5432/shop".into(),
             entries,
-            invalid_indexes: vec!["index public.users_email_key on users is INVALID".into()],
+            invalid_indexes: vec![deckhand::migrate::index::InvalidIndex {
+                schema: "public".into(),
+                name: "users_email_key".into(),
+                table: "users".into(),
+                partitioned: false,
+            }],
         },
         reports: vec![None, None, Some(locking_report())],
         notes: Vec::new(),
@@ -336,7 +341,10 @@ fn migrations_pane_80x24_shows_states_sql_and_problems() {
         "{screen}"
     );
     assert!(screen.contains("runs statement by statement"), "{screen}");
-    assert!(screen.contains("users_email_key on users is"), "{screen}");
+    assert!(
+        screen.contains("INVALID index public.users_email_key"),
+        "{screen}"
+    );
     assert!(!screen.contains("pw@"), "no password on screen");
     let buf = t.backend().buffer();
     let row = (0..24)

@@ -10,6 +10,8 @@ pub enum DbWork {
     Applying,
     Rehearsing,
     Resolving,
+    /// `DROP INDEX CONCURRENTLY` of an invalid index.
+    DroppingIndex,
 }
 
 /// Backup work that excludes every other operation.
@@ -121,6 +123,7 @@ impl Operation {
             Operation::Db(DbWork::Applying) => "applying migrations".into(),
             Operation::Db(DbWork::Rehearsing) => "a dry-run of the migrations".into(),
             Operation::Db(DbWork::Resolving) => "a ledger change".into(),
+            Operation::Db(DbWork::DroppingIndex) => "dropping an invalid index".into(),
             Operation::Backup(b) => b.label().into(),
             Operation::Rollback { work, .. } => match work {
                 RollbackWork::Step(_) => "a rollback step".into(),

@@ -43,7 +43,8 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Out) {
             super::migrations::risk::confirm_destroyed_then_apply(state, rest, fx)
         }
         ModalKind::DryRunMigrations => super::migrations::start_dry_run(state, fx),
-        ModalKind::ResolveMigration(req) => super::migrations::start_resolve(state, req, fx),
+        ModalKind::ResolveMigration(req) => super::migrations::resolve::start(state, req, fx),
+        ModalKind::DropIndex(index) => super::migrations::indexes::start_drop(state, index, fx),
         // The prompt names a step, but act on what runs now: the step may have ended while the prompt was open.
         ModalKind::CancelStep(_) => match (state.running(), state.held.take()) {
             (Some(id), _) => cancel(state, id, fx),

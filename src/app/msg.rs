@@ -87,8 +87,10 @@ pub enum Effect {
     StopMigrations,
     /// Rehearse the pending migrations in a rolled-back transaction.
     DryRunMigrations,
-    /// Mark a ledger entry applied or rolled back.
+    /// Mark ledger entries applied or rolled back (one transaction).
     ResolveMigration(ResolveRequest),
+    /// Drop an invalid index with `DROP INDEX CONCURRENTLY`, as confirmed.
+    DropInvalidIndex(crate::migrate::index::InvalidIndex),
     /// List the backups in the plan's backup folder.
     ListBackups,
     /// Take a backup of the plan's database, verify it, then apply retention.

@@ -100,7 +100,10 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
             super::migrations::on_applied(state, outcome, fx)
         }
         RunnerEvent::Rehearsed(result) => super::migrations::on_rehearsed(state, result, fx),
-        RunnerEvent::Resolved(result) => super::migrations::on_resolved(state, result, fx),
+        RunnerEvent::Resolved(result) => super::migrations::resolve::on_resolved(state, result, fx),
+        RunnerEvent::IndexDropped { index, result } => {
+            super::migrations::indexes::on_dropped(state, index, result, fx)
+        }
         RunnerEvent::Backup(ev) => super::backup::on_event(state, *ev, fx),
         RunnerEvent::HealthProbe { check, probe } => {
             let (health, cx) = health_room(state);

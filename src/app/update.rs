@@ -247,11 +247,14 @@ fn on_command(state: &mut State, command: Command, fx: &mut Out) {
                 steps::request_cancel(state, fx)
             }
         }
-        Command::ApplyMigrations => migrations::request_apply(state, fx),
-        Command::DryRun => migrations::request_dry_run(state, fx),
-        Command::Refresh => migrations::refresh(state, fx),
-        Command::MarkApplied => migrations::request_resolve(state, Resolve::MarkApplied, fx),
-        Command::MarkRolledBack => migrations::request_resolve(state, Resolve::MarkRolledBack, fx),
+        Command::ApplyMigrations
+        | Command::DryRun
+        | Command::Refresh
+        | Command::MarkApplied
+        | Command::MarkRolledBack
+        | Command::ExtendUp
+        | Command::ExtendDown
+        | Command::DropIndex => on_migrations_command(state, command, fx),
         Command::TakeBackup => backup::request_take(state, fx),
         Command::RestoreBackup => backup::request_restore(state, fx),
         Command::Rehearse => backup::request_rehearse(state, fx),
@@ -292,8 +295,27 @@ fn on_command(state: &mut State, command: Command, fx: &mut Out) {
         }
         Command::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
         Command::Alerts => state.overlay = Some(Overlay::Alerts),
+        Command::Back if state.focus == Pane::Migrations => migrations::clear_selection(state),
         Command::Back => {}
         Command::Quit => super::quit::request_quit(state, fx),
+    }
+}
+
+/// The migrations pane's commands.
+fn on_migrations_command(state: &mut State, command: Command, fx: &mut Out) {
+    match command {
+        Command::ApplyMigrations => migrations::request_apply(state, fx),
+        Command::DryRun => migrations::request_dry_run(state, fx),
+        Command::Refresh => migrations::refresh(state, fx),
+        Command::MarkApplied => migrations::resolve::request(state, Resolve::MarkApplied, fx),
+        Command::MarkRolledBack => migrations::resolve::request(state, Resolve::MarkRolledBack, fx),
+        Command::ExtendUp | Command::ExtendDown if state.focus != Pane::Migrations => {
+            state.flash = Some("J/K (Shift+Up/Down) select a range in the migrations pane.".into());
+        }
+        Command::ExtendUp => migrations::extend(state, -1),
+        Command::ExtendDown => migrations::extend(state, 1),
+        Command::DropIndex => migrations::indexes::request_drop(state, fx),
+        _ => {}
     }
 }
 

@@ -68,6 +68,7 @@ fn print_table(target: &migrate::Target, status: &migrate::status::Status) {
     }
     for index in &status.invalid_indexes {
         println!("! {index}");
+        println!("  to drop it: {};", index.drop_statement());
     }
     let mut summary = Vec::new();
     for state in [

@@ -81,6 +81,7 @@ impl Executor {
                 }
                 Effect::ApplyMigrations(_)
                 | Effect::ResolveMigration(_)
+                | Effect::DropInvalidIndex(_)
                 | Effect::DryRunMigrations
                 | Effect::TakeBackup
                 | Effect::RestoreBackup { .. }
@@ -105,6 +106,7 @@ impl Executor {
                 | Effect::StopMigrations
                 | Effect::DryRunMigrations
                 | Effect::ResolveMigration(_)
+                | Effect::DropInvalidIndex(_)
                 | Effect::RunVerify
                 | Effect::RevertMigrations(_)
                 | Effect::ReadCounters(_) => self.database_effect(effect, state),
@@ -171,6 +173,9 @@ impl Executor {
                     tokio::spawn(migrate_runner::resolve(db, req, by, tx));
                 });
             }
+            Effect::DropInvalidIndex(index) => self.database(state, move |db, tx| {
+                tokio::spawn(migrate_runner::drop_index(db, index, tx));
+            }),
             Effect::RunVerify => {
                 let checks = state.plan.verify.clone();
                 self.database(state, move |db, tx| {
@@ -427,6 +432,10 @@ fn unrecorded_refusal(effect: &Effect) -> Action {
             })
         }
         Effect::DryRunMigrations => RunnerEvent::Rehearsed(Err(WHY.into())),
+        Effect::DropInvalidIndex(index) => RunnerEvent::IndexDropped {
+            index: index.clone(),
+            result: Err(WHY.into()),
+        },
         Effect::TakeBackup | Effect::RestoreBackup { .. } | Effect::RehearseBackup(_) => {
             let op = match effect {
                 Effect::TakeBackup => BackupOp::Take,

@@ -117,6 +117,16 @@ pub enum Event {
         name: String,
         result: String,
     },
+    /// An invalid index (left by a failed `CREATE INDEX CONCURRENTLY`) was dropped, or the drop failed.
+    IndexDropped {
+        /// `schema.name`.
+        index: String,
+        table: String,
+        /// The statement run (`DROP INDEX CONCURRENTLY IF EXISTS "schema"."name"`).
+        statement: String,
+        /// `dropped`, or `failed: <why>`.
+        result: String,
+    },
     BackupStarted {
         target: String,
         dir: String,

@@ -225,11 +225,7 @@ async fn prepare(
             ledger::ensure(&mut db.conn, db.backend, format).await?;
         }
         let st = status::read(db, format, migrations).await?;
-        let problems: Vec<String> = st
-            .blocking()
-            .iter()
-            .map(|e| format!("{} is {}", e.name, e.state.label().to_lowercase()))
-            .collect();
+        let problems = st.apply_blockers();
         if !problems.is_empty() {
             return Err(MigrateError::Blocked { problems });
         }

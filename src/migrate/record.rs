@@ -1,5 +1,5 @@
 //! Writing ledger rows the way each tool writes them: when a migration starts, progresses (Prisma counts applied
-//! steps), succeeds or fails, and the explicit resolve actions Prisma users know (mark rolled back, mark applied).
+//! steps), succeeds or fails. (Resolving by hand — mark applied, mark rolled back — is `resolve`.)
 
 use std::time::Duration;
 
@@ -7,7 +7,6 @@ use sqlx::{AnyConnection, AssertSqlSafe};
 
 use super::db::Backend;
 use super::error::{MigrateError, describe_db_error};
-use super::ledger::{LedgerKey, key_of};
 use super::{Checksum, Format, Key, Migration, source};
 
 fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
@@ -17,14 +16,14 @@ fn db_err(context: &str, e: sqlx::Error) -> MigrateError {
     }
 }
 
-fn hex(c: &Checksum) -> String {
+pub(super) fn hex(c: &Checksum) -> String {
     match c {
         Checksum::Hex(h) => h.clone(),
         Checksum::Bytes(b) => hex::encode(b),
     }
 }
 
-fn bytes(c: &Checksum) -> Vec<u8> {
+pub(super) fn bytes(c: &Checksum) -> Vec<u8> {
     match c {
         Checksum::Bytes(b) => b.clone(),
         Checksum::Hex(h) => h.as_bytes().to_vec(),
@@ -32,7 +31,7 @@ fn bytes(c: &Checksum) -> Vec<u8> {
 }
 
 /// sqlx's row for a migration, written as sqlx writes it (`execution_time` -1 until updated after the commit).
-fn sqlx_row(
+pub(super) fn sqlx_row(
     version: i64,
     description: &str,
     checksum: &Checksum,
@@ -53,7 +52,7 @@ fn sqlx_row(
 
 /// deckhand's plain-format row for a migration.
 #[allow(clippy::too_many_arguments)]
-fn plain_row(
+pub(super) fn plain_row(
     backend: Backend,
     stem: &str,
     m: &Migration,
@@ -297,53 +296,4 @@ pub async fn failed(
         .await
         .map(|_| ())
         .map_err(|e| db_err("recording the failure", e))
-}
-
-/// Resolve: the ledger forgets a failed or missing migration (Prisma: `rolled_back_at = now()`, as
-/// `prisma migrate resolve --rolled-back` does; the others delete the row).
-pub async fn mark_rolled_back(
-    conn: &mut AnyConnection,
-    format: Format,
-    key: &LedgerKey,
-) -> Result<u64, MigrateError> {
-    let q = match (format, key) {
-        (Format::Prisma, LedgerKey::Name(n)) => sqlx::query(
-            "UPDATE \"_prisma_migrations\" SET rolled_back_at = now() \
-             WHERE migration_name = $1 AND rolled_back_at IS NULL",
-        )
-        .bind(n.clone()),
-        (Format::Sqlx, LedgerKey::Version(v)) => {
-            sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1").bind(*v)
-        }
-        (Format::Drizzle, LedgerKey::When(w)) => {
-            sqlx::query("DELETE FROM \"drizzle\".\"__drizzle_migrations\" WHERE created_at = $1")
-                .bind(*w)
-        }
-        (Format::Plain, LedgerKey::Name(n)) => {
-            sqlx::query("DELETE FROM deckhand_migrations WHERE version = $1").bind(n.clone())
-        }
-        _ => {
-            return Err(MigrateError::Database {
-                context: "marking rolled back".into(),
-                message: format!("{key:?} is not a {format} ledger key"),
-            });
-        }
-    };
-    q.execute(conn)
-        .await
-        .map(|r| r.rows_affected())
-        .map_err(|e| db_err("marking the migration rolled back", e))
-}
-
-/// Resolve: record a migration as applied without running it (after the operator applied it by hand, or accepts
-/// an edited file). Any failed or stale row for it is cleared first, as `prisma migrate resolve --applied` does.
-pub async fn mark_applied(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    m: &Migration,
-    applied_by: &str,
-) -> Result<(), MigrateError> {
-    mark_rolled_back(conn, m.format, &key_of(m)).await?;
-    let s = started(conn, m).await?;
-    applied(conn, backend, m, &s, 0, Duration::ZERO, applied_by).await
 }

@@ -14,7 +14,7 @@ use super::db::{self, Backend, Db};
 use super::error::MigrateError;
 use super::ledger::{self, key_of};
 use super::status::{self, State};
-use super::{Format, Migration, lock, record, source};
+use super::{Format, Migration, lock, source};
 
 /// What a revert did: the migrations reverted (newest first) with their durations, and what stopped it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -205,7 +205,7 @@ async fn revert_one(db: &mut Db, d: &Down<'_>) -> Result<(), MigrateError> {
         run_statements(conn, &d.down, stmts, |_| {})
             .await
             .map_err(MigrateError::Statement)?;
-        let removed = record::mark_rolled_back(conn, d.up.format, &key_of(d.up)).await?;
+        let removed = super::resolve::mark_rolled_back(conn, d.up.format, &key_of(d.up)).await?;
         if removed == 0 {
             return Err(MigrateError::Database {
                 context: "removing the ledger entry".into(),

@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::Row;
 
-use super::db::{Backend, Db};
-use super::error::{MigrateError, describe_db_error};
+use super::db::Db;
+use super::error::MigrateError;
+use super::index::InvalidIndex;
 use super::ledger::{self, LedgerKey, LedgerRow, RowState};
 use super::{Format, Migration, source};
 
@@ -73,8 +73,9 @@ pub struct Status {
     pub format: String,
     pub target: String,
     pub entries: Vec<Entry>,
-    /// Indexes PostgreSQL marks INVALID (what a failed `CREATE INDEX CONCURRENTLY` leaves behind).
-    pub invalid_indexes: Vec<String>,
+    /// Indexes PostgreSQL marks INVALID (what a failed `CREATE INDEX CONCURRENTLY` leaves behind). They block
+    /// an apply until dropped.
+    pub invalid_indexes: Vec<InvalidIndex>,
 }
 
 impl Status {
@@ -95,6 +96,22 @@ impl Status {
             .iter()
             .filter(|e| e.state.blocks_apply())
             .collect()
+    }
+
+    /// Why an apply cannot start, one line each: the entries to resolve, then the invalid indexes to drop.
+    pub fn apply_blockers(&self) -> Vec<String> {
+        let entries = self
+            .blocking()
+            .into_iter()
+            .map(|e| format!("{} is {}", e.name, e.state.label().to_lowercase()));
+        let indexes = self.invalid_indexes.iter().map(|i| {
+            format!(
+                "index {} on {} is INVALID (left by a failed CREATE INDEX CONCURRENTLY): drop it first",
+                i.display_name(),
+                i.table
+            )
+        });
+        entries.chain(indexes).collect()
     }
 
     /// Indexes of the migrations on disk that an apply would run, in order (pending and out of order).
@@ -194,46 +211,11 @@ pub async fn read(
 ) -> Result<Status, MigrateError> {
     ledger::check_supported(format, db.backend)?;
     let rows = ledger::read(db, format).await?;
-    let invalid_indexes = invalid_indexes(db).await?;
+    let invalid_indexes = super::index::invalid(db).await?;
     Ok(Status {
         format: format.name().to_string(),
         target: db.target.clone(),
         entries: compute(migrations, &rows),
         invalid_indexes,
     })
-}
-
-async fn invalid_indexes(db: &mut Db) -> Result<Vec<String>, MigrateError> {
-    if db.backend != Backend::Postgres {
-        return Ok(Vec::new());
-    }
-    let rows = sqlx::query(
-        "SELECT CAST(n.nspname AS TEXT), CAST(c.relname AS TEXT), CAST(t.relname AS TEXT) \
-         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-         AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid) \
-         ORDER BY 1, 2",
-    )
-    .fetch_all(&mut db.conn)
-    .await
-    .map_err(|e| MigrateError::Database {
-        context: "looking for invalid indexes".into(),
-        message: describe_db_error(&e).0,
-    })?;
-    rows.iter()
-        .map(|r| {
-            Ok(format!(
-                "index {}.{} on {} is INVALID (a failed CREATE INDEX CONCURRENTLY leaves this): drop it and \
-                 run the migration again",
-                r.try_get::<String, _>(0)?,
-                r.try_get::<String, _>(1)?,
-                r.try_get::<String, _>(2)?
-            ))
-        })
-        .collect::<Result<_, sqlx::Error>>()
-        .map_err(|e| MigrateError::Database {
-            context: "reading invalid indexes".into(),
-            message: e.to_string(),
-        })
 }

@@ -9,9 +9,10 @@ use tokio_util::sync::CancellationToken;
 use super::RunnerEvent;
 use crate::lint::{self, FileReport};
 use crate::migrate::apply::{self, Options};
-use crate::migrate::ledger::LedgerKey;
+use crate::migrate::index::InvalidIndex;
+pub use crate::migrate::resolve::{Item as ResolveItem, Resolve};
 use crate::migrate::status::Status;
-use crate::migrate::{self, Format, MigrateError, Migration, db, error::StatementFailure, record};
+use crate::migrate::{self, Format, MigrateError, Migration, db, error::StatementFailure};
 use crate::plan::Database;
 
 /// What the migrations pane shows: the files, their status, and the risk of each pending one.
@@ -36,22 +37,6 @@ pub struct ApplyOutcome {
     pub failure: Option<StatementFailure>,
     /// An apply stopped on request after the migration in flight.
     pub stopped: bool,
-}
-
-/// A resolve action (Prisma's `migrate resolve`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resolve {
-    MarkApplied,
-    MarkRolledBack,
-}
-
-impl Resolve {
-    pub fn label(self) -> &'static str {
-        match self {
-            Resolve::MarkApplied => "mark applied",
-            Resolve::MarkRolledBack => "mark rolled back",
-        }
-    }
 }
 
 async fn send(tx: &Sender<RunnerEvent>, ev: RunnerEvent) {
@@ -195,127 +180,61 @@ pub async fn revert(spec: Database, names: Vec<String>, tx: Sender<RunnerEvent>)
     load(spec, tx).await;
 }
 
-/// A confirmed resolve: what to do to which ledger entry, and the state the operator saw it in.
+/// A confirmed resolve: what to do to which ledger entries (one, or a range selected in the list), each with the
+/// state the operator saw it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolveRequest {
     pub action: Resolve,
-    pub key: LedgerKey,
-    pub name: String,
-    pub seen: crate::migrate::status::State,
+    pub items: Vec<ResolveItem>,
 }
 
-/// Carries out a resolve under the tool's lock, after checking the entry is still in the state the operator
-/// confirmed (someone may have fixed it meanwhile), then reports and reloads the status.
+/// Carries out a resolve under the tool's lock, in one transaction, after checking every entry is still in the
+/// state the operator confirmed (someone may have fixed one meanwhile: then nothing is done), then reports and
+/// reloads the status.
 pub async fn resolve(
     spec: Database,
     req: ResolveRequest,
     applied_by: String,
     tx: Sender<RunnerEvent>,
 ) {
-    let result = resolve_locked(&spec, &req, &applied_by)
+    let result = async {
+        let target = migrate::load(&spec)?;
+        let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec)).await?;
+        let (format, migrations) = (target.format, &target.migrations);
+        let (action, items) = (req.action, &req.items);
+        migrate::resolve::resolve(
+            &mut conn,
+            format,
+            migrations,
+            action,
+            items,
+            &applied_by,
+            spec.lock_wait,
+        )
         .await
-        .map_err(|e| e.to_string());
+    }
+    .await
+    .map_err(|e| e.to_string());
     send(&tx, RunnerEvent::Resolved(result)).await;
     load(spec, tx).await;
 }
 
-async fn resolve_locked(
-    spec: &Database,
-    req: &ResolveRequest,
-    applied_by: &str,
-) -> Result<String, MigrateError> {
-    let target = migrate::load(spec)?;
-    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec)).await?;
-    migrate::ledger::check_supported(target.format, conn.backend)?;
-    let lock_key = match conn.backend {
-        db::Backend::Postgres => {
-            let k = migrate::lock::key_for(&mut conn, target.format).await?;
-            migrate::lock::acquire(&mut conn, k, spec.lock_wait).await?;
-            Some(k)
-        }
-        db::Backend::Sqlite => None,
-    };
+/// Drops an invalid index with `DROP INDEX CONCURRENTLY`, under the tool's lock (no apply runs meanwhile), then
+/// reports and reloads the status.
+pub async fn drop_index(spec: Database, index: InvalidIndex, tx: Sender<RunnerEvent>) {
     let result = async {
-        let status = migrate::status::read(&mut conn, target.format, &target.migrations).await?;
-        let now = status
-            .entries
-            .iter()
-            .find(|e| e.key == req.key)
-            .map(|e| e.state);
-        if now != Some(req.seen) {
-            let now = now.map_or("gone from the status", |s| s.label());
-            return Err(MigrateError::Blocked {
-                problems: vec![format!(
-                    "{} changed since you confirmed: it was {}, it is now {now}; nothing was done",
-                    req.name,
-                    req.seen.label()
-                )],
-            });
+        let target = migrate::load(&spec)?;
+        let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec)).await?;
+        let key = migrate::lock::key_for(&mut conn, target.format).await?;
+        migrate::lock::acquire(&mut conn, key, spec.lock_wait).await?;
+        let dropped = migrate::index::drop_invalid(&mut conn, &index).await;
+        if let Err(e) = migrate::lock::release(&mut conn, key).await {
+            tracing::warn!("releasing the migration lock: {e}");
         }
-        transaction(&mut conn, &target, req, applied_by).await
+        dropped
     }
-    .await;
-    if let Some(k) = lock_key {
-        let _ = migrate::lock::release(&mut conn, k).await;
-    }
-    result
-}
-
-async fn transaction(
-    conn: &mut db::Db,
-    target: &migrate::Target,
-    req: &ResolveRequest,
-    applied_by: &str,
-) -> Result<String, MigrateError> {
-    let begin = match conn.backend {
-        db::Backend::Sqlite => "BEGIN IMMEDIATE",
-        db::Backend::Postgres => "BEGIN",
-    };
-    let sql_err = |context: &str, e: sqlx::Error| MigrateError::Database {
-        context: context.into(),
-        message: e.to_string(),
-    };
-    sqlx::raw_sql(begin)
-        .execute(&mut conn.conn)
-        .await
-        .map_err(|e| sql_err("starting the transaction", e))?;
-    let done = resolve_in(conn, target, req.action, &req.key, &req.name, applied_by).await;
-    let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    sqlx::raw_sql(end)
-        .execute(&mut conn.conn)
-        .await
-        .map_err(|e| sql_err("ending the transaction", e))?;
-    done
-}
-
-async fn resolve_in(
-    conn: &mut db::Db,
-    target: &migrate::Target,
-    action: Resolve,
-    key: &LedgerKey,
-    name: &str,
-    applied_by: &str,
-) -> Result<String, MigrateError> {
-    match action {
-        Resolve::MarkRolledBack => {
-            let n = record::mark_rolled_back(&mut conn.conn, target.format, key).await?;
-            Ok(format!("{name}: marked rolled back ({n} ledger row(s))"))
-        }
-        Resolve::MarkApplied => {
-            let m = target
-                .migrations
-                .iter()
-                .find(|m| &migrate::ledger::key_of(m) == key)
-                .ok_or_else(|| MigrateError::Database {
-                    context: "mark applied".into(),
-                    message: format!(
-                        "{name} is not on disk: only a migration on disk can be marked applied"
-                    ),
-                })?;
-            record::mark_applied(&mut conn.conn, conn.backend, m, applied_by).await?;
-            Ok(format!(
-                "{name}: marked applied with the checksum of the file on disk"
-            ))
-        }
-    }
+    .await
+    .map_err(|e| e.to_string());
+    send(&tx, RunnerEvent::IndexDropped { index, result }).await;
+    load(spec, tx).await;
 }

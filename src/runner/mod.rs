@@ -94,8 +94,13 @@ pub enum RunnerEvent {
     MigrationsApplied(migrate::ApplyOutcome),
     /// A dry-run ended.
     Rehearsed(Result<Vec<crate::migrate::apply::Rehearsal>, String>),
-    /// A resolve action ended (the text says what was done, or why it failed).
-    Resolved(Result<String, String>),
+    /// A resolve ended: one line per migration saying what was done, or why nothing was.
+    Resolved(Result<Vec<String>, String>),
+    /// A `DROP INDEX CONCURRENTLY` of an invalid index ended.
+    IndexDropped {
+        index: crate::migrate::index::InvalidIndex,
+        result: Result<(), String>,
+    },
     /// A backup, verification, restore or rehearsal moved on or ended.
     Backup(Box<backup::BackupEvent>),
     /// One probe of the `[[health]]` check with this index.

@@ -47,7 +47,7 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
     let [list_area, sql_area] =
         Layout::vertical([Constraint::Length(list_height), Constraint::Min(1)]).areas(inner);
 
-    let mut lines = vec![summary(snap, t)];
+    let mut lines = vec![summary(state, snap, t)];
     let visible = usize::from(list_height.saturating_sub(2)).max(1);
     let first = db.selected.saturating_sub(visible.saturating_sub(1));
     for (i, e) in entries.iter().enumerate().skip(first).take(visible) {
@@ -135,7 +135,7 @@ fn entry_line(
         spans.push(Span::styled(format!("  dry-run: {text}"), style));
     }
     let line = Line::from(spans);
-    if i == state.db.selected {
+    if state.db.selection().contains(&i) {
         line.patch_style(Style::new().add_modifier(Modifier::REVERSED))
     } else {
         line
@@ -192,7 +192,7 @@ fn state_style(s: MState, t: Theme) -> Style {
     }
 }
 
-fn summary(snap: &crate::runner::migrate::Snapshot, t: Theme) -> Line<'static> {
+fn summary(state: &State, snap: &crate::runner::migrate::Snapshot, t: Theme) -> Line<'static> {
     let st = &snap.status;
     // Counts first: on a narrow screen the end of the line is what gets cut.
     let counts = format!(
@@ -204,6 +204,13 @@ fn summary(snap: &crate::runner::migrate::Snapshot, t: Theme) -> Line<'static> {
         counts,
         Style::new().add_modifier(Modifier::BOLD),
     )];
+    let range = state.db.selection().count();
+    if state.db.anchor.is_some() {
+        spans.push(Span::styled(
+            format!(", {range} selected"),
+            Style::new().add_modifier(Modifier::BOLD),
+        ));
+    }
     let problems = st.problems().len();
     if problems > 0 {
         spans.push(Span::styled(
@@ -241,7 +248,17 @@ fn status_line(state: &State, t: Theme) -> Line<'static> {
         (Some(Operation::Db(DbWork::Rehearsing)), _) => {
             "dry-run under way (will roll back)…".into()
         }
-        (Some(Operation::Db(DbWork::Resolving)), _) => "resolving…".into(),
+        (Some(Operation::Db(DbWork::Resolving)), _) => match &db.resolving {
+            Some(r) if r.items.len() > 1 => format!("resolving {} migrations…", r.items.len()),
+            _ => "resolving…".into(),
+        },
+        (Some(Operation::Db(DbWork::DroppingIndex)), _) => match &db.dropping {
+            Some(i) => format!(
+                "dropping invalid index {} (CONCURRENTLY)…",
+                i.display_name()
+            ),
+            None => "dropping an invalid index…".into(),
+        },
         (Some(op), _) if op == reverting => "rollback: running down migrations…".into(),
         _ if db.loading => "reading status…".into(),
         _ => db.last.clone().unwrap_or_default(),
@@ -280,7 +297,13 @@ fn render_sql(
         .status
         .invalid_indexes
         .iter()
-        .map(|index| Line::styled(format!("! {}", safe(index)), t.danger()))
+        .map(|index| {
+            let (name, table) = (index.display_name(), &index.table);
+            let text = format!(
+                "! INVALID index {name} on {table} (a failed CONCURRENTLY build): X drops it"
+            );
+            Line::styled(safe(&text).into_owned(), t.danger())
+        })
         .collect();
     lines.push(Line::styled(format!("── {} ", m.path.display()), t.muted()));
     if let Some(why) = &m.no_transaction {

@@ -26,6 +26,9 @@ pub enum Command {
     Refresh,
     MarkApplied,
     MarkRolledBack,
+    ExtendUp,
+    ExtendDown,
+    DropIndex,
     TakeBackup,
     RestoreBackup,
     Rehearse,
@@ -62,10 +65,13 @@ impl Command {
             Command::Run => "run the selected phase (destructive phases ask to confirm)",
             Command::Cancel => "cancel the running step (asks first)",
             Command::ApplyMigrations => "apply the pending migrations (asks first)",
-            Command::DryRun => "dry-run the pending migrations (one transaction, rolled back)",
+            Command::DryRun => "dry-run pending migrations (one transaction, rolled back)",
             Command::Refresh => "read the migration status again",
-            Command::MarkApplied => "resolve: mark the selected migration applied (asks)",
-            Command::MarkRolledBack => "resolve: mark the selected migration rolled back (asks)",
+            Command::MarkApplied => "resolve: mark selection applied (SQL not run; asks)",
+            Command::MarkRolledBack => "resolve: mark selection rolled back (asks)",
+            Command::ExtendUp => "migrations: extend the selection up (a range to resolve)",
+            Command::ExtendDown => "migrations: extend the selection down (Esc ends it)",
+            Command::DropIndex => "drop an invalid index with DROP INDEX CONCURRENTLY (asks)",
             Command::TakeBackup => "take a backup now (then verified by reading it all back)",
             Command::RestoreBackup => "restore a backup (pick one; type the database name)",
             Command::Rehearse => "rehearse the pending migrations on a restored copy",
@@ -96,6 +102,7 @@ impl Command {
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
 const CTRL: KeyModifiers = KeyModifiers::CONTROL;
+const SHIFT: KeyModifiers = KeyModifiers::SHIFT;
 
 /// Every binding, in the order the help overlay lists them.
 const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
@@ -131,6 +138,11 @@ const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
     (KeyCode::Char('r'), NONE, Command::Refresh),
     (KeyCode::Char('m'), NONE, Command::MarkApplied),
     (KeyCode::Char('b'), NONE, Command::MarkRolledBack),
+    (KeyCode::Char('K'), NONE, Command::ExtendUp),
+    (KeyCode::Up, SHIFT, Command::ExtendUp),
+    (KeyCode::Char('J'), NONE, Command::ExtendDown),
+    (KeyCode::Down, SHIFT, Command::ExtendDown),
+    (KeyCode::Char('X'), NONE, Command::DropIndex),
     (KeyCode::Char('B'), NONE, Command::TakeBackup),
     (KeyCode::Char('U'), NONE, Command::RestoreBackup),
     (KeyCode::Char('E'), NONE, Command::Rehearse),
@@ -343,8 +355,18 @@ fn pane_hints(state: &State) -> Vec<(&'static str, &'static str)> {
             ("s", "source"),
         ]),
         Pane::Health if !state.plan.verify.is_empty() => h.push(("v", "verify")),
+        Pane::Migrations if state.db.anchor.is_some() => {
+            h.extend([("m/b", "resolve range"), ("Esc", "end range")])
+        }
         Pane::Migrations if state.plan.database.is_some() => {
-            h.extend([("a", "apply"), ("d", "dry-run"), ("r", "refresh")])
+            h.extend([("a", "apply"), ("d", "dry-run"), ("r", "refresh")]);
+            if state
+                .db
+                .snapshot()
+                .is_some_and(|s| !s.status.invalid_indexes.is_empty())
+            {
+                h.push(("X", "drop index"));
+            }
         }
         _ => {}
     }

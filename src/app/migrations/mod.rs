@@ -5,6 +5,8 @@
 use crate::app::out::Out;
 use std::time::Duration;
 
+pub(super) mod indexes;
+pub(super) mod resolve;
 pub(super) mod risk;
 
 use super::busy::{DbWork, Operation};
@@ -15,8 +17,9 @@ use crate::journal::Event;
 use crate::lint::Class;
 use crate::migrate::apply::Confirmed;
 use crate::migrate::apply::{Progress, Rehearsal};
+use crate::migrate::index::InvalidIndex;
 use crate::migrate::status::State as MState;
-use crate::runner::migrate::{ApplyOutcome, Resolve, ResolveRequest, Snapshot};
+use crate::runner::migrate::{ApplyOutcome, ResolveRequest, Snapshot};
 
 /// What the migrations pane shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,8 +52,12 @@ pub struct DbPane {
     pub dry_run_refused: bool,
     /// An apply failed in this run (the run's exit code is then 1).
     pub failed: bool,
-    /// The resolve action under way and the migration it is for.
-    pub resolving: Option<(Resolve, String)>,
+    /// The other end of a range selected in the list (J/K, Shift+Up/Down), `selected` being this end.
+    pub anchor: Option<usize>,
+    /// The resolve under way: the action and every migration it is for.
+    pub resolving: Option<ResolveRequest>,
+    /// The invalid index being dropped.
+    pub dropping: Option<InvalidIndex>,
     /// The data-loss confirmations of the current apply request were started (so the chain is built once).
     pub destroy_confirmed: bool,
 }
@@ -72,8 +79,18 @@ impl DbPane {
             rehearsal: None,
             failed: false,
             dry_run_refused: false,
+            anchor: None,
             resolving: None,
+            dropping: None,
             destroy_confirmed: false,
+        }
+    }
+
+    /// The entries selected in the list, first to last: the range from the anchor to the cursor, or the cursor's.
+    pub fn selection(&self) -> std::ops::RangeInclusive<usize> {
+        match self.anchor {
+            Some(a) => a.min(self.selected)..=a.max(self.selected),
+            None => self.selected..=self.selected,
         }
     }
 
@@ -117,15 +134,28 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Out) {
         state.flash = Some("No migration status yet: press r to read it.".into());
         return;
     };
-    let problems = snap.status.blocking();
-    if !problems.is_empty() {
-        let names: Vec<String> = problems
+    let (entries, indexes) = (snap.status.blocking(), &snap.status.invalid_indexes);
+    if !entries.is_empty() || !indexes.is_empty() {
+        let mut what: Vec<String> = entries
             .iter()
             .map(|e| format!("{} ({})", e.name, e.state.label()))
             .collect();
+        what.extend(
+            indexes
+                .iter()
+                .map(|i| format!("index {} on {} is INVALID", i.display_name(), i.table)),
+        );
+        let mut how = Vec::new();
+        if !entries.is_empty() {
+            how.push("select it and resolve: m marks applied, b marks rolled back");
+        }
+        if !indexes.is_empty() {
+            how.push("X drops an invalid index (DROP INDEX CONCURRENTLY, asks first)");
+        }
         state.flash = Some(format!(
-            "Refusing to apply: {}. Select it and resolve: m marks applied, b marks rolled back.",
-            names.join(", ")
+            "Refusing to apply: {}. To go on, {}.",
+            what.join(", "),
+            how.join("; ")
         ));
         return;
     }
@@ -282,70 +312,6 @@ pub(super) fn start_dry_run(state: &mut State, fx: &mut Out) {
     fx.push(Effect::DryRunMigrations);
 }
 
-pub(super) fn request_resolve(state: &mut State, action: Resolve, fx: &mut Out) {
-    if let Some(why) = refusal(state) {
-        state.flash = Some(why);
-        return;
-    }
-    let Some(entry) = state
-        .db
-        .snapshot()
-        .and_then(|s| s.status.entries.get(state.db.selected))
-    else {
-        state.flash = Some("Select a migration in the migrations pane first.".into());
-        return;
-    };
-    let allowed = match action {
-        Resolve::MarkApplied => matches!(
-            entry.state,
-            MState::Failed | MState::Edited | MState::OutOfOrder
-        ),
-        Resolve::MarkRolledBack => matches!(entry.state, MState::Failed | MState::MissingLocally),
-    };
-    if !allowed {
-        state.flash = Some(format!(
-            "{} is {}: nothing to {}.",
-            entry.name,
-            entry.state.label(),
-            action.label()
-        ));
-        return;
-    }
-    let req = ResolveRequest {
-        action,
-        key: entry.key.clone(),
-        name: entry.name.clone(),
-        seen: entry.state,
-    };
-    let (name, was) = (entry.name.clone(), entry.state.label());
-    let mut m = Modal::new(
-        ModalKind::ResolveMigration(req),
-        format!("Resolve {name}: {}", action.label()),
-        crate::app::prompt::destructive_expect(&state.plan),
-    );
-    m.danger = true;
-    m.body
-        .push(("Database".into(), crate::app::text::database_line(state)));
-    m.body
-        .push(("Migration".into(), format!("{name} (now {was})")));
-    let effect = match action {
-        Resolve::MarkApplied => {
-            "the ledger records it as applied, with the file's checksum; its SQL is NOT run"
-        }
-        Resolve::MarkRolledBack => {
-            "the ledger forgets it (Prisma: rolled_back_at = now()); no SQL is run"
-        }
-    };
-    m.body.push(("Effect".into(), effect.into()));
-    state.ask(m, fx);
-}
-
-pub(super) fn start_resolve(state: &mut State, req: ResolveRequest, fx: &mut Out) {
-    state.op = Some(Operation::Db(DbWork::Resolving));
-    state.db.resolving = Some((req.action, req.name.clone()));
-    fx.push(Effect::ResolveMigration(req));
-}
-
 /// The database operation under way ended (a status read may follow; it is not an operation).
 fn end_db_work(state: &mut State) {
     if state.op.is_some_and(|op| op.db()) {
@@ -368,6 +334,10 @@ pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
                     .unwrap_or(0);
             }
             state.db.selected = state.db.selected.min(n.saturating_sub(1));
+            // A range reaching past the list as it is now is dropped.
+            if state.db.anchor.is_some_and(|a| a >= n) {
+                state.db.anchor = None;
+            }
             DbView::Ready(s)
         }
         Err(e) => DbView::Failed(e),
@@ -491,24 +461,6 @@ pub fn rehearsal_line(r: &Rehearsal) -> String {
     }
 }
 
-pub(super) fn on_resolved(state: &mut State, action_result: Result<String, String>, fx: &mut Out) {
-    end_db_work(state);
-    state.db.loading = true;
-    let Some((action, name)) = state.db.resolving.take() else {
-        return;
-    };
-    let result = match &action_result {
-        Ok(t) => t.clone(),
-        Err(e) => format!("failed: {e}"),
-    };
-    fx.push(Effect::Journal(Event::MigrationResolved {
-        action: action.label().into(),
-        name,
-        result: result.clone(),
-    }));
-    state.flash = Some(result);
-}
-
 pub(super) fn refresh(state: &mut State, fx: &mut Out) {
     if let Some(why) = refusal(state) {
         state.flash = Some(why);
@@ -522,6 +474,7 @@ pub(super) fn refresh(state: &mut State, fx: &mut Out) {
 pub(super) fn scroll(state: &mut State, delta: isize) {
     let entries = state.db.snapshot().map_or(0, |s| s.status.entries.len());
     if delta.abs() == 1 || delta.abs() > 1_000_000 {
+        state.db.anchor = None;
         let last = entries.saturating_sub(1) as isize;
         let next = (state.db.selected as isize)
             .saturating_add(delta)
@@ -533,6 +486,26 @@ pub(super) fn scroll(state: &mut State, delta: isize) {
     } else {
         state.db.sql_scroll = (state.db.sql_scroll as isize + delta).max(0) as usize;
     }
+}
+
+/// J/K (Shift+Up/Down) move the cursor by `delta`, extending the selected range from where it started.
+pub(super) fn extend(state: &mut State, delta: isize) {
+    let entries = state.db.snapshot().map_or(0, |s| s.status.entries.len());
+    if entries == 0 {
+        return;
+    }
+    state.db.anchor.get_or_insert(state.db.selected);
+    let last = entries.saturating_sub(1) as isize;
+    let next = (state.db.selected as isize + delta).clamp(0, last) as usize;
+    if next != state.db.selected {
+        state.db.selected = next;
+        state.db.sql_scroll = 0;
+    }
+}
+
+/// Esc in the migrations pane: the range selection ends (the cursor stays).
+pub(super) fn clear_selection(state: &mut State) {
+    state.db.anchor = None;
 }
 
 /// What an apply without a passing dry-run or rehearsal journals as missing.

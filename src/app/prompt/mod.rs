@@ -32,8 +32,10 @@ pub enum ModalKind {
     ConfirmDestroy(Vec<String>),
     /// Rehearse the pending migrations (takes table locks until it rolls back).
     DryRunMigrations,
-    /// Mark a ledger entry applied or rolled back.
+    /// Mark ledger entries applied or rolled back (one, or a range selected in the list).
     ResolveMigration(ResolveRequest),
+    /// Drop this invalid index (`DROP INDEX CONCURRENTLY`).
+    DropIndex(crate::migrate::index::InvalidIndex),
     CancelStep(StepId),
     /// Quit while a step runs (cancels it).
     Quit,
@@ -343,6 +345,8 @@ pub fn key_label(code: KeyCode, mods: KeyModifiers) -> String {
     };
     if mods.contains(KeyModifiers::CONTROL) {
         format!("Ctrl-{base}")
+    } else if mods.contains(KeyModifiers::SHIFT) && !matches!(code, KeyCode::Char(_)) {
+        format!("Shift-{base}")
     } else {
         base
     }

@@ -230,6 +230,19 @@ fn trials_and_resolutions(out: &mut String, e: &Entry) {
             inline(action),
             inline(result)
         ),
+        Event::IndexDropped {
+            index,
+            table,
+            statement,
+            result,
+        } => w!(
+            out,
+            "- Invalid index {} on {}: {} ({})",
+            code(index),
+            inline(table),
+            code(statement),
+            inline(result)
+        ),
         _ => {}
     }
 }

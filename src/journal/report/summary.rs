@@ -283,6 +283,11 @@ fn work_problem(event: &Event) -> Option<String> {
             inline(error)
         )),
         Event::MigrationsDryRun { results } => failed_lines("dry-run", results),
+        Event::IndexDropped { index, result, .. } if result.starts_with("failed") => Some(format!(
+            "dropping invalid index {}: {}",
+            code(index),
+            inline(result)
+        )),
         Event::Rehearsal { results, .. } => failed_lines("rehearsal", results),
         Event::BackupVerified {
             file,
