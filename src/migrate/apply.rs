@@ -298,6 +298,11 @@ pub async fn apply_until(
     if let Some(key) = key {
         progress(Progress::Locked { key });
     }
+    // In force even if a connection pooler dropped deckhand's startup options.
+    if let Err(e) = tool::session_limits(db).await {
+        release(db, key).await;
+        return Err(e);
+    }
     if format == Format::Drizzle {
         // Drizzle runs every pending migration in one transaction.
         let report = batch::drizzle(db, migrations, &pending, opts, progress, stop).await;

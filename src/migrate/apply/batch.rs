@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::super::db::Db;
 use super::super::{Migration, record};
-use super::tool::{Ended, as_one_query, begin_for, session_limits};
+use super::tool::{Ended, as_one_query, begin_for};
 use super::{Options, Progress, Report, db_err, exec};
 use crate::migrate::MigrateError;
 
@@ -28,12 +28,9 @@ pub(super) async fn drizzle(
         return report;
     }
     let backend = db.backend;
-    let opened = match session_limits(db).await {
-        Ok(()) => exec(&mut db.conn, begin_for(backend))
-            .await
-            .map_err(|e| db_err("starting the transaction", e)),
-        Err(e) => Err(e),
-    };
+    let opened = exec(&mut db.conn, begin_for(backend))
+        .await
+        .map_err(|e| db_err("starting the transaction", e));
     if let Err(e) = opened {
         report.failure = Some(e);
         return report;

@@ -18,7 +18,8 @@ use super::super::execution::{Control, control};
 use super::super::{Migration, Statement, record};
 use super::{Options, Progress, db_err, exec, failure};
 
-/// The session-wide timeouts, sent before a file that manages its own transactions.
+/// The session-wide timeouts, sent once before an apply (files that manage their own transactions run under them;
+/// deckhand's own transactions also set them locally).
 pub(super) async fn session_limits(db: &mut Db) -> Result<(), MigrateError> {
     if db.backend != Backend::Postgres {
         return Ok(());
@@ -189,7 +190,6 @@ pub(super) async fn prisma(
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(), MigrateError> {
     let backend = db.backend;
-    session_limits(db).await?;
     let conn = &mut db.conn;
     let s = record::started(conn, m).await?;
     let result = match as_one_query(conn, backend, m, &m.statements, false, progress).await {
@@ -240,7 +240,6 @@ pub(super) async fn sqlx(
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(), MigrateError> {
     let backend = db.backend;
-    session_limits(db).await?;
     let conn = &mut db.conn;
     if in_transaction {
         exec(conn, begin_for(backend))
