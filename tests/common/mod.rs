@@ -199,6 +199,7 @@ pub mod ledger;
 pub mod migrations;
 pub mod pg;
 pub mod pgbackup;
+pub mod prisma_history;
 pub mod pty;
 
 /// A backup record as the runner reports it (verified or not), for `update()` tests.
