@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 /// Without a terminal, a progress line at most this often.
 const LOG_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
-fn runtime() -> Option<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Option<tokio::runtime::Runtime> {
     match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,7 +68,7 @@ impl Printer {
 }
 
 /// Cancels `token` on SIGINT, SIGTERM or SIGHUP (the dump is stopped and its partial file removed).
-fn cancel_on_signals(token: CancellationToken) -> std::io::Result<()> {
+pub(super) fn cancel_on_signals(token: CancellationToken) -> std::io::Result<()> {
     let mut signals = [
         signal(SignalKind::interrupt())?,
         signal(SignalKind::terminate())?,
@@ -131,7 +131,7 @@ pub fn take(plan: &Plan) -> u8 {
 }
 
 /// Appends to the run's journal; a failed write is said on stderr and does not stop the backup.
-fn record(j: &mut Journal, ev: Event) {
+pub(super) fn record(j: &mut Journal, ev: Event) {
     if let Err(e) = j.append(ev, SystemTime::now()) {
         eprintln!(
             "deckhand: JOURNAL WRITE FAILED ({}): {e}",
@@ -141,7 +141,7 @@ fn record(j: &mut Journal, ev: Event) {
 }
 
 /// Takes the backup and follows it to its end, printing and journaling each event; the exit code.
-async fn run_take(job: Job, journal: &mut Journal) -> u8 {
+pub(super) async fn run_take(job: Job, journal: &mut Journal) -> u8 {
     let (tx, mut rx) = mpsc::channel(64);
     let token = CancellationToken::new();
     if let Err(e) = cancel_on_signals(token.clone()) {

@@ -4,5 +4,6 @@ pub mod backup;
 pub mod demo;
 pub mod demo_service;
 pub mod lint;
+pub mod migrate;
 pub mod report;
 pub mod status;

@@ -45,7 +45,8 @@ async fn send(tx: &Sender<RunnerEvent>, ev: RunnerEvent) {
     }
 }
 
-async fn snapshot(spec: &Database) -> Result<Snapshot, MigrateError> {
+/// The migrations, their status, and the risk report (with live context) of each that would run.
+pub async fn snapshot(spec: &Database) -> Result<Snapshot, MigrateError> {
     let target = migrate::load(spec)?;
     let mut conn = db::connect(&spec.url.value, &migrate::settings(spec)).await?;
     let status = migrate::status::read(&mut conn, target.format, &target.migrations).await?;

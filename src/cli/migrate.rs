@@ -1,0 +1,446 @@
+//! `deckhand migrate [PLAN]`: applies the pending migrations without the console, for scripts and CI, behind the
+//! console's gates stated as flags — `--confirm <environment>` in production, `--accept-loss <object>` for each
+//! object whose data a Dangerous finding destroys, a verified backup taken now (or `--no-backup <reason>`), a
+//! passing dry-run first where one can run (or `--no-dry-run <reason>`). Progress on stderr, `--format json` on
+//! stdout, journaled and reported like a console run, under the plan's run lock. Exit 0 applied (or nothing to
+//! apply), 1 failed, 2 bad usage, 3 refused by a gate, 4 another console holds the plan.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, SystemTime};
+
+use deckhand::journal::{self, Event, Journal};
+use deckhand::lint::Class;
+use deckhand::migrate::apply::{self, Confirmed, Options, Progress, Rehearsal};
+use deckhand::plan::{Database, Plan};
+use deckhand::runner::migrate::Snapshot;
+use tokio_util::sync::CancellationToken;
+
+/// What the flags say.
+#[derive(Debug, Clone, Default)]
+pub struct Args {
+    pub confirm: Option<String>,
+    pub accept_loss: Vec<String>,
+    pub no_backup: Option<String>,
+    pub no_dry_run: Option<String>,
+    pub json: bool,
+}
+
+/// How the command ended: its exit code, one line for people, and what was applied.
+#[derive(Debug, Default, serde::Serialize)]
+struct Outcome {
+    exit_code: u8,
+    result: String,
+    applied: Vec<Applied>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    refused: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Applied {
+    name: String,
+    duration_ms: u64,
+}
+
+impl Outcome {
+    fn refused(why: Vec<String>) -> Outcome {
+        Outcome {
+            exit_code: 3,
+            result: "refused".into(),
+            refused: why,
+            ..Outcome::default()
+        }
+    }
+
+    fn failed(error: String) -> Outcome {
+        Outcome {
+            exit_code: 1,
+            result: "failed".into(),
+            error: Some(error),
+            ..Outcome::default()
+        }
+    }
+}
+
+/// `deckhand migrate`: the exit code.
+pub fn run(plan: &Plan, args: &Args) -> u8 {
+    let Some(db) = plan.database.clone() else {
+        eprintln!(
+            "deckhand: {} has no [database] section: nothing to migrate",
+            plan.path.display()
+        );
+        return 2;
+    };
+    let data_dir = match journal::data_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("deckhand: {e}");
+            return 1;
+        }
+    };
+    let Some(rt) = super::backup::runtime() else {
+        return 1;
+    };
+    let _lock = match rt.block_on(deckhand::console::startup::prepare(
+        plan,
+        &data_dir,
+        &deckhand::console::operator(),
+    )) {
+        Ok(startup) => startup.lock,
+        Err(deckhand::console::startup::Refused::Held(why)) => {
+            eprintln!("deckhand: {why}");
+            return 4;
+        }
+        Err(deckhand::console::startup::Refused::Failed(why)) => {
+            eprintln!("deckhand: {why}");
+            return 1;
+        }
+    };
+    let mut journal = match Journal::create(&data_dir, SystemTime::now()) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("deckhand: cannot create the run journal: {e}");
+            return 1;
+        }
+    };
+    super::backup::record(&mut journal, deckhand::console::run_started(plan));
+    let outcome = rt.block_on(flow(plan, &db, args, &mut journal));
+    finish(&mut journal, &outcome, args.json)
+}
+
+/// Journals the end, writes the report, prints the outcome; the exit code.
+fn finish(journal: &mut Journal, outcome: &Outcome, json: bool) -> u8 {
+    let reason = match (&outcome.error, outcome.refused.is_empty()) {
+        (Some(e), _) => format!("migrate failed: {e}"),
+        (None, false) => format!("migrate refused: {}", outcome.refused.join("; ")),
+        (None, true) => outcome.result.clone(),
+    };
+    super::backup::record(
+        journal,
+        Event::Quit {
+            exit_code: i32::from(outcome.exit_code),
+            reason,
+            outcome: None,
+        },
+    );
+    if let Ok(entries) = journal::read_entries(journal.path())
+        && let Some(dir) = journal.path().parent()
+        && let Err(e) = journal::write_report(dir, &entries)
+    {
+        eprintln!("deckhand: cannot write the report: {e}");
+    }
+    for why in &outcome.refused {
+        eprintln!("deckhand: refused: {why}");
+    }
+    eprintln!(
+        "deckhand: {}",
+        deckhand::sanitize::sanitize_str(&outcome.result)
+    );
+    eprintln!("deckhand: journal {}", journal.path().display());
+    if json {
+        let text = serde_json::to_string_pretty(outcome).unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+    }
+    outcome.exit_code
+}
+
+/// Status, gates, backup, dry-run, apply.
+async fn flow(plan: &Plan, db: &Database, args: &Args, journal: &mut Journal) -> Outcome {
+    let snap = match deckhand::runner::migrate::snapshot(db).await {
+        Ok(s) => s,
+        Err(e) => return Outcome::failed(format!("cannot read the migration status: {e}")),
+    };
+    let pending = snap.status.pending();
+    let mut refused: Vec<String> = snap
+        .status
+        .blocking()
+        .iter()
+        .map(|e| format!("{} is {} (resolve it first)", e.name, e.state.label()))
+        .collect();
+    refused.extend(
+        snap.status.invalid_indexes.iter().map(|i| {
+            format!("an INVALID index {i} blocks the apply (drop it in the console with X)")
+        }),
+    );
+    if refused.is_empty() && pending.is_empty() {
+        return Outcome {
+            result: "nothing to apply: every migration is applied".into(),
+            ..Outcome::default()
+        };
+    }
+    refused.extend(gates(plan, &snap, args));
+    if !refused.is_empty() {
+        return Outcome::refused(refused);
+    }
+    if let Some(stop) = backup_gate(plan, args, journal).await {
+        return stop;
+    }
+    if let Some(stop) = dry_run_gate(db, args, journal).await {
+        return stop;
+    }
+    apply_pending(db, &snap, &pending, journal).await
+}
+
+/// The flags each gate needs: the environment's name in production, each object whose data is lost.
+fn gates(plan: &Plan, snap: &Snapshot, args: &Args) -> Vec<String> {
+    let mut refused = Vec::new();
+    let env = &plan.project.environment;
+    if plan.project.is_production() && args.confirm.as_deref() != Some(env.as_str()) {
+        refused.push(format!(
+            "{env} is production: pass --confirm {env} to apply there"
+        ));
+    }
+    for object in at_stake(snap) {
+        if !args.accept_loss.contains(&object) {
+            refused.push(format!(
+                "a pending migration destroys data of {object}: pass --accept-loss {object}"
+            ));
+        }
+    }
+    refused
+}
+
+/// The objects whose data a Dangerous finding of a pending migration destroys, each once (the console asks for
+/// each name typed).
+fn at_stake(snap: &Snapshot) -> Vec<String> {
+    let mut objects = Vec::new();
+    for (i, report) in snap.reports.iter().enumerate() {
+        let Some(report) = report else { continue };
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.class == Class::Dangerous)
+        {
+            let object = f
+                .object
+                .clone()
+                .unwrap_or_else(|| snap.migrations[i].name.clone());
+            if !objects.contains(&object) {
+                objects.push(object);
+            }
+        }
+    }
+    objects
+}
+
+/// A verified backup taken now, or the reason to go without; `Some` ends the command.
+async fn backup_gate(plan: &Plan, args: &Args, journal: &mut Journal) -> Option<Outcome> {
+    if let Some(reason) = &args.no_backup {
+        super::backup::record(
+            journal,
+            Event::BackupGateOverridden {
+                what: "apply migrations (deckhand migrate)".into(),
+                reason: reason.clone(),
+            },
+        );
+        return None;
+    }
+    let Some(job) = deckhand::runner::backup::Job::of(plan) else {
+        return Some(Outcome::refused(vec![
+            "the plan has no [backup] to take a verified backup with: add one, or pass --no-backup REASON".into(),
+        ]));
+    };
+    super::backup::record(
+        journal,
+        Event::BackupStarted {
+            target: deckhand::migrate::db::target(&job.database.url.value),
+            dir: job.backup.dir.display().to_string(),
+        },
+    );
+    match super::backup::run_take(job, journal).await {
+        0 => None,
+        _ => Some(Outcome::failed(
+            "the backup failed or did not verify: nothing was applied".into(),
+        )),
+    }
+}
+
+/// A passing dry-run of what can be rehearsed, or the reason to go without; `Some` ends the command.
+async fn dry_run_gate(db: &Database, args: &Args, journal: &mut Journal) -> Option<Outcome> {
+    if let Some(reason) = &args.no_dry_run {
+        super::backup::record(
+            journal,
+            Event::ConfirmationGiven {
+                what: "apply migrations without a dry-run (deckhand migrate)".into(),
+                typed: reason.clone(),
+            },
+        );
+        return None;
+    }
+    eprintln!("dry-run: every pending migration in one transaction, then rolled back");
+    let result = dry_run(db).await;
+    let results = match result {
+        Ok(r) => r,
+        Err(e) => return Some(Outcome::failed(format!("the dry-run could not run: {e}"))),
+    };
+    let lines: Vec<String> = results.iter().map(deckhand::app::rehearsal_line).collect();
+    for line in &lines {
+        eprintln!("  {}", deckhand::sanitize::sanitize_str(line));
+    }
+    super::backup::record(
+        journal,
+        Event::MigrationsDryRun {
+            results: lines.clone(),
+        },
+    );
+    let failed: Vec<String> = results
+        .iter()
+        .zip(&lines)
+        .filter(|(r, _)| matches!(r, Rehearsal::Failed { .. }))
+        .map(|(_, l)| format!("the dry-run failed: {l}"))
+        .collect();
+    (!failed.is_empty()).then(|| Outcome::refused(failed))
+}
+
+async fn dry_run(db: &Database) -> Result<Vec<Rehearsal>, deckhand::migrate::MigrateError> {
+    let target = deckhand::migrate::load(db)?;
+    let settings = deckhand::migrate::settings(db);
+    let mut conn = deckhand::migrate::db::connect(&db.url.value, &settings).await?;
+    let opts = Options {
+        lock_wait: db.lock_wait,
+        applied_by: String::new(),
+    };
+    apply::dry_run(&mut conn, target.format, &target.migrations, &opts).await
+}
+
+/// Applies exactly the pending migrations the gates judged, printing progress on stderr.
+async fn apply_pending(
+    db: &Database,
+    snap: &Snapshot,
+    pending: &[usize],
+    journal: &mut Journal,
+) -> Outcome {
+    let names: Vec<String> = pending
+        .iter()
+        .map(|&i| snap.migrations[i].name.clone())
+        .collect();
+    super::backup::record(
+        journal,
+        Event::MigrationsApplyStarted {
+            target: deckhand::migrate::db::target(&db.url.value),
+            format: snap.format.name().into(),
+            migrations: names,
+        },
+    );
+    let confirmed: Vec<Confirmed> = pending
+        .iter()
+        .map(|&i| Confirmed::of(&snap.migrations[i]))
+        .collect();
+    let stop = CancellationToken::new();
+    if let Err(e) = super::backup::cancel_on_signals(stop.clone()) {
+        return Outcome::failed(format!("cannot install signal handlers: {e}"));
+    }
+    let report = match apply_until(db, &confirmed, pending.len(), &stop).await {
+        Ok(r) => r,
+        Err(e) => return Outcome::failed(e.to_string()),
+    };
+    let mut outcome = Outcome::default();
+    for (name, took) in &report.applied {
+        let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
+        super::backup::record(
+            journal,
+            Event::MigrationApplied {
+                name: name.clone(),
+                duration_ms,
+            },
+        );
+        outcome.applied.push(Applied {
+            name: name.clone(),
+            duration_ms,
+        });
+    }
+    let total: Duration = report.applied.iter().map(|(_, t)| *t).sum();
+    let done = format!(
+        "applied {} of {} migration(s) in {}",
+        report.applied.len(),
+        pending.len(),
+        human(total)
+    );
+    match report.failure {
+        Some(e) => {
+            record_failure(journal, &e);
+            outcome.exit_code = 1;
+            outcome.error = Some(e.to_string());
+            outcome.result = format!("{done}; then FAILED");
+        }
+        None if report.stopped => {
+            outcome.exit_code = 1;
+            outcome.result = format!("{done}; stopped by a signal before the rest");
+        }
+        None => outcome.result = done,
+    }
+    outcome
+}
+
+fn record_failure(journal: &mut Journal, e: &deckhand::migrate::MigrateError) {
+    let f = match e {
+        deckhand::migrate::MigrateError::Statement(f) => Some(f),
+        _ => None,
+    };
+    super::backup::record(
+        journal,
+        Event::MigrationFailed {
+            name: f.map(|f| f.migration.clone()),
+            error: e.to_string(),
+            line: f.map(|f| f.line),
+            column: f.map(|f| f.column),
+            statement: f.map(|f| f.statement.clone()),
+        },
+    );
+}
+
+async fn apply_until(
+    db: &Database,
+    confirmed: &[Confirmed],
+    total: usize,
+    stop: &CancellationToken,
+) -> Result<apply::Report, deckhand::migrate::MigrateError> {
+    let target = deckhand::migrate::load(db)?;
+    let settings = deckhand::migrate::settings(db);
+    let mut conn = deckhand::migrate::db::connect(&db.url.value, &settings).await?;
+    let opts = Options {
+        lock_wait: db.lock_wait,
+        applied_by: deckhand::console::operator(),
+    };
+    let tty = std::io::stderr().is_terminal();
+    let mut started = 0;
+    let mut progress = |p: Progress| match p {
+        Progress::Started { name, .. } => {
+            started += 1;
+            let line = format!("applying {started}/{total} {name}");
+            eprintln!("{}", deckhand::sanitize::sanitize_str(&line));
+        }
+        Progress::Applied { name, took } => {
+            let line = format!("  applied {name} in {}", human(took));
+            eprintln!("{}", deckhand::sanitize::sanitize_str(&line));
+        }
+        Progress::Statement { done, of, .. } if tty && of > 1 => {
+            eprint!("\r  statement {done}/{of}");
+            if done == of {
+                eprint!("\r\x1b[2K");
+            }
+        }
+        _ => {}
+    };
+    apply::apply_until(
+        &mut conn,
+        target.format,
+        &target.migrations,
+        &opts,
+        Some(confirmed),
+        &mut progress,
+        &|| stop.is_cancelled(),
+    )
+    .await
+}
+
+/// A duration for people: `850 ms`, `10.07 s`, `3 min 05 s`.
+fn human(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 1_000 => format!("{ms} ms"),
+        ms if ms < 60_000 => format!("{:.2} s", d.as_secs_f64()),
+        _ => format!("{} min {:02} s", d.as_secs() / 60, d.as_secs() % 60),
+    }
+}
