@@ -247,6 +247,7 @@ pub(crate) fn finding_at(
         severity: None,
         context: Vec::new(),
         ignored: None,
+        spared: None,
     }
 }
 
