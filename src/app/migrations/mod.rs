@@ -7,12 +7,13 @@ use std::time::Duration;
 
 pub(super) mod risk;
 
+pub(super) use risk::apply_confirmation;
+
 use super::busy::{DbWork, Operation};
 use super::msg::{Effect, Notice};
 use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, State};
 use crate::journal::Event;
-use crate::lint::Class;
 use crate::migrate::apply::Confirmed;
 use crate::migrate::apply::{Progress, Rehearsal};
 use crate::migrate::status::State as MState;
@@ -134,75 +135,6 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Out) {
         return;
     }
     fx.notice(Notice::PassGates(Gated::ApplyMigrations));
-}
-
-/// The apply confirmation: everything that will happen, where, under which limits.
-pub(super) fn apply_confirmation(state: &State) -> Modal {
-    let mut m = Modal::new(
-        ModalKind::ApplyMigrations,
-        "Apply migrations",
-        crate::app::prompt::destructive_expect(&state.plan),
-    );
-    m.danger = true;
-    m.body
-        .push(("Environment".into(), state.plan.project.environment.clone()));
-    m.body
-        .push(("Database".into(), crate::app::text::database_line(state)));
-    if let Some(d) = &state.plan.database {
-        let statement = d.statement_timeout.map_or("none".to_string(), |t| {
-            humantime::format_duration(t).to_string()
-        });
-        m.body.push((
-            "Timeouts".into(),
-            format!(
-                "lock_timeout {}, statement_timeout {statement}, lock wait {}",
-                humantime::format_duration(d.lock_timeout),
-                humantime::format_duration(d.lock_wait)
-            ),
-        ));
-    }
-    if let Some(snap) = state.db.snapshot() {
-        m.body.push(("Format".into(), snap.format.to_string()));
-        for i in snap.status.pending() {
-            let mig = &snap.migrations[i];
-            let mut how = match &mig.no_transaction {
-                Some(why) => format!("  (NOT in a transaction: {why})"),
-                None => "  (one transaction)".into(),
-            };
-            if snap
-                .status
-                .entries
-                .iter()
-                .any(|e| e.local == Some(i) && e.state == MState::OutOfOrder)
-            {
-                how.push_str("  OUT OF ORDER: older than the newest applied");
-            }
-            m.body.push(("Apply".into(), format!("{}{how}", mig.name)));
-        }
-    }
-    for (mig, f) in super::migrations::risk::pending_findings(state) {
-        let (label, text) = match (&f.ignored, f.class) {
-            (Some(reason), _) => (
-                "Exempted",
-                format!("{mig} line {} {}: {reason}", f.line, f.rule),
-            ),
-            (None, Class::Dangerous) => {
-                ("DANGEROUS", super::migrations::risk::finding_text(&mig, &f))
-            }
-            (None, Class::Breaking) => {
-                ("BREAKING", super::migrations::risk::finding_text(&mig, &f))
-            }
-            _ => continue,
-        };
-        m.body.push((label.into(), text));
-    }
-    m.body
-        .push(("Backup".into(), crate::app::text::backup_line(state)));
-    if let Some(reason) = &state.checklist_override {
-        m.body
-            .push(("Checklist".into(), format!("overridden: {reason}")));
-    }
-    m
 }
 
 pub(super) fn start_apply(state: &mut State, fx: &mut Out) {
