@@ -1,7 +1,8 @@
 //! Whether tables exist and hold any row, read on the live database just before an apply is confirmed (see
 //! `lint::batch`): existence and the statistics' row estimate in one catalog query that takes no lock; where the
-//! estimate says nothing (zero, never analyzed, a partitioned table), an exact `EXISTS (SELECT 1 … LIMIT 1)` in a
-//! read-only transaction under short lock and statement timeouts — it only ever waits behind an ACCESS EXCLUSIVE
+//! estimate is not conclusive (fewer than [`CONCLUSIVE_ROWS`] — stale statistics may count rows deleted since, or
+//! none of those inserted since — never analyzed, a partitioned table), an exact `EXISTS (SELECT 1 … LIMIT 1)` in
+//! a read-only transaction under short lock and statement timeouts: it only ever waits behind an ACCESS EXCLUSIVE
 //! lock, never blocks a writer, and gives up quickly.
 
 use std::time::{Duration, Instant};
@@ -12,6 +13,8 @@ use super::names::{dollar_quote, quote_ident, split_name};
 use super::{Backend, Db, MigrateError, db_err};
 use crate::lint::batch::{Probe, Probes};
 
+/// From this many rows by the statistics, a table is taken as not empty without reading it.
+const CONCLUSIVE_ROWS: i64 = 1_000;
 /// How long the exact read of one table may wait for its lock.
 const PROBE_LOCK_TIMEOUT: Duration = Duration::from_millis(500);
 /// How long the exact read of one table may run.
@@ -54,11 +57,11 @@ pub async fn probe(db: &mut Db, tables: &[String]) -> Result<Probes, MigrateErro
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Estimate {
     Absent,
-    /// The statistics count rows: taken as not empty (even if they are stale, that errs on the side of asking).
+    /// The statistics count many rows: taken as not empty (stale, that errs on the side of asking).
     Rows,
     /// A view, sequence or anything else: not judged.
     NotATable,
-    /// Zero rows by the statistics, never analyzed, or partitioned: read it.
+    /// Few or no rows by the statistics, never analyzed, or partitioned: read it.
     Unsure,
 }
 
@@ -83,7 +86,7 @@ async fn pg_estimates(
             let tuples: i64 = r.try_get(2)?;
             let estimate = match kind.as_str() {
                 "" => Estimate::Absent,
-                "r" | "p" if tuples > 0 => Estimate::Rows,
+                "r" | "p" if tuples >= CONCLUSIVE_ROWS => Estimate::Rows,
                 "r" | "p" => Estimate::Unsure,
                 _ => Estimate::NotATable,
             };
