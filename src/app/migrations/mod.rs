@@ -54,6 +54,11 @@ pub struct DbPane {
     pub resolving: Option<(Resolve, String)>,
     /// The data-loss confirmations of the current apply request were started (so the chain is built once).
     pub destroy_confirmed: bool,
+    /// When the status shown was read (what the live database said then may have changed since).
+    pub read_at: Option<std::time::Instant>,
+    /// An apply was asked for while the status was too old to judge which tables are empty: it goes on once the
+    /// status has been read again.
+    pub apply_after_read: bool,
 }
 
 impl DbPane {
@@ -75,6 +80,8 @@ impl DbPane {
             dry_run_refused: false,
             resolving: None,
             destroy_confirmed: false,
+            read_at: None,
+            apply_after_read: false,
         }
     }
 
@@ -132,6 +139,14 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Out) {
     }
     if snap.status.pending().is_empty() {
         state.flash = Some("Nothing to apply: every migration is applied.".into());
+        return;
+    }
+    if risk::needs_fresh_read(state) {
+        // Tables found empty a while ago may have rows now: read them again, then go on.
+        state.db.apply_after_read = true;
+        state.db.loading = true;
+        state.flash = Some("Reading the migration status again before the apply…".into());
+        fx.push(Effect::LoadMigrations);
         return;
     }
     fx.notice(Notice::PassGates(Gated::ApplyMigrations));
@@ -285,10 +300,12 @@ fn end_db_work(state: &mut State) {
     }
 }
 
-pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
+pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>, fx: &mut Out) {
     state.db.loading = false;
+    let go_on = std::mem::take(&mut state.db.apply_after_read) && result.is_ok();
     state.db.view = match result {
         Ok(s) => {
+            state.db.read_at = Some(state.now);
             let n = s.status.entries.len();
             if matches!(state.db.view, DbView::Loading) {
                 // First look: show the first migration that needs attention.
@@ -304,6 +321,9 @@ pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
         }
         Err(e) => DbView::Failed(e),
     };
+    if go_on {
+        request_apply(state, fx);
+    }
 }
 
 pub(super) fn on_progress(state: &mut State, p: Progress) {

@@ -4,6 +4,8 @@
 //! makes harmless (`lint::batch`: the object is created earlier in the batch, or the table is empty on the live
 //! database) is listed with why, and asks no name.
 
+use std::time::Duration;
+
 use crate::app::migrations::start_apply;
 use crate::app::out::Out;
 use crate::app::prompt::{Expect, Modal, ModalKind};
@@ -11,6 +13,30 @@ use crate::app::state::State;
 use crate::app::text::database_line;
 use crate::lint::{Class, Finding, Spared};
 use crate::migrate::status::State as MState;
+
+/// An apply asked for with a status older than this, where a table found empty spares a typed name, reads the
+/// status again first.
+pub const STATUS_FRESH_FOR: Duration = Duration::from_secs(10);
+/// A table found empty longer ago than this, when the apply is confirmed, asks for its name after all: it may have
+/// rows by now.
+pub const EMPTY_VALID_FOR: Duration = Duration::from_secs(120);
+
+/// How long ago the status shown was read.
+fn status_age(state: &State) -> Duration {
+    state
+        .db
+        .read_at
+        .map_or(Duration::MAX, |t| state.now.saturating_duration_since(t))
+}
+
+/// Whether the status must be read again before an apply: a finding is spared because its table was empty, and
+/// that was read more than [`STATUS_FRESH_FOR`] ago.
+pub(super) fn needs_fresh_read(state: &State) -> bool {
+    status_age(state) > STATUS_FRESH_FOR
+        && pending_findings(state)
+            .iter()
+            .any(|(_, f)| f.spared == Some(Spared::EmptyTable))
+}
 
 /// For the journal: per pending migration with findings, its findings and its exemptions.
 pub(super) fn risks_by_migration(state: &State) -> Vec<(String, Vec<String>, Vec<String>)> {
@@ -72,9 +98,15 @@ pub(super) fn pending_findings(state: &State) -> Vec<(String, Finding)> {
     out
 }
 
-/// A Dangerous finding whose object holds data that exists now: its name must be typed.
-fn at_stake(f: &Finding) -> bool {
-    f.class == Class::Dangerous && f.spared.is_none()
+/// A Dangerous finding whose object holds data that exists now: its name must be typed. A table found empty too
+/// long ago ([`EMPTY_VALID_FOR`]) may hold rows by now.
+fn at_stake(state: &State, f: &Finding) -> bool {
+    f.class == Class::Dangerous
+        && match f.spared {
+            None => true,
+            Some(Spared::EmptyTable) => status_age(state) > EMPTY_VALID_FOR,
+            Some(Spared::CreatedInBatch { .. }) => false,
+        }
 }
 
 /// The objects that Dangerous findings destroy where existing data is at stake (exempted or not), in order, each
@@ -84,7 +116,7 @@ pub(in crate::app) fn objects_to_confirm(state: &State) -> Vec<String> {
     for (mig, f) in pending_findings(state) {
         // An exemption in the file decides `deckhand lint`'s exit code; it never spares the operator typing what
         // will be destroyed (anyone who can edit the migration could add one).
-        if at_stake(&f) {
+        if at_stake(state, &f) {
             let object = object_of(&mig, &f);
             if !objects.contains(&object) {
                 objects.push(object);
@@ -112,8 +144,15 @@ pub(in crate::app) fn confirm_destroyed_then_apply(
     );
     m.danger = true;
     for (mig, f) in pending_findings(state) {
-        if at_stake(&f) && object_of(&mig, &f) == object {
+        if at_stake(state, &f) && object_of(&mig, &f) == object {
             m.body.push(("Migration".into(), finding_text(&mig, &f)));
+            if f.spared.is_some() {
+                let ago = crate::app::text::format_elapsed(status_age(state));
+                m.body.push((
+                    "Live".into(),
+                    format!("empty when the status was read, {ago} ago: it may have rows by now"),
+                ));
+            }
             m.body.push(("Safer".into(), f.safer.clone()));
             for c in &f.context {
                 m.body.push(("Live".into(), c.clone()));
@@ -158,7 +197,7 @@ pub(in crate::app) fn apply_confirmation(state: &State) -> Modal {
         ));
     }
     m.body.extend(migration_lines(state));
-    m.body.extend(finding_lines(&findings));
+    m.body.extend(finding_lines(state, &findings));
     m
 }
 
@@ -168,7 +207,7 @@ fn summary(state: &State, findings: &[(String, Finding)]) -> Vec<(String, String
     let count = |class: Class| findings.iter().filter(|(_, f)| f.class == class).count();
     let spared = findings
         .iter()
-        .filter(|(_, f)| f.class == Class::Dangerous && f.spared.is_some())
+        .filter(|(_, f)| f.class == Class::Dangerous && !at_stake(state, f))
         .count();
     let exempted = findings.iter().filter(|(_, f)| f.ignored.is_some()).count();
     let objects = objects_to_confirm(state);
@@ -244,22 +283,23 @@ fn migration_lines(state: &State) -> Vec<(String, String)> {
 
 /// Every Dangerous and Breaking finding, and every exemption: what puts existing data at stake first, then what
 /// breaks the running app, then what loses no existing data (with why), then the exemptions.
-fn finding_lines(findings: &[(String, Finding)]) -> Vec<(String, String)> {
+fn finding_lines(state: &State, findings: &[(String, Finding)]) -> Vec<(String, String)> {
     let mut ranked: Vec<(u8, &'static str, String)> = Vec::new();
     for (mig, f) in findings {
-        let line = match (&f.ignored, f.class, &f.spared) {
-            (Some(reason), _, _) => (
+        let line = match (&f.ignored, f.class) {
+            (Some(reason), _) => (
                 3,
                 "Exempted",
                 format!("{mig} line {} {}: {reason}", f.line, f.rule),
             ),
-            (None, Class::Dangerous, None) => (0, "DANGEROUS", finding_text(mig, f)),
-            (None, Class::Breaking, _) => (1, "BREAKING", finding_text(mig, f)),
-            (None, Class::Dangerous, Some(spared)) => (
-                2,
-                "DANGEROUS",
-                format!("{} — {}", finding_text(mig, f), spared_text(spared)),
-            ),
+            (None, Class::Dangerous) if at_stake(state, f) => {
+                (0, "DANGEROUS", finding_text(mig, f))
+            }
+            (None, Class::Breaking) => (1, "BREAKING", finding_text(mig, f)),
+            (None, Class::Dangerous) => {
+                let why = f.spared.as_ref().map(spared_text).unwrap_or_default();
+                (2, "DANGEROUS", format!("{} — {why}", finding_text(mig, f)))
+            }
             _ => continue,
         };
         ranked.push(line);

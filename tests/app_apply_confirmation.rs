@@ -1,7 +1,8 @@
-//! A confirmation taller than the screen (issue 15, defect 7): the apply confirmation of a long history at 80x24
-//! leads with the summary of its risks, scrolls with PgUp/PgDn and the arrows (and j/k in a `y` prompt) without
-//! answering, and always shows the line that says what to type; a Dangerous finding that loses no existing data
-//! is listed with why and asks no typed name. `update()` with the view's fit fed back as the console does.
+//! The apply confirmation of a long history (issue 15, defect 7): at 80x24 it leads with the summary of its
+//! risks, scrolls with PgUp/PgDn and the arrows (and j/k in a `y` prompt) without answering, and always shows the
+//! line that says what to type; a Dangerous finding that loses no existing data is listed with why and asks no
+//! typed name — a table found empty only while that reading is recent (an old status is read again before the
+//! prompt). `update()`, with the view's fit fed back as the console does.
 // Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
@@ -327,4 +328,88 @@ fn findings_that_lose_no_existing_data_are_listed_with_why_and_journaled() {
             .any(|r| r.contains("(no name needed: created earlier in this batch")),
         "{risks:?}"
     );
+}
+
+/// One pending migration dropping `Scratch`, a table the live database showed empty when the status was read.
+fn empty_table_drop() -> Harness {
+    let mut snap = snapshot(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    snap.reports[1] = Some(FileReport {
+        name: "m2".into(),
+        path: "prisma/migrations/m2/migration.sql".into(),
+        findings: vec![finding(1, "Scratch", Some(Spared::EmptyTable))],
+        atomicity: Atomicity {
+            transactional: true,
+            on_failure: Vec::new(),
+            summary: "one transaction".into(),
+        },
+    });
+    let mut h = Harness::new(plan_from(&plan("production")));
+    h.act(Action::Runner(RunnerEvent::Migrations(Ok(snap.clone()))));
+    h.act(verified_event(
+        &archive("/var/backups/shop/x.dump", "shop", true),
+        true,
+    ));
+    h.dried();
+    h
+}
+
+#[test]
+fn a_table_found_empty_asks_no_name_when_read_just_before_the_prompt() {
+    let mut h = empty_table_drop();
+    h.char('a');
+    let body = &h.state.modal.as_ref().expect("the confirmation").body;
+    assert!(
+        body.iter().any(|(k, v)| k == "DANGEROUS"
+            && v.ends_with("no name needed: the table is empty on the live database")),
+        "{body:?}"
+    );
+    h.settle();
+    h.type_text("production");
+    let fx = h.key(KeyCode::Enter);
+    assert!(applies(&fx), "no name asked for an empty table");
+}
+
+#[test]
+fn an_old_status_is_read_again_before_the_prompt_and_an_old_emptiness_asks_the_name() {
+    let mut h = empty_table_drop();
+    // The backup and the dry-run took a while: what was empty then is read again first.
+    h.wait(std::time::Duration::from_secs(60));
+    let fx = h.char('a');
+    assert_eq!(fx, vec![Effect::LoadMigrations]);
+    assert!(h.state.modal.is_none());
+    assert!(h.state.db.loading);
+    let again = h.state.db.snapshot().cloned().unwrap();
+    h.act(Action::Runner(RunnerEvent::Migrations(Ok(again))));
+    assert_eq!(modal_kind(&h), Some(ModalKind::ApplyMigrations));
+    // The operator reads it for three minutes: by then the table may have rows, and its name is asked after all.
+    h.settle();
+    h.wait(std::time::Duration::from_secs(180));
+    h.type_text("production");
+    let fx = h.key(KeyCode::Enter);
+    assert!(!applies(&fx));
+    assert_eq!(
+        modal_kind(&h),
+        Some(ModalKind::ConfirmDestroy(vec!["Scratch".into()]))
+    );
+    let body = &h.state.modal.as_ref().unwrap().body;
+    assert!(
+        body.iter()
+            .any(|(k, v)| k == "Live" && v.contains("empty when the status was read, 3m ago")),
+        "{body:?}"
+    );
+    h.settle();
+    h.type_text("Scratch");
+    assert!(applies(&h.key(KeyCode::Enter)));
+}
+
+#[test]
+fn a_failed_read_again_does_not_open_the_prompt() {
+    let mut h = empty_table_drop();
+    h.wait(std::time::Duration::from_secs(60));
+    h.char('a');
+    h.act(Action::Runner(RunnerEvent::Migrations(Err(
+        "connection refused".into(),
+    ))));
+    assert!(h.state.modal.is_none());
+    assert!(!h.state.db.apply_after_read);
 }
