@@ -115,29 +115,7 @@ enum Command {
     },
     /// Apply the pending migrations without the console (scripts, CI), behind the console's gates as flags;
     /// exit 0 applied, 1 failed, 2 usage, 3 refused by a gate, 4 the plan is in use
-    Migrate {
-        /// The plan file (needs [database])
-        #[arg(default_value = "deckhand.toml")]
-        plan: PathBuf,
-        /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
-        #[arg(long = "env", value_name = "NAME")]
-        env: Option<String>,
-        /// The environment's name, required to apply in production
-        #[arg(long, value_name = "ENVIRONMENT")]
-        confirm: Option<String>,
-        /// An object whose data a pending migration destroys (one flag each; the lint names them)
-        #[arg(long = "accept-loss", value_name = "OBJECT")]
-        accept_loss: Vec<String>,
-        /// Apply without taking a verified backup first, for this reason (journaled)
-        #[arg(long = "no-backup", value_name = "REASON")]
-        no_backup: Option<String>,
-        /// Apply without a dry-run first, for this reason (journaled)
-        #[arg(long = "no-dry-run", value_name = "REASON")]
-        no_dry_run: Option<String>,
-        /// Output format on stdout
-        #[arg(long, value_enum, default_value = "human")]
-        format: cli::lint::OutputFormat,
-    },
+    Migrate(cli::migrate::Flags),
     /// Show the status of the plan's migrations; exit 0 all applied, 3 pending, 1 problems
     Status {
         /// The plan file
@@ -213,25 +191,8 @@ fn main() -> ExitCode {
                 cli::demo_service::serve(opts)
             }
         }
-        Command::Migrate {
-            plan,
-            env,
-            confirm,
-            accept_loss,
-            no_backup,
-            no_dry_run,
-            format,
-        } => match plan::load_env(&plan, env.as_deref()) {
-            Ok(p) => cli::migrate::run(
-                &p,
-                &cli::migrate::Args {
-                    confirm,
-                    accept_loss,
-                    no_backup: no_backup.filter(|r| !r.trim().is_empty()),
-                    no_dry_run: no_dry_run.filter(|r| !r.trim().is_empty()),
-                    json: format == cli::lint::OutputFormat::Json,
-                },
-            ),
+        Command::Migrate(f) => match plan::load_env(&f.plan, f.env.as_deref()) {
+            Ok(p) => cli::migrate::run(&p, &f.args()),
             Err(e) => invalid(e),
         },
         Command::Status { plan, json, env } => match plan::load_env(&plan, env.as_deref()) {

@@ -319,6 +319,7 @@ fn finding(
         severity: None,
         context: vec!["users: ~120 rows".into()],
         ignored: ignored.map(String::from),
+        spared: None,
     }
 }
 

@@ -241,3 +241,29 @@ async fn with_a_backup_section_it_takes_a_verified_backup_before_applying() {
         .expect("the apply");
     assert!(verified < started, "{events:?}");
 }
+
+#[tokio::test]
+async fn an_empty_table_or_one_created_in_the_batch_needs_no_accept_loss() {
+    let db = fresh_db().await;
+    {
+        let mut conn = db.connect().await;
+        sqlx::raw_sql("CREATE TABLE \"Legacy\" (id int);")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    m::prisma(
+        &dir.path().join("migrations"),
+        &[
+            ("20240101000000_init", INIT),
+            ("20240102000000_drop", DROP),
+            ("20240103000000_drop_new", "DROP TABLE \"Customer\";\n"),
+        ],
+    );
+    let plan = plan(dir.path(), "staging", "");
+    let out = migrate(&plan, data.path(), &db, &["--no-backup", "test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(applied(&db).await.len(), 3);
+}

@@ -31,6 +31,7 @@ fn finding(rule: &str, table: &str) -> Finding {
         severity: None,
         context: vec![],
         ignored: None,
+        spared: None,
     }
 }
 

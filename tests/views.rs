@@ -378,6 +378,7 @@ fn locking_report() -> deckhand::lint::FileReport {
             severity: None,
             context: vec!["users: ~2,000,000 rows, 180 MB; est. lock ~4 s".into()],
             ignored: None,
+            spared: None,
         }],
         atomicity: Atomicity {
             transactional: true,

@@ -37,7 +37,10 @@ pub use logs::buffer::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
 pub use logs::view::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
 pub use migrations::{DbPane, DbView, rehearsal_line};
 pub use msg::{Action, Effect, Keypress, Signal};
-pub use prompt::{CONFIRM_GUARD, Expect, Gated, Modal, ModalKind, ModalOutcome, Picker, key_label};
+pub use prompt::{
+    CONFIRM_GUARD, Expect, Gated, Modal, ModalFit, ModalKind, ModalOutcome, Picker, Scroll,
+    key_label,
+};
 pub use release::{ReleasePane, Stage, StageStatus};
 pub use resume::restore;
 pub use state::{Overlay, Pane, PhaseRun, PhaseStatus, QuitState, Row, State, StepRun};

@@ -64,6 +64,8 @@ pub enum Action {
     Runner(RunnerEvent),
     /// A frame showing the open modal reached the terminal (its guard starts now).
     ModalShown,
+    /// How the open modal's context fitted on the frame just drawn (it scrolls when taller than the screen).
+    ModalFit(crate::app::prompt::ModalFit),
     /// A timer fired (only scheduled while something on screen changes with time).
     Tick,
     Signal(Signal),

@@ -94,7 +94,7 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
         RunnerEvent::LogSource { source, state: s } => {
             super::logs::on_source_state(state, source, s)
         }
-        RunnerEvent::Migrations(result) => super::migrations::on_snapshot(state, result),
+        RunnerEvent::Migrations(result) => super::migrations::on_snapshot(state, result, fx),
         RunnerEvent::MigrationProgress(p) => super::migrations::on_progress(state, p),
         RunnerEvent::MigrationsApplied(outcome) => {
             super::migrations::on_applied(state, outcome, fx)

@@ -81,6 +81,13 @@ pub fn update(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
                 m.mark_shown(now);
             }
         }
+        Action::ModalFit(fit) => {
+            if let Some(m) = state.modal.as_mut().filter(|m| m.fit != Some(fit)) {
+                m.fitted(fit);
+                // The scroll and the status bar's hints follow the fit.
+                state.dirty = true;
+            }
+        }
         Action::Signal(sig) => super::quit::on_signal(state, sig, &mut fx),
         Action::TerminalLost(why) => super::quit::on_terminal_lost(state, why, &mut fx),
         Action::EffectFailed(msg) => {
@@ -138,6 +145,11 @@ fn on_key(state: &mut State, key: KeyEvent, read: Instant, burst: bool, fx: &mut
             let Some(modal) = state.modal.as_mut() else {
                 return;
             };
+            // Reading a prompt taller than the screen: its scroll keys answer nothing, even before keys count.
+            if let Some(how) = keys::lookup_prompt_scroll(key, modal) {
+                modal.scroll_by(how);
+                return;
+            }
             match modal.on_key(key, read, burst) {
                 ModalOutcome::Open => {}
                 ModalOutcome::Confirmed { typed } => super::confirm::confirmed(state, typed, fx),

@@ -15,6 +15,46 @@ use deckhand::plan::{Database, Plan};
 use deckhand::runner::migrate::Snapshot;
 use tokio_util::sync::CancellationToken;
 
+/// `deckhand migrate`'s command line.
+#[derive(Debug, clap::Args)]
+pub struct Flags {
+    /// The plan file (needs [database])
+    #[arg(default_value = "deckhand.toml")]
+    pub plan: std::path::PathBuf,
+    /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+    /// The environment's name, required to apply in production
+    #[arg(long, value_name = "ENVIRONMENT")]
+    confirm: Option<String>,
+    /// An object whose data a pending migration destroys (one flag each; the refusal names them)
+    #[arg(long = "accept-loss", value_name = "OBJECT")]
+    accept_loss: Vec<String>,
+    /// Apply without taking a verified backup first, for this reason (journaled)
+    #[arg(long = "no-backup", value_name = "REASON")]
+    no_backup: Option<String>,
+    /// Apply without a dry-run first, for this reason (journaled)
+    #[arg(long = "no-dry-run", value_name = "REASON")]
+    no_dry_run: Option<String>,
+    /// Output format on stdout
+    #[arg(long, value_enum, default_value = "human")]
+    format: super::lint::OutputFormat,
+}
+
+impl Flags {
+    /// The flags as the command uses them (an empty reason is no reason).
+    pub fn args(&self) -> Args {
+        let reason = |r: &Option<String>| r.clone().filter(|r| !r.trim().is_empty());
+        Args {
+            confirm: self.confirm.clone(),
+            accept_loss: self.accept_loss.clone(),
+            no_backup: reason(&self.no_backup),
+            no_dry_run: reason(&self.no_dry_run),
+            json: self.format == super::lint::OutputFormat::Json,
+        }
+    }
+}
+
 /// What the flags say.
 #[derive(Debug, Clone, Default)]
 pub struct Args {
@@ -180,6 +220,16 @@ async fn flow(plan: &Plan, db: &Database, args: &Args, journal: &mut Journal) ->
     if let Some(stop) = dry_run_gate(db, args, journal).await {
         return stop;
     }
+    // The backup may have taken a while: what is pending and which tables are empty are read again.
+    let snap = match deckhand::runner::migrate::snapshot(db).await {
+        Ok(s) => s,
+        Err(e) => return Outcome::failed(format!("cannot read the migration status: {e}")),
+    };
+    let refused = gates(plan, &snap, args);
+    if !refused.is_empty() {
+        return Outcome::refused(refused);
+    }
+    let pending = snap.status.pending();
     apply_pending(db, &snap, &pending, journal).await
 }
 
@@ -202,8 +252,9 @@ fn gates(plan: &Plan, snap: &Snapshot, args: &Args) -> Vec<String> {
     refused
 }
 
-/// The objects whose data a Dangerous finding of a pending migration destroys, each once (the console asks for
-/// each name typed).
+/// The objects whose existing data a Dangerous finding of a pending migration destroys, each once (the console asks
+/// for each name typed). An object created earlier in the batch, or a table the status read found empty, holds no
+/// data to lose (the status is read again just before the apply).
 fn at_stake(snap: &Snapshot) -> Vec<String> {
     let mut objects = Vec::new();
     for (i, report) in snap.reports.iter().enumerate() {
@@ -211,7 +262,7 @@ fn at_stake(snap: &Snapshot) -> Vec<String> {
         for f in report
             .findings
             .iter()
-            .filter(|f| f.class == Class::Dangerous)
+            .filter(|f| f.class == Class::Dangerous && f.spared.is_none())
         {
             let object = f
                 .object

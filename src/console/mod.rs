@@ -110,9 +110,7 @@ async fn event_loop(
     let mut queue: VecDeque<Action> = VecDeque::new();
     let mut alive = Liveness::default();
     loop {
-        if let Some(a) = draw_if_due(term, state, &mut last_draw, theme) {
-            queue.push_back(a);
-        }
+        queue.extend(draw_if_due(term, state, &mut last_draw, theme));
         fault_injection(state);
         if queue.is_empty() {
             let draw_at = (state.dirty && !state.terminal_lost).then(|| next_frame(last_draw));
@@ -207,30 +205,43 @@ impl Signals {
     }
 }
 
-/// Draws when something changed and the frame interval allows; a failed draw means the terminal is gone.
+/// Draws when something changed and the frame interval allows; a failed draw means the terminal is gone. Returns
+/// what the frame tells `update`: that a prompt is on screen, and how its context fitted.
 fn draw_if_due(
     term: &mut terminal::Term,
     state: &mut State,
     last_draw: &mut Option<Instant>,
     theme: crate::views::Theme,
-) -> Option<Action> {
+) -> Vec<Action> {
     if !state.dirty || state.terminal_lost {
-        return None;
+        return Vec::new();
     }
     let now = Instant::now();
     if last_draw.is_some_and(|t| now < t + FRAME_INTERVAL) {
-        return None;
+        return Vec::new();
     }
     *last_draw = Some(now);
     state.dirty = false;
-    match term.draw(|f| crate::views::render_with(f, state, theme)) {
-        // The guard of a confirmation runs from the moment the operator can see it.
-        Ok(_) if state.modal.as_ref().is_some_and(|m| m.shown.is_none()) => {
-            Some(Action::ModalShown)
+    let mut fit = None;
+    let drawn = term.draw(|f| {
+        crate::views::render_with(f, state, theme);
+        fit = crate::views::modal_fit(state, f.area());
+    });
+    let mut out = Vec::new();
+    match (drawn, state.modal.as_ref()) {
+        (Err(e), _) => out.push(Action::TerminalLost(format!("drawing failed: {e}"))),
+        (Ok(_), Some(m)) => {
+            // The guard of a confirmation runs from the moment the operator can see it.
+            if m.shown.is_none() {
+                out.push(Action::ModalShown);
+            }
+            if let Some(fit) = fit.filter(|f| m.fit != Some(*f)) {
+                out.push(Action::ModalFit(fit));
+            }
         }
-        Ok(_) => None,
-        Err(e) => Some(Action::TerminalLost(format!("drawing failed: {e}"))),
+        (Ok(_), None) => {}
     }
+    out
 }
 
 /// Test hook: `DECKHAND_FAULT=panic` panics once the first checklist item is ticked, so the end-to-end tests can

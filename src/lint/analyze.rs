@@ -250,6 +250,7 @@ pub(crate) fn finding_at(
         severity: None,
         context: Vec::new(),
         ignored: None,
+        spared: None,
     }
 }
 

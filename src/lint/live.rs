@@ -6,6 +6,7 @@
 
 mod annotate;
 mod names;
+mod probe;
 pub mod rules;
 
 use std::time::Duration;
@@ -19,6 +20,8 @@ use crate::migrate::MigrateError;
 use crate::migrate::db::{Backend, Db};
 use crate::migrate::error::describe_db_error;
 use names::{dollar_quote, names_json, quote_ident, split_name};
+
+pub use probe::probe;
 
 pub use annotate::{
     HIGH_FROM_BYTES, HIGH_FROM_ROWS, INDEX_BUILD_BYTES_PER_SEC, MEDIUM_FROM_BYTES,
@@ -409,6 +412,7 @@ mod tests {
             severity: None,
             context: vec![],
             ignored: None,
+            spared: None,
         };
         assert_eq!(
             tables_of(&[f(&["a", "b"]), f(&["b", "c"])]),

@@ -5,6 +5,7 @@
 
 mod analyze;
 mod atomicity;
+pub mod batch;
 mod ignore;
 pub mod live;
 pub mod rules;

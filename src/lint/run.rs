@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{FileReport, Options, analyze_migration, live};
+use super::{FileReport, Options, analyze_migration, batch, live};
 use crate::migrate::db::Db;
 use crate::migrate::source::SourceError;
 use crate::migrate::{Format, Key, MigrateError, Migration, split};
@@ -66,4 +66,26 @@ pub async fn add_live_context(
         live::apply(&mut r.findings, &ctx);
     }
     Ok(ctx.pgbouncer.into_iter().collect())
+}
+
+/// Marks the Dangerous findings of a batch that put no existing data at stake (see `lint::batch`): `migrations`
+/// in the order they apply, `reports` their analyses (same order). Reads the tables that decide it on the live
+/// database; when that read fails, only what the batch itself creates is spared, and the error is returned.
+pub async fn spare_batch(
+    db: &mut Db,
+    migrations: &[&Migration],
+    reports: &mut [FileReport],
+) -> Result<(), MigrateError> {
+    let asks = batch::asks(migrations, reports);
+    let probes = if asks.is_empty() {
+        Ok(batch::Probes::default())
+    } else {
+        live::probe(db, &asks).await
+    };
+    batch::spare(
+        migrations,
+        reports,
+        probes.as_ref().unwrap_or(&batch::Probes::default()),
+    );
+    probes.map(|_| ())
 }

@@ -41,6 +41,32 @@ pub fn name(node: &SyntaxNode) -> String {
     out
 }
 
+/// The name a node spells as PostgreSQL resolves it, each part quoted: unquoted parts folded to lower case (ASCII,
+/// as PostgreSQL folds), quoted ones kept: `public."Users"` → `"public"."Users"`, `Users` → `"users"`. Two
+/// spellings of one object compare equal; the result is a valid SQL name.
+pub fn canonical(node: &SyntaxNode) -> String {
+    let mut out = String::new();
+    for token in node
+        .descendants_with_tokens()
+        .filter_map(|e| e.into_token())
+        .filter(|t| !t.kind().is_trivia())
+    {
+        let text = token.text();
+        if text == "." {
+            out.push('.');
+            continue;
+        }
+        let part = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+            Some(inner) => inner.replace("\"\"", "\""),
+            None => text.to_ascii_lowercase(),
+        };
+        out.push('"');
+        out.push_str(&part.replace('"', "\"\""));
+        out.push('"');
+    }
+    out
+}
+
 fn name_of<N: AstNode>(node: Option<N>) -> Option<String> {
     node.map(|n| name(n.syntax())).filter(|n| !n.is_empty())
 }

@@ -72,6 +72,22 @@ pub struct Finding {
     pub context: Vec<String>,
     /// `Some(reason)` when exempted by `-- deckhand:ignore <rule> <reason>`.
     pub ignored: Option<String>,
+    /// Set on a Dangerous finding that puts no existing data at stake in the batch being applied (see
+    /// `lint::batch`): it is still listed, but no typed name is asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spared: Option<Spared>,
+}
+
+/// Why a Dangerous finding loses no data that exists now, so the apply asks no typed name for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "why")]
+pub enum Spared {
+    /// The object is created by an earlier statement of the same apply (this migration or an earlier pending one):
+    /// the migration and line of that statement.
+    CreatedInBatch { migration: String, line: usize },
+    /// The table was empty on the live database when the status was read, and nothing earlier in the batch brings
+    /// rows from elsewhere into it.
+    EmptyTable,
 }
 
 /// What a file leaves behind if statement N fails.

@@ -49,6 +49,12 @@ pub fn arrangement(width: u16, height: u16) -> Arrangement {
     }
 }
 
+/// How the open prompt's context fits on a screen of `area` (`None` without one): the console reports it back
+/// after each frame (`Action::ModalFit`), so that scrolling the prompt stays within what is drawn.
+pub fn modal_fit(state: &State, area: Rect) -> Option<crate::app::ModalFit> {
+    state.modal.as_ref().map(|m| modal::fit(area, m, state.now))
+}
+
 /// Draws the whole screen for `state` in the default colours.
 pub fn render(frame: &mut Frame, state: &State) {
     render_with(frame, state, Theme::COLOUR);

@@ -1,6 +1,7 @@
 //! The confirmation modal: what will happen, where, and what answer confirms it; red when destructive. Until the
 //! guard after it appeared has passed, the instruction line says keys do not count yet: the instruction itself
-//! appears only once they do. May import app (read only).
+//! appears only once they do. A context taller than the screen scrolls above the answer, which always shows (the
+//! fit is reported back: [`fit`]). May import app (read only).
 
 use std::time::Instant;
 
@@ -11,7 +12,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 
 use super::{Theme, safe};
-use crate::app::{Expect, Modal, ModalKind, Picker, restore_choice, restore_loss};
+use crate::app::{Expect, Modal, ModalFit, ModalKind, Picker, restore_choice, restore_loss};
 
 /// Picker rows shown at once (the rest scroll into view with the selection).
 const PICKER_ROWS: usize = 5;
@@ -25,26 +26,125 @@ pub fn render(frame: &mut Frame, area: Rect, m: &Modal, now: Instant, t: Theme) 
     };
     let body = body_lines(m, t);
     let footer = footer_lines(m, now, accent, t);
-    let width = 76.min(area.width);
-    // Room for wrapped long commands: each line's height at the inner width, wrapped at words as drawn.
-    let inner = usize::from(width.saturating_sub(2)).max(1);
-    let rows = |lines: &[Line]| -> usize { lines.iter().map(|l| wrapped_rows(l, inner)).sum() };
-    let (body_rows, footer_rows) = (rows(&body), rows(&footer));
-    let height = ((body_rows + footer_rows) as u16 + 2).min(area.height);
-    let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
-    frame.render_widget(Clear, popup);
+    let g = Geometry::of(area, &body, &footer);
+    frame.render_widget(Clear, g.popup);
     let block = Block::bordered()
         .border_type(BorderType::Thick)
         .border_style(accent)
         .title(Span::styled(format!(" {} ", safe(&m.title)), title));
-    let inside = block.inner(popup);
-    frame.render_widget(block, popup);
-    // The answer's lines always show; on a short screen the context above them is cut, never the prompt.
-    let footer_height = (footer_rows as u16).min(inside.height);
-    let [top, bottom] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(footer_height)]).areas(inside);
-    frame.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), top);
-    frame.render_widget(Paragraph::new(footer).wrap(Wrap { trim: false }), bottom);
+    frame.render_widget(block, g.popup);
+    frame.render_widget(Paragraph::new(footer).wrap(Wrap { trim: false }), g.footer);
+    let Some(window) = g.window else {
+        frame.render_widget(Paragraph::new(body).wrap(Wrap { trim: false }), g.body);
+        return;
+    };
+    // Taller than the screen: a window on the context, between what is above it and what is below.
+    let first = m.scroll.min(g.fit.max_scroll);
+    let rows = to_u16(first);
+    frame.render_widget(
+        Paragraph::new(body)
+            .wrap(Wrap { trim: false })
+            .scroll((rows, 0)),
+        window.rows,
+    );
+    let below = g.body_rows.saturating_sub(first + g.fit.page);
+    let keys = scroll_keys(m);
+    if first > 0 {
+        let text = format!("  ↑ {first} more line(s) above · {keys} scroll");
+        frame.render_widget(Line::styled(text, t.muted()), window.above);
+    }
+    if below > 0 {
+        let text = format!("  ↓ {below} more line(s) below · {keys} scroll");
+        frame.render_widget(Line::styled(text, t.muted()), window.below);
+    }
+}
+
+/// How the open prompt's context fits in `area` (the whole screen), as [`render`] lays it out: what the console
+/// reports back after each frame, so that scrolling stays within it.
+pub fn fit(area: Rect, m: &Modal, now: Instant) -> ModalFit {
+    let t = Theme::PLAIN;
+    let body = body_lines(m, t);
+    let footer = footer_lines(m, now, t.focus(), t);
+    Geometry::of(area, &body, &footer).fit
+}
+
+/// The keys that scroll this prompt, as its key table has them.
+fn scroll_keys(m: &Modal) -> &'static str {
+    match (&m.expect, m.picker.is_some()) {
+        (Expect::Yes, _) => "j/k PgUp/PgDn",
+        (_, true) => "PgUp/PgDn",
+        (_, false) => "↑/↓ PgUp/PgDn",
+    }
+}
+
+fn to_u16(n: usize) -> u16 {
+    u16::try_from(n).unwrap_or(u16::MAX)
+}
+
+/// Where a prompt's parts go: the answer's lines at the bottom always show; the context above them scrolls when
+/// it does not fit, between a row saying what is above and one saying what is below.
+struct Geometry {
+    popup: Rect,
+    body: Rect,
+    footer: Rect,
+    /// Present when the context does not fit.
+    window: Option<Window>,
+    body_rows: usize,
+    fit: ModalFit,
+}
+
+struct Window {
+    above: Rect,
+    rows: Rect,
+    below: Rect,
+}
+
+impl Geometry {
+    fn of(area: Rect, body: &[Line], footer: &[Line]) -> Geometry {
+        let width = 76.min(area.width);
+        // Room for wrapped long commands: each line's height at the inner width, wrapped at words as drawn.
+        let inner = usize::from(width.saturating_sub(2)).max(1);
+        let rows = |lines: &[Line]| -> usize { lines.iter().map(|l| wrapped_rows(l, inner)).sum() };
+        let (body_rows, footer_rows) = (rows(body), rows(footer));
+        let height = to_u16(body_rows + footer_rows + 2).min(area.height);
+        let popup = area.centered(Constraint::Length(width), Constraint::Length(height));
+        let inside = Block::bordered().inner(popup);
+        let footer_height = to_u16(footer_rows).min(inside.height);
+        let [top, bottom] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(footer_height)]).areas(inside);
+        let shown = usize::from(top.height);
+        if body_rows <= shown || top.height < 3 {
+            return Geometry {
+                popup,
+                body: top,
+                footer: bottom,
+                window: None,
+                body_rows,
+                fit: ModalFit {
+                    max_scroll: 0,
+                    page: shown,
+                },
+            };
+        }
+        let [above, rows, below] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Min(1),
+            Constraint::Length(1),
+        ])
+        .areas(top);
+        let page = usize::from(rows.height);
+        Geometry {
+            popup,
+            body: top,
+            footer: bottom,
+            window: Some(Window { above, rows, below }),
+            body_rows,
+            fit: ModalFit {
+                max_scroll: body_rows - page,
+                page,
+            },
+        }
+    }
 }
 
 /// The rows `line` takes at `width` columns wrapped at word boundaries, as the paragraph draws it (a word wider

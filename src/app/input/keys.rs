@@ -4,6 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::Layer;
+use crate::app::prompt::{Expect, Modal, Scroll};
 use crate::app::state::{Pane, Row, State};
 
 /// What a key asks for in the panes layer.
@@ -226,6 +227,20 @@ impl AlertCommand {
     }
 }
 
+/// The keys that move the context of a prompt taller than the screen; they neither answer nor decline it. In a
+/// prompt that takes typed text the letters are typed, so only the arrows, PgUp/PgDn and Home/End scroll there; in a
+/// `y` prompt `j`/`k` scroll too. In a picker the arrows choose.
+const PROMPT_SCROLL_BINDINGS: &[(KeyCode, KeyModifiers, Scroll)] = &[
+    (KeyCode::PageDown, NONE, Scroll::PageDown),
+    (KeyCode::PageUp, NONE, Scroll::PageUp),
+    (KeyCode::Down, NONE, Scroll::Down),
+    (KeyCode::Up, NONE, Scroll::Up),
+    (KeyCode::Char('j'), NONE, Scroll::Down),
+    (KeyCode::Char('k'), NONE, Scroll::Up),
+    (KeyCode::Home, NONE, Scroll::Top),
+    (KeyCode::End, NONE, Scroll::Bottom),
+];
+
 /// The key table of one layer.
 trait Table: Copy + PartialEq + 'static {
     fn table() -> &'static [(KeyCode, KeyModifiers, Self)];
@@ -259,6 +274,15 @@ impl Table for AlertCommand {
     }
 }
 
+impl Table for Scroll {
+    fn table() -> &'static [(KeyCode, KeyModifiers, Self)] {
+        PROMPT_SCROLL_BINDINGS
+    }
+    fn help_text(self) -> &'static str {
+        "scroll the prompt"
+    }
+}
+
 /// The command of table `T` for a key press, if any. Shift is ignored for characters (it is already in the
 /// character) and for Shift-Tab (reported as BackTab).
 fn find<T: Table>(key: KeyEvent) -> Option<T> {
@@ -280,6 +304,14 @@ pub fn lookup(key: KeyEvent) -> Option<Command> {
 /// The help overlay's command for a key.
 pub fn lookup_help(key: KeyEvent) -> Option<HelpCommand> {
     find(key)
+}
+
+/// How a key scrolls the open prompt `m`, if it is one of its scroll keys (see [`PROMPT_SCROLL_BINDINGS`]).
+pub fn lookup_prompt_scroll(key: KeyEvent, m: &Modal) -> Option<Scroll> {
+    let how = find::<Scroll>(key)?;
+    let typed = matches!(key.code, KeyCode::Char(_)) && m.expect != Expect::Yes;
+    let chooses = matches!(key.code, KeyCode::Up | KeyCode::Down) && m.picker.is_some();
+    (!typed && !chooses).then_some(how)
 }
 
 /// The alerts overlay's command for a key.

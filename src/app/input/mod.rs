@@ -79,6 +79,15 @@ fn text_hints(state: &State) -> Vec<(&'static str, &'static str)> {
         if m.picker.is_some() {
             h.insert(0, ("Up/Down", "choose"));
         }
+        // Taller than the screen: the keys that scroll it (letters only where they are not typed).
+        if m.fit.is_some_and(|f| f.scrolls()) {
+            let keys = match (&m.expect, m.picker.is_some()) {
+                (Expect::Yes, _) => "j/k PgUp/PgDn",
+                (_, true) => "PgUp/PgDn",
+                (_, false) => "Up/Down PgUp/PgDn",
+            };
+            h.insert(0, (keys, "scroll"));
+        }
         return h;
     }
     match text_field(state) {

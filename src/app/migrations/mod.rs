@@ -9,12 +9,13 @@ pub(super) mod indexes;
 pub(super) mod resolve;
 pub(super) mod risk;
 
+pub(super) use risk::apply_confirmation;
+
 use super::busy::{DbWork, Operation};
 use super::msg::{Effect, Notice};
 use super::prompt::{Expect, Gated, Modal, ModalKind};
 use super::state::{Pane, State};
 use crate::journal::Event;
-use crate::lint::Class;
 use crate::migrate::apply::Confirmed;
 use crate::migrate::apply::{Progress, Rehearsal};
 use crate::migrate::index::InvalidIndex;
@@ -60,6 +61,11 @@ pub struct DbPane {
     pub dropping: Option<InvalidIndex>,
     /// The data-loss confirmations of the current apply request were started (so the chain is built once).
     pub destroy_confirmed: bool,
+    /// When the status shown was read (what the live database said then may have changed since).
+    pub read_at: Option<std::time::Instant>,
+    /// An apply was asked for while the status was too old to judge which tables are empty: it goes on once the
+    /// status has been read again.
+    pub apply_after_read: bool,
 }
 
 impl DbPane {
@@ -83,6 +89,8 @@ impl DbPane {
             resolving: None,
             dropping: None,
             destroy_confirmed: false,
+            read_at: None,
+            apply_after_read: false,
         }
     }
 
@@ -163,76 +171,15 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Out) {
         state.flash = Some("Nothing to apply: every migration is applied.".into());
         return;
     }
+    if risk::needs_fresh_read(state) {
+        // Tables found empty a while ago may have rows now: read them again, then go on.
+        state.db.apply_after_read = true;
+        state.db.loading = true;
+        state.flash = Some("Reading the migration status again before the apply…".into());
+        fx.push(Effect::LoadMigrations);
+        return;
+    }
     fx.notice(Notice::PassGates(Gated::ApplyMigrations));
-}
-
-/// The apply confirmation: everything that will happen, where, under which limits.
-pub(super) fn apply_confirmation(state: &State) -> Modal {
-    let mut m = Modal::new(
-        ModalKind::ApplyMigrations,
-        "Apply migrations",
-        crate::app::prompt::destructive_expect(&state.plan),
-    );
-    m.danger = true;
-    m.body
-        .push(("Environment".into(), state.plan.project.environment.clone()));
-    m.body
-        .push(("Database".into(), crate::app::text::database_line(state)));
-    if let Some(d) = &state.plan.database {
-        let statement = d.statement_timeout.map_or("none".to_string(), |t| {
-            humantime::format_duration(t).to_string()
-        });
-        m.body.push((
-            "Timeouts".into(),
-            format!(
-                "lock_timeout {}, statement_timeout {statement}, lock wait {}",
-                humantime::format_duration(d.lock_timeout),
-                humantime::format_duration(d.lock_wait)
-            ),
-        ));
-    }
-    if let Some(snap) = state.db.snapshot() {
-        m.body.push(("Format".into(), snap.format.to_string()));
-        for i in snap.status.pending() {
-            let mig = &snap.migrations[i];
-            let mut how = match &mig.no_transaction {
-                Some(why) => format!("  (NOT in a transaction: {why})"),
-                None => "  (one transaction)".into(),
-            };
-            if snap
-                .status
-                .entries
-                .iter()
-                .any(|e| e.local == Some(i) && e.state == MState::OutOfOrder)
-            {
-                how.push_str("  OUT OF ORDER: older than the newest applied");
-            }
-            m.body.push(("Apply".into(), format!("{}{how}", mig.name)));
-        }
-    }
-    for (mig, f) in super::migrations::risk::pending_findings(state) {
-        let (label, text) = match (&f.ignored, f.class) {
-            (Some(reason), _) => (
-                "Exempted",
-                format!("{mig} line {} {}: {reason}", f.line, f.rule),
-            ),
-            (None, Class::Dangerous) => {
-                ("DANGEROUS", super::migrations::risk::finding_text(&mig, &f))
-            }
-            (None, Class::Breaking) => {
-                ("BREAKING", super::migrations::risk::finding_text(&mig, &f))
-            }
-            _ => continue,
-        };
-        m.body.push((label.into(), text));
-    }
-    m.body
-        .push(("Backup".into(), crate::app::text::backup_line(state)));
-    if let Some(reason) = &state.checklist_override {
-        m.body
-            .push(("Checklist".into(), format!("overridden: {reason}")));
-    }
-    m
 }
 
 pub(super) fn start_apply(state: &mut State, fx: &mut Out) {
@@ -319,10 +266,12 @@ fn end_db_work(state: &mut State) {
     }
 }
 
-pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
+pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>, fx: &mut Out) {
     state.db.loading = false;
+    let go_on = std::mem::take(&mut state.db.apply_after_read) && result.is_ok();
     state.db.view = match result {
         Ok(s) => {
+            state.db.read_at = Some(state.now);
             let n = s.status.entries.len();
             if matches!(state.db.view, DbView::Loading) {
                 // First look: show the first migration that needs attention.
@@ -342,6 +291,9 @@ pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
         }
         Err(e) => DbView::Failed(e),
     };
+    if go_on {
+        request_apply(state, fx);
+    }
 }
 
 pub(super) fn on_progress(state: &mut State, p: Progress) {

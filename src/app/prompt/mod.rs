@@ -1,7 +1,8 @@
 //! Confirmation as state: a modal that only a deliberate, typed answer can confirm. Keys are ignored until the
 //! prompt has been drawn and for [`CONFIRM_GUARD`] after (a key meant for the screen below must not answer it),
 //! judged by when each key was read; a paste never answers it — bracketed, or read as a burst of keys faster than
-//! a person types (see `input::typing`); any key other than the expected answer declines.
+//! a person types (see `input::typing`); any key other than the expected answer declines — except the keys that
+//! scroll a prompt taller than the screen (`input::keys::lookup_prompt_scroll`), which neither answer nor decline.
 
 use std::time::{Duration, Instant};
 
@@ -124,6 +125,36 @@ pub struct Modal {
     pub note: Option<String>,
     /// A list to choose from before confirming.
     pub picker: Option<Picker>,
+    /// The first row of the context shown (the context scrolls when the prompt is taller than the screen).
+    pub scroll: usize,
+    /// How the context fitted on the last frame drawn, as the view measured it; `None` before the first.
+    pub fit: Option<ModalFit>,
+}
+
+/// How a prompt's context fits on screen: the rows it can scroll by, and a page of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ModalFit {
+    /// The largest first row: 0 when the context fits.
+    pub max_scroll: usize,
+    /// Rows shown at once.
+    pub page: usize,
+}
+
+impl ModalFit {
+    pub fn scrolls(&self) -> bool {
+        self.max_scroll > 0
+    }
+}
+
+/// A move of a prompt's context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scroll {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
 }
 
 impl Modal {
@@ -139,7 +170,33 @@ impl Modal {
             burst: false,
             note: None,
             picker: None,
+            scroll: 0,
+            fit: None,
         }
+    }
+
+    /// Scrolls the context; never answers. Bounded by the last frame's fit (before one, only by the context's
+    /// length: the view clamps what it shows).
+    pub fn scroll_by(&mut self, how: Scroll) {
+        let (max, page) = match self.fit {
+            Some(f) => (f.max_scroll, f.page.saturating_sub(1).max(1)),
+            None => (self.body.len(), 10),
+        };
+        self.scroll = match how {
+            Scroll::Up => self.scroll.saturating_sub(1),
+            Scroll::Down => self.scroll + 1,
+            Scroll::PageUp => self.scroll.saturating_sub(page),
+            Scroll::PageDown => self.scroll + page,
+            Scroll::Top => 0,
+            Scroll::Bottom => max,
+        }
+        .min(max);
+    }
+
+    /// The view measured how the context fits: remember it, and keep the scroll within it.
+    pub fn fitted(&mut self, fit: ModalFit) {
+        self.fit = Some(fit);
+        self.scroll = self.scroll.min(fit.max_scroll);
     }
 
     /// The instruction line at the bottom of the modal.

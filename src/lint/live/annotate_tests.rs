@@ -18,6 +18,7 @@ fn finding(rule: &str, tables: &[&str]) -> Finding {
         severity: None,
         context: vec!["stale".into()],
         ignored: None,
+        spared: None,
     }
 }
 
