@@ -106,7 +106,7 @@ fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
     );
     assert!(body.iter().any(|l| l.starts_with("Apply: m2")), "{body:?}");
     assert!(
-        body.iter().any(|l| l.contains("lock_timeout 2s")),
+        body.iter().any(|l| l.contains("lock_timeout 2 s")),
         "{body:?}"
     );
     assert!(

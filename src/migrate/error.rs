@@ -81,10 +81,8 @@ fn lock_text(key: &i64, waited: &Duration, holders: &[LockHolder]) -> String {
     };
     format!(
         "another migration holds the advisory lock {key}: waited {}; held by {who}",
-        // A measured wait, told to the millisecond (not `10s 72ms 42us 554ns`).
-        humantime::format_duration(Duration::from_millis(
-            u64::try_from(waited.as_millis()).unwrap_or(u64::MAX)
-        ))
+        // A measured wait, told for people (`10.07 s`, not `10s 72ms 42us 554ns`).
+        crate::plan::human_duration(*waited)
     )
 }
 
@@ -141,13 +139,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_lock_wait_reads_in_milliseconds() {
+    fn a_lock_wait_reads_for_people() {
         let e = MigrateError::LockTimeout {
             key: 72707369,
             waited: Duration::new(10, 72_042_554),
             holders: Vec::new(),
         };
         let text = e.to_string();
-        assert!(text.contains("waited 10s 72ms;"), "{text}");
+        assert!(text.contains("waited 10.07 s;"), "{text}");
     }
 }

@@ -63,7 +63,7 @@ fn rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
     use crate::migrate::apply::Rehearsal;
     state.db.rehearsal.as_ref()?.iter().find_map(|r| match r {
         Rehearsal::Ok { name: n, took } if n == name => {
-            Some((format!("ok {} ms", took.as_millis()), false))
+            Some((format!("ok {}", crate::plan::human_duration(*took)), false))
         }
         Rehearsal::Failed { name: n, failure } if n == name => Some((
             format!("FAILED line {}: {}", failure.line, failure.message),
@@ -83,7 +83,7 @@ fn copy_rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
     let report = state.backup.rehearsal.as_ref()?;
     report.steps.iter().find_map(|s| match s {
         RehearsalStep::Applied { name: n, took } if n == name => {
-            Some((format!("ok {}", crate::app::format_clock(*took)), false))
+            Some((format!("ok {}", crate::plan::human_duration(*took)), false))
         }
         RehearsalStep::Failed { name: n, error, .. } if n == name => {
             let first = error.lines().next().unwrap_or_default();

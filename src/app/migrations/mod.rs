@@ -179,15 +179,15 @@ pub(super) fn apply_confirmation(state: &State) -> Modal {
     m.body
         .push(("Database".into(), crate::app::text::database_line(state)));
     if let Some(d) = &state.plan.database {
-        let statement = d.statement_timeout.map_or("none".to_string(), |t| {
-            humantime::format_duration(t).to_string()
-        });
+        let statement = d
+            .statement_timeout
+            .map_or("none".to_string(), crate::plan::human_duration);
         m.body.push((
             "Timeouts".into(),
             format!(
                 "lock_timeout {}, statement_timeout {statement}, lock wait {}",
-                humantime::format_duration(d.lock_timeout),
-                humantime::format_duration(d.lock_wait)
+                crate::plan::human_duration(d.lock_timeout),
+                crate::plan::human_duration(d.lock_wait)
             ),
         ));
     }
@@ -370,7 +370,7 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Out)
     let done = format!(
         "applied {} migration(s) in {}",
         outcome.applied.len(),
-        short_duration(total)
+        crate::plan::human_duration(total)
     );
     state.db.last = Some(match &outcome.error {
         Some(e) => {
@@ -438,19 +438,13 @@ pub(super) fn on_rehearsed(
     state.db.rehearsal = Some(result.unwrap_or_default());
 }
 
-/// `850 ms`, `12.4 s`, `3:05`.
-fn short_duration(d: Duration) -> String {
-    match d.as_millis() {
-        ms if ms < 1_000 => format!("{ms} ms"),
-        ms if ms < 60_000 => format!("{:.1} s", d.as_secs_f64()),
-        _ => crate::app::text::format_clock(d),
-    }
-}
-
 pub fn rehearsal_line(r: &Rehearsal) -> String {
     match r {
         Rehearsal::Ok { name, took } => {
-            format!("{name}: ok in {} ms (rolled back)", took.as_millis())
+            format!(
+                "{name}: ok in {} (rolled back)",
+                crate::plan::human_duration(*took)
+            )
         }
         Rehearsal::Failed { name, failure } => format!(
             "{name}: FAILED at line {} statement {}: {}",
