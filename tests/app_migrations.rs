@@ -75,6 +75,7 @@ fn applied(names: &[&str], error: Option<&str>) -> Action {
             statement: "ALTER TABLE users ADD COLUMN x int".into(),
             message: e.into(),
             code: Some("55P03".into()),
+            blocked: None,
         }),
         stopped: false,
     }))

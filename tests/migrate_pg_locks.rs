@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use common::migrations::{self as m, apply_all};
 use common::pg::{TestDb, fresh_db};
-use deckhand::migrate::apply::Confirmed;
+use deckhand::migrate::apply::{Confirmed, Progress};
+use deckhand::migrate::lock::{DECKHAND_LOCK_KEY, LockWait, Waited};
 use deckhand::plan::Database;
 use deckhand::runner::RunnerEvent;
 use deckhand::runner::migrate::ApplyOutcome;
@@ -76,15 +77,14 @@ async fn outcome(rx: &mut Receiver<RunnerEvent>) -> (ApplyOutcome, Vec<RunnerEve
     }
 }
 
-/// Waits for a progress event whose text names `pid` and returns that text.
-async fn progress_naming(rx: &mut Receiver<RunnerEvent>, pid: i32) -> String {
+/// Waits for the runner to report a wait for a lock that `pid` holds.
+async fn wait_naming(rx: &mut Receiver<RunnerEvent>, pid: i32) -> LockWait {
     loop {
         match next(rx).await {
-            RunnerEvent::MigrationProgress(p) => {
-                let text = format!("{p:?}");
-                if text.contains(&format!("pid: {pid}")) || text.contains(&format!("pid {pid}")) {
-                    return text;
-                }
+            RunnerEvent::MigrationProgress(Progress::Waiting(w))
+                if w.holders.iter().any(|h| h.pid == i64::from(pid)) =>
+            {
+                return w;
             }
             RunnerEvent::MigrationsApplied(o) => {
                 panic!("the apply ended before naming pid {pid}: {o:?}")
@@ -198,16 +198,38 @@ async fn while_a_table_lock_blocks_the_apply_the_runner_names_its_holder() {
         tx,
         CancellationToken::new(),
     ));
-    let text = progress_naming(&mut rx, other.pid).await;
-    for part in [
-        "psql",
-        &other.user,
-        "127.0.0.1",
-        "idle in transaction",
-        "SELECT count(*) FROM t",
-    ] {
-        assert!(text.contains(part), "missing {part:?} in {text}");
-    }
+    let wait = wait_naming(&mut rx, other.pid).await;
+    assert_eq!(
+        wait.lock,
+        Waited::Object {
+            what: "a lock on t".into()
+        }
+    );
+    assert_eq!(wait.holders.len(), 1, "{wait:?}");
+    let h = &wait.holders[0];
+    assert_eq!(
+        (
+            h.application_name.as_str(),
+            h.user.as_str(),
+            h.client.as_str()
+        ),
+        ("psql", other.user.as_str(), "127.0.0.1")
+    );
+    assert_eq!(h.state, "idle in transaction");
+    assert_eq!(h.query, "SELECT count(*) FROM t");
+    assert!(
+        h.since.ends_with(" UTC") && h.query_start.ends_with(" UTC"),
+        "{h:?}"
+    );
+    let text = h.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "pid {} psql ({}@127.0.0.1) idle in transaction since ",
+            other.pid, other.user
+        )),
+        "{text}"
+    );
+    assert!(text.ends_with(": SELECT count(*) FROM t"), "{text}");
     // The holder finishes: the ALTER gets its lock and the migration applies.
     tx_other.rollback().await.unwrap();
     let (done, _) = outcome(&mut rx).await;
@@ -223,8 +245,16 @@ async fn while_another_migration_holds_the_advisory_lock_the_runner_names_it() {
     let mut spec = table_t_and_pending_alter(&tdb, dir.path()).await;
     let mut other = other_session(&tdb, "other-deploy").await;
     sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(deckhand::migrate::lock::DECKHAND_LOCK_KEY)
+        .bind(DECKHAND_LOCK_KEY)
         .execute(&mut other.conn)
+        .await
+        .unwrap();
+    // The same key held in another database is another lock, and not its holder.
+    let elsewhere = fresh_db().await;
+    let mut unrelated = other_session(&elsewhere, "unrelated").await;
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(DECKHAND_LOCK_KEY)
+        .execute(&mut unrelated.conn)
         .await
         .unwrap();
     spec.lock_wait = Duration::from_secs(600);
@@ -237,12 +267,30 @@ async fn while_another_migration_holds_the_advisory_lock_the_runner_names_it() {
         tx,
         CancellationToken::new(),
     ));
-    let text = progress_naming(&mut rx, other.pid).await;
-    for part in ["other-deploy", &other.user, "127.0.0.1", "pg_advisory_lock"] {
-        assert!(text.contains(part), "missing {part:?} in {text}");
-    }
+    let wait = wait_naming(&mut rx, other.pid).await;
+    assert_eq!(
+        wait.lock,
+        Waited::Migration {
+            key: DECKHAND_LOCK_KEY
+        }
+    );
+    assert_eq!(
+        wait.holders.len(),
+        1,
+        "only the holder in this database: {wait:?}"
+    );
+    let h = &wait.holders[0];
+    assert_eq!(
+        (
+            h.application_name.as_str(),
+            h.user.as_str(),
+            h.client.as_str()
+        ),
+        ("other-deploy", other.user.as_str(), "127.0.0.1")
+    );
+    assert_eq!(h.query, "SELECT pg_advisory_lock($1)");
     sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(deckhand::migrate::lock::DECKHAND_LOCK_KEY)
+        .bind(DECKHAND_LOCK_KEY)
         .execute(&mut other.conn)
         .await
         .unwrap();

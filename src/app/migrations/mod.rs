@@ -18,6 +18,7 @@ use crate::lint::Class;
 use crate::migrate::apply::Confirmed;
 use crate::migrate::apply::{Progress, Rehearsal};
 use crate::migrate::index::InvalidIndex;
+use crate::migrate::lock::LockWait;
 use crate::migrate::status::State as MState;
 use crate::runner::migrate::{ApplyOutcome, ResolveRequest, Snapshot};
 
@@ -45,6 +46,8 @@ pub struct DbPane {
     pub current: Option<(String, usize, usize)>,
     /// Applied so far by the apply under way.
     pub applied_now: Vec<(String, Duration)>,
+    /// The apply under way waits for a lock another session holds: which, for how long, and who holds it.
+    pub waiting: Option<LockWait>,
     /// The last result, one line.
     pub last: Option<String>,
     pub rehearsal: Option<Vec<Rehearsal>>,
@@ -75,6 +78,7 @@ impl DbPane {
             sql_scroll: 0,
             current: None,
             applied_now: Vec::new(),
+            waiting: None,
             last: None,
             rehearsal: None,
             failed: false,
@@ -257,6 +261,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Out) {
     state.op = Some(Operation::Db(DbWork::Applying));
     state.db.applied_now.clear();
     state.db.current = None;
+    state.db.waiting = None;
     state.db.last = None;
     state.db.rehearsal = None;
     state.release.tried_spent = true;
@@ -345,8 +350,10 @@ pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>) {
 }
 
 pub(super) fn on_progress(state: &mut State, p: Progress) {
+    state.db.waiting = None;
     match p {
-        Progress::Locked { .. } => {}
+        Progress::Waiting(wait) => state.db.waiting = Some(wait),
+        Progress::Locked { .. } | Progress::Unblocked => {}
         Progress::Started {
             name, statements, ..
         } => state.db.current = Some((name, 0, statements)),
@@ -398,6 +405,7 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Out)
         state.db.last.clone().unwrap_or_default()
     ));
     state.db.current = None;
+    state.db.waiting = None;
     end_db_work(state);
     // The runner reads the ledger again after an apply and sends the fresh status.
     state.db.loading = true;
