@@ -12,8 +12,10 @@ use common::*;
 use crossterm::event::KeyCode;
 use deckhand::app::{Action, DbWork, Effect, ModalKind, Operation, QuitState};
 use deckhand::journal::Event;
+use deckhand::migrate::apply::Progress;
 use deckhand::migrate::error::StatementFailure;
 use deckhand::migrate::ledger::LedgerKey;
+use deckhand::migrate::lock::{LockWait, Waited};
 use deckhand::migrate::status::State as MState;
 use deckhand::runner::RunnerEvent;
 use deckhand::runner::migrate::{ApplyOutcome, Resolve, ResolveItem, ResolveRequest};
@@ -75,6 +77,7 @@ fn applied(names: &[&str], error: Option<&str>) -> Action {
             statement: "ALTER TABLE users ADD COLUMN x int".into(),
             message: e.into(),
             code: Some("55P03".into()),
+            blocked: None,
         }),
         stopped: false,
     }))
@@ -106,7 +109,7 @@ fn apply_is_gated_by_the_checklist_then_needs_the_environment_typed() {
     );
     assert!(body.iter().any(|l| l.starts_with("Apply: m2")), "{body:?}");
     assert!(
-        body.iter().any(|l| l.contains("lock_timeout 2s")),
+        body.iter().any(|l| l.contains("lock_timeout 2 s")),
         "{body:?}"
     );
     assert!(
@@ -576,4 +579,116 @@ fn an_apply_uses_up_its_rehearsal() {
         h.state.modal.as_ref().map(|m| &m.kind),
         Some(&ModalKind::NoRehearsal)
     );
+}
+
+fn holder(pid: i64, query: &str) -> deckhand::migrate::error::LockHolder {
+    deckhand::migrate::error::LockHolder {
+        pid,
+        application_name: "psql".into(),
+        user: "ops".into(),
+        client: "10.0.0.7".into(),
+        state: "idle in transaction".into(),
+        since: "12:03:04 UTC".into(),
+        in_state: Some(Duration::from_millis(42_300)),
+        query_start: "12:03:04 UTC".into(),
+        query: query.into(),
+    }
+}
+
+fn waiting(
+    lock: Waited,
+    waited_ms: u64,
+    holders: Vec<deckhand::migrate::error::LockHolder>,
+) -> Action {
+    Action::Runner(RunnerEvent::MigrationProgress(Progress::Waiting(
+        LockWait {
+            lock,
+            waited: Duration::from_millis(waited_ms),
+            holders,
+        },
+    )))
+}
+
+/// Defect (issue 15): while the apply waited for a lock, the pane said only "applying… 0 done". Must work: the
+/// pane shows who holds it (pid, application, user@client, state and since when, query start, query: inert),
+/// how long deckhand has waited and when it gives up, and what the operator can do — deckhand never ends it.
+#[test]
+fn while_an_apply_waits_for_a_lock_the_pane_names_the_holder() {
+    let mut h = loaded(&[("m1", MState::Applied), ("m2", MState::Pending)]);
+    h.state.checked[0] = true;
+    h.dried();
+    h.char('a');
+    h.settle();
+    h.type_text("production");
+    h.key(KeyCode::Enter);
+    assert_eq!(h.state.op, Some(Operation::Db(DbWork::Applying)));
+    h.act(waiting(
+        Waited::Object {
+            what: "a lock on public.users".into(),
+        },
+        3_210,
+        vec![holder(4242, "SELECT count(*) FROM users /* \u{1b}[2J */")],
+    ));
+    let (wide, _) = h.screen_at(240, 40);
+    for part in [
+        // The status line (cut at the pane's width).
+        "waiting 3.21 s for a lock on public.users, held by pid 4242 psql (ops@10.0.0.7) idle in transaction \
+         since 12:03:04 UTC (42.3 s), query started 12:0",
+        // The detail area, wrapped: every holder in full.
+        "! Waiting 3.21 s for a lock on public.users; gives up after 2 s (lock_timeout)",
+        "  held by pid 4242 psql (ops@10.0.0.7) idle in transaction since 12:03:04 UTC (42.3 s), query started \
+         12:03:04 UTC: SELECT count(*) FROM users /*",
+        "^[[2J */",
+        "deckhand goes on by itself once the lock is free",
+        "SELECT pg_terminate_backend(4242)",
+        "deckhand never ends a session",
+    ] {
+        assert!(wide.contains(part), "missing {part:?} in:\n{wide}");
+    }
+    assert!(!wide.contains("applying… 0 done"), "{wide}");
+    assert!(!wide.contains('\u{1b}'), "the holder's query is inert");
+    // At 80x24 the one-line status is cut, but the detail area wraps: the holder is on screen; the checklist's
+    // migrate row says it too.
+    let (small, _) = h.screen();
+    assert!(small.contains("pid 4242 psql"), "{small}");
+    assert!(
+        small.contains("applying: waiting for a lock┃") && small.contains("┃  held by pid 4242 "),
+        "{small}"
+    );
+    // The wait is over: back to the progress line.
+    h.act(Action::Runner(RunnerEvent::MigrationProgress(
+        Progress::Unblocked,
+    )));
+    let (wide, _) = h.screen_at(240, 40);
+    assert!(!wide.contains("Waiting"), "{wide}");
+    assert!(wide.contains("applying… 0 done"), "{wide}");
+    // Another migration holds the migration lock, and who it is cannot be seen.
+    h.act(waiting(
+        Waited::Migration { key: 72707369 },
+        65_000,
+        Vec::new(),
+    ));
+    let (wide, _) = h.screen_at(240, 40);
+    for part in [
+        "waiting 1 min 05 s for the migration lock (advisory lock 72707369); who holds it cannot be seen",
+        "gives up after 10 s (lock wait)",
+    ] {
+        assert!(wide.contains(part), "missing {part:?} in:\n{wide}");
+    }
+    // The apply ends in a lock timeout: nothing is shown as waiting any more; the failure, every line of it, is.
+    let failure = "m2 failed at line 1, column 1 (statement 1): canceling statement due to lock timeout \
+                   [SQLSTATE 55P03]\n  ALTER TABLE users ADD COLUMN x int\n  it waited for a lock on users, held by \
+                   pid 4242 psql (ops@10.0.0.7)\n  what to do: wait for it to finish, then apply again; or end it \
+                   yourself with SELECT pg_terminate_backend(4242) if you are sure — deckhand never ends a session";
+    h.act(applied(&[], Some(failure)));
+    assert_eq!(h.state.db.waiting, None);
+    let (wide, _) = h.screen_at(240, 40);
+    assert!(!wide.contains("Waiting"), "{wide}");
+    for part in [
+        "then FAILED: m2 failed at line 1, column 1 (statement 1): canceling statement due to lock timeout",
+        "  it waited for a lock on users, held by pid 4242 psql (ops@10.0.0.7)",
+        "  what to do: wait for it to finish, then apply again;",
+    ] {
+        assert!(wide.contains(part), "missing {part:?} in:\n{wide}");
+    }
 }

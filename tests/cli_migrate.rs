@@ -267,3 +267,47 @@ async fn an_empty_table_or_one_created_in_the_batch_needs_no_accept_loss() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(applied(&db).await.len(), 3);
 }
+
+#[tokio::test]
+async fn a_table_lock_held_elsewhere_is_named_on_stderr_and_the_apply_fails_with_1() {
+    let db = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    m::prisma(
+        &dir.path().join("migrations"),
+        &[("20240101000000_init", INIT)],
+    );
+    let plan = plan(dir.path(), "staging", "lock_timeout = \"1s\"\n");
+    let out = migrate(&plan, data.path(), &db, &["--no-backup", "test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Another session reads the table in a transaction it leaves open.
+    let mut holder = db.connect().await;
+    sqlx::raw_sql("BEGIN; SELECT count(*) FROM \"Customer\";")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut holder)
+        .await
+        .unwrap();
+    m::prisma(
+        &dir.path().join("migrations"),
+        &[(
+            "20240102000000_add",
+            "ALTER TABLE \"Customer\" ADD COLUMN \"x\" integer;\n",
+        )],
+    );
+    let out = migrate(
+        &plan,
+        data.path(),
+        &db,
+        &["--no-backup", "test", "--no-dry-run", "test"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("pid {pid}")),
+        "the holder named: {err}"
+    );
+    assert!(err.contains("pg_terminate_backend"), "what to do: {err}");
+}

@@ -10,6 +10,22 @@ use crate::backup::counters::{Change, CounterSource, Counters, Loss};
 use crate::backup::{Archive, Progress};
 use crate::runner::StepOutcome;
 
+/// `waiting 3.2 s for a lock on t, held by pid 123 psql (ops@10.0.0.7) idle in transaction since 12:03:04 UTC
+/// (42 s), query started 12:03:04 UTC: SELECT count(*) FROM t` — an apply's wait for a lock, on one line (the
+/// first holder; how many more).
+pub fn lock_wait_line(w: &crate::migrate::lock::LockWait) -> String {
+    let head = format!(
+        "waiting {} for {}",
+        crate::plan::human_duration(w.waited),
+        w.lock
+    );
+    match w.holders.split_first() {
+        None => format!("{head}; who holds it cannot be seen"),
+        Some((h, [])) => format!("{head}, held by {h}"),
+        Some((h, rest)) => format!("{head}, held by {h} (and {} more)", rest.len()),
+    }
+}
+
 /// `12.3 MB`, `950 KB`, `3 B`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];

@@ -189,7 +189,7 @@ fn on_taken(printer: &mut Printer, journal: &mut Journal, a: backup::Archive) {
         a.path.display(),
         human_bytes(a.size),
         a.sha256,
-        humantime::format_duration(Duration::from_millis(a.took_ms))
+        deckhand::plan::human_duration(Duration::from_millis(a.took_ms))
     ));
     let counters = a.counters.as_ref().map(deckhand::app::text::counters_line);
     if let Some(c) = &counters {
@@ -249,14 +249,14 @@ fn report_verified(
 ) -> u8 {
     if v.ok && archive.verified.is_some() {
         printer.line(&format!(
-            "verified: read back in full, {} tables{} ({:.1} s)",
+            "verified: read back in full, {} tables{} ({})",
             v.tables.len(),
             if v.compared_with_live {
                 ", none missing from the live database"
             } else {
                 ""
             },
-            v.took.as_secs_f64()
+            deckhand::plan::human_duration(v.took)
         ));
         return 0;
     }

@@ -12,6 +12,7 @@ use deckhand::journal::{self, Event, Journal};
 use deckhand::lint::Class;
 use deckhand::migrate::apply::{self, Confirmed, Options, Progress, Rehearsal};
 use deckhand::plan::{Database, Plan};
+use deckhand::runner::migrate::ApplyOutcome;
 use deckhand::runner::migrate::Snapshot;
 use tokio_util::sync::CancellationToken;
 
@@ -171,7 +172,15 @@ fn finish(journal: &mut Journal, outcome: &Outcome, json: bool) -> u8 {
         eprintln!("deckhand: cannot write the report: {e}");
     }
     for why in &outcome.refused {
-        eprintln!("deckhand: refused: {why}");
+        eprintln!(
+            "deckhand: refused: {}",
+            deckhand::sanitize::sanitize_str(why)
+        );
+    }
+    if let Some(e) = &outcome.error {
+        for line in e.lines() {
+            eprintln!("deckhand: {}", deckhand::sanitize::sanitize_str(line));
+        }
     }
     eprintln!(
         "deckhand: {}",
@@ -407,13 +416,13 @@ async fn apply_pending(
         "applied {} of {} migration(s) in {}",
         report.applied.len(),
         pending.len(),
-        human(total)
+        deckhand::plan::human_duration(total)
     );
-    match report.failure {
+    match report.error {
         Some(e) => {
-            record_failure(journal, &e);
+            record_failure(journal, &e, report.failure.as_ref());
             outcome.exit_code = 1;
-            outcome.error = Some(e.to_string());
+            outcome.error = Some(e);
             outcome.result = format!("{done}; then FAILED");
         }
         None if report.stopped => {
@@ -425,16 +434,16 @@ async fn apply_pending(
     outcome
 }
 
-fn record_failure(journal: &mut Journal, e: &deckhand::migrate::MigrateError) {
-    let f = match e {
-        deckhand::migrate::MigrateError::Statement(f) => Some(f),
-        _ => None,
-    };
+fn record_failure(
+    journal: &mut Journal,
+    error: &str,
+    f: Option<&deckhand::migrate::error::StatementFailure>,
+) {
     super::backup::record(
         journal,
         Event::MigrationFailed {
             name: f.map(|f| f.migration.clone()),
-            error: e.to_string(),
+            error: error.to_string(),
             line: f.map(|f| f.line),
             column: f.map(|f| f.column),
             statement: f.map(|f| f.statement.clone()),
@@ -442,56 +451,41 @@ fn record_failure(journal: &mut Journal, e: &deckhand::migrate::MigrateError) {
     );
 }
 
+/// The apply with its lock watch, printing progress and lock waits on stderr.
 async fn apply_until(
     db: &Database,
     confirmed: &[Confirmed],
     total: usize,
     stop: &CancellationToken,
-) -> Result<apply::Report, deckhand::migrate::MigrateError> {
-    let target = deckhand::migrate::load(db)?;
-    let settings = deckhand::migrate::settings(db);
-    let mut conn = deckhand::migrate::db::connect(&db.url.value, &settings).await?;
-    let opts = Options {
-        lock_wait: db.lock_wait,
-        applied_by: deckhand::console::operator(),
-    };
+) -> Result<ApplyOutcome, deckhand::migrate::MigrateError> {
     let tty = std::io::stderr().is_terminal();
-    let mut started = 0;
-    let mut progress = |p: Progress| match p {
-        Progress::Started { name, .. } => {
-            started += 1;
-            let line = format!("applying {started}/{total} {name}");
-            eprintln!("{}", deckhand::sanitize::sanitize_str(&line));
-        }
-        Progress::Applied { name, took } => {
-            let line = format!("  applied {name} in {}", human(took));
-            eprintln!("{}", deckhand::sanitize::sanitize_str(&line));
-        }
-        Progress::Statement { done, of, .. } if tty && of > 1 => {
-            eprint!("\r  statement {done}/{of}");
-            if done == of {
-                eprint!("\r\x1b[2K");
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let progress = move |p: Progress| {
+        let line = match p {
+            Progress::Started { name, .. } => {
+                let n = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                format!("applying {n}/{total} {name}")
             }
-        }
-        _ => {}
+            Progress::Applied { name, took } => {
+                format!(
+                    "  applied {name} in {}",
+                    deckhand::plan::human_duration(took)
+                )
+            }
+            Progress::Waiting(w) => format!("  {}", deckhand::app::text::lock_wait_line(&w)),
+            Progress::Unblocked => "  the lock is free: going on".into(),
+            Progress::Statement { done, of, .. } if tty && of > 1 => {
+                eprint!("\r  statement {done}/{of}\x1b[K");
+                if done == of {
+                    eprint!("\r\x1b[2K");
+                }
+                return;
+            }
+            _ => return,
+        };
+        eprintln!("{}", deckhand::sanitize::sanitize_str(&line));
     };
-    apply::apply_until(
-        &mut conn,
-        target.format,
-        &target.migrations,
-        &opts,
-        Some(confirmed),
-        &mut progress,
-        &|| stop.is_cancelled(),
-    )
-    .await
-}
-
-/// A duration for people: `850 ms`, `10.07 s`, `3 min 05 s`.
-fn human(d: Duration) -> String {
-    match d.as_millis() {
-        ms if ms < 1_000 => format!("{ms} ms"),
-        ms if ms < 60_000 => format!("{:.2} s", d.as_secs_f64()),
-        _ => format!("{} min {:02} s", d.as_secs() / 60, d.as_secs() % 60),
-    }
+    let operator = deckhand::console::operator();
+    let stopping = || stop.is_cancelled();
+    deckhand::runner::migrate::apply_watched(db, operator, confirmed, progress, &stopping).await
 }

@@ -137,7 +137,7 @@ pub async fn read(
             let pgbouncer = proxy(db).await?;
             let names = names_json(&unique);
             let tables = pg_facts(db, &names).await?;
-            let mut blockers = lock_holders(db, &names).await?;
+            let mut blockers = lock_holders(db, &names, false).await?;
             for b in long_transactions(db, long_tx).await? {
                 if !blockers.iter().any(|h| h.pid == b.pid) {
                     blockers.push(b);
@@ -208,7 +208,29 @@ const WHO: &str = "CAST(a.pid AS BIGINT), \
 const AGE_QUERY: &str = "COALESCE(CAST(EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start) AS BIGINT), 0), \
      COALESCE(a.query, '')";
 
-async fn lock_holders(db: &mut Db, names: &str) -> Result<Vec<Blocker>, MigrateError> {
+/// Who holds the lock `sql` waited for until its lock_timeout ended it (pg_blocking_pids says nothing once the
+/// wait is over): the tables the statement touches, and the sessions holding a lock on one of them, by pid, oldest
+/// transaction first. No pids when the statement names no table deckhand can read, or on SQLite.
+pub async fn holders_for(db: &mut Db, sql: &str) -> Result<(Vec<String>, Vec<i64>), MigrateError> {
+    let tables = super::syntax::tables_in(sql);
+    if tables.is_empty() || db.backend != Backend::Postgres {
+        return Ok((tables, Vec::new()));
+    }
+    let mut pids: Vec<i64> = Vec::new();
+    for b in lock_holders(db, &names_json(&tables), true).await? {
+        if !pids.contains(&b.pid) {
+            pids.push(b.pid);
+        }
+    }
+    Ok((tables, pids))
+}
+
+/// Sessions holding or awaiting (`granted_only`: holding) locks on the touched tables.
+async fn lock_holders(
+    db: &mut Db,
+    names: &str,
+    granted_only: bool,
+) -> Result<Vec<Blocker>, MigrateError> {
     // pg_locks shows every database's locks: relation oids only mean something in this one.
     let sql = format!(
         "{}SELECT {WHO}, \
@@ -218,10 +240,11 @@ async fn lock_holders(db: &mut Db, names: &str) -> Result<Vec<Blocker>, MigrateE
          JOIN touched t ON l.locktype = 'relation' AND l.relation = t.oid \
          JOIN pg_stat_activity a ON a.pid = l.pid \
          WHERE l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-         AND l.pid <> pg_backend_pid() \
+         AND l.pid <> pg_backend_pid() {} \
          GROUP BY a.pid, a.application_name, a.backend_type, a.client_addr, a.state, t.name, a.xact_start, a.query \
          ORDER BY a.xact_start NULLS LAST, a.pid",
-        touched(names)
+        touched(names),
+        if granted_only { "AND l.granted" } else { "" }
     );
     let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
         .fetch_all(&mut db.conn)

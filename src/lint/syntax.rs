@@ -135,6 +135,19 @@ pub fn tables(stmt: &ast::Stmt) -> Vec<String> {
     out
 }
 
+/// The tables the statements of `sql` touch (see [`tables`]), each once.
+pub fn tables_in(sql: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for stmt in squawk_syntax::SourceFile::parse(sql).tree().stmts() {
+        for t in tables(&stmt) {
+            if !out.contains(&t) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
 fn truncated(s: &ast::Truncate) -> Vec<String> {
     s.table_list()
         .map(|list| {

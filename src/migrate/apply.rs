@@ -64,6 +64,11 @@ pub enum Progress {
         name: String,
         took: Duration,
     },
+    /// Waiting for a lock another session holds (the migration lock, or one a statement needs), with who holds
+    /// it: reported at once, then about every second while the wait lasts.
+    Waiting(lock::LockWait),
+    /// The wait for a statement's lock is over.
+    Unblocked,
 }
 
 /// What an apply did: the migrations applied, in order, and the failure that stopped it, if any.
@@ -133,7 +138,7 @@ pub(super) fn body(m: &Migration) -> Result<&[Statement], MigrateError> {
         .enumerate()
         .find(|(_, s)| is(s, &["BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT"]))
     {
-        return Err(MigrateError::Statement(StatementFailure {
+        return Err(MigrateError::from(StatementFailure {
             migration: m.name.clone(),
             line: s.line,
             column: s.column,
@@ -144,6 +149,7 @@ pub(super) fn body(m: &Migration) -> Result<&[Statement], MigrateError> {
                       transaction; remove it (or wrap the whole file in BEGIN … COMMIT)"
                     .into(),
             code: None,
+            blocked: None,
         }));
     }
     Ok(stmts)
@@ -171,6 +177,7 @@ pub(super) fn failure(m: &Migration, i: usize, s: &Statement, e: &sqlx::Error) -
         statement: s.sql.clone(),
         message,
         code,
+        blocked: None,
     }
 }
 
@@ -210,12 +217,14 @@ async fn prepare(
     migrations: &[Migration],
     opts: &Options,
     expect: Expectations<'_>,
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(Option<i64>, Vec<usize>), MigrateError> {
     ledger::check_supported(format, db.backend)?;
     let key = match db.backend {
         Backend::Postgres => {
             let key = lock::key_for(db, format).await?;
-            lock::acquire(db, key, opts.lock_wait).await?;
+            let mut waiting = |w| progress(Progress::Waiting(w));
+            lock::acquire_reporting(db, key, opts.lock_wait, &mut waiting).await?;
             Some(key)
         }
         Backend::Sqlite => None,
@@ -294,7 +303,7 @@ pub async fn apply_until(
         create_ledger: true,
         confirmed,
     };
-    let (key, pending) = prepare(db, format, migrations, opts, expect).await?;
+    let (key, pending) = prepare(db, format, migrations, opts, expect, progress).await?;
     if let Some(key) = key {
         progress(Progress::Locked { key });
     }
@@ -394,7 +403,7 @@ async fn in_transaction(
         };
         run_statements(conn, m, stmts, report)
             .await
-            .map_err(MigrateError::Statement)?;
+            .map_err(MigrateError::from)?;
         let by = &opts.applied_by;
         record::applied(
             conn,
@@ -473,7 +482,7 @@ async fn outside_transaction(
             let f = failure(m, i, stmt, &e);
             let text = format!("statement {} failed: {}", f.statement_index, f.message);
             record::failed(conn, backend, m, &s, i, &text, &opts.applied_by).await?;
-            return Err(MigrateError::Statement(f));
+            return Err(f.into());
         }
         record::progress(conn, m, &s, i + 1, stmts.len()).await?;
         progress(Progress::Statement {
@@ -507,7 +516,7 @@ pub async fn dry_run(
         create_ledger: false,
         confirmed: None,
     };
-    let (key, pending) = prepare(db, format, migrations, opts, expect).await?;
+    let (key, pending) = prepare(db, format, migrations, opts, expect, &mut |_| {}).await?;
     let result = rehearse(db, migrations, &pending).await;
     release(db, key).await;
     result
@@ -547,7 +556,7 @@ async fn rehearse(
         let start = Instant::now();
         let outcome = match body(m) {
             Ok(stmts) => run_statements(&mut db.conn, m, stmts, |_| {}).await,
-            Err(MigrateError::Statement(f)) => Err(f),
+            Err(MigrateError::Statement(f)) => Err(*f),
             Err(other) => {
                 let _ = exec(&mut db.conn, "ROLLBACK").await;
                 return Err(other);

@@ -1,6 +1,7 @@
 //! Migrations: reading the migration folders of Prisma, sqlx, Drizzle and plain SQL (`source`), splitting SQL into
 //! statements (`split`), the tools' own ledgers on PostgreSQL and SQLite, status, apply, dry-run and resolve.
-//! Imports nothing of deckhand but `plan` types.
+//! Imports nothing of deckhand but `plan` (types, and `human_duration` for durations in messages) and the leaf
+//! `sanitize` (a lock holder's query and names, read from the database, are made inert before any message holds them).
 
 pub mod apply;
 pub mod db;

@@ -204,7 +204,7 @@ async fn revert_one(db: &mut Db, d: &Down<'_>) -> Result<(), MigrateError> {
     one_transaction(db, async |conn: &mut sqlx::AnyConnection| {
         run_statements(conn, &d.down, stmts, |_| {})
             .await
-            .map_err(MigrateError::Statement)?;
+            .map_err(MigrateError::from)?;
         let removed = super::resolve::mark_rolled_back(conn, d.up.format, &key_of(d.up)).await?;
         if removed == 0 {
             return Err(MigrateError::Database {

@@ -1,4 +1,5 @@
-//! The plan file: TOML model (serde), `${VAR}` interpolation, durations and validation.
+//! The plan file: TOML model (serde), `${VAR}` interpolation, durations (read, and printed for people) and
+//! validation.
 //! Every error names file:line:column, the key, and what was expected. Imports nothing else of deckhand.
 
 mod backup;
@@ -6,6 +7,7 @@ mod build;
 mod database;
 mod envs;
 mod error;
+mod human;
 mod interp;
 mod raw;
 mod release;
@@ -18,6 +20,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 pub use error::PlanError;
+pub use human::human_duration;
 pub use interp::mask_url_passwords;
 pub use types::*;
 

@@ -9,10 +9,12 @@ use tokio_util::sync::CancellationToken;
 use super::RunnerEvent;
 use crate::lint::{self, FileReport};
 use crate::migrate::apply::{self, Options};
+use crate::migrate::error::{self, Blocked, StatementFailure};
 use crate::migrate::index::InvalidIndex;
+use crate::migrate::lock::{self, LockWait, Watch};
 pub use crate::migrate::resolve::{Item as ResolveItem, Resolve};
 use crate::migrate::status::Status;
-use crate::migrate::{self, Format, MigrateError, Migration, db, error::StatementFailure};
+use crate::migrate::{self, Format, MigrateError, Migration, db};
 use crate::plan::Database;
 
 /// What the migrations pane shows: the files, their status, and the risk of each pending one.
@@ -119,9 +121,52 @@ pub async fn apply(
     load(spec, tx).await;
 }
 
+/// The watch over the locks the apply's session waits for (PostgreSQL). Without it the apply still runs; waits
+/// are then only named when they end in a lock timeout.
+async fn open_watch(spec: &Database, conn: &mut db::Db) -> Option<Watch> {
+    if conn.backend != db::Backend::Postgres {
+        return None;
+    }
+    let opened = async {
+        let pid = lock::backend_pid(conn).await?;
+        Watch::open(&spec.url.value, &migrate::settings(spec), pid).await
+    };
+    match opened.await {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!("no lock watch for this apply: {e}");
+            None
+        }
+    }
+}
+
+/// What a statement waited for until its lock_timeout, and who held it: the wait the watch saw last, or else the
+/// sessions holding a lock on a table the statement touches (a wait shorter than the watch's interval goes unseen).
+async fn blocked(conn: &mut db::Db, seen: Option<LockWait>, sql: &str) -> Blocked {
+    if let Some(w) = seen {
+        return Blocked {
+            what: w.lock.to_string(),
+            holders: w.holders,
+        };
+    }
+    let found = async {
+        let (tables, pids) = lint::live::holders_for(conn, sql).await?;
+        let holders = lock::by_pid(conn, &pids).await?;
+        let what = match tables.is_empty() {
+            true => String::new(),
+            false => format!("a lock on {}", error::one_line(&tables.join(", "), 200)),
+        };
+        Ok::<_, MigrateError>(Blocked { what, holders })
+    };
+    found.await.unwrap_or_else(|e| {
+        tracing::warn!("looking up who held the lock: {e}");
+        Blocked::default()
+    })
+}
+
 fn statement_failure(e: &MigrateError) -> Option<StatementFailure> {
     match e {
-        MigrateError::Statement(f) => Some(f.clone()),
+        MigrateError::Statement(f) => Some(StatementFailure::clone(f)),
         _ => None,
     }
 }
@@ -133,28 +178,68 @@ async fn apply_inner(
     tx: &Sender<RunnerEvent>,
     stop: &CancellationToken,
 ) -> Result<ApplyOutcome, MigrateError> {
+    let progress_tx = tx.clone();
+    // Progress is advisory: if the console is slow, a progress line may be skipped, never the result.
+    let progress = move |p: apply::Progress| {
+        let _ = progress_tx.try_send(RunnerEvent::MigrationProgress(p));
+    };
+    apply_watched(spec, applied_by, &confirmed, progress, &|| {
+        stop.is_cancelled()
+    })
+    .await
+}
+
+/// Applies exactly the `confirmed` migrations while a second connection watches the locks the apply waits for
+/// (PostgreSQL), reporting each wait and who holds it through `progress`; a lock timeout's failure names what the
+/// statement waited for and who held it. `stop` ends the apply after the migration in flight. For the console's
+/// runner and `deckhand migrate`.
+pub async fn apply_watched<P>(
+    spec: &Database,
+    applied_by: String,
+    confirmed: &[apply::Confirmed],
+    progress: P,
+    stop: &(dyn Fn() -> bool + Send + Sync),
+) -> Result<ApplyOutcome, MigrateError>
+where
+    P: FnMut(apply::Progress) + Send + Clone,
+{
     let target = migrate::load(spec)?;
     let mut conn = db::connect(&spec.url.value, &migrate::settings(spec)).await?;
     let opts = Options {
         lock_wait: spec.lock_wait,
         applied_by,
     };
-    let progress_tx = tx.clone();
-    let stop_flag = stop.clone();
-    let mut progress = move |p: apply::Progress| {
-        // Progress is advisory: if the console is slow, a progress line may be skipped, never the result.
-        let _ = progress_tx.try_send(RunnerEvent::MigrationProgress(p));
-    };
-    let report = apply::apply_until(
+    let mut watch = open_watch(spec, &mut conn).await;
+    let mut on_progress = progress.clone();
+    let applying = apply::apply_until(
         &mut conn,
         target.format,
         &target.migrations,
         &opts,
-        Some(&confirmed),
-        &mut progress,
-        &|| stop_flag.is_cancelled(),
-    )
-    .await?;
+        Some(confirmed),
+        &mut on_progress,
+        stop,
+    );
+    let mut report = match watch.as_mut() {
+        Some(w) => {
+            let mut on_wait = progress.clone();
+            let mut report_wait = move |w: Option<LockWait>| {
+                on_wait(w.map_or(apply::Progress::Unblocked, apply::Progress::Waiting));
+            };
+            tokio::select! {
+                biased;
+                report = applying => report?,
+                never = w.run(&mut report_wait) => match never {},
+            }
+        }
+        None => applying.await?,
+    };
+    if let Some(MigrateError::Statement(f)) = &mut report.failure
+        && f.lock_timed_out()
+    {
+        let seen = watch.as_ref().and_then(|w| w.last_seen().cloned());
+        f.blocked = Some(blocked(&mut conn, seen, &f.statement).await);
+    }
     Ok(ApplyOutcome {
         failure: report.failure.as_ref().and_then(statement_failure),
         error: report.failure.map(|e| e.to_string()),

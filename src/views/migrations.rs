@@ -63,7 +63,7 @@ fn rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
     use crate::migrate::apply::Rehearsal;
     state.db.rehearsal.as_ref()?.iter().find_map(|r| match r {
         Rehearsal::Ok { name: n, took } if n == name => {
-            Some((format!("ok {} ms", took.as_millis()), false))
+            Some((format!("ok {}", crate::plan::human_duration(*took)), false))
         }
         Rehearsal::Failed { name: n, failure } if n == name => Some((
             format!("FAILED line {}: {}", failure.line, failure.message),
@@ -83,7 +83,7 @@ fn copy_rehearsal_of(state: &State, name: &str) -> Option<(String, bool)> {
     let report = state.backup.rehearsal.as_ref()?;
     report.steps.iter().find_map(|s| match s {
         RehearsalStep::Applied { name: n, took } if n == name => {
-            Some((format!("ok {}", crate::app::format_clock(*took)), false))
+            Some((format!("ok {}", crate::plan::human_duration(*took)), false))
         }
         RehearsalStep::Failed { name: n, error, .. } if n == name => {
             let first = error.lines().next().unwrap_or_default();
@@ -239,6 +239,11 @@ fn status_line(state: &State, t: Theme) -> Line<'static> {
         cancelling: false,
     };
     let text = match (state.op, &db.current) {
+        (Some(Operation::Db(DbWork::Applying)), _) if db.waiting.is_some() => {
+            let style = t.warn().add_modifier(Modifier::BOLD);
+            let text = db.waiting.as_ref().map(crate::app::text::lock_wait_line);
+            return Line::styled(safe(&text.unwrap_or_default()).into_owned(), style);
+        }
         (Some(Operation::Db(DbWork::Applying)), Some((name, done, of))) => {
             format!("applying {name}: statement {done}/{of}…")
         }
@@ -282,29 +287,23 @@ fn render_sql(
     let Some(entry) = snap.status.entries.get(db.selected) else {
         return;
     };
+    let mut lines = waiting_lines(state, t);
+    lines.extend(last_result_lines(state, t));
     let Some(m) = entry.local.and_then(|i| snap.migrations.get(i)) else {
         let text = format!(
             "{}: {}",
             entry.name,
             entry.detail.clone().unwrap_or_default()
         );
-        return frame.render_widget(
-            Paragraph::new(safe(&text).into_owned()).wrap(Wrap { trim: false }),
-            area,
-        );
+        lines.push(Line::raw(safe(&text).into_owned()));
+        return frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
     };
-    let mut lines: Vec<Line> = snap
-        .status
-        .invalid_indexes
-        .iter()
-        .map(|index| {
-            let (name, table) = (index.display_name(), &index.table);
-            let text = format!(
-                "! INVALID index {name} on {table} (a failed CONCURRENTLY build): X drops it"
-            );
-            Line::styled(safe(&text).into_owned(), t.danger())
-        })
-        .collect();
+    lines.extend(snap.status.invalid_indexes.iter().map(|index| {
+        let (name, table) = (index.display_name(), &index.table);
+        let text =
+            format!("! INVALID index {name} on {table} (a failed CONCURRENTLY build): X drops it");
+        Line::styled(safe(&text).into_owned(), t.danger())
+    }));
     lines.push(Line::styled(format!("── {} ", m.path.display()), t.muted()));
     if let Some(why) = &m.no_transaction {
         lines.push(Line::styled(
@@ -350,6 +349,78 @@ fn render_sql(
     }
     // Wrapped, not cut: every character of what will run must be readable.
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+}
+
+/// The last result's lines after its first (which the status line shows): a failed statement's SQL and, after a
+/// lock timeout, who held the lock and what to do. Not while something runs.
+fn last_result_lines(state: &State, t: Theme) -> Vec<Line<'static>> {
+    let Some(last) = state.db.last.as_ref().filter(|_| state.op.is_none()) else {
+        return Vec::new();
+    };
+    let style = if last.contains("FAILED") {
+        t.danger()
+    } else {
+        t.muted()
+    };
+    last.lines()
+        .skip(1)
+        .map(|l| Line::styled(safe(l).into_owned(), style))
+        .collect()
+}
+
+/// While an apply waits for a lock: what for, how long and until when, every holder in full, and what the
+/// operator can do (deckhand goes on by itself; it never ends a session).
+fn waiting_lines(state: &State, t: Theme) -> Vec<Line<'static>> {
+    use crate::migrate::lock::Waited;
+    let Some(w) = state.db.waiting.as_ref() else {
+        return Vec::new();
+    };
+    let limit = state.plan.database.as_ref().map(|d| match w.lock {
+        Waited::Migration { .. } => ("lock wait", d.lock_wait),
+        Waited::Object { .. } => ("lock_timeout", d.lock_timeout),
+    });
+    let mut head = format!(
+        "! Waiting {} for {}",
+        crate::plan::human_duration(w.waited),
+        w.lock
+    );
+    if let Some((name, d)) = limit {
+        head.push_str(&format!(
+            "; gives up after {} ({name})",
+            crate::plan::human_duration(d)
+        ));
+    }
+    let mut lines = vec![Line::styled(
+        safe(&head).into_owned(),
+        t.warn().add_modifier(Modifier::BOLD),
+    )];
+    for h in &w.holders {
+        lines.push(Line::styled(
+            safe(&format!("  held by {h}")).into_owned(),
+            t.warn(),
+        ));
+    }
+    let pids: Vec<String> = w
+        .holders
+        .iter()
+        .filter(|h| !h.is_prepared())
+        .map(|h| format!("SELECT pg_terminate_backend({})", h.pid))
+        .collect();
+    let what = if w.holders.is_empty() {
+        "  who holds it cannot be seen (it may have just ended, or this role cannot read other sessions in \
+         pg_stat_activity); deckhand goes on by itself once the lock is free"
+            .to_string()
+    } else if pids.is_empty() {
+        "  deckhand goes on by itself once the lock is free".to_string()
+    } else {
+        format!(
+            "  deckhand goes on by itself once the lock is free; to free it sooner, end the holder yourself if you \
+             are sure: {} — deckhand never ends a session",
+            pids.join("; ")
+        )
+    };
+    lines.push(Line::styled(what, t.muted()));
+    lines
 }
 
 /// A finding in the detail area: class, line and rule; why; the safer pattern; live context.

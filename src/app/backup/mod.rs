@@ -161,11 +161,11 @@ pub(super) fn request_cancel(state: &mut State, fx: &mut Out) -> bool {
 pub fn step_line(s: &RehearsalStep) -> String {
     match s {
         RehearsalStep::Applied { name, took } => {
-            format!("{name}: ok in {}", crate::app::text::format_clock(*took))
+            format!("{name}: ok in {}", crate::plan::human_duration(*took))
         }
         RehearsalStep::Failed { name, took, error } => format!(
             "{name}: FAILED after {}: {error}",
-            crate::app::text::format_clock(*took)
+            crate::plan::human_duration(*took)
         ),
         RehearsalStep::NotReached { name } => format!("{name}: not reached"),
     }

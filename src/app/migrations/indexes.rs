@@ -59,7 +59,7 @@ fn confirmation(state: &State, index: InvalidIndex, nth: usize, of: usize) -> Mo
     let wait = state.plan.database.as_ref().map_or(String::new(), |d| {
         format!(
             " (lock_timeout {})",
-            humantime::format_duration(d.lock_timeout)
+            crate::plan::human_duration(d.lock_timeout)
         )
     });
     m.body.push((

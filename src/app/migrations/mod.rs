@@ -19,6 +19,7 @@ use crate::journal::Event;
 use crate::migrate::apply::Confirmed;
 use crate::migrate::apply::{Progress, Rehearsal};
 use crate::migrate::index::InvalidIndex;
+use crate::migrate::lock::LockWait;
 use crate::migrate::status::State as MState;
 use crate::runner::migrate::{ApplyOutcome, ResolveRequest, Snapshot};
 
@@ -46,6 +47,8 @@ pub struct DbPane {
     pub current: Option<(String, usize, usize)>,
     /// Applied so far by the apply under way.
     pub applied_now: Vec<(String, Duration)>,
+    /// The apply under way waits for a lock another session holds: which, for how long, and who holds it.
+    pub waiting: Option<LockWait>,
     /// The last result, one line.
     pub last: Option<String>,
     pub rehearsal: Option<Vec<Rehearsal>>,
@@ -81,6 +84,7 @@ impl DbPane {
             sql_scroll: 0,
             current: None,
             applied_now: Vec::new(),
+            waiting: None,
             last: None,
             rehearsal: None,
             failed: false,
@@ -204,6 +208,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Out) {
     state.op = Some(Operation::Db(DbWork::Applying));
     state.db.applied_now.clear();
     state.db.current = None;
+    state.db.waiting = None;
     state.db.last = None;
     state.db.rehearsal = None;
     state.release.tried_spent = true;
@@ -297,8 +302,10 @@ pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>, f
 }
 
 pub(super) fn on_progress(state: &mut State, p: Progress) {
+    state.db.waiting = None;
     match p {
-        Progress::Locked { .. } => {}
+        Progress::Waiting(wait) => state.db.waiting = Some(wait),
+        Progress::Locked { .. } | Progress::Unblocked => {}
         Progress::Started {
             name, statements, ..
         } => state.db.current = Some((name, 0, statements)),
@@ -322,7 +329,7 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Out)
     let done = format!(
         "applied {} migration(s) in {}",
         outcome.applied.len(),
-        short_duration(total)
+        crate::plan::human_duration(total)
     );
     state.db.last = Some(match &outcome.error {
         Some(e) => {
@@ -350,6 +357,7 @@ pub(super) fn on_applied(state: &mut State, outcome: ApplyOutcome, fx: &mut Out)
         state.db.last.clone().unwrap_or_default()
     ));
     state.db.current = None;
+    state.db.waiting = None;
     end_db_work(state);
     // The runner reads the ledger again after an apply and sends the fresh status.
     state.db.loading = true;
@@ -390,19 +398,13 @@ pub(super) fn on_rehearsed(
     state.db.rehearsal = Some(result.unwrap_or_default());
 }
 
-/// `850 ms`, `12.4 s`, `3:05`.
-fn short_duration(d: Duration) -> String {
-    match d.as_millis() {
-        ms if ms < 1_000 => format!("{ms} ms"),
-        ms if ms < 60_000 => format!("{:.1} s", d.as_secs_f64()),
-        _ => crate::app::text::format_clock(d),
-    }
-}
-
 pub fn rehearsal_line(r: &Rehearsal) -> String {
     match r {
         Rehearsal::Ok { name, took } => {
-            format!("{name}: ok in {} ms (rolled back)", took.as_millis())
+            format!(
+                "{name}: ok in {} (rolled back)",
+                crate::plan::human_duration(*took)
+            )
         }
         Rehearsal::Failed { name, failure } => format!(
             "{name}: FAILED at line {} statement {}: {}",

@@ -184,15 +184,15 @@ pub(in crate::app) fn apply_confirmation(state: &State) -> Modal {
             .push(("Checklist".into(), format!("overridden: {reason}")));
     }
     if let Some(d) = &state.plan.database {
-        let statement = d.statement_timeout.map_or("none".to_string(), |t| {
-            humantime::format_duration(t).to_string()
-        });
+        let statement = d
+            .statement_timeout
+            .map_or("none".to_string(), crate::plan::human_duration);
         m.body.push((
             "Timeouts".into(),
             format!(
                 "lock_timeout {}, statement_timeout {statement}, lock wait {}",
-                humantime::format_duration(d.lock_timeout),
-                humantime::format_duration(d.lock_wait)
+                crate::plan::human_duration(d.lock_timeout),
+                crate::plan::human_duration(d.lock_wait)
             ),
         ));
     }

@@ -392,7 +392,16 @@ pub fn detail(state: &State, stage: Stage) -> String {
                     "not tried yet (d / E)"
                 };
                 match (pending, st) {
-                    (_, StageStatus::Running) => "applying…".into(),
+                    (_, StageStatus::Running) => match state.db.waiting.as_ref() {
+                        // Who it is, in the migrations pane.
+                        Some(w) => match w.holders.first() {
+                            Some(h) if !h.is_prepared() => {
+                                format!("applying: waiting for a lock held by pid {}", h.pid)
+                            }
+                            _ => "applying: waiting for a lock".into(),
+                        },
+                        None => "applying…".into(),
+                    },
                     (0, _) => "nothing pending".into(),
                     (n, _) => format!("{n} pending · {tried} · a applies"),
                 }

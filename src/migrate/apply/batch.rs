@@ -84,7 +84,7 @@ async fn one(
         Ok(Ended::Closed) => {}
         // The tool's block is never reported open; a file's own BEGIN inside it only made it regular.
         Ok(Ended::LeftOpen) => {}
-        Err(f) => return Err(MigrateError::Statement(f)),
+        Err(f) => return Err(f.into()),
     }
     let s = record::Started::default();
     record::applied(conn, backend, m, &s, 1, start.elapsed(), &opts.applied_by).await?;

@@ -177,6 +177,7 @@ fn left_open(m: &Migration, stmts: &[Statement]) -> StatementFailure {
         statement: s.sql.clone(),
         message: "the file opens a transaction it never commits: it was rolled back".into(),
         code: None,
+        blocked: None,
     }
 }
 
@@ -208,7 +209,7 @@ pub(super) async fn prisma(
         Err(f) => {
             let logs = prisma_logs(m, &f);
             record::failed(conn, backend, m, &s, 0, &logs, &opts.applied_by).await?;
-            Err(MigrateError::Statement(f))
+            Err(f.into())
         }
     }
 }
@@ -258,7 +259,7 @@ pub(super) async fn sqlx(
         if in_transaction {
             let _ = exec(conn, "ROLLBACK").await;
         }
-        return Err(MigrateError::Statement(f));
+        return Err(f.into());
     }
     let s = record::Started::default();
     let by = &opts.applied_by;
