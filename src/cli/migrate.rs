@@ -229,15 +229,20 @@ async fn flow(plan: &Plan, db: &Database, args: &Args, journal: &mut Journal) ->
     if let Some(stop) = dry_run_gate(db, args, journal).await {
         return stop;
     }
-    // The backup may have taken a while: what is pending and which tables are empty are read again.
-    let snap = match deckhand::runner::migrate::snapshot(db).await {
-        Ok(s) => s,
-        Err(e) => return Outcome::failed(format!("cannot read the migration status: {e}")),
+    // A backup or a dry-run may have taken a while: what is pending and which tables are empty are read again.
+    let snap = if args.no_backup.is_none() || args.no_dry_run.is_none() {
+        let snap = match deckhand::runner::migrate::snapshot(db).await {
+            Ok(s) => s,
+            Err(e) => return Outcome::failed(format!("cannot read the migration status: {e}")),
+        };
+        let refused = gates(plan, &snap, args);
+        if !refused.is_empty() {
+            return Outcome::refused(refused);
+        }
+        snap
+    } else {
+        snap
     };
-    let refused = gates(plan, &snap, args);
-    if !refused.is_empty() {
-        return Outcome::refused(refused);
-    }
     let pending = snap.status.pending();
     apply_pending(db, &snap, &pending, journal).await
 }
@@ -399,17 +404,21 @@ async fn apply_pending(
     let mut outcome = Outcome::default();
     for (name, took) in &report.applied {
         let duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX);
-        super::backup::record(
-            journal,
-            Event::MigrationApplied {
-                name: name.clone(),
-                duration_ms,
-            },
-        );
         outcome.applied.push(Applied {
             name: name.clone(),
             duration_ms,
         });
+    }
+    // One write and one fsync for the whole batch.
+    let events = outcome.applied.iter().map(|a| Event::MigrationApplied {
+        name: a.name.clone(),
+        duration_ms: a.duration_ms,
+    });
+    if let Err(e) = journal.append_all(events, SystemTime::now()) {
+        eprintln!(
+            "deckhand: JOURNAL WRITE FAILED ({}): {e}",
+            journal.path().display()
+        );
     }
     let total: Duration = report.applied.iter().map(|(_, t)| *t).sum();
     let done = format!(
@@ -459,28 +468,26 @@ async fn apply_until(
     stop: &CancellationToken,
 ) -> Result<ApplyOutcome, deckhand::migrate::MigrateError> {
     let tty = std::io::stderr().is_terminal();
-    let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let progress = move |p: Progress| {
         let line = match p {
-            Progress::Started { name, .. } => {
-                let n = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                format!("applying {n}/{total} {name}")
+            // On a terminal, what runs now; in a log, one line per migration once applied (as sqlx-cli prints).
+            Progress::Started { name, .. } if tty => {
+                let n = done.load(std::sync::atomic::Ordering::Relaxed) + 1;
+                let line = format!("applying {n}/{total} {name}");
+                eprint!("\r{}\x1b[K", deckhand::sanitize::sanitize_str(&line));
+                return;
             }
             Progress::Applied { name, took } => {
-                format!(
-                    "  applied {name} in {}",
-                    deckhand::plan::human_duration(took)
-                )
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let took = deckhand::plan::human_duration(took);
+                if tty {
+                    eprint!("\r\x1b[2K");
+                }
+                format!("applied {n}/{total} {name} in {took}")
             }
             Progress::Waiting(w) => format!("  {}", deckhand::app::text::lock_wait_line(&w)),
             Progress::Unblocked => "  the lock is free: going on".into(),
-            Progress::Statement { done, of, .. } if tty && of > 1 => {
-                eprint!("\r  statement {done}/{of}\x1b[K");
-                if done == of {
-                    eprint!("\r\x1b[2K");
-                }
-                return;
-            }
             _ => return,
         };
         eprintln!("{}", deckhand::sanitize::sanitize_str(&line));

@@ -63,12 +63,29 @@ impl Executor {
         self.journal.append(event, SystemTime::now())
     }
 
+    /// Writes `batch` to the journal with one fsync; a failure is reported. True when a critical entry was lost.
+    fn record_all(&mut self, batch: Vec<Event>, feedback: &mut Vec<Action>) -> bool {
+        let critical = batch.iter().any(Event::is_critical);
+        match self.journal.append_all(batch, SystemTime::now()) {
+            Ok(()) => false,
+            Err(e) => {
+                tracing::error!("journal write failed: {e}");
+                feedback.push(Action::EffectFailed(format!(
+                    "JOURNAL WRITE FAILED ({}): {e}",
+                    self.journal.path().display()
+                )));
+                critical
+            }
+        }
+    }
+
     /// Carries out effects in order; returns actions reporting what failed. Once a critical journal entry cannot
     /// be written, no step of this batch starts: a destructive action must not happen without its record.
     pub fn apply(&mut self, effects: Vec<Effect>, state: &State) -> Vec<Action> {
         let mut feedback = Vec::new();
         let mut unrecorded = false;
-        for effect in effects {
+        let mut effects = effects.into_iter().peekable();
+        while let Some(effect) = effects.next() {
             match effect {
                 Effect::StartStep(id) if unrecorded => {
                     feedback.push(Action::Runner(RunnerEvent::StepFinished {
@@ -91,15 +108,14 @@ impl Executor {
                     feedback.push(unrecorded_refusal(&effect));
                 }
                 Effect::Journal(event) => {
-                    let critical = event.is_critical();
-                    if let Err(e) = self.record(event) {
-                        unrecorded |= critical;
-                        tracing::error!("journal write failed: {e}");
-                        feedback.push(Action::EffectFailed(format!(
-                            "JOURNAL WRITE FAILED ({}): {e}",
-                            self.journal.path().display()
-                        )));
+                    // Consecutive entries are written together with one fsync, before the next effect runs.
+                    let mut batch = vec![event];
+                    while let Some(Effect::Journal(_)) = effects.peek() {
+                        if let Some(Effect::Journal(next)) = effects.next() {
+                            batch.push(next);
+                        }
                     }
+                    unrecorded |= self.record_all(batch, &mut feedback);
                 }
                 Effect::LoadMigrations
                 | Effect::ApplyMigrations(_)
