@@ -360,6 +360,13 @@ fn check_sections(plan: &Plan) -> Vec<String> {
     if !plan.smoke.is_empty() {
         lines.push(format!("smoke: {} check(s)", plan.smoke.len()));
     }
+    if !plan.health.is_empty() || !plan.logs.is_empty() {
+        lines.push(format!(
+            "watches: {} health check(s), {} log source(s)",
+            plan.health.len(),
+            plan.logs.len()
+        ));
+    }
     let seeds: Vec<&str> = plan
         .phases
         .iter()

@@ -535,3 +535,55 @@ fn durations_past_thirty_days_are_refused() {
     assert_eq!(e.key, "phase[0].steps[0].timeout");
     assert!(e.message.contains("at most 30 days"), "{e}");
 }
+
+/// Issue 16, must-work 8: an operator may only watch during a release window — a plan with `[[logs]]` and/or
+/// `[[health]]` and nothing to run is valid; a plan with nothing to run or watch still names what to add.
+#[test]
+fn a_plan_for_watching_alone_is_valid() {
+    let watch = "[project]\nname = \"shop\"\nenvironment = \"production\"\n\n\
+                 [[health]]\nname = \"api\"\nurl = \"http://127.0.0.1:9/health\"\n\n\
+                 [[logs]]\nname = \"web\"\ncommand = \"tail -F /var/log/web.log\"\n";
+    let env = |_: &str| None;
+    let plan = deckhand::plan::parse(watch, std::path::Path::new("watch.toml"), &env)
+        .expect("a watch-only plan parses");
+    assert!(plan.phases.is_empty());
+    assert_eq!((plan.health.len(), plan.logs.len()), (1, 1));
+    let logs_only = "[project]\nname = \"shop\"\nenvironment = \"staging\"\n\n\
+                     [[logs]]\nname = \"web\"\nfile = \"/var/log/web.log\"\n";
+    assert!(deckhand::plan::parse(logs_only, std::path::Path::new("w.toml"), &env).is_ok());
+    let nothing = "[project]\nname = \"shop\"\nenvironment = \"staging\"\n";
+    let err = deckhand::plan::parse(nothing, std::path::Path::new("n.toml"), &env)
+        .expect_err("nothing to run or watch")
+        .to_string();
+    assert!(
+        err.contains("[[health]]") && err.contains("[[logs]]"),
+        "{err}"
+    );
+}
+
+/// The console runs a watch-only plan: the screen draws at 80x24 and the stages have nothing to deploy.
+#[test]
+fn the_console_draws_a_watch_only_plan() {
+    let watch = "[project]\nname = \"shop\"\nenvironment = \"production\"\n\n\
+                 [[health]]\nname = \"api\"\nurl = \"http://127.0.0.1:9/health\"\n";
+    let env = |_: &str| None;
+    let plan = deckhand::plan::parse(watch, std::path::Path::new("watch.toml"), &env).unwrap();
+    let t0 = std::time::Instant::now();
+    let mut state = deckhand::app::State::new(plan, t0, 80, 24);
+    deckhand::app::update(&mut state, deckhand::app::Action::Tick, t0);
+    let backend = ratatui::backend::TestBackend::new(80, 24);
+    let mut terminal = ratatui::Terminal::new(backend).unwrap();
+    terminal
+        .draw(|f| deckhand::views::render(f, &state))
+        .unwrap();
+    let buf = terminal.backend().buffer().clone();
+    let text: String = (0..24)
+        .flat_map(|y| (0..80).map(move |x| (x, y)))
+        .map(|(x, y)| buf[(x, y)].symbol().to_string())
+        .collect();
+    assert!(text.contains("shop"), "{text}");
+    assert_eq!(
+        deckhand::app::release::status(&state, deckhand::app::Stage::Deploy),
+        deckhand::app::StageStatus::Skipped
+    );
+}

@@ -60,7 +60,8 @@ const INVALID: &[(&str, &str)] = &[
     (
         "10-no-phases.toml",
         "tests/fixtures/invalid/10-no-phases.toml:1:1: phase: \
-         the plan has no [[phase]]; expected at least one",
+         the plan has nothing to run or watch; expected at least one [[phase]], a [database], [[health]] or \
+         [[logs]]",
     ),
     (
         "11-phase-without-steps.toml",

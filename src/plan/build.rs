@@ -71,7 +71,10 @@ impl Builder<'_> {
             Some(b) => Some(self.backup(b)?),
             None => None,
         };
-        let phases = self.phases(&raw.phase, database.is_some())?;
+        // Something to run or watch: phases, a database, or health checks and logs alone (an operator watching a
+        // release window with nothing to run).
+        let watches = !raw.health.is_empty() || !raw.logs.is_empty();
+        let phases = self.phases(&raw.phase, database.is_some() || watches)?;
         let health = raw
             .health
             .iter()
@@ -124,17 +127,19 @@ impl Builder<'_> {
         })
     }
 
-    /// The phases, in order; their names are unique. A plan without a database needs at least one.
+    /// The phases, in order; their names are unique. A plan with nothing else to do (no database, no health
+    /// checks or logs to watch) needs at least one.
     fn phases(
         &self,
         raw: &[Spanned<RawPhase>],
-        has_database: bool,
+        has_other_work: bool,
     ) -> Result<Vec<Phase>, PlanError> {
-        if raw.is_empty() && !has_database {
+        if raw.is_empty() && !has_other_work {
             return Err(self.err(
                 0..0,
                 "phase",
-                "the plan has no [[phase]]; expected at least one",
+                "the plan has nothing to run or watch; expected at least one [[phase]], a [database], \
+                 [[health]] or [[logs]]",
             ));
         }
         let mut seen: HashMap<String, usize> = HashMap::new();
