@@ -98,6 +98,7 @@ fn ingest(rt: &tokio::runtime::Runtime) {
     let mut st = state();
     set_filter(&mut st, FILTER);
     let src = deckhand::plan::LogSource {
+        command_env: Default::default(),
         name: "api".into(),
         input: LogInput::Command(Resolved::literal(&format!("cat {}", path.display()))),
         error: None,
@@ -109,7 +110,13 @@ fn ingest(rt: &tokio::runtime::Runtime) {
     let (received, secs) = rt.block_on(async {
         let (tx, mut rx) = mpsc::channel(256);
         let started = Instant::now();
-        tokio::spawn(run_source(0, src, tx, CancellationToken::new()));
+        tokio::spawn(run_source(
+            0,
+            src,
+            tx,
+            CancellationToken::new(),
+            Default::default(),
+        ));
         let mut batch = Vec::with_capacity(128);
         let mut received = 0usize;
         loop {
@@ -151,6 +158,7 @@ fn latency(rt: &tokio::runtime::Runtime) {
     let mut term = Terminal::new(TestBackend::new(200, 50)).expect("term");
     let cmd = "for i in $(seq 1 200); do date +%s%N; sleep 0.005; done";
     let src = deckhand::plan::LogSource {
+        command_env: Default::default(),
         name: "api".into(),
         input: LogInput::Command(Resolved::literal(cmd)),
         error: None,
@@ -161,7 +169,13 @@ fn latency(rt: &tokio::runtime::Runtime) {
     };
     let mut samples = rt.block_on(async {
         let (tx, mut rx) = mpsc::channel(256);
-        tokio::spawn(run_source(0, src, tx, CancellationToken::new()));
+        tokio::spawn(run_source(
+            0,
+            src,
+            tx,
+            CancellationToken::new(),
+            Default::default(),
+        ));
         let mut samples = Vec::new();
         while let Some(ev) = rx.recv().await {
             let stamps: Vec<u128> = match &ev {

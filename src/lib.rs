@@ -14,4 +14,5 @@ pub mod migrate;
 pub mod plan;
 pub mod runner;
 pub mod sanitize;
+pub mod secrets;
 pub mod views;

@@ -28,6 +28,7 @@ fn source(input: LogInput) -> LogSource {
         restart: false,
         error_rate: 0.05,
         window: Duration::from_secs(60),
+        command_env: Default::default(),
     }
 }
 
@@ -79,6 +80,7 @@ async fn file_is_followed_across_rotation_and_truncation() {
         source(LogInput::File(path.clone())),
         tx,
         cancel.clone(),
+        Default::default(),
     ));
     let (_, states) = collect(&mut rx, |_, s| !s.is_empty()).await;
     assert_eq!(states, [SourceState::Running { pid: None }]);
@@ -125,6 +127,7 @@ async fn missing_file_fails_then_is_picked_up() {
         source(LogInput::File(path.clone())),
         tx,
         cancel.clone(),
+        Default::default(),
     ));
     let (_, states) = collect(&mut rx, |_, s| !s.is_empty()).await;
     assert!(
@@ -173,7 +176,13 @@ async fn million_line_burst_arrives_with_exact_counts() {
     let (tx, mut rx) = mpsc::channel(8);
     let cancel = CancellationToken::new();
     let cmd = format!("seq 1 {N}");
-    let task = tokio::spawn(run_source(0, command(&cmd), tx, cancel.clone()));
+    let task = tokio::spawn(run_source(
+        0,
+        command(&cmd),
+        tx,
+        cancel.clone(),
+        Default::default(),
+    ));
     let mut stopped = None;
     let mut received = 0u64;
     while stopped.is_none() {
@@ -206,7 +215,13 @@ async fn million_line_burst_arrives_with_exact_counts() {
 async fn ten_megabyte_line_is_capped_and_nothing_after_it_is_lost() {
     let (tx, mut rx) = mpsc::channel(16);
     let cmd = "head -c 10000000 /dev/zero | tr '\\0' a; echo; echo after; echo last >&2";
-    let task = tokio::spawn(run_source(0, command(cmd), tx, CancellationToken::new()));
+    let task = tokio::spawn(run_source(
+        0,
+        command(cmd),
+        tx,
+        CancellationToken::new(),
+        Default::default(),
+    ));
     let (lines, _) = collect(&mut rx, |_, s| {
         s.iter().any(|s| matches!(s, SourceState::Stopped { .. }))
     })
@@ -233,7 +248,13 @@ async fn ten_megabyte_line_is_capped_and_nothing_after_it_is_lost() {
 async fn invalid_utf8_crlf_escapes_and_levels() {
     let (tx, mut rx) = mpsc::channel(16);
     let cmd = r"printf 'caf\351 ok\r\nwindows line\r\n\033]0;pwned\007\033[2Jcleared\nWARN: slow\nE [ERROR] down\n'";
-    let task = tokio::spawn(run_source(0, command(cmd), tx, CancellationToken::new()));
+    let task = tokio::spawn(run_source(
+        0,
+        command(cmd),
+        tx,
+        CancellationToken::new(),
+        Default::default(),
+    ));
     let (lines, _) = collect(&mut rx, |_, s| {
         s.iter().any(|s| matches!(s, SourceState::Stopped { .. }))
     })
@@ -262,7 +283,7 @@ async fn exiting_command_is_restarted_with_backoff() {
     src.restart = true;
     let (tx, mut rx) = mpsc::channel(16);
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(run_source(0, src, tx, cancel.clone()));
+    let task = tokio::spawn(run_source(0, src, tx, cancel.clone(), Default::default()));
     let stops = |s: &[SourceState]| {
         s.iter()
             .filter(|s| matches!(s, SourceState::Stopped { .. }))
@@ -301,7 +322,13 @@ async fn cancel_terminates_the_whole_process_group() {
     );
     let (tx, mut rx) = mpsc::channel(16);
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(run_source(0, command(&cmd), tx, cancel.clone()));
+    let task = tokio::spawn(run_source(
+        0,
+        command(&cmd),
+        tx,
+        cancel.clone(),
+        Default::default(),
+    ));
     collect(&mut rx, |l, _| !l.is_empty()).await;
     let pid: u32 = std::fs::read_to_string(&pidfile)
         .unwrap()

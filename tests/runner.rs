@@ -35,6 +35,7 @@ fn spec(dir: &Path, command: &str) -> CommandSpec {
         timeout: None,
         log_path: dir.join("logs/deep/step.log"),
         grace: Duration::from_millis(SHORT_GRACE_MS),
+        masker: deckhand::secrets::Masker::default(),
     }
 }
 

@@ -98,7 +98,10 @@ pub fn take(plan: &Plan) -> u8 {
     let Some(rt) = runtime() else { return 1 };
     let journal = journal::data_dir().and_then(|d| Journal::create(&d, SystemTime::now()));
     let mut journal = match journal {
-        Ok(j) => j,
+        Ok(mut j) => {
+            j.set_masker(plan.secrets.masker());
+            j
+        }
         Err(e) => {
             eprintln!("deckhand: cannot create the run journal: {e}");
             return 1;

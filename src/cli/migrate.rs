@@ -145,6 +145,7 @@ pub fn run(plan: &Plan, args: &Args) -> u8 {
             return 1;
         }
     };
+    journal.set_masker(plan.secrets.masker());
     super::backup::record(&mut journal, deckhand::console::run_started(plan));
     let outcome = rt.block_on(flow(plan, &db, args, &mut journal));
     finish(&mut journal, &outcome, args.json)

@@ -242,10 +242,11 @@ impl Executor {
             return;
         }
         let token = CancellationToken::new();
+        let masker = state.plan.secrets.masker();
         let handles = (state.plan.logs.iter().cloned().enumerate())
             .map(|(i, src)| {
-                let run =
-                    crate::runner::logs::run_source(i, src, self.tx.clone(), token.child_token());
+                let (tx, cancel) = (self.tx.clone(), token.child_token());
+                let run = crate::runner::logs::run_source(i, src, tx, cancel, masker.clone());
                 tokio::spawn(run)
             })
             .collect();
@@ -356,6 +357,7 @@ impl Executor {
             timeout: step.timeout,
             log_path: self.journal.step_log_path(id.phase, id.step),
             grace: TERM_GRACE,
+            masker: state.plan.secrets.masker(),
         };
         let token = CancellationToken::new();
         let tx = self.tx.clone();

@@ -47,8 +47,9 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
         }
         Err(startup::Refused::Failed(why)) => anyhow::bail!(why),
     };
-    let journal = Journal::create(data_dir, SystemTime::now())
+    let mut journal = Journal::create(data_dir, SystemTime::now())
         .with_context(|| format!("cannot create the run journal under {}", data_dir.display()))?;
+    journal.set_masker(plan.secrets.masker());
     tracing::info!(run = journal.run_id(), journal = %journal.path().display(), "run started");
     startup
         .lock

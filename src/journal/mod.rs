@@ -69,6 +69,8 @@ pub struct Journal {
     path: PathBuf,
     run_id: String,
     seq: u64,
+    /// The plan's secret values, masked in every entry before it is written.
+    masker: crate::secrets::Masker,
 }
 
 impl Journal {
@@ -90,7 +92,13 @@ impl Journal {
             path,
             run_id,
             seq: 0,
+            masker: crate::secrets::Masker::default(),
         })
+    }
+
+    /// Masks these secret values in every entry written from now on (the plan's, once it is known).
+    pub fn set_masker(&mut self, masker: crate::secrets::Masker) {
+        self.masker = masker;
     }
 
     pub fn run_id(&self) -> &str {
@@ -140,7 +148,7 @@ impl Journal {
             serde_json::to_writer(&mut lines, &entry).map_err(io::Error::other)?;
             lines.push(b'\n');
         }
-        self.file.write_all(&lines)?;
+        self.file.write_all(&self.masker.mask_bytes(&lines))?;
         if critical {
             self.file.sync_data()?;
         }

@@ -29,6 +29,8 @@ pub(super) struct Builder<'a> {
     /// The plan file's folder; relative `cwd`s are joined onto it.
     pub dir: &'a Path,
     pub env: EnvLookup<'a>,
+    /// Every secret value a string of the plan resolved to (for masking what deckhand writes and shows).
+    pub secrets: std::cell::RefCell<Vec<String>>,
 }
 
 /// The validated parts of a plan (the caller adds path and checksum).
@@ -174,8 +176,26 @@ impl Builder<'_> {
         value: &Spanned<String>,
         key: &str,
     ) -> Result<Resolved, PlanError> {
-        interp::interpolate(value.get_ref(), self.env)
-            .map_err(|msg| self.err(value.span(), key, &msg))
+        self.resolve_as(value, key, false).map(|(r, _)| r)
+    }
+
+    /// Like [`Builder::resolve`]; a `command` gets each secret as `"$NAME"`, returned with its value for the
+    /// command's environment. Every secret value is kept for masking.
+    pub(super) fn resolve_as(
+        &self,
+        value: &Spanned<String>,
+        key: &str,
+        command: bool,
+    ) -> Result<(Resolved, Vec<(String, String)>), PlanError> {
+        let i = interp::interpolate_as(value.get_ref(), self.env, command)
+            .map_err(|msg| self.err(value.span(), key, &msg))?;
+        let mut known = self.secrets.borrow_mut();
+        for (_, v) in &i.secrets {
+            if !known.contains(v) {
+                known.push(v.clone());
+            }
+        }
+        Ok((i.resolved, i.secrets))
     }
 
     /// A required, non-empty string: missing points at `table`, empty at the value.
@@ -329,12 +349,17 @@ impl Builder<'_> {
             cwd,
             env,
         } = raw.get_ref();
-        let run = self.required(
-            run.as_ref(),
-            raw.span(),
-            &format!("{prefix}.run"),
-            "run = \"<command>\"",
-        )?;
+        let run_key = format!("{prefix}.run");
+        let Some(run_raw) = run.as_ref() else {
+            return Err(self.err(
+                raw.span(),
+                &run_key,
+                "missing; expected run = \"<command>\"",
+            ));
+        };
+        self.required(Some(run_raw), raw.span(), &run_key, "run = \"<command>\"")?;
+        // Secrets reach the command through its environment, never its command line.
+        let (run, secret_env) = self.resolve_as(run_raw, &run_key, true)?;
         let timeout = match timeout {
             Some(t) => Some(self.timeout(t, &format!("{prefix}.timeout"))?),
             None => None,
@@ -348,10 +373,16 @@ impl Builder<'_> {
         };
         let mut entries: Vec<(&String, &Spanned<String>)> = env.iter().collect();
         entries.sort_by_key(|(_, value)| value.span().start);
-        let env = entries
+        let mut env: Vec<(String, Resolved)> = entries
             .into_iter()
             .map(|(name, value)| self.env_entry(prefix, name, value))
             .collect::<Result<_, _>>()?;
+        for (name, value) in secret_env {
+            if !name.is_empty() && !env.iter().any(|(k, _)| *k == name) {
+                let display = format!("${{{name}}}");
+                env.push((name, Resolved { value, display }));
+            }
+        }
         Ok(Step {
             run,
             timeout,

@@ -20,7 +20,30 @@ const SECRET_MARKERS: [&str; 8] = [
 pub(super) type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Interpolates `text`. The error is a one-line message (the caller adds file, position and key).
+#[cfg(test)]
 pub(super) fn interpolate(text: &str, env: EnvLookup<'_>) -> Result<Resolved, String> {
+    interpolate_as(text, env, false).map(|i| i.resolved)
+}
+
+/// What interpolating a string gave: the string, and each secret it used (name, value).
+pub(super) struct Interpolated {
+    pub resolved: Resolved,
+    pub secrets: Vec<(String, String)>,
+}
+
+/// A secret: its name looks secret, or its value holds a password in a URL.
+fn is_secret(name: &str, value: &str) -> bool {
+    is_secret_name(name) || mask_url_passwords(value) != value
+}
+
+/// Interpolates `text`; with `command`, a secret `${NAME}` becomes `"$NAME"` in the text (the caller passes the
+/// value in the command's environment), so the value never reaches the command line that `ps` shows.
+pub(super) fn interpolate_as(
+    text: &str,
+    env: EnvLookup<'_>,
+    command: bool,
+) -> Result<Interpolated, String> {
+    let mut secrets = Vec::new();
     let mut value = String::with_capacity(text.len());
     let mut display = String::with_capacity(text.len());
     let mut rest = text;
@@ -40,11 +63,21 @@ pub(super) fn interpolate(text: &str, env: EnvLookup<'_>) -> Result<Resolved, St
             let (name, default) =
                 parse_reference(expr).ok_or_else(|| malformed(&after[..close + 3]))?;
             let resolved = lookup(name, default, env)?;
-            value.push_str(&resolved);
-            if is_secret_name(name) {
-                display.push_str(&format!("${{{name}}}"));
+            let secret = is_secret(name, &resolved);
+            if secret && command {
+                let reference = format!("\"${name}\"");
+                value.push_str(&reference);
+                display.push_str(&reference);
             } else {
-                display.push_str(&resolved);
+                value.push_str(&resolved);
+                if is_secret_name(name) {
+                    display.push_str(&format!("${{{name}}}"));
+                } else {
+                    display.push_str(&resolved);
+                }
+            }
+            if secret {
+                secrets.push((name.to_string(), resolved));
             }
             rest = &tail[close + 1..];
         } else {
@@ -56,7 +89,52 @@ pub(super) fn interpolate(text: &str, env: EnvLookup<'_>) -> Result<Resolved, St
     value.push_str(rest);
     display.push_str(rest);
     let display = mask_url_passwords(&display);
-    Ok(Resolved { value, display })
+    // Passwords written out in a URL are secrets too.
+    secrets.extend(
+        url_passwords(&value)
+            .into_iter()
+            .map(|p| (String::new(), p)),
+    );
+    Ok(Interpolated {
+        resolved: Resolved { value, display },
+        secrets,
+    })
+}
+
+/// The passwords of the URLs in `text` (`scheme://user:password@host`, `?password=`), percent-decoded too.
+pub fn url_passwords(text: &str) -> Vec<String> {
+    let masked = mask_url_passwords(text);
+    if masked == text {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    // Walk both strings: where the masked one says `****`, the original holds a password up to the next delimiter.
+    let (mut a, mut b) = (text, masked.as_str());
+    while let Some(pos) = b.find("****") {
+        if a.get(..pos) != b.get(..pos) {
+            break;
+        }
+        let rest = &a[pos..];
+        let end = rest
+            .find(|c: char| {
+                matches!(c, '@' | '&' | '#' | '/' | '"' | '\'' | '`') || c.is_whitespace()
+            })
+            .unwrap_or(rest.len());
+        let password = &rest[..end];
+        if !password.is_empty() {
+            out.push(password.to_string());
+            let decoded: String = url::form_urlencoded::parse(format!("p={password}").as_bytes())
+                .map(|(_, v)| v.into_owned())
+                .next()
+                .unwrap_or_default();
+            if decoded != password && !decoded.is_empty() {
+                out.push(decoded);
+            }
+        }
+        a = &rest[end..];
+        b = &b[pos + 4..];
+    }
+    out
 }
 
 /// Replaces the password of every `scheme://user:password@host` in `text` with `****`, so connection strings

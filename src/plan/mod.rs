@@ -67,6 +67,7 @@ pub fn parse_env(
         source,
         dir: &dir,
         env: vars,
+        secrets: std::cell::RefCell::default(),
     };
     let selection = base.select(&mut raw, env)?;
     let lookup = |name: &str| {
@@ -82,6 +83,7 @@ pub fn parse_env(
         source,
         dir: &dir,
         env: &lookup,
+        secrets: std::cell::RefCell::default(),
     };
     let built = builder
         .build(raw, &selection)
@@ -103,5 +105,6 @@ pub fn parse_env(
         window: built.window,
         monitor: built.monitor,
         notify: built.notify,
+        secrets: Secrets(builder.secrets.into_inner()),
     })
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 pub struct Plan {
     /// The plan file as given on the command line (used in messages and the journal).
     pub path: PathBuf,
+    /// The secret values the plan resolved: masked in everything deckhand writes and shows.
+    pub secrets: Secrets,
     /// sha256 of the plan file's bytes, lowercase hex.
     pub checksum: String,
     pub project: Project,
@@ -199,6 +201,24 @@ pub struct Step {
     pub env: Vec<(String, Resolved)>,
 }
 
+/// The secret values of a plan (variables whose names look secret, passwords in URLs). `Debug` shows only how
+/// many.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secrets(pub Vec<String>);
+
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets({} value(s))", self.0.len())
+    }
+}
+
+impl Secrets {
+    /// A masker over these values.
+    pub fn masker(&self) -> crate::secrets::Masker {
+        crate::secrets::Masker::new(&self.0)
+    }
+}
+
 /// An interpolated string: `value` is what runs, `display` is what may be shown (screen, journal, report).
 /// In `display`, variables whose names look secret (PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL, PASS, AUTH)
 /// stay as `${NAME}`; other variables are shown resolved. `Debug` prints only `display`.
@@ -344,4 +364,17 @@ pub struct LogSource {
     /// Alert when the share of error lines over `window` exceeds this (0.05 = 5%), as health checks do.
     pub error_rate: f64,
     pub window: Duration,
+    /// The secrets a `command` uses, passed in its environment (its text says `"$NAME"`). `Debug` shows names only.
+    pub command_env: SecretEnv,
+}
+
+/// Environment variables holding secrets: `Debug` prints their names, never their values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretEnv(pub Vec<(String, String)>);
+
+impl fmt::Debug for SecretEnv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        write!(f, "SecretEnv({names:?})")
+    }
 }

@@ -10,7 +10,7 @@ use toml::Spanned;
 use super::build::Builder;
 use super::error::PlanError;
 use super::raw::{RawHealth, RawLogs, RawStatus, RawVerify};
-use super::types::{CmpOp, HealthCheck, LogInput, LogSource, StatusMatch, VerifyCheck};
+use super::types::{CmpOp, HealthCheck, LogInput, LogSource, SecretEnv, StatusMatch, VerifyCheck};
 
 pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -292,7 +292,18 @@ impl Builder<'_> {
             Some(w) => self.timeout(w, &format!("{p}.window"))?,
             None => DEFAULT_ALERT_WINDOW,
         };
+        let command_env = match &l.command {
+            Some(c) => self.resolve_as(c, &format!("{p}.command"), true)?.1,
+            None => Vec::new(),
+        };
+        let command_env = SecretEnv(
+            command_env
+                .into_iter()
+                .filter(|(k, _)| !k.is_empty())
+                .collect(),
+        );
         Ok(LogSource {
+            command_env,
             name: name.display,
             input,
             error,
@@ -306,12 +317,17 @@ impl Builder<'_> {
     /// Where a log source reads: a command's output or a file, one of the two.
     fn log_input(&self, l: &RawLogs, span: Range<usize>, p: &str) -> Result<LogInput, PlanError> {
         Ok(match (&l.command, &l.file) {
-            (Some(c), None) => LogInput::Command(self.required(
-                Some(c),
-                span.clone(),
-                &format!("{p}.command"),
-                "command = \"flyctl logs -a app\"",
-            )?),
+            (Some(c), None) => {
+                let key = format!("{p}.command");
+                self.required(
+                    Some(c),
+                    span.clone(),
+                    &key,
+                    "command = \"flyctl logs -a app\"",
+                )?;
+                // Secrets reach the command through its environment (see `command_env`).
+                LogInput::Command(self.resolve_as(c, &key, true)?.0)
+            }
             (None, Some(f)) => LogInput::File(
                 self.dir.join(
                     self.required(

@@ -75,6 +75,8 @@ pub struct CommandSpec {
     pub log_path: PathBuf,
     /// `SIGTERM` → `SIGKILL` grace; callers use [`TERM_GRACE`].
     pub grace: Duration,
+    /// The plan's secret values, masked in the output (screen and log).
+    pub masker: crate::secrets::Masker,
 }
 
 /// Runs `spec` to completion, reporting `StepStarted`, `Output` batches and exactly one
@@ -332,8 +334,8 @@ async fn supervise(
     cancel: &CancellationToken,
     sink: &mut Sink,
 ) -> StepOutcome {
-    let mut out = Pipe::new(child.stdout.take(), Stream::Stdout);
-    let mut err = Pipe::new(child.stderr.take(), Stream::Stderr);
+    let mut out = Pipe::new(child.stdout.take(), Stream::Stdout, spec.masker.clone());
+    let mut err = Pipe::new(child.stderr.take(), Stream::Stderr, spec.masker.clone());
     let mut state = State {
         phase: Phase::Running,
         exit: None,

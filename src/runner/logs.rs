@@ -40,12 +40,21 @@ pub async fn run_source(
     source: LogSource,
     tx: Sender<RunnerEvent>,
     cancel: CancellationToken,
+    masker: crate::secrets::Masker,
 ) {
     let error = source.error.as_deref().and_then(|re| Regex::new(re).ok());
-    let out = Out { index, tx, error };
+    let out = Out {
+        index,
+        tx,
+        error,
+        masker,
+    };
     match &source.input {
         LogInput::File(path) => follow_file(&out, path, &cancel).await,
-        LogInput::Command(cmd) => run_commands(&out, &cmd.value, source.restart, &cancel).await,
+        LogInput::Command(cmd) => {
+            let env = &source.command_env.0;
+            run_commands(&out, &cmd.value, env, source.restart, &cancel).await
+        }
     }
 }
 
@@ -54,6 +63,8 @@ struct Out {
     index: usize,
     tx: Sender<RunnerEvent>,
     error: Option<Regex>,
+    /// The plan's secret values, masked in every line.
+    masker: crate::secrets::Masker,
 }
 
 impl Out {
@@ -66,9 +77,16 @@ impl Out {
         self.tx.send(ev).await.is_ok()
     }
 
-    async fn lines(&self, lines: Vec<SourceLine>) -> bool {
+    async fn lines(&self, mut lines: Vec<SourceLine>) -> bool {
         if lines.is_empty() {
             return true;
+        }
+        if !self.masker.is_empty() {
+            for line in &mut lines {
+                if let std::borrow::Cow::Owned(masked) = self.masker.mask(&line.text) {
+                    line.text = masked;
+                }
+            }
         }
         let ev = RunnerEvent::LogLines {
             source: self.index,
@@ -120,11 +138,17 @@ async fn follow_file(out: &Out, path: &std::path::Path, cancel: &CancellationTok
     }
 }
 
-async fn run_commands(out: &Out, command: &str, restart: bool, cancel: &CancellationToken) {
+async fn run_commands(
+    out: &Out,
+    command: &str,
+    env: &[(String, String)],
+    restart: bool,
+    cancel: &CancellationToken,
+) {
     let mut backoff = Backoff::default();
     loop {
         let started = Instant::now();
-        let why = match spawn(command) {
+        let why = match spawn(command, env) {
             Err(why) => {
                 if !out.state(SourceState::Failed(why)).await {
                     return;
@@ -160,10 +184,11 @@ async fn run_commands(out: &Out, command: &str, restart: bool, cancel: &Cancella
     }
 }
 
-fn spawn(command: &str) -> Result<(tokio::process::Child, Pid), String> {
+fn spawn(command: &str, env: &[(String, String)]) -> Result<(tokio::process::Child, Pid), String> {
     let child = Command::new("sh")
         .arg("-c")
         .arg(command)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,5 +1,6 @@
 //! Turns one output pipe of a step into lines: reads it in chunks, splits on `\n`, caps each line
-//! at [`MAX_LINE_BYTES`], and hands every line out twice — sanitized for the screen, raw for the log.
+//! at [`MAX_LINE_BYTES`], masks the plan's secrets, and hands every line out twice — sanitized for the screen,
+//! raw for the log.
 
 use std::io;
 
@@ -24,15 +25,17 @@ pub(super) struct Pipe<R> {
     stream: Stream,
     buf: Vec<u8>,
     splitter: Splitter,
+    masker: crate::secrets::Masker,
 }
 
 impl<R: AsyncRead + Unpin> Pipe<R> {
-    pub(super) fn new(reader: Option<R>, stream: Stream) -> Self {
+    pub(super) fn new(reader: Option<R>, stream: Stream, masker: crate::secrets::Masker) -> Self {
         Pipe {
             reader,
             stream,
             buf: vec![0; READ_CHUNK_BYTES],
             splitter: splitter(),
+            masker,
         }
     }
 
@@ -62,7 +65,11 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             Stream::Stderr => b"err| ",
         };
         let mut lines = Vec::new();
+        let masker = &self.masker;
         let mut emit = |raw: &[u8], truncated: bool| {
+            // Whole lines: a secret split across two reads is masked too.
+            let raw = masker.mask_bytes(raw);
+            let raw = raw.as_ref();
             log.extend_from_slice(prefix);
             log.extend_from_slice(raw);
             log.push(b'\n');
