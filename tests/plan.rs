@@ -195,9 +195,10 @@ env = { GH = "${API_TOKEN}", SAFE = "${HOST}", DEF = "${my_secret:-dev}" }
     let step = &plan.phases[0].steps[0];
     assert_eq!(
         step.run,
+        // A secret in `run` reaches the command through its environment, never its command line.
         resolved(
-            "psql postgres://app:hunter2-s3cr3t@api.example.com/app",
-            "psql postgres://app:${DB_PASSWORD}@api.example.com/app",
+            "psql postgres://app:\"$DB_PASSWORD\"@api.example.com/app",
+            "psql postgres://app:\"$DB_PASSWORD\"@api.example.com/app",
         )
     );
     assert_eq!(
@@ -206,10 +207,14 @@ env = { GH = "${API_TOKEN}", SAFE = "${HOST}", DEF = "${my_secret:-dev}" }
             ("GH".to_string(), resolved("tok-abc123", "${API_TOKEN}")),
             ("SAFE".to_string(), Resolved::literal("api.example.com")),
             ("DEF".to_string(), resolved("dev", "${my_secret}")),
+            (
+                "DB_PASSWORD".to_string(),
+                resolved("hunter2-s3cr3t", "${DB_PASSWORD}")
+            ),
         ]
     );
     let debug = format!("{step:?} {plan:?}");
-    assert!(debug.contains("${DB_PASSWORD}"), "{debug}");
+    assert!(debug.contains("$DB_PASSWORD"), "{debug}");
     assert!(debug.contains("api.example.com"), "{debug}");
     assert!(!debug.contains("hunter2"), "{debug}");
     assert!(!debug.contains("tok-abc123"), "{debug}");
@@ -329,9 +334,12 @@ steps = [{ run = "psql ${DB_URL} -c 'select 1'", env = { URL = "${DB_URL}" } }]
     };
     let plan = deckhand::plan::parse(src, std::path::Path::new("p.toml"), &vars).unwrap();
     let step = &plan.phases[0].steps[0];
-    assert_eq!(
-        step.run.value,
-        "psql postgres://app:hunter2@db/shop -c 'select 1'"
+    // DB_URL carries a password: a secret, passed in the environment.
+    assert_eq!(step.run.value, "psql \"$DB_URL\" -c 'select 1'");
+    assert!(
+        step.env
+            .iter()
+            .any(|(k, v)| k == "DB_URL" && v.value == "postgres://app:hunter2@db/shop")
     );
     let shown = format!(
         "{} {} {} {} {:?} {:?}",

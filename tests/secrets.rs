@@ -74,10 +74,20 @@ async fn a_secret_in_run_reaches_the_command_by_its_environment_and_never_its_ar
     );
     let plan = plan(dir.path(), &run);
     let step = &plan.phases[0].steps[0];
-    assert!(step.run.value.contains("\"$API_TOKEN\""), "{}", step.run.value);
+    assert!(
+        step.run.value.contains("\"$API_TOKEN\""),
+        "{}",
+        step.run.value
+    );
     assert!(!step.run.value.contains(TOKEN));
-    assert_eq!(step.run.display, step.run.value, "what is shown is what runs");
-    assert!(!format!("{plan:?}").contains(TOKEN), "Debug shows no secret");
+    assert_eq!(
+        step.run.display, step.run.value,
+        "what is shown is what runs"
+    );
+    assert!(
+        !format!("{plan:?}").contains(TOKEN),
+        "Debug shows no secret"
+    );
 
     let (tx, mut rx) = mpsc::channel(64);
     let task = tokio::spawn(run_command(
@@ -119,7 +129,10 @@ async fn a_secret_in_run_reaches_the_command_by_its_environment_and_never_its_ar
     task.await.unwrap();
     // The command got the value; the screen and the step log show it masked.
     assert_eq!(std::fs::read_to_string(&got).unwrap(), TOKEN);
-    assert!(screen.contains("token ***") && screen.contains("deploy ***"), "{screen}");
+    assert!(
+        screen.contains("token ***") && screen.contains("deploy ***"),
+        "{screen}"
+    );
     assert!(!screen.contains(TOKEN) && !screen.contains(DEPLOY));
     let log = std::fs::read_to_string(dir.path().join("step.log")).unwrap();
     assert!(log.contains("token ***"), "{log}");
@@ -182,6 +195,9 @@ fn the_journal_masks_known_secrets_in_every_entry() {
     )
     .unwrap();
     let text = std::fs::read_to_string(j.path()).unwrap();
-    assert!(!text.contains(TOKEN) && !text.contains(DB_PASSWORD), "{text}");
+    assert!(
+        !text.contains(TOKEN) && !text.contains(DB_PASSWORD),
+        "{text}"
+    );
     assert!(text.contains("token ***"), "{text}");
 }

@@ -149,6 +149,8 @@ impl Executor {
                 }
                 Effect::Notify { what, text } => {
                     if let Some(n) = state.plan.notify.clone() {
+                        // No secret leaves in a notification either.
+                        let text = state.plan.secrets.masker().mask(&text).into_owned();
                         let send = crate::runner::notify::send(n, what, text, self.tx.clone());
                         tokio::spawn(send);
                     }
