@@ -13,5 +13,6 @@ pub mod logs;
 pub mod migrate;
 pub mod plan;
 pub mod runner;
+pub mod safe_fs;
 pub mod sanitize;
 pub mod views;
