@@ -13,6 +13,7 @@ pub mod logs;
 pub mod migrate;
 pub mod plan;
 pub mod runner;
+pub mod safe_fs;
 pub mod sanitize;
 pub mod secrets;
 pub mod views;

@@ -132,6 +132,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if reads_only(&cli.command) {
+        die_quietly_on_a_closed_pipe();
+    }
     let code = match cli.command {
         Command::Check { plan, env } => check(&plan, env.as_deref()),
         Command::Run { plan, env } => match plan::load_env(&plan, env.as_deref()) {
@@ -140,7 +143,7 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo(),
         Command::History => history(),
-        Command::Report { run, stdout } => match journal::data_dir() {
+        Command::Report { run, stdout } => match journal::prepare_data_dir() {
             Ok(dir) => cli::report::run(&dir, run.as_deref(), stdout),
             Err(e) => {
                 eprintln!("deckhand: {e}");
@@ -203,6 +206,31 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The commands that only read and print: a closed stdout (`deckhand check plan | head -1`) ends them.
+fn reads_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Check { .. }
+            | Command::History
+            | Command::Report { .. }
+            | Command::Lint { .. }
+            | Command::Verify { .. }
+            | Command::Status { .. }
+    )
+}
+
+/// Writing to a closed pipe ends the process the conventional way, as `cat` and `grep` end: killed by SIGPIPE
+/// (the shell reports 141), quietly, never a panic. Rust ignores SIGPIPE by default (then `println!` panics on
+/// the write's EPIPE); the commands that do work (`run`, `demo`, `migrate`, `backup`) keep it ignored, so a
+/// reader going away never stops a migration or a backup half-way: they drop their output and finish.
+fn die_quietly_on_a_closed_pipe() {
+    use nix::sys::signal::{SigHandler, Signal, signal};
+    // SAFETY: restoring the default disposition installs no handler (no code runs in signal context), and it
+    // happens at startup before any thread is spawned.
+    #[allow(unsafe_code)]
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
+}
+
 /// The demo: a fresh SQLite shop database in the data folder, then the console on the bundled plan.
 fn demo() -> u8 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
@@ -211,10 +239,7 @@ fn demo() -> u8 {
         );
         return 2;
     }
-    let dir = match journal::data_dir()
-        .map_err(|e| e.to_string())
-        .and_then(|d| cli::demo::prepare(&d))
-    {
+    let dir = match journal::prepare_data_dir().and_then(|d| cli::demo::prepare(&d)) {
         Ok(dir) => dir,
         Err(e) => {
             eprintln!("deckhand: cannot set up the demo: {e}");
@@ -394,7 +419,7 @@ fn console(plan: Plan) -> u8 {
         );
         return 2;
     }
-    let data_dir = match journal::data_dir() {
+    let data_dir = match journal::prepare_data_dir() {
         Ok(d) => d,
         Err(e) => {
             eprintln!("deckhand: {e}");
@@ -424,11 +449,8 @@ fn console(plan: Plan) -> u8 {
 /// deckhand's own diagnostics go to `<data dir>/deckhand.log`, never to the screen. Level from `DECKHAND_LOG`.
 fn init_tracing(data_dir: &Path) -> Option<()> {
     journal::create_private_dir(data_dir).ok()?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data_dir.join("deckhand.log"))
-        .ok()?;
+    // 0600, never through a symlink or a hard link planted at the path (then nothing is logged).
+    let file = deckhand::safe_fs::open_append(&data_dir.join("deckhand.log")).ok()?;
     let level = std::env::var("DECKHAND_LOG")
         .ok()
         .and_then(|l| l.parse().ok())

@@ -256,6 +256,7 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
             tables: vec!["public.orders".into(), "public.users".into()],
             missing: Vec::new(),
             compared_with_live: true,
+            proven: true,
             problems: Vec::new(),
             took: Duration::from_millis(900),
         },

@@ -339,6 +339,8 @@ async fn truncated_and_flipped_copies_fail_verification() {
         "integrity_check does not read row values: {:?}",
         v.problems
     );
+    // Issue 16, defect 6: such a pass without a record is not proven (and never opens the migrate gate).
+    assert!(!v.proven, "a verification without a record is not proven");
     // The same file with the original's sidecar beside it is caught.
     std::fs::copy(
         store::sidecar_path(&archive.path),
@@ -346,8 +348,9 @@ async fn truncated_and_flipped_copies_fail_verification() {
     )
     .unwrap();
     assert!(!verify(&silent, None).await.ok);
-    // The original was never touched.
-    assert!(verify(&archive.path, None).await.ok);
+    // The original was never touched, and with its record the pass is proven.
+    let original = verify(&archive.path, None).await;
+    assert!(original.ok && original.proven);
 }
 
 #[tokio::test]

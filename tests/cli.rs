@@ -9,12 +9,22 @@ use std::time::{Duration, SystemTime};
 use deckhand::journal::{Event, Journal};
 
 fn deckhand(args: &[&str], data_dir: &std::path::Path) -> Output {
+    // The data folder must be owner-only (issue 16): a temporary folder may be created 0755.
+    private_data_dir(data_dir);
     Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .args(args)
         .env("DECKHAND_DATA_DIR", data_dir)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run deckhand")
+}
+
+/// Makes a test's data folder owner-only, as deckhand requires of a data folder (issue 16).
+fn private_data_dir(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if dir.is_dir() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("chmod 700");
+    }
 }
 
 fn text(b: &[u8]) -> String {
@@ -258,7 +268,12 @@ fn check_env_picks_the_environment_and_reports_the_release_sections() {
 fn report_writes_the_newest_run_with_the_runs_it_resumed() {
     let d = tempfile::tempdir().unwrap();
     let out = deckhand(&["report"], d.path());
-    assert_eq!(out.status.code(), Some(2), "no runs yet");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no runs yet: {}",
+        text(&out.stderr)
+    );
     assert!(text(&out.stderr).contains("deckhand history"));
 
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000);

@@ -48,7 +48,17 @@ steps = [{{ run = "echo back to v1; rm -f broken", cwd = "." }}]
     path
 }
 
+/// Makes a test's data folder owner-only, as deckhand requires of a data folder (issue 16).
+fn private_data_dir(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if dir.is_dir() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).expect("chmod 700");
+    }
+}
+
 fn deckhand(args: &[&str], data: &Path) -> std::process::Output {
+    // The data folder must be owner-only (issue 16): a temporary folder may be created 0755.
+    private_data_dir(data);
     Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .args(args)
         .env("DECKHAND_DATA_DIR", data)

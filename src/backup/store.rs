@@ -2,9 +2,8 @@
 //! atomically with mode 0600, sha256 of a file or folder, listing newest first, and retention that deletes the
 //! oldest backups of the same environment and database only once a newer one is verified.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -112,24 +111,12 @@ pub fn ensure_dir(dir: &Path) -> Result<(), BackupError> {
 /// Writes the sidecar atomically (temporary file, fsync, rename), mode 0600.
 pub fn write_sidecar(archive: &Archive) -> Result<(), BackupError> {
     let path = sidecar_path(&archive.path);
-    let tmp = partial_path(&path);
     let json = serde_json::to_vec_pretty(archive).map_err(|e| BackupError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;
-    let write = || -> io::Result<()> {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&json)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &path)?;
-        sync_parent(&path)
-    };
-    write().map_err(|e| io_err(&path, &e))
+    // Never through a symlink: a new file beside it, renamed over the record.
+    crate::safe_fs::replace(&path, &json).map_err(|e| io_err(&path, &e))
 }
 
 /// Reads the sidecar of an archive, if it has a readable one.

@@ -160,6 +160,10 @@ pub struct Verification {
     pub missing: Vec<String>,
     /// Whether the table list was compared with the live database.
     pub compared_with_live: bool,
+    /// Whether the archive's bytes matched the size and sha256 of its record: only then is its table of contents
+    /// (object definitions, which no data block's checksum covers) proven unchanged. Without a record a
+    /// verification may pass (`ok`) but is not proven, and never opens the migrate gate on its own.
+    pub proven: bool,
     /// Each reason the archive is not good, one line each (a tool's error, a checksum mismatch, a missing table).
     pub problems: Vec<String>,
     pub took: Duration,

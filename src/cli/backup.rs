@@ -26,7 +26,7 @@ pub(super) fn runtime() -> Option<tokio::runtime::Runtime> {
     {
         Ok(rt) => Some(rt),
         Err(e) => {
-            eprintln!("deckhand: cannot start the async runtime: {e}");
+            errln!("deckhand: cannot start the async runtime: {e}");
             None
         }
     }
@@ -43,10 +43,10 @@ impl Printer {
     fn progress(&mut self, busy: BackupWork, p: &Progress) {
         let text = progress_text(busy, Some(p));
         if self.tty {
-            eprint!("\r\x1b[2K{text}");
+            err!("\r\x1b[2K{text}");
             self.shown = true;
         } else if self.last.is_none_or(|t| t.elapsed() >= LOG_PROGRESS_EVERY) {
-            eprintln!("{text}");
+            errln!("{text}");
             self.last = Some(Instant::now());
         }
         let _ = std::io::stderr().flush();
@@ -54,13 +54,13 @@ impl Printer {
 
     fn line(&mut self, text: &str) {
         self.clear();
-        eprintln!("{text}");
+        errln!("{text}");
     }
 
     /// Removes the progress line from a terminal, if one is shown.
     fn clear(&mut self) {
         if self.shown {
-            eprint!("\r\x1b[2K");
+            err!("\r\x1b[2K");
             let _ = std::io::stderr().flush();
             self.shown = false;
         }
@@ -89,21 +89,22 @@ pub(super) fn cancel_on_signals(token: CancellationToken) -> std::io::Result<()>
 /// `deckhand backup [PLAN]`: returns the exit code (0 taken and verified, 1 failed, 2 unusable plan).
 pub fn take(plan: &Plan) -> u8 {
     let Some(job) = Job::of(plan) else {
-        eprintln!(
+        errln!(
             "deckhand: {} needs [database] and [backup] sections to take a backup",
             plan.path.display()
         );
         return 2;
     };
     let Some(rt) = runtime() else { return 1 };
-    let journal = journal::data_dir().and_then(|d| Journal::create(&d, SystemTime::now()));
+    let journal = journal::prepare_data_dir()
+        .and_then(|d| Journal::create(&d, SystemTime::now()).map_err(|e| e.to_string()));
     let mut journal = match journal {
         Ok(mut j) => {
             j.set_masker(plan.secrets.masker());
             j
         }
         Err(e) => {
-            eprintln!("deckhand: cannot create the run journal: {e}");
+            errln!("deckhand: cannot create the run journal: {e}");
             return 1;
         }
     };
@@ -129,14 +130,14 @@ pub fn take(plan: &Plan) -> u8 {
             outcome: None,
         },
     );
-    eprintln!("deckhand: journal {}", journal.path().display());
+    errln!("deckhand: journal {}", journal.path().display());
     code
 }
 
 /// Appends to the run's journal; a failed write is said on stderr and does not stop the backup.
 pub(super) fn record(j: &mut Journal, ev: Event) {
     if let Err(e) = j.append(ev, SystemTime::now()) {
-        eprintln!(
+        errln!(
             "deckhand: JOURNAL WRITE FAILED ({}): {e}",
             j.path().display()
         );
@@ -148,7 +149,7 @@ pub(super) async fn run_take(job: Job, journal: &mut Journal) -> u8 {
     let (tx, mut rx) = mpsc::channel(64);
     let token = CancellationToken::new();
     if let Err(e) = cancel_on_signals(token.clone()) {
-        eprintln!("deckhand: cannot install signal handlers: {e}");
+        errln!("deckhand: cannot install signal handlers: {e}");
         return 1;
     }
     tokio::spawn(deckhand::runner::backup::take(job, tx, token));
@@ -283,7 +284,7 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
     let token = CancellationToken::new();
     let result = rt.block_on(async {
         if let Err(e) = cancel_on_signals(token.clone()) {
-            eprintln!("deckhand: cannot install signal handlers: {e}");
+            errln!("deckhand: cannot install signal handlers: {e}");
         }
         let mut printer = Printer {
             tty: std::io::stderr().is_terminal(),
@@ -307,27 +308,33 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
     });
     match result {
         Ok(v) if v.ok => {
-            println!(
-                "{}: good — read back in full, {} tables{}",
+            outln!(
+                "{}: good — read back in full, {} tables{}{}",
                 file.display(),
                 v.tables.len(),
                 if v.compared_with_live {
                     ", none missing from the live database"
                 } else {
                     ""
+                },
+                if v.proven {
+                    ""
+                } else {
+                    "; table of contents not proven: no sha256 record beside the archive, so a changed object \
+                     definition would go unseen (it does not count as a verified backup for the migrate gate)"
                 }
             );
             0
         }
         Ok(v) => {
-            println!("{}: BAD", file.display());
+            outln!("{}: BAD", file.display());
             for p in &v.problems {
-                println!("  {p}");
+                outln!("  {p}");
             }
             1
         }
         Err(e) => {
-            eprintln!("deckhand: cannot verify {}: {e}", file.display());
+            errln!("deckhand: cannot verify {}: {e}", file.display());
             1
         }
     }

@@ -107,16 +107,16 @@ impl Outcome {
 /// `deckhand migrate`: the exit code.
 pub fn run(plan: &Plan, args: &Args) -> u8 {
     let Some(db) = plan.database.clone() else {
-        eprintln!(
+        errln!(
             "deckhand: {} has no [database] section: nothing to migrate",
             plan.path.display()
         );
         return 2;
     };
-    let data_dir = match journal::data_dir() {
+    let data_dir = match journal::prepare_data_dir() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("deckhand: {e}");
+            errln!("deckhand: {e}");
             return 1;
         }
     };
@@ -130,18 +130,18 @@ pub fn run(plan: &Plan, args: &Args) -> u8 {
     )) {
         Ok(startup) => startup.lock,
         Err(deckhand::console::startup::Refused::Held(why)) => {
-            eprintln!("deckhand: {why}");
+            errln!("deckhand: {why}");
             return 4;
         }
         Err(deckhand::console::startup::Refused::Failed(why)) => {
-            eprintln!("deckhand: {why}");
+            errln!("deckhand: {why}");
             return 1;
         }
     };
     let mut journal = match Journal::create(&data_dir, SystemTime::now()) {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("deckhand: cannot create the run journal: {e}");
+            errln!("deckhand: cannot create the run journal: {e}");
             return 1;
         }
     };
@@ -170,24 +170,24 @@ fn finish(journal: &mut Journal, outcome: &Outcome, json: bool) -> u8 {
         && let Some(dir) = journal.path().parent()
         && let Err(e) = journal::write_report(dir, &entries)
     {
-        eprintln!("deckhand: cannot write the report: {e}");
+        errln!("deckhand: cannot write the report: {e}");
     }
     for why in &outcome.refused {
-        eprintln!(
+        errln!(
             "deckhand: refused: {}",
             deckhand::sanitize::sanitize_str(why)
         );
     }
     if let Some(e) = &outcome.error {
         for line in e.lines() {
-            eprintln!("deckhand: {}", deckhand::sanitize::sanitize_str(line));
+            errln!("deckhand: {}", deckhand::sanitize::sanitize_str(line));
         }
     }
-    eprintln!(
+    errln!(
         "deckhand: {}",
         deckhand::sanitize::sanitize_str(&outcome.result)
     );
-    eprintln!("deckhand: journal {}", journal.path().display());
+    errln!("deckhand: journal {}", journal.path().display());
     if json {
         let text = serde_json::to_string_pretty(outcome).unwrap_or_default();
         let mut out = std::io::stdout().lock();
@@ -335,7 +335,7 @@ async fn dry_run_gate(db: &Database, args: &Args, journal: &mut Journal) -> Opti
         );
         return None;
     }
-    eprintln!("dry-run: every pending migration in one transaction, then rolled back");
+    errln!("dry-run: every pending migration in one transaction, then rolled back");
     let result = dry_run(db).await;
     let results = match result {
         Ok(r) => r,
@@ -343,7 +343,7 @@ async fn dry_run_gate(db: &Database, args: &Args, journal: &mut Journal) -> Opti
     };
     let lines: Vec<String> = results.iter().map(deckhand::app::rehearsal_line).collect();
     for line in &lines {
-        eprintln!("  {}", deckhand::sanitize::sanitize_str(line));
+        errln!("  {}", deckhand::sanitize::sanitize_str(line));
     }
     super::backup::record(
         journal,
@@ -416,7 +416,7 @@ async fn apply_pending(
         duration_ms: a.duration_ms,
     });
     if let Err(e) = journal.append_all(events, SystemTime::now()) {
-        eprintln!(
+        errln!(
             "deckhand: JOURNAL WRITE FAILED ({}): {e}",
             journal.path().display()
         );
@@ -476,14 +476,14 @@ async fn apply_until(
             Progress::Started { name, .. } if tty => {
                 let n = done.load(std::sync::atomic::Ordering::Relaxed) + 1;
                 let line = format!("applying {n}/{total} {name}");
-                eprint!("\r{}\x1b[K", deckhand::sanitize::sanitize_str(&line));
+                err!("\r{}\x1b[K", deckhand::sanitize::sanitize_str(&line));
                 return;
             }
             Progress::Applied { name, took } => {
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 let took = deckhand::plan::human_duration(took);
                 if tty {
-                    eprint!("\r\x1b[2K");
+                    err!("\r\x1b[2K");
                 }
                 format!("applied {n}/{total} {name} in {took}")
             }
@@ -491,7 +491,7 @@ async fn apply_until(
             Progress::Unblocked => "  the lock is free: going on".into(),
             _ => return,
         };
-        eprintln!("{}", deckhand::sanitize::sanitize_str(&line));
+        errln!("{}", deckhand::sanitize::sanitize_str(&line));
     };
     let operator = deckhand::console::operator();
     let stopping = || stop.is_cancelled();

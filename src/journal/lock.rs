@@ -10,9 +10,9 @@
 //! The file is removed on drop while still locked (only if it still names us); an acquirer that opened the old
 //! file just before it was unlinked notices that the path no longer leads to its file and starts again.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -115,14 +115,8 @@ pub fn acquire(
     }
     let mut unreadable_since: Option<Instant> = None;
     for _ in 0..ATTEMPTS {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(&path)
-            .map_err(io_err)?;
+        // Never through a symlink or a hard link planted at the path; 0600.
+        let file = crate::safe_fs::open_read_write(&path).map_err(io_err)?;
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => locked,
             Err((mut file, Errno::EWOULDBLOCK)) => match read_info(&mut file) {
@@ -147,7 +141,6 @@ pub fn acquire(
         // Empty (we created it) or torn by a crash mid-write: no previous holder to report.
         let stale = read_info(&mut file).ok();
         write_info(&mut file, &holder).map_err(io_err)?;
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(io_err)?;
         return Ok(RunLock {
             file,
             path,

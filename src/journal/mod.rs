@@ -23,9 +23,8 @@ pub use lock::{LockError, LockInfo, RunLock, acquire, lock_path};
 pub use report::{REPORT_FILE, render, write as write_report};
 pub use resume::{Previous, chain, follow, latest_unfinished, lost_terminal, run_ids};
 
-use std::fs::{DirBuilder, File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -57,9 +56,20 @@ pub fn data_dir() -> io::Result<PathBuf> {
         .ok_or_else(|| io::Error::other("no home directory: set DECKHAND_DATA_DIR"))
 }
 
-/// Creates `dir` and its parents with mode 0700 (journals and step logs may hold sensitive output).
+/// Creates `dir` and its parents with mode 0700 (journals and step logs may hold sensitive output); `dir` must not
+/// be a symlink.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    DirBuilder::new().recursive(true).mode(0o700).create(dir)
+    crate::safe_fs::create_private_dir(dir)
+}
+
+/// The data folder, created (0700) when missing, its mode checked: refused when other users can reach it, unless
+/// it is shared on purpose (`DECKHAND_SHARED_DATA=1`; then only other users' access is refused). Every command
+/// that writes into it starts here.
+pub fn prepare_data_dir() -> Result<PathBuf, String> {
+    let dir = data_dir().map_err(|e| e.to_string())?;
+    crate::safe_fs::create_private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    crate::safe_fs::check_data_dir(&dir, crate::safe_fs::shared_on_purpose())?;
+    Ok(dir)
 }
 
 /// An open journal for one run.
@@ -77,14 +87,12 @@ impl Journal {
     /// Creates `<data_dir>/runs/<run-id>/journal.jsonl` (mode 0600, never overwriting an existing one).
     pub fn create(data_dir: &Path, started: SystemTime) -> io::Result<Journal> {
         let run_id = run_id(started, std::process::id());
-        let dir = data_dir.join("runs").join(&run_id);
+        let runs = data_dir.join("runs");
+        create_private_dir(&runs)?;
+        let dir = runs.join(&run_id);
         create_private_dir(&dir)?;
         let path = dir.join(JOURNAL_FILE);
-        let file = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)?;
+        let file = crate::safe_fs::create_new(&path)?;
         // Make the new file's directory entry durable too, or a crash could lose the whole journal.
         File::open(&dir)?.sync_all()?;
         Ok(Journal {

@@ -6,9 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::markdown::{cell, code, code_cell, code_list, fenced, inline, table, time};
@@ -95,26 +93,12 @@ pub fn render(entries: &[Entry]) -> String {
     mask_url_passwords(&inert)
 }
 
-/// Writes `<run_dir>/report.md` (mode 0600) through a temporary file and a rename; returns its path.
+/// Writes `<run_dir>/report.md` (mode 0600) through a new temporary file and a rename (a symlink planted at
+/// `report.md` is replaced, never written through); returns its path.
 pub fn write(run_dir: &Path, entries: &[Entry]) -> io::Result<PathBuf> {
     let path = run_dir.join(REPORT_FILE);
-    let tmp = run_dir.join(format!(".{REPORT_FILE}.{}.tmp", std::process::id()));
-    let _ = fs::remove_file(&tmp);
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(render(entries).as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&tmp, &path)?;
-        File::open(run_dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result.map(|()| path)
+    crate::safe_fs::replace(&path, render(entries).as_bytes())?;
+    Ok(path)
 }
 
 fn run(entries: &[Entry]) -> String {

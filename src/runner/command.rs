@@ -5,7 +5,6 @@
 pub(crate) mod group;
 mod lines;
 
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -152,25 +151,15 @@ async fn open_log(path: &Path) -> Result<BufWriter<File>, String> {
     let failed =
         |what: &str, err: std::io::Error| format!("cannot {what} {}: {err}", path.display());
     if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        tokio::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .await
+        crate::safe_fs::create_private_dir(dir)
             .map_err(|err| failed("create the directory of log file", err))?;
     }
-    let file = tokio::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)
-        .await
-        .map_err(|err| failed("open log file", err))?;
-    // `mode` only applies to new files; an existing one is tightened too.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .await
-        .map_err(|err| failed("restrict permissions of log file", err))?;
-    Ok(BufWriter::with_capacity(LOG_BUFFER_BYTES, file))
+    // Never through a symlink or a hard link planted at the path; an existing file of ours is tightened to 0600.
+    let file = crate::safe_fs::open_append(path).map_err(|err| failed("open log file", err))?;
+    Ok(BufWriter::with_capacity(
+        LOG_BUFFER_BYTES,
+        File::from_std(file),
+    ))
 }
 
 /// Where a step's output goes: the event channel and the log file. Neither failing stops the step.

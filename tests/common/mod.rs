@@ -240,6 +240,7 @@ pub fn verified_event(a: &deckhand::backup::Archive, ok: bool) -> Action {
                 tables,
                 missing: Vec::new(),
                 compared_with_live: true,
+                proven: ok,
                 problems: if ok {
                     Vec::new()
                 } else {

@@ -46,6 +46,12 @@ impl PtyApp {
             .expect("openpty");
         let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_deckhand"));
         cmd.args(args);
+        // The data folder must be owner-only (issue 16): a temporary folder may be created 0755.
+        if data_dir.is_dir() {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700))
+                .expect("chmod 700");
+        }
         cmd.env("DECKHAND_DATA_DIR", data_dir);
         cmd.env("TERM", "xterm-256color");
         cmd.cwd(env!("CARGO_MANIFEST_DIR"));

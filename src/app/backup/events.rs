@@ -102,7 +102,8 @@ fn on_verified(state: &mut State, archive: Archive, v: &Verification, fx: &mut O
         problems: v.problems.clone(),
         duration_ms: v.took.as_millis() as u64,
     }));
-    let passed = v.ok && archive.verified.is_some();
+    // Not proven (no record: its table of contents unchecked) never opens the gate on its own.
+    let passed = v.ok && v.proven && archive.verified.is_some();
     let b = &mut state.backup;
     let line = if passed {
         b.problems.clear();

@@ -77,12 +77,14 @@ pub async fn verify(
     }
     let tables: Vec<String> = toc.tables.iter().map(toc::TocTable::qualified).collect();
     let ok = problems.is_empty();
+    let proven = ok && record.is_some();
     let took = started.elapsed();
     let outcome = Verification {
         ok,
         tables,
         missing,
         compared_with_live,
+        proven,
         problems,
         took,
     };

@@ -92,11 +92,14 @@ pub async fn verify(
 
     let took = started.elapsed();
     let ok = problems.is_empty();
+    // Without a record nothing proves the schema (no checksum covers it) is the one that was backed up.
+    let proven = ok && record.is_some();
     let outcome = Verification {
         ok,
         tables,
         missing,
         compared_with_live,
+        proven,
         problems,
         took,
     };
