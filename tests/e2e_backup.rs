@@ -153,6 +153,12 @@ fn plan(dir: &Path, with_backup: bool) -> PathBuf {
 }
 
 fn deckhand(args: &[&str], url: &str, data: &Path) -> (i32, String, String) {
+    // deckhand refuses a data folder other users can reach; a temporary folder is 0755.
+    std::fs::set_permissions(
+        data,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o700),
+    )
+    .expect("chmod 700");
     let out = Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .args(args)
         .env("TEST_PLAN_DB", url)
