@@ -5,6 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+#[macro_use]
 mod cli;
 
 use clap::{Parser, Subcommand};
@@ -146,7 +147,7 @@ fn main() -> ExitCode {
         Command::Report { run, stdout } => match journal::prepare_data_dir() {
             Ok(dir) => cli::report::run(&dir, run.as_deref(), stdout),
             Err(e) => {
-                eprintln!("deckhand: {e}");
+                tell!("deckhand: {e}");
                 1
             }
         },
@@ -234,7 +235,7 @@ fn die_quietly_on_a_closed_pipe() {
 /// The demo: a fresh SQLite shop database in the data folder, then the console on the bundled plan.
 fn demo() -> u8 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        eprintln!(
+        tell!(
             "deckhand: the console needs an interactive terminal (stdin and stdout must be a tty)"
         );
         return 2;
@@ -242,7 +243,7 @@ fn demo() -> u8 {
     let dir = match journal::prepare_data_dir().and_then(|d| cli::demo::prepare(&d)) {
         Ok(dir) => dir,
         Err(e) => {
-            eprintln!("deckhand: cannot set up the demo: {e}");
+            tell!("deckhand: cannot set up the demo: {e}");
             return 1;
         }
     };
@@ -250,7 +251,7 @@ fn demo() -> u8 {
     let port = match std::net::TcpListener::bind(("127.0.0.1", 0)).and_then(|l| l.local_addr()) {
         Ok(addr) => addr.port(),
         Err(e) => {
-            eprintln!("deckhand: cannot find a free port for the demo service: {e}");
+            tell!("deckhand: cannot find a free port for the demo service: {e}");
             return 1;
         }
     };
@@ -284,7 +285,7 @@ fn demo() -> u8 {
 }
 
 fn invalid(e: plan::PlanError) -> u8 {
-    eprintln!("deckhand: invalid plan: {e}");
+    tell!("deckhand: invalid plan: {e}");
     2
 }
 
@@ -294,7 +295,7 @@ fn check(path: &Path, env: Option<&str>) -> u8 {
         Err(e) => return invalid(e),
     };
     let destructive = plan.phases.iter().filter(|p| p.destructive).count();
-    println!(
+    say!(
         "{}: ok. Project {:?}, environment {:?}{}; {} checklist item(s), {} phase(s), {} destructive.",
         path.display(),
         plan.project.name,
@@ -309,7 +310,7 @@ fn check(path: &Path, env: Option<&str>) -> u8 {
         destructive
     );
     for line in check_sections(&plan) {
-        println!("  {line}");
+        say!("  {line}");
     }
     for (i, phase) in plan.phases.iter().enumerate() {
         let mut kind = match (phase.seed, phase.destructive) {
@@ -321,9 +322,9 @@ fn check(path: &Path, env: Option<&str>) -> u8 {
         if phase.optional {
             kind.push_str(", optional");
         }
-        println!("  phase {} [{kind}] {}", i + 1, phase.name);
+        say!("  phase {} [{kind}] {}", i + 1, phase.name);
         for step in &phase.steps {
-            println!("    $ {}", step.run.display);
+            say!("    $ {}", step.run.display);
         }
     }
     if let Some(r) = plan
@@ -331,12 +332,12 @@ fn check(path: &Path, env: Option<&str>) -> u8 {
         .as_ref()
         .filter(|r| !r.before_restore.is_empty())
     {
-        println!(
+        say!(
             "  rollback before_restore (run first when the database is restored or reverted, and before U restores \
              in place)"
         );
         for step in &r.before_restore {
-            println!("    $ {}", step.run.display);
+            say!("    $ {}", step.run.display);
         }
     }
     0
@@ -414,7 +415,7 @@ fn check_sections(plan: &Plan) -> Vec<String> {
 
 fn console(plan: Plan) -> u8 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        eprintln!(
+        tell!(
             "deckhand: the console needs an interactive terminal (stdin and stdout must be a tty)"
         );
         return 2;
@@ -422,7 +423,7 @@ fn console(plan: Plan) -> u8 {
     let data_dir = match journal::prepare_data_dir() {
         Ok(d) => d,
         Err(e) => {
-            eprintln!("deckhand: {e}");
+            tell!("deckhand: {e}");
             return 1;
         }
     };
@@ -433,14 +434,14 @@ fn console(plan: Plan) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("deckhand: cannot start the async runtime: {e}");
+            tell!("deckhand: cannot start the async runtime: {e}");
             return 1;
         }
     };
     match runtime.block_on(deckhand::console::run(plan, &data_dir)) {
         Ok(code) => u8::try_from(code).unwrap_or(1),
         Err(e) => {
-            eprintln!("deckhand: {e:#}");
+            tell!("deckhand: {e:#}");
             1
         }
     }
@@ -466,12 +467,12 @@ fn init_tracing(data_dir: &Path) -> Option<()> {
 fn history() -> u8 {
     let runs = match journal::data_dir().and_then(|d| journal::list_runs(&d).map(|r| (d, r))) {
         Ok((_, runs)) if runs.is_empty() => {
-            println!("No runs recorded yet.");
+            say!("No runs recorded yet.");
             return 0;
         }
         Ok((_, runs)) => runs,
         Err(e) => {
-            eprintln!("deckhand: cannot read the journal: {e}");
+            tell!("deckhand: cannot read the journal: {e}");
             return 1;
         }
     };
@@ -506,13 +507,12 @@ fn history() -> u8 {
         } else {
             r.steps.to_string()
         };
-        if writeln!(
-            out,
+        // Names and reasons come from journals, which anyone who can write the data folder could have edited.
+        let row = cli::inert(&format!(
             "{:<28} {:<20} {:<18} {:<12} {:<14} {:>5}  {result}",
             r.run, started, r.project, r.environment, r.user, steps
-        )
-        .is_err()
-        {
+        ));
+        if writeln!(out, "{row}").is_err() {
             return 0;
         }
     }

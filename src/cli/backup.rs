@@ -26,7 +26,7 @@ pub(super) fn runtime() -> Option<tokio::runtime::Runtime> {
     {
         Ok(rt) => Some(rt),
         Err(e) => {
-            errln!("deckhand: cannot start the async runtime: {e}");
+            tell!("deckhand: cannot start the async runtime: {e}");
             None
         }
     }
@@ -46,7 +46,7 @@ impl Printer {
             err!("\r\x1b[2K{text}");
             self.shown = true;
         } else if self.last.is_none_or(|t| t.elapsed() >= LOG_PROGRESS_EVERY) {
-            errln!("{text}");
+            tell!("{text}");
             self.last = Some(Instant::now());
         }
         let _ = std::io::stderr().flush();
@@ -54,7 +54,7 @@ impl Printer {
 
     fn line(&mut self, text: &str) {
         self.clear();
-        errln!("{text}");
+        tell!("{text}");
     }
 
     /// Removes the progress line from a terminal, if one is shown.
@@ -89,7 +89,7 @@ pub(super) fn cancel_on_signals(token: CancellationToken) -> std::io::Result<()>
 /// `deckhand backup [PLAN]`: returns the exit code (0 taken and verified, 1 failed, 2 unusable plan).
 pub fn take(plan: &Plan) -> u8 {
     let Some(job) = Job::of(plan) else {
-        errln!(
+        tell!(
             "deckhand: {} needs [database] and [backup] sections to take a backup",
             plan.path.display()
         );
@@ -104,7 +104,7 @@ pub fn take(plan: &Plan) -> u8 {
             j
         }
         Err(e) => {
-            errln!("deckhand: cannot create the run journal: {e}");
+            tell!("deckhand: cannot create the run journal: {e}");
             return 1;
         }
     };
@@ -130,14 +130,14 @@ pub fn take(plan: &Plan) -> u8 {
             outcome: None,
         },
     );
-    errln!("deckhand: journal {}", journal.path().display());
+    tell!("deckhand: journal {}", journal.path().display());
     code
 }
 
 /// Appends to the run's journal; a failed write is said on stderr and does not stop the backup.
 pub(super) fn record(j: &mut Journal, ev: Event) {
     if let Err(e) = j.append(ev, SystemTime::now()) {
-        errln!(
+        tell!(
             "deckhand: JOURNAL WRITE FAILED ({}): {e}",
             j.path().display()
         );
@@ -149,7 +149,7 @@ pub(super) async fn run_take(job: Job, journal: &mut Journal) -> u8 {
     let (tx, mut rx) = mpsc::channel(64);
     let token = CancellationToken::new();
     if let Err(e) = cancel_on_signals(token.clone()) {
-        errln!("deckhand: cannot install signal handlers: {e}");
+        tell!("deckhand: cannot install signal handlers: {e}");
         return 1;
     }
     tokio::spawn(deckhand::runner::backup::take(job, tx, token));
@@ -284,7 +284,7 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
     let token = CancellationToken::new();
     let result = rt.block_on(async {
         if let Err(e) = cancel_on_signals(token.clone()) {
-            errln!("deckhand: cannot install signal handlers: {e}");
+            tell!("deckhand: cannot install signal handlers: {e}");
         }
         let mut printer = Printer {
             tty: std::io::stderr().is_terminal(),
@@ -308,7 +308,7 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
     });
     match result {
         Ok(v) if v.ok => {
-            outln!(
+            say!(
                 "{}: good — read back in full, {} tables{}{}",
                 file.display(),
                 v.tables.len(),
@@ -327,14 +327,14 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
             0
         }
         Ok(v) => {
-            outln!("{}: BAD", file.display());
+            say!("{}: BAD", file.display());
             for p in &v.problems {
-                outln!("  {p}");
+                say!("  {p}");
             }
             1
         }
         Err(e) => {
-            errln!("deckhand: cannot verify {}: {e}", file.display());
+            tell!("deckhand: cannot verify {}: {e}", file.display());
             1
         }
     }

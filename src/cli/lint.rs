@@ -63,7 +63,7 @@ pub fn run(req: &Request) -> u8 {
     let migrations = match collect(&req.paths) {
         Ok(m) => m,
         Err(e) => {
-            eprintln!("deckhand: {e}");
+            tell!("deckhand: {e}");
             return 2;
         }
     };
@@ -97,9 +97,9 @@ pub fn run(req: &Request) -> u8 {
                 failed,
             };
             match serde_json::to_string_pretty(&out) {
-                Ok(text) => println!("{text}"),
+                Ok(text) => say!("{text}"),
                 Err(e) => {
-                    eprintln!("deckhand: {e}");
+                    tell!("deckhand: {e}");
                     return 2;
                 }
             }
@@ -171,11 +171,11 @@ fn print_human(
     failed: bool,
 ) {
     for note in notes {
-        println!("note: {}", safe(note));
+        say!("note: {}", safe(note));
     }
     for (r, m) in reports.iter().zip(migrations) {
         let n = r.findings.len();
-        println!(
+        say!(
             "{}  {} finding(s), worst: {} · {}",
             r.path,
             n,
@@ -186,10 +186,10 @@ fn print_human(
             print_finding(f, &m.sql);
         }
         for line in &r.atomicity.on_failure {
-            println!("    atomicity: {line}");
+            say!("    atomicity: {line}");
         }
     }
-    println!(
+    say!(
         "{} dangerous, {} breaking, {} locking, {} ignored{}",
         s.dangerous,
         s.breaking,
@@ -205,9 +205,11 @@ fn print_finding(f: &Finding, sql: &str) {
         .ignored
         .as_ref()
         .map_or(String::new(), |r| format!(" (ignored: {})", safe(r)));
-    println!(
+    say!(
         "  {label} {}  line {}, statement {}{ignored}",
-        f.rule, f.line, f.statement_index
+        f.rule,
+        f.line,
+        f.statement_index
     );
     for (n, text) in sql
         .lines()
@@ -215,12 +217,12 @@ fn print_finding(f: &Finding, sql: &str) {
         .skip(f.line.saturating_sub(1))
         .take(2)
     {
-        println!("    {:>4} | {}", n + 1, safe(text));
+        say!("    {:>4} | {}", n + 1, safe(text));
     }
-    println!("      why: {}", f.why);
-    println!("      safer: {}", f.safer);
+    say!("      why: {}", f.why);
+    say!("      safer: {}", f.safer);
     for c in &f.context {
-        println!("      live: {}", safe(c));
+        say!("      live: {}", safe(c));
     }
 }
 

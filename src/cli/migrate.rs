@@ -5,7 +5,7 @@
 //! stdout, journaled and reported like a console run, under the plan's run lock. Exit 0 applied (or nothing to
 //! apply), 1 failed, 2 bad usage, 3 refused by a gate, 4 another console holds the plan.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, SystemTime};
 
 use deckhand::journal::{self, Event, Journal};
@@ -107,7 +107,7 @@ impl Outcome {
 /// `deckhand migrate`: the exit code.
 pub fn run(plan: &Plan, args: &Args) -> u8 {
     let Some(db) = plan.database.clone() else {
-        errln!(
+        tell!(
             "deckhand: {} has no [database] section: nothing to migrate",
             plan.path.display()
         );
@@ -116,7 +116,7 @@ pub fn run(plan: &Plan, args: &Args) -> u8 {
     let data_dir = match journal::prepare_data_dir() {
         Ok(d) => d,
         Err(e) => {
-            errln!("deckhand: {e}");
+            tell!("deckhand: {e}");
             return 1;
         }
     };
@@ -130,18 +130,18 @@ pub fn run(plan: &Plan, args: &Args) -> u8 {
     )) {
         Ok(startup) => startup.lock,
         Err(deckhand::console::startup::Refused::Held(why)) => {
-            errln!("deckhand: {why}");
+            tell!("deckhand: {why}");
             return 4;
         }
         Err(deckhand::console::startup::Refused::Failed(why)) => {
-            errln!("deckhand: {why}");
+            tell!("deckhand: {why}");
             return 1;
         }
     };
     let mut journal = match Journal::create(&data_dir, SystemTime::now()) {
         Ok(j) => j,
         Err(e) => {
-            errln!("deckhand: cannot create the run journal: {e}");
+            tell!("deckhand: cannot create the run journal: {e}");
             return 1;
         }
     };
@@ -170,28 +170,27 @@ fn finish(journal: &mut Journal, outcome: &Outcome, json: bool) -> u8 {
         && let Some(dir) = journal.path().parent()
         && let Err(e) = journal::write_report(dir, &entries)
     {
-        errln!("deckhand: cannot write the report: {e}");
+        tell!("deckhand: cannot write the report: {e}");
     }
     for why in &outcome.refused {
-        errln!(
+        tell!(
             "deckhand: refused: {}",
             deckhand::sanitize::sanitize_str(why)
         );
     }
     if let Some(e) = &outcome.error {
         for line in e.lines() {
-            errln!("deckhand: {}", deckhand::sanitize::sanitize_str(line));
+            tell!("deckhand: {}", deckhand::sanitize::sanitize_str(line));
         }
     }
-    errln!(
+    tell!(
         "deckhand: {}",
         deckhand::sanitize::sanitize_str(&outcome.result)
     );
-    errln!("deckhand: journal {}", journal.path().display());
+    tell!("deckhand: journal {}", journal.path().display());
     if json {
         let text = serde_json::to_string_pretty(outcome).unwrap_or_default();
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
+        say!("{text}");
     }
     outcome.exit_code
 }
@@ -335,7 +334,7 @@ async fn dry_run_gate(db: &Database, args: &Args, journal: &mut Journal) -> Opti
         );
         return None;
     }
-    errln!("dry-run: every pending migration in one transaction, then rolled back");
+    tell!("dry-run: every pending migration in one transaction, then rolled back");
     let result = dry_run(db).await;
     let results = match result {
         Ok(r) => r,
@@ -343,7 +342,7 @@ async fn dry_run_gate(db: &Database, args: &Args, journal: &mut Journal) -> Opti
     };
     let lines: Vec<String> = results.iter().map(deckhand::app::rehearsal_line).collect();
     for line in &lines {
-        errln!("  {}", deckhand::sanitize::sanitize_str(line));
+        tell!("  {}", deckhand::sanitize::sanitize_str(line));
     }
     super::backup::record(
         journal,
@@ -416,7 +415,7 @@ async fn apply_pending(
         duration_ms: a.duration_ms,
     });
     if let Err(e) = journal.append_all(events, SystemTime::now()) {
-        errln!(
+        tell!(
             "deckhand: JOURNAL WRITE FAILED ({}): {e}",
             journal.path().display()
         );
@@ -491,7 +490,7 @@ async fn apply_until(
             Progress::Unblocked => "  the lock is free: going on".into(),
             _ => return,
         };
-        errln!("{}", deckhand::sanitize::sanitize_str(&line));
+        tell!("{}", deckhand::sanitize::sanitize_str(&line));
     };
     let operator = deckhand::console::operator();
     let stopping = || stop.is_cancelled();

@@ -1,19 +1,30 @@
-//! The command line's subcommands other than the console itself (bin-only; the library does the work).
+//! The command line's subcommands other than the console itself (bin-only; the library does the work). Every
+//! line they print goes through [`inert`]: a hostile name (a migration file, a phase, a project, an SQL comment)
+//! can never drive the terminal, as on the console's screen.
 
-/// `println!` that never panics: the commands that do work (`migrate`, `backup`) go on when the reader of their
-/// output has gone away (`deckhand migrate | head -1`), so a migration or a backup is never stopped half-way.
-macro_rules! outln {
+/// `text` with every line made inert (control characters, escapes, C1 and bidi controls shown, never sent).
+pub fn inert(text: &str) -> String {
+    text.split('\n')
+        .map(|line| deckhand::sanitize::sanitize_str(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `println!` whose every line is made inert ([`inert`]); a closed stdout never panics.
+macro_rules! say {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let text = $crate::cli::inert(&format!($($arg)*));
+        let _ = writeln!(std::io::stdout(), "{text}");
     }};
 }
 
-/// `eprintln!` that never panics (see [`outln`]).
-macro_rules! errln {
+/// `eprintln!` whose every line is made inert ([`inert`]).
+macro_rules! tell {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        let text = $crate::cli::inert(&format!($($arg)*));
+        let _ = writeln!(std::io::stderr(), "{text}");
     }};
 }
 

@@ -18,15 +18,15 @@ pub fn run(data_dir: &Path, which: Option<&str>, stdout: bool) -> u8 {
     let found = match find(data_dir, which) {
         Ok(f) => f,
         Err(message) => {
-            eprintln!("deckhand: {message}");
-            eprintln!("`deckhand history` lists the recorded runs.");
+            tell!("deckhand: {message}");
+            tell!("`deckhand history` lists the recorded runs.");
             return 2;
         }
     };
     let entries = match journal::chain(&found.data_dir, &found.run) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!(
+            tell!(
                 "deckhand: cannot read the journal of run {}: {e}",
                 found.run
             );
@@ -42,11 +42,11 @@ pub fn run(data_dir: &Path, which: Option<&str>, stdout: bool) -> u8 {
     let run_dir = found.data_dir.join("runs").join(&found.run);
     match journal::write_report(&run_dir, &entries) {
         Ok(path) => {
-            println!("{}", path.display());
+            say!("{}", path.display());
             0
         }
         Err(e) => {
-            eprintln!(
+            tell!(
                 "deckhand: cannot write the report in {}: {e}",
                 run_dir.display()
             );

@@ -7,7 +7,7 @@ use deckhand::plan::Plan;
 /// Prints the status; returns the exit code.
 pub fn run(plan: &Plan, json: bool) -> u8 {
     let Some(db) = &plan.database else {
-        eprintln!(
+        tell!(
             "deckhand: {} has no [database] section",
             plan.path.display()
         );
@@ -19,22 +19,22 @@ pub fn run(plan: &Plan, json: bool) -> u8 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("deckhand: cannot start the async runtime: {e}");
+            tell!("deckhand: cannot start the async runtime: {e}");
             return 1;
         }
     };
     let (target, status) = match runtime.block_on(migrate::read_status(db)) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("deckhand: {e}");
+            tell!("deckhand: {e}");
             return 1;
         }
     };
     if json {
         match serde_json::to_string_pretty(&status) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => say!("{text}"),
             Err(e) => {
-                eprintln!("deckhand: {e}");
+                tell!("deckhand: {e}");
                 return 1;
             }
         }
@@ -45,7 +45,7 @@ pub fn run(plan: &Plan, json: bool) -> u8 {
 }
 
 fn print_table(target: &migrate::Target, status: &migrate::status::Status) {
-    println!(
+    say!(
         "{} migrations in {} on {}",
         target.format,
         target.dir.display(),
@@ -58,17 +58,17 @@ fn print_table(target: &migrate::Target, status: &migrate::status::Status) {
         .max()
         .unwrap_or(9)
         .max(9);
-    println!("{:<width$}  {:<15}  APPLIED AT", "MIGRATION", "STATE");
+    say!("{:<width$}  {:<15}  APPLIED AT", "MIGRATION", "STATE");
     for e in &status.entries {
         let when = e.applied_at.as_deref().unwrap_or("");
-        println!("{:<width$}  {:<15}  {when}", e.name, e.state.label());
+        say!("{:<width$}  {:<15}  {when}", e.name, e.state.label());
         if let Some(detail) = e.detail.as_deref().filter(|_| e.state.is_problem()) {
-            println!("{:<width$}    {}", "", detail.lines().next().unwrap_or(""));
+            say!("{:<width$}    {}", "", detail.lines().next().unwrap_or(""));
         }
     }
     for index in &status.invalid_indexes {
-        println!("! {index}");
-        println!("  to drop it: {};", index.drop_statement());
+        say!("! {index}");
+        say!("  to drop it: {};", index.drop_statement());
     }
     let mut summary = Vec::new();
     for state in [
@@ -87,5 +87,5 @@ fn print_table(target: &migrate::Target, status: &migrate::status::Status) {
     if summary.is_empty() {
         summary.push("no migrations".into());
     }
-    println!("{}", summary.join(", "));
+    say!("{}", summary.join(", "));
 }
