@@ -595,3 +595,68 @@ fn the_console_draws_a_watch_only_plan() {
         deckhand::app::StageStatus::Skipped
     );
 }
+
+/// Issue 16, must-work 5: `check` refuses what would only fail (or mislead) later, each at file:line:column
+/// with the key and what was expected.
+#[test]
+fn what_would_fail_later_is_refused_at_its_place() {
+    let base = "[project]\nname = \"shop\"\nenvironment = \"staging\"\n\n[[phase]]\nname = \"Deploy\"\n\
+                steps = [{ run = \"true\" }]\n";
+    let cases: [(String, &str); 8] = [
+        (
+            format!("{base}\n[[health]]\nname = \"api\"\nurl = \"http://[::1\"\n"),
+            "health[0].url: invalid URL",
+        ),
+        (
+            format!("{base}\n[database]\nurl = \"postgres://u:p@[bad/db\"\nmigrations = \"m\"\n"),
+            "database.url: invalid database URL",
+        ),
+        (
+            format!(
+                "{base}\n[database]\nurl = \"postgres://u@h/db?sslmode=bogus\"\nmigrations = \"m\"\n"
+            ),
+            "sslmode=bogus is not one of disable",
+        ),
+        (
+            base.replace("run = \"true\"", "run = \"a\\u0000b\""),
+            "phase[0].steps[0].run: holds a NUL character",
+        ),
+        (
+            format!(
+                "{base}\n[[health]]\nname = \"api\"\nurl = \"http://h/\"\n\n[[health]]\nname = \"api\"\nurl = \"http://h/2\"\n"
+            ),
+            "health[1].name: duplicate name \"api\": it is also health[0]'s name",
+        ),
+        (
+            "[project]\nname = \"shop\"\nname = \"x\"\nenvironment = \"staging\"\n".to_string(),
+            ":3:1: name: duplicate key `name`",
+        ),
+        (
+            base.replace("name = \"Deploy\"", "name = \"Deploy \\u001b]0;x\\u0007\""),
+            "phase[0].name: holds the control character U+001B",
+        ),
+        (
+            base.replace(
+                "name = \"Deploy\"",
+                &format!("name = \"{}\"", "x".repeat(1_000_000)),
+            ),
+            "phase[0].name: is 1000000 characters long; expected at most 200",
+        ),
+    ];
+    let env = |_: &str| None;
+    for (src, want) in cases {
+        let err = deckhand::plan::parse(&src, std::path::Path::new("p.toml"), &env)
+            .expect_err(want)
+            .to_string();
+        assert!(err.contains(want), "want {want:?}, got {err}");
+        assert!(err.starts_with("p.toml:"), "{err}");
+    }
+    // A plan that is not UTF-8: the line and column of the first byte that is not.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, b"[project]\nname = \"sh\xffop\"\n").unwrap();
+    let err = deckhand::plan::load(&path)
+        .expect_err("not UTF-8")
+        .to_string();
+    assert!(err.contains("p.toml:2:11: the plan is not UTF-8"), "{err}");
+}

@@ -23,6 +23,9 @@ use super::types::{
 const MAX_DURATION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Everything validation needs to build located errors and resolve strings.
+/// The longest name a plan may give (a phase, a check, a checklist item, the project).
+pub const MAX_NAME_CHARS: usize = 200;
+
 pub(super) struct Builder<'a> {
     pub file: String,
     pub source: &'a str,
@@ -112,6 +115,34 @@ impl Builder<'_> {
             .enumerate()
             .map(|(i, l)| self.logs(i, l))
             .collect::<Result<_, _>>()?;
+        // Each table array's names are what the screen, the journal and alerts tell checks apart by.
+        let names = |v: Vec<Option<Spanned<String>>>| v;
+        self.unique_names(
+            "health",
+            &names(
+                raw.health
+                    .iter()
+                    .map(|h| h.get_ref().name.clone())
+                    .collect(),
+            ),
+        )?;
+        self.unique_names(
+            "smoke",
+            &names(raw.smoke.iter().map(|h| h.get_ref().name.clone()).collect()),
+        )?;
+        self.unique_names(
+            "logs",
+            &names(raw.logs.iter().map(|l| l.get_ref().name.clone()).collect()),
+        )?;
+        self.unique_names(
+            "verify",
+            &names(
+                raw.verify
+                    .iter()
+                    .map(|v| v.get_ref().name.clone())
+                    .collect(),
+            ),
+        )?;
         Ok(Built {
             project,
             database,
@@ -198,6 +229,63 @@ impl Builder<'_> {
         Ok((i.resolved, i.secrets))
     }
 
+    /// Refuses what is sure to fail or mislead later: a NUL in any string (no command, path or URL can hold one),
+    /// and in a name — shown on screen, journaled, typed to confirm — any control character or a length past
+    /// [`MAX_NAME_CHARS`].
+    fn plain_text(&self, value: &str, span: Range<usize>, key: &str) -> Result<(), PlanError> {
+        if value.contains('\0') {
+            return Err(self.err(
+                span,
+                key,
+                "holds a NUL character; expected text without one",
+            ));
+        }
+        let is_name = key.ends_with(".name") || key.ends_with(".item");
+        if !is_name {
+            return Ok(());
+        }
+        let control = value.chars().find(|c| {
+            c.is_control()
+                || ('\u{202a}'..='\u{202e}').contains(c)
+                || ('\u{2066}'..='\u{2069}').contains(c)
+        });
+        if let Some(c) = control {
+            let message = format!(
+                "holds the control character U+{:04X}; expected plain text (names are shown, journaled and typed)",
+                u32::from(c)
+            );
+            return Err(self.err(span, key, &message));
+        }
+        let chars = value.chars().count();
+        if chars > MAX_NAME_CHARS {
+            let message = format!("is {chars} characters long; expected at most {MAX_NAME_CHARS}");
+            return Err(self.err(span, key, &message));
+        }
+        Ok(())
+    }
+
+    /// Refuses a name that appears twice in `section` (`health[2].name: "api" is also health[0]'s name`).
+    fn unique_names(
+        &self,
+        section: &str,
+        names: &[Option<Spanned<String>>],
+    ) -> Result<(), PlanError> {
+        for (i, name) in names.iter().enumerate() {
+            let Some(name) = name else { continue };
+            if let Some(first) = names[..i]
+                .iter()
+                .position(|n| n.as_ref().is_some_and(|n| n.get_ref() == name.get_ref()))
+            {
+                let message = format!(
+                    "duplicate name \"{}\": it is also {section}[{first}]'s name; names must be unique",
+                    crate::sanitize::sanitize_str(name.get_ref())
+                );
+                return Err(self.err(name.span(), &format!("{section}[{i}].name"), &message));
+            }
+        }
+        Ok(())
+    }
+
     /// A required, non-empty string: missing points at `table`, empty at the value.
     pub(super) fn required(
         &self,
@@ -210,6 +298,7 @@ impl Builder<'_> {
             return Err(self.err(table, key, &format!("missing; expected {expected}")));
         };
         let resolved = self.resolve(value, key)?;
+        self.plain_text(&resolved.value, value.span(), key)?;
         if resolved.value.trim().is_empty() {
             return Err(self.err(
                 value.span(),

@@ -36,6 +36,11 @@ impl Builder<'_> {
             );
             return Err(self.err(span, "database.url", &message));
         }
+        if let Some(why) = postgres_url_problem(&url.value) {
+            let span = d.url.as_ref().map_or(table.clone(), Spanned::span);
+            let message = format!("invalid database URL \"{}\": {why}", url.display);
+            return Err(self.err(span, "database.url", &message));
+        }
         let migrations = self.required(
             d.migrations.as_ref(),
             table.clone(),
@@ -69,4 +74,36 @@ impl Builder<'_> {
             lock_wait: duration(&d.lock_wait, "database.lock_wait")?.unwrap_or(DEFAULT_LOCK_WAIT),
         })
     }
+}
+
+/// The libpq `sslmode` values.
+const SSLMODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+/// What is wrong with a PostgreSQL URL that would only fail at connect time: one that does not parse, or an
+/// `sslmode` libpq does not know. `None` for a good one (and for SQLite).
+fn postgres_url_problem(url: &str) -> Option<String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return None;
+    }
+    let parsed = match url::Url::parse(url) {
+        Ok(u) => u,
+        Err(e) => {
+            return Some(format!(
+                "{e}; expected postgres://user:password@host:port/database"
+            ));
+        }
+    };
+    for (k, v) in parsed.query_pairs() {
+        if k == "sslmode" && !SSLMODES.contains(&v.as_ref()) {
+            return Some(format!("sslmode={v} is not one of {}", SSLMODES.join(", ")));
+        }
+    }
+    None
 }

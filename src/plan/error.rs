@@ -33,6 +33,24 @@ impl PlanError {
         }
     }
 
+    /// The plan file is not UTF-8: where the first byte that is not.
+    pub(super) fn not_utf8(path: &Path, bytes: &[u8], err: &std::string::FromUtf8Error) -> Self {
+        let at = err.utf8_error().valid_up_to();
+        let before = String::from_utf8_lossy(&bytes[..at]);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        PlanError {
+            file: path.display().to_string(),
+            line,
+            column,
+            key: String::new(),
+            message: format!(
+                "the plan is not UTF-8: byte 0x{:02x} here; save it as UTF-8",
+                bytes.get(at).copied().unwrap_or(0)
+            ),
+        }
+    }
+
     /// The plan file could not be read at all.
     pub(super) fn unreadable(path: &Path, err: &std::io::Error) -> Self {
         PlanError {
@@ -64,7 +82,19 @@ impl PlanError {
 
 /// A TOML syntax error (from `toml::de::Deserializer::parse`): no key, toml's position and message.
 pub(super) fn from_syntax(file: &str, source: &str, err: &toml::de::Error) -> PlanError {
-    PlanError::at(file, source, span_start(err.span()), "", err.message())
+    let at = span_start(err.span());
+    // toml says only "duplicate key": name it, from the text at the error's position.
+    if err.message().starts_with("duplicate key")
+        && let Some(span) = err.span()
+        && let Some(text) = source.get(span)
+    {
+        let key = text.trim().trim_matches('"').to_string();
+        if !key.is_empty() {
+            let message = format!("duplicate key `{key}`: each key may appear once in a table");
+            return PlanError::at(file, source, at, &key, &message);
+        }
+    }
+    PlanError::at(file, source, at, "", err.message())
 }
 
 /// A deserialization error (unknown key, wrong type), with the key path serde_path_to_error tracked.

@@ -32,7 +32,9 @@ pub fn load(path: &Path) -> Result<Plan, PlanError> {
 
 /// Like [`load`], for the environment `env` (`--env`; `None` = `[project] environment`).
 pub fn load_env(path: &Path, env: Option<&str>) -> Result<Plan, PlanError> {
-    let source = std::fs::read_to_string(path).map_err(|e| PlanError::unreadable(path, &e))?;
+    let bytes = std::fs::read(path).map_err(|e| PlanError::unreadable(path, &e))?;
+    let source =
+        String::from_utf8(bytes).map_err(|e| PlanError::not_utf8(path, e.as_bytes(), &e))?;
     parse_env(&source, path, env, &|name| std::env::var(name).ok())
 }
 

@@ -36,10 +36,17 @@ impl Builder<'_> {
             &key("url"),
             "url = \"https://…/health\"",
         )?;
-        if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+        let scheme = url.value.starts_with("http://") || url.value.starts_with("https://");
+        let parsed = url::Url::parse(&url.value);
+        if !scheme || parsed.is_err() {
             let span = h.url.as_ref().map_or(raw.span(), Spanned::span);
+            // Without http(s):// the scheme is the problem to name; with it, what does not parse.
+            let why = match (scheme, parsed) {
+                (true, Err(e)) => format!(" ({e})"),
+                _ => String::new(),
+            };
             let message = format!(
-                "invalid URL \"{}\": expected http://… or https://…",
+                "invalid URL \"{}\"{why}: expected http://… or https://…",
                 url.display
             );
             return Err(self.err(span, &key("url"), &message));
