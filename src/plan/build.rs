@@ -56,6 +56,7 @@ pub(super) struct Built {
 impl Builder<'_> {
     /// Validates `raw` (already merged with the chosen environment's overrides, see `envs.rs`).
     pub(super) fn build(&self, raw: RawPlan, selection: &Selection) -> Result<Built, PlanError> {
+        self.unique_names_of(&raw)?;
         let project = self.project(raw.project, selection)?;
         let checklist = raw
             .checklist
@@ -115,34 +116,6 @@ impl Builder<'_> {
             .enumerate()
             .map(|(i, l)| self.logs(i, l))
             .collect::<Result<_, _>>()?;
-        // Each table array's names are what the screen, the journal and alerts tell checks apart by.
-        let names = |v: Vec<Option<Spanned<String>>>| v;
-        self.unique_names(
-            "health",
-            &names(
-                raw.health
-                    .iter()
-                    .map(|h| h.get_ref().name.clone())
-                    .collect(),
-            ),
-        )?;
-        self.unique_names(
-            "smoke",
-            &names(raw.smoke.iter().map(|h| h.get_ref().name.clone()).collect()),
-        )?;
-        self.unique_names(
-            "logs",
-            &names(raw.logs.iter().map(|l| l.get_ref().name.clone()).collect()),
-        )?;
-        self.unique_names(
-            "verify",
-            &names(
-                raw.verify
-                    .iter()
-                    .map(|v| v.get_ref().name.clone())
-                    .collect(),
-            ),
-        )?;
         Ok(Built {
             project,
             database,
@@ -227,6 +200,38 @@ impl Builder<'_> {
             }
         }
         Ok((i.resolved, i.secrets))
+    }
+
+    /// Each table array's names are what the screen, the journal and alerts tell checks apart by: unique.
+    fn unique_names_of(&self, raw: &RawPlan) -> Result<(), PlanError> {
+        let names = |v: Vec<Option<Spanned<String>>>| v;
+        self.unique_names(
+            "health",
+            &names(
+                raw.health
+                    .iter()
+                    .map(|h| h.get_ref().name.clone())
+                    .collect(),
+            ),
+        )?;
+        self.unique_names(
+            "smoke",
+            &names(raw.smoke.iter().map(|h| h.get_ref().name.clone()).collect()),
+        )?;
+        self.unique_names(
+            "logs",
+            &names(raw.logs.iter().map(|l| l.get_ref().name.clone()).collect()),
+        )?;
+        self.unique_names(
+            "verify",
+            &names(
+                raw.verify
+                    .iter()
+                    .map(|v| v.get_ref().name.clone())
+                    .collect(),
+            ),
+        )?;
+        Ok(())
     }
 
     /// Refuses what is sure to fail or mislead later: a NUL in any string (no command, path or URL can hold one),
