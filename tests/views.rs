@@ -246,10 +246,12 @@ fn destructive_phase_is_red_and_modal_frame_is_red() {
 
 #[test]
 fn escape_sequences_and_bidi_overrides_in_plan_text_are_inert_on_screen() {
-    let src = DEMO_ENV_PLAN
-        .replace("Team notified", "Team \\u001b]0;pwned\\u0007notified")
-        .replace("name = \"Smoke\"", "name = \"Smoke \\u202egnp.exe\"");
-    let mut h = Harness::new(plan_from(&src));
+    // `check` refuses control characters in names now; the screen stays inert for text that reaches it anyway
+    // (an older plan's names replayed from a journal, a step's output): put them in the plan behind its back.
+    let mut plan = plan_from(DEMO_ENV_PLAN);
+    plan.checklist[1].item = "Team \u{1b}]0;pwned\u{7}notified".into();
+    plan.phases[0].name = "Smoke \u{202e}gnp.exe".into();
+    let mut h = Harness::new(plan);
     let t = draw(&h.state, 80, 24);
     let screen = t.backend().to_string();
     assert!(screen.contains("Team ^[]0;pwned^Gnotified"), "{screen}");
