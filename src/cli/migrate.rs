@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use deckhand::journal::{self, Event, Journal};
 use deckhand::lint::Class;
-use deckhand::migrate::apply::{self, Confirmed, Options, Progress, Rehearsal};
+use deckhand::migrate::apply::{Confirmed, Progress, Rehearsal};
 use deckhand::plan::{Database, Plan};
 use deckhand::runner::migrate::ApplyOutcome;
 use deckhand::runner::migrate::Snapshot;
@@ -335,7 +335,7 @@ async fn dry_run_gate(db: &Database, args: &Args, journal: &mut Journal) -> Opti
         return None;
     }
     tell!("dry-run: every pending migration in one transaction, then rolled back");
-    let result = dry_run(db).await;
+    let result = deckhand::runner::migrate::rehearse(db).await;
     let results = match result {
         Ok(r) => r,
         Err(e) => return Some(Outcome::failed(format!("the dry-run could not run: {e}"))),
@@ -357,17 +357,6 @@ async fn dry_run_gate(db: &Database, args: &Args, journal: &mut Journal) -> Opti
         .map(|(_, l)| format!("the dry-run failed: {l}"))
         .collect();
     (!failed.is_empty()).then(|| Outcome::refused(failed))
-}
-
-async fn dry_run(db: &Database) -> Result<Vec<Rehearsal>, deckhand::migrate::MigrateError> {
-    let target = deckhand::migrate::load(db)?;
-    let settings = deckhand::migrate::settings(db);
-    let mut conn = deckhand::migrate::db::connect(&db.url.value, &settings).await?;
-    let opts = Options {
-        lock_wait: db.lock_wait,
-        applied_by: String::new(),
-    };
-    apply::dry_run(&mut conn, target.format, &target.migrations, &opts).await
 }
 
 /// Applies exactly the pending migrations the gates judged, printing progress on stderr.

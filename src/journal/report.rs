@@ -206,7 +206,7 @@ fn checklist(entries: &[Entry]) -> String {
 }
 
 /// Blockers by their journal names (an old journal's sentences as written).
-fn names(blockers: &[super::Blocker]) -> Vec<String> {
+pub(super) fn names(blockers: &[super::Blocker]) -> Vec<String> {
     blockers.iter().map(|b| b.name().to_string()).collect()
 }
 

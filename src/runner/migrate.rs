@@ -248,20 +248,21 @@ where
     })
 }
 
-/// Rehearses the pending migrations in a rolled-back transaction.
+/// Rehearses the pending migrations in a rolled-back transaction and reports the result.
 pub async fn dry_run(spec: Database, tx: Sender<RunnerEvent>) {
-    let result = async {
-        let target = migrate::load(&spec)?;
-        let mut conn = db::connect(&spec.url.value, &migrate::settings(&spec)).await?;
-        let opts = Options {
-            lock_wait: spec.lock_wait,
-            applied_by: String::new(),
-        };
-        apply::dry_run(&mut conn, target.format, &target.migrations, &opts).await
-    }
-    .await
-    .map_err(|e| e.to_string());
+    let result = rehearse(&spec).await.map_err(|e| e.to_string());
     send(&tx, RunnerEvent::Rehearsed(result)).await;
+}
+
+/// Every pending migration in one transaction that is rolled back: the console's `d` and `deckhand migrate`.
+pub async fn rehearse(spec: &Database) -> Result<Vec<apply::Rehearsal>, MigrateError> {
+    let target = migrate::load(spec)?;
+    let mut conn = db::connect(&spec.url.value, &migrate::settings(spec)).await?;
+    let opts = Options {
+        lock_wait: spec.lock_wait,
+        applied_by: String::new(),
+    };
+    apply::dry_run(&mut conn, target.format, &target.migrations, &opts).await
 }
 
 /// Reverts the named migrations (newest first) with their down files, then reports the outcome and the fresh

@@ -215,7 +215,7 @@ fn overrides(entries: &[Entry]) -> String {
             detail,
         } = &e.event
         {
-            let blockers: Vec<String> = blockers.iter().map(|b| b.name().to_string()).collect();
+            let blockers = super::names(blockers);
             let detail = if detail.is_empty() {
                 String::new()
             } else {
