@@ -11,9 +11,13 @@ use deckhand::journal::{Event, Journal};
 fn deckhand(args: &[&str], data_dir: &std::path::Path) -> Output {
     // The data folder must be owner-only (issue 16): a temporary folder may be created 0755.
     private_data_dir(data_dir);
+    // The demo plan's migrations folder, as `deckhand demo` sets it up (`check` looks for it).
+    let demo = data_dir.join("demo");
+    std::fs::create_dir_all(demo.join("migrations")).expect("demo folder");
     Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .args(args)
         .env("DECKHAND_DATA_DIR", data_dir)
+        .env("DECKHAND_DEMO_DIR", &demo)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run deckhand")
@@ -373,6 +377,7 @@ before_restore = [{ run = "systemctl stop shop", timeout = "1m" }]
 "#,
     )
     .unwrap();
+    std::fs::create_dir(d.path().join("m")).unwrap();
     let out = deckhand(&["check", plan.to_str().unwrap()], d.path());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);

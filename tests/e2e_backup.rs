@@ -60,7 +60,7 @@ async fn demo_backup_gate_apply_then_restore_brings_the_pending_migration_back()
     app.wait_for("Checklist 0/3");
     app.wait_for("1 pending");
     // The preflight's checks have answered (else the stage order asks about them first).
-    app.wait_for("checks 4/4 ok");
+    app.wait_for("checks 5/5 ok");
     // Without a backup, applying asks why (after the checklist's own question).
     app.send("2");
     app.send("a");

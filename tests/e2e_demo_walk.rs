@@ -49,7 +49,7 @@ fn the_demo_walks_from_checklist_to_sign_off_without_a_typed_reason_and_exits_0(
         &[("SSH_CONNECTION", ""), ("SSH_CLIENT", "")],
     );
     app.wait_for("Checklist 0/3");
-    app.wait_for("checks 4/4 ok");
+    app.wait_for("checks 5/5 ok");
     app.type_keys(" j j ");
     app.wait_for("Checklist 3/3");
 
@@ -174,7 +174,7 @@ fn the_faulty_build_raises_an_alert_and_the_rollback_brings_version_1_back() {
         data.path(),
         &[("SSH_CONNECTION", ""), ("SSH_CLIENT", "")],
     );
-    app.wait_for("checks 4/4 ok");
+    app.wait_for("checks 5/5 ok");
     app.type_keys(" j j ");
     app.wait_for("Checklist 3/3");
     app.send("B");

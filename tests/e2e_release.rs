@@ -130,7 +130,7 @@ fn all_events(data: &Path) -> Vec<Vec<Event>> {
 
 /// Checklist → backup → dry-run → apply → deploy → verify, all through the keyboard.
 fn release_until_verified(app: &mut PtyApp, dir: &Path) {
-    app.wait_for("checks 3/3 ok");
+    app.wait_for("checks 4/4 ok");
     app.send(" ");
     app.wait_for("Checklist 1/1");
     app.send("B");

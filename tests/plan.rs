@@ -246,6 +246,7 @@ fn load_reads_the_file_and_checksums_its_bytes() {
     let source = "[project]\nname = \"x\"\nenvironment = \"prod\"\n\n\
                   [[phase]]\nname = \"p\"\nsteps = [{ run = \"true\", cwd = \"sub\" }]\n";
     std::fs::write(&path, source).unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
     let plan = plan::load(&path).unwrap();
     assert_eq!(plan.path, path);
     // `printf '%s' "$source" | sha256sum`

@@ -247,9 +247,13 @@ async fn preflight_checks_database_health_logs_and_terminal() {
             "logs nowhere",
             "logs present",
             "logs shell",
+            "migrations",
             "terminal"
         ]
     );
+    let migrations = find(&results, "migrations");
+    assert!(migrations.ok, "{migrations:?}");
+    assert!(migrations.detail.ends_with("(1 entries)"), "{migrations:?}");
     let db = find(&results, "database");
     assert!(db.ok, "{db:?}");
     assert_eq!(db.detail, format!("{}:{}/{}", tdb.host, tdb.port, tdb.name));
@@ -279,10 +283,17 @@ async fn preflight_unreachable_database_names_no_password() {
     );
     let url = format!("postgres://app:hunter2secret@127.0.0.1:{port}/shop");
     p.database = Some(m::database(&url, logs.path(), "plain"));
+    let m_folder = logs.path().to_path_buf();
     let results = preflight(p).await;
+    assert!(find(&results, "migrations").ok);
     let db = find(&results, "database");
     assert!(!db.ok, "{db:?}");
     assert!(!db.detail.contains("hunter2secret"), "{db:?}");
+    // The migrations folder went away after check (issue 16): a ✗, not a ✓ over an empty history.
+    drop(logs);
+    let gone = deckhand::runner::preflight::migrations_folder(&m_folder);
+    assert!(!gone.ok, "{gone:?}");
+    assert!(gone.detail.contains("No such file"), "{gone:?}");
     assert!(
         db.detail.contains(&format!("127.0.0.1:{port}/shop")),
         "{db:?}"

@@ -34,6 +34,8 @@ pub(super) struct Builder<'a> {
     pub env: EnvLookup<'a>,
     /// Every secret value a string of the plan resolved to (for masking what deckhand writes and shows).
     pub secrets: std::cell::RefCell<Vec<String>>,
+    /// The plan was read from its file: folders it names must exist (see `folders.rs`).
+    pub on_disk: bool,
 }
 
 /// The validated parts of a plan (the caller adds path and checksum).
@@ -329,7 +331,9 @@ impl Builder<'_> {
             environment,
             production,
             allow_seed,
+            shared_data,
         } = raw.into_inner();
+        let shared_data = shared_data.unwrap_or(false);
         let name = self.required(
             name.as_ref(),
             table.clone(),
@@ -345,6 +349,7 @@ impl Builder<'_> {
                 production: production || super::types::is_production_name(chosen),
                 environment: chosen.clone(),
                 allow_seed,
+                shared_data,
             });
         }
         let expected = "environment = \"<word>\", e.g. \"production\"";
@@ -373,6 +378,7 @@ impl Builder<'_> {
             production: production || super::types::is_production_name(&environment.value),
             environment: environment.value,
             allow_seed,
+            shared_data,
         })
     }
 
@@ -459,10 +465,11 @@ impl Builder<'_> {
             None => None,
         };
         let cwd = match cwd {
-            Some(c) => Some(
-                self.dir
-                    .join(self.resolve(c, &format!("{prefix}.cwd"))?.value),
-            ),
+            Some(c) => {
+                let key = format!("{prefix}.cwd");
+                let value = self.resolve(c, &key)?.value;
+                Some(self.existing_folder(&value, c.span(), &key, "the folder the step runs in")?)
+            }
             None => None,
         };
         let mut entries: Vec<(&String, &Spanned<String>)> = env.iter().collect();

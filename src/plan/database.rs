@@ -47,6 +47,13 @@ impl Builder<'_> {
             "database.migrations",
             "migrations = \"<folder>\", e.g. \"prisma/migrations\"",
         )?;
+        let migrations_span = d.migrations.as_ref().map_or(table.clone(), Spanned::span);
+        let migrations = self.existing_folder(
+            &migrations.value,
+            migrations_span,
+            "database.migrations",
+            "the folder of migration files",
+        )?;
         let format = match &d.format {
             None => None,
             Some(f) => {
@@ -66,7 +73,7 @@ impl Builder<'_> {
         };
         Ok(Database {
             url,
-            migrations: self.dir.join(migrations.value),
+            migrations,
             format,
             lock_timeout: duration(&d.lock_timeout, "database.lock_timeout")?
                 .unwrap_or(DEFAULT_LOCK_TIMEOUT),

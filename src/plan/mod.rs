@@ -7,6 +7,7 @@ mod build;
 mod database;
 mod envs;
 mod error;
+mod folders;
 mod human;
 mod interp;
 mod raw;
@@ -35,7 +36,7 @@ pub fn load_env(path: &Path, env: Option<&str>) -> Result<Plan, PlanError> {
     let bytes = std::fs::read(path).map_err(|e| PlanError::unreadable(path, &e))?;
     let source =
         String::from_utf8(bytes).map_err(|e| PlanError::not_utf8(path, e.as_bytes(), &e))?;
-    parse_env(&source, path, env, &|name| std::env::var(name).ok())
+    parse_with(&source, path, env, &|name| std::env::var(name).ok(), true)
 }
 
 /// Parses plan text as if read from `path` (used in messages and to resolve relative `cwd`s),
@@ -48,7 +49,8 @@ pub fn parse(
     parse_env(source, path, None, vars)
 }
 
-/// Like [`parse`], for the environment `env`. When the plan defines `[environments.NAME]` tables, `env` must
+/// Like [`parse`], for the environment `env`. Text parsed here is not a file on disk: the folders it names are
+/// not looked for (see [`load_env`]). When the plan defines `[environments.NAME]` tables, `env` must
 /// name one of them (`None`: `[project] environment` must); that environment's `vars` are consulted before
 /// `vars`, and each section it gives replaces the base plan's section of that name entirely. When the plan
 /// defines none, `env` must equal `[project] environment`.
@@ -57,6 +59,18 @@ pub fn parse_env(
     path: &Path,
     env: Option<&str>,
     vars: &dyn Fn(&str) -> Option<String>,
+) -> Result<Plan, PlanError> {
+    parse_with(source, path, env, vars, false)
+}
+
+/// [`parse_env`]; with `on_disk` (a plan read from its file) the folders it names (migrations, each `cwd`) must
+/// also exist.
+fn parse_with(
+    source: &str,
+    path: &Path,
+    env: Option<&str>,
+    vars: &dyn Fn(&str) -> Option<String>,
+    on_disk: bool,
 ) -> Result<Plan, PlanError> {
     let file = path.display().to_string();
     let deserializer =
@@ -70,6 +84,7 @@ pub fn parse_env(
         dir: &dir,
         env: vars,
         secrets: std::cell::RefCell::default(),
+        on_disk,
     };
     let selection = base.select(&mut raw, env)?;
     let lookup = |name: &str| {
@@ -86,6 +101,7 @@ pub fn parse_env(
         dir: &dir,
         env: &lookup,
         secrets: std::cell::RefCell::default(),
+        on_disk,
     };
     let built = builder
         .build(raw, &selection)

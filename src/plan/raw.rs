@@ -191,6 +191,7 @@ pub(super) struct RawProject {
     pub environment: Option<Spanned<String>>,
     pub production: Option<bool>,
     pub allow_seed: Option<bool>,
+    pub shared_data: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

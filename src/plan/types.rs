@@ -53,6 +53,9 @@ pub struct Project {
     /// Seed phases may run here (`allow_seed = true` in its `[environments.NAME]` table, else in `[project]`;
     /// default false); in production they still need the typed confirmation.
     pub allow_seed: bool,
+    /// `shared_data = true` in `[project]`: the data folder is shared by a group of operators on purpose, so
+    /// its group may reach it (never other users) and what deckhand writes there is group-readable and -writable.
+    pub shared_data: bool,
 }
 
 impl Project {

@@ -37,10 +37,22 @@ fn result(check: impl Into<String>, ok: bool, detail: impl Into<String>) -> Pref
     }
 }
 
-/// Runs every check of `plan` concurrently and reports each as it finishes.
+/// How many results [`run`] sends back for `plan` (the console counts them down).
+pub fn expected(plan: &Plan) -> usize {
+    // migrations folder and database, each health check, each log source, the window, the terminal.
+    2 * usize::from(plan.database.is_some())
+        + plan.health.len()
+        + plan.logs.len()
+        + usize::from(plan.window.is_some())
+        + 1
+}
+
+/// Runs every check of `plan` concurrently and reports each as it finishes (as many as [`expected`]).
 pub async fn run(plan: Plan, tx: Sender<RunnerEvent>) {
     let mut checks: Vec<Check> = Vec::new();
     if let Some(spec) = plan.database {
+        let folder = spec.migrations.clone();
+        checks.push(Box::pin(async move { migrations_folder(&folder) }));
         checks.push(Box::pin(async move { database(&spec).await }));
     }
     for check in plan.health {
@@ -92,6 +104,22 @@ pub async fn database(spec: &Database) -> PreflightResult {
                 humantime::format_duration(DATABASE_TIMEOUT)
             ),
         ),
+    }
+}
+
+/// `migrations`: the folder of migration files can be read (it may have gone since `check`: a checkout moved,
+/// a wrong working copy), so the preview never shows an empty history as if nothing were pending.
+pub fn migrations_folder(folder: &Path) -> PreflightResult {
+    match std::fs::read_dir(folder) {
+        Ok(entries) => {
+            let n = entries.count();
+            result(
+                "migrations",
+                true,
+                format!("{} ({n} entries)", folder.display()),
+            )
+        }
+        Err(e) => result("migrations", false, format!("{}: {e}", folder.display())),
     }
 }
 

@@ -12,20 +12,10 @@ use crate::runner::PreflightResult;
 /// The check that only warns (SSH outside tmux or screen).
 const TERMINAL: &str = "terminal";
 
-/// How many results a preflight of this plan sends back.
-fn expected(state: &State) -> usize {
-    let p = &state.plan;
-    usize::from(p.database.is_some())
-        + p.health.len()
-        + p.logs.len()
-        + usize::from(p.window.is_some())
-        + 1
-}
-
 /// Starts (or repeats) the preflight checks.
 pub(in crate::app) fn request_preflight(state: &mut State, fx: &mut Out) {
     state.release.preflight.clear();
-    state.release.preflight_expected = expected(state);
+    state.release.preflight_expected = crate::runner::preflight::expected(&state.plan);
     fx.push(Effect::Preflight);
 }
 
