@@ -144,7 +144,7 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo(),
         Command::History => history(),
-        Command::Report { run, stdout } => match journal::prepare_data_dir() {
+        Command::Report { run, stdout } => match journal::prepare_data_dir(false) {
             Ok(dir) => cli::report::run(&dir, run.as_deref(), stdout),
             Err(e) => {
                 tell!("deckhand: {e}");
@@ -240,7 +240,7 @@ fn demo() -> u8 {
         );
         return 2;
     }
-    let dir = match journal::prepare_data_dir().and_then(|d| cli::demo::prepare(&d)) {
+    let dir = match journal::prepare_data_dir(false).and_then(|d| cli::demo::prepare(&d)) {
         Ok(dir) => dir,
         Err(e) => {
             tell!("deckhand: cannot set up the demo: {e}");
@@ -420,7 +420,7 @@ fn console(plan: Plan) -> u8 {
         );
         return 2;
     }
-    let data_dir = match journal::prepare_data_dir() {
+    let data_dir = match journal::prepare_data_dir(plan.project.shared_data) {
         Ok(d) => d,
         Err(e) => {
             tell!("deckhand: {e}");
@@ -450,8 +450,15 @@ fn console(plan: Plan) -> u8 {
 /// deckhand's own diagnostics go to `<data dir>/deckhand.log`, never to the screen. Level from `DECKHAND_LOG`.
 fn init_tracing(data_dir: &Path) -> Option<()> {
     journal::create_private_dir(data_dir).ok()?;
-    // 0600, never through a symlink or a hard link planted at the path (then nothing is logged).
-    let file = deckhand::safe_fs::open_append(&data_dir.join("deckhand.log")).ok()?;
+    // 0600, never through a symlink or a hard link planted at the path (then nothing is logged, and the operator
+    // is told why before the screen is taken).
+    let file = match deckhand::safe_fs::open_append(&data_dir.join("deckhand.log")) {
+        Ok(file) => file,
+        Err(e) => {
+            tell!("deckhand: not writing diagnostics: {e}");
+            return None;
+        }
+    };
     let level = std::env::var("DECKHAND_LOG")
         .ok()
         .and_then(|l| l.parse().ok())

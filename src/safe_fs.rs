@@ -8,6 +8,7 @@ use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Environment variable that says the data folder is shared on purpose (a group of operators): its group may then
 /// read and write it, but never other users.
@@ -17,6 +18,37 @@ pub const SHARED_DATA_ENV: &str = "DECKHAND_SHARED_DATA";
 pub const FILE_MODE: u32 = 0o600;
 /// Folder mode of everything deckhand creates.
 pub const DIR_MODE: u32 = 0o700;
+/// The modes in a data folder shared by a group on purpose: the group reads and writes (another operator must
+/// read and take the same lock), other users never.
+const SHARED_FILE_MODE: u32 = 0o660;
+const SHARED_DIR_MODE: u32 = 0o770;
+
+/// Whether this process writes into a data folder shared on purpose (set once, by [`share_with_group`]).
+static SHARED: AtomicBool = AtomicBool::new(false);
+
+/// From now on, files and folders are created for the group too ([`SHARED_FILE_MODE`]); called once the data
+/// folder is known to be shared on purpose.
+pub fn share_with_group(shared: bool) {
+    SHARED.store(shared, Ordering::Relaxed);
+}
+
+/// The mode of a file deckhand creates: 0600, or 0660 in a folder shared on purpose.
+pub fn file_mode() -> u32 {
+    if SHARED.load(Ordering::Relaxed) {
+        SHARED_FILE_MODE
+    } else {
+        FILE_MODE
+    }
+}
+
+/// The mode of a folder deckhand creates: 0700, or 0770 in a folder shared on purpose.
+pub fn dir_mode() -> u32 {
+    if SHARED.load(Ordering::Relaxed) {
+        SHARED_DIR_MODE
+    } else {
+        DIR_MODE
+    }
+}
 
 fn nofollow() -> i32 {
     nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC
@@ -27,11 +59,11 @@ pub fn create_new(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(FILE_MODE)
+        .mode(file_mode())
         .custom_flags(nofollow())
         .open(path)?;
     // The mode given to open() is reduced by the umask: set it on the open file, never by path.
-    file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+    file.set_permissions(fs::Permissions::from_mode(file_mode()))?;
     Ok(file)
 }
 
@@ -56,7 +88,7 @@ pub fn open_read_write(path: &Path) -> io::Result<File> {
 
 fn open_existing_or_new(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
     let file = options
-        .mode(FILE_MODE)
+        .mode(file_mode())
         .custom_flags(nofollow())
         .open(path)
         .map_err(|e| refused_link(path, e))?;
@@ -72,7 +104,7 @@ fn open_existing_or_new(path: &Path, options: &mut OpenOptions) -> io::Result<Fi
     }
     // Another operator's file in a folder shared on purpose keeps its owner's mode.
     if meta.uid() == nix::unistd::geteuid().as_raw() {
-        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+        file.set_permissions(fs::Permissions::from_mode(file_mode()))?;
     }
     Ok(file)
 }
@@ -121,11 +153,16 @@ pub fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Creates `dir` and its missing parents with mode 0700; `dir` itself must then be a folder, not a symlink.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let existed = fs::symlink_metadata(dir).is_ok();
     DirBuilder::new()
         .recursive(true)
-        .mode(DIR_MODE)
+        .mode(dir_mode())
         .create(dir)?;
     let meta = fs::symlink_metadata(dir)?;
+    if !existed && meta.is_dir() {
+        // The mode given to mkdir() is reduced by the umask (a shared 0770 would become 0750).
+        fs::set_permissions(dir, fs::Permissions::from_mode(dir_mode()))?;
+    }
     if meta.file_type().is_symlink() {
         return Err(refusal(dir, "is a symlink: refusing to write into it"));
     }
@@ -164,8 +201,8 @@ pub fn check_data_dir(dir: &Path, shared: bool) -> Result<(), String> {
     if mode & 0o077 != 0 {
         return Err(format!(
             "the data folder {} is mode {mode:04o}: other users can reach its journals and locks. Fix: chmod 700 \
-             {quoted} (or, when the folder is shared by a group on purpose, set {SHARED_DATA_ENV}=1 and \
-             chmod o-rwx {quoted})",
+             {quoted} (or, when the folder is shared by a group on purpose, say so with shared_data = true in the \
+             plan's [project] or {SHARED_DATA_ENV}=1, and chmod o-rwx {quoted})",
             dir.display()
         ));
     }

@@ -280,6 +280,29 @@ async fn unwritable_log_is_a_spawn_failure_and_nothing_runs() {
     assert!(!dir.path().join("ran").exists());
 }
 
+/// Issue 16, defect 1: a symlink planted at a step's log path is never written through; the step does not run
+/// (its output would have nowhere safe to go) and the link's target keeps its bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_symlink_at_the_step_log_is_refused_and_its_target_untouched() {
+    let dir = tmp();
+    let target = dir.path().join("victim.txt");
+    std::fs::write(&target, "precious\n").expect("write");
+    let mut s = spec(dir.path(), "touch ran; echo out");
+    std::fs::create_dir_all(dir.path().join("logs")).expect("mkdir");
+    s.log_path = dir.path().join("logs/step.log");
+    std::os::unix::fs::symlink(&target, &s.log_path).expect("symlink");
+    let events = run(s).await;
+    match outcome(&events) {
+        StepOutcome::SpawnFailed(why) => assert!(why.contains("is a symlink"), "{why}"),
+        other => panic!("expected SpawnFailed, got {other:?}"),
+    }
+    assert!(!dir.path().join("ran").exists());
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("read"),
+        "precious\n"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_has_both_streams_raw_with_prefixes_and_mode_0600() {
     let dir = tmp();

@@ -81,6 +81,28 @@ pub fn archive_path(
     ))
 }
 
+/// [`archive_path`], or when a backup of this database was already taken this very second (a script running
+/// `deckhand backup` then `deckhand migrate`), the same name with `-2`, `-3`… before the extension: the first
+/// free one. `None` after 99 taken names.
+pub fn free_archive_path(named: &Path) -> Option<PathBuf> {
+    let taken =
+        |p: &Path| fs::symlink_metadata(p).is_ok() || fs::symlink_metadata(sidecar_path(p)).is_ok();
+    if !taken(named) {
+        return Some(named.to_path_buf());
+    }
+    let stem = named.file_stem()?.to_string_lossy().into_owned();
+    let ext = named.extension().map(|e| e.to_string_lossy().into_owned());
+    (2..100)
+        .map(|n| {
+            let name = match &ext {
+                Some(ext) => format!("{stem}-{n}.{ext}"),
+                None => format!("{stem}-{n}"),
+            };
+            named.with_file_name(name)
+        })
+        .find(|p| !taken(p))
+}
+
 /// `archive.dump` → `archive.dump.json`.
 pub fn sidecar_path(archive: &Path) -> PathBuf {
     let mut s = archive.as_os_str().to_owned();
@@ -392,6 +414,22 @@ mod tests {
         let listed = list(dir.path());
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0].path, real);
+    }
+
+    #[test]
+    fn a_name_taken_this_second_gets_the_next_free_number() {
+        let d = tempfile::tempdir().unwrap();
+        let named = d.path().join("shop-prod-app-20261205T112203Z.dump");
+        assert_eq!(free_archive_path(&named).unwrap(), named);
+        fs::write(&named, b"x").unwrap();
+        let second = d.path().join("shop-prod-app-20261205T112203Z-2.dump");
+        assert_eq!(free_archive_path(&named).unwrap(), second);
+        // A record alone (its archive removed by hand) still holds the name.
+        fs::write(sidecar_path(&second), b"{}").unwrap();
+        assert_eq!(
+            free_archive_path(&named).unwrap(),
+            d.path().join("shop-prod-app-20261205T112203Z-3.dump")
+        );
     }
 
     #[test]

@@ -96,7 +96,7 @@ pub fn take(plan: &Plan) -> u8 {
         return 2;
     };
     let Some(rt) = runtime() else { return 1 };
-    let journal = journal::prepare_data_dir()
+    let journal = journal::prepare_data_dir(plan.project.shared_data)
         .and_then(|d| Journal::create(&d, SystemTime::now()).map_err(|e| e.to_string()));
     let mut journal = match journal {
         Ok(mut j) => {

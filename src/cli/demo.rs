@@ -28,10 +28,13 @@ pub fn prepare(data_dir: &Path) -> Result<PathBuf, String> {
     let dir = data_dir.join("demo");
     let migrations = dir.join("migrations");
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&migrations).map_err(|e| format!("{}: {e}", migrations.display()))?;
+    deckhand::safe_fs::create_private_dir(&migrations)
+        .map_err(|e| format!("{}: {e}", migrations.display()))?;
     for (name, sql) in MIGRATIONS {
         let path = migrations.join(name);
-        std::fs::write(&path, sql).map_err(|e| format!("{}: {e}", path.display()))?;
+        deckhand::safe_fs::create_new(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, sql.as_bytes()))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -172,7 +172,10 @@ pub fn serve(opts: Options) -> u8 {
 
 async fn run(opts: Options) -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
-    std::fs::write(opts.dir.join(PID_FILE), std::process::id().to_string())?;
+    deckhand::safe_fs::replace(
+        &opts.dir.join(PID_FILE),
+        std::process::id().to_string().as_bytes(),
+    )?;
     let log = opts.dir.join(LOG_FILE);
     tokio::spawn(write_logs(
         log,
@@ -261,11 +264,7 @@ async fn write_logs(path: PathBuf, version: String, error_percent: u32, slow_ms:
         } else {
             format!("{ts} INFO  {what} 200 {ms}ms version={version}")
         };
-        let written = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| writeln!(f, "{line}"));
+        let written = deckhand::safe_fs::open_append(&path).and_then(|mut f| writeln!(f, "{line}"));
         if written.is_err() {
             // The demo folder is gone (the demo was started afresh): nothing left to serve.
             std::process::exit(0);

@@ -113,7 +113,7 @@ pub fn run(plan: &Plan, args: &Args) -> u8 {
         );
         return 2;
     };
-    let data_dir = match journal::prepare_data_dir() {
+    let data_dir = match journal::prepare_data_dir(plan.project.shared_data) {
         Ok(d) => d,
         Err(e) => {
             tell!("deckhand: {e}");

@@ -63,12 +63,15 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 }
 
 /// The data folder, created (0700) when missing, its mode checked: refused when other users can reach it, unless
-/// it is shared on purpose (`DECKHAND_SHARED_DATA=1`; then only other users' access is refused). Every command
-/// that writes into it starts here.
-pub fn prepare_data_dir() -> Result<PathBuf, String> {
+/// it is shared on purpose (`shared_by_plan`: the plan's `[project] shared_data = true`, or
+/// `DECKHAND_SHARED_DATA=1`; then only other users' access is refused, and what deckhand writes there is made
+/// group-readable and -writable). Every command that writes into it starts here.
+pub fn prepare_data_dir(shared_by_plan: bool) -> Result<PathBuf, String> {
     let dir = data_dir().map_err(|e| e.to_string())?;
     crate::safe_fs::create_private_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    crate::safe_fs::check_data_dir(&dir, crate::safe_fs::shared_on_purpose())?;
+    let shared = shared_by_plan || crate::safe_fs::shared_on_purpose();
+    crate::safe_fs::check_data_dir(&dir, shared)?;
+    crate::safe_fs::share_with_group(shared);
     Ok(dir)
 }
 

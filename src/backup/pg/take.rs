@@ -3,8 +3,8 @@
 //! write the sidecar. Anything short of that (failure, cancel, a dropped future) removes what was written.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::fs::{self, File};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -52,12 +52,12 @@ pub async fn take(
         created_unix,
         kind,
     );
-    if fs::symlink_metadata(&path).is_ok() {
+    let Some(path) = store::free_archive_path(&path) else {
         return Err(BackupError::Refused(format!(
-            "{} already exists (a backup of this database was taken this very second): try again",
+            "{} and 98 names after it are taken (backups of this database this very second): try again",
             path.display()
         )));
-    }
+    };
     store::ensure_dir(&src.backup.dir)?;
     let partial = store::partial_path(&path);
     let mut written = Written::create(&partial, kind)?;
@@ -203,13 +203,14 @@ impl Written {
         };
         remove(partial);
         let created = match kind {
-            ArchiveKind::PgDirectory => fs::DirBuilder::new().mode(0o700).create(partial),
-            _ => OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(partial)
-                .map(drop),
+            ArchiveKind::PgDirectory => fs::DirBuilder::new()
+                .mode(crate::safe_fs::dir_mode())
+                .create(partial)
+                .and_then(|()| {
+                    let mode = fs::Permissions::from_mode(crate::safe_fs::dir_mode());
+                    fs::set_permissions(partial, mode)
+                }),
+            _ => crate::safe_fs::create_new(partial).map(drop),
         };
         created.map_err(|e| store::io_err(partial, &e))?;
         Ok(written)
@@ -236,18 +237,20 @@ fn remove(path: &Path) {
     };
 }
 
-/// Owner-only modes (0600 files, 0700 folder) and everything flushed to disk.
+/// Owner-only modes (0600 files, 0700 folder; 0660 and 0770 in a data folder shared on purpose) and everything
+/// flushed to disk.
 fn seal(path: &Path, kind: ArchiveKind) -> std::io::Result<()> {
     let private = |p: &Path, mode: u32| fs::set_permissions(p, fs::Permissions::from_mode(mode));
+    let file_mode = crate::safe_fs::file_mode();
     if kind == ArchiveKind::PgDirectory {
         for entry in fs::read_dir(path)? {
             let file = entry?.path();
-            private(&file, 0o600)?;
+            private(&file, file_mode)?;
             File::open(&file)?.sync_all()?;
         }
-        private(path, 0o700)?;
+        private(path, crate::safe_fs::dir_mode())?;
     } else {
-        private(path, 0o600)?;
+        private(path, file_mode)?;
     }
     File::open(path)?.sync_all()
 }

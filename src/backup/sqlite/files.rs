@@ -1,9 +1,9 @@
 //! File work for SQLite backups: blocking copies and hashes run off the async threads with progress, the
 //! database header check, the in-place swap that keeps the replaced files, and removal of a database's files.
 
-use std::fs::{self, File, OpenOptions, Permissions};
+use std::fs::{self, File, Permissions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -108,18 +108,15 @@ pub fn remove_db_files(path: &Path) -> Result<(), BackupError> {
 /// copy is never readable by others, replacing a leftover of an interrupted run.
 pub fn create_private_empty(path: &Path) -> Result<(), BackupError> {
     remove_db_files(path)?;
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
+    crate::safe_fs::create_new(path)
         .map(drop)
         .map_err(|e| io_err(path, &e))
 }
 
 /// Makes a finished file private (0600) and durable, then hashes it (bytes read so far in `work`).
 pub fn seal_and_hash(path: &Path, work: &Work) -> Result<String, BackupError> {
-    fs::set_permissions(path, Permissions::from_mode(0o600)).map_err(|e| io_err(path, &e))?;
+    let mode = Permissions::from_mode(crate::safe_fs::file_mode());
+    fs::set_permissions(path, mode).map_err(|e| io_err(path, &e))?;
     File::open(path)
         .and_then(|f| f.sync_all())
         .map_err(|e| io_err(path, &e))?;
@@ -132,12 +129,7 @@ pub fn copy_file(from: &Path, to: &Path, mode: u32, work: &Work) -> Result<u64, 
     let copy = || -> Result<u64, BackupError> {
         let mut src = File::open(from).map_err(|e| io_err(from, &e))?;
         remove_if_present(to).map_err(|e| io_err(to, &e))?;
-        let mut dst = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(to)
-            .map_err(|e| io_err(to, &e))?;
+        let mut dst = crate::safe_fs::create_new(to).map_err(|e| io_err(to, &e))?;
         let mut buf = vec![0u8; COPY_CHUNK];
         let mut total = 0u64;
         loop {

@@ -250,7 +250,7 @@ fn live_file(url: &str) -> Result<(PathBuf, String), BackupError> {
     Ok((live, dbname))
 }
 
-/// The new archive's absolute path in the backup folder; refused if a file is already there.
+/// The new archive's absolute path in the backup folder: a free name (see [`store::free_archive_path`]).
 fn new_archive_path(
     src: &Source<'_>,
     dbname: &str,
@@ -265,13 +265,12 @@ fn new_archive_path(
         ArchiveKind::Sqlite,
     );
     let archive = std::path::absolute(&named).map_err(|e| io_err(&named, &e))?;
-    if std::fs::symlink_metadata(&archive).is_ok() {
-        return Err(BackupError::Refused(format!(
-            "{} already exists (another backup in the same second?)",
+    store::free_archive_path(&archive).ok_or_else(|| {
+        BackupError::Refused(format!(
+            "{} and 98 names after it are taken (backups of this database this very second): try again",
             archive.display()
-        )));
-    }
-    Ok(archive)
+        ))
+    })
 }
 
 /// The `VACUUM INTO` statement writing to `partial`, which must be UTF-8.

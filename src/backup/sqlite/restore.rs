@@ -216,7 +216,7 @@ pub async fn rehearse(
     );
     let (from, to) = (archive.path.clone(), scratch.clone());
     let copied = files::blocking(&report, cancel, move |work| {
-        files::copy_file(&from, &to, 0o600, work)
+        files::copy_file(&from, &to, crate::safe_fs::file_mode(), work)
     })
     .await;
     let restore_took = started.elapsed();
