@@ -389,3 +389,66 @@ async fn restore_refuses_an_archive_changed_since_it_was_taken_and_drops_nothing
         "nothing was dropped"
     );
 }
+
+/// Issue 16, must-work 2, for restores: `pg_restore` gets the password by its environment, as `pg_dump` does;
+/// `/proc/*/cmdline` is scanned while it runs (it waits behind a lock on `orders`, so it is surely seen).
+#[tokio::test]
+async fn a_restore_carries_no_password_on_any_command_line() {
+    let tdb = fresh_db().await;
+    orders(&tdb, 100).await;
+    let password = format!("Pw{}r", uuid::Uuid::new_v4().simple());
+    let role = create_role(&tdb, "deckhand_restorer", &password).await;
+    let mut c = tdb.connect().await;
+    exec(
+        &mut c,
+        &format!(
+            "ALTER DATABASE {} OWNER TO {role}; ALTER TABLE orders OWNER TO {role}",
+            tdb.name
+        ),
+    )
+    .await;
+    let (db, _migrations) = plain_db(&url_as(&tdb, &role, &password, &tdb.name));
+    let backups = tempfile::tempdir().unwrap();
+    let archive = backed_up(&db, backups.path()).await;
+
+    let mut locker = lock_orders(&tdb).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let scanner = std::thread::spawn({
+        let (stop, password, name) = (Arc::clone(&stop), password.clone(), tdb.name.clone());
+        move || {
+            let (mut seen, mut leaked) = (false, Vec::new());
+            while !stop.load(Ordering::SeqCst) {
+                for (_, cmd) in command_lines() {
+                    seen |= cmd.contains("pg_restore") && cmd.contains(&name);
+                    if cmd.contains(&password) {
+                        leaked.push(cmd);
+                    }
+                }
+            }
+            (seen, leaked)
+        }
+    });
+    let restore = tokio::spawn({
+        let (db, archive) = (db.clone(), archive.clone());
+        async move {
+            let tx = progress();
+            let cancel = CancellationToken::new();
+            pg::restore(&db, None, &archive, &RestoreMode::InPlace, &tx, &cancel).await
+        }
+    });
+    let restoring = |name: &str| {
+        command_lines()
+            .iter()
+            .any(|(_, cmd)| cmd.contains("pg_restore") && cmd.contains(name))
+    };
+    wait_for("pg_restore to start", || restoring(&tdb.name)).await;
+    exec(&mut locker, "ROLLBACK").await;
+    let report = restore.await.unwrap();
+    stop.store(true, Ordering::SeqCst);
+    let (seen, leaked) = scanner.join().unwrap();
+    drop_role(&tdb, &role).await;
+    let report = report.expect("restore as the role");
+    assert!(seen, "pg_restore was never seen: the scan proves nothing");
+    assert!(leaked.is_empty(), "password on a command line: {leaked:?}");
+    assert!(!format!("{report:?}").contains(&password));
+}

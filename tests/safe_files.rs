@@ -187,11 +187,14 @@ fn a_data_folder_open_to_others_is_refused_with_the_fix_unless_shared_on_purpose
 
 /// Runs deckhand with a stdout whose reader is already gone: the first write meets a closed pipe, every time.
 fn with_closed_stdout(args: &[&str], data: &Path) -> std::process::Output {
+    // The demo plan's migrations folder, as `deckhand demo` makes it (`check` looks for it).
+    std::fs::create_dir_all(data.join("migrations")).unwrap();
     let (read, write) = nix::unistd::pipe().unwrap();
     drop(read);
     Command::new(env!("CARGO_BIN_EXE_deckhand"))
         .args(args)
         .env("DECKHAND_DATA_DIR", data)
+        .env("DECKHAND_DEMO_DIR", data)
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .stdin(Stdio::null())
         .stdout(Stdio::from(write))
@@ -213,6 +216,85 @@ fn a_closed_stdout_ends_the_printing_commands_quietly() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert_ne!(out.status.code(), Some(101), "{args:?}: {stderr}");
+        assert_eq!(
+            out.status.signal(),
+            Some(nix::libc::SIGPIPE),
+            "{args:?}: ended by SIGPIPE, as cat is: {:?} {stderr}",
+            out.status
+        );
+    }
+}
+
+/// Issue 16, defect 7, for the commands that need a database, a run and a backup: the demo plan's SQLite shop
+/// (its three migrations pending), one `deckhand backup` (a run and an archive), then `status`, `report --stdout`,
+/// `verify` and `migrate`, each with its stdout already closed.
+#[test]
+fn a_closed_stdout_ends_status_report_verify_and_migrate_quietly() {
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path();
+    std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let migrations = data.join("migrations");
+    std::fs::create_dir_all(&migrations).unwrap();
+    for entry in
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo-migrations"))
+            .unwrap()
+    {
+        let from = entry.unwrap().path();
+        std::fs::copy(&from, migrations.join(from.file_name().unwrap())).unwrap();
+    }
+    let url = format!("sqlite://{}/shop.db?mode=rwc", data.display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        sqlx::raw_sql("CREATE TABLE note (id integer primary key, body text)")
+            .execute(&mut db)
+            .await
+            .unwrap();
+        db.close().await.unwrap();
+    });
+    let backup = Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["backup", "config/demo.toml"])
+        .env("DECKHAND_DATA_DIR", data)
+        .env("DECKHAND_DEMO_DIR", data)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        backup.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    let archive = std::fs::read_dir(data.join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "sqlite3"))
+        .expect("the backup archive");
+    let archive = archive.to_str().unwrap();
+    let commands: [&[&str]; 4] = [
+        &["status", "config/demo.toml"],
+        &["report", "--stdout"],
+        &["verify", archive],
+        &[
+            "migrate",
+            "config/demo.toml",
+            "--no-dry-run",
+            "closed-pipe test",
+            "--format",
+            "json",
+        ],
+    ];
+    for args in commands {
+        let out = with_closed_stdout(args, data);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        if args[0] == "migrate" {
+            // A command that changes the database is never stopped half-way by a reader going away: it drops
+            // its output, finishes, and says how it ended by its exit code.
+            assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+            assert!(stderr.contains("applied 3/3"), "{stderr}");
+            continue;
+        }
         assert_eq!(
             out.status.signal(),
             Some(nix::libc::SIGPIPE),

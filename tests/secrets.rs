@@ -201,3 +201,68 @@ fn the_journal_masks_known_secrets_in_every_entry() {
     );
     assert!(text.contains("token ***"), "{text}");
 }
+
+/// Issue 16, must-work 3: a secret split across two reads of the pipe (printed in two writes with a pause
+/// between) and a secret's URL-encoded form are masked too, on screen, in the step log, and in the report made
+/// from the journal.
+#[tokio::test]
+async fn split_and_url_encoded_secrets_are_masked_in_output_log_and_report() {
+    const KEY: &str = "k/y+z@1:2-secret";
+    const KEY_ENCODED: &str = "k%2Fy%2Bz%401%3A2-secret";
+    let dir = tempfile::tempdir().unwrap();
+    let src = "[project]\nname = \"shop\"\nenvironment = \"staging\"\n\n[[phase]]\nname = \"Deploy\"\n\
+               steps = [{ run = 'printf \"half dpl-\"; sleep 0.3; printf \"7f3a9c end\\n\"; echo enc k%2Fy%2Bz%401%3A2-secret', \
+               env = { DEPLOY_TOKEN = \"${DEPLOY_TOKEN}\", SIGNING_KEY = \"${SIGNING_KEY}\" } }]\n";
+    let env = |name: &str| match name {
+        "DEPLOY_TOKEN" => Some(DEPLOY.to_string()),
+        "SIGNING_KEY" => Some(KEY.to_string()),
+        _ => None,
+    };
+    let plan = plan::parse(src, &dir.path().join("deckhand.toml"), &env).expect("plan parses");
+    let (tx, mut rx) = mpsc::channel(64);
+    let task = tokio::spawn(run_command(
+        spec(&plan, dir.path()),
+        tx,
+        CancellationToken::new(),
+    ));
+    let mut screen = String::new();
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            RunnerEvent::Output { lines, .. } => {
+                for l in lines {
+                    screen.push_str(&l.text);
+                    screen.push('\n');
+                }
+            }
+            RunnerEvent::StepFinished { .. } => break,
+            _ => {}
+        }
+    }
+    task.await.unwrap();
+    let leaks =
+        |text: &str| text.contains(DEPLOY) || text.contains("7f3a9c") || text.contains(KEY_ENCODED);
+    assert!(screen.contains("half ***"), "{screen}");
+    assert!(screen.contains("enc ***"), "{screen}");
+    assert!(!leaks(&screen), "{screen}");
+    let log = std::fs::read_to_string(dir.path().join("step.log")).unwrap();
+    assert!(!leaks(&log), "{log}");
+
+    // The journal masks what it is given; the report is made from the journal.
+    let mut j = deckhand::journal::Journal::create(dir.path(), SystemTime::now()).unwrap();
+    j.set_masker(plan.secrets.masker());
+    j.append(
+        deckhand::journal::Event::Error {
+            context: "deploy".into(),
+            message: format!("push refused for {KEY} ({KEY_ENCODED})"),
+        },
+        SystemTime::now(),
+    )
+    .unwrap();
+    let entries = deckhand::journal::read_entries(j.path()).unwrap();
+    let report = deckhand::journal::render(&entries);
+    assert!(report.contains("push refused for *** (***)"), "{report}");
+    assert!(
+        !report.contains(KEY) && !report.contains(KEY_ENCODED),
+        "{report}"
+    );
+}
