@@ -100,6 +100,10 @@ fn harness() -> Harness {
     h
 }
 
+/// A difference between an archive's definitions and the live database, as verify words it.
+const CHANGE: &str =
+    "column public.orders.added (integer) of the live database is not in the archive";
+
 fn backup_ev(ev: BackupEvent) -> Action {
     Action::Runner(RunnerEvent::Backup(Box::new(ev)))
 }
@@ -258,6 +262,8 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
             compared_with_live: true,
             proven: true,
             problems: Vec::new(),
+            // A migration applied between the dump and its verification: a note, the gate still opens.
+            schema_changes: vec![CHANGE.into()],
             took: Duration::from_millis(900),
         },
         deleted: Some(Ok(vec![old])),
@@ -271,9 +277,14 @@ fn taking_a_backup_follows_progress_then_verification_then_retention() {
         Event::BackupVerified {
             ok: true,
             tables: 2,
+            schema_changes,
             ..
-        }
+        } if *schema_changes == [CHANGE]
     )));
+    let noted = (0..h.state.logs.len())
+        .filter_map(|i| h.state.logs.get(i))
+        .any(|l| l.text == format!("the schema changed since the backup: {CHANGE}"));
+    assert!(noted, "the logs pane tells the schema change");
     let (row, problem) = deckhand::app::backup_row(&h.state);
     assert!(!problem);
     assert_eq!(

@@ -97,6 +97,9 @@ fn release_events() -> Vec<Event> {
             tables: 12,
             compared_with_live: true,
             problems: vec![],
+            schema_changes: vec![s(
+                "column public.orders.added (integer) of the live database is not in the archive",
+            )],
             duration_ms: 2_100,
         },
         Event::BackupsDeleted {
@@ -393,6 +396,7 @@ fn every_section_holds_its_facts() {
         "deadbeef",
         "12 tables",
         "Recorded with it: write counters of 12 tables",
+        "The schema changed since the backup: column public.orders.added (integer) of the live database is not in the archive",
         "shop-0.dump",
     ] {
         assert!(backup.contains(fact), "Backup lacks {fact}:\n{backup}");

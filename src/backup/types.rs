@@ -164,8 +164,14 @@ pub struct Verification {
     /// (object definitions, which no data block's checksum covers) proven unchanged. Without a record a
     /// verification may pass (`ok`) but is not proven, and never opens the migrate gate on its own.
     pub proven: bool,
-    /// Each reason the archive is not good, one line each (a tool's error, a checksum mismatch, a missing table).
+    /// Each reason the archive is not good, one line each (a tool's error, a checksum mismatch, a missing table;
+    /// without a matching record, each difference between its object definitions and the live database's).
     pub problems: Vec<String>,
+    /// How the archive's object definitions (tables, columns, indexes, constraints, …) differ from the live
+    /// database's, one line each naming the object, when the archive matched its record: the schema changed since
+    /// the backup (a migration applied after it), told as notes, not problems. Without a matching record the
+    /// differences are in `problems` instead.
+    pub schema_changes: Vec<String>,
     pub took: Duration,
 }
 

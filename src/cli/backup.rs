@@ -227,6 +227,7 @@ fn on_verified(
             tables: v.tables.len(),
             compared_with_live: v.compared_with_live,
             problems: v.problems,
+            schema_changes: v.schema_changes,
             duration_ms: v.took.as_millis() as u64,
         },
     );
@@ -262,6 +263,7 @@ fn report_verified(
             },
             deckhand::plan::human_duration(v.took)
         ));
+        schema_changes(printer, v);
         return 0;
     }
     printer.line(&format!(
@@ -271,11 +273,35 @@ fn report_verified(
     for p in &v.problems {
         printer.line(&format!("  {p}"));
     }
+    schema_changes(printer, v);
     1
 }
 
-/// `deckhand verify FILE [--plan PLAN]`: reads the whole archive back; with a plan, also compares its tables with
-/// the live database. Returns 0 good, 1 bad.
+/// The schema's changes since the backup (the archive matched its record), one line each.
+fn schema_changes(printer: &mut Printer, v: &deckhand::backup::Verification) {
+    for c in &v.schema_changes {
+        printer.line(&format!("  the schema changed since the backup: {c}"));
+    }
+}
+
+/// What a pass without a record leaves unproven; empty when proven.
+fn not_proven(v: &backup::Verification) -> &'static str {
+    match (v.proven, v.compared_with_live) {
+        (true, _) => "",
+        (false, true) => {
+            "; table of contents not proven: no sha256 record beside the archive; its tables, columns and other \
+             objects match the live database's, but a changed byte elsewhere in a definition (a default, a view's \
+             query, a function's body) would go unseen (it does not count as a verified backup for the migrate gate)"
+        }
+        (false, false) => {
+            "; table of contents not proven: no sha256 record beside the archive, so a changed object \
+             definition would go unseen (it does not count as a verified backup for the migrate gate)"
+        }
+    }
+}
+
+/// `deckhand verify FILE [--plan PLAN]`: reads the whole archive back; with a plan, also compares its tables and
+/// object definitions with the live database. Returns 0 good, 1 bad.
 pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
     let Some(rt) = runtime() else { return 1 };
     let live = plan.and_then(|p| p.database.as_ref());
@@ -317,19 +343,20 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
                 } else {
                     ""
                 },
-                if v.proven {
-                    ""
-                } else {
-                    "; table of contents not proven: no sha256 record beside the archive, so a changed object \
-                     definition would go unseen (it does not count as a verified backup for the migrate gate)"
-                }
+                not_proven(&v)
             );
+            for c in &v.schema_changes {
+                say!("  the schema changed since the backup: {c}");
+            }
             0
         }
         Ok(v) => {
             say!("{}: BAD", file.display());
             for p in &v.problems {
                 say!("  {p}");
+            }
+            for c in &v.schema_changes {
+                say!("  the schema changed since the backup: {c}");
             }
             1
         }

@@ -149,6 +149,10 @@ pub enum Event {
         compared_with_live: bool,
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         problems: Vec<String>,
+        /// How the archive's object definitions differ from the live database's when the archive matched its
+        /// record: the schema changed since the backup (notes, not problems). None from older versions.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        schema_changes: Vec<String>,
         duration_ms: u64,
     },
     /// A backup, verification, restore or rehearsal could not be done (or was cancelled).

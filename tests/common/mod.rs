@@ -246,6 +246,7 @@ pub fn verified_event(a: &deckhand::backup::Archive, ok: bool) -> Action {
                 } else {
                     vec!["pg_restore: error: could not read from input file: end of file".into()]
                 },
+                schema_changes: Vec::new(),
                 took: Duration::from_millis(900),
             },
             deleted: None,

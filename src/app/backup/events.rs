@@ -100,6 +100,7 @@ fn on_verified(state: &mut State, archive: Archive, v: &Verification, fx: &mut O
         tables: v.tables.len(),
         compared_with_live: v.compared_with_live,
         problems: v.problems.clone(),
+        schema_changes: v.schema_changes.clone(),
         duration_ms: v.took.as_millis() as u64,
     }));
     // Not proven (no record: its table of contents unchecked) never opens the gate on its own.
@@ -131,6 +132,10 @@ fn on_verified(state: &mut State, archive: Archive, v: &Verification, fx: &mut O
     b.last = Some(line.clone());
     state.flash = Some(line.clone());
     state.note(line);
+    // The archive matched its record: these are the schema moving on since the backup, not damage.
+    for change in &v.schema_changes {
+        state.note(format!("the schema changed since the backup: {change}"));
+    }
     passed
 }
 

@@ -49,7 +49,7 @@ pub async fn connect(
     }
 }
 
-fn err(context: &str) -> impl Fn(sqlx::Error) -> BackupError + '_ {
+pub(super) fn err(context: &str) -> impl Fn(sqlx::Error) -> BackupError + '_ {
     move |e| BackupError::Database {
         context: context.to_string(),
         message: describe_db_error(&e).0,

@@ -101,6 +101,7 @@ pub async fn verify(
         compared_with_live,
         proven,
         problems,
+        schema_changes: Vec::new(),
         took,
     };
     store::record_verification(record, path, &outcome)?;

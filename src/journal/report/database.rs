@@ -43,6 +43,7 @@ pub(super) fn backup(entries: &[Entry]) -> String {
                 tables,
                 compared_with_live,
                 problems,
+                schema_changes,
                 duration_ms,
             } => {
                 let verdict = if *ok {
@@ -59,6 +60,13 @@ pub(super) fn backup(entries: &[Entry]) -> String {
                 );
                 for p in problems {
                     w!(out, "  - {}", inline(p));
+                }
+                for c in schema_changes {
+                    w!(
+                        out,
+                        "  - The schema changed since the backup: {}",
+                        inline(c)
+                    );
                 }
             }
             Event::BackupFailed { what, error } => {
