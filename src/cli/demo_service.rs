@@ -171,11 +171,16 @@ pub fn serve(opts: Options) -> u8 {
 }
 
 async fn run(opts: Options) -> std::io::Result<()> {
-    let listener = TcpListener::bind(("127.0.0.1", opts.port)).await?;
-    deckhand::safe_fs::replace(
-        &opts.dir.join(PID_FILE),
-        std::process::id().to_string().as_bytes(),
-    )?;
+    // The pid file is in place before the port answers: whoever waits for the port (detach) finds it.
+    let pid_file = opts.dir.join(PID_FILE);
+    deckhand::safe_fs::replace(&pid_file, std::process::id().to_string().as_bytes())?;
+    let listener = match TcpListener::bind(("127.0.0.1", opts.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = std::fs::remove_file(&pid_file);
+            return Err(e);
+        }
+    };
     let log = opts.dir.join(LOG_FILE);
     tokio::spawn(write_logs(
         log,
