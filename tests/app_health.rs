@@ -242,7 +242,7 @@ fn an_early_destructive_phase_freezes_an_incomplete_or_inconclusive_baseline() {
         .state
         .logs
         .range(0, h.state.logs.len())
-        .map(|l| l.text.clone())
+        .map(|l| l.text.to_string())
         .collect();
     assert!(
         notes.iter().any(|n| n.contains("from 1 of 3 samples")),

@@ -59,7 +59,7 @@ fn shown(state: &State) -> Vec<String> {
     (0..v.visible_len(&state.logs))
         .filter_map(|p| v.visible_seq(&state.logs, p))
         .filter_map(|s| state.logs.get_seq(s))
-        .map(|l| l.text.clone())
+        .map(|l| l.text.to_string())
         .collect()
 }
 
@@ -180,7 +180,7 @@ fn n_and_shift_n_walk_through_matches() {
             .get_seq(h.state.logview.current.unwrap())
             .unwrap()
             .text
-            .clone()
+            .to_string()
     };
     h.char('n');
     assert_eq!(mark(&h), "req 93 slow");

@@ -33,7 +33,9 @@ pub use health::{
 };
 pub use input::keys::{Command, alert_bindings, bindings, hints};
 pub use input::{Layer, TextField, layer};
-pub use logs::buffer::{LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES};
+pub use logs::buffer::{
+    CHUNK_BYTES, CHUNK_LINES, LineRef, LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES,
+};
 pub use logs::view::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
 pub use migrations::{DbPane, DbView, rehearsal_line};
 pub use msg::{Action, Effect, Keypress, Signal};

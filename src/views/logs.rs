@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::Theme;
-use crate::app::{LogLine, Shown, SourceStatus, State, format_clock};
+use crate::app::{LineRef, Shown, SourceStatus, State, format_clock};
 use crate::runner::{Level, Stream};
 
 pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &State, t: Theme) {
@@ -151,7 +151,7 @@ fn tag_style(origin: Option<usize>, t: Theme) -> Style {
     }
 }
 
-fn log_line(l: &LogLine, marked: bool, t: Theme) -> Line<'_> {
+fn log_line(l: LineRef<'_>, marked: bool, t: Theme) -> Line<'_> {
     let (sep, mut text_style) = match l.stream {
         Some(Stream::Stdout) => (" | ", Style::new()),
         Some(Stream::Stderr) => (" ! ", t.warn()),
@@ -166,9 +166,9 @@ fn log_line(l: &LogLine, marked: bool, t: Theme) -> Line<'_> {
         text_style = text_style.add_modifier(Modifier::REVERSED);
     }
     let mut spans = vec![
-        Span::styled(format!("{:>4}", &*l.source), tag_style(l.origin, t)),
+        Span::styled(format!("{:>4}", &**l.source), tag_style(l.origin, t)),
         Span::styled(sep, t.muted()),
-        Span::styled(l.text.as_str(), text_style),
+        Span::styled(l.text, text_style),
     ];
     if l.truncated {
         spans.push(Span::styled(" [line truncated]", t.warn()));

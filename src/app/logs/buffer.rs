@@ -1,4 +1,11 @@
 //! The log ring buffer: bounded in lines and in bytes; what falls out is counted so the pane can show it.
+//!
+//! Lines are stored packed (issue 17): chunks of about [`CHUNK_BYTES`] of text with one end offset and one packed
+//! word (source tag index, stream, level, truncated) per line — 8 bytes beside the text, against ~230 for a
+//! `String`, an `Arc` and an `Option` per line. Where a line came from is an index into a small table of tags,
+//! not a tag per line. Evicting the oldest lines is exact (the bounds and the dropped count are per line); a chunk
+//! is freed whole once its last line is gone, so memory under a long flood stays flat instead of fragmenting.
+//! Imports the runner's line kinds only.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -9,8 +16,12 @@ use crate::runner::{Level, Stream};
 pub const MAX_LOG_LINES: usize = 1_000_000;
 /// Default bound on text bytes kept.
 pub const MAX_LOG_BYTES: usize = 256 * 1024 * 1024;
+/// Text bytes a chunk holds before the next one starts (a longer line gets a chunk of its own).
+pub const CHUNK_BYTES: usize = 1024 * 1024;
+/// Lines a chunk holds at most (short lines).
+pub const CHUNK_LINES: usize = 16 * 1024;
 
-/// One line in the logs pane.
+/// One line in the logs pane, owned: what is pushed (see [`LineRef`] for what is read back).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogLine {
     /// Short tag of where it came from (`deploy#1`, `deckhand`).
@@ -25,10 +36,126 @@ pub struct LogLine {
     pub origin: Option<usize>,
 }
 
+impl LogLine {
+    /// The line as the buffer gives it back.
+    pub fn as_ref(&self) -> LineRef<'_> {
+        LineRef {
+            source: &self.source,
+            stream: self.stream,
+            text: &self.text,
+            truncated: self.truncated,
+            level: self.level,
+            origin: self.origin,
+        }
+    }
+}
+
+/// One kept line, borrowed from the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineRef<'a> {
+    pub source: &'a Arc<str>,
+    pub stream: Option<Stream>,
+    pub text: &'a str,
+    pub truncated: bool,
+    pub level: Level,
+    pub origin: Option<usize>,
+}
+
+/// Where lines come from: a tag and the `[[logs]]` source it stands for. Lines carry its index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tag {
+    name: Arc<str>,
+    origin: Option<usize>,
+}
+
+/// Index of a [`Tag`] in the buffer's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagId(u16);
+
+/// The packed word of a line: tag index in the low 16 bits, then stream (2 bits), level (2), truncated (1).
+fn pack(tag: TagId, stream: Option<Stream>, level: Level, truncated: bool) -> u32 {
+    let stream = match stream {
+        None => 0,
+        Some(Stream::Stdout) => 1,
+        Some(Stream::Stderr) => 2,
+    };
+    let level = match level {
+        Level::Other => 0,
+        Level::Info => 1,
+        Level::Warn => 2,
+        Level::Error => 3,
+    };
+    u32::from(tag.0) | (stream << 16) | (level << 18) | (u32::from(truncated) << 20)
+}
+
+fn unpack(word: u32) -> (usize, Option<Stream>, Level, bool) {
+    let stream = match (word >> 16) & 3 {
+        1 => Some(Stream::Stdout),
+        2 => Some(Stream::Stderr),
+        _ => None,
+    };
+    let level = match (word >> 18) & 3 {
+        1 => Level::Info,
+        2 => Level::Warn,
+        3 => Level::Error,
+        _ => Level::Other,
+    };
+    (
+        (word & 0xffff) as usize,
+        stream,
+        level,
+        word & (1 << 20) != 0,
+    )
+}
+
+/// Consecutive lines, packed: `text` holds them end to end, line `i` ends at `ends[i]`.
+#[derive(Debug, Clone, Default)]
+struct Chunk {
+    text: String,
+    ends: Vec<u32>,
+    words: Vec<u32>,
+    /// Lines at the front already evicted (only the oldest chunk has any).
+    skip: usize,
+    /// Sequence number of the chunk's line 0.
+    first: u64,
+}
+
+impl Chunk {
+    fn with_room(bytes: usize, first: u64) -> Chunk {
+        Chunk {
+            text: String::with_capacity(bytes.max(CHUNK_BYTES)),
+            first,
+            ..Chunk::default()
+        }
+    }
+
+    fn fits(&self, len: usize) -> bool {
+        self.ends.len() < CHUNK_LINES
+            && (self.ends.is_empty() || self.text.len() + len <= CHUNK_BYTES)
+    }
+
+    fn start(&self, i: usize) -> usize {
+        i.checked_sub(1).map_or(0, |p| self.ends[p] as usize)
+    }
+
+    fn text(&self, i: usize) -> &str {
+        &self.text[self.start(i)..self.ends[i] as usize]
+    }
+
+    /// Lines still kept.
+    fn live(&self) -> usize {
+        self.ends.len() - self.skip
+    }
+}
+
 /// Bounded ring of log lines.
 #[derive(Debug, Clone)]
 pub struct LogBuffer {
-    lines: VecDeque<LogLine>,
+    chunks: VecDeque<Chunk>,
+    tags: Vec<Tag>,
+    /// The tag the last line used (most lines come in runs from one source).
+    last_tag: Option<TagId>,
+    lines: usize,
     bytes: usize,
     max_lines: usize,
     max_bytes: usize,
@@ -44,7 +171,10 @@ impl Default for LogBuffer {
 impl LogBuffer {
     pub fn with_limits(max_lines: usize, max_bytes: usize) -> Self {
         LogBuffer {
-            lines: VecDeque::new(),
+            chunks: VecDeque::new(),
+            tags: Vec::new(),
+            last_tag: None,
+            lines: 0,
             bytes: 0,
             max_lines: max_lines.max(1),
             max_bytes,
@@ -52,25 +182,96 @@ impl LogBuffer {
         }
     }
 
-    pub fn push(&mut self, line: LogLine) {
-        self.bytes += line.text.len();
-        self.lines.push_back(line);
-        while self.lines.len() > self.max_lines
-            || (self.bytes > self.max_bytes && self.lines.len() > 1)
-        {
-            if let Some(old) = self.lines.pop_front() {
-                self.bytes -= old.text.len();
-                self.dropped += 1;
+    /// The index of `name` for `origin`, added to the table when new. The table holds 65,536 tags; past that,
+    /// the last one is shared (step tags are per step: no plan comes near it).
+    pub fn tag(&mut self, name: &Arc<str>, origin: Option<usize>) -> TagId {
+        if let Some(id) = self.last_tag {
+            let t = &self.tags[usize::from(id.0)];
+            if Arc::ptr_eq(&t.name, name) && t.origin == origin {
+                return id;
             }
+        }
+        let found = self
+            .tags
+            .iter()
+            .position(|t| t.origin == origin && *t.name == **name);
+        let index = found.unwrap_or_else(|| {
+            if self.tags.len() <= usize::from(u16::MAX) {
+                self.tags.push(Tag {
+                    name: name.clone(),
+                    origin,
+                });
+            }
+            self.tags.len() - 1
+        });
+        let id = TagId(u16::try_from(index).unwrap_or(u16::MAX));
+        self.last_tag = Some(id);
+        id
+    }
+
+    pub fn push(&mut self, line: LogLine) {
+        let tag = self.tag(&line.source, line.origin);
+        self.push_parts(tag, &line.text, line.stream, line.level, line.truncated);
+    }
+
+    /// Adds one line (its text already made safe), then evicts the oldest lines past the bounds.
+    pub fn push_parts(
+        &mut self,
+        tag: TagId,
+        text: &str,
+        stream: Option<Stream>,
+        level: Level,
+        truncated: bool,
+    ) {
+        if !self.chunks.back().is_some_and(|c| c.fits(text.len())) {
+            let first = self.end_seq();
+            self.chunks.push_back(Chunk::with_room(text.len(), first));
+        }
+        if let Some(chunk) = self.chunks.back_mut() {
+            chunk.text.push_str(text);
+            chunk
+                .ends
+                .push(u32::try_from(chunk.text.len()).unwrap_or(u32::MAX));
+            chunk.words.push(pack(tag, stream, level, truncated));
+        }
+        self.lines += 1;
+        self.bytes += text.len();
+        while self.lines > self.max_lines || (self.bytes > self.max_bytes && self.lines > 1) {
+            self.evict_oldest();
+        }
+    }
+
+    /// Drops the oldest kept line; frees its chunk when it was the chunk's last.
+    fn evict_oldest(&mut self) {
+        let Some(front) = self.chunks.front_mut() else {
+            return;
+        };
+        let len = front.text(front.skip).len();
+        front.skip += 1;
+        self.bytes -= len;
+        self.lines -= 1;
+        self.dropped += 1;
+        if front.live() == 0 {
+            self.chunks.pop_front();
         }
     }
 
     pub fn len(&self) -> usize {
-        self.lines.len()
+        self.lines
     }
 
     pub fn is_empty(&self) -> bool {
-        self.lines.is_empty()
+        self.lines == 0
+    }
+
+    /// Text bytes kept.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Chunks allocated (for accounting tests and benches).
+    pub fn chunks(&self) -> usize {
+        self.chunks.len()
     }
 
     /// Lines that fell out of the buffer because of its bounds.
@@ -85,23 +286,55 @@ impl LogBuffer {
 
     /// Sequence number the next pushed line gets.
     pub fn end_seq(&self) -> u64 {
-        self.dropped + self.lines.len() as u64
+        self.dropped + self.lines as u64
     }
 
     /// The line with sequence number `seq`, if it is still kept.
-    pub fn get_seq(&self, seq: u64) -> Option<&LogLine> {
-        let index = seq.checked_sub(self.dropped)?;
-        self.lines.get(usize::try_from(index).ok()?)
+    pub fn get_seq(&self, seq: u64) -> Option<LineRef<'_>> {
+        if seq < self.first_seq() || seq >= self.end_seq() {
+            return None;
+        }
+        let at = self
+            .chunks
+            .partition_point(|c| c.first <= seq)
+            .checked_sub(1)?;
+        let chunk = &self.chunks[at];
+        let i = usize::try_from(seq - chunk.first).ok()?;
+        (i < chunk.ends.len()).then(|| self.line_of(chunk, i))
     }
 
-    pub fn get(&self, index: usize) -> Option<&LogLine> {
-        self.lines.get(index)
+    /// The kept line at `index` (0 = oldest kept).
+    pub fn get(&self, index: usize) -> Option<LineRef<'_>> {
+        self.get_seq(self.first_seq() + index as u64)
+    }
+
+    fn line_of<'a>(&'a self, chunk: &'a Chunk, i: usize) -> LineRef<'a> {
+        let (tag, stream, level, truncated) = unpack(chunk.words[i]);
+        let tag = &self.tags[tag];
+        LineRef {
+            source: &tag.name,
+            stream,
+            text: chunk.text(i),
+            truncated,
+            level,
+            origin: tag.origin,
+        }
     }
 
     /// Lines `start..end` (clamped), oldest first.
-    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &LogLine> {
-        let end = end.min(self.lines.len());
-        self.lines.range(start.min(end)..end)
+    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = LineRef<'_>> {
+        let end = end.min(self.lines);
+        let mut skip = start.min(end);
+        let mut take = end - skip;
+        self.chunks.iter().flat_map(move |chunk| {
+            let live = chunk.live();
+            let from = skip.min(live);
+            skip -= from;
+            let n = (live - from).min(take);
+            take -= n;
+            let first = chunk.skip + from;
+            (first..first + n).map(move |i| self.line_of(chunk, i))
+        })
     }
 }
 
@@ -128,7 +361,7 @@ mod tests {
         }
         assert_eq!(b.len(), 3);
         assert_eq!(b.dropped(), 2);
-        let kept: Vec<_> = b.range(0, 10).map(|l| l.text.as_str()).collect();
+        let kept: Vec<_> = b.range(0, 10).map(|l| l.text).collect();
         assert_eq!(kept, ["2", "3", "4"]);
     }
 
@@ -138,7 +371,33 @@ mod tests {
         b.push(line("aaaaaa"));
         b.push(line("bbbbbb"));
         assert_eq!(b.len(), 1);
-        assert_eq!(b.get(0).map(|l| l.text.as_str()), Some("bbbbbb"));
+        assert_eq!(b.get(0).map(|l| l.text), Some("bbbbbb"));
         assert_eq!(b.dropped(), 1);
+    }
+
+    #[test]
+    fn every_field_comes_back_as_pushed() {
+        let mut b = LogBuffer::default();
+        let tag: Arc<str> = Arc::from("api");
+        for (i, (stream, level)) in [
+            (None, Level::Other),
+            (Some(Stream::Stdout), Level::Info),
+            (Some(Stream::Stderr), Level::Warn),
+            (Some(Stream::Stderr), Level::Error),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let line = LogLine {
+                source: tag.clone(),
+                stream,
+                text: format!("line {i}"),
+                truncated: i % 2 == 1,
+                level,
+                origin: (i > 1).then_some(7),
+            };
+            b.push(line.clone());
+            assert_eq!(b.get_seq(i as u64), Some(line.as_ref()));
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::app::logs::buffer::{LogBuffer, LogLine};
+use crate::app::logs::buffer::{LineRef, LogBuffer, LogLine};
 use crate::plan::Plan;
 use crate::runner::{Level, SourceState};
 
@@ -138,7 +138,7 @@ impl LogView {
     }
 
     /// Whether a line is shown under the current toggles and filter.
-    pub fn passes(&self, line: &LogLine) -> bool {
+    pub fn passes(&self, line: &LineRef<'_>) -> bool {
         let origin_ok = match self.shown {
             Shown::All => true,
             Shown::Steps => line.origin.is_none(),
@@ -149,7 +149,7 @@ impl LogView {
             && self
                 .filter
                 .as_ref()
-                .is_none_or(|f| f.re.is_match(&line.text))
+                .is_none_or(|f| f.re.is_match(line.text))
     }
 
     /// Lines shown (of the buffer).
@@ -181,7 +181,7 @@ impl LogView {
 
     /// Pushes a line into the buffer, testing it once against the filter. Returns true if it is shown.
     pub fn push(&mut self, logs: &mut LogBuffer, line: LogLine) -> bool {
-        let shown = !self.active() || self.passes(&line);
+        let shown = !self.active() || self.passes(&line.as_ref());
         let seq = logs.end_seq();
         logs.push(line);
         if shown && self.active() {
@@ -328,7 +328,7 @@ impl LogView {
         while scan.next > low && budget > 0 {
             scan.next -= 1;
             budget -= 1;
-            if logs.get_seq(scan.next).is_some_and(|l| self.passes(l)) {
+            if logs.get_seq(scan.next).is_some_and(|l| self.passes(&l)) {
                 self.matches.push_front(scan.next);
             }
         }

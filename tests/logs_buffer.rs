@@ -1,0 +1,159 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+//! The packed log ring (issue 17, must-work 2): exact line and byte accounting across chunk boundaries, eviction
+//! that frees whole chunks, a 10 MB line, invalid UTF-8 made safe before it is stored, the source index and the
+//! bounds that count what they drop.
+
+use std::sync::Arc;
+
+use deckhand::app::{CHUNK_BYTES, CHUNK_LINES, LogBuffer, LogLine};
+use deckhand::runner::{Level, Stream};
+
+fn line(source: &Arc<str>, origin: Option<usize>, text: String) -> LogLine {
+    LogLine {
+        source: source.clone(),
+        stream: Some(Stream::Stdout),
+        text,
+        truncated: false,
+        level: Level::Other,
+        origin,
+    }
+}
+
+/// Line `i`'s text: lengths vary so chunk ends fall anywhere.
+fn text(i: u64) -> String {
+    format!("{i:08} {}", "x".repeat((i % 97) as usize))
+}
+
+#[test]
+fn counts_are_exact_across_chunk_boundaries_and_whole_chunks_are_freed() {
+    let api: Arc<str> = Arc::from("api");
+    let max_lines = 3 * CHUNK_LINES + 123;
+    let mut b = LogBuffer::with_limits(max_lines, usize::MAX);
+    let total = 10 * CHUNK_LINES as u64 + 7;
+    let mut bytes_of = std::collections::VecDeque::new();
+    for i in 0..total {
+        let t = text(i);
+        bytes_of.push_back(t.len());
+        if bytes_of.len() > max_lines {
+            bytes_of.pop_front();
+        }
+        b.push(line(&api, Some(0), t));
+        assert_eq!(b.len() as u64 + b.dropped(), i + 1);
+    }
+    assert_eq!(b.len(), max_lines);
+    assert_eq!(b.dropped(), total - max_lines as u64);
+    assert_eq!(b.bytes(), bytes_of.iter().sum::<usize>());
+    // Only the chunks that still hold a kept line stay allocated.
+    let needed = max_lines.div_ceil(CHUNK_LINES) + 1;
+    assert!(
+        b.chunks() <= needed,
+        "{} chunks for {max_lines} lines",
+        b.chunks()
+    );
+    // Every kept line reads back by sequence number and by position, in order, across chunk ends.
+    for (pos, seq) in (b.first_seq()..b.end_seq()).enumerate() {
+        let want = text(seq);
+        assert_eq!(b.get_seq(seq).unwrap().text, want);
+        assert_eq!(b.get(pos).unwrap().text, want);
+    }
+    let ranged: Vec<String> = b
+        .range(CHUNK_LINES - 5, CHUNK_LINES + 5)
+        .map(|l| l.text.to_string())
+        .collect();
+    let want: Vec<String> = (0..10)
+        .map(|k| text(b.first_seq() + (CHUNK_LINES - 5 + k) as u64))
+        .collect();
+    assert_eq!(ranged, want);
+    assert!(b.get_seq(b.first_seq() - 1).is_none());
+    assert!(b.get_seq(b.end_seq()).is_none());
+}
+
+#[test]
+fn the_byte_bound_evicts_exactly_and_chunks_follow() {
+    let t: Arc<str> = Arc::from("t");
+    // Lines of 1000 bytes: a chunk holds about CHUNK_BYTES of them.
+    let max_bytes = 5 * CHUNK_BYTES + 500;
+    let mut b = LogBuffer::with_limits(usize::MAX, max_bytes);
+    let n = 20 * CHUNK_BYTES / 1000;
+    for i in 0..n {
+        b.push(line(&t, None, format!("{i:0>1000}")));
+    }
+    assert_eq!(b.len(), max_bytes / 1000);
+    assert_eq!(b.bytes(), b.len() * 1000);
+    assert_eq!(b.dropped() as usize, n - b.len());
+    assert!(b.chunks() <= 7, "{} chunks", b.chunks());
+}
+
+#[test]
+fn a_ten_megabyte_line_gets_a_chunk_of_its_own_and_goes_whole() {
+    let t: Arc<str> = Arc::from("t");
+    let mut b = LogBuffer::with_limits(1_000, 12 * 1024 * 1024);
+    b.push(line(&t, None, "before".into()));
+    let big = "y".repeat(10 * 1024 * 1024);
+    b.push(line(&t, None, big.clone()));
+    b.push(line(&t, None, "after".into()));
+    assert_eq!(b.len(), 3);
+    assert_eq!(b.get(1).unwrap().text.len(), big.len());
+    assert_eq!(b.get(2).unwrap().text, "after");
+    // Another one does not fit beside it: the oldest lines go until it does, counted.
+    b.push(line(&t, None, big));
+    assert_eq!(b.len(), 2, "the first big line and the one before it went");
+    assert_eq!(b.dropped(), 2);
+    assert_eq!(b.get(0).unwrap().text, "after");
+    assert_eq!(b.bytes(), 5 + 10 * 1024 * 1024);
+}
+
+#[test]
+fn invalid_utf8_is_made_safe_before_it_is_stored_and_read_back_as_is() {
+    let raw = b"caf\xe9 \xff\x1b]0;pwned\x07 ok";
+    let made = deckhand::logs::line::make_line(raw, false, None);
+    let t: Arc<str> = Arc::from("t");
+    let mut b = LogBuffer::default();
+    b.push(line(&t, Some(2), made.text.clone()));
+    let back = b.get(0).unwrap();
+    assert_eq!(back.text, made.text);
+    assert!(back.text.contains('\u{fffd}'));
+    assert!(!back.text.contains('\x1b') && !back.text.contains('\x07'));
+    assert_eq!(b.bytes(), made.text.len());
+}
+
+#[test]
+fn sources_are_an_index_not_a_tag_per_line() {
+    let mut b = LogBuffer::default();
+    let names: Vec<Arc<str>> = ["api", "worker", "p1.1"]
+        .iter()
+        .map(|n| Arc::from(*n))
+        .collect();
+    for i in 0..30_000u64 {
+        let k = (i % 3) as usize;
+        // A new Arc each time (as a re-created tag would be): the table still holds one entry per source.
+        let name: Arc<str> = Arc::from(&*names[k]);
+        let origin = (k < 2).then_some(k);
+        b.push(LogLine {
+            source: name,
+            stream: if k == 2 {
+                Some(Stream::Stderr)
+            } else {
+                Some(Stream::Stdout)
+            },
+            text: format!("{i}"),
+            truncated: i % 5 == 0,
+            level: if i % 7 == 0 {
+                Level::Error
+            } else {
+                Level::Info
+            },
+            origin,
+        });
+    }
+    for seq in [0u64, 1, 2, 29_999, 12_345] {
+        let l = b.get_seq(seq).unwrap();
+        let k = (seq % 3) as usize;
+        assert_eq!(&**l.source, &*names[k]);
+        assert_eq!(l.origin, (k < 2).then_some(k));
+        assert_eq!(l.stream == Some(Stream::Stderr), k == 2);
+        assert_eq!(l.truncated, seq % 5 == 0);
+        assert_eq!(l.level == Level::Error, seq % 7 == 0);
+        assert_eq!(l.text, seq.to_string());
+    }
+}
