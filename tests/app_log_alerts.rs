@@ -34,16 +34,18 @@ fn lines(info: usize, errors: usize) -> Action {
             text: format!("INFO GET /{i} 200"),
             truncated: false,
             level: Level::Info,
+            stream: deckhand::runner::Stream::Stdout,
         })
         .collect();
     v.extend((0..errors).map(|i| SourceLine {
         text: format!("ERROR POST /{i} 500"),
         truncated: false,
         level: Level::Error,
+        stream: deckhand::runner::Stream::Stdout,
     }));
     Action::Runner(RunnerEvent::LogLines {
         source: 0,
-        lines: v,
+        lines: v.into(),
     })
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crossterm::event::KeyCode;
 use deckhand::app::{Action, Effect, SCAN_SLICE_LINES, SourceStatus, State, init};
+use deckhand::logs::batch::LineBatch;
 use deckhand::logs::line::make_line;
 use deckhand::runner::{Level, RunnerEvent, SourceLine, SourceState};
 use ratatui::Terminal;
@@ -46,7 +47,10 @@ fn lines(h: &mut Harness, source: usize, texts: &[&str]) {
         .iter()
         .map(|t| make_line(t.as_bytes(), false, None))
         .collect();
-    h.act(Action::Runner(RunnerEvent::LogLines { source, lines }));
+    h.act(Action::Runner(RunnerEvent::LogLines {
+        source,
+        lines: lines.into(),
+    }));
 }
 
 fn source_state(h: &mut Harness, source: usize, state: SourceState) {
@@ -301,7 +305,8 @@ fn escape_injection_renders_inert() {
             b"x\x1b]0;pwned\x07\x1b[2Jy \x1b[31mred\x1b[0m",
             false,
             None,
-        )],
+        )]
+        .into(),
     }));
     let s = screen(&h.state, 80, 24);
     assert!(!s.contains('\x1b') && !s.contains('\x07'), "{s:?}");
@@ -313,11 +318,12 @@ fn pane_fits_80x24_with_tags_and_truncated_marker() {
     let mut h = harness();
     h.act(Action::Runner(RunnerEvent::LogLines {
         source: 1,
-        lines: vec![SourceLine {
+        lines: LineBatch::from(vec![SourceLine {
             text: "long".into(),
             truncated: true,
             level: Level::Warn,
-        }],
+            stream: deckhand::runner::Stream::Stdout,
+        }]),
     }));
     let s = screen(&h.state, 80, 24);
     assert!(s.contains(" web | long [line truncated]"), "{s}");

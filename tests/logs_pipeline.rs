@@ -45,7 +45,7 @@ async fn collect(
     let deadline = tokio::time::Instant::now() + LIMIT;
     while !done(&lines, &states) {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some(RunnerEvent::LogLines { lines: l, .. })) => lines.extend(l),
+            Ok(Some(RunnerEvent::LogLines { lines: l, .. })) => lines.extend(l.to_lines()),
             Ok(Some(RunnerEvent::LogSource { state, .. })) => states.push(state),
             Ok(Some(_)) => {}
             Ok(None) => break,
@@ -342,4 +342,57 @@ async fn cancel_terminates_the_whole_process_group() {
         common::pty::process_gone(pid)
     });
     assert!(gone, "the background sleep outlived the source");
+}
+
+/// Issue 17, must-work 4: a log command's stderr lines are marked apart from its stdout, through the runner and
+/// on screen (` ! ` after the tag, as a step's stderr is), and a file's lines are stdout.
+#[tokio::test]
+async fn a_commands_stderr_is_marked_apart_from_its_stdout() {
+    let (tx, mut rx) = mpsc::channel(16);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(run_source(
+        0,
+        command("echo to-out; echo to-err >&2; sleep 30"),
+        tx,
+        cancel.clone(),
+        Default::default(),
+    ));
+    let (lines, _) = collect(&mut rx, |l, _| l.len() == 2).await;
+    let stream_of = |text: &str| lines.iter().find(|l| l.text == text).map(|l| l.stream);
+    assert_eq!(stream_of("to-out"), Some(deckhand::runner::Stream::Stdout));
+    assert_eq!(stream_of("to-err"), Some(deckhand::runner::Stream::Stderr));
+    cancel.cancel();
+    task.await.unwrap();
+
+    let mut state = deckhand::app::State::new(
+        deckhand::plan::parse(
+            "[project]\nname = \"s\"\nenvironment = \"staging\"\n\n[[logs]]\nname = \"api\"\ncommand = \"true\"\n",
+            Path::new("p.toml"),
+            &|_| None,
+        )
+        .unwrap(),
+        std::time::Instant::now(),
+        80,
+        24,
+    );
+    deckhand::app::update(
+        &mut state,
+        deckhand::app::Action::Runner(RunnerEvent::LogLines {
+            source: 0,
+            lines: lines.into_iter().collect(),
+        }),
+        std::time::Instant::now(),
+    );
+    let shown: Vec<String> = (0..state.logs.len())
+        .filter_map(|i| state.logs.get(i))
+        .map(|l| format!("{:?} {}", l.stream, l.text))
+        .collect();
+    assert!(
+        shown.contains(&"Some(Stderr) to-err".to_string()),
+        "{shown:?}"
+    );
+    assert!(
+        shown.contains(&"Some(Stdout) to-out".to_string()),
+        "{shown:?}"
+    );
 }

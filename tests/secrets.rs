@@ -117,7 +117,7 @@ async fn a_secret_in_run_reaches_the_command_by_its_environment_and_never_its_ar
     while let Some(ev) = rx.recv().await {
         match ev {
             RunnerEvent::Output { lines, .. } => {
-                for l in lines {
+                for l in lines.iter() {
                     screen.push_str(&l.text);
                     screen.push('\n');
                 }
@@ -165,8 +165,8 @@ async fn a_log_commands_secrets_stay_out_of_argv_and_its_lines_are_masked() {
         if let Ok(Some(RunnerEvent::LogLines { lines, .. })) =
             tokio::time::timeout(Duration::from_millis(50), rx.recv()).await
         {
-            for l in lines {
-                text.push_str(&l.text);
+            for l in lines.iter() {
+                text.push_str(l.text);
                 text.push('\n');
             }
         }

@@ -410,6 +410,40 @@ impl State {
         for line in lines {
             shown += usize::from(self.logview.push(&mut self.logs, line));
         }
+        self.keep_view(shown);
+    }
+
+    /// A batch of `[[logs]]` source `source` (tagged `tag`) into the buffer, read in place.
+    pub fn push_batch(
+        &mut self,
+        tag: &Arc<str>,
+        source: usize,
+        lines: &crate::logs::batch::LineBatch,
+    ) {
+        let parts = super::logs::view::Parts {
+            tag: self.logs.tag(tag, Some(source)),
+            origin: Some(source),
+            stream: None,
+        };
+        let mut shown = 0;
+        for l in lines.iter() {
+            let parts = super::logs::view::Parts {
+                stream: Some(l.stream),
+                ..parts
+            };
+            shown += usize::from(self.logview.push_parts(
+                &mut self.logs,
+                &parts,
+                l.text,
+                l.level,
+                l.truncated,
+            ));
+        }
+        self.keep_view(shown);
+    }
+
+    /// A paused view keeps the same lines in view after `shown` more lines arrived below it.
+    fn keep_view(&mut self, shown: usize) {
         if self.log_offset > 0 {
             let max = self.logview.visible_len(&self.logs);
             self.log_offset = (self.log_offset + shown).min(max);

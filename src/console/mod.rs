@@ -110,8 +110,11 @@ async fn event_loop(
     let mut last_draw: Option<Instant> = None;
     let mut queue: VecDeque<Action> = VecDeque::new();
     let mut alive = Liveness::default();
+    // What the operator typed is drawn at once; only what changes by itself (a flood) waits for its frame.
+    let mut typed = false;
     loop {
-        queue.extend(draw_if_due(term, state, &mut last_draw, theme));
+        queue.extend(draw_if_due(term, state, &mut last_draw, theme, typed));
+        typed = false;
         fault_injection(state);
         if queue.is_empty() {
             let draw_at = (state.dirty && !state.terminal_lost).then(|| next_frame(last_draw));
@@ -135,6 +138,7 @@ async fn event_loop(
                 _ = sleep_until(draw_at) => {}
                 _ = sleep_until(beat_at) => {}
             }
+            typed = read.is_some();
             let stalled = alive.woke(Instant::now(), read.is_some());
             read_terminal(&mut events, read, stalled, &mut queue);
         }
@@ -206,19 +210,21 @@ impl Signals {
     }
 }
 
-/// Draws when something changed and the frame interval allows; a failed draw means the terminal is gone. Returns
-/// what the frame tells `update`: that a prompt is on screen, and how its context fitted.
+/// Draws when something changed and the frame interval allows — at once after `typed` input (a key never waits
+/// for the frame slot a flood of lines is using); a failed draw means the terminal is gone. Returns what the
+/// frame tells `update`: that a prompt is on screen, and how its context fitted.
 fn draw_if_due(
     term: &mut terminal::Term,
     state: &mut State,
     last_draw: &mut Option<Instant>,
     theme: crate::views::Theme,
+    typed: bool,
 ) -> Vec<Action> {
     if !state.dirty || state.terminal_lost {
         return Vec::new();
     }
     let now = Instant::now();
-    if last_draw.is_some_and(|t| now < t + FRAME_INTERVAL) {
+    if !typed && last_draw.is_some_and(|t| now < t + FRAME_INTERVAL) {
         return Vec::new();
     }
     *last_draw = Some(now);

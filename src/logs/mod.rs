@@ -1,9 +1,10 @@
 //! The live-logs pipeline shared by the `[[logs]]` runners and the benchmarks: splitting a byte stream into
-//! capped lines ([`split`]), turning raw lines into safe [`crate::runner::SourceLine`]s with a level ([`line`]),
+//! capped lines ([`split`]), turning raw lines into safe lines with a level ([`line`]) packed in batches ([`batch`]),
 //! following a file across rotation and truncation ([`follow`]) and the restart backoff of commands ([`backoff`]).
 //! No async and no channel here; may import `runner` message types and `sanitize`.
 
 pub mod backoff;
+pub mod batch;
 pub mod follow;
 pub mod line;
 pub mod split;

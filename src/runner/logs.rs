@@ -19,10 +19,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::command::TERM_GRACE;
 use super::command::group::ProcessGroup;
-use super::{RunnerEvent, SourceLine, SourceState};
+use super::{RunnerEvent, SourceState, Stream};
 use crate::logs::backoff::Backoff;
+use crate::logs::batch::LineBatch;
 use crate::logs::follow::{FollowEvent, Follower};
-use crate::logs::line::make_line;
+use crate::logs::line::{Fix, add_line};
 use crate::logs::split::Splitter;
 use crate::logs::{MAX_LINE_BYTES, READ_CHUNK_BYTES};
 use crate::plan::{LogInput, LogSource};
@@ -77,16 +78,18 @@ impl Out {
         self.tx.send(ev).await.is_ok()
     }
 
-    async fn lines(&self, mut lines: Vec<SourceLine>) -> bool {
+    /// How each line of this source is finished, for lines of `stream`.
+    fn fix(&self, stream: Stream) -> Fix<'_> {
+        Fix {
+            error: self.error.as_ref(),
+            masker: &self.masker,
+            stream,
+        }
+    }
+
+    async fn lines(&self, lines: LineBatch) -> bool {
         if lines.is_empty() {
             return true;
-        }
-        if !self.masker.is_empty() {
-            for line in &mut lines {
-                if let std::borrow::Cow::Owned(masked) = self.masker.mask(&line.text) {
-                    line.text = masked;
-                }
-            }
         }
         let ev = RunnerEvent::LogLines {
             source: self.index,
@@ -100,10 +103,11 @@ async fn follow_file(out: &Out, path: &std::path::Path, cancel: &CancellationTok
     let mut follower = Follower::new(path, true);
     let mut events = Vec::new();
     while !cancel.is_cancelled() {
-        let mut lines = Vec::new();
+        let mut lines = LineBatch::default();
+        let fix = out.fix(Stream::Stdout);
         let more = follower.poll(
             FILE_BATCH_BYTES,
-            &mut |raw: &[u8], truncated| lines.push(make_line(raw, truncated, out.error.as_ref())),
+            &mut |raw: &[u8], truncated| add_line(&mut lines, raw, truncated, &fix),
             &mut events,
         );
         // Opening and failing come before the lines read; rotation and truncation notes after them.
@@ -205,6 +209,7 @@ fn spawn(command: &str, env: &[(String, String)]) -> Result<(tokio::process::Chi
 /// One output pipe of a command with its splitter.
 struct Pipe<R> {
     reader: Option<R>,
+    stream: Stream,
     buf: Vec<u8>,
     splitter: Splitter,
     /// Lines in the last batch: the next batch's starting capacity.
@@ -212,9 +217,10 @@ struct Pipe<R> {
 }
 
 impl<R: AsyncRead + Unpin> Pipe<R> {
-    fn new(reader: Option<R>) -> Self {
+    fn new(reader: Option<R>, stream: Stream) -> Self {
         Pipe {
             reader,
+            stream,
             buf: vec![0; READ_CHUNK_BYTES],
             splitter: Splitter::new(MAX_LINE_BYTES),
             last_batch: 0,
@@ -229,9 +235,11 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
     }
 
     /// The lines completed by one read; EOF or an error closes the pipe and flushes its last line.
-    fn lines(&mut self, read: std::io::Result<usize>, error: Option<&Regex>) -> Vec<SourceLine> {
-        let mut lines = Vec::with_capacity(self.last_batch);
-        let mut emit = |raw: &[u8], truncated| lines.push(make_line(raw, truncated, error));
+    fn lines(&mut self, read: std::io::Result<usize>, out: &Out) -> LineBatch {
+        let read_bytes = read.as_ref().map_or(0, |n| *n);
+        let mut lines = LineBatch::with_capacity(self.last_batch, read_bytes);
+        let fix = out.fix(self.stream);
+        let mut emit = |raw: &[u8], truncated| add_line(&mut lines, raw, truncated, &fix);
         match read {
             Ok(n) if n > 0 => self.splitter.push(&self.buf[..n], &mut emit),
             _ => {
@@ -252,8 +260,8 @@ async fn supervise(
     mut group: ProcessGroup,
     cancel: &CancellationToken,
 ) -> Option<String> {
-    let mut stdout = Pipe::new(child.stdout.take());
-    let mut stderr = Pipe::new(child.stderr.take());
+    let mut stdout = Pipe::new(child.stdout.take(), Stream::Stdout);
+    let mut stderr = Pipe::new(child.stderr.take(), Stream::Stderr);
     let mut exit: Option<std::io::Result<ExitStatus>> = None;
     let drain_until = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(drain_until);
@@ -263,19 +271,19 @@ async fn supervise(
             break;
         }
         let lines = tokio::select! {
-            read = stdout.read(), if stdout.reader.is_some() => stdout.lines(read, out.error.as_ref()),
-            read = stderr.read(), if stderr.reader.is_some() => stderr.lines(read, out.error.as_ref()),
+            read = stdout.read(), if stdout.reader.is_some() => stdout.lines(read, out),
+            read = stderr.read(), if stderr.reader.is_some() => stderr.lines(read, out),
             status = child.wait(), if exit.is_none() => {
                 exit = Some(status);
                 // Whatever the shell left behind goes with it; its pipes get a moment to drain.
                 group.signal(Signal::SIGTERM);
                 drain_until.as_mut().reset(Instant::now() + PIPE_DRAIN_LIMIT);
-                Vec::new()
+                LineBatch::default()
             }
             () = &mut drain_until => {
                 stdout.reader = None;
                 stderr.reader = None;
-                Vec::new()
+                LineBatch::default()
             }
             () = cancel.cancelled() => {
                 stop(&mut child, &mut group).await;

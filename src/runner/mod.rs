@@ -116,7 +116,7 @@ pub enum RunnerEvent {
     /// Lines from the `[[logs]]` source with this index (a batch, never one message per line).
     LogLines {
         source: usize,
-        lines: Vec<SourceLine>,
+        lines: crate::logs::batch::LineBatch,
     },
     /// The `[[logs]]` source with this index changed state (started, exited and restarting, rotated, failed).
     LogSource {
@@ -197,6 +197,8 @@ pub struct SourceLine {
     pub text: String,
     pub truncated: bool,
     pub level: Level,
+    /// The pipe it came from (a file's lines are stdout).
+    pub stream: Stream,
 }
 
 /// Where a `[[logs]]` source stands.

@@ -13,27 +13,17 @@ use buffer::LogLine;
 pub(super) fn on_lines(
     state: &mut State,
     source: usize,
-    lines: Vec<crate::runner::SourceLine>,
+    lines: crate::logs::batch::LineBatch,
     fx: &mut Out,
 ) {
     let Some(tag) = state.logview.sources.get(source).map(|s| s.tag.clone()) else {
         return;
     };
     let now = state.now;
-    let errors = lines
-        .iter()
-        .filter(|l| l.level == crate::runner::Level::Error)
-        .count();
-    state.logview.count(source, lines.len(), errors, now);
-    let lines = lines.into_iter().map(|l| LogLine {
-        source: tag.clone(),
-        stream: Some(crate::runner::Stream::Stdout),
-        text: l.text,
-        truncated: l.truncated,
-        level: l.level,
-        origin: Some(source),
-    });
-    state.push_lines(lines);
+    state
+        .logview
+        .count(source, lines.len(), lines.errors(), now);
+    state.push_batch(&tag, source, &lines);
     fx.notice(Notice::SourceLines { source });
 }
 

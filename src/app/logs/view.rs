@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use regex::Regex;
 
-use crate::app::logs::buffer::{LineRef, LogBuffer, LogLine};
+use crate::app::logs::buffer::{LineRef, LogBuffer, LogLine, TagId};
 use crate::plan::Plan;
 use crate::runner::{Level, SourceState};
 
@@ -76,6 +76,14 @@ pub struct Filter {
     pub re: Regex,
 }
 
+/// Where the lines pushed with [`LogView::push_parts`] come from.
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    pub tag: TagId,
+    pub origin: Option<usize>,
+    pub stream: Option<crate::runner::Stream>,
+}
+
 /// A re-scan under way: `next` is the (exclusive) sequence number it continues down from.
 #[derive(Debug, Clone, Copy)]
 struct Scan {
@@ -139,17 +147,18 @@ impl LogView {
 
     /// Whether a line is shown under the current toggles and filter.
     pub fn passes(&self, line: &LineRef<'_>) -> bool {
+        self.passes_parts(line.origin, line.level, line.text)
+    }
+
+    fn passes_parts(&self, origin: Option<usize>, level: Level, text: &str) -> bool {
         let origin_ok = match self.shown {
             Shown::All => true,
-            Shown::Steps => line.origin.is_none(),
-            Shown::Source(i) => line.origin == Some(i),
+            Shown::Steps => origin.is_none(),
+            Shown::Source(i) => origin == Some(i),
         };
         origin_ok
-            && line.level >= self.min_level
-            && self
-                .filter
-                .as_ref()
-                .is_none_or(|f| f.re.is_match(line.text))
+            && level >= self.min_level
+            && self.filter.as_ref().is_none_or(|f| f.re.is_match(text))
     }
 
     /// Lines shown (of the buffer).
@@ -181,10 +190,29 @@ impl LogView {
 
     /// Pushes a line into the buffer, testing it once against the filter. Returns true if it is shown.
     pub fn push(&mut self, logs: &mut LogBuffer, line: LogLine) -> bool {
-        let shown = !self.active() || self.passes(&line.as_ref());
+        let tag = logs.tag(&line.source, line.origin);
+        let parts = Parts {
+            tag,
+            origin: line.origin,
+            stream: line.stream,
+        };
+        self.push_parts(logs, &parts, &line.text, line.level, line.truncated)
+    }
+
+    /// [`Self::push`] for a line given in parts (a batch's lines, without an owned copy each).
+    pub fn push_parts(
+        &mut self,
+        logs: &mut LogBuffer,
+        parts: &Parts,
+        text: &str,
+        level: Level,
+        truncated: bool,
+    ) -> bool {
+        let active = self.active();
+        let shown = !active || self.passes_parts(parts.origin, level, text);
         let seq = logs.end_seq();
-        logs.push(line);
-        if shown && self.active() {
+        logs.push_parts(parts.tag, text, parts.stream, level, truncated);
+        if shown && active {
             self.matches.push_back(seq);
         }
         let first = logs.first_seq();
