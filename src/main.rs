@@ -48,6 +48,8 @@ enum Command {
     },
     /// Run the bundled demo plan (environment "demo", no external services)
     Demo,
+    /// Tail log files and commands live in the console's logs pane, without a plan; exit 0 on q, 2 bad usage
+    Tail(cli::tail::Flags),
     /// List past runs from the journal
     History,
     /// Write a run's release report (Markdown) beside its journal and print its path
@@ -143,6 +145,7 @@ fn main() -> ExitCode {
             Err(e) => invalid(e),
         },
         Command::Demo => demo(),
+        Command::Tail(flags) => cli::tail::run(&flags),
         Command::History => history(),
         Command::Report { run, stdout } => match journal::prepare_data_dir(false) {
             Ok(dir) => cli::report::run(&dir, run.as_deref(), stdout),

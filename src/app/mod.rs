@@ -63,6 +63,20 @@ pub fn init(state: &State) -> Vec<Effect> {
     fx
 }
 
+/// A `deckhand tail` session begins: the logs pane alone and focused, the filter typed on the command line applied
+/// as if typed with `/`, and the log sources started — no preflight, no notification, nothing journaled.
+pub fn start_tail(state: &mut State, filter: Option<&str>) -> Vec<Effect> {
+    state.tail = true;
+    state.focus = Pane::Logs;
+    state.side = Pane::Logs;
+    if let Some(text) = filter.filter(|f| !f.is_empty()) {
+        state.logview.apply_filter(text, &state.logs);
+    }
+    let mut fx = out::Out::default();
+    fx.extend(init(state));
+    update::settle(state, fx)
+}
+
 /// Effects to issue once the console is up: `init`'s, plus the preflight checks and the run-start notification.
 pub fn start(state: &mut State) -> Vec<Effect> {
     let mut fx = out::Out::default();

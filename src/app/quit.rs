@@ -9,6 +9,11 @@ use crate::app::out::Out;
 use crate::journal::Event;
 
 pub(super) fn request_quit(state: &mut State, fx: &mut Out) {
+    // A tail session runs nothing that a quit could leave half done, and releases nothing: it ends at once.
+    if state.tail {
+        finish(state, "operator quit", fx);
+        return;
+    }
     if let (None, Some(busy)) = (state.running(), state.backup_work()) {
         let mut m = Modal::new(
             ModalKind::Quit,

@@ -163,6 +163,9 @@ pub struct State {
     /// One line for the status bar (a result, a refusal, an error).
     pub flash: Option<String>,
     pub quit: QuitState,
+    /// A `deckhand tail` session: the logs pane alone, nothing released — no stages, nothing journaled, the
+    /// release's keys off, and `q` quits at once.
+    pub tail: bool,
     pub aborted: bool,
     pub terminal_lost: bool,
     /// Something visible changed since the last draw.
@@ -249,6 +252,7 @@ impl State {
             health_scroll: 0,
             flash: None,
             quit: QuitState::No,
+            tail: false,
             aborted: false,
             terminal_lost: false,
             dirty: true,

@@ -121,6 +121,10 @@ pub(super) fn settle(state: &mut State, mut fx: Out) -> Vec<Effect> {
         })
         .unwrap_or(effects.len());
     effects.splice(at..at, own.into_effects());
+    if state.tail {
+        // A tail session is not a release: nothing is journaled and nobody is notified.
+        effects.retain(|e| !matches!(e, Effect::Journal(_) | Effect::Notify { .. }));
+    }
     effects
 }
 
@@ -176,7 +180,7 @@ fn on_key(state: &mut State, key: KeyEvent, read: Instant, burst: bool, fx: &mut
             if let Some(command) = keys::lookup(key) {
                 state.dirty = true;
                 state.flash = None;
-                on_command(state, command, fx);
+                pane_command(state, command, fx);
             }
         }
     }
@@ -195,16 +199,25 @@ fn on_text_key(state: &mut State, key: KeyEvent, fx: &mut Out) {
             } else if let Some(command) = keys::lookup(key) {
                 // Keys the line does not type (Ctrl-C, Tab, arrows) work as in the panes.
                 state.dirty = true;
-                on_command(state, command, fx);
+                pane_command(state, command, fx);
             }
         }
         Some(TextField::Answer) | None => {}
     }
 }
 
+/// A command of the panes layer; in a tail session only the logs' commands (the others have nothing to act on).
+fn pane_command(state: &mut State, command: Command, fx: &mut Out) {
+    if state.tail && command.in_tail().is_none() {
+        state.flash = Some("deckhand tail shows the logs only; ? lists its keys.".into());
+        return;
+    }
+    on_command(state, command, fx);
+}
+
 fn on_help_command(state: &mut State, command: HelpCommand) {
     // The overlay scrolls when it is taller than the screen (the view clamps the offset).
-    let max = keys::bindings().len();
+    let max = keys::bindings(state).len();
     let Some(Overlay::Help { scroll }) = state.overlay.as_mut() else {
         return;
     };
@@ -296,10 +309,12 @@ fn on_command(state: &mut State, command: Command, fx: &mut Out) {
         }
         Command::CycleSource => {
             set_focus(state, Pane::Logs);
-            let n = state.logview.sources.len();
+            let (n, tail) = (state.logview.sources.len(), state.tail);
             state.logview.shown = match state.logview.shown {
                 Shown::All if n > 0 => Shown::Source(0),
                 Shown::Source(i) if i + 1 < n => Shown::Source(i + 1),
+                // A tail session has no steps: after the last source, all of them again.
+                Shown::All | Shown::Source(_) if tail => Shown::All,
                 Shown::All | Shown::Source(_) => Shown::Steps,
                 Shown::Steps => Shown::All,
             };

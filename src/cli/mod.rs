@@ -43,3 +43,4 @@ pub mod lint;
 pub mod migrate;
 pub mod report;
 pub mod status;
+pub mod tail;

@@ -1,5 +1,6 @@
-//! Carrying out `update`'s effects: spawning and cancelling step runners, writing the journal. The only place
-//! where the app's requests meet I/O; failures come back as actions so the screen shows them.
+//! Carrying out `update`'s effects: spawning and cancelling step runners, writing the journal (a tail session has
+//! none). The only place where the app's requests meet I/O; failures come back as actions so the screen shows
+//! them.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -23,7 +24,8 @@ use std::panic::AssertUnwindSafe;
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(2);
 
 pub struct Executor {
-    journal: Journal,
+    /// The run's journal; `None` in a tail session, which journals nothing and runs no step.
+    journal: Option<Journal>,
     tx: mpsc::Sender<RunnerEvent>,
     steps: HashMap<StepId, (CancellationToken, JoinHandle<()>)>,
     /// Stops an apply after the migration in flight.
@@ -40,7 +42,7 @@ pub struct Executor {
 }
 
 impl Executor {
-    pub fn new(journal: Journal, tx: mpsc::Sender<RunnerEvent>, operator: String) -> Self {
+    pub fn new(journal: Option<Journal>, tx: mpsc::Sender<RunnerEvent>, operator: String) -> Self {
         Executor {
             journal,
             tx,
@@ -54,25 +56,31 @@ impl Executor {
         }
     }
 
-    pub fn journal(&self) -> &Journal {
-        &self.journal
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
     }
 
-    /// Writes one journal event now.
+    /// Writes one journal event now (nothing without a journal).
     pub fn record(&mut self, event: Event) -> std::io::Result<()> {
-        self.journal.append(event, SystemTime::now())
+        match self.journal.as_mut() {
+            Some(journal) => journal.append(event, SystemTime::now()),
+            None => Ok(()),
+        }
     }
 
     /// Writes `batch` to the journal with one fsync; a failure is reported. True when a critical entry was lost.
     fn record_all(&mut self, batch: Vec<Event>, feedback: &mut Vec<Action>) -> bool {
         let critical = batch.iter().any(Event::is_critical);
-        match self.journal.append_all(batch, SystemTime::now()) {
+        let Some(journal) = self.journal.as_mut() else {
+            return false;
+        };
+        match journal.append_all(batch, SystemTime::now()) {
             Ok(()) => false,
             Err(e) => {
                 tracing::error!("journal write failed: {e}");
                 feedback.push(Action::EffectFailed(format!(
                     "JOURNAL WRITE FAILED ({}): {e}",
-                    self.journal.path().display()
+                    journal.path().display()
                 )));
                 critical
             }
@@ -257,9 +265,10 @@ impl Executor {
 
     /// Writes the run's Markdown report beside its journal (the runs it resumed included) and journals where.
     fn write_report(&mut self) -> Option<Action> {
-        let data_dir = self.journal.run_dir().parent()?.parent()?.to_path_buf();
-        let written = crate::journal::chain(&data_dir, self.journal.run_id())
-            .and_then(|entries| crate::journal::write_report(self.journal.run_dir(), &entries));
+        let journal = self.journal.as_ref()?;
+        let data_dir = journal.run_dir().parent()?.parent()?.to_path_buf();
+        let written = crate::journal::chain(&data_dir, journal.run_id())
+            .and_then(|entries| crate::journal::write_report(journal.run_dir(), &entries));
         match written {
             Ok(path) => {
                 let event = Event::ReportWritten {
@@ -340,12 +349,19 @@ impl Executor {
     /// as a step that could not start.
     fn start(&mut self, id: StepId, state: &State) -> Option<Action> {
         self.steps.retain(|_, (_, handle)| !handle.is_finished());
-        let Some(step) = state.phase_def(id.phase).and_then(|p| p.steps.get(id.step)) else {
-            return Some(Action::Runner(RunnerEvent::StepFinished {
+        let not_started = |why: &str| {
+            Some(Action::Runner(RunnerEvent::StepFinished {
                 id,
-                outcome: StepOutcome::SpawnFailed("no such step in the plan".into()),
+                outcome: StepOutcome::SpawnFailed(why.into()),
                 duration: Duration::ZERO,
-            }));
+            }))
+        };
+        let Some(step) = state.phase_def(id.phase).and_then(|p| p.steps.get(id.step)) else {
+            return not_started("no such step in the plan");
+        };
+        // Every step's output is kept in the run's folder; a console without a journal (tail) runs none.
+        let Some(journal) = self.journal.as_ref() else {
+            return not_started("no run journal to keep its output in");
         };
         let spec = CommandSpec {
             id,
@@ -357,7 +373,7 @@ impl Executor {
                 .map(|(k, v)| (k.clone(), v.value.clone()))
                 .collect(),
             timeout: step.timeout,
-            log_path: self.journal.step_log_path(id.phase, id.step),
+            log_path: journal.step_log_path(id.phase, id.step),
             grace: TERM_GRACE,
             masker: state.plan.secrets.masker(),
         };

@@ -1,6 +1,7 @@
 //! The event loop: owns the terminal, feeds every input (keys, paste, resize, runner messages, timers, signals)
 //! to `app::update`, carries out the effects, and draws only when the state changed — at most
-//! [`FRAME_INTERVAL`] apart, and never while idle. May import app, views, runner, journal and plan.
+//! [`FRAME_INTERVAL`] apart, and never while idle. The same loop serves a release run ([`run`]: locked and
+//! journaled) and a `deckhand tail` session ([`tail`]: neither). May import app, views, runner, journal and plan.
 
 mod effects;
 pub mod startup;
@@ -56,10 +57,64 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
         .update_run(journal.run_id(), journal.path())
         .context("cannot write the lock file")?;
     let (tx, rx) = mpsc::channel(RUNNER_CHANNEL_CAPACITY);
-    let mut exec = Executor::new(journal, tx, operator());
+    let mut exec = Executor::new(Some(journal), tx, operator());
     exec.record(run_started(&plan))
         .context("cannot write the run journal")?;
+    let previous = startup.previous.take();
+    let result = session(plan, &mut exec, rx, |state| {
+        state.release.operator = operator();
+        let mut first = Vec::new();
+        if let Some((previous, events)) = &previous {
+            first.extend(crate::app::restore(state, previous, events));
+        }
+        first.extend(crate::app::start(state));
+        first
+    })
+    .await;
+    let state = match result {
+        Ok(state) => state,
+        Err(e) => {
+            let _ = exec.record(Event::Error {
+                context: "event loop".into(),
+                message: format!("{e:#}"),
+            });
+            let _ = exec.record(Event::Quit {
+                exit_code: 1,
+                reason: "deckhand failed".into(),
+                outcome: Some(crate::journal::Outcome::Aborted),
+            });
+            return Err(e);
+        }
+    };
+    if let Some(journal) = exec.journal() {
+        eprintln!("deckhand: journal {}", journal.path().display());
+    }
+    drop(startup.lock);
+    Ok(crate::app::release::outcome(&state).exit_code())
+}
 
+/// Runs the console as `deckhand tail`: the logs pane alone over `plan`'s `[[logs]]` sources, `filter` applied
+/// from the start. No run lock, no journal: it releases nothing. Exit code 0 when the operator quits, 1 when a
+/// signal or a lost terminal ended it.
+pub async fn tail(plan: Plan, filter: Option<String>) -> anyhow::Result<i32> {
+    let (tx, rx) = mpsc::channel(RUNNER_CHANNEL_CAPACITY);
+    let mut exec = Executor::new(None, tx, operator());
+    let state = session(plan, &mut exec, rx, |state| {
+        crate::app::start_tail(state, filter.as_deref())
+    })
+    .await?;
+    Ok(i32::from(state.aborted))
+}
+
+/// The console proper, for a release run or a tail session: takes the terminal, builds the state (`begin` says
+/// what to do first), runs the event loop, stops every runner and gives the terminal back. Returns the final
+/// state.
+async fn session(
+    plan: Plan,
+    exec: &mut Executor,
+    rx: mpsc::Receiver<RunnerEvent>,
+    begin: impl FnOnce(&mut State) -> Vec<crate::app::Effect>,
+) -> anyhow::Result<State> {
     // Handle signals before taking the terminal, so no signal can leave it in raw mode.
     let signals = Signals::new().context("cannot install signal handlers")?;
     terminal::install_panic_hook();
@@ -67,34 +122,14 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     let guard = terminal::RestoreGuard;
     let size = term.size().unwrap_or_default();
     let mut state = State::new(plan, Instant::now(), size.width, size.height);
-    state.release.operator = operator();
-    let mut first = Vec::new();
-    if let Some((previous, events)) = &startup.previous {
-        first.extend(crate::app::restore(&mut state, previous, events));
-    }
-    first.extend(crate::app::start(&mut state));
+    let first = begin(&mut state);
     let _ = exec.apply(first, &state);
     // https://no-color.org: read once, here; the views are handed the theme.
     let theme = crate::views::Theme::for_no_color(std::env::var_os("NO_COLOR").as_deref());
-    let result = event_loop(&mut term, &mut state, &mut exec, rx, signals, theme).await;
+    let result = event_loop(&mut term, &mut state, exec, rx, signals, theme).await;
     exec.shutdown().await;
     drop(guard);
-    if let Err(e) = &result {
-        let _ = exec.record(Event::Error {
-            context: "event loop".into(),
-            message: format!("{e:#}"),
-        });
-        let _ = exec.record(Event::Quit {
-            exit_code: 1,
-            reason: "deckhand failed".into(),
-            outcome: Some(crate::journal::Outcome::Aborted),
-        });
-    }
-    result?;
-    let journal = exec.journal();
-    eprintln!("deckhand: journal {}", journal.path().display());
-    drop(startup.lock);
-    Ok(crate::app::release::outcome(&state).exit_code())
+    result.map(|()| state)
 }
 
 async fn event_loop(

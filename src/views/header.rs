@@ -1,4 +1,5 @@
-//! The header line: project, environment badge (production in red), run clock, what is running, a health alert.
+//! The header line: project, environment badge (production in red), run clock, what is running, a health alert;
+//! in a tail session, that it is tailing (no environment badge: nothing is released).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,6 +11,10 @@ use super::{Theme, safe};
 use crate::app::{State, format_clock, format_elapsed};
 
 pub fn render(frame: &mut Frame, area: Rect, state: &State, t: Theme) {
+    if state.tail {
+        tail(frame, area, state, t);
+        return;
+    }
     let project = &state.plan.project;
     let env = if project.is_production() {
         project.environment.to_uppercase()
@@ -69,5 +74,23 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: Theme) {
             t.alarm(),
         ));
     }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// A tail session's header: what it is and how many sources it follows.
+fn tail(frame: &mut Frame, area: Rect, state: &State, t: Theme) {
+    let n = state.logview.sources.len();
+    let spans = vec![
+        Span::styled(" deckhand ", Style::new().add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!("tailing {n} log source{}", if n == 1 { "" } else { "s" }),
+            t.focus(),
+        ),
+        Span::styled(" (no release)", t.muted()),
+        Span::styled(
+            format!("  elapsed {}", format_elapsed(state.elapsed())),
+            t.muted(),
+        ),
+    ];
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

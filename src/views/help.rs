@@ -1,5 +1,5 @@
-//! The `?` overlay: every key and what it does, generated from the keymap table; scrolls when the screen is
-//! too short for all of it.
+//! The `?` overlay: every key and what it does, generated from the keymap table (in a tail session, the keys that
+//! work there); scrolls when the screen is too short for all of it.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -8,10 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::Theme;
-use crate::app::bindings;
+use crate::app::{State, bindings};
 
-pub fn render(frame: &mut Frame, area: Rect, scroll: usize, t: Theme) {
-    let rows = bindings();
+pub fn render(frame: &mut Frame, area: Rect, state: &State, scroll: usize, t: Theme) {
+    let rows = bindings(state);
     let key_width = rows
         .iter()
         .map(|(k, _)| k.chars().count())
@@ -29,10 +29,12 @@ pub fn render(frame: &mut Frame, area: Rect, scroll: usize, t: Theme) {
             ])
         })
         .collect();
-    lines.push(Line::styled(
-        "Prompts: y confirms; in production type the environment name, then Enter.",
-        t.muted(),
-    ));
+    let footnote = if state.tail {
+        "deckhand tail: the logs only; nothing is run, released or journaled."
+    } else {
+        "Prompts: y confirms; in production type the environment name, then Enter."
+    };
+    lines.push(Line::styled(footnote, t.muted()));
     let height = (lines.len() as u16 + 2).min(area.height);
     let visible = usize::from(height.saturating_sub(2));
     let scroll = scroll.min(lines.len().saturating_sub(visible));

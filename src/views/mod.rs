@@ -37,6 +37,8 @@ pub enum Arrangement {
     Split,
     /// One pane at a time, as tabs.
     Single,
+    /// The logs pane alone, whatever the size: a `deckhand tail` session has nothing else to show.
+    LogsOnly,
 }
 
 pub fn arrangement(width: u16, height: u16) -> Arrangement {
@@ -71,7 +73,13 @@ pub fn render_with(frame: &mut Frame, state: &State, t: Theme) {
     .areas(area);
     header::render(frame, top, state, t);
     status::render(frame, bottom, state, t);
-    match arrangement(area.width, area.height) {
+    let arranged = if state.tail {
+        Arrangement::LogsOnly
+    } else {
+        arrangement(area.width, area.height)
+    };
+    match arranged {
+        Arrangement::LogsOnly => pane_at(frame, body, state, t, Pane::Logs, None),
         Arrangement::Grid => {
             let [left, right] =
                 Layout::horizontal([Constraint::Percentage(38), Constraint::Percentage(62)])
@@ -102,7 +110,7 @@ pub fn render_with(frame: &mut Frame, state: &State, t: Theme) {
         Arrangement::Single => pane_at(frame, body, state, t, state.focus, Some(&Pane::ALL)),
     }
     match state.overlay {
-        Some(Overlay::Help { scroll }) => help::render(frame, area, scroll, t),
+        Some(Overlay::Help { scroll }) => help::render(frame, area, state, scroll, t),
         Some(Overlay::Alerts) => alerts::render(frame, area, state, t),
         None => {}
     }

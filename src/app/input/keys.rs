@@ -99,6 +99,26 @@ impl Command {
             Command::Quit => "quit (asks first while a step runs)",
         }
     }
+
+    /// In a `deckhand tail` session only the logs' keys work: their help line there, `None` for every other.
+    pub fn in_tail(self) -> Option<&'static str> {
+        Some(match self {
+            Command::Up => "scroll up one line",
+            Command::Down => "scroll down one line",
+            Command::PageUp | Command::PageDown => "page up / down",
+            Command::Top => "go to the oldest line (pauses following)",
+            Command::Bottom => "go to the newest line (follows again)",
+            Command::Filter => "regex filter (Enter applies, Esc cancels, empty clears)",
+            Command::SearchOlder => "jump to the previous (older) match of the filter",
+            Command::SearchNewer => "jump to the next (newer) match of the filter",
+            Command::CycleLevel => "show all levels / info+ / warn+ / errors only",
+            Command::CycleSource => "show all sources / each source alone",
+            Command::Help => "show or hide this help",
+            Command::Back => "close help",
+            Command::Quit => "quit (exit 0)",
+            _ => return None,
+        })
+    }
 }
 
 const NONE: KeyModifiers = KeyModifiers::NONE;
@@ -321,12 +341,20 @@ pub fn lookup_alerts(key: KeyEvent) -> Option<AlertCommand> {
 
 /// Every command of table `T` with all its keys, in table order; commands sharing a help line share a row.
 fn rows<T: Table>() -> Vec<(String, &'static str)> {
+    rows_with::<T>(|cmd| Some(cmd.help_text()))
+}
+
+/// [`rows`] with each command's help line from `help`; a command it gives none is left out.
+fn rows_with<T: Table>(help: impl Fn(T) -> Option<&'static str>) -> Vec<(String, &'static str)> {
     let mut out: Vec<(&'static str, Vec<String>)> = Vec::new();
     for (code, mods, cmd) in T::table() {
+        let Some(text) = help(*cmd) else {
+            continue;
+        };
         let label = crate::app::prompt::key_label(*code, *mods);
-        match out.iter_mut().find(|(help, _)| *help == cmd.help_text()) {
+        match out.iter_mut().find(|(help, _)| *help == text) {
             Some((_, keys)) => keys.push(label),
-            None => out.push((cmd.help_text(), vec![label])),
+            None => out.push((text, vec![label])),
         }
     }
     out.into_iter()
@@ -334,9 +362,14 @@ fn rows<T: Table>() -> Vec<(String, &'static str)> {
         .collect()
 }
 
-/// The help overlay: the panes layer's table (the layer under it), in table order.
-pub fn bindings() -> Vec<(String, &'static str)> {
-    rows::<Command>()
+/// The help overlay: the panes layer's table (the layer under it), in table order; in a tail session only the
+/// keys that work there.
+pub fn bindings(state: &State) -> Vec<(String, &'static str)> {
+    if state.tail {
+        rows_with(Command::in_tail)
+    } else {
+        rows::<Command>()
+    }
 }
 
 /// The alerts overlay's keys, for its own hint line.
@@ -369,6 +402,9 @@ pub fn hints(state: &State) -> Vec<(String, &'static str)> {
 
 /// The panes layer's keys that do something for the selected row and focused pane.
 fn pane_hints(state: &State) -> Vec<(&'static str, &'static str)> {
+    if state.tail {
+        return tail_hints(state);
+    }
     let mut h = Vec::new();
     match state.focus {
         Pane::Checklist => match state.selected_row() {
@@ -416,5 +452,22 @@ fn pane_hints(state: &State) -> Vec<(&'static str, &'static str)> {
         ("?", "help"),
         ("q", "quit"),
     ]);
+    h
+}
+
+/// A tail session's keys: the logs pane's, then help and quit (fits 80 columns).
+fn tail_hints(state: &State) -> Vec<(&'static str, &'static str)> {
+    let mut h = vec![
+        ("j/k", "scroll"),
+        ("G", "follow"),
+        ("/", "filter"),
+        ("n/N", "match"),
+        ("l", "level"),
+    ];
+    // With one source, "each source alone" is the same as all of them.
+    if state.logview.sources.len() > 1 {
+        h.push(("s", "source"));
+    }
+    h.extend([("?", "help"), ("q", "quit")]);
     h
 }
