@@ -40,6 +40,7 @@ fn lines(h: &mut Harness, source: usize, texts: &[(&str, Level)]) -> Vec<Effect>
             text: (*t).to_string(),
             truncated: false,
             level: *level,
+            stream: deckhand::runner::Stream::Stdout,
         })
         .collect();
     h.act(Action::Runner(RunnerEvent::LogLines { source, lines }))
