@@ -13,7 +13,7 @@ the same run:
            prompt is on screen is taken, 25 times; then the terminal bytes per second of that flood.
 
 Usage: scripts/logs-e2e-bench.py [--binary target/release/deckhand] [--lines 1000000] [--runs 3]
-                                 [--flood-lines 20000000] [--skip-flood]
+                                 [--flood-lines 20000000] [--skip-flood] [--only ingest|keys|flood]
 Medians and spreads are printed; nothing is asserted (figures depend on the machine).
 """
 import argparse, fcntl, os, pty, select, shutil, signal, statistics, struct, subprocess, sys, tempfile, termios, time
@@ -29,6 +29,7 @@ def parse():
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--flood-lines", type=int, default=20_000_000)
     p.add_argument("--skip-flood", action="store_true")
+    p.add_argument("--only", choices=["ingest", "keys", "flood"], help="run one measurement")
     return p.parse_args()
 
 
@@ -230,10 +231,9 @@ def main():
     data = os.path.join(work, "data")
     os.mkdir(data, 0o700)
     try:
-        ingest(args, work, data)
-        keys(args, work, data)
-        if not args.skip_flood:
-            flood(args, work, data)
+        for name, run in [("ingest", ingest), ("keys", keys), ("flood", flood)]:
+            if args.only in (None, name) and not (name == "flood" and args.skip_flood and args.only is None):
+                run(args, work, data)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

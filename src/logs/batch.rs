@@ -6,10 +6,12 @@
 
 use crate::runner::{Level, SourceLine, Stream};
 
-/// Lines of one read, already made safe for the screen, packed.
+/// Lines of one read, already made safe for the screen, packed: each line's text followed by `\n` (a line's
+/// own text never holds one), so a regex or a multi-pattern search can run over the whole batch at once.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LineBatch {
     text: String,
+    /// Where each line's text ends (its `\n` is there).
     ends: Vec<u32>,
     /// Per line: level (2 bits), truncated (bit 2), stderr (bit 3).
     flags: Vec<u8>,
@@ -45,6 +47,10 @@ fn level_bits(level: Level) -> u8 {
     }
 }
 
+fn flags(level: Level, truncated: bool, stream: Stream) -> u8 {
+    level_bits(level) | (u8::from(truncated) << 2) | (u8::from(stream == Stream::Stderr) << 3)
+}
+
 fn level_of(bits: u8) -> Level {
     match bits & 3 {
         1 => Level::Info,
@@ -68,9 +74,20 @@ impl LineBatch {
     pub(crate) fn close_line(&mut self, level: Level, truncated: bool, stream: Stream) {
         self.ends
             .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
-        let stderr = u8::from(stream == Stream::Stderr) << 3;
-        self.flags
-            .push(level_bits(level) | (u8::from(truncated) << 2) | stderr);
+        self.text.push('\n');
+        self.flags.push(flags(level, truncated, stream));
+    }
+
+    /// A batch made of `text` (lines each followed by `\n`), their `ends`, and per line its level and whether it
+    /// was truncated; every line from `stream`.
+    pub(crate) fn from_parts(
+        text: String,
+        ends: Vec<u32>,
+        lines: impl Iterator<Item = (Level, bool)>,
+        stream: Stream,
+    ) -> LineBatch {
+        let flags = lines.map(|(l, t)| flags(l, t, stream)).collect();
+        LineBatch { text, ends, flags }
     }
 
     /// The text buffer the next line is written into (see [`Self::close_line`]).
@@ -97,7 +114,7 @@ impl LineBatch {
         self.ends.is_empty()
     }
 
-    /// Text bytes in the batch.
+    /// Text bytes in the batch (each line's `\n` included).
     pub fn bytes(&self) -> usize {
         self.text.len()
     }
@@ -110,7 +127,7 @@ impl LineBatch {
     /// Line `i`.
     pub fn get(&self, i: usize) -> Option<BatchLine<'_>> {
         let end = *self.ends.get(i)? as usize;
-        let start = i.checked_sub(1).map_or(0, |p| self.ends[p] as usize);
+        let start = i.checked_sub(1).map_or(0, |p| self.ends[p] as usize + 1);
         let flags = self.flags[i];
         Some(BatchLine {
             text: &self.text[start..end],

@@ -66,7 +66,7 @@ fn classify(block: &[u8; BLOCK]) -> (u32, u32) {
 
 /// True when some byte is not printable ASCII.
 #[inline(always)]
-fn has_odd(bytes: &[u8]) -> bool {
+pub(crate) fn has_odd(bytes: &[u8]) -> bool {
     bytes
         .iter()
         .fold(false, |odd, &b| odd | (b.wrapping_sub(0x20) >= 0x5f))
@@ -126,6 +126,34 @@ fn scan(text: &[u8]) -> (Level, bool) {
         base += BLOCK;
     }
     (level, !odd)
+}
+
+/// Calls `found(at, level)` for each level word in `text` (positions increasing), as whole words: the same
+/// words [`detect_level`] finds, over a whole batch at once (its lines separated by `\n`, which is no letter).
+pub(crate) fn word_levels(text: &[u8], mut found: impl FnMut(usize, Level)) {
+    let mut carry = 0u32;
+    let mut base = 0usize;
+    while base < text.len() {
+        let rest = &text[base..];
+        let (alnum, first) = match rest.first_chunk::<BLOCK>() {
+            Some(block) => classify(block),
+            None => {
+                let mut block = [0u8; BLOCK];
+                block[..rest.len()].copy_from_slice(rest);
+                classify(&block)
+            }
+        };
+        let mut candidates = alnum & !((alnum << 1) | carry) & first;
+        while candidates != 0 {
+            let at = base + candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            if let Some(level) = word_level(&text[at..]) {
+                found(at, level);
+            }
+        }
+        carry = alnum >> (BLOCK - 1);
+        base += BLOCK;
+    }
 }
 
 /// The level of a line: the most severe level word in it (as a whole word: `[ERROR]`, `level=warn`, `E: panic:`

@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod batch;
 pub mod follow;
 pub mod line;
+pub mod pack;
 pub mod split;
 
 /// Longest line kept; the rest of a longer line is dropped and the line marked truncated.

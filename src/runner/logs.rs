@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
-use regex::Regex;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::Command;
 use tokio::sync::mpsc::Sender;
@@ -23,7 +22,7 @@ use super::{RunnerEvent, SourceState, Stream};
 use crate::logs::backoff::Backoff;
 use crate::logs::batch::LineBatch;
 use crate::logs::follow::{FollowEvent, Follower};
-use crate::logs::line::{Fix, add_line};
+use crate::logs::pack::{ErrorRegex, Finish, Packer};
 use crate::logs::split::Splitter;
 use crate::logs::{MAX_LINE_BYTES, READ_CHUNK_BYTES};
 use crate::plan::{LogInput, LogSource};
@@ -43,7 +42,7 @@ pub async fn run_source(
     cancel: CancellationToken,
     masker: crate::secrets::Masker,
 ) {
-    let error = source.error.as_deref().and_then(|re| Regex::new(re).ok());
+    let error = source.error.as_deref().and_then(ErrorRegex::new);
     let out = Out {
         index,
         tx,
@@ -63,7 +62,7 @@ pub async fn run_source(
 struct Out {
     index: usize,
     tx: Sender<RunnerEvent>,
-    error: Option<Regex>,
+    error: Option<ErrorRegex>,
     /// The plan's secret values, masked in every line.
     masker: crate::secrets::Masker,
 }
@@ -79,8 +78,8 @@ impl Out {
     }
 
     /// How each line of this source is finished, for lines of `stream`.
-    fn fix(&self, stream: Stream) -> Fix<'_> {
-        Fix {
+    fn finish(&self, stream: Stream) -> Finish<'_> {
+        Finish {
             error: self.error.as_ref(),
             masker: &self.masker,
             stream,
@@ -103,13 +102,13 @@ async fn follow_file(out: &Out, path: &std::path::Path, cancel: &CancellationTok
     let mut follower = Follower::new(path, true);
     let mut events = Vec::new();
     while !cancel.is_cancelled() {
-        let mut lines = LineBatch::default();
-        let fix = out.fix(Stream::Stdout);
+        let mut packer = Packer::default();
         let more = follower.poll(
             FILE_BATCH_BYTES,
-            &mut |raw: &[u8], truncated| add_line(&mut lines, raw, truncated, &fix),
+            &mut |raw: &[u8], truncated| packer.add(raw, truncated),
             &mut events,
         );
+        let lines = packer.finish(&out.finish(Stream::Stdout));
         // Opening and failing come before the lines read; rotation and truncation notes after them.
         let (first, after): (Vec<_>, Vec<_>) = events
             .drain(..)
@@ -212,8 +211,8 @@ struct Pipe<R> {
     stream: Stream,
     buf: Vec<u8>,
     splitter: Splitter,
-    /// Lines in the last batch: the next batch's starting capacity.
-    last_batch: usize,
+    /// The lines of the read in progress.
+    packer: Packer,
 }
 
 impl<R: AsyncRead + Unpin> Pipe<R> {
@@ -223,7 +222,7 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             stream,
             buf: vec![0; READ_CHUNK_BYTES],
             splitter: Splitter::new(MAX_LINE_BYTES),
-            last_batch: 0,
+            packer: Packer::default(),
         }
     }
 
@@ -236,10 +235,8 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
 
     /// The lines completed by one read; EOF or an error closes the pipe and flushes its last line.
     fn lines(&mut self, read: std::io::Result<usize>, out: &Out) -> LineBatch {
-        let read_bytes = read.as_ref().map_or(0, |n| *n);
-        let mut lines = LineBatch::with_capacity(self.last_batch, read_bytes);
-        let fix = out.fix(self.stream);
-        let mut emit = |raw: &[u8], truncated| add_line(&mut lines, raw, truncated, &fix);
+        let packer = &mut self.packer;
+        let mut emit = |raw: &[u8], truncated| packer.add(raw, truncated);
         match read {
             Ok(n) if n > 0 => self.splitter.push(&self.buf[..n], &mut emit),
             _ => {
@@ -247,8 +244,7 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
                 self.splitter.finish(&mut emit);
             }
         }
-        self.last_batch = lines.len();
-        lines
+        self.packer.finish(&out.finish(self.stream))
     }
 }
 

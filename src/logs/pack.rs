@@ -1,0 +1,306 @@
+//! One read's lines made into a [`LineBatch`] at once (issue 17): the raw lines are copied end to end (each
+//! followed by `\n`), then the whole batch is checked in single passes — printable ASCII or not (then only the
+//! lines that need it are decoded and made inert), the secrets, the level words (one block scan over the
+//! batch) and the source's `error` regex (one search over the batch, multi-line, each hit checked against its
+//! own line when it runs past it). The result is the same as [`super::line::make_line`] on each line alone (a test
+//! holds them equal); it costs a few passes over the bytes instead of a setup per line. May import `runner`
+//! message types, `sanitize` and `secrets`.
+
+use std::borrow::Cow;
+
+use regex::Regex;
+
+use super::batch::LineBatch;
+use super::line::{has_odd, word_levels};
+use crate::runner::{Level, Stream};
+use crate::sanitize::sanitize_bytes;
+
+/// A source's `error` regex, for whole batches and for single lines.
+#[derive(Debug, Clone)]
+pub struct ErrorRegex {
+    /// The pattern with `^` and `$` at line ends (`(?m)`), run over a batch.
+    batch: Regex,
+    /// The pattern as written, run over one line.
+    line: Regex,
+    /// The pattern anchors to the text's own ends (`\A`, `\z`) or turns multi-line off: only per line is exact.
+    per_line: bool,
+}
+
+impl ErrorRegex {
+    /// Compiles `pattern`; `None` when it is not a valid regex (the plan check refuses those).
+    pub fn new(pattern: &str) -> Option<ErrorRegex> {
+        let line = Regex::new(pattern).ok()?;
+        let per_line = ["\\A", "\\z", "-m"].iter().any(|p| pattern.contains(p));
+        let batch = Regex::new(&format!("(?m){pattern}")).ok()?;
+        Some(ErrorRegex {
+            batch,
+            line,
+            per_line,
+        })
+    }
+
+    /// The regex for one line.
+    pub fn line(&self) -> &Regex {
+        &self.line
+    }
+}
+
+/// What a source does to its lines besides making them safe.
+pub struct Finish<'a> {
+    pub error: Option<&'a ErrorRegex>,
+    pub masker: &'a crate::secrets::Masker,
+    pub stream: Stream,
+}
+
+/// Raw lines of one read, collected until [`Packer::finish`].
+#[derive(Debug, Default)]
+pub struct Packer {
+    raw: Vec<u8>,
+    ends: Vec<u32>,
+    truncated: Vec<bool>,
+    /// Bytes and lines of the last batch: the next one's starting room.
+    last: (usize, usize),
+}
+
+fn end_of(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+impl Packer {
+    /// Adds one raw line (without its `\n`; a trailing `\r` is dropped).
+    pub fn add(&mut self, raw: &[u8], truncated: bool) {
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if self.ends.is_empty() {
+            self.raw.reserve(self.last.0.max(raw.len() + 1));
+            self.ends.reserve(self.last.1);
+            self.truncated.reserve(self.last.1);
+        }
+        self.raw.extend_from_slice(raw);
+        self.ends.push(end_of(self.raw.len()));
+        self.raw.push(b'\n');
+        self.truncated.push(truncated);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The batch of the lines added since the last call.
+    pub fn finish(&mut self, how: &Finish<'_>) -> LineBatch {
+        let raw = std::mem::take(&mut self.raw);
+        let ends = std::mem::take(&mut self.ends);
+        let truncated = std::mem::take(&mut self.truncated);
+        self.last = (raw.len(), ends.len());
+        let (text, ends) = safe_text(raw, ends);
+        let (text, ends) = masked(text, ends, how.masker);
+        let mut levels = levels(&text, &ends);
+        if let Some(re) = how.error {
+            mark_errors(re, &text, &ends, &mut levels);
+        }
+        let lines = levels.into_iter().zip(truncated);
+        LineBatch::from_parts(text, ends, lines, how.stream)
+    }
+}
+
+/// Where line `i` starts.
+fn start(ends: &[u32], i: usize) -> usize {
+    i.checked_sub(1).map_or(0, |p| ends[p] as usize + 1)
+}
+
+/// The lines as safe text: as they are when all of them are printable ASCII, else line by line, each decoded and
+/// made inert where it needs it.
+fn safe_text(mut raw: Vec<u8>, ends: Vec<u32>) -> (String, Vec<u32>) {
+    if !raw.chunks(4096).any(has_odd_but_newline) {
+        match String::from_utf8(raw) {
+            Ok(text) => return (text, ends),
+            Err(e) => raw = e.into_bytes(),
+        }
+    }
+    rebuild(&ends, |i| {
+        let line = &raw[start(&ends, i)..ends[i] as usize];
+        if has_odd(line) {
+            Cow::Owned(sanitize_bytes(line))
+        } else {
+            Cow::Borrowed(std::str::from_utf8(line).unwrap_or_default())
+        }
+    })
+}
+
+fn has_odd_but_newline(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |odd, &b| {
+        odd | ((b.wrapping_sub(0x20) >= 0x5f) & (b != b'\n'))
+    })
+}
+
+/// Text and ends made of `n = ends.len()` lines given by `line(i)`.
+fn rebuild<'a>(ends: &[u32], mut line: impl FnMut(usize) -> Cow<'a, str>) -> (String, Vec<u32>) {
+    let mut text = String::new();
+    let mut out = Vec::with_capacity(ends.len());
+    for i in 0..ends.len() {
+        text.push_str(&line(i));
+        out.push(end_of(text.len()));
+        text.push('\n');
+    }
+    (text, out)
+}
+
+/// Known secrets masked, line by line (only when the batch holds one).
+fn masked(text: String, ends: Vec<u32>, masker: &crate::secrets::Masker) -> (String, Vec<u32>) {
+    if masker.is_empty() || matches!(masker.mask(&text), Cow::Borrowed(_)) {
+        return (text, ends);
+    }
+    rebuild(&ends, |i| {
+        let line = &text[start(&ends, i)..ends[i] as usize];
+        Cow::Owned(masker.mask(line).into_owned())
+    })
+}
+
+/// Each line's level: its most severe level word (one scan over the batch, see
+/// [`super::line::word_levels`]).
+fn levels(text: &str, ends: &[u32]) -> Vec<Level> {
+    let mut levels = vec![Level::Other; ends.len()];
+    let mut line = 0;
+    word_levels(text.as_bytes(), |at, level| {
+        while line < ends.len() && (ends[line] as usize) < at {
+            line += 1;
+        }
+        if let Some(l) = levels.get_mut(line) {
+            *l = (*l).max(level);
+        }
+    });
+    levels
+}
+
+/// Lines the `error` regex matches become errors: one search over the batch; a hit that runs past its line's
+/// end is checked against that line alone; the next search starts at the next line.
+fn mark_errors(re: &ErrorRegex, text: &str, ends: &[u32], levels: &mut [Level]) {
+    let line_text = |i: usize| &text[start(ends, i)..ends[i] as usize];
+    if re.per_line {
+        for (i, level) in levels.iter_mut().enumerate() {
+            if *level != Level::Error && re.line.is_match(line_text(i)) {
+                *level = Level::Error;
+            }
+        }
+        return;
+    }
+    let mut line = 0;
+    let mut pos = 0;
+    while line < ends.len() {
+        let Some(hit) = re.batch.find_at(text, pos) else {
+            return;
+        };
+        while line < ends.len() && (ends[line] as usize) < hit.start() {
+            line += 1;
+        }
+        if line == ends.len() {
+            return;
+        }
+        if hit.end() <= ends[line] as usize || re.line.is_match(line_text(line)) {
+            levels[line] = Level::Error;
+        }
+        line += 1;
+        pos = start(ends, line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::line::{detect_level, make_line};
+
+    /// Random lines from pieces that exercise every path: level words, the error pattern, secrets (plain and
+    /// URL-encoded), invalid UTF-8, escapes, CR, bidi and C1 controls, empty lines.
+    fn lines(seed: &mut u64, n: usize) -> Vec<Vec<u8>> {
+        let pieces: [&[u8]; 20] = [
+            b"INFO",
+            b"error",
+            b"Warning",
+            b"panic:",
+            b"timeout",
+            b"TIMEOUT",
+            b"s3cret-tok",
+            b"s3cret%2Dtok",
+            b" ",
+            b"req=42",
+            b"\xc3\xa9",
+            b"\xff",
+            b"\x1b]0;x\x07",
+            b"\r",
+            b"\xe2\x80\xae",
+            b"\xc2\x9b",
+            b"x",
+            b"terror",
+            b"=",
+            b"upstream timed out",
+        ];
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        (0..n)
+            .map(|_| {
+                let count = next() % 12;
+                (0..count)
+                    .flat_map(|_| pieces[(next() % pieces.len() as u64) as usize].to_vec())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_is_the_same_as_each_line_made_alone() {
+        let masker = crate::secrets::Masker::new(&["s3cret-tok"]);
+        let none = crate::secrets::Masker::default();
+        let patterns = [
+            None,
+            Some("(?i)timeout"),
+            Some("timed out$"),
+            Some("^x"),
+            Some("\\Aerror"),
+            Some("a*"),
+            Some("out\\s+\\S"),
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for pattern in patterns {
+            let error = pattern.and_then(ErrorRegex::new);
+            for masker in [&none, &masker] {
+                for round in 0..40 {
+                    let raw = lines(&mut seed, 1 + round * 7);
+                    let mut packer = Packer::default();
+                    for (i, l) in raw.iter().enumerate() {
+                        packer.add(l, i % 3 == 0);
+                    }
+                    let how = Finish {
+                        error: error.as_ref(),
+                        masker,
+                        stream: Stream::Stderr,
+                    };
+                    let batch = packer.finish(&how);
+                    assert_eq!(batch.len(), raw.len());
+                    for (i, l) in raw.iter().enumerate() {
+                        // Alone: made safe, masked, then its level words and the error regex on that text.
+                        let mut want = make_line(l, i % 3 == 0, None);
+                        want.text = masker.mask(&want.text).into_owned();
+                        want.level = detect_level(want.text.as_bytes());
+                        if error
+                            .as_ref()
+                            .is_some_and(|e| e.line().is_match(&want.text))
+                        {
+                            want.level = Level::Error;
+                        }
+                        want.stream = Stream::Stderr;
+                        let got = batch.get(i).map(|l| l.to_owned());
+                        assert_eq!(
+                            got.as_ref(),
+                            Some(&want),
+                            "{pattern:?} line {i}: {:?}",
+                            String::from_utf8_lossy(l)
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
