@@ -11,7 +11,7 @@ use deckhand::app::{Action, LogBuffer, LogView, State, update};
 use deckhand::logs::MAX_LINE_BYTES;
 use deckhand::plan::{LogInput, LogSource, Resolved};
 use deckhand::runner::logs::run_source;
-use deckhand::runner::{Level, RunnerEvent, SourceLine, SourceState};
+use deckhand::runner::{Level, RunnerEvent, SourceLine, SourceState, Stream};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -88,6 +88,10 @@ async fn file_is_followed_across_rotation_and_truncation() {
     append(&path, "one\ntwo\npart");
     let (lines, _) = collect(&mut rx, |l, _| l.len() == 2).await;
     assert_eq!(texts(&lines), ["one", "two"]);
+    assert!(
+        lines.iter().all(|l| l.stream == Stream::Stdout),
+        "a file's lines are stdout"
+    );
 
     // Rotation: the old file's unfinished line is finished, then the new file is read from its start.
     append(&path, "ial\nlast old\n");
@@ -274,6 +278,36 @@ async fn invalid_utf8_crlf_escapes_and_levels() {
     );
     let levels: Vec<Level> = lines.iter().map(|l| l.level).collect();
     assert_eq!(levels[3..], [Level::Warn, Level::Error]);
+    task.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_commands_stderr_lines_are_marked_apart_from_its_stdout() {
+    let (tx, mut rx) = mpsc::channel(16);
+    let cmd = "echo out 1; echo err 1 >&2; echo out 2; echo err 2 >&2";
+    let task = tokio::spawn(run_source(
+        0,
+        command(cmd),
+        tx,
+        CancellationToken::new(),
+        Default::default(),
+    ));
+    let (lines, _) = collect(&mut rx, |_, s| {
+        s.iter().any(|s| matches!(s, SourceState::Stopped { .. }))
+    })
+    .await;
+    // The two pipes are read apart, so only each pipe's own order is certain.
+    let mut got: Vec<(&str, Stream)> = lines.iter().map(|l| (l.text.as_str(), l.stream)).collect();
+    got.sort_by_key(|(t, _)| *t);
+    assert_eq!(
+        got,
+        [
+            ("err 1", Stream::Stderr),
+            ("err 2", Stream::Stderr),
+            ("out 1", Stream::Stdout),
+            ("out 2", Stream::Stdout),
+        ]
+    );
     task.await.unwrap();
 }
 

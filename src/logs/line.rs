@@ -5,7 +5,7 @@
 
 use regex::Regex;
 
-use crate::runner::{Level, SourceLine};
+use crate::runner::{Level, SourceLine, Stream};
 use crate::sanitize::sanitize_bytes;
 
 /// The words that give a line its level, matched ASCII case-insensitively as whole words (lower case here;
@@ -151,6 +151,7 @@ pub fn make_line(raw: &[u8], truncated: bool, error: Option<&Regex>) -> SourceLi
         text,
         truncated,
         level,
+        stream: Stream::Stdout,
     }
 }
 

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::command::TERM_GRACE;
 use super::command::group::ProcessGroup;
-use super::{RunnerEvent, SourceLine, SourceState};
+use super::{RunnerEvent, SourceLine, SourceState, Stream};
 use crate::logs::backoff::Backoff;
 use crate::logs::follow::{FollowEvent, Follower};
 use crate::logs::line::make_line;
@@ -209,15 +209,18 @@ struct Pipe<R> {
     splitter: Splitter,
     /// Lines in the last batch: the next batch's starting capacity.
     last_batch: usize,
+    /// Which pipe it is: every line read from it is marked so.
+    stream: Stream,
 }
 
 impl<R: AsyncRead + Unpin> Pipe<R> {
-    fn new(reader: Option<R>) -> Self {
+    fn new(reader: Option<R>, stream: Stream) -> Self {
         Pipe {
             reader,
             buf: vec![0; READ_CHUNK_BYTES],
             splitter: Splitter::new(MAX_LINE_BYTES),
             last_batch: 0,
+            stream,
         }
     }
 
@@ -231,7 +234,13 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
     /// The lines completed by one read; EOF or an error closes the pipe and flushes its last line.
     fn lines(&mut self, read: std::io::Result<usize>, error: Option<&Regex>) -> Vec<SourceLine> {
         let mut lines = Vec::with_capacity(self.last_batch);
-        let mut emit = |raw: &[u8], truncated| lines.push(make_line(raw, truncated, error));
+        let stream = self.stream;
+        let mut emit = |raw: &[u8], truncated| {
+            lines.push(SourceLine {
+                stream,
+                ..make_line(raw, truncated, error)
+            })
+        };
         match read {
             Ok(n) if n > 0 => self.splitter.push(&self.buf[..n], &mut emit),
             _ => {
@@ -252,8 +261,8 @@ async fn supervise(
     mut group: ProcessGroup,
     cancel: &CancellationToken,
 ) -> Option<String> {
-    let mut stdout = Pipe::new(child.stdout.take());
-    let mut stderr = Pipe::new(child.stderr.take());
+    let mut stdout = Pipe::new(child.stdout.take(), Stream::Stdout);
+    let mut stderr = Pipe::new(child.stderr.take(), Stream::Stderr);
     let mut exit: Option<std::io::Result<ExitStatus>> = None;
     let drain_until = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(drain_until);

@@ -197,6 +197,8 @@ pub struct SourceLine {
     pub text: String,
     pub truncated: bool,
     pub level: Level,
+    /// The pipe it was read from (a followed file's lines are stdout).
+    pub stream: Stream,
 }
 
 /// Where a `[[logs]]` source stands.
