@@ -13,7 +13,7 @@ use common::*;
 use crossterm::event::KeyCode;
 use deckhand::app::{Action, Effect, Stats, alert_reason};
 use deckhand::journal::Event;
-use deckhand::runner::{Level, Probe, RunnerEvent, SourceLine};
+use deckhand::runner::{Level, Probe, RunnerEvent, SourceLine, Stream};
 use ratatui::buffer::Buffer;
 use ratatui::style::{Color, Modifier};
 
@@ -82,14 +82,14 @@ fn lines(source: usize, info: usize, errors: usize) -> Action {
             text: format!("INFO GET /{i} 200"),
             truncated: false,
             level: Level::Info,
-            stream: deckhand::runner::Stream::Stdout,
+            stream: Stream::Stdout,
         })
         .collect();
     v.extend((0..errors).map(|i| SourceLine {
         text: format!("ERROR POST /{i} 500"),
         truncated: false,
         level: Level::Error,
-        stream: deckhand::runner::Stream::Stdout,
+        stream: Stream::Stdout,
     }));
     Action::Runner(RunnerEvent::LogLines {
         source,

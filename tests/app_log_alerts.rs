@@ -10,7 +10,7 @@ use common::*;
 use crossterm::event::KeyCode;
 use deckhand::app::{Action, Effect};
 use deckhand::journal::Event;
-use deckhand::runner::{Level, RunnerEvent, SourceLine};
+use deckhand::runner::{Level, RunnerEvent, SourceLine, Stream};
 
 const PLAN: &str = r#"
 [project]
@@ -34,14 +34,14 @@ fn lines(info: usize, errors: usize) -> Action {
             text: format!("INFO GET /{i} 200"),
             truncated: false,
             level: Level::Info,
-            stream: deckhand::runner::Stream::Stdout,
+            stream: Stream::Stdout,
         })
         .collect();
     v.extend((0..errors).map(|i| SourceLine {
         text: format!("ERROR POST /{i} 500"),
         truncated: false,
         level: Level::Error,
-        stream: deckhand::runner::Stream::Stdout,
+        stream: Stream::Stdout,
     }));
     Action::Runner(RunnerEvent::LogLines {
         source: 0,

@@ -157,3 +157,65 @@ fn sources_are_an_index_not_a_tag_per_line() {
         assert_eq!(l.text, seq.to_string());
     }
 }
+
+#[test]
+fn error_lines_are_counted_exactly_as_they_come_and_go() {
+    let api: Arc<str> = Arc::from("api");
+    let max_lines = CHUNK_LINES + 10;
+    let mut b = LogBuffer::with_limits(max_lines, usize::MAX);
+    let mut levels = std::collections::VecDeque::new();
+    for i in 0..(3 * CHUNK_LINES as u64) {
+        let level = if i % 7 == 0 {
+            Level::Error
+        } else {
+            Level::Info
+        };
+        levels.push_back(level);
+        if levels.len() > max_lines {
+            levels.pop_front();
+        }
+        let mut l = line(&api, Some(0), text(i));
+        l.level = level;
+        b.push(l);
+        if i % 1_000 == 0 {
+            let want = levels.iter().filter(|l| **l == Level::Error).count();
+            assert_eq!(b.errors(), want, "after line {i}");
+        }
+    }
+    let want = levels.iter().filter(|l| **l == Level::Error).count();
+    assert_eq!(b.errors(), want);
+    let counted = b
+        .range(0, b.len())
+        .filter(|l| l.level == Level::Error)
+        .count();
+    assert_eq!(b.errors(), counted);
+}
+
+#[test]
+fn when_each_line_arrived_is_kept_per_run_of_lines() {
+    let api: Arc<str> = Arc::from("api");
+    let mut b = LogBuffer::with_limits(2 * CHUNK_LINES, usize::MAX);
+    // A flood in second 5 that crosses a chunk end, then one line a second.
+    b.set_clock(5);
+    for i in 0..(CHUNK_LINES as u64 + 10) {
+        b.push(line(&api, None, text(i)));
+    }
+    for s in 6..20u32 {
+        b.set_clock(s);
+        b.push(line(&api, None, format!("second {s}")));
+    }
+    assert_eq!(b.arrived(0), Some(5));
+    assert_eq!(b.arrived(CHUNK_LINES as u64 + 9), Some(5));
+    let first_slow = CHUNK_LINES as u64 + 10;
+    for (k, s) in (6..20u32).enumerate() {
+        assert_eq!(b.arrived(first_slow + k as u64), Some(s));
+    }
+    assert_eq!(b.arrived(b.end_seq()), None);
+    // Past the bound the oldest go, and with them their times.
+    for i in 0..(2 * CHUNK_LINES as u64) {
+        b.set_clock(100);
+        b.push(line(&api, None, text(i)));
+    }
+    assert_eq!(b.arrived(0), None);
+    assert_eq!(b.arrived(b.end_seq() - 1), Some(100));
+}

@@ -7,10 +7,12 @@
 use std::time::Duration;
 
 use crossterm::event::KeyCode;
-use deckhand::app::{Action, Effect, SCAN_SLICE_LINES, SourceStatus, State, init};
+use deckhand::app::{
+    Action, Effect, Layer, LogBuffer, Overlay, SCAN_SLICE_LINES, SourceStatus, State, init,
+};
 use deckhand::logs::batch::LineBatch;
 use deckhand::logs::line::make_line;
-use deckhand::runner::{Level, RunnerEvent, SourceLine, SourceState};
+use deckhand::runner::{Level, RunnerEvent, SourceLine, SourceState, Stream};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -322,10 +324,303 @@ fn pane_fits_80x24_with_tags_and_truncated_marker() {
             text: "long".into(),
             truncated: true,
             level: Level::Warn,
-            stream: deckhand::runner::Stream::Stdout,
+            stream: Stream::Stdout,
         }]),
     }));
     let s = screen(&h.state, 80, 24);
     assert!(s.contains(" web | long [line truncated]"), "{s}");
     assert!(s.contains("following"), "{s}");
+}
+
+/// The sequence number of the selected line (`None`: following, the newest line stands for it).
+fn selected(h: &Harness) -> Option<String> {
+    let seq = h.state.logview.current?;
+    Some(h.state.logs.get_seq(seq)?.text.to_string())
+}
+
+fn numbered(h: &mut Harness, from: usize, n: usize) {
+    let texts: Vec<String> = (from..from + n).map(|i| format!("line {i}")).collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    lines(h, 0, &refs);
+}
+
+#[test]
+fn j_and_k_move_the_selected_line_and_the_view_keeps_it_in_sight() {
+    let mut h = harness();
+    numbered(&mut h, 0, 100);
+    assert_eq!(selected(&h), None, "following: nothing selected");
+    h.char('k');
+    assert_eq!(selected(&h).as_deref(), Some("line 98"));
+    assert_eq!(h.state.log_offset, 0, "in view: the view stays");
+    assert!(screen(&h.state, 80, 24).contains("paused (G follows)"));
+    // A selection holds the view still while lines arrive.
+    numbered(&mut h, 100, 5);
+    assert_eq!(h.state.log_offset, 5);
+    assert_eq!(selected(&h).as_deref(), Some("line 98"));
+    // Up past the top of the view: the view scrolls a line at a time with it.
+    let page = h.state.log_page();
+    for _ in 0..page {
+        h.char('k');
+    }
+    let top = 98 - page;
+    assert_eq!(selected(&h), Some(format!("line {top}")));
+    let end = 105 - h.state.log_offset;
+    assert_eq!(end - page, top, "the selection is the top line in view");
+    // j back down to the newest line with the view at the bottom follows again.
+    for _ in 0..200 {
+        h.char('j');
+    }
+    assert_eq!((selected(&h), h.state.log_offset), (None, 0));
+    // g selects the oldest line; G follows again; PgUp moves the selection a page.
+    h.char('g');
+    assert_eq!(selected(&h).as_deref(), Some("line 0"));
+    h.char('G');
+    assert_eq!((selected(&h), h.state.log_offset), (None, 0));
+    h.key(KeyCode::PageUp);
+    assert_eq!(selected(&h), Some(format!("line {}", 104 - page)));
+    assert_eq!(h.state.log_offset, page);
+    h.key(KeyCode::PageDown);
+    assert_eq!((selected(&h), h.state.log_offset), (None, 0));
+}
+
+#[test]
+fn n_searches_from_the_selected_line() {
+    let mut h = harness();
+    let texts: Vec<String> = (0..20)
+        .map(|i| format!("req {i} {}", if i % 5 == 0 { "slow" } else { "ok" }))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    lines(&mut h, 0, &refs);
+    h.char('/');
+    h.type_text("slow|ok");
+    h.key(KeyCode::Enter);
+    for _ in 0..3 {
+        h.char('k');
+    }
+    assert_eq!(selected(&h).as_deref(), Some("req 16 ok"));
+    h.char('/');
+    h.type_text("");
+    // Changing the filter starts over (following); j/k then n go from the line selected.
+    for _ in 0..7 {
+        h.key(KeyCode::Backspace);
+    }
+    h.type_text("slow");
+    h.key(KeyCode::Enter);
+    assert_eq!(selected(&h), None);
+    h.char('n');
+    assert_eq!(selected(&h).as_deref(), Some("req 15 slow"));
+    h.char('k');
+    assert_eq!(
+        selected(&h).as_deref(),
+        Some("req 10 slow"),
+        "j/k move among the lines shown"
+    );
+}
+
+#[test]
+fn enter_shows_the_selected_line_whole_and_its_keys_scroll_it() {
+    let mut h = harness();
+    lines(&mut h, 0, &["first", "second"]);
+    // Following: Enter shows the newest line.
+    h.key(KeyCode::Enter);
+    let seq = |h: &Harness| match h.state.overlay {
+        Some(Overlay::Line { seq, .. }) => h.state.logs.get_seq(seq).unwrap().text.to_string(),
+        other => panic!("no line overlay: {other:?}"),
+    };
+    assert_eq!(seq(&h), "second");
+    assert_eq!(deckhand::app::layer(&h.state), Layer::Line);
+    // Its keys are its own: q closes it, it does not quit.
+    let fx = h.char('q');
+    assert!(fx.is_empty() && h.state.overlay.is_none());
+    h.char('k');
+    h.key(KeyCode::Enter);
+    assert_eq!(seq(&h), "first");
+    h.key(KeyCode::Enter);
+    assert!(h.state.overlay.is_none(), "Enter closes it too");
+
+    // A line of 2,000 words scrolls, never past its end.
+    let long: String = (0..2_000).map(|i| format!("w{i:04} ")).collect();
+    lines(&mut h, 0, &[long.trim_end()]);
+    h.char('G');
+    h.key(KeyCode::Enter);
+    let scroll = |h: &Harness| match h.state.overlay {
+        Some(Overlay::Line { scroll, .. }) => scroll,
+        _ => panic!("closed"),
+    };
+    h.char('j');
+    assert_eq!(scroll(&h), 1);
+    h.char('G');
+    let end = scroll(&h);
+    let (cols, rows) = deckhand::app::line_text_area(80, 24);
+    let total = deckhand::app::layout::rows(long.trim_end(), cols).count();
+    assert_eq!(end, total - rows);
+    h.char('j');
+    assert_eq!(scroll(&h), end);
+    let s = screen(&h.state, 80, 24);
+    assert!(s.contains("w1999"), "{s}");
+    assert!(s.contains(&format!("of {total}")), "{s}");
+    h.key(KeyCode::Home);
+    assert_eq!(scroll(&h), 0);
+    assert!(screen(&h.state, 80, 24).contains("w0000"));
+}
+
+#[test]
+fn a_ten_megabyte_line_shows_its_start_and_its_size() {
+    let mut h = harness();
+    let huge = "x".repeat(10 * 1024 * 1024);
+    h.act(Action::Runner(RunnerEvent::LogLines {
+        source: 0,
+        lines: vec![SourceLine {
+            text: huge,
+            truncated: false,
+            level: Level::Other,
+            stream: Stream::Stdout,
+        }]
+        .into(),
+    }));
+    // Wrapped in the pane, it fills it at most and says more follows.
+    h.char('w');
+    let s = screen(&h.state, 80, 24);
+    assert!(s.contains('›'), "{s}");
+    h.key(KeyCode::Enter);
+    let s = screen(&h.state, 80, 24);
+    assert!(s.contains("10.5 MB in all: the first 65.5 KB shown"), "{s}");
+    h.char('G');
+    let s = screen(&h.state, 80, 24);
+    assert!(s.contains("rows"), "{s}");
+}
+
+#[test]
+fn overlay_text_is_inert_and_says_where_the_line_came_from() {
+    let mut h = harness();
+    h.act(Action::Runner(RunnerEvent::LogLines {
+        source: 1,
+        lines: vec![SourceLine {
+            stream: Stream::Stderr,
+            ..make_line(
+                b"boom \x1b]52;c;ZXZpbA==\x07 \xe2\x80\xae reversed",
+                false,
+                None,
+            )
+        }]
+        .into(),
+    }));
+    h.key(KeyCode::Enter);
+    let s = screen(&h.state, 80, 24);
+    assert!(
+        !s.contains('\x1b') && !s.contains('\x07') && !s.contains('\u{202e}'),
+        "{s:?}"
+    );
+    assert!(
+        s.contains("source web ([[logs]]) · stderr · level no level"),
+        "{s}"
+    );
+    assert!(
+        s.contains("boom ^[]52;c;ZXZpbA==^G <U+202E> reversed"),
+        "{s}"
+    );
+}
+
+#[test]
+fn a_sources_stderr_lines_are_marked_apart_from_its_stdout() {
+    let mut h = harness();
+    let line = |text: &str, stream| SourceLine {
+        stream,
+        ..make_line(text.as_bytes(), false, None)
+    };
+    h.act(Action::Runner(RunnerEvent::LogLines {
+        source: 0,
+        lines: vec![
+            line("to stdout", Stream::Stdout),
+            line("to stderr", Stream::Stderr),
+        ]
+        .into(),
+    }));
+    let s = screen(&h.state, 80, 24);
+    assert!(s.contains(" api | to stdout"), "{s}");
+    assert!(s.contains(" api ! to stderr"), "{s}");
+}
+
+#[test]
+fn w_wraps_and_arrows_scroll_sideways_by_columns() {
+    let mut h = harness();
+    let wide = "日本語".repeat(40);
+    lines(&mut h, 0, &["short", &wide]);
+    let step = deckhand::app::pan_step(&h.state);
+    h.key(KeyCode::Right);
+    assert_eq!(h.state.logview.col, step);
+    let s = screen(&h.state, 80, 24);
+    assert!(s.contains(&format!("from col {}", step + 1)), "{s}");
+    h.key(KeyCode::Left);
+    h.key(KeyCode::Left);
+    assert_eq!(h.state.logview.col, 0);
+    // Wrapped, the arrows have nothing to scroll and say why.
+    h.char('w');
+    h.key(KeyCode::Right);
+    assert_eq!(h.state.logview.col, 0);
+    assert!(h.state.flash.as_deref().unwrap().contains("w cuts them"));
+    // Elsewhere the arrows say where they work.
+    h.key(KeyCode::Char('1'));
+    h.key(KeyCode::Right);
+    assert!(h.state.flash.as_deref().unwrap().contains("logs pane"));
+}
+
+#[test]
+fn title_counts_lines_matches_errors_and_dropped() {
+    let mut h = harness();
+    h.state.logs = LogBuffer::with_limits(50, usize::MAX);
+    let texts: Vec<String> = (0..80)
+        .map(|i| {
+            if i % 10 == 0 {
+                format!("ERROR {i}")
+            } else {
+                format!("ok {i}")
+            }
+        })
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    lines(&mut h, 0, &refs);
+    // Lines 30..80 are kept: errors 30, 40, ... 70.
+    assert_eq!(h.state.logs.errors(), 5);
+    let s = screen(&h.state, 160, 48);
+    assert!(s.contains(" 50 lines · 5 errors · 30 dropped "), "{s}");
+    h.char('/');
+    h.type_text("ok 7");
+    h.key(KeyCode::Enter);
+    let s = screen(&h.state, 160, 48);
+    assert!(
+        s.contains(" 50 lines · 9 matches · 5 errors · 30 dropped "),
+        "{s}"
+    );
+    // At 80 columns the wording gets shorter and the other tabs give way to their numbers.
+    let s = screen(&h.state, 80, 24);
+    let title = s.lines().nth(1).unwrap();
+    assert!(title.contains("3 Logs"), "{title}");
+    assert!(
+        title.contains("9 match") && title.contains("5 err"),
+        "{title}"
+    );
+}
+
+#[test]
+fn wrapped_view_keeps_the_selected_line_in_sight() {
+    let mut h = harness();
+    let texts: Vec<String> = (0..40)
+        .map(|i| format!("line {i:02} {}", "word ".repeat(20)))
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    lines(&mut h, 0, &refs);
+    h.char('w');
+    // Each line takes three rows or more at 80x24: going up a few lines leaves the lines in view behind.
+    for k in 1..=12 {
+        h.char('k');
+        let want = format!("line {:02}", 39 - k);
+        let s = screen(&h.state, 80, 24);
+        assert!(s.contains(&want), "{want} selected but not shown:\n{s}");
+    }
+    for j in 1..=12 {
+        h.char('j');
+        let want = format!("line {:02}", 27 + j);
+        assert!(screen(&h.state, 80, 24).contains(&want), "{want}");
+    }
 }

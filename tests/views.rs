@@ -389,3 +389,156 @@ fn locking_report() -> deckhand::lint::FileReport {
         },
     }
 }
+
+const LOGS_PLAN: &str = r#"
+[project]
+name = "shop"
+environment = "staging"
+
+[[phase]]
+name = "Smoke"
+steps = [{ run = "true" }]
+
+[[logs]]
+name = "api"
+command = "flyctl logs -a shop"
+"#;
+
+/// Long lines from a `[[logs]]` source, one of them on stderr, one wide (CJK), one an error; the logs pane focused.
+fn long_lines() -> Harness {
+    let mut h = Harness::new(plan_from(LOGS_PLAN));
+    h.key(KeyCode::Char('3'));
+    h.wait(Duration::from_secs(5));
+    let line = |text: &str, level, stream| deckhand::runner::SourceLine {
+        text: text.to_string(),
+        truncated: false,
+        level,
+        stream,
+    };
+    use deckhand::runner::Level;
+    let lines = vec![
+        line("GET /api/health 200 2ms", Level::Other, Stream::Stdout),
+        line(
+            "INFO order 1234 created for customer 98765 with 3 items, total 129.90 EUR, paid via acme-pay ref 7f3a9c2e-55b1-4c1e-9d1f-0a6b2c3d4e5f",
+            Level::Info,
+            Stream::Stdout,
+        ),
+        line(
+            "WARN retrying upstream call to inventory-service after 502 Bad Gateway (attempt 2 of 5, backoff 400ms)",
+            Level::Warn,
+            Stream::Stderr,
+        ),
+        line(
+            "INFO 注文を受け付けました: 顧客 98765、商品 3 点、合計 129.90 EUR、決済 acme-pay",
+            Level::Info,
+            Stream::Stdout,
+        ),
+        line(
+            "ERROR payment capture failed for order 1234: upstream acme-pay answered 503 Service Unavailable after 30000ms; the order stays pending and will be retried by the reconciler",
+            Level::Error,
+            Stream::Stderr,
+        ),
+        line("GET /api/orders 200 14ms", Level::Other, Stream::Stdout),
+    ];
+    h.act(Action::Runner(RunnerEvent::LogLines {
+        source: 0,
+        lines: lines.into(),
+    }));
+    h.wait(Duration::from_secs(3));
+    h
+}
+
+#[test]
+fn logs_cut_at_the_edge_80x24() {
+    let h = long_lines();
+    let t = draw(&h.state, 80, 24);
+    let screen = t.backend().to_string();
+    // One row per line, a mark where more is to the right; stderr marked apart; the counts in the title.
+    assert!(
+        screen.contains("api | INFO order 1234 created for customer 9›"),
+        "{screen}"
+    );
+    assert!(screen.contains("api ! ERROR payment capture"), "{screen}");
+    assert!(screen.contains(" 6 lines · 1 error "), "{screen}");
+    let (fg, _) = cell_fg_bg(t.backend().buffer(), "1 error", 1);
+    assert_eq!(fg, Color::Red, "errors counted in red");
+    insta::assert_snapshot!(t.backend());
+}
+
+#[test]
+fn logs_scrolled_sideways_80x24() {
+    let mut h = long_lines();
+    h.key(KeyCode::Right);
+    h.key(KeyCode::Right);
+    assert_eq!(h.state.logview.col, 40);
+    let t = draw(&h.state, 80, 24);
+    let screen = t.backend().to_string();
+    assert!(screen.contains("from col 41"), "{screen}");
+    assert!(screen.contains("‹"), "{screen}");
+    insta::assert_snapshot!(t.backend());
+    // Never past the longest line in view; back to the start.
+    for _ in 0..20 {
+        h.key(KeyCode::Right);
+    }
+    assert!(h.state.logview.col < 180, "{}", h.state.logview.col);
+    for _ in 0..20 {
+        h.key(KeyCode::Left);
+    }
+    assert_eq!(h.state.logview.col, 0);
+}
+
+#[test]
+fn logs_wrapped_80x24() {
+    let mut h = long_lines();
+    h.char('w');
+    assert!(h.state.logview.wrap);
+    let t = draw(&h.state, 80, 24);
+    let screen = t.backend().to_string();
+    assert!(screen.contains("wrapped"), "{screen}");
+    assert!(
+        !screen.contains('›'),
+        "nothing is cut when wrapping: {screen}"
+    );
+    insta::assert_snapshot!(t.backend());
+    h.char('w');
+    assert!(!h.state.logview.wrap);
+}
+
+#[test]
+fn log_line_overlay_80x24() {
+    let mut h = long_lines();
+    // The selection starts at the newest line; k moves it to the error line.
+    h.char('k');
+    let t = draw(&h.state, 80, 24);
+    let buf = t.backend().buffer();
+    let row = (0..24)
+        .find(|y| {
+            (0..80)
+                .map(|x| buf[(x, *y)].symbol())
+                .collect::<String>()
+                .contains("ERROR payment")
+        })
+        .unwrap();
+    let x = (0..80).find(|x| buf[(*x, row)].symbol() == "E").unwrap();
+    assert!(
+        buf[(x, row)]
+            .modifier
+            .contains(ratatui::style::Modifier::REVERSED),
+        "the selected line is reversed"
+    );
+    h.key(KeyCode::Enter);
+    let t = draw(&h.state, 80, 24);
+    let screen = t.backend().to_string();
+    assert!(
+        screen.contains("source api ([[logs]]) · stderr · level error"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("arrived 0:05 into the run, 0:03 ago"),
+        "{screen}"
+    );
+    assert!(screen.contains("reconciler"), "the whole text: {screen}");
+    insta::assert_snapshot!(t.backend());
+    h.key(KeyCode::Esc);
+    assert!(h.state.overlay.is_none());
+}

@@ -36,6 +36,11 @@ pub use input::{Layer, TextField, layer};
 pub use logs::buffer::{
     CHUNK_BYTES, CHUNK_LINES, LineRef, LogBuffer, LogLine, MAX_LOG_BYTES, MAX_LOG_LINES,
 };
+pub use logs::layout;
+pub use logs::pane::{
+    LINE_HEAD_ROWS, LINE_MAX_WIDTH, LINE_SHOWN_BYTES, line_text_area, pan_step,
+    selected as selected_line,
+};
 pub use logs::view::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
 pub use migrations::{DbPane, DbView, rehearsal_line};
 pub use msg::{Action, Effect, Keypress, Signal};

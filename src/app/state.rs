@@ -104,6 +104,9 @@ pub enum Overlay {
     Help { scroll: usize },
     /// The health and log alerts: acknowledge them, or go to the rollback.
     Alerts,
+    /// One log line whole (Enter in the logs pane): the line with this sequence number, scrolled down `scroll`
+    /// rows.
+    Line { seq: u64, scroll: usize },
 }
 
 /// Whether the console is on its way out.
@@ -408,8 +411,10 @@ impl State {
         self.push_lines(std::iter::once(line));
     }
 
-    /// Adds lines to the buffer through the filter; a paused view keeps the same lines in view.
+    /// Adds lines to the buffer through the filter, noting when they arrived; a paused view (scrolled up, or a
+    /// line selected) keeps the same lines in view.
     pub fn push_lines(&mut self, lines: impl Iterator<Item = LogLine>) {
+        self.set_log_clock();
         let mut shown = 0;
         for line in lines {
             shown += usize::from(self.logview.push(&mut self.logs, line));
@@ -424,6 +429,7 @@ impl State {
         source: usize,
         lines: &crate::logs::batch::LineBatch,
     ) {
+        self.set_log_clock();
         let parts = super::logs::view::Parts {
             tag: self.logs.tag(tag, Some(source)),
             origin: Some(source),
@@ -446,9 +452,17 @@ impl State {
         self.keep_view(shown);
     }
 
-    /// A paused view keeps the same lines in view after `shown` more lines arrived below it.
+    /// The lines pushed from now on arrived now (seconds since the console started).
+    fn set_log_clock(&mut self) {
+        let second = self.now.saturating_duration_since(self.started).as_secs();
+        self.logs
+            .set_clock(u32::try_from(second).unwrap_or(u32::MAX));
+    }
+
+    /// A paused view (scrolled up, or a line selected) keeps the same lines in view after `shown` more lines
+    /// arrived below it.
     fn keep_view(&mut self, shown: usize) {
-        if self.log_offset > 0 {
+        if self.log_offset > 0 || self.logview.current.is_some() {
             let max = self.logview.visible_len(&self.logs);
             self.log_offset = (self.log_offset + shown).min(max);
         }

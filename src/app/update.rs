@@ -10,6 +10,7 @@ use super::backup;
 use super::health;
 use super::input::keys::{self, AlertCommand, Command, HelpCommand};
 use super::input::{Layer, TextField};
+use super::logs::pane as logs_pane;
 use super::logs::view::Shown;
 use super::migrations;
 use super::msg::{Action, Effect};
@@ -175,6 +176,12 @@ fn on_key(state: &mut State, key: KeyEvent, read: Instant, burst: bool, fx: &mut
                 on_help_command(state, command);
             }
         }
+        Layer::Line => {
+            if let Some(command) = keys::lookup_line(key) {
+                state.dirty = true;
+                logs_pane::on_line_command(state, command);
+            }
+        }
         Layer::Panes => {
             // An unbound key changes nothing, so nothing is redrawn.
             if let Some(command) = keys::lookup(key) {
@@ -245,14 +252,17 @@ fn on_alert_command(state: &mut State, command: AlertCommand, fx: &mut Out) {
 }
 
 fn on_command(state: &mut State, command: Command, fx: &mut Out) {
+    if state.focus == Pane::Logs && logs_pane::on_command(state, command) {
+        return;
+    }
     match command {
         Command::FocusNext => set_focus(state, state.focus.next()),
         Command::FocusPrev => set_focus(state, state.focus.prev()),
         Command::FocusPane(p) => set_focus(state, p),
         Command::Up => scroll(state, -1),
         Command::Down => scroll(state, 1),
-        Command::PageUp => scroll(state, -page(state)),
-        Command::PageDown => scroll(state, page(state)),
+        Command::PageUp => scroll(state, -PAGE_LINES),
+        Command::PageDown => scroll(state, PAGE_LINES),
         Command::Top => scroll(state, isize::MIN / 2),
         Command::Bottom => scroll(state, isize::MAX / 2),
         Command::Toggle => match state.selected_row() {
@@ -289,6 +299,25 @@ fn on_command(state: &mut State, command: Command, fx: &mut Out) {
         Command::Monitor => super::release::request_monitor(state, fx),
         Command::SignOff => super::release::request_signoff(state, fx),
         Command::Rollback => super::release::request_rollback(state, "operator pressed R", fx),
+        Command::Filter
+        | Command::SearchOlder
+        | Command::SearchNewer
+        | Command::CycleLevel
+        | Command::CycleSource
+        | Command::Wrap
+        | Command::PanLeft
+        | Command::PanRight => on_logs_command(state, command),
+        Command::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
+        Command::Alerts => state.overlay = Some(Overlay::Alerts),
+        Command::Back if state.focus == Pane::Migrations => migrations::clear_selection(state),
+        Command::Back => {}
+        Command::Quit => super::quit::request_quit(state, fx),
+    }
+}
+
+/// The logs pane's commands (the keys that work from any pane focus it, but for the arrows).
+fn on_logs_command(state: &mut State, command: Command) {
+    match command {
         Command::Filter => {
             set_focus(state, Pane::Logs);
             let current = state.logview.filter.as_ref().map(|f| f.text.clone());
@@ -320,11 +349,17 @@ fn on_command(state: &mut State, command: Command, fx: &mut Out) {
             };
             refilter(state);
         }
-        Command::Help => state.overlay = Some(Overlay::Help { scroll: 0 }),
-        Command::Alerts => state.overlay = Some(Overlay::Alerts),
-        Command::Back if state.focus == Pane::Migrations => migrations::clear_selection(state),
-        Command::Back => {}
-        Command::Quit => super::quit::request_quit(state, fx),
+        Command::Wrap => {
+            set_focus(state, Pane::Logs);
+            logs_pane::toggle_wrap(state);
+        }
+        Command::PanLeft | Command::PanRight if state.focus == Pane::Logs => {
+            logs_pane::pan(state, command == Command::PanRight);
+        }
+        Command::PanLeft | Command::PanRight => {
+            state.flash = Some("←/→ scroll the logs pane sideways (3 focuses it).".into());
+        }
+        _ => {}
     }
 }
 
@@ -371,14 +406,10 @@ fn set_focus(state: &mut State, pane: Pane) {
     }
 }
 
-fn page(state: &State) -> isize {
-    match state.focus {
-        Pane::Logs => state.log_page() as isize,
-        _ => 5,
-    }
-}
+/// Lines PgUp/PgDn move in the panes that do not page by themselves (the logs pane pages by its height).
+const PAGE_LINES: isize = 5;
 
-/// Moves the selection (checklist) or the view (logs) by `delta` lines, clamped.
+/// Moves the selection (checklist) or the view by `delta` lines, clamped (the logs pane moves its own selection).
 fn scroll(state: &mut State, delta: isize) {
     match state.focus {
         Pane::Checklist => {
@@ -387,14 +418,7 @@ fn scroll(state: &mut State, delta: isize) {
                 .saturating_add(delta)
                 .clamp(0, last) as usize;
         }
-        Pane::Logs => {
-            // Offsets count up from the newest line; scrolling up (negative delta) raises the offset.
-            let visible = state.logview.visible_len(&state.logs);
-            let max = visible.saturating_sub(state.log_page()) as isize;
-            state.log_offset = (state.log_offset as isize)
-                .saturating_sub(delta)
-                .clamp(0, max) as usize;
-        }
+        Pane::Logs => {}
         Pane::Migrations => migrations::scroll(state, delta),
         // The view clamps the offset to what there is to show.
         Pane::Health => {

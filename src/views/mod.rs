@@ -8,6 +8,8 @@ mod checklist;
 mod header;
 mod health;
 mod help;
+mod logline;
+mod logrows;
 mod logs;
 mod migrations;
 mod modal;
@@ -112,6 +114,7 @@ pub fn render_with(frame: &mut Frame, state: &State, t: Theme) {
     match state.overlay {
         Some(Overlay::Help { scroll }) => help::render(frame, area, state, scroll, t),
         Some(Overlay::Alerts) => alerts::render(frame, area, state, t),
+        Some(Overlay::Line { seq, scroll }) => logline::render(frame, area, state, seq, scroll, t),
         None => {}
     }
     if let Some(form) = &state.release.signoff {
@@ -131,21 +134,26 @@ fn pane_at(
     tabs: Option<&[Pane]>,
 ) {
     let focused = state.focus == pane;
+    if pane == Pane::Logs {
+        // Its title carries its counts.
+        return logs::render(frame, area, state, t, focused, tabs);
+    }
     let title = match tabs {
-        Some(tabs) => tab_title(tabs, pane, t),
+        Some(tabs) => tab_title(tabs, pane, t, false),
         None => Line::from(format!(" {} ", pane.title())),
     };
     let block = pane_block(title, focused, t);
     match pane {
         Pane::Checklist => checklist::render(frame, area, block, state, t),
-        Pane::Logs => logs::render(frame, area, block, state, t),
+        Pane::Logs => {}
         Pane::Migrations => migrations::render(frame, area, block, state, t),
         Pane::Health => health::render(frame, area, block, state, t),
     }
 }
 
-/// A pane title that doubles as a tab bar: the shown pane highlighted, the others dim.
-fn tab_title(tabs: &[Pane], shown: Pane, t: Theme) -> Line<'static> {
+/// A pane title that doubles as a tab bar: the shown pane highlighted, the others dim (`compact`: only their
+/// numbers, the keys that show them).
+fn tab_title(tabs: &[Pane], shown: Pane, t: Theme, compact: bool) -> Line<'static> {
     let mut spans = vec![Span::raw(" ")];
     for (i, tab) in tabs.iter().enumerate() {
         if i > 0 {
@@ -156,10 +164,12 @@ fn tab_title(tabs: &[Pane], shown: Pane, t: Theme) -> Line<'static> {
         } else {
             t.muted()
         };
-        spans.push(Span::styled(
-            format!("{} {}", pane_number(*tab), tab.title()),
-            style,
-        ));
+        let label = if compact && *tab != shown {
+            pane_number(*tab).to_string()
+        } else {
+            format!("{} {}", pane_number(*tab), tab.title())
+        };
+        spans.push(Span::styled(label, style));
     }
     spans.push(Span::raw(" "));
     Line::from(spans)

@@ -45,6 +45,9 @@ pub enum Command {
     SearchNewer,
     CycleLevel,
     CycleSource,
+    Wrap,
+    PanLeft,
+    PanRight,
     Help,
     Back,
     Quit,
@@ -57,13 +60,13 @@ impl Command {
             Command::FocusNext => "focus the next pane",
             Command::FocusPrev => "focus the previous pane",
             Command::FocusPane(_) => "focus checklist, migrations, logs, health",
-            Command::Up => "move up / scroll up one line",
-            Command::Down => "move down / scroll down one line",
+            Command::Up => "move up / scroll up one line (logs: select the line above)",
+            Command::Down => "move down / scroll down one line (logs: the line below)",
             Command::PageUp | Command::PageDown => "page up / down (migrations: scroll the SQL)",
             Command::Top => "go to the top (logs: oldest line, pauses following)",
             Command::Bottom => "go to the bottom (logs: newest line, follow again)",
             Command::Toggle => "tick or untick the selected checklist item",
-            Command::Run => "run the selected phase (destructive phases ask to confirm)",
+            Command::Run => "run the selected phase (asks); logs: show the whole line",
             Command::Cancel => "cancel the running step (asks first)",
             Command::ApplyMigrations => "apply the pending migrations (asks first)",
             Command::DryRun => "dry-run pending migrations (one transaction, rolled back)",
@@ -94,6 +97,10 @@ impl Command {
             Command::SearchNewer => "logs: jump to the next (newer) match of the filter",
             Command::CycleLevel => "logs: show all levels / info+ / warn+ / errors only",
             Command::CycleSource => "logs: show all sources / each [[logs]] source alone / steps",
+            Command::Wrap => "logs: wrap long lines onto more rows / cut them at the edge",
+            Command::PanLeft | Command::PanRight => {
+                "logs: scroll long lines sideways (when not wrapped)"
+            }
             Command::Help => "show or hide this help",
             Command::Back => "close help / cancel a prompt",
             Command::Quit => "quit (asks first while a step runs)",
@@ -179,6 +186,9 @@ const BINDINGS: &[(KeyCode, KeyModifiers, Command)] = &[
     (KeyCode::Char('N'), NONE, Command::SearchNewer),
     (KeyCode::Char('l'), NONE, Command::CycleLevel),
     (KeyCode::Char('s'), NONE, Command::CycleSource),
+    (KeyCode::Char('w'), NONE, Command::Wrap),
+    (KeyCode::Left, NONE, Command::PanLeft),
+    (KeyCode::Right, NONE, Command::PanRight),
     (KeyCode::Char('?'), NONE, Command::Help),
     (KeyCode::Esc, NONE, Command::Back),
     (KeyCode::Char('q'), NONE, Command::Quit),
@@ -216,6 +226,47 @@ impl HelpCommand {
             HelpCommand::Down | HelpCommand::Up => "scroll",
             HelpCommand::Bottom | HelpCommand::Top => "end / start",
             HelpCommand::Close => "close help",
+        }
+    }
+}
+
+/// What a key asks for while a log line is shown whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineCommand {
+    Down,
+    Up,
+    PageDown,
+    PageUp,
+    Top,
+    Bottom,
+    Close,
+}
+
+const LINE_BINDINGS: &[(KeyCode, KeyModifiers, LineCommand)] = &[
+    (KeyCode::Char('j'), NONE, LineCommand::Down),
+    (KeyCode::Char('k'), NONE, LineCommand::Up),
+    (KeyCode::Down, NONE, LineCommand::Down),
+    (KeyCode::Up, NONE, LineCommand::Up),
+    (KeyCode::PageDown, NONE, LineCommand::PageDown),
+    (KeyCode::PageUp, NONE, LineCommand::PageUp),
+    (KeyCode::Char(' '), NONE, LineCommand::PageDown),
+    (KeyCode::Char('g'), NONE, LineCommand::Top),
+    (KeyCode::Char('G'), NONE, LineCommand::Bottom),
+    (KeyCode::Home, NONE, LineCommand::Top),
+    (KeyCode::End, NONE, LineCommand::Bottom),
+    (KeyCode::Esc, NONE, LineCommand::Close),
+    (KeyCode::Enter, NONE, LineCommand::Close),
+    (KeyCode::Char('q'), NONE, LineCommand::Close),
+    (KeyCode::Char('c'), CTRL, LineCommand::Close),
+];
+
+impl LineCommand {
+    fn help(self) -> &'static str {
+        match self {
+            LineCommand::Down | LineCommand::Up => "scroll",
+            LineCommand::PageDown | LineCommand::PageUp => "page",
+            LineCommand::Top | LineCommand::Bottom => "start / end",
+            LineCommand::Close => "close",
         }
     }
 }
@@ -294,6 +345,15 @@ impl Table for AlertCommand {
     }
 }
 
+impl Table for LineCommand {
+    fn table() -> &'static [(KeyCode, KeyModifiers, Self)] {
+        LINE_BINDINGS
+    }
+    fn help_text(self) -> &'static str {
+        self.help()
+    }
+}
+
 impl Table for Scroll {
     fn table() -> &'static [(KeyCode, KeyModifiers, Self)] {
         PROMPT_SCROLL_BINDINGS
@@ -332,6 +392,11 @@ pub fn lookup_prompt_scroll(key: KeyEvent, m: &Modal) -> Option<Scroll> {
     let typed = matches!(key.code, KeyCode::Char(_)) && m.expect != Expect::Yes;
     let chooses = matches!(key.code, KeyCode::Up | KeyCode::Down) && m.picker.is_some();
     (!typed && !chooses).then_some(how)
+}
+
+/// The line overlay's command for a key.
+pub fn lookup_line(key: KeyEvent) -> Option<LineCommand> {
+    find(key)
 }
 
 /// The alerts overlay's command for a key.
@@ -395,6 +460,7 @@ pub fn hints(state: &State) -> Vec<(String, &'static str)> {
     match super::layer(state) {
         Layer::Help => short(rows::<HelpCommand>()),
         Layer::Alerts => short(rows::<AlertCommand>()),
+        Layer::Line => short(rows::<LineCommand>()),
         Layer::Prompt | Layer::Text => owned(super::text_hints(state)),
         Layer::Panes => owned(pane_hints(state)),
     }
@@ -415,10 +481,13 @@ fn pane_hints(state: &State) -> Vec<(&'static str, &'static str)> {
             _ => {}
         },
         Pane::Logs => h.extend([
-            ("j/k", "scroll"),
+            ("j/k", "select"),
+            ("Enter", "line"),
             ("G", "follow"),
             ("/", "filter"),
             ("n/N", "match"),
+            ("w", "wrap"),
+            ("←/→", "pan"),
             ("l", "level"),
             ("s", "source"),
         ]),

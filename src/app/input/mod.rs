@@ -1,6 +1,6 @@
 //! Input layers: which layer a key reaches, derived from the state by one function ([`layer`]) as yazi's
 //! `Core::layer()`: text input (a typed answer, the sign-off notes, the logs filter) > prompt > overlay (alerts,
-//! help) > panes. A key reaches exactly one layer; each layer has its own key table (`keys`), and the help overlay
+//! help, a log line) > panes. A key reaches exactly one layer; each layer has its own key table (`keys`), and the help overlay
 //! and the status bar's hints are generated from the tables in force (`crate::app::typing` judges a run of keys
 //! by when they were read). May import the state (read only) and the prompt's types.
 
@@ -20,6 +20,8 @@ pub enum Layer {
     Alerts,
     /// The help overlay.
     Help,
+    /// One log line shown whole.
+    Line,
     /// The panes and their commands.
     Panes,
 }
@@ -46,6 +48,7 @@ pub fn layer(state: &State) -> Layer {
     match state.overlay {
         Some(Overlay::Alerts) => Layer::Alerts,
         Some(Overlay::Help { .. }) => Layer::Help,
+        Some(Overlay::Line { .. }) => Layer::Line,
         None => Layer::Panes,
     }
 }

@@ -5,7 +5,9 @@
 //! `String`, an `Arc` and an `Option` per line. Where a line came from is an index into a small table of tags,
 //! not a tag per line. Evicting the oldest lines is exact (the bounds and the dropped count are per line); a chunk
 //! is freed whole once its last line is gone, so memory under a long flood stays flat instead of fragmenting.
-//! Imports the runner's line kinds only.
+//! When lines arrived is kept per run of lines, not per line: a chunk notes the second at the lines where it
+//! changes (a flood of 16,384 lines in one second costs one entry). Error lines are counted exactly, evictions
+//! included. Imports the runner's line kinds only.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -118,6 +120,8 @@ struct Chunk {
     skip: usize,
     /// Sequence number of the chunk's line 0.
     first: u64,
+    /// `(line, second)`: from line `line` of the chunk on, lines arrived at `second` (see [`LogBuffer::set_clock`]).
+    arrived: Vec<(u32, u32)>,
 }
 
 impl Chunk {
@@ -146,6 +150,13 @@ impl Chunk {
     fn live(&self) -> usize {
         self.ends.len() - self.skip
     }
+
+    /// The second line `i` arrived at.
+    fn arrived(&self, i: usize) -> u32 {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        let at = self.arrived.partition_point(|(line, _)| *line <= i);
+        at.checked_sub(1).map_or(0, |a| self.arrived[a].1)
+    }
 }
 
 /// Bounded ring of log lines.
@@ -160,6 +171,10 @@ pub struct LogBuffer {
     max_lines: usize,
     max_bytes: usize,
     dropped: u64,
+    /// Error lines kept.
+    errors: usize,
+    /// The second lines pushed now arrive at.
+    clock: u32,
 }
 
 impl Default for LogBuffer {
@@ -179,7 +194,14 @@ impl LogBuffer {
             max_lines: max_lines.max(1),
             max_bytes,
             dropped: 0,
+            errors: 0,
+            clock: 0,
         }
+    }
+
+    /// The lines pushed from now on arrived at `second` (seconds since the console started; the caller's clock).
+    pub fn set_clock(&mut self, second: u32) {
+        self.clock = second;
     }
 
     /// The index of `name` for `origin`, added to the table when new. The table holds 65,536 tags; past that,
@@ -228,6 +250,10 @@ impl LogBuffer {
             self.chunks.push_back(Chunk::with_room(text.len(), first));
         }
         if let Some(chunk) = self.chunks.back_mut() {
+            if chunk.arrived.last().is_none_or(|(_, s)| *s != self.clock) {
+                let line = u32::try_from(chunk.ends.len()).unwrap_or(u32::MAX);
+                chunk.arrived.push((line, self.clock));
+            }
             chunk.text.push_str(text);
             chunk
                 .ends
@@ -236,6 +262,7 @@ impl LogBuffer {
         }
         self.lines += 1;
         self.bytes += text.len();
+        self.errors += usize::from(level == Level::Error);
         while self.lines > self.max_lines || (self.bytes > self.max_bytes && self.lines > 1) {
             self.evict_oldest();
         }
@@ -247,6 +274,8 @@ impl LogBuffer {
             return;
         };
         let len = front.text(front.skip).len();
+        let (_, _, level, _) = unpack(front.words[front.skip]);
+        self.errors -= usize::from(level == Level::Error);
         front.skip += 1;
         self.bytes -= len;
         self.lines -= 1;
@@ -274,6 +303,11 @@ impl LogBuffer {
         self.chunks.len()
     }
 
+    /// Error lines kept (exact: an evicted error line is no longer counted).
+    pub fn errors(&self) -> usize {
+        self.errors
+    }
+
     /// Lines that fell out of the buffer because of its bounds.
     pub fn dropped(&self) -> u64 {
         self.dropped
@@ -291,6 +325,11 @@ impl LogBuffer {
 
     /// The line with sequence number `seq`, if it is still kept.
     pub fn get_seq(&self, seq: u64) -> Option<LineRef<'_>> {
+        self.locate(seq).map(|(chunk, i)| self.line_of(chunk, i))
+    }
+
+    /// The chunk holding the line with sequence number `seq`, and its index there.
+    fn locate(&self, seq: u64) -> Option<(&Chunk, usize)> {
         if seq < self.first_seq() || seq >= self.end_seq() {
             return None;
         }
@@ -300,7 +339,13 @@ impl LogBuffer {
             .checked_sub(1)?;
         let chunk = &self.chunks[at];
         let i = usize::try_from(seq - chunk.first).ok()?;
-        (i < chunk.ends.len()).then(|| self.line_of(chunk, i))
+        (i < chunk.ends.len()).then_some((chunk, i))
+    }
+
+    /// The second (on the clock given by [`Self::set_clock`]) the line with sequence number `seq` arrived at, if it
+    /// is still kept.
+    pub fn arrived(&self, seq: u64) -> Option<u32> {
+        self.locate(seq).map(|(chunk, i)| chunk.arrived(i))
     }
 
     /// The kept line at `index` (0 = oldest kept).

@@ -1,7 +1,10 @@
-//! The logs room: the bounded buffer of every line (steps, `[[logs]]` sources, deckhand's own notes) and the pane's
-//! view of it (sources, level, filter, search, error rates).
+//! The logs room: the bounded buffer of every line (steps, `[[logs]]` sources, deckhand's own notes), the pane's
+//! view of it (sources, level, filter, search, error rates), the selected line, wrapping and sideways scroll, and
+//! the overlay that shows one line whole.
 
 pub mod buffer;
+pub mod layout;
+pub mod pane;
 pub mod view;
 
 use crate::app::msg::Notice;

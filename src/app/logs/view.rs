@@ -103,8 +103,13 @@ pub struct LogView {
     pub input: Option<String>,
     /// A message for the pane (e.g. an invalid regex).
     pub message: Option<String>,
-    /// The search mark (`n`/`N`): a line's sequence number.
+    /// The selected line (`j`/`k` move it, `n`/`N` put it on a match, Enter shows it whole): a line's sequence
+    /// number. `None` while following: then the newest line in view is the one Enter shows.
     pub current: Option<u64>,
+    /// Long lines wrap onto as many rows as they need (`w`); otherwise one row each, cut at the pane's edge.
+    pub wrap: bool,
+    /// Display columns the lines are scrolled to the left (`←`/`→`), when not wrapping.
+    pub col: usize,
     /// Sequence numbers of the lines that pass, oldest first (only kept while something filters).
     matches: VecDeque<u64>,
     scan: Option<Scan>,
@@ -135,6 +140,8 @@ impl LogView {
             input: None,
             message: None,
             current: None,
+            wrap: false,
+            col: 0,
             matches: VecDeque::new(),
             scan: None,
         }
@@ -177,6 +184,21 @@ impl LogView {
         } else {
             (pos < logs.len()).then(|| logs.first_seq() + pos as u64)
         }
+    }
+
+    /// Position among the shown lines of the line with sequence number `seq`, if it is shown.
+    pub fn visible_pos(&self, logs: &LogBuffer, seq: u64) -> Option<usize> {
+        if self.active() {
+            self.matches.binary_search(&seq).ok()
+        } else {
+            let pos = usize::try_from(seq.checked_sub(logs.first_seq())?).ok()?;
+            (pos < logs.len()).then_some(pos)
+        }
+    }
+
+    /// True while a new filter's re-scan is still under way (the match count is not final).
+    pub fn scanning(&self) -> bool {
+        self.scan.is_some()
     }
 
     /// Re-scan progress in percent while a new filter is being applied.
