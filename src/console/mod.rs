@@ -8,6 +8,7 @@ pub mod startup;
 pub mod terminal;
 
 use std::collections::VecDeque;
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -87,7 +88,12 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
         }
     };
     if let Some(journal) = exec.journal() {
-        eprintln!("deckhand: journal {}", journal.path().display());
+        // Never `eprintln!`: after a hang-up stderr is gone, and a failed write must not panic.
+        let _ = writeln!(
+            std::io::stderr(),
+            "deckhand: journal {}",
+            journal.path().display()
+        );
     }
     drop(startup.lock);
     Ok(crate::app::release::outcome(&state).exit_code())
@@ -129,6 +135,11 @@ async fn session(
     let result = event_loop(&mut term, &mut state, exec, rx, signals, theme).await;
     exec.shutdown().await;
     drop(guard);
+    if state.terminal_lost {
+        // ratatui's Terminal shows the cursor when dropped and, when that fails, prints to stderr with
+        // `eprintln!`, which panics on a terminal that went away (a hang-up): nothing is left to restore.
+        std::mem::forget(term);
+    }
     result.map(|()| state)
 }
 

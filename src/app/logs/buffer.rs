@@ -175,6 +175,8 @@ pub struct LogBuffer {
     errors: usize,
     /// The second lines pushed now arrive at.
     clock: u32,
+    /// The last chunk freed, kept for the next one.
+    spare: Option<Chunk>,
 }
 
 impl Default for LogBuffer {
@@ -194,6 +196,7 @@ impl LogBuffer {
             max_lines: max_lines.max(1),
             max_bytes,
             dropped: 0,
+            spare: None,
             errors: 0,
             clock: 0,
         }
@@ -247,7 +250,8 @@ impl LogBuffer {
     ) {
         if !self.chunks.back().is_some_and(|c| c.fits(text.len())) {
             let first = self.end_seq();
-            self.chunks.push_back(Chunk::with_room(text.len(), first));
+            let chunk = self.new_chunk(text.len(), first);
+            self.chunks.push_back(chunk);
         }
         if let Some(chunk) = self.chunks.back_mut() {
             if chunk.arrived.last().is_none_or(|(_, s)| *s != self.clock) {
@@ -280,8 +284,30 @@ impl LogBuffer {
         self.bytes -= len;
         self.lines -= 1;
         self.dropped += 1;
-        if front.live() == 0 {
-            self.chunks.pop_front();
+        if front.live() == 0
+            && let Some(freed) = self.chunks.pop_front()
+        {
+            // Kept for the next chunk when it is a regular one: under a flood, chunks are reused instead of
+            // returned and asked for again (no fresh pages to fault in, memory flat).
+            if freed.text.capacity() == CHUNK_BYTES {
+                self.spare = Some(freed);
+            }
+        }
+    }
+
+    /// A chunk for lines from `first` on, with room for a line of `bytes`: the spare one when it fits.
+    fn new_chunk(&mut self, bytes: usize, first: u64) -> Chunk {
+        match self.spare.take() {
+            Some(mut c) if bytes <= CHUNK_BYTES => {
+                c.text.clear();
+                c.ends.clear();
+                c.words.clear();
+                c.arrived.clear();
+                c.skip = 0;
+                c.first = first;
+                c
+            }
+            _ => Chunk::with_room(bytes, first),
         }
     }
 
