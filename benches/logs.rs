@@ -1,5 +1,6 @@
 //! The live-logs pipeline, measured (not asserted): ingest rate with a regex filter through the real path from a
-//! pipe (runner task -> bounded channel -> `update` on one thread), time from a line written to it drawn,
+//! pipe (runner task -> bounded channel -> `update`, on the multi-thread runtime `deckhand run` uses), time from
+//! a line written to it drawn,
 //! resident memory with 1,000,000 lines buffered, frame time at 200x50 with 1,000,000 lines and a filter, and
 //! bytes written to the terminal per second during a flood and while idle. Run: `scripts/logs-bench.sh`
 //! (`scripts/logs-bench.sh ingest split` runs only those).
@@ -321,7 +322,9 @@ fn split_decode() {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_current_thread()
+    // The runtime `deckhand run` uses (issue 17: a current-thread runtime flattered the figures — no wake-ups or
+    // frees across threads).
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");

@@ -141,7 +141,7 @@ fn resume(events: &[Event], backup_there: bool, db_applied: bool) -> (Vec<Event>
     let mut h = Harness::new(plan_from(PLAN));
     let mut fx = deckhand::app::restore(&mut h.state, "run-1", events);
     fx.extend(deckhand::app::start(&mut h.state));
-    for check in ["database", "terminal"] {
+    for check in ["migrations", "database", "terminal"] {
         fx.extend(
             h.act(Action::Runner(RunnerEvent::Preflight(PreflightResult {
                 check: check.into(),

@@ -164,6 +164,10 @@ impl Run {
     fn start(&mut self) {
         let fx = deckhand::app::start(&mut self.h.state);
         self.w.effects(&self.h.state, fx);
+        self.act(preflight(
+            "migrations",
+            "/srv/shop/prisma/migrations (2 entries)",
+        ));
         self.act(preflight("database", "db.internal:5432/shop"));
         self.act(preflight("terminal", "ssh inside tmux"));
     }
