@@ -130,14 +130,20 @@ fn scan(text: &[u8]) -> (Level, bool) {
 
 /// Calls `found(at, level)` for each level word in `text` (positions increasing), as whole words: the same
 /// words [`detect_level`] finds, over a whole batch at once (its lines separated by `\n`, which is no letter).
-pub(crate) fn word_levels(text: &[u8], mut found: impl FnMut(usize, Level)) {
+/// Returns whether some byte is neither printable ASCII nor `\n` (in the same pass).
+pub(crate) fn word_levels(text: &[u8], mut found: impl FnMut(usize, Level)) -> bool {
+    let mut odd = false;
     let mut carry = 0u32;
     let mut base = 0usize;
     while base < text.len() {
         let rest = &text[base..];
         let (alnum, first) = match rest.first_chunk::<BLOCK>() {
-            Some(block) => classify(block),
+            Some(block) => {
+                odd |= has_odd_but_newline(block);
+                classify(block)
+            }
             None => {
+                odd |= has_odd_but_newline(rest);
                 let mut block = [0u8; BLOCK];
                 block[..rest.len()].copy_from_slice(rest);
                 classify(&block)
@@ -154,6 +160,15 @@ pub(crate) fn word_levels(text: &[u8], mut found: impl FnMut(usize, Level)) {
         carry = alnum >> (BLOCK - 1);
         base += BLOCK;
     }
+    odd
+}
+
+/// True when some byte is neither printable ASCII nor `\n`.
+#[inline(always)]
+pub(crate) fn has_odd_but_newline(bytes: &[u8]) -> bool {
+    bytes.iter().fold(false, |odd, &b| {
+        odd | ((b.wrapping_sub(0x20) >= 0x5f) & (b != b'\n'))
+    })
 }
 
 /// The level of a line: the most severe level word in it (as a whole word: `[ERROR]`, `level=warn`, `E: panic:`

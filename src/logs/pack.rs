@@ -91,9 +91,14 @@ impl Packer {
         let ends = std::mem::take(&mut self.ends);
         let truncated = std::mem::take(&mut self.truncated);
         self.last = (raw.len(), ends.len());
-        let (text, ends) = safe_text(raw, ends);
-        let (text, ends) = masked(text, ends, how.masker);
-        let mut levels = levels(&text, &ends);
+        // One pass finds the level words and whether anything needs making safe; the text is scanned again
+        // only when it changed (decoded or masked).
+        let (mut levels, odd) = levels(raw.as_slice(), &ends);
+        let (text, ends) = safe_text(raw, ends, odd);
+        let (text, ends, was_masked) = masked(text, ends, how.masker);
+        if odd || was_masked {
+            levels = self::levels(text.as_bytes(), &ends).0;
+        }
         if let Some(re) = how.error {
             mark_errors(re, &text, &ends, &mut levels);
         }
@@ -109,8 +114,8 @@ fn start(ends: &[u32], i: usize) -> usize {
 
 /// The lines as safe text: as they are when all of them are printable ASCII, else line by line, each decoded and
 /// made inert where it needs it.
-fn safe_text(mut raw: Vec<u8>, ends: Vec<u32>) -> (String, Vec<u32>) {
-    if !raw.chunks(4096).any(has_odd_but_newline) {
+fn safe_text(mut raw: Vec<u8>, ends: Vec<u32>, odd: bool) -> (String, Vec<u32>) {
+    if !odd {
         match String::from_utf8(raw) {
             Ok(text) => return (text, ends),
             Err(e) => raw = e.into_bytes(),
@@ -126,12 +131,6 @@ fn safe_text(mut raw: Vec<u8>, ends: Vec<u32>) -> (String, Vec<u32>) {
     })
 }
 
-fn has_odd_but_newline(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |odd, &b| {
-        odd | ((b.wrapping_sub(0x20) >= 0x5f) & (b != b'\n'))
-    })
-}
-
 /// Text and ends made of `n = ends.len()` lines given by `line(i)`.
 fn rebuild<'a>(ends: &[u32], mut line: impl FnMut(usize) -> Cow<'a, str>) -> (String, Vec<u32>) {
     let mut text = String::new();
@@ -144,23 +143,28 @@ fn rebuild<'a>(ends: &[u32], mut line: impl FnMut(usize) -> Cow<'a, str>) -> (St
     (text, out)
 }
 
-/// Known secrets masked, line by line (only when the batch holds one).
-fn masked(text: String, ends: Vec<u32>, masker: &crate::secrets::Masker) -> (String, Vec<u32>) {
+/// Known secrets masked, line by line (only when the batch holds one); true when one was.
+fn masked(
+    text: String,
+    ends: Vec<u32>,
+    masker: &crate::secrets::Masker,
+) -> (String, Vec<u32>, bool) {
     if masker.is_empty() || matches!(masker.mask(&text), Cow::Borrowed(_)) {
-        return (text, ends);
+        return (text, ends, false);
     }
-    rebuild(&ends, |i| {
+    let (text, ends) = rebuild(&ends, |i| {
         let line = &text[start(&ends, i)..ends[i] as usize];
         Cow::Owned(masker.mask(line).into_owned())
-    })
+    });
+    (text, ends, true)
 }
 
 /// Each line's level: its most severe level word (one scan over the batch, see
-/// [`super::line::word_levels`]).
-fn levels(text: &str, ends: &[u32]) -> Vec<Level> {
+/// [`super::line::word_levels`]), and whether some byte is neither printable ASCII nor `\n`.
+fn levels(text: &[u8], ends: &[u32]) -> (Vec<Level>, bool) {
     let mut levels = vec![Level::Other; ends.len()];
     let mut line = 0;
-    word_levels(text.as_bytes(), |at, level| {
+    let odd = word_levels(text, |at, level| {
         while line < ends.len() && (ends[line] as usize) < at {
             line += 1;
         }
@@ -168,7 +172,7 @@ fn levels(text: &str, ends: &[u32]) -> Vec<Level> {
             *l = (*l).max(level);
         }
     });
-    levels
+    (levels, odd)
 }
 
 /// Lines the `error` regex matches become errors: one search over the batch; a hit that runs past its line's
