@@ -226,11 +226,23 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
         }
     }
 
+    /// One read, topped up with what the pipe already holds (a writer's 4 KiB writes make one batch of up to
+    /// [`READ_CHUNK_BYTES`], not one each: the cost of a batch is then shared by its lines). Cancel-safe: after
+    /// the first read nothing awaits, so a dropped call has read nothing.
     async fn read(&mut self) -> std::io::Result<usize> {
-        match self.reader.as_mut() {
-            Some(r) => r.read(&mut self.buf).await,
-            None => std::future::pending().await,
+        use futures_util::FutureExt;
+        let Some(r) = self.reader.as_mut() else {
+            return std::future::pending().await;
+        };
+        let mut n = r.read(&mut self.buf).await?;
+        while n > 0 && n < self.buf.len() {
+            match r.read(&mut self.buf[n..]).now_or_never() {
+                Some(Ok(more)) if more > 0 => n += more,
+                // Nothing waiting, the end, or an error: the next read finds it.
+                _ => break,
+            }
         }
+        Ok(n)
     }
 
     /// The lines completed by one read; EOF or an error closes the pipe and flushes its last line.

@@ -277,7 +277,7 @@ impl LogBuffer {
         let Some(front) = self.chunks.front_mut() else {
             return;
         };
-        let len = front.text(front.skip).len();
+        let len = front.ends[front.skip] as usize - front.start(front.skip);
         let (_, _, level, _) = unpack(front.words[front.skip]);
         self.errors -= usize::from(level == Level::Error);
         front.skip += 1;
