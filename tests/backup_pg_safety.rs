@@ -53,6 +53,33 @@ fn url_as(tdb: &TestDb, role: &str, password: &str, dbname: &str) -> String {
     )
 }
 
+/// Scans every process's command line until the returned flag is set: whether `tool` was seen working on
+/// database `name`, and every command line that held `password`.
+fn scan_command_lines(
+    tool: &'static str,
+    name: &str,
+    password: &str,
+) -> (
+    Arc<AtomicBool>,
+    std::thread::JoinHandle<(bool, Vec<String>)>,
+) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (flag, password, name) = (Arc::clone(&stop), password.to_string(), name.to_string());
+    let scanner = std::thread::spawn(move || {
+        let (mut seen, mut leaked) = (false, Vec::new());
+        while !flag.load(Ordering::SeqCst) {
+            for (_, cmd) in command_lines() {
+                seen |= cmd.contains(tool) && cmd.contains(&name);
+                if cmd.contains(&password) {
+                    leaked.push(cmd);
+                }
+            }
+        }
+        (seen, leaked)
+    });
+    (stop, scanner)
+}
+
 #[tokio::test]
 async fn rehearsal_needs_createdb() {
     let tdb = fresh_db().await;
@@ -112,22 +139,7 @@ async fn no_command_line_record_or_error_holds_the_password() {
 
     // pg_dump waits at its first lock until this transaction ends: it is surely seen running.
     let mut locker = lock_orders(&tdb).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let scanner = std::thread::spawn({
-        let (stop, password, name) = (Arc::clone(&stop), password.clone(), tdb.name.clone());
-        move || {
-            let (mut seen, mut leaked) = (false, Vec::new());
-            while !stop.load(Ordering::SeqCst) {
-                for (_, cmd) in command_lines() {
-                    seen |= cmd.contains("pg_dump") && cmd.contains(&name);
-                    if cmd.contains(&password) {
-                        leaked.push(cmd);
-                    }
-                }
-            }
-            (seen, leaked)
-        }
-    });
+    let (stop, scanner) = scan_command_lines("pg_dump", &tdb.name, &password);
     let dump = tokio::spawn({
         let (db, backup) = (db.clone(), backup.clone());
         async move {
@@ -412,22 +424,7 @@ async fn a_restore_carries_no_password_on_any_command_line() {
     let archive = backed_up(&db, backups.path()).await;
 
     let mut locker = lock_orders(&tdb).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let scanner = std::thread::spawn({
-        let (stop, password, name) = (Arc::clone(&stop), password.clone(), tdb.name.clone());
-        move || {
-            let (mut seen, mut leaked) = (false, Vec::new());
-            while !stop.load(Ordering::SeqCst) {
-                for (_, cmd) in command_lines() {
-                    seen |= cmd.contains("pg_restore") && cmd.contains(&name);
-                    if cmd.contains(&password) {
-                        leaked.push(cmd);
-                    }
-                }
-            }
-            (seen, leaked)
-        }
-    });
+    let (stop, scanner) = scan_command_lines("pg_restore", &tdb.name, &password);
     let restore = tokio::spawn({
         let (db, archive) = (db.clone(), archive.clone());
         async move {

@@ -93,39 +93,8 @@ fn word_level(text: &[u8]) -> Option<Level> {
 /// Finds the level of a line and whether it is printable ASCII only, in one pass.
 fn scan(text: &[u8]) -> (Level, bool) {
     let mut level = Level::Other;
-    let mut odd = false;
-    // Whether the byte before the current block is a letter or digit.
-    let mut carry = 0u32;
-    let mut base = 0usize;
-    while base < text.len() {
-        let rest = &text[base..];
-        let (alnum, first) = match rest.first_chunk::<BLOCK>() {
-            Some(block) => {
-                odd |= has_odd(block);
-                classify(block)
-            }
-            None => {
-                // The last, short block: padded with zeros, which are neither letters nor digits.
-                odd |= has_odd(rest);
-                let mut block = [0u8; BLOCK];
-                block[..rest.len()].copy_from_slice(rest);
-                classify(&block)
-            }
-        };
-        if level < Level::Error {
-            let mut candidates = alnum & !((alnum << 1) | carry) & first;
-            while candidates != 0 {
-                let at = base + candidates.trailing_zeros() as usize;
-                candidates &= candidates - 1;
-                if let Some(found) = word_level(&text[at..]) {
-                    level = level.max(found);
-                }
-            }
-        }
-        carry = alnum >> (BLOCK - 1);
-        base += BLOCK;
-    }
-    (level, !odd)
+    let odd = word_levels(text, |_, found| level = level.max(found));
+    (level, !odd && memchr::memchr(b'\n', text).is_none())
 }
 
 /// Calls `found(at, level)` for each level word in `text` (positions increasing), as whole words: the same
