@@ -358,10 +358,7 @@ fn pack() {
 fn main() {
     // The runtime `deckhand run` uses (issue 17: a current-thread runtime flattered the figures — no wake-ups or
     // frees across threads).
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = deckhand::console::runtime().expect("runtime");
     // `scripts/logs-bench.sh ingest split` runs only the named measurements (all of them without a name).
     let only: Vec<String> = std::env::args()
         .skip(1)

@@ -431,10 +431,7 @@ fn console(plan: Plan) -> u8 {
         }
     };
     let _log = init_tracing(&data_dir);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match deckhand::console::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             tell!("deckhand: cannot start the async runtime: {e}");

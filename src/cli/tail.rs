@@ -75,10 +75,7 @@ pub fn run(flags: &Flags) -> u8 {
             None
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match deckhand::console::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             tell!("deckhand tail: cannot start the async runtime: {e}");

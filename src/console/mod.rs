@@ -36,6 +36,18 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(20);
 /// starved: two keys a person typed this far apart may have been read together. Faster than this, no one types.
 const STALL_GAP: Duration = Duration::from_millis(50);
 
+/// The runtime the console runs on: the console's own loop on the calling thread, the runners on one worker
+/// per remaining core (at least one). One worker more than that only moved the runner tasks between the cores
+/// the console thread needs (issue 17: on two cores a second worker halved the lines a flood got through, in
+/// runs that alternated between fast and slow).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores.saturating_sub(1).max(1))
+        .enable_all()
+        .build()
+}
+
 /// Exit code when another console already runs this plan in this environment.
 pub const EXIT_BUSY: i32 = 4;
 
