@@ -70,8 +70,8 @@ impl LineBatch {
         }
     }
 
-    /// Ends the line whose text was written at the end of [`Self::text_mut`] since the previous line.
-    pub(crate) fn close_line(&mut self, level: Level, truncated: bool, stream: Stream) {
+    /// Ends the line whose text was written at the end of the text since the previous line.
+    fn close_line(&mut self, level: Level, truncated: bool, stream: Stream) {
         self.ends
             .push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
         self.text.push('\n');
@@ -88,16 +88,6 @@ impl LineBatch {
     ) -> LineBatch {
         let flags = lines.map(|(l, t)| flags(l, t, stream)).collect();
         LineBatch { text, ends, flags }
-    }
-
-    /// The text buffer the next line is written into (see [`Self::close_line`]).
-    pub(crate) fn text_mut(&mut self) -> &mut String {
-        &mut self.text
-    }
-
-    /// The text of the line being built, which starts at `start` (for the `error` regex and masking).
-    pub(crate) fn open_text(&self, start: usize) -> &str {
-        &self.text[start..]
     }
 
     /// Appends one line.

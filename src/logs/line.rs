@@ -5,7 +5,6 @@
 
 use regex::Regex;
 
-use super::batch::LineBatch;
 use crate::runner::{Level, SourceLine, Stream};
 use crate::sanitize::sanitize_bytes;
 
@@ -147,62 +146,24 @@ pub fn detect_level(text: &[u8]) -> Level {
 }
 
 /// Makes a raw line (without its `\n`) safe for the screen and finds its level. `error` is the source's `error`
-/// regex: a line it matches is an error whatever its words say.
+/// regex: a line it matches is an error whatever its words say. (The runners make whole batches at once, see
+/// [`super::pack`]; this is the one-line reference they are held equal to.)
 pub fn make_line(raw: &[u8], truncated: bool, error: Option<&Regex>) -> SourceLine {
-    let mut batch = LineBatch::with_capacity(1, raw.len());
-    let masker = crate::secrets::Masker::default();
-    let fix = Fix {
-        error,
-        masker: &masker,
-        stream: Stream::Stdout,
-    };
-    add_line(&mut batch, raw, truncated, &fix);
-    batch.get(0).map_or_else(
-        || SourceLine {
-            text: String::new(),
-            truncated,
-            level: Level::Other,
-            stream: Stream::Stdout,
-        },
-        |l| l.to_owned(),
-    )
-}
-
-/// What a source does to each of its lines besides making it safe.
-pub struct Fix<'a> {
-    /// The source's `error` regex.
-    pub error: Option<&'a Regex>,
-    /// The plan's secrets, masked in every line.
-    pub masker: &'a crate::secrets::Masker,
-    /// The pipe the lines come from.
-    pub stream: Stream,
-}
-
-/// [`make_line`] into `batch`: the line's text is written in place at the end of the batch (printable ASCII is
-/// copied as it is, anything else decoded and made inert), secrets masked, the level found.
-pub fn add_line(batch: &mut LineBatch, raw: &[u8], truncated: bool, fix: &Fix<'_>) {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     let (mut level, plain) = scan(raw);
-    let start = batch.bytes();
-    match plain.then(|| std::str::from_utf8(raw).ok()).flatten() {
-        Some(text) => batch.text_mut().push_str(text),
-        None => batch.text_mut().push_str(&sanitize_bytes(raw)),
-    }
-    if !fix.masker.is_empty()
-        && let std::borrow::Cow::Owned(masked) = fix.masker.mask(batch.open_text(start))
-    {
-        let text = batch.text_mut();
-        text.truncate(start);
-        text.push_str(&masked);
-    }
-    if level != Level::Error
-        && fix
-            .error
-            .is_some_and(|re| re.is_match(batch.open_text(start)))
-    {
+    let text = match plain.then(|| std::str::from_utf8(raw).ok()).flatten() {
+        Some(text) => text.to_string(),
+        None => sanitize_bytes(raw),
+    };
+    if level != Level::Error && error.is_some_and(|re| re.is_match(&text)) {
         level = Level::Error;
     }
-    batch.close_line(level, truncated, fix.stream);
+    SourceLine {
+        text,
+        truncated,
+        level,
+        stream: Stream::Stdout,
+    }
 }
 
 #[cfg(test)]
