@@ -34,6 +34,22 @@ async fn create_role(tdb: &TestDb, prefix: &str, password: &str) -> String {
     role
 }
 
+/// A LOGIN role with a fresh password that owns the test database and its `orders`: `(role, password)`.
+async fn owner_with_password(tdb: &TestDb, prefix: &str) -> (String, String) {
+    let password = format!("Pw{}x", uuid::Uuid::new_v4().simple());
+    let role = create_role(tdb, prefix, &password).await;
+    let mut c = tdb.connect().await;
+    exec(
+        &mut c,
+        &format!(
+            "ALTER DATABASE {} OWNER TO {role}; ALTER TABLE orders OWNER TO {role}",
+            tdb.name
+        ),
+    )
+    .await;
+    (role, password)
+}
+
 async fn drop_role(tdb: &TestDb, role: &str) {
     let mut c = tdb.connect().await;
     exec(
@@ -117,17 +133,8 @@ async fn rehearsal_needs_createdb() {
 async fn no_command_line_record_or_error_holds_the_password() {
     let tdb = fresh_db().await;
     orders(&tdb, 20_000).await;
-    let password = format!("Pw{}x", uuid::Uuid::new_v4().simple());
-    let role = create_role(&tdb, "deckhand_pw", &password).await;
+    let (role, password) = owner_with_password(&tdb, "deckhand_pw").await;
     let mut c = tdb.connect().await;
-    exec(
-        &mut c,
-        &format!(
-            "ALTER DATABASE {} OWNER TO {role}; ALTER TABLE orders OWNER TO {role}",
-            tdb.name
-        ),
-    )
-    .await;
     // Prisma's parameters must not reach pg_dump either: libpq refuses parameters it does not know.
     let url = format!(
         "{}?schema=public&connection_limit=3&sslmode=disable",
@@ -408,17 +415,7 @@ async fn restore_refuses_an_archive_changed_since_it_was_taken_and_drops_nothing
 async fn a_restore_carries_no_password_on_any_command_line() {
     let tdb = fresh_db().await;
     orders(&tdb, 100).await;
-    let password = format!("Pw{}r", uuid::Uuid::new_v4().simple());
-    let role = create_role(&tdb, "deckhand_restorer", &password).await;
-    let mut c = tdb.connect().await;
-    exec(
-        &mut c,
-        &format!(
-            "ALTER DATABASE {} OWNER TO {role}; ALTER TABLE orders OWNER TO {role}",
-            tdb.name
-        ),
-    )
-    .await;
+    let (role, password) = owner_with_password(&tdb, "deckhand_restorer").await;
     let (db, _migrations) = plain_db(&url_as(&tdb, &role, &password, &tdb.name));
     let backups = tempfile::tempdir().unwrap();
     let archive = backed_up(&db, backups.path()).await;

@@ -55,6 +55,24 @@ async fn collect(
     (lines, states)
 }
 
+/// Runs `cmd` as a source (not restarted) until it stops: every line it gave; its task has ended.
+async fn until_it_stops(cmd: &str) -> Vec<SourceLine> {
+    let (tx, mut rx) = mpsc::channel(16);
+    let task = tokio::spawn(run_source(
+        0,
+        command(cmd),
+        tx,
+        CancellationToken::new(),
+        Default::default(),
+    ));
+    let (lines, _) = collect(&mut rx, |_, s| {
+        s.iter().any(|s| matches!(s, SourceState::Stopped { .. }))
+    })
+    .await;
+    task.await.unwrap();
+    lines
+}
+
 fn texts(lines: &[SourceLine]) -> Vec<&str> {
     lines.iter().map(|l| l.text.as_str()).collect()
 }
@@ -217,19 +235,8 @@ async fn million_line_burst_arrives_with_exact_counts() {
 
 #[tokio::test]
 async fn ten_megabyte_line_is_capped_and_nothing_after_it_is_lost() {
-    let (tx, mut rx) = mpsc::channel(16);
     let cmd = "head -c 10000000 /dev/zero | tr '\\0' a; echo; echo after; echo last >&2";
-    let task = tokio::spawn(run_source(
-        0,
-        command(cmd),
-        tx,
-        CancellationToken::new(),
-        Default::default(),
-    ));
-    let (lines, _) = collect(&mut rx, |_, s| {
-        s.iter().any(|s| matches!(s, SourceState::Stopped { .. }))
-    })
-    .await;
+    let lines = until_it_stops(cmd).await;
     assert_eq!(
         lines.len(),
         3,
@@ -245,24 +252,12 @@ async fn ten_megabyte_line_is_capped_and_nothing_after_it_is_lost() {
         .collect();
     rest.sort();
     assert_eq!(rest, [("after", false), ("last", false)]);
-    task.await.unwrap();
 }
 
 #[tokio::test]
 async fn invalid_utf8_crlf_escapes_and_levels() {
-    let (tx, mut rx) = mpsc::channel(16);
     let cmd = r"printf 'caf\351 ok\r\nwindows line\r\n\033]0;pwned\007\033[2Jcleared\nWARN: slow\nE [ERROR] down\n'";
-    let task = tokio::spawn(run_source(
-        0,
-        command(cmd),
-        tx,
-        CancellationToken::new(),
-        Default::default(),
-    ));
-    let (lines, _) = collect(&mut rx, |_, s| {
-        s.iter().any(|s| matches!(s, SourceState::Stopped { .. }))
-    })
-    .await;
+    let lines = until_it_stops(cmd).await;
     let t = texts(&lines);
     assert_eq!(t[0], "caf\u{fffd} ok");
     assert_eq!(t[1], "windows line");
@@ -278,24 +273,12 @@ async fn invalid_utf8_crlf_escapes_and_levels() {
     );
     let levels: Vec<Level> = lines.iter().map(|l| l.level).collect();
     assert_eq!(levels[3..], [Level::Warn, Level::Error]);
-    task.await.unwrap();
 }
 
 #[tokio::test]
 async fn a_commands_stderr_lines_are_marked_apart_from_its_stdout() {
-    let (tx, mut rx) = mpsc::channel(16);
     let cmd = "echo out 1; echo err 1 >&2; echo out 2; echo err 2 >&2";
-    let task = tokio::spawn(run_source(
-        0,
-        command(cmd),
-        tx,
-        CancellationToken::new(),
-        Default::default(),
-    ));
-    let (lines, _) = collect(&mut rx, |_, s| {
-        s.iter().any(|s| matches!(s, SourceState::Stopped { .. }))
-    })
-    .await;
+    let lines = until_it_stops(cmd).await;
     // The two pipes are read apart, so only each pipe's own order is certain.
     let mut got: Vec<(&str, Stream)> = lines.iter().map(|l| (l.text.as_str(), l.stream)).collect();
     got.sort_by_key(|(t, _)| *t);
@@ -308,7 +291,6 @@ async fn a_commands_stderr_lines_are_marked_apart_from_its_stdout() {
             ("out 2", Stream::Stdout),
         ]
     );
-    task.await.unwrap();
 }
 
 #[tokio::test]
