@@ -26,6 +26,7 @@ fn spec(url: &str, dir: &std::path::Path) -> Database {
         lock_timeout: Duration::from_secs(2),
         statement_timeout: None,
         lock_wait: Duration::from_secs(10),
+        impact_timeout: Duration::from_secs(3),
     }
 }
 

@@ -80,6 +80,7 @@ fn long_history(environment: &str) -> Harness {
                 on_failure: Vec::new(),
                 summary: "one transaction".into(),
             },
+            impacts: Vec::new(),
         });
     }
     let mut h = Harness::new(plan_from(&plan(environment)));
@@ -342,6 +343,7 @@ fn empty_table_drop() -> Harness {
             on_failure: Vec::new(),
             summary: "one transaction".into(),
         },
+        impacts: Vec::new(),
     });
     let mut h = Harness::new(plan_from(&plan("production")));
     h.act(Action::Runner(RunnerEvent::Migrations(Ok(snap.clone()))));

@@ -337,6 +337,7 @@ fn with_findings(findings: Vec<deckhand::lint::Finding>) -> Harness {
             on_failure: Vec::new(),
             summary: "one transaction".into(),
         },
+        impacts: Vec::new(),
     });
     let mut h = Harness::new(plan_from(PLAN));
     h.act(Action::Runner(RunnerEvent::Migrations(Ok(snap))));

@@ -387,6 +387,7 @@ fn locking_report() -> deckhand::lint::FileReport {
             on_failure: Vec::new(),
             summary: "one transaction: if any statement fails, nothing stays applied".into(),
         },
+        impacts: Vec::new(),
     }
 }
 

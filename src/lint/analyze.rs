@@ -85,6 +85,7 @@ pub fn analyze(
         path: path.to_owned(),
         findings,
         atomicity: atomicity::atomicity(statements, no_transaction),
+        impacts: Vec::new(),
     }
 }
 

@@ -5,7 +5,7 @@
 //! proxy, a statement prepared on one server session is missing on the next.
 
 mod annotate;
-mod names;
+pub(crate) mod names;
 mod probe;
 pub mod rules;
 

@@ -7,10 +7,11 @@ mod analyze;
 mod atomicity;
 pub mod batch;
 mod ignore;
+pub mod impact;
 pub mod live;
 pub mod rules;
 pub mod run;
-mod syntax;
+pub(crate) mod syntax;
 mod types;
 
 pub use analyze::{Options, analyze, analyze_migration};

@@ -109,6 +109,9 @@ pub struct FileReport {
     pub path: String,
     pub findings: Vec<Finding>,
     pub atomicity: Atomicity,
+    /// What each statement does to the live data (`lint::impact`): empty without a database, or before it is read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub impacts: Vec<super::impact::Impact>,
 }
 
 impl FileReport {

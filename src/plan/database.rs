@@ -14,6 +14,9 @@ use super::types::{Database, MIGRATION_FORMATS};
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default `lock_wait`: how long deckhand waits for the migration tool's advisory lock.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(10);
+/// Default `impact_timeout`: how long one data-impact count may run on the live database before deckhand estimates
+/// from statistics or a sample instead.
+pub const DEFAULT_IMPACT_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Builder<'_> {
     pub(super) fn database(&self, raw: &Spanned<RawDatabase>) -> Result<Database, PlanError> {
@@ -79,6 +82,8 @@ impl Builder<'_> {
                 .unwrap_or(DEFAULT_LOCK_TIMEOUT),
             statement_timeout: duration(&d.statement_timeout, "database.statement_timeout")?,
             lock_wait: duration(&d.lock_wait, "database.lock_wait")?.unwrap_or(DEFAULT_LOCK_WAIT),
+            impact_timeout: duration(&d.impact_timeout, "database.impact_timeout")?
+                .unwrap_or(DEFAULT_IMPACT_TIMEOUT),
         })
     }
 }

@@ -179,6 +179,7 @@ pub(super) struct RawDatabase {
     pub lock_timeout: Option<Spanned<String>>,
     pub statement_timeout: Option<Spanned<String>>,
     pub lock_wait: Option<Spanned<String>>,
+    pub impact_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -144,6 +144,8 @@ pub struct Database {
     pub statement_timeout: Option<Duration>,
     /// How long deckhand waits for the migration tool's advisory lock before naming who holds it.
     pub lock_wait: Duration,
+    /// How long each data-impact query may run before deckhand estimates instead (`lint::impact`).
+    pub impact_timeout: Duration,
 }
 
 /// How `pg_dump` writes a PostgreSQL backup.

@@ -76,6 +76,7 @@ pub fn database(url: &str, dir: &Path, format: &str) -> Database {
         lock_timeout: Duration::from_secs(2),
         statement_timeout: None,
         lock_wait: Duration::from_secs(10),
+        impact_timeout: Duration::from_secs(3),
     }
 }
 

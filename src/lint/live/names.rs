@@ -77,12 +77,24 @@ fn candidates(name: &str) -> Option<(String, String)> {
 
 /// `text` as a dollar-quoted literal (`$deckhand$...$deckhand$`, the tag grown until it does not occur in
 /// `text`): no escaping, whatever `standard_conforming_strings` says.
-pub(super) fn dollar_quote(text: &str) -> String {
+pub(crate) fn dollar_quote(text: &str) -> String {
     let mut tag = String::from("deckhand");
     while text.contains(&format!("${tag}$")) {
         tag.push('x');
     }
     format!("${tag}${text}${tag}$")
+}
+
+/// `text` as a standard SQL string literal (`'it''s'`), for SQLite (which has no dollar quoting).
+pub(crate) fn sql_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The last part of a name as canonical names write it (`"public"."Users"` → `Users`): the bare identifier.
+pub(crate) fn unquote(name: &str) -> String {
+    split_name(name)
+        .and_then(|mut parts| parts.pop())
+        .map_or_else(|| name.to_string(), |(part, _)| part)
 }
 
 #[cfg(test)]
@@ -110,6 +122,13 @@ mod tests {
         assert_eq!(c("a.b.c.d"), None);
         assert_eq!(c("\"open"), None);
         assert_eq!(c(""), None);
+    }
+
+    #[test]
+    fn bare_names_and_string_literals() {
+        assert_eq!(unquote("\"public\".\"Us\"\"ers\""), "Us\"ers");
+        assert_eq!(unquote("\"note\""), "note");
+        assert_eq!(sql_string("it's"), "'it''s'");
     }
 
     #[test]
