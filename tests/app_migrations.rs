@@ -419,6 +419,7 @@ fn a_dangerous_finding_must_be_confirmed_by_typing_the_object_name() {
                 migration,
                 findings,
                 exemptions,
+                ..
             } => Some((migration, findings, exemptions)),
             _ => None,
         })

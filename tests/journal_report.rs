@@ -140,6 +140,7 @@ fn release_events() -> Vec<Event> {
             migration: s("0007_add_index"),
             findings: vec![s("warning: index without CONCURRENTLY")],
             exemptions: vec![s("small table: 2k rows")],
+            data: vec![s("line 3: drops 1,204 rows of audit (exact count)")],
         },
         Event::MigrationApplied {
             name: s("0007_add_index"),

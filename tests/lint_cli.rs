@@ -258,3 +258,96 @@ fn an_unreachable_database_costs_only_the_live_context_and_never_shows_the_passw
     );
     assert!(stdout.contains("^[]0;pwned^G"), "{stdout}");
 }
+
+#[tokio::test]
+async fn database_url_counts_the_data_impact_of_pending_migrations_only() {
+    let tdb = common::pg::fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("migrations");
+    std::fs::create_dir(&folder).unwrap();
+    // The first migration is applied (by deckhand's own apply): nothing to judge. The second is pending, and
+    // trips on NULLs; a loose file after it deletes every row.
+    m::sqlx(
+        &folder,
+        &[
+            (
+                "1_users",
+                "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
+            ),
+            (
+                "2_required",
+                "ALTER TABLE users ALTER COLUMN email SET NOT NULL;\n",
+            ),
+        ],
+    );
+    let spec = m::database(&tdb.url, &folder, "sqlx");
+    let mut db = m::connect(&spec).await;
+    let all = deckhand::migrate::load(&spec).unwrap();
+    deckhand::migrate::apply::apply(
+        &mut db,
+        all.format,
+        &all.migrations[..1],
+        &m::opts(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
+    let mut conn = tdb.connect().await;
+    sqlx::raw_sql("INSERT INTO users VALUES (1, NULL), (2, 'b'), (3, NULL);")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let f = file(dir.path(), "cleanup.sql", "DELETE FROM users;\n");
+    let (url, folder) = (tdb.url.clone(), folder.display().to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        let human = lint(&[
+            "--fail-on",
+            "dangerous",
+            "--database-url",
+            &url,
+            &folder,
+            &f,
+        ]);
+        let json = lint(&[
+            "--format",
+            "json",
+            "--fail-on",
+            "never",
+            "--database-url",
+            &url,
+            &folder,
+        ]);
+        (human, json)
+    })
+    .await
+    .unwrap();
+    let (human, json) = out;
+    let stdout = text(&human.stdout);
+    assert_eq!(human.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("WILL FAIL  line 1: will fail: 2 NULLs in users.email (exact count)"),
+        "{stdout}"
+    );
+    // Judged after the pending migration before it in the run: nothing changed the rows, so counted.
+    assert!(
+        stdout.contains("DATA LOSS  line 1: deletes every row of users: 3 rows (exact count)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 will fail on the live data — FAILED"),
+        "{stdout}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json.status.code(), Some(0));
+    let files = v["files"].as_array().unwrap();
+    assert!(
+        files[0].get("impacts").is_none(),
+        "applied: not judged: {v:#}"
+    );
+    let impact = &files[1]["impacts"][0];
+    assert_eq!(impact["kind"], "null_rows");
+    assert_eq!(impact["outcome"], "will_fail");
+    assert_eq!(impact["count"], 2);
+    assert_eq!(impact["basis"]["how"], "exact");
+    assert_eq!(v["summary"]["will_fail"], 1);
+}

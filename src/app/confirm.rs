@@ -24,7 +24,8 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Out) {
         kind @ (ModalKind::ChecklistOverride(_)
         | ModalKind::BackupOverride(_)
         | ModalKind::StageOverride(..)
-        | ModalKind::NoRehearsal) => gate_passed(state, kind, typed, fx),
+        | ModalKind::NoRehearsal
+        | ModalKind::WillFail(_)) => gate_passed(state, kind, typed, fx),
         ModalKind::RestoreBackup(list) => {
             super::backup::start_restore(state, list, modal.picker, fx)
         }
@@ -84,6 +85,16 @@ fn gate_passed(state: &mut State, kind: ModalKind, typed: String, fx: &mut Out) 
                 detail: super::migrations::UNTRIED.into(),
             }));
             state.release.no_rehearsal = Some(typed);
+            Gated::ApplyMigrations
+        }
+        ModalKind::WillFail(lines) => {
+            fx.push(Effect::Journal(Event::StageOverridden {
+                stage: crate::journal::Stage::Migrate,
+                reason: typed.clone(),
+                blockers: vec![crate::journal::Blocker::WillFail],
+                detail: lines.join("\n"),
+            }));
+            state.db.will_fail_override = Some((typed, lines));
             Gated::ApplyMigrations
         }
         _ => return,

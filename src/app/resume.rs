@@ -85,6 +85,16 @@ fn replay_gates(state: &mut State, ev: &Event) -> bool {
         } if blockers.contains(&Blocker::Untried) => {
             state.release.no_rehearsal = Some(reason.clone());
         }
+        // Applying over statements that will fail names them, one per line: the same ones ask nothing again.
+        Event::StageOverridden {
+            stage: journal::Stage::Migrate,
+            reason,
+            blockers,
+            detail,
+        } if blockers.contains(&Blocker::WillFail) => {
+            let lines = detail.lines().map(str::to_string).collect();
+            state.db.will_fail_override = Some((reason.clone(), lines));
+        }
         Event::StageOverridden { stage, reason, .. } => {
             state.release.overrides.push((*stage, reason.clone()));
         }

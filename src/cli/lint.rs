@@ -56,17 +56,21 @@ struct Summary {
     breaking: usize,
     locking: usize,
     ignored: usize,
+    /// Statements that will fail on the live data (`--database-url`): they fail the lint at any `--fail-on` but
+    /// `never`.
+    will_fail: usize,
 }
 
 /// Runs the lint; returns the exit code.
 pub fn run(req: &Request) -> u8 {
-    let migrations = match collect(&req.paths) {
+    let sources = match collect(&req.paths) {
         Ok(m) => m,
         Err(e) => {
             tell!("deckhand: {e}");
             return 2;
         }
     };
+    let migrations: Vec<Migration> = sources.iter().flat_map(|s| s.migrations.clone()).collect();
     let opts = lint::Options {
         executor_sets_lock_timeout: req.executor == Executor::Deckhand,
     };
@@ -74,7 +78,7 @@ pub fn run(req: &Request) -> u8 {
     let mut notes = Vec::new();
     if let Some(url) = &req.database_url {
         // No database is not a reason to withhold the lint: report without live context, and say so.
-        match live_context(url, &mut reports) {
+        match live_context(url, &sources, &mut reports) {
             Ok(n) => notes = n,
             Err(e) => notes.push(format!("live context unavailable: {e}")),
         }
@@ -86,7 +90,8 @@ pub fn run(req: &Request) -> u8 {
         FailOn::Locking => Some(Class::Locking),
         FailOn::Never => None,
     };
-    let failed = threshold.is_some_and(|t| reports.iter().any(|r| r.worst() >= t));
+    let failed = threshold.is_some_and(|t| reports.iter().any(|r| r.worst() >= t))
+        || (threshold.is_some() && summary.will_fail > 0);
     match req.format {
         OutputFormat::Json => {
             let out = JsonOutput {
@@ -109,15 +114,27 @@ pub fn run(req: &Request) -> u8 {
     u8::from(failed)
 }
 
+/// The migrations of one path: a folder in its tool's format (whose ledger says which are pending), or a file.
+struct Source {
+    format: Option<migrate::Format>,
+    migrations: Vec<Migration>,
+}
+
 /// Every migration named by the paths: folders are read in their tool's format, files as single migrations.
-fn collect(paths: &[PathBuf]) -> Result<Vec<Migration>, String> {
+fn collect(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
             let format = migrate::source::detect(path).map_err(|e| e.to_string())?;
-            out.extend(migrate::source::read(path, format).map_err(|e| e.to_string())?);
+            out.push(Source {
+                format: Some(format),
+                migrations: migrate::source::read(path, format).map_err(|e| e.to_string())?,
+            });
         } else if path.extension().is_some_and(|e| e == "sql") {
-            out.push(lint::run::migration_from_file(path).map_err(|e| e.to_string())?);
+            out.push(Source {
+                format: None,
+                migrations: vec![lint::run::migration_from_file(path).map_err(|e| e.to_string())?],
+            });
         } else if path.exists() {
             return Err(format!(
                 "{}: expected a migrations folder or a .sql file",
@@ -130,7 +147,13 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<Migration>, String> {
     Ok(out)
 }
 
-fn live_context(url: &str, reports: &mut [FileReport]) -> Result<Vec<String>, String> {
+/// Table sizes and lock holders on every report; then the data impact of what would run, in order: a folder's
+/// pending migrations (as its ledger says) and every loose file.
+fn live_context(
+    url: &str,
+    sources: &[Source],
+    reports: &mut [FileReport],
+) -> Result<Vec<String>, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -143,9 +166,40 @@ fn live_context(url: &str, reports: &mut [FileReport]) -> Result<Vec<String>, St
         let mut conn = db::connect(url, &settings)
             .await
             .map_err(|e| e.to_string())?;
-        lint::run::add_live_context(&mut conn, reports)
+        let mut notes = lint::run::add_live_context(&mut conn, reports)
             .await
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let mut batch: Vec<(&Migration, usize)> = Vec::new();
+        let mut at = 0;
+        for s in sources {
+            let pending = match s.format {
+                None => (0..s.migrations.len()).collect(),
+                Some(f) => match migrate::status::read(&mut conn, f, &s.migrations).await {
+                    Ok(status) => status.pending(),
+                    Err(e) => {
+                        notes.push(format!(
+                            "data impact not judged: the ledger could not be read: {e}"
+                        ));
+                        Vec::new()
+                    }
+                },
+            };
+            batch.extend(pending.into_iter().map(|i| (&s.migrations[i], at + i)));
+            at += s.migrations.len();
+        }
+        let order: Vec<&Migration> = batch.iter().map(|(m, _)| *m).collect();
+        let mut judged: Vec<FileReport> = batch.iter().map(|(_, i)| reports[*i].clone()).collect();
+        lint::impact::judge(
+            &mut conn,
+            &order,
+            &mut judged,
+            &lint::impact::Limits::default(),
+        )
+        .await;
+        for ((_, i), r) in batch.iter().zip(judged) {
+            reports[*i].impacts = r.impacts;
+        }
+        Ok(notes)
     })
 }
 
@@ -160,6 +214,11 @@ fn summarize(reports: &[FileReport]) -> Summary {
             (false, Class::Safe) => {}
         }
     }
+    s.will_fail = reports
+        .iter()
+        .flat_map(|r| &r.impacts)
+        .filter(|i| i.fails())
+        .count();
     s
 }
 
@@ -182,6 +241,18 @@ fn print_human(
             r.worst().label(),
             r.atomicity.summary
         );
+        for i in &r.impacts {
+            let label = if i.fails() {
+                "WILL FAIL"
+            } else if i.loses() {
+                "DATA LOSS"
+            } else if i.matters() {
+                "UNCOUNTED"
+            } else {
+                "DATA"
+            };
+            say!("  {label}  line {}: {}", i.line, safe(&i.text));
+        }
         for f in &r.findings {
             print_finding(f, &m.sql);
         }
@@ -189,8 +260,13 @@ fn print_human(
             say!("    atomicity: {line}");
         }
     }
+    let will_fail = if s.will_fail > 0 {
+        format!(", {} will fail on the live data", s.will_fail)
+    } else {
+        String::new()
+    };
     say!(
-        "{} dangerous, {} breaking, {} locking, {} ignored{}",
+        "{} dangerous, {} breaking, {} locking, {} ignored{will_fail}{}",
         s.dangerous,
         s.breaking,
         s.locking,

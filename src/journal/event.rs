@@ -93,6 +93,9 @@ pub enum Event {
         migration: String,
         findings: Vec<String>,
         exemptions: Vec<String>,
+        /// What each statement does to the live data, counted before the apply, with how (issue 18).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        data: Vec<String>,
     },
     MigrationApplied {
         name: String,

@@ -251,6 +251,8 @@ pub enum Blocker {
     /// Migrations applied without a passing dry-run or rehearsal in this run.
     #[serde(alias = "no dry-run or rehearsal in this run")]
     Untried,
+    /// Migrations applied although a statement will fail on the live data (counted before the apply).
+    WillFail,
     PhasesNotSucceeded,
     #[serde(alias = "verify has not run")]
     VerifyNotRun,
@@ -282,6 +284,7 @@ impl Blocker {
             Blocker::MigrationsUnresolved => "migrations_unresolved",
             Blocker::MigrationsPending => "migrations_pending",
             Blocker::Untried => "untried",
+            Blocker::WillFail => "will_fail",
             Blocker::PhasesNotSucceeded => "phases_not_succeeded",
             Blocker::VerifyNotRun => "verify_not_run",
             Blocker::VerifyRunning => "verify_running",
@@ -448,6 +451,7 @@ mod tests {
             Blocker::MigrationsUnresolved,
             Blocker::MigrationsPending,
             Blocker::Untried,
+            Blocker::WillFail,
             Blocker::PhasesNotSucceeded,
             Blocker::VerifyNotRun,
             Blocker::VerifyRunning,

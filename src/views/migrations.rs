@@ -178,10 +178,43 @@ fn risk_summary(report: &FileReport, t: Theme) -> Vec<Span<'static>> {
             ));
         }
     }
+    // What the live data says first: a statement that will fail is worse than any class.
+    let fails = report.impacts.iter().filter(|i| i.fails()).count();
+    if fails > 0 {
+        spans.insert(0, Span::styled(format!("  {fails} will fail"), t.danger()));
+    }
     if spans.is_empty() {
         spans.push(Span::styled("  safe", class_style(Class::Safe, t)));
     }
     spans
+}
+
+/// What each statement does to the live data, in the detail area: what fails first, then what is lost, then what
+/// could not be counted, then what passes.
+fn impact_lines(report: &FileReport, t: Theme) -> Vec<Line<'static>> {
+    let mut ranked: Vec<(u8, Line<'static>)> = report
+        .impacts
+        .iter()
+        .map(|i| {
+            let (rank, label, style) = if i.fails() {
+                (0, "✗ WILL FAIL", t.danger())
+            } else if i.loses() {
+                (1, "! DATA LOSS", t.warn())
+            } else if i.matters() {
+                (2, "? UNCOUNTED", t.warn())
+            } else {
+                (3, "✓ DATA", t.muted())
+            };
+            let text = format!(" line {}: {}", i.line, i.text);
+            let line = Line::from(vec![
+                Span::styled(label, style),
+                Span::raw(safe(&text).into_owned()),
+            ]);
+            (rank, line)
+        })
+        .collect();
+    ranked.sort_by_key(|(rank, _)| *rank);
+    ranked.into_iter().map(|(_, line)| line).collect()
 }
 
 fn state_style(s: MState, t: Theme) -> Style {
@@ -317,6 +350,7 @@ fn render_sql(
         .and_then(Option::as_ref);
     if let Some(r) = report {
         lines.push(Line::styled(r.atomicity.summary.clone(), t.muted()));
+        lines.extend(impact_lines(r, t));
         for f in &r.findings {
             lines.extend(finding_lines(f, t));
         }

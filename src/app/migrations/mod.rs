@@ -5,6 +5,7 @@
 use crate::app::out::Out;
 use std::time::Duration;
 
+pub(super) mod impact;
 pub(super) mod indexes;
 pub(super) mod resolve;
 pub(super) mod risk;
@@ -69,6 +70,8 @@ pub struct DbPane {
     /// An apply was asked for while the status was too old to judge which tables are empty: it goes on once the
     /// status has been read again.
     pub apply_after_read: bool,
+    /// Why the operator applies although statements will fail on the live data, and the lines it was typed for.
+    pub will_fail_override: Option<(String, Vec<String>)>,
 }
 
 impl DbPane {
@@ -95,6 +98,7 @@ impl DbPane {
             destroy_confirmed: false,
             read_at: None,
             apply_after_read: false,
+            will_fail_override: None,
         }
     }
 
@@ -198,8 +202,18 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Out) {
             .unwrap_or_default(),
         migrations: names.clone(),
     }));
-    for (migration, findings, exemptions) in super::migrations::risk::risks_by_migration(state) {
+    let mut risks = super::migrations::risk::risks_by_migration(state);
+    for name in &names {
+        let data = impact::journal_lines(state, name);
+        if !data.is_empty() && !risks.iter().any(|(m, _, _)| m == name) {
+            risks.push((name.clone(), Vec::new(), Vec::new()));
+        }
+    }
+    // In apply order.
+    risks.sort_by_key(|(m, _, _)| names.iter().position(|n| n == m));
+    for (migration, findings, exemptions) in risks {
         fx.push(Effect::Journal(Event::MigrationRisks {
+            data: impact::journal_lines(state, &migration),
             migration,
             findings,
             exemptions,

@@ -52,6 +52,8 @@ pub enum ModalKind {
     StageOverride(Gated, crate::app::stage::Stage),
     /// Apply without a dry-run or rehearsal in this run; asks for a reason.
     NoRehearsal,
+    /// Apply although these statements will fail on the live data; asks for a reason.
+    WillFail(Vec<String>),
     /// Run the rollback plan shown (code steps, then the database), then verify again.
     Rollback(String),
     /// Stop the monitor window before its end; asks for a reason.

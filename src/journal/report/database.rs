@@ -158,8 +158,12 @@ pub(super) fn migrations(entries: &[Entry]) -> String {
                 migration,
                 findings,
                 exemptions,
+                data,
             } => {
                 w!(out, "- Risks confirmed for {}:", code(migration));
+                for d in data {
+                    w!(out, "  - data: {}", inline(d));
+                }
                 for f in findings {
                     w!(out, "  - finding: {}", inline(f));
                 }

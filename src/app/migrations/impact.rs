@@ -1,0 +1,136 @@
+//! Data impact in the apply flow (issue 18): a pending statement that will fail on the live data (NULLs under a
+//! new NOT NULL, duplicate keys under a new UNIQUE, a cast that raises…) gates the apply like a missing backup —
+//! the operator types why to go on, and that is journaled; the apply confirmation lists what fails, what is lost
+//! and what could not be counted; the apply's journal carries every figure with how it was obtained.
+
+use crate::app::prompt::{Expect, Gated, Modal, ModalKind};
+use crate::app::state::State;
+use crate::lint::impact::Impact;
+
+/// Every impact of every migration an apply would run, with the migration's name.
+pub(in crate::app) fn pending_impacts(state: &State) -> Vec<(String, Impact)> {
+    let Some(snap) = state.db.snapshot() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for i in snap.status.pending() {
+        if let Some(Some(report)) = snap.reports.get(i) {
+            let name = &snap.migrations[i].name;
+            out.extend(report.impacts.iter().map(|x| (name.clone(), x.clone())));
+        }
+    }
+    out
+}
+
+/// `migration line N: text`.
+pub(in crate::app) fn impact_text(migration: &str, i: &Impact) -> String {
+    format!("{migration} line {}: {}", i.line, i.text)
+}
+
+/// The lines of the statements that will fail on the live data, as shown to the operator.
+pub(in crate::app) fn failing(state: &State) -> Vec<String> {
+    pending_impacts(state)
+        .iter()
+        .filter(|(_, i)| i.fails())
+        .map(|(m, i)| impact_text(m, i))
+        .collect()
+}
+
+/// The prompt before an apply whose statements will fail on the live data, unless the operator already typed why
+/// for exactly these.
+pub(in crate::app) fn will_fail_modal(state: &State, gated: Gated) -> Option<Modal> {
+    if gated != Gated::ApplyMigrations {
+        return None;
+    }
+    let failing = failing(state);
+    let covered = state
+        .db
+        .will_fail_override
+        .as_ref()
+        .is_some_and(|(_, lines)| failing.iter().all(|l| lines.contains(l)));
+    if failing.is_empty() || covered {
+        return None;
+    }
+    let mut m = Modal::new(
+        ModalKind::WillFail(failing.clone()),
+        "Will fail on the live data",
+        Expect::Reason,
+    );
+    m.danger = true;
+    m.body
+        .push(("Database".into(), crate::app::text::database_line(state)));
+    m.body.extend(
+        failing
+            .into_iter()
+            .map(|line| ("WILL FAIL".to_string(), line)),
+    );
+    m.body.push((
+        "Then".into(),
+        "the migration stops at that statement (rolled back if it runs in a transaction)".into(),
+    ));
+    m.body.push((
+        "To go on".into(),
+        "type why to apply anyway (journaled and in the report); Esc cancels".into(),
+    ));
+    Some(m)
+}
+
+/// For the apply confirmation: `Data` (how many fail, lose data, could not be counted), then one line each.
+pub(in crate::app) fn confirmation_lines(state: &State) -> Vec<(String, String)> {
+    let impacts = pending_impacts(state);
+    if impacts.is_empty() {
+        return Vec::new();
+    }
+    let fails = impacts.iter().filter(|(_, i)| i.fails()).count();
+    let loses = impacts.iter().filter(|(_, i)| i.loses()).count();
+    let uncounted = impacts
+        .iter()
+        .filter(|(_, i)| i.matters() && !i.fails() && !i.loses())
+        .count();
+    let passes = impacts.len() - fails - loses - uncounted;
+    let mut summary = Vec::new();
+    for (n, what) in [
+        (fails, "will fail"),
+        (loses, "lose data"),
+        (uncounted, "not counted"),
+        (passes, "pass"),
+    ] {
+        if n > 0 {
+            summary.push(format!("{n} {what}"));
+        }
+    }
+    let mut out = vec![(
+        "Data".to_string(),
+        format!("{} (counted on the live database)", summary.join(", ")),
+    )];
+    let mut ranked: Vec<(u8, &str, String)> = impacts
+        .iter()
+        .filter(|(_, i)| i.matters())
+        .map(|(m, i)| {
+            let (rank, label) = if i.fails() {
+                (0, "WILL FAIL")
+            } else if i.loses() {
+                (1, "DATA LOSS")
+            } else {
+                (2, "UNCOUNTED")
+            };
+            (rank, label, impact_text(m, i))
+        })
+        .collect();
+    ranked.sort_by_key(|(rank, _, _)| *rank);
+    out.extend(
+        ranked
+            .into_iter()
+            .map(|(_, label, text)| (label.to_string(), text)),
+    );
+    out
+}
+
+/// For the journal: per migration, every impact line (passes included: they show what was checked).
+pub(in crate::app) fn journal_lines(state: &State, migration: &str) -> Vec<String> {
+    pending_impacts(state)
+        .into_iter()
+        .filter(|(m, _)| m == migration)
+        .map(|(_, i)| format!("line {}: {}", i.line, i.text))
+        .collect()
+}

@@ -1,0 +1,146 @@
+//! A statement that will fail on the live data gates the apply (issue 18): the status read from a real PostgreSQL
+//! (NULLs under a new NOT NULL) reaches the console through `update()`; `a` then asks why to apply anyway before
+//! the confirmation, the reason is journaled with what will fail, the confirmation lists it, the apply's journal
+//! carries every figure, and the same statements ask nothing again. The preview shows it at 80x24.
+// Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
+
+mod common;
+
+use common::migrations as m;
+use common::pg::fresh_db;
+use common::*;
+use crossterm::event::KeyCode;
+use deckhand::app::{Action, Effect, ModalKind};
+use deckhand::journal::{Blocker, Event};
+use deckhand::runner::RunnerEvent;
+use deckhand::runner::migrate::snapshot;
+use sqlx::AssertSqlSafe;
+
+fn plan(url: &str, dir: &std::path::Path) -> String {
+    format!(
+        r#"
+[project]
+name = "shop"
+environment = "staging"
+
+[database]
+url = "{url}"
+migrations = "{}"
+format = "sqlx"
+
+[backup]
+dir = "/var/backups/shop"
+"#,
+        dir.display()
+    )
+}
+
+fn modal_kind(h: &Harness) -> Option<ModalKind> {
+    h.state.modal.as_ref().map(|m| m.kind.clone())
+}
+
+#[tokio::test]
+async fn a_not_null_that_will_fail_gates_the_apply_with_a_typed_reason() {
+    let tdb = fresh_db().await;
+    let mut conn = tdb.connect().await;
+    sqlx::raw_sql(AssertSqlSafe(
+        "CREATE TABLE users (id int PRIMARY KEY, email text);
+         INSERT INTO users VALUES (1, 'a@x.io'), (2, NULL), (3, NULL);",
+    ))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    m::sqlx(
+        dir.path(),
+        &[(
+            "1_email_required",
+            "-- every user has an email now\nALTER TABLE users ALTER COLUMN email SET NOT NULL;\n",
+        )],
+    );
+    let spec = m::database(&tdb.url, dir.path(), "sqlx");
+    let snap = snapshot(&spec).await.expect("status and impact");
+
+    let mut h = Harness::new(plan_from(&plan(&tdb.url, dir.path())));
+    h.act(Action::Runner(RunnerEvent::Migrations(Ok(snap.clone()))));
+    h.act(verified_event(
+        &archive("/var/backups/shop/x.dump", "shop", true),
+        true,
+    ));
+    h.dried();
+
+    // The preview says it before anyone asks: the list and the selected migration's detail.
+    h.char('2');
+    let (screen, _) = h.screen();
+    assert!(screen.contains("1 will fail"), "{screen}");
+    // Wrapped, not cut, at 80x24.
+    assert!(
+        screen.contains("✗ WILL FAIL line 2: will fail: 2 NULLs in"),
+        "{screen}"
+    );
+    assert!(screen.contains("users.email (exact count)"), "{screen}");
+
+    // `a`: the data gate comes first, and asks for a reason.
+    h.char('a');
+    let expected = "1_email_required line 2: will fail: 2 NULLs in users.email (exact count)";
+    assert_eq!(
+        modal_kind(&h),
+        Some(ModalKind::WillFail(vec![expected.to_string()]))
+    );
+    let body = &h.state.modal.as_ref().unwrap().body;
+    assert!(
+        body.iter().any(|(k, v)| k == "WILL FAIL" && v == expected),
+        "{body:?}"
+    );
+    // Esc: nothing happens.
+    h.settle();
+    h.key(KeyCode::Esc);
+    assert_eq!(modal_kind(&h), None);
+
+    h.char('a');
+    h.settle();
+    h.type_text("backfill runs first in the deploy script");
+    let fx = h.key(KeyCode::Enter);
+    let events = journal_events(&fx);
+    assert!(
+        events.iter().any(|e| matches!(e,
+            Event::StageOverridden { reason, blockers, detail, .. }
+                if reason == "backfill runs first in the deploy script"
+                && blockers == &vec![Blocker::WillFail]
+                && detail == expected)),
+        "{events:#?}"
+    );
+    // Then the confirmation, which lists it.
+    assert_eq!(modal_kind(&h), Some(ModalKind::ApplyMigrations));
+    // Declined, then asked again: the reason given covers the same statements, no second data prompt.
+    h.settle();
+    h.key(KeyCode::Esc);
+    h.char('a');
+    assert!(h.state.db.will_fail_override.is_some());
+    assert_eq!(modal_kind(&h), Some(ModalKind::ApplyMigrations));
+    let body = &h.state.modal.as_ref().unwrap().body;
+    assert!(
+        body.iter()
+            .any(|(k, v)| k == "Data" && v == "1 will fail (counted on the live database)"),
+        "{body:?}"
+    );
+    assert!(
+        body.iter().any(|(k, v)| k == "WILL FAIL" && v == expected),
+        "{body:?}"
+    );
+    h.settle();
+    let fx = h.char('y');
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::ApplyMigrations(_))),
+        "{fx:?}"
+    );
+    let events = journal_events(&fx);
+    assert!(
+        events.iter().any(|e| matches!(e,
+            Event::MigrationRisks { migration, data, .. }
+                if migration == "1_email_required"
+                && data == &vec!["line 2: will fail: 2 NULLs in users.email (exact count)".to_string()])),
+        "{events:#?}"
+    );
+}
