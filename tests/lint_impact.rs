@@ -76,7 +76,8 @@ async fn each_kind_is_counted_exactly_on_small_tables() {
                  ALTER TABLE orders ADD CONSTRAINT orders_customer_fk FOREIGN KEY (customer_id) REFERENCES customers;\n\
                  ALTER TABLE orders ALTER COLUMN amount TYPE integer;\n\
                  ALTER TABLE orders ADD COLUMN required int NOT NULL;\n\
-                 CREATE UNIQUE INDEX customers_token_idx ON customers (api_token);\n",
+                 CREATE UNIQUE INDEX customers_token_idx ON customers (api_token);\n\
+                 ALTER TABLE orders ALTER COLUMN email TYPE varchar(6);\n",
             ),
             (
                 "2_lose",
@@ -116,14 +117,23 @@ async fn each_kind_is_counted_exactly_on_small_tables() {
         Some(4),
         "customers 99..102 do not exist: {orphans:?}"
     );
+    // The conversion raises: the values out of the new range are counted instead.
     let cast = find(&all, Kind::CastValues, "orders.amount");
     assert!(
         cast.fails(),
         "5,000,000,000 does not fit an integer: {cast:?}"
     );
-    assert!(
-        matches!(&cast.basis, Basis::Raised { error } if error.contains("out of range")),
-        "{cast:?}"
+    assert_eq!((cast.count, &cast.basis), (Some(1), &Basis::Exact));
+    assert_eq!(
+        cast.text,
+        "will fail: 1 value of orders.amount cannot be converted (exact count)"
+    );
+    // A shorter varchar fails on longer values (an explicit cast would cut them silently; ALTER TYPE does not).
+    let short = find(&all, Kind::CastValues, "orders.email");
+    assert_eq!(
+        (short.outcome, short.count),
+        (Outcome::WillFail, Some(7)),
+        "{short:?}"
     );
     let required = find(&all, Kind::RowsWithoutValue, "orders.required");
     assert_eq!(required.count, Some(12));

@@ -40,6 +40,15 @@ impl Answer {
 /// Rows sampled when a table is too big to count: the sample's percentage is chosen to read about this many.
 const SAMPLE_ROWS: f64 = 200_000.0;
 
+/// What a counted figure means for this question: a type change's own count is of values it alters (they are
+/// lost); asked as a condition (too long, out of range), of values that make it fail.
+fn outcome_for(q: &Question) -> Outcome {
+    match q.ask {
+        Ask::Cast { .. } => Outcome::Lost,
+        _ => outcome_of(q.kind),
+    }
+}
+
 /// The outcome a kind has when something is counted.
 pub fn outcome_of(kind: Kind) -> Outcome {
     match kind {
@@ -194,7 +203,15 @@ fn duplicates_sql(keys: &[String], predicate: Option<&str>, from: &str) -> Strin
 
 /// Answers `q` on the live database.
 pub async fn answer(db: &mut Db, q: &Question, limits: &Limits) -> Answer {
-    let outcome = outcome_of(q.kind);
+    if matches!(q.ask, Ask::Cast { .. }) {
+        return super::cast::answer(db, q, limits).await;
+    }
+    counted(db, q, limits).await
+}
+
+/// [`answer`] by counting what the question asks (a type change: the values it alters).
+pub(super) async fn counted(db: &mut Db, q: &Question, limits: &Limits) -> Answer {
+    let outcome = outcome_for(q);
     let table = q.ask.table();
     let exact = match &q.ask {
         Ask::Duplicates {
@@ -215,33 +232,23 @@ pub async fn answer(db: &mut Db, q: &Question, limits: &Limits) -> Answer {
         return Answer::not_judged(outcome, "deckhand cannot count this".into());
     };
     match one_count(db, &sql, limits).await {
-        Ok(n) => cast_outcome(q, Answer::new(outcome, Some(n.unwrap_or(0)), Basis::Exact)),
+        Ok(n) => Answer::new(outcome, Some(n.unwrap_or(0)), Basis::Exact),
         Err(e) => match failure(&e, db.backend) {
             Failure::TooSlow => estimate(db, q, limits).await,
             Failure::Missing(m) => {
                 Answer::not_judged(outcome, format!("not on the live database: {m}"))
             }
-            Failure::Raised(m) if q.kind == Kind::CastValues => {
+            // The statement evaluates the same expressions on the same rows: it would raise this too.
+            Failure::Raised(m) => {
                 let error = if q.secret {
-                    "the conversion fails (value not shown: it looks secret)".into()
+                    "a value is rejected (not shown: it looks secret)".into()
                 } else {
                     m
                 };
                 Answer::new(Outcome::WillFail, None, Basis::Raised { error })
             }
-            Failure::Raised(m) | Failure::Other(m) => Answer::not_judged(outcome, m),
+            Failure::Other(m) => Answer::not_judged(outcome, m),
         },
-    }
-}
-
-/// A type change that only alters values loses them; one whose values all convert is a pass.
-fn cast_outcome(q: &Question, a: Answer) -> Answer {
-    if q.kind != Kind::CastValues {
-        return a;
-    }
-    Answer {
-        outcome: Outcome::Lost,
-        ..a
     }
 }
 
@@ -341,7 +348,7 @@ async fn sample_percent(db: &mut Db, table: &str, limits: &Limits) -> String {
 
 /// When the exact count took too long (PostgreSQL): rows and NULLs from the statistics, the rest from a sample.
 async fn estimate(db: &mut Db, q: &Question, limits: &Limits) -> Answer {
-    let outcome = outcome_of(q.kind);
+    let outcome = outcome_for(q);
     let table = q.ask.table();
     let stats = match &q.ask {
         Ask::Rows { .. } => reltuples(db, table, limits).await.filter(|n| *n >= 0),
@@ -350,7 +357,7 @@ async fn estimate(db: &mut Db, q: &Question, limits: &Limits) -> Answer {
         _ => None,
     };
     if let Some(n) = stats {
-        return cast_outcome(q, Answer::new(outcome, Some(n), Basis::Statistics));
+        return Answer::new(outcome, Some(n), Basis::Statistics);
     }
     let percent = sample_percent(db, table, limits).await;
     let Some(sql) = count_sql(&q.ask, &sampled(table, &percent)) else {
@@ -360,16 +367,13 @@ async fn estimate(db: &mut Db, q: &Question, limits: &Limits) -> Answer {
         Ok(n) => {
             let share: f64 = percent.parse().unwrap_or(1.0);
             let scaled = (n.unwrap_or(0) as f64 * 100.0 / share).round() as i64;
-            cast_outcome(
-                q,
-                Answer::new(
-                    outcome,
-                    Some(scaled),
-                    Basis::Sample {
-                        percent,
-                        lower_bound: false,
-                    },
-                ),
+            Answer::new(
+                outcome,
+                Some(scaled),
+                Basis::Sample {
+                    percent,
+                    lower_bound: false,
+                },
             )
         }
         Err(_) => too_big(outcome, limits),

@@ -8,6 +8,7 @@
 //! takes no lock stronger than ACCESS SHARE. May import `migrate` (connections, migrations) and `lint` itself.
 
 mod asks;
+mod cast;
 mod exec;
 mod order;
 mod text;
