@@ -315,3 +315,39 @@ async fn sqlite_counts_what_applies_to_it() {
         Basis::DependsOn { line: 3, .. }
     ));
 }
+
+#[tokio::test]
+async fn once_the_time_allowed_in_all_is_spent_the_rest_is_listed_as_not_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("app.db");
+    let status = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg("CREATE TABLE logs (id INTEGER); INSERT INTO logs VALUES (1);")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    m::sqlx(&migrations, &[("1_drop", "DROP TABLE logs;\n")]);
+    let spec = m::database(&format!("sqlite:{}", db.display()), &migrations, "sqlx");
+    let target = deckhand::migrate::load(&spec).unwrap();
+    let mut reports: Vec<_> = target
+        .migrations
+        .iter()
+        .map(|m| deckhand::lint::analyze_migration(m, &deckhand::lint::Options::default()))
+        .collect();
+    let order: Vec<_> = target.migrations.iter().collect();
+    let mut conn = m::connect(&spec).await;
+    let limits = deckhand::lint::impact::Limits {
+        total: Duration::ZERO,
+        ..deckhand::lint::impact::Limits::default()
+    };
+    deckhand::lint::impact::judge(&mut conn, &order, &mut reports, &limits).await;
+    let i = &reports[0].impacts[0];
+    assert_eq!(i.count, None);
+    assert_eq!(
+        i.text,
+        "drops logs (not counted: the time allowed for counting (0 ms in all) was spent)"
+    );
+    assert!(i.matters(), "listed in the confirmation as not counted");
+}

@@ -82,10 +82,7 @@ pub async fn snapshot(spec: &Database) -> Result<Snapshot, MigrateError> {
         notes.push(format!("could not read which tables are empty: {e}"));
     }
     // What each statement will lose or trip on, counted on the live data (read-only, bounded per query).
-    let limits = lint::impact::Limits {
-        per_query: spec.impact_timeout,
-        ..lint::impact::Limits::default()
-    };
+    let limits = lint::impact::Limits::per_query(spec.impact_timeout);
     lint::impact::judge(&mut conn, &order, &mut analyzed, &limits).await;
     for (i, report) in pending.into_iter().zip(analyzed) {
         reports[i] = Some(report);

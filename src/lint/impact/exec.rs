@@ -127,8 +127,9 @@ async fn one_count(db: &mut Db, sql: &str, limits: &Limits) -> Result<Option<i64
     }
 }
 
-/// The SQL that counts what `ask` asks, reading `from` (the table, or the table with a TABLESAMPLE clause).
-fn count_sql(ask: &Ask, from: &str) -> Option<String> {
+/// The SQL that counts what `ask` asks, reading its table with `sample` after it (empty, or a TABLESAMPLE clause).
+fn count_sql(ask: &Ask, sample: &str) -> Option<String> {
+    let from = format!("{}{sample}", ask.table());
     let sql = match ask {
         Ask::Rows { .. } => format!("SELECT CAST(count(*) AS BIGINT) FROM {from}"),
         Ask::Values { column, .. } => format!("SELECT CAST(count({column}) AS BIGINT) FROM {from}"),
@@ -154,8 +155,9 @@ fn count_sql(ask: &Ask, from: &str) -> Option<String> {
                 .map(|(c, p)| format!("p.{p} = c.{c}"))
                 .collect();
             format!(
-                "SELECT CAST(count(*) AS BIGINT) FROM {from} AS c WHERE {} AND NOT EXISTS \
+                "SELECT CAST(count(*) AS BIGINT) FROM {} AS c{sample} WHERE {} AND NOT EXISTS \
                  (SELECT 1 FROM {to_table} AS p WHERE {})",
+                ask.table(),
                 present.join(" AND "),
                 matched.join(" AND ")
             )
@@ -212,7 +214,6 @@ pub async fn answer(db: &mut Db, q: &Question, limits: &Limits) -> Answer {
 /// [`answer`] by counting what the question asks (a type change: the values it alters).
 pub(super) async fn counted(db: &mut Db, q: &Question, limits: &Limits) -> Answer {
     let outcome = outcome_for(q);
-    let table = q.ask.table();
     let exact = match &q.ask {
         Ask::Duplicates {
             keys, predicate, ..
@@ -226,7 +227,7 @@ pub(super) async fn counted(db: &mut Db, q: &Question, limits: &Limits) -> Answe
             };
         }
         Ask::Validate { constraint, .. } => return validate(db, q, constraint, limits).await,
-        ask => count_sql(ask, table),
+        ask => count_sql(ask, ""),
     };
     let Some(sql) = exact else {
         return Answer::not_judged(outcome, "deckhand cannot count this".into());
@@ -288,7 +289,7 @@ async fn duplicates(
         Err(e) => match failure(&e, db.backend) {
             Failure::TooSlow => {
                 let percent = sample_percent(db, table, limits).await;
-                match run(db, &sampled(table, &percent)).await {
+                match run(db, &format!("{table}{}", sampled(&percent))).await {
                     Ok((n, example)) => Answer {
                         example: shown(example),
                         ..Answer::new(
@@ -321,8 +322,9 @@ fn too_big(outcome: Outcome, limits: &Limits) -> Answer {
     )
 }
 
-fn sampled(table: &str, percent: &str) -> String {
-    format!("{table} TABLESAMPLE SYSTEM ({percent})")
+/// The clause that reads `percent` of a table's pages.
+fn sampled(percent: &str) -> String {
+    format!(" TABLESAMPLE SYSTEM ({percent})")
 }
 
 /// The planner's row estimate of a table (-1 when it has never been analyzed).
@@ -360,7 +362,7 @@ async fn estimate(db: &mut Db, q: &Question, limits: &Limits) -> Answer {
         return Answer::new(outcome, Some(n), Basis::Statistics);
     }
     let percent = sample_percent(db, table, limits).await;
-    let Some(sql) = count_sql(&q.ask, &sampled(table, &percent)) else {
+    let Some(sql) = count_sql(&q.ask, &sampled(&percent)) else {
         return too_big(outcome, limits);
     };
     match one_count(db, &sql, limits).await {
@@ -490,5 +492,38 @@ async fn validate(db: &mut Db, q: &Question, constraint: &str, limits: &Limits) 
             outcome,
             format!("deckhand cannot count what {constraint} checks"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_clause_follows_the_alias() {
+        let ask = Ask::Orphans {
+            table: "\"orders\"".into(),
+            columns: vec!["\"customer_id\"".into()],
+            to_table: "\"customers\"".into(),
+            to_columns: vec!["\"id\"".into()],
+        };
+        let sql = count_sql(&ask, &sampled("1.5")).unwrap();
+        assert!(
+            sql.contains(
+                "FROM \"orders\" AS c TABLESAMPLE SYSTEM (1.5) WHERE c.\"customer_id\" IS NOT NULL"
+            ),
+            "{sql}"
+        );
+        let rows = count_sql(
+            &Ask::Rows {
+                table: "\"t\"".into(),
+            },
+            &sampled("10"),
+        )
+        .unwrap();
+        assert_eq!(
+            rows,
+            "SELECT CAST(count(*) AS BIGINT) FROM \"t\" TABLESAMPLE SYSTEM (10)"
+        );
     }
 }

@@ -30,14 +30,26 @@ pub struct Limits {
     pub per_query: Duration,
     /// lock_timeout of each query: a table locked by someone else is estimated, never waited for.
     pub lock_wait: Duration,
+    /// All the questions of one batch together: once spent, the rest are listed as not counted (a status read must
+    /// not wait minutes on a history of big tables).
+    pub total: Duration,
+}
+
+impl Limits {
+    /// Limits for counts of at most `per_query` each: a lock wait of 500 ms, and ten such counts (at least 30 s)
+    /// in all.
+    pub fn per_query(per_query: Duration) -> Limits {
+        Limits {
+            per_query,
+            lock_wait: Duration::from_millis(500),
+            total: (per_query * 10).max(Duration::from_secs(30)),
+        }
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            per_query: DEFAULT_QUERY_TIME,
-            lock_wait: Duration::from_millis(500),
-        }
+        Limits::per_query(DEFAULT_QUERY_TIME)
     }
 }
 
