@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::migrations::{self as m, apply_all};
-use common::pg::{TestDb, admin_connect, fresh_db};
+use common::pg::{TestDb, database_exists, fresh_db};
 use deckhand::drift::{self, Change, DriftError, DriftReport, Kind, Stage};
 use deckhand::plan::Database;
 use sqlx::{AssertSqlSafe, Connection};
@@ -72,16 +72,6 @@ async fn check(spec: &Database) -> DriftReport {
 
 fn messages(r: &DriftReport) -> Vec<&str> {
     r.differences.iter().map(|d| d.message.as_str()).collect()
-}
-
-async fn database_exists(name: &str) -> bool {
-    let mut admin = admin_connect().await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
-        .bind(name)
-        .fetch_one(&mut admin)
-        .await
-        .unwrap();
-    n > 0
 }
 
 #[tokio::test]

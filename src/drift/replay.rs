@@ -72,23 +72,7 @@ async fn on_postgres(
     progress(Stage::Created {
         scratch: name.clone(),
     });
-    let copy = scratch.database();
-    let work = async {
-        let mut conn = connect(&copy).await?;
-        let built = async {
-            if let Some(schema) = search_schema(&copy.url.value) {
-                create_schema(&mut conn, &schema).await?;
-            }
-            build(&mut conn, replay, cancel, progress).await
-        }
-        .await;
-        let _ = conn.conn.close().await;
-        built
-    };
-    let outcome = tokio::select! {
-        r = work => r,
-        () = cancel.cancelled() => Err(DriftError::Cancelled),
-    };
+    let outcome = replay_on(&scratch.database(), replay, cancel, progress).await;
     progress(Stage::Cleaning);
     let cleanup_error = scratch.drop().await.err();
     finish(outcome, name, cleanup_error)
@@ -113,19 +97,38 @@ async fn on_sqlite(
         url: Resolved::literal(&url),
         ..replay.spec.clone()
     };
-    let work = async {
-        let mut conn = connect(&copy).await?;
-        let built = build(&mut conn, replay, cancel, progress).await;
-        let _ = conn.conn.close().await;
-        built
-    };
-    let outcome = tokio::select! {
-        r = work => r,
-        () = cancel.cancelled() => Err(DriftError::Cancelled),
-    };
+    let outcome = replay_on(&copy, replay, cancel, progress).await;
     progress(Stage::Cleaning);
     let cleanup_error = dir.remove().err();
     finish(outcome, name, cleanup_error)
+}
+
+/// Replays the history on the empty scratch database `copy` (Prisma's schema made first, when the URL names one)
+/// and reads its catalog; a cancel abandons it wherever it is.
+async fn replay_on(
+    copy: &Database,
+    replay: &Replay<'_>,
+    cancel: &CancellationToken,
+    progress: &mut (dyn FnMut(Stage) + Send),
+) -> Result<Catalog, DriftError> {
+    let work = async {
+        let mut conn = connect(copy).await?;
+        let built = async {
+            if conn.backend == Backend::Postgres
+                && let Some(schema) = search_schema(&copy.url.value)
+            {
+                create_schema(&mut conn, &schema).await?;
+            }
+            build(&mut conn, replay, cancel, progress).await
+        }
+        .await;
+        let _ = conn.conn.close().await;
+        built
+    };
+    tokio::select! {
+        r = work => r,
+        () = cancel.cancelled() => Err(DriftError::Cancelled),
+    }
 }
 
 /// The replay's result, with a cleanup that failed told with it.
