@@ -318,6 +318,52 @@ async fn a_history_that_does_not_replay_is_an_error_naming_it_and_the_scratch_is
     );
 }
 
+#[tokio::test]
+async fn a_role_that_may_not_create_databases_is_named() {
+    let tdb = fresh_db().await;
+    let role = format!(
+        "drift_nocreate_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    exec(
+        &tdb,
+        &format!(
+            "CREATE ROLE {role} LOGIN PASSWORD 'pw-nocreate'; GRANT CONNECT ON DATABASE {} TO {role}",
+            tdb.name
+        ),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    m::plain(
+        dir.path(),
+        &[("0001_users", "CREATE TABLE users (id int);")],
+    );
+    let url = format!(
+        "postgres://{role}:pw-nocreate@{}:{}/{}",
+        tdb.host, tdb.port, tdb.name
+    );
+    let result = drift::check(
+        &m::database(&url, dir.path(), "plain"),
+        &CancellationToken::new(),
+    )
+    .await;
+    exec(&tdb, &format!("DROP OWNED BY {role}; DROP ROLE {role}")).await;
+    match result {
+        Err(e @ DriftError::NoCreateDb { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.starts_with(&format!("role {role} may not create databases")),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("ALTER ROLE {role} CREATEDB")),
+                "{text}"
+            );
+        }
+        other => panic!("expected NoCreateDb, got {other:?}"),
+    }
+}
+
 const SQLITE_INIT: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, active INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX users_active_idx ON users (active);
 CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE, total REAL);

@@ -3,7 +3,8 @@
 //! drift, 1 drift found, 2 bad usage or an invalid plan; a check that could not be made (database unreachable,
 //! ledger unreadable, a migration that does not replay, no CREATEDB, interrupted) is 1 as well, as for `status`,
 //! with the reason on stderr (and in the JSON's `error`): never a "no drift". Progress on stderr when it is a
-//! terminal. Every line inert, the plan's secrets masked.
+//! terminal. Every line inert, the plan's secrets masked. Imports `deckhand::drift` and the other subcommands'
+//! runtime and signal handling (`super::backup`).
 
 use std::io::IsTerminal;
 
@@ -68,7 +69,7 @@ pub fn run(plan: &Plan, flags: &Flags) -> u8 {
             tell!("deckhand: cannot install signal handlers: {e}");
         }
         let mut progress = |stage: Stage| {
-            if tty {
+            if tty && worth_a_line(&stage) {
                 tell!("{}", masker.mask(&stage_line(&stage)));
             }
         };
@@ -107,6 +108,20 @@ pub fn run(plan: &Plan, flags: &Flags) -> u8 {
         }
     }
 }
+
+/// Every stage, but only the first, every hundredth and the last migration replayed (a long history would scroll
+/// everything else away).
+fn worth_a_line(stage: &Stage) -> bool {
+    match stage {
+        Stage::Replaying { done, of, .. } => {
+            *done == 1 || done == of || done % REPLAY_LINE_EVERY == 0
+        }
+        _ => true,
+    }
+}
+
+/// A progress line for every this many migrations replayed.
+const REPLAY_LINE_EVERY: usize = 100;
 
 fn stage_line(stage: &Stage) -> String {
     match stage {

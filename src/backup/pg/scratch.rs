@@ -1,6 +1,7 @@
 //! Scratch databases: a new database next to the plan's on the same server (`<prefix><8 hex>`, same encoding and
 //! locale), for a rehearsal on a restored copy or for replaying the migration history (drift), and always dropped
-//! afterwards: explicitly on every path, by a background task if the future holding it is dropped half-way.
+//! afterwards: explicitly on every path, by a background task if the future holding it is dropped half-way. Imports
+//! the server talk of [`super::catalog`] and [`super::conn`], `migrate::db` and `plan`.
 
 use std::time::Duration;
 
