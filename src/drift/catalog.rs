@@ -125,10 +125,16 @@ impl Object {
         out
     }
 
-    /// The qualified table this object stands or falls with: itself for a table, its owner otherwise.
+    /// Whether other objects belong to this one (a table's columns, a materialized view's indexes).
+    pub fn has_parts(&self) -> bool {
+        matches!(self.kind, Kind::Table | Kind::MaterializedView)
+    }
+
+    /// The qualified table this object stands or falls with: itself for a table (or a materialized view), its
+    /// owner otherwise.
     pub fn owner_table(&self) -> Option<(String, String)> {
         match (self.kind, &self.table) {
-            (Kind::Table, _) => Some((self.schema.clone(), self.name.clone())),
+            _ if self.has_parts() => Some((self.schema.clone(), self.name.clone())),
             (_, Some(t)) => Some((self.schema.clone(), t.clone())),
             _ => None,
         }

@@ -60,18 +60,19 @@ pub fn compare(history: &Catalog, live: &Catalog) -> Vec<Difference> {
     let tables = |c: &Catalog| -> BTreeSet<(String, String)> {
         c.objects
             .values()
-            .filter(|o| o.kind == Kind::Table)
+            .filter(|o| o.has_parts())
             .filter_map(Object::owner_table)
             .collect()
     };
     let (history_tables, live_tables) = (tables(history), tables(live));
-    // Tables on one side only: their columns, indexes, constraints, triggers and sequences go with them.
+    // Tables (and materialized views) on one side only: their columns, indexes, constraints, triggers and
+    // sequences go with them.
     let one_sided: BTreeSet<(String, String)> = history_tables
         .symmetric_difference(&live_tables)
         .cloned()
         .collect();
     let told_with_table = |o: &Object| {
-        o.kind != Kind::Table
+        !o.has_parts()
             && o.owner_table()
                 .is_some_and(|owner| one_sided.contains(&owner))
     };
