@@ -2,11 +2,12 @@
 //!
 //! The binary (`src/main.rs`) is thin; everything lives in this library so tests can reach it.
 //! Dependency direction: `console` (the event loop) -> `app`, `views`, `runner`; `views` -> `app` (read only);
-//! `runner` -> `plan`, `journal`; `app` -> `plan` types and message types only.
+//! `runner` -> `plan`, `journal`; `app` -> `plan` types and message types only; `drift` -> `plan`, `migrate`, `backup`.
 
 pub mod app;
 pub mod backup;
 pub mod console;
+pub mod drift;
 pub mod journal;
 pub mod lint;
 pub mod logs;

@@ -119,6 +119,9 @@ enum Command {
     /// Apply the pending migrations without the console (scripts, CI), behind the console's gates as flags;
     /// exit 0 applied, 1 failed, 2 usage, 3 refused by a gate, 4 the plan is in use
     Migrate(cli::migrate::Flags),
+    /// Compare the live schema with what the applied migrations make (replayed on a scratch database);
+    /// exit 0 no drift, 1 drift (or the check could not be made: stderr says why), 2 usage
+    Drift(cli::drift::Flags),
     /// Show the status of the plan's migrations; exit 0 all applied, 3 pending, 1 problems
     Status {
         /// The plan file
@@ -200,6 +203,10 @@ fn main() -> ExitCode {
         }
         Command::Migrate(f) => match plan::load_env(&f.plan, f.env.as_deref()) {
             Ok(p) => cli::migrate::run(&p, &f.args()),
+            Err(e) => invalid(e),
+        },
+        Command::Drift(f) => match plan::load_env(&f.plan, f.env.as_deref()) {
+            Ok(p) => cli::drift::run(&p, &f),
             Err(e) => invalid(e),
         },
         Command::Status { plan, json, env } => match plan::load_env(&plan, env.as_deref()) {

@@ -9,7 +9,7 @@ mod common;
 use std::path::PathBuf;
 
 use common::migrations::{self as m, apply_all, status_of};
-use common::pg::{admin_connect, fresh_db, pg_bin};
+use common::pg::{database_exists, fresh_db, pg_bin};
 use common::pgbackup::*;
 use deckhand::backup::{Archive, RehearsalStep, RestoreMode, pg, store};
 use deckhand::migrate::apply::{self, Rehearsal};
@@ -237,16 +237,6 @@ async fn verify_against_live_names_a_table_created_after_the_backup() {
 
 const USERS: &str = "CREATE TABLE users (id serial PRIMARY KEY, email text);\n";
 
-async fn scratch_exists(name: &str) -> bool {
-    let mut admin = admin_connect().await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
-        .bind(name)
-        .fetch_one(&mut admin)
-        .await
-        .unwrap();
-    n > 0
-}
-
 #[tokio::test]
 async fn rehearsal_catches_a_unique_index_over_duplicates_that_the_dry_run_cannot() {
     let tdb = fresh_db().await;
@@ -307,7 +297,7 @@ async fn rehearsal_catches_a_unique_index_over_duplicates_that_the_dry_run_canno
     }
     assert!(report.scratch.starts_with("deckhand_rehearsal_"));
     assert!(report.dropped && report.cleanup_error.is_none());
-    assert!(!scratch_exists(&report.scratch).await);
+    assert!(!database_exists(&report.scratch).await);
     let states: Vec<State> = status_of(&spec).await.into_iter().map(|(_, s)| s).collect();
     assert_eq!(
         states,
@@ -359,7 +349,7 @@ async fn rehearsal_applies_clean_migrations_and_times_each() {
         .collect();
     assert_eq!(applied, ["2_name", "3_index"]);
     assert!(!report.failed() && report.dropped);
-    assert!(!scratch_exists(&report.scratch).await);
+    assert!(!database_exists(&report.scratch).await);
     let states: Vec<State> = status_of(&spec).await.into_iter().map(|(_, s)| s).collect();
     assert_eq!(states, [State::Applied, State::Pending, State::Pending]);
 }

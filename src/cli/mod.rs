@@ -39,6 +39,7 @@ macro_rules! err {
 pub mod backup;
 pub mod demo;
 pub mod demo_service;
+pub mod drift;
 pub mod lint;
 pub mod migrate;
 pub mod report;

@@ -180,6 +180,18 @@ pub async fn admin_connect() -> PgConnection {
     connect_or_panic(&admin_url, "the admin connection").await
 }
 
+/// Whether a database of this name exists on the server (a scratch database left behind, say).
+pub async fn database_exists(name: &str) -> bool {
+    let mut admin = admin_connect().await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_database WHERE datname = $1")
+        .bind(name)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap_or_else(|e| panic!("looking for database {name}: {e}"));
+    let _ = admin.close().await;
+    n > 0
+}
+
 impl TestDb {
     /// Options for this database, to adjust (e.g. `application_name`) before connecting.
     pub fn options(&self) -> PgConnectOptions {

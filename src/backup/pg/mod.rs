@@ -1,9 +1,10 @@
 //! PostgreSQL backups with the server's own tools: [`take`] runs `pg_dump` (custom or directory format) with
 //! progress, [`verify`] reads a whole archive back and compares its tables and object definitions with the live
 //! database, [`restore`] loads one in place (one transaction) or into a new database, and [`rehearse`] restores
-//! into a scratch database and applies the pending migrations there. The tools get a connection URI without the
-//! password (it travels in their environment only), are checked against the server's version before anything
-//! starts, run in their own process group and never outlive a cancel.
+//! into a scratch database and applies the pending migrations there ([`scratch`] makes and drops such databases,
+//! for the rehearsal and for the drift check). The tools get a connection URI without the password (it travels in
+//! their environment only), are checked against the server's version before anything starts, run in their own
+//! process group and never outlive a cancel.
 
 mod catalog;
 mod conn;
@@ -13,6 +14,7 @@ mod group;
 mod process;
 mod rehearsal;
 mod restore;
+pub mod scratch;
 mod take;
 mod toc;
 mod tools;

@@ -11,19 +11,18 @@ use sqlx::Connection;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::conn::{self, Conn};
+use super::conn::Conn;
 use super::restore::{Load, check_archive, load};
+use super::scratch::Scratch;
 use super::toc::Toc;
-use super::tools::{self, Server, Tool};
+use super::tools::{self, Tool};
 use super::{catalog, read_toc, send};
 use crate::backup::rehearse::apply_pending;
 use crate::backup::{Archive, BackupError, Progress, RehearsalReport, RehearsalStep, Stage};
-use crate::plan::{Database, Resolved};
+use crate::plan::Database;
 
 /// Prefix of scratch databases (`deckhand_rehearsal_%` finds any left behind).
 pub const SCRATCH_PREFIX: &str = "deckhand_rehearsal_";
-/// Longest the final drop of the scratch database may take.
-const CLEANUP_LIMIT: Duration = Duration::from_secs(60);
 
 /// Restores `archive` into a scratch database next to `db` and applies `db`'s pending migrations to it, one result
 /// each. Needs CREATEDB: without it, [`BackupError::NoCreateDb`] before anything is done. Progress:
@@ -54,18 +53,9 @@ pub async fn rehearse(
         return Err(listed.failure(&tool, "nothing was restored"));
     }
 
-    let scratch = format!(
-        "{SCRATCH_PREFIX}{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    catalog::create_database(&mut admin, &scratch, &server).await?;
-    let mut guard = Scratch {
-        spec: db.clone(),
-        name: scratch.clone(),
-        server: server.clone(),
-        armed: true,
-    };
-    let copy = scratch_copy(db, &scratch);
+    let guard = Scratch::create(&mut admin, db, SCRATCH_PREFIX, &server).await?;
+    let scratch = guard.name().to_string();
+    let copy = guard.database();
     let outcome = rehearse_on(&tool, &copy, archive, &toc, started, progress, cancel).await;
 
     send(
@@ -76,12 +66,8 @@ pub async fn rehearse(
         None,
         Some(scratch.clone()),
     );
-    let cleanup = drop_scratch(&mut admin, db, &conn, &scratch, &server).await;
-    guard.armed = false;
+    let cleanup_error = guard.drop_now(&mut admin).await.err();
     let _ = admin.conn.close().await;
-    let cleanup_error = cleanup.err().map(|e| {
-        format!("the scratch database {scratch} could not be dropped ({e}): drop it by hand with DROP DATABASE \"{scratch}\"")
-    });
     match outcome {
         Ok((restore_took, steps)) => Ok(RehearsalReport {
             scratch,
@@ -98,17 +84,6 @@ pub async fn rehearse(
                 message: cleanup,
             }),
         },
-    }
-}
-
-/// `db` with its URL (and the URL shown) pointed at the scratch database `scratch`.
-fn scratch_copy(db: &Database, scratch: &str) -> Database {
-    Database {
-        url: Resolved {
-            value: conn::with_database(&db.url.value, scratch),
-            display: conn::with_database(&db.url.display, scratch),
-        },
-        ..db.clone()
     }
 }
 
@@ -147,68 +122,4 @@ async fn rehearse_on(
         () = cancel.cancelled() => return Err(BackupError::Cancelled),
     };
     Ok((restore_took, steps))
-}
-
-/// Drops the scratch database through the open connection, or a new one if that one broke; bounded in time and
-/// deaf to the cancel (it must happen).
-async fn drop_scratch(
-    admin: &mut crate::migrate::db::Db,
-    db: &Database,
-    conn: &Conn,
-    name: &str,
-    server: &Server,
-) -> Result<(), BackupError> {
-    let attempt = async {
-        if catalog::drop_database(admin, name, server).await.is_ok() {
-            return Ok(());
-        }
-        let never = CancellationToken::new();
-        let mut fresh = catalog::connect(db, &db.url.value, conn, &never).await?;
-        let dropped = catalog::drop_database(&mut fresh, name, server).await;
-        let _ = fresh.conn.close().await;
-        dropped
-    };
-    tokio::time::timeout(CLEANUP_LIMIT, attempt)
-        .await
-        .unwrap_or_else(|_| {
-            Err(BackupError::Database {
-                context: format!("dropping database {name}"),
-                message: format!("no answer within {CLEANUP_LIMIT:?}"),
-            })
-        })
-}
-
-/// The scratch database while it exists: if the rehearsal future is dropped before its own cleanup, a background
-/// task on the current runtime drops the database.
-struct Scratch {
-    spec: Database,
-    name: String,
-    server: Server,
-    armed: bool,
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(database = %self.name, "rehearsal abandoned: scratch database left behind");
-            return;
-        };
-        let (spec, name, server) = (self.spec.clone(), self.name.clone(), self.server.clone());
-        runtime.spawn(async move {
-            let Ok(conn) = Conn::parse(&spec.url.value) else {
-                return;
-            };
-            let never = CancellationToken::new();
-            let dropped = match catalog::connect(&spec, &spec.url.value, &conn, &never).await {
-                Ok(mut admin) => catalog::drop_database(&mut admin, &name, &server).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = dropped {
-                tracing::warn!(database = %name, error = %e, "scratch database of an abandoned rehearsal not dropped");
-            }
-        });
-    }
 }

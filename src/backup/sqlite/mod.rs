@@ -85,7 +85,7 @@ fn percent_decode(s: &str) -> Option<String> {
 }
 
 /// A `sqlite://` URL for a file (read-write, never created), escaped so sqlx reads the same path back.
-fn file_url(path: &Path) -> String {
+pub fn file_url(path: &Path) -> String {
     let mut s = String::from("sqlite://");
     for c in path.to_string_lossy().chars() {
         match c {
