@@ -14,7 +14,6 @@ use crossterm::event::KeyCode;
 use deckhand::app::{Action, Effect, ModalKind};
 use deckhand::journal::{Blocker, Event};
 use deckhand::runner::RunnerEvent;
-use deckhand::runner::migrate::snapshot;
 use sqlx::AssertSqlSafe;
 
 fn plan(url: &str, dir: &std::path::Path) -> String {
@@ -43,15 +42,22 @@ fn modal_kind(h: &Harness) -> Option<ModalKind> {
 #[tokio::test]
 async fn a_not_null_that_will_fail_gates_the_apply_with_a_typed_reason() {
     let tdb = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    m::sqlx(
+        dir.path(),
+        &[(
+            "0_users",
+            "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
+        )],
+    );
+    m::apply_all(&m::database(&tdb.url, dir.path(), "sqlx")).await;
     let mut conn = tdb.connect().await;
     sqlx::raw_sql(AssertSqlSafe(
-        "CREATE TABLE users (id int PRIMARY KEY, email text);
-         INSERT INTO users VALUES (1, 'a@x.io'), (2, NULL), (3, NULL);",
+        "INSERT INTO users VALUES (1, 'a@x.io'), (2, NULL), (3, NULL);",
     ))
     .execute(&mut conn)
     .await
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
     m::sqlx(
         dir.path(),
         &[(
@@ -60,10 +66,19 @@ async fn a_not_null_that_will_fail_gates_the_apply_with_a_typed_reason() {
         )],
     );
     let spec = m::database(&tdb.url, dir.path(), "sqlx");
-    let snap = snapshot(&spec).await.expect("status and impact");
+    // The runner reads the status (with the data impact), then compares the schema (no drift here).
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    deckhand::runner::migrate::load(spec.clone(), tx).await;
+    let status = rx.recv().await.expect("the status");
+    let drift = rx.recv().await.expect("the comparison");
+    assert!(
+        matches!(&drift, RunnerEvent::Drift(Ok(r)) if !r.has_drift()),
+        "{drift:?}"
+    );
 
     let mut h = Harness::new(plan_from(&plan(&tdb.url, dir.path())));
-    h.act(Action::Runner(RunnerEvent::Migrations(Ok(snap.clone()))));
+    h.act(Action::Runner(status));
+    h.act(Action::Runner(drift));
     h.act(verified_event(
         &archive("/var/backups/shop/x.dump", "shop", true),
         true,
@@ -143,4 +158,85 @@ async fn a_not_null_that_will_fail_gates_the_apply_with_a_typed_reason() {
                 && data == &vec!["line 2: will fail: 2 NULLs in users.email (exact count)".to_string()])),
         "{events:#?}"
     );
+}
+
+#[tokio::test]
+async fn drift_from_the_history_is_shown_and_gates_the_apply_with_a_typed_reason() {
+    let tdb = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    m::sqlx(
+        dir.path(),
+        &[(
+            "1_users",
+            "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
+        )],
+    );
+    let spec = m::database(&tdb.url, dir.path(), "sqlx");
+    m::apply_all(&spec).await;
+    // By hand, outside any migration; then a pending migration written against the history.
+    let mut conn = tdb.connect().await;
+    sqlx::raw_sql("ALTER TABLE users ADD COLUMN nickname text")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    m::sqlx(
+        dir.path(),
+        &[("2_index", "CREATE INDEX users_email ON users (email);\n")],
+    );
+    // The runner reads the status, then compares the schema: two events, in that order.
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    deckhand::runner::migrate::load(spec.clone(), tx).await;
+    let status = rx.recv().await.expect("the status");
+    let drift = rx.recv().await.expect("the comparison");
+    assert!(
+        matches!(status, RunnerEvent::Migrations(Ok(_))),
+        "{status:?}"
+    );
+
+    let mut h = Harness::new(plan_from(&plan(&tdb.url, dir.path())));
+    h.act(Action::Runner(status));
+    h.act(verified_event(
+        &archive("/var/backups/shop/x.dump", "shop", true),
+        true,
+    ));
+    h.dried();
+    // Asked while the comparison runs: the apply waits for it, then goes on through the gates.
+    h.char('a');
+    assert_eq!(modal_kind(&h), None);
+    assert!(
+        h.state
+            .flash
+            .as_deref()
+            .unwrap_or("")
+            .contains("Still comparing")
+    );
+    h.act(Action::Runner(drift));
+    let expected = "column users.nickname: not in the history (added by hand?)";
+    assert_eq!(
+        modal_kind(&h),
+        Some(ModalKind::Drift(vec![expected.to_string()]))
+    );
+    let (screen, _) = h.screen();
+    assert!(screen.contains("DRIFT"), "{screen}");
+    h.settle();
+    h.type_text("nickname is the hotfix from incident 4411");
+    let fx = h.key(KeyCode::Enter);
+    assert!(
+        journal_events(&fx).iter().any(|e| matches!(e,
+            Event::StageOverridden { blockers, detail, .. }
+                if blockers == &vec![Blocker::Drift] && detail == expected)),
+        "{fx:?}"
+    );
+    assert_eq!(modal_kind(&h), Some(ModalKind::ApplyMigrations));
+    let body = &h.state.modal.as_ref().unwrap().body;
+    assert!(
+        body.iter().any(|(k, v)| k == "Drift"
+            && v == "1 difference(s), applying anyway: nickname is the hotfix from incident 4411"),
+        "{body:?}"
+    );
+    // Esc, then again: the same difference does not ask twice.
+    h.settle();
+    h.key(KeyCode::Esc);
+    h.char('a');
+    assert_eq!(modal_kind(&h), Some(ModalKind::ApplyMigrations));
 }

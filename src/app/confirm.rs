@@ -25,7 +25,8 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Out) {
         | ModalKind::BackupOverride(_)
         | ModalKind::StageOverride(..)
         | ModalKind::NoRehearsal
-        | ModalKind::WillFail(_)) => gate_passed(state, kind, typed, fx),
+        | ModalKind::WillFail(_)
+        | ModalKind::Drift(_)) => gate_passed(state, kind, typed, fx),
         ModalKind::RestoreBackup(list) => {
             super::backup::start_restore(state, list, modal.picker, fx)
         }
@@ -95,6 +96,16 @@ fn gate_passed(state: &mut State, kind: ModalKind, typed: String, fx: &mut Out) 
                 detail: lines.join("\n"),
             }));
             state.db.will_fail_override = Some((typed, lines));
+            Gated::ApplyMigrations
+        }
+        ModalKind::Drift(lines) => {
+            fx.push(Effect::Journal(Event::StageOverridden {
+                stage: crate::journal::Stage::Migrate,
+                reason: typed.clone(),
+                blockers: vec![crate::journal::Blocker::Drift],
+                detail: lines.join("\n"),
+            }));
+            state.db.drift_override = Some((typed, lines));
             Gated::ApplyMigrations
         }
         _ => return,

@@ -78,6 +78,8 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Out) {
         m
     } else if let Some(m) = super::backup::gate_modal(state, gated) {
         m
+    } else if let Some(m) = super::migrations::drift::drift_modal(state, gated) {
+        m
     } else if let Some(m) = super::migrations::impact::will_fail_modal(state, gated) {
         m
     } else if let Some(m) = super::migrations::no_rehearsal_modal(state, gated) {

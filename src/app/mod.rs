@@ -42,6 +42,7 @@ pub use logs::pane::{
     selected as selected_line,
 };
 pub use logs::view::{Filter, LogView, SCAN_SLICE_LINES, Shown, SourceStatus, SourceView};
+pub use migrations::drift::DriftView;
 pub use migrations::{DbPane, DbView, rehearsal_line};
 pub use msg::{Action, Effect, Keypress, Signal};
 pub use prompt::{

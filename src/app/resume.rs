@@ -95,6 +95,15 @@ fn replay_gates(state: &mut State, ev: &Event) -> bool {
             let lines = detail.lines().map(str::to_string).collect();
             state.db.will_fail_override = Some((reason.clone(), lines));
         }
+        Event::StageOverridden {
+            stage: journal::Stage::Migrate,
+            reason,
+            blockers,
+            detail,
+        } if blockers.contains(&Blocker::Drift) => {
+            let lines = detail.lines().map(str::to_string).collect();
+            state.db.drift_override = Some((reason.clone(), lines));
+        }
         Event::StageOverridden { stage, reason, .. } => {
             state.release.overrides.push((*stage, reason.clone()));
         }

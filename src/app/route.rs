@@ -95,6 +95,7 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
             super::logs::on_source_state(state, source, s)
         }
         RunnerEvent::Migrations(result) => super::migrations::on_snapshot(state, result, fx),
+        RunnerEvent::Drift(result) => super::migrations::drift::on_drift(state, result, fx),
         RunnerEvent::MigrationProgress(p) => super::migrations::on_progress(state, p),
         RunnerEvent::MigrationsApplied(outcome) => {
             super::migrations::on_applied(state, outcome, fx)

@@ -253,6 +253,8 @@ pub enum Blocker {
     Untried,
     /// Migrations applied although a statement will fail on the live data (counted before the apply).
     WillFail,
+    /// Migrations applied although the live schema differs from what its applied history produces.
+    Drift,
     PhasesNotSucceeded,
     #[serde(alias = "verify has not run")]
     VerifyNotRun,
@@ -285,6 +287,7 @@ impl Blocker {
             Blocker::MigrationsPending => "migrations_pending",
             Blocker::Untried => "untried",
             Blocker::WillFail => "will_fail",
+            Blocker::Drift => "drift",
             Blocker::PhasesNotSucceeded => "phases_not_succeeded",
             Blocker::VerifyNotRun => "verify_not_run",
             Blocker::VerifyRunning => "verify_running",
@@ -452,6 +455,7 @@ mod tests {
             Blocker::MigrationsPending,
             Blocker::Untried,
             Blocker::WillFail,
+            Blocker::Drift,
             Blocker::PhasesNotSucceeded,
             Blocker::VerifyNotRun,
             Blocker::VerifyRunning,

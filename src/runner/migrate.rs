@@ -96,10 +96,18 @@ pub async fn snapshot(spec: &Database) -> Result<Snapshot, MigrateError> {
     })
 }
 
-/// Reads the status and reports it.
+/// Reads the status and reports it; then compares the live schema with what the applied history produces
+/// (drift) and reports that too.
 pub async fn load(spec: Database, tx: Sender<RunnerEvent>) {
     let result = snapshot(&spec).await.map_err(|e| e.to_string());
+    let read = result.is_ok();
     send(&tx, RunnerEvent::Migrations(result)).await;
+    if read {
+        let drift = crate::drift::check(&spec, &CancellationToken::new())
+            .await
+            .map_err(|e| e.to_string());
+        send(&tx, RunnerEvent::Drift(drift)).await;
+    }
 }
 
 /// Applies exactly the `confirmed` migrations (refusing if what is pending differs), then reports the outcome and

@@ -88,6 +88,9 @@ pub enum RunnerEvent {
     },
     /// The migrations on disk and their status (or why they could not be read).
     Migrations(Result<migrate::Snapshot, String>),
+    /// How the live schema differs from what the applied history produces (after each status read), or why that
+    /// could not be told.
+    Drift(Result<crate::drift::DriftReport, String>),
     /// An apply moved on.
     MigrationProgress(crate::migrate::apply::Progress),
     /// An apply ended: what was applied, and what stopped it.

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{Theme, safe};
-use crate::app::{DbView, DbWork, Operation, RollbackWork, State};
+use crate::app::{DbView, DbWork, DriftView, Operation, RollbackWork, State};
 use crate::lint::{Class, FileReport, Finding};
 use crate::migrate::status::State as MState;
 
@@ -217,6 +217,43 @@ fn impact_lines(report: &FileReport, t: Theme) -> Vec<Line<'static>> {
     ranked.into_iter().map(|(_, line)| line).collect()
 }
 
+/// What the comparison of the live schema with the applied history said, above the selected migration.
+fn drift_lines(state: &State, t: Theme) -> Vec<Line<'static>> {
+    match &state.db.drift {
+        DriftView::Unknown => Vec::new(),
+        DriftView::Checking => vec![Line::styled(
+            "drift: comparing the live schema with the applied history…",
+            t.muted(),
+        )],
+        DriftView::Failed(why) => vec![Line::styled(
+            format!("? drift not checked: {}", safe(why)),
+            t.warn(),
+        )],
+        DriftView::Ready(r) if !r.has_drift() => vec![Line::styled(
+            format!(
+                "✓ no drift: the live schema is what the {} applied migration(s) produce",
+                r.replayed.len()
+            ),
+            t.muted(),
+        )],
+        DriftView::Ready(r) => {
+            let mut out = vec![Line::styled(
+                format!(
+                    "≠ DRIFT: {} difference(s) from what the applied migrations produce (a asks why)",
+                    r.differences.len()
+                ),
+                t.danger().add_modifier(Modifier::BOLD),
+            )];
+            out.extend(
+                r.differences
+                    .iter()
+                    .map(|d| Line::styled(format!("  {}", safe(&d.message)), t.danger())),
+            );
+            out
+        }
+    }
+}
+
 fn state_style(s: MState, t: Theme) -> Style {
     match s {
         MState::Applied => t.ok(),
@@ -255,6 +292,14 @@ fn summary(state: &State, snap: &crate::runner::migrate::Snapshot, t: Theme) -> 
         spans.push(Span::styled(
             format!(", {} invalid index", st.invalid_indexes.len()),
             t.danger(),
+        ));
+    }
+    if let DriftView::Ready(r) = &state.db.drift
+        && r.has_drift()
+    {
+        spans.push(Span::styled(
+            format!(", DRIFT {}", r.differences.len()),
+            t.danger().add_modifier(Modifier::BOLD),
         ));
     }
     spans.push(Span::styled(
@@ -322,6 +367,7 @@ fn render_sql(
     };
     let mut lines = waiting_lines(state, t);
     lines.extend(last_result_lines(state, t));
+    lines.extend(drift_lines(state, t));
     let Some(m) = entry.local.and_then(|i| snap.migrations.get(i)) else {
         let text = format!(
             "{}: {}",

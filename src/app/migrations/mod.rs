@@ -5,6 +5,7 @@
 use crate::app::out::Out;
 use std::time::Duration;
 
+pub mod drift;
 pub(super) mod impact;
 pub(super) mod indexes;
 pub(super) mod resolve;
@@ -72,6 +73,12 @@ pub struct DbPane {
     pub apply_after_read: bool,
     /// Why the operator applies although statements will fail on the live data, and the lines it was typed for.
     pub will_fail_override: Option<(String, Vec<String>)>,
+    /// The live schema compared with what the applied history produces.
+    pub drift: drift::DriftView,
+    /// Why the operator applies although the schema drifted, and the differences it was typed for.
+    pub drift_override: Option<(String, Vec<String>)>,
+    /// An apply was asked for while the comparison ran: it goes on when it answers.
+    pub apply_after_drift: bool,
 }
 
 impl DbPane {
@@ -99,6 +106,9 @@ impl DbPane {
             read_at: None,
             apply_after_read: false,
             will_fail_override: None,
+            drift: drift::DriftView::Unknown,
+            drift_override: None,
+            apply_after_drift: false,
         }
     }
 
@@ -185,6 +195,12 @@ pub(super) fn request_apply(state: &mut State, fx: &mut Out) {
         state.db.loading = true;
         state.flash = Some("Reading the migration status again before the apply…".into());
         fx.push(Effect::LoadMigrations);
+        return;
+    }
+    if let Some(why) = drift::refusal(state) {
+        // The comparison follows each status read: the apply goes on once it has answered.
+        state.db.apply_after_drift = true;
+        state.flash = Some(format!("{why} The apply goes on once it has answered."));
         return;
     }
     fx.notice(Notice::PassGates(Gated::ApplyMigrations));
@@ -306,6 +322,7 @@ pub(super) fn on_snapshot(state: &mut State, result: Result<Snapshot, String>, f
             if state.db.anchor.is_some_and(|a| a >= n) {
                 state.db.anchor = None;
             }
+            drift::on_status(state);
             DbView::Ready(s)
         }
         Err(e) => DbView::Failed(e),

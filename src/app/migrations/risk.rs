@@ -177,6 +177,7 @@ pub(in crate::app) fn apply_confirmation(state: &State) -> Modal {
     m.body.push(("Database".into(), database_line(state)));
     let findings = pending_findings(state);
     m.body.extend(summary(state, &findings));
+    m.body.extend(super::drift::confirmation_line(state));
     m.body.extend(super::impact::confirmation_lines(state));
     m.body
         .push(("Backup".into(), crate::app::text::backup_line(state)));

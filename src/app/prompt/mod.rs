@@ -54,6 +54,8 @@ pub enum ModalKind {
     NoRehearsal,
     /// Apply although these statements will fail on the live data; asks for a reason.
     WillFail(Vec<String>),
+    /// Apply although the live schema differs from its history in these ways; asks for a reason.
+    Drift(Vec<String>),
     /// Run the rollback plan shown (code steps, then the database), then verify again.
     Rollback(String),
     /// Stop the monitor window before its end; asks for a reason.
