@@ -77,6 +77,7 @@ async fn a_not_null_that_will_fail_gates_the_apply_with_a_typed_reason() {
     );
 
     let mut h = Harness::new(plan_from(&plan(&tdb.url, dir.path())));
+    h.auto_drift = false;
     h.act(Action::Runner(status));
     h.act(Action::Runner(drift));
     h.act(verified_event(
@@ -194,6 +195,7 @@ async fn drift_from_the_history_is_shown_and_gates_the_apply_with_a_typed_reason
     );
 
     let mut h = Harness::new(plan_from(&plan(&tdb.url, dir.path())));
+    h.auto_drift = false;
     h.act(Action::Runner(status));
     h.act(verified_event(
         &archive("/var/backups/shop/x.dump", "shop", true),

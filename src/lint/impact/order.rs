@@ -3,7 +3,7 @@
 //! answer would describe data the statement will not meet): it is marked as depending on that statement. A `DO`
 //! block or SQL that could not be parsed may change anything, so everything after it depends on it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use squawk_syntax::SourceFile;
 use squawk_syntax::ast::{self, AstNode};
@@ -35,6 +35,10 @@ struct Changed {
     columns: HashMap<(String, String), Origin>,
     /// A statement that may have changed anything.
     anything: Option<Origin>,
+    /// Tables the batch creates (empty until something fills them).
+    created: HashSet<String>,
+    /// Tables something earlier in the batch writes rows into.
+    filled: HashSet<String>,
 }
 
 fn bare(name: &str) -> String {
@@ -42,12 +46,26 @@ fn bare(name: &str) -> String {
 }
 
 impl Changed {
-    /// The earlier statement `q`'s answer depends on, if any.
-    fn depends(&self, q: &Question) -> Option<&Origin> {
+    /// The earlier statement `q`'s answer depends on, if any, and whether that statement created the table (and
+    /// nothing has filled it since: no data that exists now is at stake).
+    fn depends(&self, q: &Question) -> Option<(&Origin, bool)> {
         let ask = &q.ask;
         if let Some(o) = &self.anything {
-            return Some(o);
+            return Some((o, false));
         }
+        let table = bare(ask.table());
+        if self.created.contains(&table)
+            && !self.filled.contains(&table)
+            && let Some(o) = self.tables.get(&table)
+        {
+            return Some((o, true));
+        }
+        self.changed_before(q).map(|o| (o, false))
+    }
+
+    /// The earlier statement that changed what `q` reads, if any.
+    fn changed_before(&self, q: &Question) -> Option<&Origin> {
+        let ask = &q.ask;
         let mut tables = vec![bare(ask.table())];
         if let Ask::Orphans { to_table, .. } = ask {
             tables.push(bare(to_table));
@@ -88,18 +106,22 @@ impl Changed {
         match stmt {
             ast::Stmt::CreateTable(s) => {
                 if let Some(t) = s.table_name() {
-                    self.table(&canonical(t.syntax()), o);
+                    let t = canonical(t.syntax());
+                    self.table(&t, o);
+                    self.created.insert(bare(&t));
                 }
             }
             ast::Stmt::CreateTableAs(s) => {
                 if let Some(t) = s.table_name() {
                     self.table(&canonical(t.syntax()), o);
+                    self.filled.insert(bare(&canonical(t.syntax())));
                 }
             }
             ast::Stmt::AlterTable(s) => self.alter_table(s, o),
             ast::Stmt::Insert(s) => {
                 if let Some(t) = s.relation_name_ref() {
                     self.table(&canonical(t.syntax()), o);
+                    self.filled.insert(bare(&canonical(t.syntax())));
                 }
             }
             // An UPDATE changes the columns it sets, nothing else.
@@ -108,6 +130,7 @@ impl Changed {
                     return;
                 };
                 let table = canonical(t.syntax());
+                self.filled.insert(bare(&table));
                 for target in s.syntax().descendants().filter_map(ast::ColumnTarget::cast) {
                     if let Some(c) = target.name() {
                         self.column(&table, &canonical(c.syntax()), o);
@@ -129,6 +152,7 @@ impl Changed {
                             | ast::Stmt::Copy(_)
                     ) {
                         self.table(&t, o);
+                        self.filled.insert(bare(&t));
                     }
                 }
             }
@@ -192,7 +216,7 @@ struct Placed {
     question: Question,
     statement_index: usize,
     line: usize,
-    depends: Option<Origin>,
+    depends: Option<(Origin, bool)>,
 }
 
 /// Every question of the batch, per migration, with what it depends on. Pure (the syntax trees never cross an
@@ -212,7 +236,9 @@ fn place(migrations: &[&Migration]) -> Vec<Vec<Placed>> {
             let statement_index = statement_at(&m.statements, at).map_or(0, |i| i + 1);
             for question in of_statement(&stmt) {
                 placed.push(Placed {
-                    depends: changed.depends(&question).cloned(),
+                    depends: changed
+                        .depends(&question)
+                        .map(|(o, created)| (o.clone(), created)),
                     question,
                     statement_index,
                     line: origin.line,
@@ -257,12 +283,19 @@ pub async fn judge(
                     },
                     example: None,
                 },
-                Some(o) => Answer {
+                Some((o, created)) => Answer {
                     outcome: outcome_of(p.question.kind),
                     count: None,
-                    basis: Basis::DependsOn {
-                        migration: o.migration,
-                        line: o.line,
+                    basis: if created {
+                        Basis::CreatedInBatch {
+                            migration: o.migration,
+                            line: o.line,
+                        }
+                    } else {
+                        Basis::DependsOn {
+                            migration: o.migration,
+                            line: o.line,
+                        }
                     },
                     example: None,
                 },

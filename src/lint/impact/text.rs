@@ -40,6 +40,11 @@ pub fn basis(b: &Basis) -> String {
             format!("(not counted: depends on an earlier statement, {migration} line {line})")
         }
         Basis::NotJudged { why } => format!("(not counted: {why})"),
+        Basis::CreatedInBatch { migration, line } => {
+            format!(
+                "(no data that exists now: the table is created earlier in this batch, {migration} line {line})"
+            )
+        }
     }
 }
 
