@@ -88,6 +88,7 @@ fn pending_snapshot() -> Snapshot {
             invalid_indexes: Vec::new(),
         },
         reports: vec![None],
+        downs: Vec::new(),
         notes: Vec::new(),
     }
 }
