@@ -88,6 +88,7 @@ fn pending_snapshot() -> Snapshot {
             invalid_indexes: Vec::new(),
         },
         reports: vec![None],
+        downs: Vec::new(),
         notes: Vec::new(),
     }
 }
@@ -505,6 +506,7 @@ fn rehearsal_restores_this_runs_verified_backup_and_reports_per_migration() {
             took: Duration::from_millis(300),
             error: "could not create unique index (23505)".into(),
         }],
+        way_back: deckhand::backup::WayBack::NotTried,
         dropped: true,
         cleanup_error: None,
         took: Duration::from_secs(3),

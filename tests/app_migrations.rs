@@ -546,6 +546,7 @@ fn an_apply_uses_up_its_rehearsal() {
             name: "m2".into(),
             took: Duration::from_millis(30),
         }],
+        way_back: deckhand::backup::WayBack::NotTried,
         dropped: true,
         cleanup_error: None,
         took: Duration::from_secs(3),

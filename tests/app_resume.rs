@@ -79,6 +79,7 @@ fn snapshot(applied: bool) -> Action {
             invalid_indexes: Vec::new(),
         },
         reports: vec![None],
+        downs: Vec::new(),
         notes: Vec::new(),
     })))
 }

@@ -304,6 +304,58 @@ async fn rollback_restores_the_backup_then_verifies_again() {
     );
 }
 
+#[tokio::test]
+async fn a_rollback_by_down_migrations_shows_the_down_sql_then_runs_it() {
+    let db = fresh_db().await;
+    seed_accounts(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let plan = release_plan(
+        dir.path(),
+        common::http::ok_server().0,
+        "database = \"auto\"\n",
+    );
+    let mut app = start(&plan, data.path(), &url_with_password(&db));
+    release_until_verified(&mut app, dir.path());
+    app.send("R");
+    app.wait_for("Roll back staging");
+    let prompt = app.contents();
+    for shown in [
+        "down migrations: 2_status, 1_orders",
+        "1/2 2_status — 2_status.down.sql, 1 statement(s)",
+        "1 ALTER TABLE orders DROP COLUMN status",
+        "2/2 1_orders — 1_orders.down.sql, 1 statement(s)",
+        "1 DROP TABLE orders  ← DANGEROUS",
+    ] {
+        assert!(
+            prompt.contains(shown),
+            "{shown:?} not in the prompt:\n{prompt}"
+        );
+    }
+    answer(&mut app, "Roll back staging", "y");
+    app.wait_for("Rollback finished: verify after rollback passed.");
+    app.wait_for("2 pending");
+    app.send("q");
+    assert_eq!(app.wait_exit(), 5);
+    let events = all_events(data.path()).remove(0);
+    let reverted: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::MigrationReverted { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reverted, ["2_status", "1_orders"]);
+    let mut conn = db.connect().await;
+    let orders: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'orders'",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(orders, 0, "the down files ran");
+}
+
 /// Polls `check` for at most 20 s (a hang guard, not a timing assertion).
 async fn wait_until<F, Fut>(mut check: F) -> bool
 where

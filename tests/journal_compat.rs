@@ -442,3 +442,37 @@ fn the_v01_sentences_parse_to_typed_values() {
     );
     assert!(report.contains("`untried`"), "{report}");
 }
+
+#[test]
+fn a_rehearsal_journaled_before_the_way_back_parses_and_the_way_back_keeps_its_names() {
+    use deckhand::journal::{WayBackRecord, WayBackResult};
+    let old = r#"{"event":"rehearsal","file":"/b/x.dump","scratch":"deckhand_rehearsal_0a1b2c3d","results":["2_a: ok in 3 ms"],"dropped":true,"duration_ms":900}"#;
+    let parsed: Event = serde_json::from_str(old).unwrap();
+    assert!(matches!(parsed, Event::Rehearsal { way_back: None, .. }));
+    assert_eq!(
+        serde_json::to_value(&parsed).unwrap(),
+        serde_json::from_str::<serde_json::Value>(old).unwrap(),
+        "no way back: written as before"
+    );
+    for (result, name) in [
+        (WayBackResult::Passed, "passed"),
+        (WayBackResult::Failed, "failed"),
+        (WayBackResult::NotRehearsed, "not_rehearsed"),
+    ] {
+        let event = Event::Rehearsal {
+            file: "/b/x.dump".into(),
+            scratch: "deckhand_rehearsal_0a1b2c3d".into(),
+            results: vec!["2_a: ok in 3 ms".into()],
+            way_back: Some(WayBackRecord {
+                result,
+                steps: vec!["2_a: down ok in 1 ms".into()],
+            }),
+            dropped: true,
+            duration_ms: 900,
+        };
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["way_back"]["result"], name);
+        assert_eq!(json["way_back"]["steps"][0], "2_a: down ok in 1 ms");
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
+    }
+}

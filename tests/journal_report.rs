@@ -120,6 +120,15 @@ fn release_events() -> Vec<Event> {
             file: s("/var/backups/shop/shop-1.dump"),
             scratch: s("shop_rehearsal"),
             results: vec![s("0007_add_index: ok in 3.1 s")],
+            way_back: Some(deckhand::journal::WayBackRecord {
+                result: deckhand::journal::WayBackResult::Failed,
+                steps: vec![
+                    s(
+                        "0007_add_index: down FAILED after 12 ms: index \"orders_idx\" does not exist (42704)",
+                    ),
+                    s("applying the migrations again: not attempted after the failed down file"),
+                ],
+            }),
             dropped: true,
             duration_ms: 9_000,
         },

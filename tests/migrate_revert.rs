@@ -14,7 +14,9 @@ use std::time::Duration;
 use common::migrations::{self as m, apply_all, connect, status_of};
 use common::pg::fresh_db;
 use deckhand::migrate::db::Backend;
-use deckhand::migrate::revert::{RevertOutcome, missing_downs, revert};
+use deckhand::migrate::revert::{
+    RevertOutcome, ShownDown, load_down, missing_downs, revert, revert_shown,
+};
 use deckhand::migrate::status::State;
 use deckhand::plan::Database;
 use deckhand::runner::RunnerEvent;
@@ -241,7 +243,8 @@ async fn the_runner_reports_the_revert_then_the_fresh_status() {
     let spec = m::database(&sqlite_url(dir.path()), &migs, "sqlx");
     assert!(apply_all(&spec).await.failure.is_none());
     let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-    deckhand::runner::migrate::revert(spec, names(&["2_orders"]), tx).await;
+    let shown = shown_downs(&spec, &["2_orders"]);
+    deckhand::runner::migrate::revert(spec, names(&["2_orders"]), shown, tx).await;
     match rx.recv().await {
         Some(RunnerEvent::Reverted(o)) => {
             assert_eq!(o.error, None);
@@ -257,6 +260,53 @@ async fn the_runner_reports_the_revert_then_the_fresh_status() {
         }
         other => panic!("expected the fresh status, got {other:?}"),
     }
+}
+
+/// The down files of `of` as a prompt shows them (read from disk now).
+fn shown_downs(spec: &Database, of: &[&str]) -> Vec<ShownDown> {
+    let target = deckhand::migrate::load(spec).unwrap();
+    target
+        .migrations
+        .iter()
+        .filter(|m| of.contains(&m.name.as_str()))
+        .map(|m| ShownDown::of(&m.name, &load_down(m).unwrap().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_down_file_changed_since_the_prompt_showed_it_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let migs = dir.path().join("migrations");
+    sqlx_folder(&migs, Some(USERS_DOWN), Some(ORDERS_DOWN));
+    let spec = m::database(&sqlite_url(dir.path()), &migs, "sqlx");
+    assert!(apply_all(&spec).await.failure.is_none());
+    let shown = shown_downs(&spec, &["2_orders", "1_users"]);
+    m::write(
+        &migs.join("1_users.down.sql"),
+        "DROP TABLE users; DROP TABLE orders;\n",
+    );
+    let both = names(&["2_orders", "1_users"]);
+    let outcome = revert_shown(&spec, &both, Some(&shown)).await;
+    assert!(outcome.reverted.is_empty(), "nothing ran: {outcome:?}");
+    let error = outcome.error.unwrap_or_default();
+    assert!(
+        error.contains("1_users.down.sql: not the down file the prompt showed"),
+        "{error}"
+    );
+    // Nor one the prompt did not show at all.
+    let only_orders = shown_downs(&spec, &["2_orders"]);
+    let outcome = revert_shown(&spec, &both, Some(&only_orders)).await;
+    assert!(
+        outcome.reverted.is_empty() && outcome.error.is_some(),
+        "{outcome:?}"
+    );
+    assert!(has_table(&spec, "orders").await && has_table(&spec, "users").await);
+    // What is shown now runs.
+    m::write(&migs.join("1_users.down.sql"), USERS_DOWN);
+    let shown = shown_downs(&spec, &["2_orders", "1_users"]);
+    let outcome = revert_shown(&spec, &both, Some(&shown)).await;
+    assert_eq!(outcome.error, None);
+    assert_eq!(reverted_names(&outcome), both);
 }
 
 #[tokio::test]

@@ -322,6 +322,7 @@ fn migrations_pane_80x24_shows_states_sql_and_problems() {
             }],
         },
         reports: vec![None, None, Some(locking_report())],
+        downs: Vec::new(),
         notes: Vec::new(),
     };
     h.act(Action::Runner(RunnerEvent::Migrations(Ok(snapshot))));

@@ -24,7 +24,10 @@ pub mod text;
 pub mod typing;
 mod update;
 
-pub use backup::{BackupPane, restore_choice, restore_loss, step_line};
+pub use backup::{
+    BackupPane, restore_choice, restore_loss, step_line, way_back_lines, way_back_step_line,
+    way_back_summary,
+};
 pub use busy::{BackupWork, DbWork, Operation, RollbackWork};
 pub use health::{
     CLEAR_SHARE, CheckRun, HealthPane, HealthState, LATENCY_NOISE, MAX_SAMPLES, MIN_ALERT_SAMPLES,

@@ -116,8 +116,12 @@ pub enum Effect {
     Preflight,
     /// Probe every `[[smoke]]` endpoint once.
     RunSmoke,
-    /// Run these down migrations (newest first), each with the removal of its ledger entry.
-    RevertMigrations(Vec<String>),
+    /// Run these down migrations (newest first), each with the removal of its ledger entry — only if each down file
+    /// is still the one the prompt showed.
+    RevertMigrations {
+        names: Vec<String>,
+        shown: Vec<crate::migrate::revert::ShownDown>,
+    },
     /// Read the database's write counters, for the prompt that says what a restore would lose.
     ReadCounters(crate::runner::CountersFor),
     /// Post to the plan's webhook; never waited for.

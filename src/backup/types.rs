@@ -235,6 +235,8 @@ pub struct RehearsalReport {
     pub scratch: String,
     pub restore_took: Duration,
     pub steps: Vec<RehearsalStep>,
+    /// The way back, rehearsed after the pending migrations applied on the copy.
+    pub way_back: WayBack,
     /// The scratch copy was removed afterwards (false: `cleanup_error` says why, and the name to drop by hand).
     pub dropped: bool,
     pub cleanup_error: Option<String>,
@@ -247,6 +249,61 @@ impl RehearsalReport {
             .iter()
             .any(|s| matches!(s, RehearsalStep::Failed { .. }))
     }
+}
+
+/// The way back rehearsed on the copy once every pending migration applied there (apply → down → apply, as
+/// Liquibase's update-testing-rollback does): each down file newest first, reverted with deckhand's own revert (the
+/// ledger entry goes with it), then the pending migrations applied again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WayBack {
+    /// Not tried: a migration failed or was not reached, so there is nothing to go back from.
+    NotTried,
+    /// Not rehearsed: these pending migrations have no down file (a format without down files: all of them).
+    NoDownFile { missing: Vec<String> },
+    /// The down steps, newest first (`Applied`: the down file ran; a failed one ends them, the rest are not
+    /// reached), then the pending migrations applied again — not attempted, so empty, after a failed down step.
+    Rehearsed {
+        down: Vec<RehearsalStep>,
+        again: Vec<RehearsalStep>,
+    },
+}
+
+impl WayBack {
+    /// The step where the way back failed: a down file, or applying a migration again.
+    pub fn failure(&self) -> Option<(Direction, &RehearsalStep)> {
+        let WayBack::Rehearsed { down, again } = self else {
+            return None;
+        };
+        let failed = |s: &&RehearsalStep| matches!(s, RehearsalStep::Failed { .. });
+        down.iter()
+            .find(failed)
+            .map(|s| (Direction::Down, s))
+            .or_else(|| again.iter().find(failed).map(|s| (Direction::Again, s)))
+    }
+
+    /// Every down file ran and every migration applied again.
+    pub fn passed(&self) -> bool {
+        match self {
+            WayBack::Rehearsed { down, again } => {
+                !down.is_empty()
+                    && down.len() == again.len()
+                    && down
+                        .iter()
+                        .chain(again)
+                        .all(|s| matches!(s, RehearsalStep::Applied { .. }))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Which way a step of the way back went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// A down file, reverting its migration.
+    Down,
+    /// The migration applied again after the down files.
+    Again,
 }
 
 /// Why a backup operation could not be done. Messages never carry a password.

@@ -132,7 +132,7 @@ impl Executor {
                 | Effect::ResolveMigration(_)
                 | Effect::DropInvalidIndex(_)
                 | Effect::RunVerify
-                | Effect::RevertMigrations(_)
+                | Effect::RevertMigrations { .. }
                 | Effect::ReadCounters(_) => self.database_effect(effect, state),
                 Effect::ListBackups
                 | Effect::TakeBackup
@@ -208,8 +208,8 @@ impl Executor {
                     tokio::spawn(crate::runner::verify::run(db, checks, tx));
                 });
             }
-            Effect::RevertMigrations(names) => self.database(state, move |db, tx| {
-                tokio::spawn(crate::runner::migrate::revert(db, names, tx));
+            Effect::RevertMigrations { names, shown } => self.database(state, move |db, tx| {
+                tokio::spawn(crate::runner::migrate::revert(db, names, shown, tx));
             }),
             Effect::ReadCounters(purpose) => self.database(state, move |db, tx| {
                 tokio::spawn(crate::runner::counters::read(db, purpose, tx));

@@ -203,6 +203,10 @@ pub enum Event {
         file: String,
         scratch: String,
         results: Vec<String>,
+        /// The way back rehearsed after the apply (apply → down → apply), or why it was not. Absent when the
+        /// apply itself did not get through, and from versions before it was rehearsed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        way_back: Option<WayBackRecord>,
         dropped: bool,
         duration_ms: u64,
     },
@@ -365,6 +369,27 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         outcome: Option<Outcome>,
     },
+}
+
+/// The way back as a rehearsal on a restored copy found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WayBackRecord {
+    pub result: WayBackResult,
+    /// One line per step (`2_orders: down ok in 3 ms`, `2_orders: down FAILED after 2 ms: …`, `2_orders: applied
+    /// again in 5 ms`), or why it was not rehearsed.
+    pub steps: Vec<String>,
+}
+
+/// How the rehearsed way back went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WayBackResult {
+    /// Every down file ran, newest first, and every migration applied again.
+    Passed,
+    /// A down file failed (the migrations were not applied again), or applying one again did.
+    Failed,
+    /// A pending migration has no down file.
+    NotRehearsed,
 }
 
 impl Event {

@@ -13,7 +13,7 @@ mod markdown;
 mod report;
 mod resume;
 
-pub use event::Event;
+pub use event::{Event, WayBackRecord, WayBackResult};
 pub use history::{RunSummary, list_runs, read_entries};
 pub use kinds::{
     Blocker, Completed, MonitorResult, Outcome, PhaseResult, RestoreKind, Stage, StageResult,

@@ -39,9 +39,44 @@ pub fn missing_downs(migrations: &[Migration], names: &[String]) -> Vec<String> 
         .collect()
 }
 
+/// A down file as a prompt showed it: the migration it reverts and the checksum of the down file's text. A revert
+/// given what was shown refuses to run a down file that changed since (or one not shown at all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShownDown {
+    pub name: String,
+    pub checksum: super::Checksum,
+}
+
+impl ShownDown {
+    /// `down` (the down file read, as [`load_down`] reads it) of the migration named `name`.
+    pub fn of(name: &str, down: &Migration) -> ShownDown {
+        ShownDown {
+            name: name.to_string(),
+            checksum: source::checksum(down),
+        }
+    }
+}
+
 /// Whether the format has down migrations at all.
 pub fn revertible_format(format: Format) -> bool {
     matches!(format, Format::Sqlx | Format::Plain)
+}
+
+/// The down file of `up`, read and split as a revert runs it (its `name` is the file's name, `2_orders.down.sql`):
+/// `None` when the format has no down files or the folder has none for `up`.
+pub fn load_down(up: &Migration) -> Option<Result<Migration, source::SourceError>> {
+    let path = up.down.as_ref().filter(|_| revertible_format(up.format))?;
+    let label = path.file_name().map_or_else(
+        || format!("{} (down)", up.name),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    Some(source::load(
+        up.format,
+        up.key.clone(),
+        label,
+        path.clone(),
+        None,
+    ))
 }
 
 /// A down migration ready to run: the migration it reverts and the down file, read and split.
@@ -56,6 +91,7 @@ fn downs<'a>(
     format: Format,
     migrations: &'a [Migration],
     names: &[String],
+    shown: Option<&[ShownDown]>,
 ) -> Result<Vec<Down<'a>>, String> {
     if !revertible_format(format) {
         return Err(format!(
@@ -75,17 +111,13 @@ fn downs<'a>(
             problems.push(format!("{name} is not in the migrations folder"));
             continue;
         };
-        let Some(path) = &up.down else {
-            problems.push(format!("{name} has no down migration"));
-            continue;
-        };
-        let label = path.file_name().map_or_else(
-            || format!("{name} (down)"),
-            |f| f.to_string_lossy().into_owned(),
-        );
-        let down = match source::load(format, up.key.clone(), label, path.clone(), None) {
-            Ok(d) => d,
-            Err(e) => {
+        let down = match load_down(up) {
+            None => {
+                problems.push(format!("{name} has no down migration"));
+                continue;
+            }
+            Some(Ok(d)) => d,
+            Some(Err(e)) => {
                 problems.push(format!("{name}: {e}"));
                 continue;
             }
@@ -99,6 +131,16 @@ fn downs<'a>(
         }
         if let Err(e) = body(&down) {
             problems.push(e.to_string());
+            continue;
+        }
+        if let Some(shown) = shown
+            && !shown.contains(&ShownDown::of(name, &down))
+        {
+            problems.push(format!(
+                "{}: not the down file the prompt showed (it changed since, or was not shown): press R again to see \
+                 what would run",
+                down.name
+            ));
             continue;
         }
         out.push(Down { up, down });
@@ -115,8 +157,18 @@ fn downs<'a>(
 /// applied per the ledger; otherwise stops at the first failure, whose transaction rolls back, keeping the ones
 /// already reverted.
 pub async fn revert(spec: &crate::plan::Database, names: &[String]) -> RevertOutcome {
+    revert_shown(spec, names, None).await
+}
+
+/// [`revert`], refusing before anything runs unless every down file is the one `shown` (when given): what the
+/// rollback's prompt listed is what runs.
+pub async fn revert_shown(
+    spec: &crate::plan::Database,
+    names: &[String],
+    shown: Option<&[ShownDown]>,
+) -> RevertOutcome {
     let mut outcome = RevertOutcome::default();
-    if let Err(e) = revert_into(spec, names, &mut outcome).await {
+    if let Err(e) = revert_into(spec, names, shown, &mut outcome).await {
         outcome.error = Some(e);
     }
     outcome
@@ -125,32 +177,76 @@ pub async fn revert(spec: &crate::plan::Database, names: &[String]) -> RevertOut
 async fn revert_into(
     spec: &crate::plan::Database,
     names: &[String],
+    shown: Option<&[ShownDown]>,
     outcome: &mut RevertOutcome,
 ) -> Result<(), String> {
     let target = super::load(spec).map_err(|e| e.to_string())?;
-    let downs = downs(target.format, &target.migrations, names)?;
+    let downs = downs(target.format, &target.migrations, names, shown)?;
     if downs.is_empty() {
         return Ok(());
     }
     let mut db = db::connect(&spec.url.value, &super::settings(spec))
         .await
         .map_err(|e| e.to_string())?;
-    ledger::check_supported(target.format, db.backend).map_err(|e| e.to_string())?;
+    let result = under_lock(
+        &mut db,
+        target.format,
+        &target.migrations,
+        &downs,
+        spec.lock_wait,
+        outcome,
+    )
+    .await;
+    if let Err(e) = sqlx::Connection::close(db.conn).await {
+        tracing::debug!("closing the revert's connection: {e}");
+    }
+    result
+}
+
+/// Reverts the one migration named `name` on an open connection, as [`revert`] does (the same checks, the tool's
+/// lock, the down file and the ledger entry in one transaction): how long it took, or why it was not reverted — a
+/// refusal, or the database's error, the transaction rolled back. A rehearsal's way back goes one at a time so each
+/// step says which migration it was.
+pub async fn revert_on(
+    db: &mut Db,
+    format: Format,
+    migrations: &[Migration],
+    name: &str,
+    lock_wait: Duration,
+) -> Result<Duration, String> {
+    let downs = downs(format, migrations, &[name.to_string()], None)?;
+    let mut outcome = RevertOutcome::default();
+    under_lock(db, format, migrations, &downs, lock_wait, &mut outcome).await?;
+    outcome
+        .reverted
+        .first()
+        .map(|(_, took)| *took)
+        .ok_or_else(|| format!("{name} was not reverted"))
+}
+
+/// Takes the tool's lock (PostgreSQL), reverts `downs`, releases the lock.
+async fn under_lock(
+    db: &mut Db,
+    format: Format,
+    migrations: &[Migration],
+    downs: &[Down<'_>],
+    lock_wait: Duration,
+    outcome: &mut RevertOutcome,
+) -> Result<(), String> {
+    ledger::check_supported(format, db.backend).map_err(|e| e.to_string())?;
     let key = match db.backend {
         Backend::Postgres => {
-            let key = lock::key_for(&mut db, target.format)
-                .await
-                .map_err(|e| e.to_string())?;
-            lock::acquire(&mut db, key, spec.lock_wait)
+            let key = lock::key_for(db, format).await.map_err(|e| e.to_string())?;
+            lock::acquire(db, key, lock_wait)
                 .await
                 .map_err(|e| e.to_string())?;
             Some(key)
         }
         Backend::Sqlite => None,
     };
-    let result = revert_locked(&mut db, target.format, &target.migrations, &downs, outcome).await;
+    let result = revert_locked(db, format, migrations, downs, outcome).await;
     if let Some(k) = key
-        && let Err(e) = lock::release(&mut db, k).await
+        && let Err(e) = lock::release(db, k).await
     {
         tracing::warn!("releasing the migration lock: {e}");
     }
@@ -255,7 +351,7 @@ mod tests {
     fn prisma_and_drizzle_are_never_revertible() {
         let ms = [migration(Format::Prisma, "20240101_a", true)];
         assert_eq!(missing_downs(&ms, &["20240101_a".into()]).len(), 1);
-        let err = downs(Format::Drizzle, &ms, &["20240101_a".into()])
+        let err = downs(Format::Drizzle, &ms, &["20240101_a".into()], None)
             .err()
             .unwrap_or_default();
         assert!(

@@ -25,6 +25,9 @@ pub struct Snapshot {
     pub status: Status,
     /// The risk report of each migration that would run (index-aligned with `migrations`; `None` for the others).
     pub reports: Vec<Option<FileReport>>,
+    /// The down file of each migration that has one (index-aligned with `migrations`): what a rollback runs, and
+    /// its risk (see [`super::downs`]).
+    pub downs: Vec<Option<super::downs::DownFile>>,
     /// Notes about the connection or the live context (a pooling proxy, context unavailable).
     pub notes: Vec<String>,
 }
@@ -87,11 +90,13 @@ pub async fn snapshot(spec: &Database) -> Result<Snapshot, MigrateError> {
     for (i, report) in pending.into_iter().zip(analyzed) {
         reports[i] = Some(report);
     }
+    let downs = super::downs::read(&target.migrations, conn.backend);
     Ok(Snapshot {
         format: target.format,
         migrations: target.migrations,
         status,
         reports,
+        downs,
         notes,
     })
 }
@@ -276,10 +281,15 @@ pub async fn rehearse(spec: &Database) -> Result<Vec<apply::Rehearsal>, MigrateE
     apply::dry_run(&mut conn, target.format, &target.migrations, &opts).await
 }
 
-/// Reverts the named migrations (newest first) with their down files, then reports the outcome and the fresh
-/// status, as an apply does.
-pub async fn revert(spec: Database, names: Vec<String>, tx: Sender<RunnerEvent>) {
-    let outcome = migrate::revert::revert(&spec, &names).await;
+/// Reverts the named migrations (newest first) with their down files — each the one the prompt showed — then
+/// reports the outcome and the fresh status, as an apply does.
+pub async fn revert(
+    spec: Database,
+    names: Vec<String>,
+    shown: Vec<migrate::revert::ShownDown>,
+    tx: Sender<RunnerEvent>,
+) {
+    let outcome = migrate::revert::revert_shown(&spec, &names, Some(&shown)).await;
     send(&tx, RunnerEvent::Reverted(outcome)).await;
     load(spec, tx).await;
 }

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod command;
 pub mod counters;
+pub mod downs;
 pub mod health;
 pub mod logs;
 pub mod migrate;

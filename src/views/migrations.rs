@@ -126,6 +126,7 @@ fn entry_line(
     {
         spans.extend(risk_summary(report, t));
     }
+    spans.extend(super::down_file::flag(state, snap, e, t));
     if let Some((text, failed)) = copy_rehearsal_of(state, &e.name) {
         let style = if failed { t.danger() } else { t.muted() };
         spans.push(Span::styled(format!("  on a copy: {text}"), style));
@@ -399,6 +400,7 @@ fn render_sql(
             lines.push(Line::styled(format!("  {}", safe(text)), t.warn()));
         }
     }
+    lines.extend(super::down_file::lines(state, snap, entry, t));
     let total = m.sql.lines().count();
     let width = total.to_string().len();
     let first = db.sql_scroll.min(total.saturating_sub(1));

@@ -5,6 +5,7 @@
 
 mod alerts;
 mod checklist;
+mod down_file;
 mod header;
 mod health;
 mod help;

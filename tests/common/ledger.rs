@@ -43,6 +43,7 @@ pub fn snapshot(states: &[(&str, MState)]) -> Snapshot {
             invalid_indexes: Vec::new(),
         },
         reports: vec![None; states.len()],
+        downs: Vec::new(),
         notes: Vec::new(),
     }
 }

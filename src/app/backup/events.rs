@@ -247,6 +247,7 @@ fn on_rehearsed(state: &mut State, archive: &Archive, report: RehearsalReport, f
         file: archive.path.display().to_string(),
         scratch: report.scratch.clone(),
         results: results.clone(),
+        way_back: super::way_back::way_back_record(&report.way_back),
         dropped: report.dropped,
         duration_ms: report.took.as_millis() as u64,
     }));
@@ -261,13 +262,19 @@ fn on_rehearsed(state: &mut State, archive: &Archive, report: RehearsalReport, f
             report.steps.len()
         ),
     };
+    if let Some(way_back) = super::way_back::way_back_summary(&report.way_back) {
+        line.push_str(&format!("; {way_back}"));
+    }
     if let Some(e) = &report.cleanup_error {
         line.push_str(&format!(
             "; SCRATCH COPY NOT REMOVED ({}): {e}",
             report.scratch
         ));
     }
-    for r in &results {
+    for r in results
+        .iter()
+        .chain(&super::way_back::way_back_lines(&report.way_back))
+    {
         state.note(format!("rehearsal: {r}"));
     }
     state.backup.rehearsal = Some(report);

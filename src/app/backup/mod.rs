@@ -4,6 +4,7 @@
 
 mod events;
 mod restore;
+mod way_back;
 
 use crate::app::out::Out;
 use crate::app::text::file_name;
@@ -13,6 +14,7 @@ pub(in crate::app) use restore::{
     start_restore,
 };
 pub use restore::{restore_choice, restore_loss};
+pub use way_back::{way_back_lines, way_back_step_line, way_back_summary};
 
 use super::busy::{BackupWork, Operation};
 use super::msg::{Effect, Notice};

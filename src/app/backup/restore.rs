@@ -370,7 +370,27 @@ pub(in crate::app) fn request_rehearse(state: &mut State, fx: &mut Out) {
         )
     };
     m.body.push(("How".into(), how));
+    m.body.push(("Way back".into(), way_back_plan(state)));
     state.ask(m, fx);
+}
+
+/// Whether the rehearsal will also rehearse the way back (every pending migration has a down file), or why not.
+fn way_back_plan(state: &State) -> String {
+    let Some(snap) = state.db.snapshot() else {
+        return String::new();
+    };
+    let pending: Vec<String> = snap
+        .status
+        .pending()
+        .into_iter()
+        .map(|i| snap.migrations[i].name.clone())
+        .collect();
+    match crate::migrate::revert::missing_downs(&snap.migrations, &pending).as_slice() {
+        [] => "then runs each down file, newest first, and applies the migrations again (apply → down → apply)"
+            .into(),
+        [one] => format!("not rehearsed: {one} has no down file"),
+        many => format!("not rehearsed: {} pending migrations have no down file", many.len()),
+    }
 }
 
 pub(in crate::app) fn start_rehearse(state: &mut State, archive: Archive, fx: &mut Out) {

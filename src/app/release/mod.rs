@@ -5,6 +5,7 @@
 //! the operator typed a reason to go on.
 
 mod checks;
+mod downs;
 mod names;
 mod outcome;
 mod preflight;
@@ -84,6 +85,8 @@ pub struct ReleasePane {
     pub rollback_asked: Option<String>,
     /// What the restore of the rollback prompt open now loses (journaled when it is confirmed).
     pub loss: Option<crate::backup::counters::Loss>,
+    /// The down files the rollback prompt open now shows: what its revert may run.
+    pub downs_shown: Vec<crate::migrate::revert::ShownDown>,
     /// The reason typed to apply migrations without a dry-run or rehearsal in this run.
     pub no_rehearsal: Option<String>,
     /// Who runs the console (prefills the sign-off).

@@ -84,6 +84,8 @@ pub struct RollbackRun {
     /// The stages this rollback undid: the deploy (its code steps succeeded), the migrations (the database was
     /// reverted or restored).
     pub undone: Vec<super::Stage>,
+    /// The down files its prompt showed: the only ones its revert runs.
+    pub downs_shown: Vec<crate::migrate::revert::ShownDown>,
 }
 
 /// The rollback the plan and this run call for now.
@@ -285,7 +287,10 @@ fn show_rollback(
         m.body
             .extend(text::loss_lines(loss, LOSS_TABLES, Created::Dropped));
     }
-    if matches!(plan.database, DbRollback::Down(_)) {
+    state.release.downs_shown = Vec::new();
+    if let DbRollback::Down(names) = &plan.database {
+        m.body.extend(super::downs::down_sql_rows(state, names));
+        state.release.downs_shown = super::downs::shown(state, names);
         m.body.push((
             "Data".into(),
             "rows written since stay, except in the columns and tables the down migrations drop"
@@ -321,6 +326,7 @@ pub(in crate::app) fn rollback_confirmed(state: &mut State, reason: String, fx: 
         detail: Vec::new(),
         verified: None,
         undone: Vec::new(),
+        downs_shown: std::mem::take(&mut state.release.downs_shown),
     });
     if first {
         fx.notice(Notice::StartBeforeRestore);
@@ -399,12 +405,13 @@ fn database_part(state: &mut State, fx: &mut Out) {
             after_database(state, fx);
         }
         DbRollback::Down(names) => {
+            let shown = run.downs_shown.clone();
             state.op = Some(Operation::Rollback {
                 work: RollbackWork::Reverting,
                 cancelling: false,
             });
             state.note(format!("rollback: down migrations {}", names.join(", ")));
-            fx.push(Effect::RevertMigrations(names));
+            fx.push(Effect::RevertMigrations { names, shown });
         }
         DbRollback::Restore(archive) => {
             fx.push(Effect::Journal(Event::RestoreStarted {

@@ -1,5 +1,6 @@
 //! Rehearsing the pending migrations on real data: restore the archive into a scratch database
-//! (`deckhand_rehearsal_<8 hex>`) on the same server, apply the pending migrations there one by one, then drop the
+//! (`deckhand_rehearsal_<8 hex>`) on the same server, apply the pending migrations there one by one (then the way
+//! back: each down file, newest first, and the migrations again, when every one has a down file), then drop the
 //! scratch database whatever happened (failure, cancel; a future dropped half-way leaves the drop to a background
 //! task). Catches what a dry-run cannot: a migration that fails only on the data (a unique index over duplicates),
 //! or one that cannot run in a transaction at all.
@@ -17,8 +18,8 @@ use super::scratch::Scratch;
 use super::toc::Toc;
 use super::tools::{self, Tool};
 use super::{catalog, read_toc, send};
-use crate::backup::rehearse::apply_pending;
-use crate::backup::{Archive, BackupError, Progress, RehearsalReport, RehearsalStep, Stage};
+use crate::backup::rehearse::{Rehearsed, apply_pending};
+use crate::backup::{Archive, BackupError, Progress, RehearsalReport, Stage};
 use crate::plan::Database;
 
 /// Prefix of scratch databases (`deckhand_rehearsal_%` finds any left behind).
@@ -69,10 +70,11 @@ pub async fn rehearse(
     let cleanup_error = guard.drop_now(&mut admin).await.err();
     let _ = admin.conn.close().await;
     match outcome {
-        Ok((restore_took, steps)) => Ok(RehearsalReport {
+        Ok((restore_took, Rehearsed { steps, way_back })) => Ok(RehearsalReport {
             scratch,
             restore_took,
             steps,
+            way_back,
             dropped: cleanup_error.is_none(),
             cleanup_error,
             took: started.elapsed(),
@@ -87,8 +89,9 @@ pub async fn rehearse(
     }
 }
 
-/// Restores `archive` into the scratch database `copy`, then applies the pending migrations to it: how long the
-/// restore took and each migration's result. A cancel also abandons a migration in the middle.
+/// Restores `archive` into the scratch database `copy`, then applies the pending migrations to it (and rehearses
+/// the way back): how long the restore took and each migration's result. A cancel also abandons a migration in the
+/// middle.
 async fn rehearse_on(
     tool: &Tool,
     copy: &Database,
@@ -97,7 +100,7 @@ async fn rehearse_on(
     started: Instant,
     progress: &watch::Sender<Progress>,
     cancel: &CancellationToken,
-) -> Result<(Duration, Vec<RehearsalStep>), BackupError> {
+) -> Result<(Duration, Rehearsed), BackupError> {
     let target = Conn::parse(&copy.url.value)?;
     let restore_started = Instant::now();
     let how = Load {
@@ -117,9 +120,9 @@ async fn rehearse_on(
     .await?;
     let restore_took = restore_started.elapsed();
     // The copy is dropped anyway after a cancel.
-    let steps = tokio::select! {
-        steps = apply_pending(copy, started, progress, cancel) => steps?,
+    let rehearsed = tokio::select! {
+        rehearsed = apply_pending(copy, started, progress, cancel) => rehearsed?,
         () = cancel.cancelled() => return Err(BackupError::Cancelled),
     };
-    Ok((restore_took, steps))
+    Ok((restore_took, rehearsed))
 }

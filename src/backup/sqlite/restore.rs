@@ -234,10 +234,11 @@ pub async fn rehearse(
         .err()
         .map(|e| e.to_string());
     match steps {
-        Ok(steps) => Ok(RehearsalReport {
+        Ok(rehearsed) => Ok(RehearsalReport {
             scratch: scratch.display().to_string(),
             restore_took,
-            steps,
+            steps: rehearsed.steps,
+            way_back: rehearsed.way_back,
             dropped: cleanup_error.is_none(),
             cleanup_error,
             took: started.elapsed(),

@@ -216,6 +216,7 @@ fn trials_and_resolutions(out: &mut String, e: &Entry) {
             file,
             scratch,
             results,
+            way_back,
             dropped,
             duration_ms,
         } => {
@@ -229,6 +230,9 @@ fn trials_and_resolutions(out: &mut String, e: &Entry) {
             );
             for r in results {
                 w!(out, "  - {}", inline(r));
+            }
+            if let Some(back) = way_back {
+                way_back_lines(out, back);
             }
         }
         Event::MigrationResolved {
@@ -256,6 +260,20 @@ fn trials_and_resolutions(out: &mut String, e: &Entry) {
             inline(result)
         ),
         _ => {}
+    }
+}
+
+/// The way back a rehearsal found (apply → down → apply), under the rehearsal's results.
+fn way_back_lines(out: &mut String, back: &crate::journal::WayBackRecord) {
+    use crate::journal::WayBackResult;
+    let head = match back.result {
+        WayBackResult::Passed => "passed: every down file ran, then the migrations applied again",
+        WayBackResult::Failed => "FAILED",
+        WayBackResult::NotRehearsed => "not rehearsed",
+    };
+    w!(out, "  - Way back (apply → down → apply): {head}");
+    for step in &back.steps {
+        w!(out, "    - {}", inline(step));
     }
 }
 

@@ -288,7 +288,12 @@ fn work_problem(event: &Event) -> Option<String> {
             code(index),
             inline(result)
         )),
-        Event::Rehearsal { results, .. } => failed_lines("rehearsal", results),
+        Event::Rehearsal {
+            results, way_back, ..
+        } => failed_lines("rehearsal", results).or_else(|| {
+            let steps = way_back.as_ref().map_or(&[][..], |w| &w.steps[..]);
+            failed_lines("the way back rehearsed on a copy", steps)
+        }),
         Event::BackupVerified {
             file,
             ok: false,
