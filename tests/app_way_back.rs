@@ -317,6 +317,25 @@ fn a_pending_migration_whose_down_file_destroys_data_is_flagged_in_the_pane() {
     insta::assert_snapshot!("migrations_pane_dangerous_down_file_80x24", screen);
 }
 
+#[test]
+fn the_apply_confirmation_names_a_way_back_that_destroys_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = pending_harness(dir.path());
+    h.dried();
+    h.key(KeyCode::Char('a'));
+    assert_eq!(
+        h.state.modal.as_ref().map(|m| m.kind.clone()),
+        Some(deckhand::app::ModalKind::ApplyMigrations)
+    );
+    let lines = body(&h);
+    assert!(
+        lines.iter().any(|l| l.starts_with("WAY BACK")
+            && l.contains("2_orders down file line")
+            && l.contains("DANGEROUS ban-drop-table orders")),
+        "{lines:#?}"
+    );
+}
+
 fn rehearsed(way_back: WayBack) -> Action {
     let report = RehearsalReport {
         scratch: "deckhand_rehearsal_0a1b2c3d".into(),

@@ -200,7 +200,33 @@ pub(in crate::app) fn apply_confirmation(state: &State) -> Modal {
     }
     m.body.extend(migration_lines(state));
     m.body.extend(finding_lines(state, &findings));
+    m.body.extend(way_back_lines(state));
     m
+}
+
+/// The way back of what this apply runs, where it destroys data: each Dangerous finding of a pending migration's
+/// down file (a rollback by down migrations would run it), flagged before anyone needs it.
+fn way_back_lines(state: &State) -> Vec<(String, String)> {
+    let Some(snap) = state.db.snapshot() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for i in snap.status.pending() {
+        let Some(Some(down)) = snap.downs.get(i) else {
+            continue;
+        };
+        for f in down.findings(Class::Dangerous) {
+            let object = f.object.as_deref().unwrap_or("(no single object)");
+            out.push((
+                "WAY BACK".to_string(),
+                format!(
+                    "{} down file line {}: DANGEROUS {} {object} — a rollback by down migrations runs it",
+                    snap.migrations[i].name, f.line, f.rule
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// `Risks`: how many findings of each class, and how many Dangerous ones need no name; `Names`: the objects to type,
