@@ -85,7 +85,14 @@ async fn the_gates_refuse_with_3_until_their_flags_are_given_then_it_applies_wit
     let out = migrate(&plan, data.path(), &db, &[]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    for want in ["--confirm production", "--accept-loss", "Legacy"] {
+    // `Legacy` was made by hand: the live schema drifted from the (empty) applied history.
+    for want in [
+        "--confirm production",
+        "--accept-loss",
+        "Legacy",
+        "drift: table Legacy: not in the history (added by hand?)",
+        "--drift REASON",
+    ] {
         assert!(err.contains(want), "{want}: {err}");
     }
     assert!(applied(&db).await.is_empty());
@@ -93,7 +100,14 @@ async fn the_gates_refuse_with_3_until_their_flags_are_given_then_it_applies_wit
         &plan,
         data.path(),
         &db,
-        &["--confirm", "production", "--accept-loss", "Legacy"],
+        &[
+            "--confirm",
+            "production",
+            "--accept-loss",
+            "Legacy",
+            "--drift",
+            "Legacy predates the migrations",
+        ],
     );
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(
@@ -114,6 +128,8 @@ async fn the_gates_refuse_with_3_until_their_flags_are_given_then_it_applies_wit
             "Legacy",
             "--no-backup",
             "throwaway test database",
+            "--drift",
+            "Legacy predates the migrations",
             "--format",
             "json",
         ],
@@ -141,6 +157,11 @@ async fn the_gates_refuse_with_3_until_their_flags_are_given_then_it_applies_wit
         .map(|e| e.event)
         .collect();
     assert!(events.iter().any(|e| matches!(e, Event::BackupGateOverridden { reason, .. } if reason == "throwaway test database")));
+    assert!(events.iter().any(|e| matches!(e,
+        Event::StageOverridden { reason, blockers, detail, .. }
+            if reason == "Legacy predates the migrations"
+            && blockers == &vec![deckhand::journal::Blocker::Drift]
+            && detail == "table Legacy: not in the history (added by hand?)")));
     assert!(
         events
             .iter()
@@ -273,7 +294,17 @@ async fn an_empty_table_or_one_created_in_the_batch_needs_no_accept_loss() {
         ],
     );
     let plan = plan(dir.path(), "staging", "");
-    let out = migrate(&plan, data.path(), &db, &["--no-backup", "test"]);
+    let out = migrate(
+        &plan,
+        data.path(),
+        &db,
+        &[
+            "--no-backup",
+            "test",
+            "--drift",
+            "Legacy predates the migrations",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(applied(&db).await.len(), 3);
 }
@@ -320,4 +351,66 @@ async fn a_table_lock_held_elsewhere_is_named_on_stderr_and_the_apply_fails_with
         "the holder named: {err}"
     );
     assert!(err.contains("pg_terminate_backend"), "what to do: {err}");
+}
+
+#[tokio::test]
+async fn a_statement_that_will_fail_on_the_live_data_is_refused_until_will_fail_is_given() {
+    let db = fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("migrations");
+    m::prisma(&folder, &[("20240101000000_init", INIT)]);
+    let plan = plan(dir.path(), "staging", "");
+    let out = migrate(&plan, data.path(), &db, &["--no-backup", "test"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    {
+        let mut conn = db.connect().await;
+        sqlx::raw_sql(
+            "ALTER TABLE \"Customer\" ALTER COLUMN email DROP NOT NULL; \
+                       INSERT INTO \"Customer\" (email) VALUES (NULL), ('a@x.io');",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    m::prisma(
+        &folder,
+        &[(
+            "20240102000000_required",
+            "ALTER TABLE \"Customer\" ALTER COLUMN email SET NOT NULL;\n",
+        )],
+    );
+    // The NOT NULL dropped by hand is drift too; the NULL row makes the pending statement fail.
+    let out = migrate(
+        &plan,
+        data.path(),
+        &db,
+        &["--no-backup", "test", "--drift", "hotfix 4411"],
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("will fail on the live data: 20240102000000_required line 1: will fail: 1 NULL in Customer.email (exact count)"),
+        "{err}"
+    );
+    assert!(err.contains("--will-fail REASON"), "{err}");
+    assert_eq!(applied(&db).await.len(), 1);
+    // Given a reason, it goes on — and fails as foretold, rolled back, exit 1.
+    let out = migrate(
+        &plan,
+        data.path(),
+        &db,
+        &[
+            "--no-backup",
+            "test",
+            "--drift",
+            "hotfix 4411",
+            "--will-fail",
+            "testing the foretold failure",
+            "--no-dry-run",
+            "test",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(applied(&db).await.len(), 1);
 }

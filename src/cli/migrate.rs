@@ -1,7 +1,8 @@
 //! `deckhand migrate [PLAN]`: applies the pending migrations without the console, for scripts and CI, behind the
 //! console's gates stated as flags — `--confirm <environment>` in production, `--accept-loss <object>` for each
 //! object whose data a Dangerous finding destroys, a verified backup taken now (or `--no-backup <reason>`), a
-//! passing dry-run first where one can run (or `--no-dry-run <reason>`). Progress on stderr, `--format json` on
+//! passing dry-run first where one can run (or `--no-dry-run <reason>`), and the live data's gates
+//! ([`super::migrate_data`]: `--will-fail <reason>`, `--drift <reason>`). Progress on stderr, `--format json` on
 //! stdout, journaled and reported like a console run, under the plan's run lock. Exit 0 applied (or nothing to
 //! apply), 1 failed, 2 bad usage, 3 refused by a gate, 4 another console holds the plan.
 
@@ -37,6 +38,12 @@ pub struct Flags {
     /// Apply without a dry-run first, for this reason (journaled)
     #[arg(long = "no-dry-run", value_name = "REASON")]
     no_dry_run: Option<String>,
+    /// Apply although statements will fail on the live data, for this reason (journaled)
+    #[arg(long = "will-fail", value_name = "REASON")]
+    will_fail: Option<String>,
+    /// Apply although the live schema drifted from its applied history, for this reason (journaled)
+    #[arg(long = "drift", value_name = "REASON")]
+    drift: Option<String>,
     /// Output format on stdout
     #[arg(long, value_enum, default_value = "human")]
     format: super::lint::OutputFormat,
@@ -51,6 +58,8 @@ impl Flags {
             accept_loss: self.accept_loss.clone(),
             no_backup: reason(&self.no_backup),
             no_dry_run: reason(&self.no_dry_run),
+            will_fail: reason(&self.will_fail),
+            drift: reason(&self.drift),
             json: self.format == super::lint::OutputFormat::Json,
         }
     }
@@ -63,6 +72,8 @@ pub struct Args {
     pub accept_loss: Vec<String>,
     pub no_backup: Option<String>,
     pub no_dry_run: Option<String>,
+    pub will_fail: Option<String>,
+    pub drift: Option<String>,
     pub json: bool,
 }
 
@@ -220,9 +231,26 @@ async fn flow(plan: &Plan, db: &Database, args: &Args, journal: &mut Journal) ->
         };
     }
     refused.extend(gates(plan, &snap, args));
+    // The live data and schema, as the console's gates judge them.
+    let failing = super::migrate_data::failing(&snap);
+    let drift = super::migrate_data::drift(db).await;
+    let (will_fail, drift_reason) = (args.will_fail.as_deref(), args.drift.as_deref());
+    refused.extend(super::migrate_data::refusals(
+        &failing,
+        drift.as_ref(),
+        will_fail,
+        drift_reason,
+    ));
     if !refused.is_empty() {
         return Outcome::refused(refused);
     }
+    super::migrate_data::record_overrides(
+        journal,
+        &failing,
+        drift.as_ref(),
+        will_fail,
+        drift_reason,
+    );
     if let Some(stop) = backup_gate(plan, args, journal).await {
         return stop;
     }

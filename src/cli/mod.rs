@@ -42,6 +42,7 @@ pub mod demo_service;
 pub mod drift;
 pub mod lint;
 pub mod migrate;
+pub mod migrate_data;
 pub mod report;
 pub mod status;
 pub mod tail;
