@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Data impact (and drift, when the binary has it) on a database of about 1 GB with 100 tables (issue 18).
 
-Builds database `deckhand_impact_bench` on the server of ADMIN_URL (dropped first when it exists): tables t000..t099,
+Builds database `deckhand_impact_bench` on the server of ADMIN_URL (dropped first when it exists): tables t000..t099
+(created by an applied sqlx migration, through `deckhand migrate`, so drift has a history to replay),
 each ~80,000 rows of ~120 bytes (ids, a customer reference with orphans, emails with duplicates, a note column
 with NULLs, amounts with negatives and one out of smallint range, a payload), plus `customers`; ANALYZEd. Then a
 sqlx migrations folder with one pending migration per table, a mix of what the data decides (SET NOT NULL, a
@@ -17,7 +18,6 @@ and every lock mode deckhand's sessions held (pg_locks sampled every 5 ms). Besi
 with psql (`SELECT count(*) …`, no time limit), the peer an operator would otherwise use.
 
 Usage: scripts/impact-bench.py ADMIN_URL [--binary target/release/deckhand] [--runs 3] [--rows 80000]
-         [--impact-timeout 3s] [--keep]
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time
 from urllib.parse import urlsplit, urlunsplit
@@ -37,13 +37,33 @@ def with_db(url, name):
     return urlunsplit((u.scheme, u.netloc, "/" + name, u.query, u.fragment))
 
 
-def build(admin, url, rows):
+SCHEMA = "CREATE TABLE t{t:03d} (id bigint PRIMARY KEY, customer_id int, email text, note text, amount int, payload text);\n"
+
+
+def write_plan(work, url):
+    plan = os.path.join(work, "deckhand.toml")
+    with open(plan, "w") as f:
+        f.write(f'[project]\nname = "bench"\nenvironment = "bench"\n\n[database]\nurl = "{url}"\n'
+                f'migrations = "migrations"\nformat = "sqlx"\n')
+    return plan
+
+
+def build(admin, url, rows, binary, work):
+    """The schema comes from an applied migration (so drift has a history to replay); the rows from psql."""
     psql(admin, f"DROP DATABASE IF EXISTS {DB}")
     psql(admin, f"CREATE DATABASE {DB}")
-    psql(url, "CREATE TABLE customers (id int PRIMARY KEY); INSERT INTO customers SELECT generate_series(1, 50000)")
+    folder = os.path.join(work, "migrations")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "0000_schema.sql"), "w") as f:
+        f.write("CREATE TABLE customers (id int PRIMARY KEY);\n")
+        f.write("".join(SCHEMA.format(t=t) for t in range(TABLES)))
+    env = {**os.environ, "DECKHAND_DATA_DIR": os.path.join(work, "data")}
+    os.makedirs(env["DECKHAND_DATA_DIR"], mode=0o700, exist_ok=True)
+    subprocess.run([binary, "migrate", write_plan(work, url), "--no-backup", "bench", "--no-dry-run", "bench"],
+                   check=True, capture_output=True, env=env)
+    psql(url, "INSERT INTO customers SELECT generate_series(1, 50000)")
     for t in range(TABLES):
         psql(url, f"""
-CREATE TABLE t{t:03d} (id bigint PRIMARY KEY, customer_id int, email text, note text, amount int, payload text);
 INSERT INTO t{t:03d} SELECT g, CASE WHEN g % 1000 = 0 THEN 90000 + g ELSE 1 + g % 50000 END,
   'user' || (g % ({rows} - 50)) || '@example.com', CASE WHEN g % 10 = 0 THEN NULL ELSE 'n' END,
   CASE WHEN g = 7 THEN 40000 ELSE (g % 1000) - 5 END, repeat('x', 60)
@@ -113,18 +133,13 @@ def main():
     p.add_argument("--binary", default="target/release/deckhand")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--rows", type=int, default=80_000)
-    p.add_argument("--keep", action="store_true", help="reuse the database if it exists")
     args = p.parse_args()
     url = with_db(args.admin_url, DB)
-    exists = psql(args.admin_url, f"SELECT 1 FROM pg_database WHERE datname = '{DB}'", fetch=True)
-    if args.keep and exists:
-        size = psql(url, "SELECT pg_size_pretty(pg_database_size(current_database()))", fetch=True)
-    else:
-        t0 = time.monotonic()
-        size = build(args.admin_url, url, args.rows)
-        print(f"built {TABLES} tables in {time.monotonic() - t0:.0f} s")
-    print(f"database {DB}: {size}, {TABLES} tables of {args.rows} rows")
     work = tempfile.mkdtemp()
+    t0 = time.monotonic()
+    size = build(args.admin_url, url, args.rows, args.binary, work)
+    print(f"built {TABLES} tables in {time.monotonic() - t0:.0f} s (schema by `deckhand migrate`, rows by psql)")
+    print(f"database {DB}: {size}, {TABLES} tables of {args.rows} rows")
     folder = os.path.join(work, "migrations")
     migrations(folder)
 
@@ -162,17 +177,14 @@ def main():
 
     has_drift = subprocess.run([args.binary, "drift", "--help"], capture_output=True).returncode == 0
     if has_drift:
-        plan = os.path.join(work, "deckhand.toml")
-        with open(plan, "w") as f:
-            f.write(f'[project]\nname = "bench"\nenvironment = "bench"\n\n[database]\nurl = "{url}"\n'
-                    f'migrations = "migrations"\nformat = "sqlx"\n')
+        plan = write_plan(work, url)
         dt = []
         for _ in range(args.runs):
             t0 = time.monotonic()
             r = subprocess.run([args.binary, "drift", plan], capture_output=True, text=True,
                                env={**os.environ, "DECKHAND_DATA_DIR": os.path.join(work, "data")})
             dt.append(time.monotonic() - t0)
-        print(f"deckhand drift (exit {r.returncode}): {spread(dt)}")
+        print(f"deckhand drift (exit {r.returncode}, {r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr.strip()[:120]}): {spread(dt)}")
     else:
         print("deckhand drift: not in this binary")
 
