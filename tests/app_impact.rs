@@ -242,3 +242,35 @@ async fn drift_from_the_history_is_shown_and_gates_the_apply_with_a_typed_reason
     h.char('a');
     assert_eq!(modal_kind(&h), Some(ModalKind::ApplyMigrations));
 }
+
+#[test]
+fn a_resumed_run_keeps_the_reasons_given_for_will_fail_and_drift() {
+    let mut h = Harness::staging();
+    let events = vec![
+        Event::StageOverridden {
+            stage: deckhand::journal::Stage::Migrate,
+            reason: "backfill runs first".into(),
+            blockers: vec![Blocker::WillFail],
+            detail: "1_a line 2: will fail: 2 NULLs in users.email (exact count)\n1_a line 3: will fail: 1 NULL in users.name (exact count)".into(),
+        },
+        Event::StageOverridden {
+            stage: deckhand::journal::Stage::Migrate,
+            reason: "hotfix 4411".into(),
+            blockers: vec![Blocker::Drift],
+            detail: "column users.nickname: not in the history (added by hand?)".into(),
+        },
+    ];
+    deckhand::app::restore(&mut h.state, "RUN", &events);
+    let (reason, lines) = h.state.db.will_fail_override.clone().expect("restored");
+    assert_eq!(reason, "backfill runs first");
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        h.state.db.drift_override,
+        Some((
+            "hotfix 4411".to_string(),
+            vec!["column users.nickname: not in the history (added by hand?)".to_string()]
+        ))
+    );
+    // Neither is a whole stage passed over.
+    assert!(h.state.release.overrides.is_empty());
+}
