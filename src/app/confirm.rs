@@ -88,29 +88,30 @@ fn gate_passed(state: &mut State, kind: ModalKind, typed: String, fx: &mut Out) 
             state.release.no_rehearsal = Some(typed);
             Gated::ApplyMigrations
         }
+        // The live data's gates: the reason covers exactly the lines shown (one per line in the journal).
         ModalKind::WillFail(lines) => {
-            fx.push(Effect::Journal(Event::StageOverridden {
-                stage: crate::journal::Stage::Migrate,
-                reason: typed.clone(),
-                blockers: vec![crate::journal::Blocker::WillFail],
-                detail: lines.join("\n"),
-            }));
+            data_override(crate::journal::Blocker::WillFail, &typed, &lines, fx);
             state.db.will_fail_override = Some((typed, lines));
             Gated::ApplyMigrations
         }
         ModalKind::Drift(lines) => {
-            fx.push(Effect::Journal(Event::StageOverridden {
-                stage: crate::journal::Stage::Migrate,
-                reason: typed.clone(),
-                blockers: vec![crate::journal::Blocker::Drift],
-                detail: lines.join("\n"),
-            }));
+            data_override(crate::journal::Blocker::Drift, &typed, &lines, fx);
             state.db.drift_override = Some((typed, lines));
             Gated::ApplyMigrations
         }
         _ => return,
     };
     super::gate::gate(state, gated, fx);
+}
+
+/// Journals a reason typed past one of the live data's gates, as a migrate override naming what it covers.
+fn data_override(blocker: crate::journal::Blocker, reason: &str, lines: &[String], fx: &mut Out) {
+    fx.push(Effect::Journal(Event::StageOverridden {
+        stage: crate::journal::Stage::Migrate,
+        reason: reason.to_string(),
+        blockers: vec![blocker],
+        detail: lines.join("\n"),
+    }));
 }
 
 /// Quit, confirmed: stop what runs (a backup operation stops, migrations finish the one in flight, a step is

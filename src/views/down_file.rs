@@ -2,7 +2,6 @@
 //! or breaks the app, or failed in a rehearsal on a restored copy; in its preview each Dangerous or Breaking
 //! finding of the down file, why a rollback could not run it, and what the rehearsal's way back did with it.
 
-use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 
 use super::{Theme, safe};
@@ -11,14 +10,7 @@ use crate::backup::{Direction, RehearsalStep, WayBack};
 use crate::lint::Class;
 use crate::runner::migrate::Snapshot;
 
-fn class_style(c: Class, t: Theme) -> Style {
-    match c {
-        Class::Dangerous => t.danger().add_modifier(Modifier::BOLD),
-        Class::Breaking => t.breaking(),
-        Class::Locking => t.locking(),
-        Class::Safe => t.ok(),
-    }
-}
+use super::migrations::class_style;
 
 /// After the name of a pending migration, or of one this run applied: `  down: 1 dangerous` when its down file
 /// destroys data or breaks the app; `  way back FAILS` when the last rehearsal's way back failed at it.

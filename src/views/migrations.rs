@@ -144,7 +144,7 @@ fn entry_line(
 }
 
 /// Colour of a risk class.
-fn class_style(c: Class, t: Theme) -> Style {
+pub(super) fn class_style(c: Class, t: Theme) -> Style {
     match c {
         Class::Dangerous => t.danger().add_modifier(Modifier::BOLD),
         Class::Breaking => t.breaking(),

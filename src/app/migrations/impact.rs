@@ -9,17 +9,7 @@ use crate::lint::impact::Impact;
 
 /// Every impact of every migration an apply would run, with the migration's name.
 pub(in crate::app) fn pending_impacts(state: &State) -> Vec<(String, Impact)> {
-    let Some(snap) = state.db.snapshot() else {
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for i in snap.status.pending() {
-        if let Some(Some(report)) = snap.reports.get(i) {
-            let name = &snap.migrations[i].name;
-            out.extend(report.impacts.iter().map(|x| (name.clone(), x.clone())));
-        }
-    }
-    out
+    super::risk::pending_each(state, |r| r.impacts.clone())
 }
 
 /// `migration line N: text`.

@@ -85,6 +85,14 @@ fn spared_text(spared: &Spared) -> String {
 
 /// Every finding of every migration an apply would run, with the migration's name.
 pub(super) fn pending_findings(state: &State) -> Vec<(String, Finding)> {
+    pending_each(state, |r| r.findings.clone())
+}
+
+/// What `of` takes from the report of each migration an apply would run, in order, with the migration's name.
+pub(in crate::app) fn pending_each<T>(
+    state: &State,
+    of: impl Fn(&crate::lint::FileReport) -> Vec<T>,
+) -> Vec<(String, T)> {
     let Some(snap) = state.db.snapshot() else {
         return Vec::new();
     };
@@ -92,7 +100,7 @@ pub(super) fn pending_findings(state: &State) -> Vec<(String, Finding)> {
     for i in snap.status.pending() {
         if let Some(Some(report)) = snap.reports.get(i) {
             let name = &snap.migrations[i].name;
-            out.extend(report.findings.iter().map(|f| (name.clone(), f.clone())));
+            out.extend(of(report).into_iter().map(|x| (name.clone(), x)));
         }
     }
     out
