@@ -57,6 +57,9 @@ CREATE TABLE audit (id int);
 INSERT INTO audit SELECT generate_series(1, 7);
 CREATE TABLE sessions (id int);
 INSERT INTO sessions SELECT generate_series(1, 4);
+CREATE TABLE visits (id int);
+INSERT INTO visits SELECT generate_series(1, 5);
+ALTER TABLE visits ADD CONSTRAINT visits_after_first CHECK (id > 1) NOT VALID;
 ";
 
 #[tokio::test]
@@ -77,7 +80,8 @@ async fn each_kind_is_counted_exactly_on_small_tables() {
                  ALTER TABLE orders ALTER COLUMN amount TYPE integer;\n\
                  ALTER TABLE orders ADD COLUMN required int NOT NULL;\n\
                  CREATE UNIQUE INDEX customers_token_idx ON customers (api_token);\n\
-                 ALTER TABLE orders ALTER COLUMN email TYPE varchar(6);\n",
+                 ALTER TABLE orders ALTER COLUMN email TYPE varchar(6);\n\
+                 ALTER TABLE visits VALIDATE CONSTRAINT visits_after_first;\n",
             ),
             (
                 "2_lose",
@@ -85,6 +89,7 @@ async fn each_kind_is_counted_exactly_on_small_tables() {
                  ALTER TABLE orders DROP COLUMN legacy;\n\
                  DROP TABLE audit;\n\
                  DELETE FROM sessions;\n\
+                 TRUNCATE visits;\n\
                  UPDATE customers SET api_token = NULL;\n\
                  ALTER TABLE orders ADD COLUMN code text;\n\
                  UPDATE orders SET code = 'x' WHERE code IS NULL;\n\
@@ -155,18 +160,30 @@ async fn each_kind_is_counted_exactly_on_small_tables() {
     assert_eq!(legacy.text, "drops 6 values of orders.legacy (exact count)");
     assert_eq!(find(&all, Kind::TableRows, "audit").count, Some(7));
     assert_eq!(find(&all, Kind::DeletedRows, "sessions").count, Some(4));
+    assert_eq!(find(&all, Kind::TruncatedRows, "visits").count, Some(5));
+    // VALIDATE: the constraint's definition read from the catalog, counted as if it were added.
+    let validate = find(&all, Kind::Validation, "visits_after_first");
+    assert_eq!(
+        (validate.count, validate.fails()),
+        (Some(1), true),
+        "{validate:?}"
+    );
+    assert_eq!(
+        validate.text,
+        "will fail: 1 row violates visits_after_first (exact count)"
+    );
     assert_eq!(
         find(&all, Kind::OverwrittenRows, "customers").count,
         Some(10)
     );
-    // Judged after what the batch does before it: the column is added on line 6 (then filled).
+    // Judged after what the batch does before it: the column is added on line 7 (then filled).
     let code = find(&all, Kind::NullRows, "orders.code");
     assert_eq!(code.count, None);
     assert_eq!(
         code.basis,
         Basis::DependsOn {
             migration: "2_lose".into(),
-            line: 6
+            line: 7
         }
     );
     assert!(!code.fails());

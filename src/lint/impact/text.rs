@@ -92,11 +92,13 @@ pub fn what(
             plural(n, "duplicate key", "duplicate keys")
         ),
         (Kind::CheckViolations | Kind::Validation, _, _) => {
-            format!("will fail: {} violate {object}", plural(n, "row", "rows"))
+            let verb = if n == 1 { "violates" } else { "violate" };
+            format!("will fail: {} {verb} {object}", plural(n, "row", "rows"))
         }
         (Kind::OrphanRows, _, _) => format!(
-            "will fail: {} reference nothing ({object})",
-            plural(n, "row", "rows")
+            "will fail: {} {} nothing ({object})",
+            plural(n, "row", "rows"),
+            if n == 1 { "references" } else { "reference" }
         ),
     }
 }
