@@ -546,6 +546,9 @@ impl Model {
                 guess: Some("the runbook gives no shell block".into()),
             });
         }
+        if self.database.as_ref().is_some_and(|d| d.3) {
+            self.summary.variables.insert(0, "DATABASE_URL".into());
+        }
         if let Some((_, folder, line, false)) = &self.database {
             self.summary.left_out.push(format!(
                 "line {line}: [database] commented out: its migrations folder {folder} is not beside the plan"

@@ -301,7 +301,11 @@ fn endless(w: &[String]) -> bool {
     match prog {
         "watch" | "top" | "htop" | "btop" => true,
         "docker" => w.get(1).is_some_and(|s| s == "stats") && !w.iter().any(|s| s == "--no-stream"),
-        "kubectl" | "journalctl" => has_flag(w, 'f', "--follow"),
+        "kubectl" => {
+            let sub = w.get(1).map_or("", String::as_str);
+            sub == "port-forward" || (sub == "get" && (has_flag(w, 'w', "--watch")))
+        }
+        "journalctl" => has_flag(w, 'f', "--follow"),
         _ => false,
     }
 }
@@ -394,6 +398,8 @@ mod tests {
             }
         );
         assert_eq!(kind("docker stats"), Kind::Endless);
+        assert_eq!(kind("kubectl get pods -w"), Kind::Endless);
+        assert_eq!(kind("kubectl apply -f k8s/"), Kind::Step);
         assert_eq!(kind("docker logs backend-1"), Kind::Step);
     }
 }
