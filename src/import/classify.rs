@@ -199,10 +199,12 @@ pub fn kind(text: &str) -> Kind {
     {
         return Kind::Migrate { format, folder };
     }
-    if cmds.len() == 1 && prog == "curl" && has_flag(first, 'f', "--fail") {
-        if let Some(url) = first.iter().skip(1).find(|w| is_url(w)) {
-            return Kind::Probe { url: url.clone() };
-        }
+    if cmds.len() == 1
+        && prog == "curl"
+        && has_flag(first, 'f', "--fail")
+        && let Some(url) = first.iter().skip(1).find(|w| is_url(w))
+    {
+        return Kind::Probe { url: url.clone() };
     }
     if is_log_source(first) {
         let error = cmds.get(1).and_then(|g| grep_pattern(g));

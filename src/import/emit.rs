@@ -1,7 +1,7 @@
 //! The plan's TOML text from the gathered parts: every table and step with a `# from RUNBOOK.md:LINE` comment,
 //! every guess with a `# TODO`, parts that could not be checked (a migrations folder not beside the plan)
 //! written commented out. Strings are quoted by the `toml` crate, and a runbook's literal `${` is written `$${`
-//! so the plan's own interpolation leaves it to the shell. May import `build` and `prose` only.
+//! so the plan's own interpolation leaves it to the shell. May import `build`, `prose` and the toml crate only.
 
 use super::build::{Model, Phase, Step, Watch};
 use super::prose;

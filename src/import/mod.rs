@@ -1,12 +1,13 @@
 //! `deckhand import`: a team's Markdown runbook turned into a plan. The runbook is read with a CommonMark
 //! parser ([`markdown`]), its shell blocks cut into commands ([`shell`]) and each command classified
 //! ([`classify`]); its prose gives the window, the monitor, thresholds and success counts ([`prose`]). [`build`]
-//! gathers the plan's parts with the runbook line each came from, [`emit`] writes the TOML text. Imports nothing
+//! gathers the plan's parts with the runbook line each came from, [`finish`] closes it, [`emit`] writes the TOML text. Imports nothing
 //! of deckhand but the crate's own dependencies (pulldown-cmark, regex, toml): it never loads or runs a plan.
 
 mod build;
 mod classify;
 mod emit;
+mod finish;
 mod markdown;
 mod prose;
 mod shell;

@@ -141,7 +141,7 @@ pub fn environments(sentence: &str) -> Vec<&'static str> {
         .filter(|w| !w.is_empty())
         .collect();
     let mut out = Vec::new();
-    if words.iter().any(|w| *w == "staging") {
+    if words.contains(&"staging") {
         out.push("staging");
     }
     if words.iter().any(|w| *w == "production" || *w == "prod") {
