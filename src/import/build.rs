@@ -82,7 +82,13 @@ impl Section {
         while self.0.last().is_some_and(|(l, ..)| *l >= level) {
             self.0.pop();
         }
-        self.0.push((level, name_of(text), line));
+        let name = name_of(text);
+        let name = if name.is_empty() {
+            format!("Section at line {line}")
+        } else {
+            name
+        };
+        self.0.push((level, name, line));
     }
     fn any(&self, words: &[&str]) -> bool {
         self.0.iter().any(|(_, t, _)| has_word(t, words))
@@ -265,7 +271,7 @@ impl Model {
                 self.max_latency = Some((ms, line))
             }
             Finding::ErrorRate(r) if self.error_rate.is_none() => self.error_rate = Some((r, line)),
-            Finding::Count(what, n) => {
+            Finding::Count(what, n) if !self.verify.iter().any(|v| v.0 == what) => {
                 s.taken
                     .push(format!("line {line}: {n} {what} → [[verify]]"));
                 self.verify.push((what, n, line));

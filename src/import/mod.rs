@@ -11,6 +11,8 @@ mod finish;
 mod markdown;
 mod prose;
 mod shell;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 
