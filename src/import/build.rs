@@ -71,6 +71,8 @@ pub struct Model {
     pub summary: Summary,
     /// Inline code naming scripts, for when no shell block gives a phase: code, line, section, section line.
     pub(super) inline: Vec<(String, usize, String, usize)>,
+    /// The sentence ending in `:` just before a code block: a note for its first command.
+    lead: Option<String>,
 }
 
 /// The headings above the current block.
@@ -153,6 +155,7 @@ pub fn model(blocks: &[Block], options: &Options) -> Model {
         match block {
             Block::Heading { level, text, line } => {
                 section.enter(*level, text, *line);
+                m.lead = None;
                 m.prose(text, *line, &section);
             }
             Block::Task {
@@ -163,8 +166,15 @@ pub fn model(blocks: &[Block], options: &Options) -> Model {
                 m.task(*checked, text, *line, &section);
                 m.prose(text, *line, &section);
             }
-            Block::Text { text, line } => m.prose(text, *line, &section),
-            Block::Code { lang, text, line } => m.code(lang, text, *line, &section, options),
+            Block::Text { text, line } => {
+                m.prose(text, *line, &section);
+                // "Run the production deployment script:" introduces the block that follows.
+                m.lead = text.strip_suffix(':').map(|t| t.trim().to_string());
+            }
+            Block::Code { lang, text, line } => {
+                m.code(lang, text, *line, &section, options);
+                m.lead = None;
+            }
             Block::Inline { code, line } if !section.rollback() => {
                 let (name, at) = section.name();
                 m.inline.push((code.clone(), *line, name, at));
@@ -286,7 +296,10 @@ impl Model {
             self.summary.left_out.push(why);
             return;
         }
-        let commands = shell::split(text, line, lang);
+        let mut commands = shell::split(text, line, lang);
+        if let (Some(first), Some(lead)) = (commands.first_mut(), self.lead.take()) {
+            first.note.get_or_insert(lead);
+        }
         if commands.is_empty() {
             self.summary
                 .left_out
