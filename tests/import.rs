@@ -138,6 +138,10 @@ fn drizzle_runbook() {
     assert!(plan.contains(
         "destructive = true  # from drizzle-production-deployment-plan.md:38: git push origin main"
     ));
+    // The sentence that introduces a block is its first step's note.
+    assert!(plan.contains(
+        "  # note: Merge the staging branch to main\n  { run = \"git checkout main\" },"
+    ));
     // The rollback: the last stable tag (a placeholder to fill in) and the deploy script again.
     let rollback = v.get("rollback").unwrap();
     assert_eq!(
