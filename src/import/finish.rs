@@ -44,6 +44,8 @@ impl Model {
                 "line {line}: [database] commented out: its migrations folder {folder} is not beside the plan"
             ));
         }
+        let mut seen = std::collections::BTreeSet::new();
+        self.summary.variables.retain(|v| seen.insert(v.clone()));
         for (env, line) in &self.environments {
             self.summary
                 .taken
