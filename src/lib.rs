@@ -8,6 +8,7 @@ pub mod app;
 pub mod backup;
 pub mod console;
 pub mod drift;
+pub mod import;
 pub mod journal;
 pub mod lint;
 pub mod logs;

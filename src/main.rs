@@ -46,6 +46,9 @@ enum Command {
         #[arg(long = "env", value_name = "NAME")]
         env: Option<String>,
     },
+    /// Turn a Markdown runbook into a plan (stdout, or a new file with -o); the summary on stderr; exit 0
+    /// written, 2 bad usage or an unreadable runbook
+    Import(cli::import::Flags),
     /// Run the bundled demo plan (environment "demo", no external services)
     Demo,
     /// Tail log files and commands live in the console's logs pane, without a plan; exit 0 on q, 2 bad usage
@@ -148,6 +151,7 @@ fn main() -> ExitCode {
             Err(e) => invalid(e),
         },
         Command::Demo => demo(),
+        Command::Import(flags) => cli::import::run(&flags),
         Command::Tail(flags) => cli::tail::run(&flags),
         Command::History => history(),
         Command::Report { run, stdout } => match journal::prepare_data_dir(false) {
@@ -227,6 +231,7 @@ fn reads_only(command: &Command) -> bool {
             | Command::Lint { .. }
             | Command::Verify { .. }
             | Command::Status { .. }
+            | Command::Import(_)
     )
 }
 

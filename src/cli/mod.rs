@@ -40,6 +40,7 @@ pub mod backup;
 pub mod demo;
 pub mod demo_service;
 pub mod drift;
+pub mod import;
 pub mod lint;
 pub mod migrate;
 pub mod migrate_data;
