@@ -318,7 +318,7 @@ pub(in crate::app) fn announce(state: &mut State, fx: &mut Out) {
 /// The first stage not done. The preflight's checks are this console's own (run again at every start), so
 /// checks still out do not make it the resumed run's next stage.
 fn next_stage(state: &State) -> Stage {
-    Stage::ALL
+    super::release::order(state)
         .into_iter()
         .find(|s| {
             let st = super::release::status(state, *s);

@@ -266,16 +266,29 @@ impl State {
     /// optional phases.
     pub fn rows(&self) -> Vec<Row> {
         use super::stage::Stage;
+        // Backup, migrate and the deploy phases in the plan's stage order (`[release] order`).
+        let mut middle: Vec<Row> = Vec::new();
+        for stage in self
+            .plan
+            .stage_order
+            .iter()
+            .filter_map(|n| Stage::from_name(n))
+        {
+            match stage {
+                Stage::Backup => middle.extend(self.plan.backup.is_some().then_some(Row::Backup)),
+                Stage::Migrate => middle.extend(
+                    self.plan
+                        .database
+                        .is_some()
+                        .then_some(Row::Stage(Stage::Migrate)),
+                ),
+                Stage::Deploy => middle.extend(self.phase_rows(false)),
+                _ => {}
+            }
+        }
         (0..self.plan.checklist.len())
             .map(Row::Check)
-            .chain(self.plan.backup.is_some().then_some(Row::Backup))
-            .chain(
-                self.plan
-                    .database
-                    .is_some()
-                    .then_some(Row::Stage(Stage::Migrate)),
-            )
-            .chain(self.phase_rows(false))
+            .chain(middle)
             .chain([
                 Row::Stage(Stage::Verify),
                 Row::Stage(Stage::Monitor),

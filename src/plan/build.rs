@@ -53,6 +53,7 @@ pub(super) struct Built {
     pub window: Option<DeployWindow>,
     pub monitor: Monitor,
     pub notify: Option<Notify>,
+    pub stage_order: Vec<String>,
 }
 
 impl Builder<'_> {
@@ -106,6 +107,7 @@ impl Builder<'_> {
             None => Monitor::default(),
         };
         let notify = raw.notify.as_ref().map(|n| self.notify(n)).transpose()?;
+        let stage_order = self.stage_order(raw.release.as_ref())?;
         let verify = raw
             .verify
             .iter()
@@ -132,6 +134,7 @@ impl Builder<'_> {
             window,
             monitor,
             notify,
+            stage_order,
         })
     }
 

@@ -123,6 +123,7 @@ fn parse_with(
         window: built.window,
         monitor: built.monitor,
         notify: built.notify,
+        stage_order: built.stage_order,
         secrets: Secrets(builder.secrets.into_inner()),
     })
 }

@@ -30,6 +30,7 @@ pub(super) struct RawPlan {
     pub window: Option<Spanned<RawWindow>>,
     pub monitor: Option<Spanned<RawMonitor>>,
     pub notify: Option<Spanned<RawNotify>>,
+    pub release: Option<Spanned<RawRelease>>,
     /// Keys are plain strings so serde_path_to_error names them; file order comes back from the spans.
     pub environments: Option<Spanned<BTreeMap<String, Spanned<RawEnvironment>>>>,
 }
@@ -81,6 +82,12 @@ pub(super) struct RawWindow {
 #[serde(deny_unknown_fields, expecting = "a [monitor] table with duration")]
 pub(super) struct RawMonitor {
     pub duration: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [release] table with order")]
+pub(super) struct RawRelease {
+    pub order: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Deserialize)]

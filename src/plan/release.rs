@@ -8,8 +8,8 @@ use toml::Spanned;
 
 use super::build::Builder;
 use super::error::PlanError;
-use super::raw::{RawMonitor, RawNotify, RawRollback};
-use super::types::{Monitor, Notify, Resolved, Rollback, RollbackDatabase};
+use super::raw::{RawMonitor, RawNotify, RawRelease, RawRollback};
+use super::types::{Monitor, Notify, Resolved, Rollback, RollbackDatabase, STAGES};
 
 /// Default `[notify] timeout`.
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -78,6 +78,57 @@ impl Builder<'_> {
                 .map(|(j, step)| self.step(&format!("{key}[{j}]"), step))
                 .collect(),
         }
+    }
+
+    /// `[release] order`: every stage once; `preflight` first; `verify`, `monitor`, `sign-off` last, in that order
+    /// (they judge what the others did). Between them, `backup`, `migrate` and `deploy` in any order.
+    pub(super) fn stage_order(
+        &self,
+        raw: Option<&Spanned<RawRelease>>,
+    ) -> Result<Vec<String>, PlanError> {
+        let default = || STAGES.iter().map(|s| (*s).to_string()).collect();
+        let Some(order) = raw.and_then(|r| r.get_ref().order.as_ref()) else {
+            return Ok(default());
+        };
+        let key = "release.order";
+        let mut seen: Vec<String> = Vec::new();
+        for item in order.get_ref() {
+            let name = item.get_ref();
+            if !STAGES.contains(&name.as_str()) {
+                let message = format!(
+                    "unknown stage \"{name}\": expected one of {}",
+                    STAGES.join(", ")
+                );
+                return Err(self.err(item.span(), key, &message));
+            }
+            if seen.contains(name) {
+                return Err(self.err(
+                    item.span(),
+                    key,
+                    &format!("stage \"{name}\" is named twice"),
+                ));
+            }
+            seen.push(name.clone());
+        }
+        if seen.len() != STAGES.len() {
+            let missing: Vec<&str> = STAGES
+                .iter()
+                .copied()
+                .filter(|s| !seen.iter().any(|n| n == s))
+                .collect();
+            let message = format!(
+                "every stage must be named once; missing: {}",
+                missing.join(", ")
+            );
+            return Err(self.err(order.span(), key, &message));
+        }
+        let ends = seen[0] == "preflight" && seen[4..] == ["verify", "monitor", "sign-off"];
+        if !ends {
+            let message = "preflight comes first and verify, monitor, sign-off last, in that order (they judge \
+                           what the others did); backup, migrate and deploy may come in any order between";
+            return Err(self.err(order.span(), key, message));
+        }
+        Ok(seen)
     }
 
     pub(super) fn monitor(&self, raw: &Spanned<RawMonitor>) -> Result<Monitor, PlanError> {

@@ -39,7 +39,21 @@ pub struct Plan {
     pub monitor: Monitor,
     /// `[notify]`: a Slack-compatible webhook told about the run.
     pub notify: Option<Notify>,
+    /// `[release] order`: the release's stages in the order they gate one another (names of [`STAGES`]; by
+    /// default that order). A runbook that deploys code before migrating says `deploy` before `migrate`.
+    pub stage_order: Vec<String>,
 }
+
+/// The release's stages by their journal names, in deckhand's default order.
+pub const STAGES: [&str; 7] = [
+    "preflight",
+    "backup",
+    "migrate",
+    "deploy",
+    "verify",
+    "monitor",
+    "sign-off",
+];
 
 #[derive(Debug, Clone)]
 pub struct Project {

@@ -250,7 +250,7 @@ pub(super) fn blocking_stage(state: &State, gated: Gated) -> Option<(Stage, Stri
         }
     }
     let target = stage_of(gated);
-    for stage in Stage::ALL.into_iter().take_while(|s| *s != target) {
+    for stage in order(state).into_iter().take_while(|s| *s != target) {
         if status(state, stage).done() {
             continue;
         }
@@ -321,13 +321,14 @@ pub(super) fn sync(state: &mut State, fx: &mut Out) {
 }
 
 fn sync_into(state: &mut State, fx: &mut Out) {
-    let now: Vec<StageStatus> = Stage::ALL.iter().map(|s| status(state, *s)).collect();
+    let stages = order(state);
+    let now: Vec<StageStatus> = stages.iter().map(|s| status(state, *s)).collect();
     if state.release.journaled.len() != now.len() {
         // The first call records where the run starts from without journaling it.
         state.release.journaled = now;
         return;
     }
-    for (i, stage) in Stage::ALL.into_iter().enumerate() {
+    for (i, stage) in stages.into_iter().enumerate() {
         let (was, is) = (state.release.journaled[i], now[i]);
         if was == is {
             continue;
@@ -366,14 +367,28 @@ fn sync_into(state: &mut State, fx: &mut Out) {
     state.release.journaled = now;
 }
 
-/// The stage strip at the top of the checklist pane: one mark per stage.
+/// The release's stages in the order they gate one another: the plan's `[release] order` (deckhand's default
+/// order unless the runbook deploys before it migrates, say).
+pub fn order(state: &State) -> Vec<Stage> {
+    state
+        .plan
+        .stage_order
+        .iter()
+        .filter_map(|name| Stage::from_name(name))
+        .collect()
+}
+
+/// The stage strip at the top of the checklist pane: one mark per stage, in the plan's order.
 pub fn strip(state: &State) -> Vec<(Stage, StageStatus)> {
-    Stage::ALL.iter().map(|s| (*s, status(state, *s))).collect()
+    order(state)
+        .into_iter()
+        .map(|s| (s, status(state, s)))
+        .collect()
 }
 
 /// The stage the release is at: the first that is not done.
 pub fn current(state: &State) -> Option<Stage> {
-    Stage::ALL.into_iter().find(|s| !status(state, *s).done())
+    order(state).into_iter().find(|s| !status(state, *s).done())
 }
 
 /// The line under a stage's row in the checklist pane.

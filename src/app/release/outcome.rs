@@ -2,7 +2,7 @@
 //! off the state, for the header, the quit's journal entry, the exit code and (through the journal) `history`
 //! and the report. Imports the kernel and the release room's own parts.
 
-use super::{RollbackStep, Stage, StageStatus, status, why_not_done};
+use super::{RollbackStep, StageStatus, status, why_not_done};
 use crate::app::state::{PhaseStatus, State};
 use crate::journal::Outcome;
 
@@ -41,7 +41,7 @@ pub fn outcome(state: &State) -> Outcome {
 /// What failed and was not gone past: the first failed stage with why, or a failed seeding phase (an optional
 /// phase is outside the release: its failure is not the release's).
 pub fn failure(state: &State) -> Option<String> {
-    for stage in Stage::ALL {
+    for stage in super::order(state) {
         if status(state, stage) == StageStatus::Failed {
             return Some(format!("{}: {}", stage.name(), why_not_done(state, stage)));
         }
