@@ -312,7 +312,9 @@ async fn sqlite_counts_what_applies_to_it() {
             "CREATE UNIQUE INDEX users_email ON users (email);\n\
              ALTER TABLE users DROP COLUMN nick;\n\
              DELETE FROM logs;\n\
-             DROP TABLE logs;\n",
+             DROP TABLE logs;\n\
+             ALTER TABLE users ADD COLUMN status TEXT;\n\
+             UPDATE users SET status = 'x';\n",
         )],
     );
     let url = format!("sqlite:{}", db.display());
@@ -331,6 +333,16 @@ async fn sqlite_counts_what_applies_to_it() {
         find(&all, Kind::TableRows, "logs").basis,
         Basis::DependsOn { line: 3, .. }
     ));
+    // An UPDATE without WHERE that sets only a column the batch added overwrites nothing that exists now.
+    let backfill = find(&all, Kind::OverwrittenRows, "users");
+    assert_eq!(
+        backfill.basis,
+        Basis::CreatedInBatch {
+            migration: "1_sqlite".into(),
+            line: 5
+        }
+    );
+    assert!(!backfill.matters() && !backfill.loses());
 }
 
 #[tokio::test]

@@ -143,8 +143,19 @@ pub fn of_statement(stmt: &ast::Stmt) -> Vec<Question> {
         ast::Stmt::Update(s)
             if s.where_clause_or_current_of().is_none() && s.from_clause().is_none() =>
         {
+            // What it overwrites: the values of the columns it sets.
+            let set: Vec<String> = s
+                .syntax()
+                .descendants()
+                .filter_map(ast::ColumnTarget::cast)
+                .filter_map(|c| c.name())
+                .map(|c| unquote(&canonical(c.syntax())))
+                .collect();
             relation(s.relation_name())
-                .map(|t| table_question(Kind::OverwrittenRows, &t))
+                .map(|t| Question {
+                    mentions: set,
+                    ..table_question(Kind::OverwrittenRows, &t)
+                })
                 .into_iter()
                 .collect()
         }

@@ -108,7 +108,8 @@ pub enum Basis {
     Raised { error: String },
     /// An earlier statement of the batch changes what this one meets: judged when it runs (or on a rehearsal).
     DependsOn { migration: String, line: usize },
-    /// The table is created earlier in the batch and nothing fills it before: no data that exists now is met.
+    /// What it meets (the table, or the columns an UPDATE sets) is created earlier in the batch and holds only what
+    /// the batch writes: no data that exists now is met.
     CreatedInBatch { migration: String, line: usize },
     /// Not judged, and why.
     NotJudged { why: String },

@@ -10,7 +10,7 @@ use squawk_syntax::ast::{self, AstNode};
 
 use super::asks::{Ask, Question, of_statement};
 use super::exec::{Answer, answer, outcome_of};
-use super::{Basis, Impact, Limits, text};
+use super::{Basis, Impact, Kind, Limits, text};
 use crate::lint::FileReport;
 use crate::lint::analyze::statement_at;
 use crate::lint::syntax::{self, canonical};
@@ -39,6 +39,8 @@ struct Changed {
     created: HashSet<String>,
     /// Tables something earlier in the batch writes rows into.
     filled: HashSet<String>,
+    /// Columns the batch adds to tables that existed before it (they hold only what the batch writes).
+    added: HashMap<(String, String), Origin>,
 }
 
 fn bare(name: &str) -> String {
@@ -59,6 +61,17 @@ impl Changed {
             && let Some(o) = self.tables.get(&table)
         {
             return Some((o, true));
+        }
+        // An UPDATE that only sets columns the batch added overwrites nothing that exists now.
+        if q.kind == Kind::OverwrittenRows && !q.mentions.is_empty() {
+            let added: Option<Vec<&Origin>> = q
+                .mentions
+                .iter()
+                .map(|c| self.added.get(&(table.clone(), c.clone())))
+                .collect();
+            if let Some(o) = added.and_then(|a| a.into_iter().next()) {
+                return Some((o, true));
+            }
         }
         self.changed_before(q).map(|o| (o, false))
     }
@@ -166,11 +179,19 @@ impl Changed {
         let table = canonical(t.syntax());
         for action in s.actions() {
             let columns: Vec<String> = match &action {
-                ast::AlterTableAction::AddColumn(a) => a
-                    .column_name()
-                    .map(|c| canonical(c.syntax()))
-                    .into_iter()
-                    .collect(),
+                ast::AlterTableAction::AddColumn(a) => {
+                    let added: Vec<String> = a
+                        .column_name()
+                        .map(|c| canonical(c.syntax()))
+                        .into_iter()
+                        .collect();
+                    for c in &added {
+                        self.added
+                            .entry((bare(&table), bare(c)))
+                            .or_insert_with(|| o.clone());
+                    }
+                    added
+                }
                 ast::AlterTableAction::DropColumn(d) => d
                     .column_name_ref()
                     .map(|c| canonical(c.syntax()))

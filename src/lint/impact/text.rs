@@ -42,7 +42,7 @@ pub fn basis(b: &Basis) -> String {
         Basis::NotJudged { why } => format!("(not counted: {why})"),
         Basis::CreatedInBatch { migration, line } => {
             format!(
-                "(no data that exists now: the table is created earlier in this batch, {migration} line {line})"
+                "(no data that exists now: what it meets is created earlier in this batch, {migration} line {line})"
             )
         }
     }
