@@ -9,6 +9,7 @@ pub mod backup;
 pub mod console;
 pub mod drift;
 pub mod import;
+pub mod init;
 pub mod journal;
 pub mod lint;
 pub mod logs;
