@@ -2,7 +2,8 @@
 //!
 //! The binary (`src/main.rs`) is thin; everything lives in this library so tests can reach it.
 //! Dependency direction: `console` (the event loop) -> `app`, `views`, `runner`; `views` -> `app` (read only);
-//! `runner` -> `plan`, `journal`; `app` -> `plan` types and message types only; `drift` -> `plan`, `migrate`, `backup`.
+//! `runner` -> `plan`, `journal`; `app` -> `plan` types and message types only; `drift` -> `plan`, `migrate`, `backup`;
+//! `init` -> `import` (its TOML string helpers and summary), `migrate` (format detection).
 
 pub mod app;
 pub mod backup;
