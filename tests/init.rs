@@ -5,29 +5,11 @@
 // Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod plan_cli;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn deckhand(args: &[&str], dir: &Path, vars: &[(&str, &str)]) -> Output {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deckhand"));
-    cmd.args(args)
-        .env("DECKHAND_DATA_DIR", &data)
-        .env_remove("DATABASE_URL")
-        .env_remove("DB_URL")
-        .current_dir(dir);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+use plan_cli::{array, deckhand, phase, s, text};
 
 fn write(dir: &Path, rel: &str, body: &str) {
     let path = dir.join(rel);
@@ -69,26 +51,8 @@ fn init_and_check(
     )
 }
 
-fn array<'a>(v: &'a toml::Value, key: &str) -> Vec<&'a toml::Value> {
-    v.get(key)
-        .and_then(|a| a.as_array())
-        .map(|a| a.iter().collect())
-        .unwrap_or_default()
-}
-
-fn s<'a>(v: &'a toml::Value, key: &str) -> &'a str {
-    v.get(key).and_then(|x| x.as_str()).unwrap_or_default()
-}
-
 fn flag(v: &toml::Value, key: &str) -> bool {
     v.get(key).and_then(toml::Value::as_bool) == Some(true)
-}
-
-fn phase<'a>(plan: &'a toml::Value, name: &str) -> &'a toml::Value {
-    array(plan, "phase")
-        .into_iter()
-        .find(|p| s(p, "name") == name)
-        .unwrap_or_else(|| panic!("no phase {name}"))
 }
 
 fn runs(p: &toml::Value) -> Vec<&str> {
@@ -406,4 +370,57 @@ fn never_through_a_symlink() {
     let out = deckhand(&["init", "-o", "plan.toml"], p, &[]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "keep\n");
+}
+
+#[test]
+fn a_folder_not_there_yet_a_compose_file_by_another_name_and_the_branch_checked_out() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    // Prisma without migrations yet: [database] written commented out, so the plan still passes check.
+    write(
+        p,
+        "prisma/schema.prisma",
+        "datasource db {\n  provider = \"postgresql\"\n  url = env(\"SHOP_DATABASE_URL\")\n}\n",
+    );
+    write(
+        p,
+        "docker-compose.prod.yml",
+        "version: \"3.8\"\nservices:\n  api:\n    image: shop/api\n  worker:\n    image: shop/worker\n",
+    );
+    write(p, ".git/HEAD", "ref: refs/heads/trunk\n");
+    let (plan, v, printed) = init_and_check(p, &[], "deckhand.toml", &[]);
+    assert!(v.get("database").is_none(), "{plan}");
+    assert!(
+        plan.contains("# [database]  # from prisma/schema.prisma"),
+        "{plan}"
+    );
+    assert!(plan.contains("# url = \"${SHOP_DATABASE_URL}\""), "{plan}");
+    assert!(
+        plan.contains("# TODO: prisma/migrations is not there yet"),
+        "{plan}"
+    );
+    assert!(
+        printed.contains("prisma/migrations is not there yet"),
+        "{printed}"
+    );
+    let up = phase(&v, "Start the services (docker compose up -d)");
+    assert_eq!(
+        runs(up),
+        ["docker compose -f docker-compose.prod.yml up -d"]
+    );
+    assert!(plan.contains("# TODO: docker-compose.prod.yml is not a default compose file name"));
+    assert!(plan.contains("services api, worker"), "{plan}");
+    // Only the branch checked out is known: a guess.
+    let items: Vec<&str> = array(&v, "checklist")
+        .iter()
+        .map(|c| s(c, "item"))
+        .collect();
+    assert!(
+        items.contains(&"The release is merged into trunk and pushed"),
+        "{items:?}"
+    );
+    assert!(
+        plan.contains("# TODO: the branch checked out now"),
+        "{plan}"
+    );
 }
