@@ -2,13 +2,15 @@
 //!
 //! The binary (`src/main.rs`) is thin; everything lives in this library so tests can reach it.
 //! Dependency direction: `console` (the event loop) -> `app`, `views`, `runner`; `views` -> `app` (read only);
-//! `runner` -> `plan`, `journal`; `app` -> `plan` types and message types only; `drift` -> `plan`, `migrate`, `backup`.
+//! `runner` -> `plan`, `journal`; `app` -> `plan` types and message types only; `drift` -> `plan`, `migrate`, `backup`;
+//! `init` -> `import` (its TOML string helpers and summary), `migrate` (format detection).
 
 pub mod app;
 pub mod backup;
 pub mod console;
 pub mod drift;
 pub mod import;
+pub mod init;
 pub mod journal;
 pub mod lint;
 pub mod logs;

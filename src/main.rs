@@ -49,6 +49,10 @@ enum Command {
     /// Turn a Markdown runbook into a plan (stdout, or a new file with -o); the summary on stderr; exit 0
     /// written, 2 bad usage or an unreadable runbook
     Import(cli::import::Flags),
+    /// Write a starter plan (./deckhand.toml, or -o PLAN) from this project's files: migrations, the database
+    /// URL's variable, fly.toml, compose, package.json scripts, the git branch; never over an existing plan;
+    /// exit 0 written, 2 the plan is already there
+    Init(cli::init::Flags),
     /// Run the bundled demo plan (environment "demo", no external services)
     Demo,
     /// Tail log files and commands live in the console's logs pane, without a plan; exit 0 on q, 2 bad usage
@@ -152,6 +156,7 @@ fn main() -> ExitCode {
         },
         Command::Demo => demo(),
         Command::Import(flags) => cli::import::run(&flags),
+        Command::Init(flags) => cli::init::run(&flags),
         Command::Tail(flags) => cli::tail::run(&flags),
         Command::History => history(),
         Command::Report { run, stdout } => match journal::prepare_data_dir(false) {

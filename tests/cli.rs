@@ -46,7 +46,7 @@ fn version_and_help_for_every_command() {
     );
     let out = deckhand(&["--help"], d.path());
     assert_eq!(out.status.code(), Some(0));
-    for cmd in ["run", "check", "demo", "history", "import"] {
+    for cmd in ["run", "check", "demo", "history", "import", "init"] {
         assert!(text(&out.stdout).contains(cmd), "--help lacks {cmd}");
         let sub = deckhand(&[cmd, "--help"], d.path());
         assert_eq!(sub.status.code(), Some(0), "{cmd} --help");

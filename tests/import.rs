@@ -6,32 +6,16 @@
 // Test code: a panic is the failure report, and a scenario reads top to bottom in one function.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::too_many_lines)]
 
+mod plan_cli;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use plan_cli::{array, deckhand, phase, s, text};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/runbooks")
         .join(name)
-}
-
-fn deckhand(args: &[&str], dir: &Path, vars: &[(&str, &str)]) -> Output {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_deckhand"));
-    cmd.args(args)
-        .env("DECKHAND_DATA_DIR", &data)
-        .current_dir(dir);
-    for (k, v) in vars {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 /// Imports `runbook` to `dir/deckhand.toml`, checks it with `vars` set, and returns the plan's text, its
@@ -62,17 +46,6 @@ fn import_and_check(
     (plan, value, text(&out.stderr))
 }
 
-fn array<'a>(v: &'a toml::Value, key: &str) -> Vec<&'a toml::Value> {
-    v.get(key)
-        .and_then(|a| a.as_array())
-        .map(|a| a.iter().collect())
-        .unwrap_or_default()
-}
-
-fn s<'a>(v: &'a toml::Value, key: &str) -> &'a str {
-    v.get(key).and_then(|x| x.as_str()).unwrap_or_default()
-}
-
 fn runs(v: &toml::Value) -> Vec<String> {
     array(v, "steps")
         .iter()
@@ -82,13 +55,6 @@ fn runs(v: &toml::Value) -> Vec<String> {
 
 fn destructive(p: &toml::Value) -> bool {
     p.get("destructive").and_then(toml::Value::as_bool) == Some(true)
-}
-
-fn phase<'a>(plan: &'a toml::Value, name: &str) -> &'a toml::Value {
-    array(plan, "phase")
-        .into_iter()
-        .find(|p| s(p, "name") == name)
-        .unwrap_or_else(|| panic!("no phase {name}"))
 }
 
 #[test]

@@ -47,15 +47,7 @@ pub fn run(flags: &Flags) -> u8 {
             say!("{}", imported.toml.trim_end());
         }
         Some(out) => {
-            if let Err(e) = write_new(out, imported.toml.as_bytes()) {
-                if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    tell!(
-                        "deckhand: {} already exists: not overwritten (choose another -o)",
-                        out.display()
-                    );
-                } else {
-                    tell!("deckhand: cannot write {}: {e}", out.display());
-                }
+            if !write_plan(out, imported.toml.as_bytes()) {
                 return 2;
             }
         }
@@ -71,8 +63,25 @@ pub fn run(flags: &Flags) -> u8 {
     0
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = deckhand::safe_fs::create_new(path)?;
-    file.write_all(bytes)?;
-    file.sync_all()
+/// Writes the plan to a new file through `safe_fs` (never over an existing file, never through a symlink); says
+/// on stderr why it could not. Shared with `deckhand init`.
+pub(crate) fn write_plan(path: &Path, bytes: &[u8]) -> bool {
+    let written = deckhand::safe_fs::create_new(path).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    match written {
+        Ok(()) => true,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            tell!(
+                "deckhand: {} already exists: not overwritten (choose another -o)",
+                path.display()
+            );
+            false
+        }
+        Err(e) => {
+            tell!("deckhand: cannot write {}: {e}", path.display());
+            false
+        }
+    }
 }

@@ -41,6 +41,7 @@ pub mod demo;
 pub mod demo_service;
 pub mod drift;
 pub mod import;
+pub mod init;
 pub mod lint;
 pub mod migrate;
 pub mod migrate_data;

@@ -1,23 +1,24 @@
 //! The plan's TOML text from the gathered parts: every table and step with a `# from RUNBOOK.md:LINE` comment,
 //! every guess with a `# TODO`, parts that could not be checked (a migrations folder not beside the plan)
 //! written commented out. Strings are quoted by the `toml` crate, and a runbook's literal `${` is written `$${`
-//! so the plan's own interpolation leaves it to the shell. May import `build`, `prose` and the toml crate only.
+//! so the plan's own interpolation leaves it to the shell. May import `build`, `prose` and the toml crate only;
+//! its string helpers ([`q`], [`lit`], [`c`]) serve `deckhand init` too.
 
 use super::build::{Model, Phase, Step, Watch};
 use super::prose;
 
 /// A string as a TOML value, quoted by the `toml` crate.
-fn q(s: &str) -> String {
+pub(crate) fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
 /// A string from the runbook: its `${` kept literal for the shell (the plan interpolates `${VAR}`).
-fn lit(s: &str) -> String {
+pub(crate) fn lit(s: &str) -> String {
     q(&s.replace("${", "$${"))
 }
 
 /// Text made fit for a one-line comment.
-fn c(s: &str) -> String {
+pub(crate) fn c(s: &str) -> String {
     s.chars()
         .map(|ch| if ch.is_control() { ' ' } else { ch })
         .collect::<String>()

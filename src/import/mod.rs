@@ -6,7 +6,7 @@
 
 mod build;
 mod classify;
-mod emit;
+pub(crate) mod emit;
 mod finish;
 mod markdown;
 mod prose;
@@ -44,17 +44,28 @@ pub struct Summary {
 impl Summary {
     /// The summary as lines for stderr.
     pub fn render(&self, source: &str) -> String {
+        self.render_as(
+            &format!("deckhand import: {source}"),
+            ["taken", "guessed", "left out"],
+        )
+    }
+
+    /// The summary as lines for stderr under `title`, its three lists named by `labels` (`deckhand init` says
+    /// found, guessed, not found).
+    pub fn render_as(&self, title: &str, labels: [&str; 3]) -> String {
         let mut out = format!(
-            "deckhand import: {source}: {} taken, {} guessed (# TODO in the plan), {} left out",
+            "{title}: {} {}, {} {} (# TODO in the plan), {} {}",
             self.taken.len(),
+            labels[0],
             self.guessed.len(),
-            self.left_out.len()
+            labels[1],
+            self.left_out.len(),
+            labels[2]
         );
-        for (title, items) in [
-            ("taken", &self.taken),
-            ("guessed", &self.guessed),
-            ("left out", &self.left_out),
-        ] {
+        for (title, items) in labels
+            .iter()
+            .zip([&self.taken, &self.guessed, &self.left_out])
+        {
             if !items.is_empty() {
                 out.push_str(&format!("\n{title}:"));
                 for item in items {
