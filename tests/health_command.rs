@@ -263,3 +263,14 @@ fn a_rise_over_the_baseline_alerts_and_a_breach_turns_unhealthy() {
     assert!(screen.contains("150 (max 100)"), "{screen}");
     assert!(screen.contains("150 > max 100"), "{screen}");
 }
+
+#[tokio::test]
+async fn preflight_runs_a_command_check_once_as_the_runner_judges_it() {
+    let p = parse("[[health]]\nname = \"pool\"\ncommand = \"echo 12\"\nmax = 80\n").unwrap();
+    let r = deckhand::runner::preflight::health(&p.health[0]).await;
+    assert_eq!(r.check, "health pool");
+    assert!(r.ok && r.detail.starts_with("exit 0, 12 in "), "{r:?}");
+    let p = parse("[[health]]\nname = \"pool\"\ncommand = \"echo 95\"\nmax = 80\n").unwrap();
+    let r = deckhand::runner::preflight::health(&p.health[0]).await;
+    assert!(!r.ok && r.detail == "95 > max 80", "{r:?}");
+}
