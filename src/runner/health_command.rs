@@ -151,19 +151,21 @@ fn judge(cmd: &HealthCommand, ran: &Ran, value: Option<Num>, timeout: Duration) 
             None => how,
         });
     }
-    match value {
-        Some(v) if cmd.max.is_some_and(|max| v.get() > max) => {
-            Some(format!("{v} > max {}", cmd.max.unwrap_or_default()))
-        }
-        Some(v) if cmd.min.is_some_and(|min| v.get() < min) => {
-            Some(format!("{v} < min {}", cmd.min.unwrap_or_default()))
-        }
-        None if cmd.max.is_some() || cmd.min.is_some() => Some(format!(
-            "no number on its last line ({} is set)",
-            cmd.bounds()
-        )),
-        _ => None,
+    let Some(v) = value else {
+        let bounded = cmd.max.is_some() || cmd.min.is_some();
+        return bounded.then(|| format!("no number on its last line ({} is set)", cmd.bounds()));
+    };
+    if let Some(max) = cmd.max
+        && v.get() > max
+    {
+        return Some(format!("{v} > max {max}"));
     }
+    if let Some(min) = cmd.min
+        && v.get() < min
+    {
+        return Some(format!("{v} < min {min}"));
+    }
+    None
 }
 
 /// Masked, one line, inert.
