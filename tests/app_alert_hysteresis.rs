@@ -264,6 +264,8 @@ fn a_check_reading_just_over_its_threshold_reads_truly() {
         no_answer: 0,
         median: Some(Duration::from_micros(median_us)),
         p95: Some(Duration::from_micros(median_us)),
+        value_median: None,
+        value_p95: None,
     };
     // 41 of 204 wrong: 20.1% > 20%, not "20% > 20%".
     let why = alert_reason(cfg, &stats(10, 0, 100_000), &stats(204, 41, 100_000)).unwrap();

@@ -212,6 +212,8 @@ fn baseline_is_frozen_at_the_first_destructive_phase_and_journaled() {
             check: "api".into(),
             median_ms: Some(120),
             p95_ms: Some(300),
+            median_value: None,
+            p95_value: None,
             samples: 3,
             errors: 0,
             no_answer: 0,
@@ -233,6 +235,8 @@ fn an_early_destructive_phase_freezes_an_incomplete_or_inconclusive_baseline() {
         check: "api".into(),
         median_ms: None,
         p95_ms: None,
+        median_value: None,
+        p95_value: None,
         samples: 1,
         errors: 0,
         no_answer: 1,
@@ -601,6 +605,8 @@ fn a_latency_rise_within_the_noise_floor_is_not_an_alert() {
         no_answer: 0,
         median: Some(Duration::from_millis(median_ms)),
         p95: Some(Duration::from_millis(median_ms)),
+        value_median: None,
+        value_p95: None,
     };
     // Three times the baseline, but 2 ms on loopback: noise.
     assert_eq!(deckhand::app::alert_reason(cfg, &stats(1), &stats(3)), None);

@@ -339,7 +339,13 @@ fn d_feature_blue_green_in_staging_and_production() {
     assert_eq!(out.status.code(), Some(2), "an unknown environment");
     let p = load("d-feature-blue-green.toml", Some("production"));
     assert_eq!(p.backup.as_ref().and_then(|b| b.keep), Some(14));
-    assert_eq!(p.health[0].url.value, "https://shop.example.com/api/health");
+    assert_eq!(
+        p.health[0]
+            .url()
+            .map(|u| u.value.as_str())
+            .unwrap_or_default(),
+        "https://shop.example.com/api/health"
+    );
 }
 
 #[test]
@@ -358,7 +364,13 @@ fn e_fly_migrates_over_ssh_after_its_own_backup_and_follows_flyctl_logs() {
     let migrate = &p.phases[2];
     assert!(migrate.destructive && migrate.needs_backup);
     assert!(p.backup.is_some(), "deckhand's own backup");
-    assert_eq!(p.health[0].url.value, "https://shop.fly.dev/api/health");
+    assert_eq!(
+        p.health[0]
+            .url()
+            .map(|u| u.value.as_str())
+            .unwrap_or_default(),
+        "https://shop.fly.dev/api/health"
+    );
     let logs = &p.logs[0];
     match &logs.input {
         LogInput::Command(c) => assert_eq!(c.value, "flyctl logs -a shop"),

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use deckhand::app::{Action, Effect, VerifyRow};
 use deckhand::journal::Event;
-use deckhand::plan::{HealthCheck, Resolved, StatusMatch};
+use deckhand::plan::{HealthCheck, HealthTarget, Resolved, StatusMatch};
 use deckhand::runner::health::{client, probe, watch};
 use deckhand::runner::{Probe, RunnerEvent};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -92,6 +92,13 @@ timeout = "2s"
     plan.health[0].clone()
 }
 
+fn url_mut(c: &mut HealthCheck) -> &mut Resolved {
+    match &mut c.target {
+        HealthTarget::Url(u) => u,
+        HealthTarget::Command(_) => panic!("a url check"),
+    }
+}
+
 async fn probe_once(c: &HealthCheck) -> Probe {
     let client = client(c).expect("client builds");
     probe(&client, c).await
@@ -100,7 +107,7 @@ async fn probe_once(c: &HealthCheck) -> Probe {
 fn why(p: &Probe) -> String {
     match p {
         Probe::Down { why, .. } | Probe::NoAnswer { why } => why.clone(),
-        Probe::Up { .. } => panic!("expected a failure, got {p:?}"),
+        Probe::Up { .. } | Probe::Ran { .. } => panic!("expected a failure, got {p:?}"),
     }
 }
 
@@ -154,14 +161,14 @@ async fn json_pointer_equals() {
     c.json = Some(("/status".into(), serde_json::json!("ok")));
     assert!(matches!(probe_once(&c).await, Probe::Up { .. }));
 
-    c.url = Resolved::literal(&format!("{base}/wrong-json"));
+    *url_mut(&mut c) = Resolved::literal(&format!("{base}/wrong-json"));
     let p = probe_once(&c).await;
     assert!(why(&p).contains("\"degraded\""), "{p:?}");
 
-    c.url = Resolved::literal(&format!("{base}/body"));
+    *url_mut(&mut c) = Resolved::literal(&format!("{base}/body"));
     assert!(why(&probe_once(&c).await).contains("not JSON"));
 
-    c.url = Resolved::literal(&format!("{base}/ok"));
+    *url_mut(&mut c) = Resolved::literal(&format!("{base}/ok"));
     c.json = Some(("/missing".into(), serde_json::json!(1)));
     assert!(why(&probe_once(&c).await).contains("nothing at /missing"));
 }
@@ -213,7 +220,7 @@ async fn connection_refused_is_no_answer() {
 async fn headers_are_sent_and_their_values_never_reported() {
     let base = server().await;
     let mut c = check(&format!("{base}/auth?token=hunter2"));
-    c.url.display = format!("{base}/auth?token=${{TOKEN}}");
+    url_mut(&mut c).display = format!("{base}/auth?token=${{TOKEN}}");
     let p = probe_once(&c).await;
     assert!(
         matches!(
@@ -238,7 +245,8 @@ async fn headers_are_sent_and_their_values_never_reported() {
     ));
     // A failure names neither the header value nor the URL (whose query may carry a token).
     c.timeout = Duration::from_millis(200);
-    c.url.value = c.url.value.replace("/auth", "/hang");
+    let u = url_mut(&mut c);
+    u.value = u.value.replace("/auth", "/hang");
     let p = probe_once(&c).await;
     let text = format!("{p:?}");
     assert!(

@@ -180,6 +180,8 @@ fn release_events() -> Vec<Event> {
             check: s("api"),
             median_ms: Some(40),
             p95_ms: Some(90),
+            median_value: None,
+            p95_value: None,
             samples: 20,
             errors: 0,
             no_answer: 0,

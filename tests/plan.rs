@@ -497,7 +497,10 @@ quiet_after = "5m"
 "#;
     let plan = plan::parse(src, Path::new("/srv/plans/release.toml"), &env).unwrap();
     let api = &plan.health[0];
-    assert_eq!(api.url.value, "https://api.example.com/api/health");
+    assert_eq!(
+        api.url().map(|u| u.value.as_str()).unwrap_or_default(),
+        "https://api.example.com/api/health"
+    );
     assert_eq!(api.method, "GET");
     assert_eq!(api.headers[0].0, "Authorization");
     assert_eq!(

@@ -114,7 +114,13 @@ fn chosen_environment_replaces_whole_sections_and_its_vars_come_first() {
         ["api", "admin"],
         "the override replaces, not appends"
     );
-    assert_eq!(p.health[0].url.value, "https://example.com/health");
+    assert_eq!(
+        p.health[0]
+            .url()
+            .map(|u| u.value.as_str())
+            .unwrap_or_default(),
+        "https://example.com/health"
+    );
     // Not overridden: the base section stays.
     assert_eq!(p.monitor.duration, Duration::from_secs(300));
     assert_eq!(p.phases[0].steps[0].run.value, "./deploy.sh us-east");

@@ -182,6 +182,8 @@ fn replay_rest(state: &mut State, ev: &Event, seen: &mut Replay) {
             check,
             median_ms,
             p95_ms,
+            median_value,
+            p95_value,
             samples,
             errors,
             no_answer,
@@ -189,8 +191,8 @@ fn replay_rest(state: &mut State, ev: &Event, seen: &mut Replay) {
         } => restore_baseline(
             state,
             check,
-            *median_ms,
-            *p95_ms,
+            (*median_ms, *p95_ms),
+            (median_value.as_deref(), p95_value.as_deref()),
             (*samples, *errors, *no_answer),
         ),
         Event::MonitorFinished { result, alerts, .. } => {
@@ -334,8 +336,8 @@ fn phase_index(state: &State, name: &str) -> Option<usize> {
 fn restore_baseline(
     state: &mut State,
     check: &str,
-    median: Option<u64>,
-    p95: Option<u64>,
+    (median, p95): (Option<u64>, Option<u64>),
+    (median_value, p95_value): (Option<&str>, Option<&str>),
     (samples, errors, no_answer): (usize, usize, usize),
 ) {
     let Some(i) = state.plan.health.iter().position(|c| c.name == check) else {
@@ -349,7 +351,14 @@ fn restore_baseline(
         no_answer,
         median: median.map(Duration::from_millis),
         p95: p95.map(Duration::from_millis),
+        value_median: median_value.and_then(num),
+        value_p95: p95_value.and_then(num),
     });
+}
+
+/// A journaled number of a command check's baseline.
+fn num(text: &str) -> Option<crate::runner::Num> {
+    text.parse().ok().and_then(crate::runner::Num::new)
 }
 
 /// The backup folder was listed: adopt the earlier run's verified backup when it is there and still verified.

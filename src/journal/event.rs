@@ -218,6 +218,11 @@ pub enum Event {
         median_ms: Option<u64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         p95_ms: Option<u64>,
+        /// A command check's numbers (its sample, as latency is a URL's), as printed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        median_value: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p95_value: Option<String>,
         samples: usize,
         /// Answered, but wrong.
         errors: usize,

@@ -111,11 +111,14 @@ pub(super) enum RawStatus {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a [[health]] table with name and url"
+    expecting = "a [[health]] table with name and url or command"
 )]
 pub(super) struct RawHealth {
     pub name: Option<Spanned<String>>,
     pub url: Option<Spanned<String>>,
+    pub command: Option<Spanned<String>>,
+    pub max: Option<Spanned<f64>>,
+    pub min: Option<Spanned<f64>>,
     pub method: Option<Spanned<String>>,
     #[serde(default)]
     pub headers: BTreeMap<String, Spanned<String>>,

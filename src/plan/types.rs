@@ -292,11 +292,49 @@ impl fmt::Display for StatusMatch {
     }
 }
 
-/// `[[health]]`: one HTTP check.
+/// What a `[[health]]` check probes: a URL, or a command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HealthTarget {
+    /// An HTTP(S) endpoint.
+    Url(Resolved),
+    /// A shell command: exit 0 is healthy; a number it prints is the sample.
+    Command(HealthCommand),
+}
+
+/// `[[health]] command = "…"`: run with `sh -c` in its own process group every `interval`, killed at `timeout`.
+/// The last non-empty line of its output, when it reads as a number, is the check's sample (it plays the role
+/// latency plays for a URL: baseline, `latency_factor` alerts); `max`/`min` bound it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCommand {
+    /// The command; a secret appears in it as `"$NAME"` (see `env`).
+    pub run: Resolved,
+    /// The secrets the command uses, passed in its environment, never in its argv.
+    pub env: SecretEnv,
+    /// A sample over this is a failure.
+    pub max: Option<f64>,
+    /// A sample under this is a failure.
+    pub min: Option<f64>,
+}
+
+impl HealthCommand {
+    /// The bounds in words (`max 80`, `min 1 max 80`), empty without any.
+    pub fn bounds(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(min) = self.min {
+            parts.push(format!("min {min}"));
+        }
+        if let Some(max) = self.max {
+            parts.push(format!("max {max}"));
+        }
+        parts.join(" ")
+    }
+}
+
+/// `[[health]]`: one check, of a URL or a command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthCheck {
     pub name: String,
-    pub url: Resolved,
+    pub target: HealthTarget,
     /// Upper case (`GET`, `HEAD`, `POST`…).
     pub method: String,
     /// Header values may come from the environment (`display` masks secrets).
@@ -317,7 +355,7 @@ pub struct HealthCheck {
     pub fail_after: u32,
     /// Consecutive successes before it turns healthy again.
     pub recover_after: u32,
-    /// Alert when latency exceeds this factor of the baseline.
+    /// Alert when latency (a command's sample) exceeds this factor of the baseline.
     pub latency_factor: f64,
     /// Alert when the error ratio over `window` exceeds this (0.05 = 5%).
     pub error_rate: f64,
@@ -395,5 +433,23 @@ impl fmt::Debug for SecretEnv {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
         write!(f, "SecretEnv({names:?})")
+    }
+}
+
+impl HealthCheck {
+    /// The URL, for a URL check.
+    pub fn url(&self) -> Option<&Resolved> {
+        match &self.target {
+            HealthTarget::Url(u) => Some(u),
+            HealthTarget::Command(_) => None,
+        }
+    }
+
+    /// The command, for a command check.
+    pub fn command(&self) -> Option<&HealthCommand> {
+        match &self.target {
+            HealthTarget::Command(c) => Some(c),
+            HealthTarget::Url(_) => None,
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! The sections that watch a release: `[[health]]` HTTP checks (statuses, body, JSON pointer, latency, TLS,
-//! thresholds and alert settings), `[[verify]]` SQL assertions (`expect = ">= 58"`) and `[[logs]]` sources (a
+//! The sections that watch a release: `[[health]]` checks — HTTP (statuses, body, JSON pointer, latency, TLS) or a
+//! command (exit status, the number it prints, `max`/`min`) — with their alert settings, `[[verify]]` SQL assertions (`expect = ">= 58"`) and `[[logs]]` sources (a
 //! command or a followed file).
 
 use std::ops::Range;
@@ -10,7 +10,10 @@ use toml::Spanned;
 use super::build::Builder;
 use super::error::PlanError;
 use super::raw::{RawHealth, RawLogs, RawStatus, RawVerify};
-use super::types::{CmpOp, HealthCheck, LogInput, LogSource, SecretEnv, StatusMatch, VerifyCheck};
+use super::types::{
+    CmpOp, HealthCheck, HealthCommand, HealthTarget, LogInput, LogSource, Resolved, SecretEnv,
+    StatusMatch, VerifyCheck,
+};
 
 pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
@@ -30,27 +33,7 @@ impl Builder<'_> {
         let p = format!("{section}[{i}]");
         let key = |k: &str| format!("{p}.{k}");
         let name = self.required(h.name.as_ref(), raw.span(), &key("name"), "name = \"api\"")?;
-        let url = self.required(
-            h.url.as_ref(),
-            raw.span(),
-            &key("url"),
-            "url = \"https://…/health\"",
-        )?;
-        let scheme = url.value.starts_with("http://") || url.value.starts_with("https://");
-        let parsed = url::Url::parse(&url.value);
-        if !scheme || parsed.is_err() {
-            let span = h.url.as_ref().map_or(raw.span(), Spanned::span);
-            // Without http(s):// the scheme is the problem to name; with it, what does not parse.
-            let why = match (scheme, parsed) {
-                (true, Err(e)) => format!(" ({e})"),
-                _ => String::new(),
-            };
-            let message = format!(
-                "invalid URL \"{}\"{why}: expected http://… or https://…",
-                url.display
-            );
-            return Err(self.err(span, &key("url"), &message));
-        }
+        let target = self.target(h, raw.span(), &p)?;
         let method = self.method(h.method.as_ref(), &key("method"))?;
         let mut entries: Vec<(&String, &Spanned<String>)> = h.headers.iter().collect();
         entries.sort_by_key(|(_, v)| v.span().start);
@@ -68,7 +51,7 @@ impl Builder<'_> {
         };
         Ok(HealthCheck {
             name: name.display,
-            url,
+            target,
             method,
             headers,
             expect_status,
@@ -102,6 +85,107 @@ impl Builder<'_> {
             window: dur(&h.window, "window")?.unwrap_or(DEFAULT_ALERT_WINDOW),
             baseline_samples: self.count(&h.baseline_samples, &key("baseline_samples"), 5)?,
         })
+    }
+
+    /// What the check probes: `url` or `command`, exactly one of the two; `max`/`min` belong to a command.
+    fn target(
+        &self,
+        h: &RawHealth,
+        span: Range<usize>,
+        p: &str,
+    ) -> Result<HealthTarget, PlanError> {
+        let key = |k: &str| format!("{p}.{k}");
+        match (&h.url, &h.command) {
+            (Some(url), None) => {
+                if let Some(m) = h.max.as_ref().or(h.min.as_ref()) {
+                    let k = if h.max.is_some() { "max" } else { "min" };
+                    let message = format!(
+                        "{k} bounds the number a command prints; a url check has max_latency instead"
+                    );
+                    return Err(self.err(m.span(), &key(k), &message));
+                }
+                self.url(url, &key("url")).map(HealthTarget::Url)
+            }
+            (None, Some(c)) => self.health_command(h, c, p).map(HealthTarget::Command),
+            (Some(_), Some(c)) => Err(self.err(
+                c.span(),
+                &key("command"),
+                "a health check has a url or a command, not both",
+            )),
+            (None, None) => Err(self.err(
+                span,
+                &key("url"),
+                "missing; expected url = \"https://…/health\" or command = \"…\"",
+            )),
+        }
+    }
+
+    /// An http(s) URL that parses.
+    fn url(&self, raw: &Spanned<String>, key: &str) -> Result<Resolved, PlanError> {
+        let url = self.required(Some(raw), raw.span(), key, "url = \"https://…/health\"")?;
+        let scheme = url.value.starts_with("http://") || url.value.starts_with("https://");
+        let parsed = url::Url::parse(&url.value);
+        if !scheme || parsed.is_err() {
+            // Without http(s):// the scheme is the problem to name; with it, what does not parse.
+            let why = match (scheme, parsed) {
+                (true, Err(e)) => format!(" ({e})"),
+                _ => String::new(),
+            };
+            let message = format!(
+                "invalid URL \"{}\"{why}: expected http://… or https://…",
+                url.display
+            );
+            return Err(self.err(raw.span(), key, &message));
+        }
+        Ok(url)
+    }
+
+    /// `command`, its secrets (passed in its environment) and its `max`/`min` bounds; keys only a URL has are
+    /// refused, as they would be silently ignored.
+    fn health_command(
+        &self,
+        h: &RawHealth,
+        c: &Spanned<String>,
+        p: &str,
+    ) -> Result<HealthCommand, PlanError> {
+        let key = |k: &str| format!("{p}.{k}");
+        self.required(Some(c), c.span(), &key("command"), "command = \"…\"")?;
+        let url_only = [
+            ("method", h.method.as_ref().map(Spanned::span)),
+            ("headers", h.headers.values().next().map(Spanned::span)),
+            ("expect_status", h.expect_status.as_ref().map(Spanned::span)),
+            ("body_contains", h.body_contains.as_ref().map(Spanned::span)),
+            ("json_pointer", h.json_pointer.as_ref().map(Spanned::span)),
+            ("json_equals", h.json_equals.as_ref().map(Spanned::span)),
+            ("max_latency", h.max_latency.as_ref().map(Spanned::span)),
+            ("ca_file", h.ca_file.as_ref().map(Spanned::span)),
+        ];
+        if let Some((k, Some(span))) = url_only.into_iter().find(|(_, s)| s.is_some()) {
+            let message = format!("{k} belongs to a url check; a command check has max and min");
+            return Err(self.err(span, &key(k), &message));
+        }
+        if h.insecure {
+            let message = "insecure belongs to a url check; a command check has max and min";
+            return Err(self.err(c.span(), &key("insecure"), message));
+        }
+        let (run, env) = self.resolve_as(c, &key("command"), true)?;
+        let env = SecretEnv(env.into_iter().filter(|(k, _)| !k.is_empty()).collect());
+        let bound = |v: &Option<Spanned<f64>>, k: &str| match v {
+            Some(x) if !x.get_ref().is_finite() => Err(self.err(
+                x.span(),
+                &key(k),
+                &format!("invalid value {}: expected a finite number", x.get_ref()),
+            )),
+            v => Ok(v.as_ref().map(|x| *x.get_ref())),
+        };
+        let (max, min) = (bound(&h.max, "max")?, bound(&h.min, "min")?);
+        if let (Some(lo), Some(hi), Some(m)) = (min, max, h.min.as_ref())
+            && lo > hi
+        {
+            let message = format!("min {lo} is above max {hi}: no sample could pass");
+            return Err(self.err(m.span(), &key("min"), &message));
+        }
+        Ok(HealthCommand { run, env, max, min })
     }
 
     /// The HTTP method, upper-cased; GET by default.

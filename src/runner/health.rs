@@ -1,5 +1,5 @@
 //! The health runner: one task per `[[health]]` check, probing every `interval` with `timeout` and reporting each
-//! probe as a [`Probe`] message. Header values are sent but never logged or reported; errors name no URL (it may
+//! probe as a [`Probe`] message (a command check runs its command: see [`super::health_command`]). Header values are sent but never logged or reported; errors name no URL (it may
 //! carry a token), only what went wrong.
 
 use std::error::Error as _;
@@ -10,7 +10,7 @@ use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 use super::{Probe, RunnerEvent};
-use crate::plan::HealthCheck;
+use crate::plan::{HealthCheck, HealthTarget};
 
 /// The most of a response body read for `body_contains` and the JSON pointer.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
@@ -81,9 +81,14 @@ pub async fn probe(client: &reqwest::Client, check: &HealthCheck) -> Probe {
         Ok(h) => h,
         Err(why) => return Probe::NoAnswer { why },
     };
+    let HealthTarget::Url(url) = &check.target else {
+        return Probe::NoAnswer {
+            why: "a command check has no URL to request".into(),
+        };
+    };
     let start = Instant::now();
     let sent = client
-        .request(method, &check.url.value)
+        .request(method, &url.value)
         .headers(headers)
         .send()
         .await;
@@ -195,7 +200,12 @@ pub async fn watch(
     tx: Sender<RunnerEvent>,
     stop: CancellationToken,
 ) {
-    let client = client(&check);
+    // A command check runs its command each time; a URL check reuses one client.
+    let command = check.command().cloned();
+    let client = match &command {
+        Some(_) => Err(String::new()),
+        None => client(&check),
+    };
     let mut ticker = tokio::time::interval(check.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -203,12 +213,16 @@ pub async fn watch(
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        let probe = match &client {
-            Ok(c) => tokio::select! {
+        let probe = match (&command, &client) {
+            (Some(cmd), _) => tokio::select! {
+                _ = stop.cancelled() => return,
+                p = super::health_command::probe(cmd, check.timeout) => p,
+            },
+            (None, Ok(c)) => tokio::select! {
                 _ = stop.cancelled() => return,
                 p = probe(c, &check) => p,
             },
-            Err(why) => Probe::NoAnswer { why: why.clone() },
+            (None, Err(why)) => Probe::NoAnswer { why: why.clone() },
         };
         let ev = RunnerEvent::HealthProbe {
             check: index,

@@ -6,6 +6,7 @@ pub mod command;
 pub mod counters;
 pub mod downs;
 pub mod health;
+pub mod health_command;
 pub mod logs;
 pub mod migrate;
 pub mod notify;
@@ -174,15 +175,56 @@ pub enum Probe {
     },
     /// No answer at all (connection refused, DNS, TLS, timeout): no data, never counted as healthy.
     NoAnswer { why: String },
+    /// A command check ran for `took`: `value` is the number its output ended with, if any; `why` says how it
+    /// failed (non-zero exit, timeout, a number out of bounds, no number where bounds are set), `None` when
+    /// healthy. Its number plays the role latency plays for a URL.
+    Ran {
+        took: Duration,
+        value: Option<Num>,
+        why: Option<String>,
+    },
 }
 
 impl Probe {
-    /// How long the answer took (none without an answer).
+    /// How long an HTTP answer took (none without an answer, none for a command: its number is its sample).
     pub fn latency(&self) -> Option<Duration> {
         match self {
             Probe::Up { latency, .. } | Probe::Down { latency, .. } => Some(*latency),
-            Probe::NoAnswer { .. } => None,
+            Probe::NoAnswer { .. } | Probe::Ran { .. } => None,
         }
+    }
+
+    /// Why it failed, if it did.
+    pub fn why(&self) -> Option<&str> {
+        match self {
+            Probe::Up { .. } | Probe::Ran { why: None, .. } => None,
+            Probe::Down { why, .. }
+            | Probe::NoAnswer { why }
+            | Probe::Ran { why: Some(why), .. } => Some(why),
+        }
+    }
+}
+
+/// A finite number a command check printed (never NaN, so it compares and orders totally).
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+pub struct Num(f64);
+
+impl Eq for Num {}
+
+impl Num {
+    /// `None` for NaN and infinities.
+    pub fn new(v: f64) -> Option<Num> {
+        v.is_finite().then_some(Num(v))
+    }
+
+    pub fn get(self) -> f64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Num {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
     }
 }
 

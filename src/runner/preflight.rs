@@ -163,7 +163,7 @@ fn urlencoding_decode(s: &str) -> Result<String, std::string::FromUtf8Error> {
     String::from_utf8(out)
 }
 
-/// `health <name>`: one probe, judged as the health runner judges it.
+/// `health <name>`: one probe (a request, or one run of the command), judged as the health runner judges it.
 pub async fn health(check: &HealthCheck) -> PreflightResult {
     let name = format!("health {}", check.name);
     match probe_once(check).await {
@@ -174,6 +174,15 @@ pub async fn health(check: &HealthCheck) -> PreflightResult {
         ),
         Probe::Down { why, .. } => result(name, false, why),
         Probe::NoAnswer { why } => result(name, false, format!("no answer: {why}")),
+        Probe::Ran { why: Some(why), .. } => result(name, false, why),
+        Probe::Ran {
+            why: None,
+            value,
+            took,
+        } => {
+            let printed = value.map_or_else(|| "exit 0".to_string(), |v| format!("exit 0, {v}"));
+            result(name, true, format!("{printed} in {}ms", took.as_millis()))
+        }
     }
 }
 

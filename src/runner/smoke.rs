@@ -6,10 +6,14 @@ use tokio::sync::mpsc::Sender;
 
 use super::health::{client, probe};
 use super::{Probe, RunnerEvent};
-use crate::plan::HealthCheck;
+use crate::plan::{HealthCheck, HealthTarget};
 
-/// One probe of `check` (a client that cannot be built is no answer, saying why).
+/// One probe of `check`: its URL (a client that cannot be built is no answer, saying why), or one run of its
+/// command.
 pub(crate) async fn probe_once(check: &HealthCheck) -> Probe {
+    if let HealthTarget::Command(cmd) = &check.target {
+        return super::health_command::probe(cmd, check.timeout).await;
+    }
     match client(check) {
         Ok(c) => probe(&c, check).await,
         Err(why) => Probe::NoAnswer { why },

@@ -1,5 +1,6 @@
 //! The health pane: per `[[health]]` check its state (healthy green, unhealthy red, no data magenta; ALERT as the
-//! header shows it while its alert is up, never "healthy" beside it), last latency, a sparkline of recent latencies,
+//! header shows it while its alert is up, never "healthy" beside it), last latency (a command check: its last
+//! number and its `min`/`max`), a sparkline of recent latencies,
 //! the error rate over its window and its baseline; `insecure` as a red warning; a `[[logs]]` source whose alert is
 //! up; then the `[[verify]]` assertions with pass or fail and the value. Scrolls (j/k) when taller than the pane.
 
@@ -66,10 +67,20 @@ fn check_lines(
     let window = run.window(state.now, cfg.window);
     let last = match &run.last {
         None => "-".to_string(),
+        // A command's number has no unit; without one, how it ended.
+        Some(Probe::Ran { value, why, .. }) => match (value, why) {
+            (Some(v), _) => v.to_string(),
+            (None, None) => "ok".to_string(),
+            (None, Some(_)) => "failed".to_string(),
+        },
         Some(p) => match p.latency() {
             Some(l) => format!("{}ms", l.as_millis()),
             None => "no answer".to_string(),
         },
+    };
+    let bounds = match cfg.command().map(crate::plan::HealthCommand::bounds) {
+        Some(b) if !b.is_empty() => format!(" ({b})"),
+        _ => String::new(),
     };
     let errors = match window.error_ratio() {
         Some(r) => format!("err {:.0}%", r * 100.0),
@@ -88,7 +99,7 @@ fn check_lines(
         head.push(Span::raw(gap));
         head.push(Span::styled(run.state.label(), state_style(run.state, t)));
     }
-    head.push(Span::raw(format!("  {last}  {errors}")));
+    head.push(Span::raw(format!("  {last}{bounds}  {errors}")));
     let mut lines = vec![Line::from(head)];
     if let Some(why) = &run.alert {
         lines.extend(alert_why(why, width, t));
@@ -102,14 +113,11 @@ fn check_lines(
         format!("  base {}", baseline_text(run)),
         t.muted(),
     ));
-    match &run.last {
-        Some(Probe::Down { why, .. }) | Some(Probe::NoAnswer { why }) => {
-            lines.push(Line::styled(
-                format!("  {}", safe(why)),
-                state_style(run.state, t),
-            ));
-        }
-        _ => {}
+    if let Some(why) = run.last.as_ref().and_then(Probe::why) {
+        lines.push(Line::styled(
+            format!("  {}", safe(why)),
+            state_style(run.state, t),
+        ));
     }
     if cfg.insecure {
         lines.push(Line::styled(

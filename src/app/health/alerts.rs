@@ -52,9 +52,31 @@ fn ms_f64(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// A command check's number over `latency_factor` × its baseline (median, then p95), as latency alerts for a URL.
+/// A baseline at or under zero has nothing to multiply: only `max`/`min` and the error rate judge it then.
+fn value_exceeded(f: f64, baseline: &Stats, window: &Stats, share: f64) -> Option<String> {
+    for (label, now, base) in [
+        ("median", window.value_median, baseline.value_median),
+        ("p95", window.value_p95, baseline.value_p95),
+    ] {
+        let (Some(now), Some(base)) = (now, base) else {
+            continue;
+        };
+        let limit = base.get() * f;
+        if base.get() > 0.0 && now.get() > limit * share {
+            let (n, l, _) = apart(now.get(), limit);
+            return Some(format!("{label} {n} > {l} ({f}x baseline {base})"));
+        }
+    }
+    None
+}
+
 /// The first of the window's readings over `share` × its threshold, with why (against the threshold itself).
 fn exceeded(cfg: &HealthCheck, baseline: &Stats, window: &Stats, share: f64) -> Option<String> {
     let f = cfg.latency_factor;
+    if let Some(why) = value_exceeded(f, baseline, window, share) {
+        return Some(why);
+    }
     for (label, now, base) in [
         ("median", window.median, baseline.median),
         ("p95", window.p95, baseline.p95),
@@ -83,7 +105,8 @@ fn exceeded(cfg: &HealthCheck, baseline: &Stats, window: &Stats, share: f64) -> 
 }
 
 /// Why the window is alarming compared with the baseline, if it is: latency above `latency_factor` × the baseline
-/// (and at least [`LATENCY_NOISE`] above it), or errors above `error_rate`.
+/// (and at least [`LATENCY_NOISE`] above it) — a command check's number above `latency_factor` × its baseline —
+/// or errors above `error_rate`.
 pub fn alert_reason(cfg: &HealthCheck, baseline: &Stats, window: &Stats) -> Option<String> {
     if window.answered < MIN_ALERT_SAMPLES {
         return None;

@@ -22,7 +22,7 @@ use super::msg::{Effect, Notice};
 use super::state::State;
 use crate::journal::Event;
 use crate::plan::{CmpOp, HealthCheck, Plan};
-use crate::runner::Probe;
+use crate::runner::{Num, Probe};
 
 /// Samples kept per check, whatever the window (a short interval and a long window stay bounded).
 pub const MAX_SAMPLES: usize = 1024;
@@ -77,12 +77,16 @@ pub struct Stats {
     pub no_answer: usize,
     pub median: Option<Duration>,
     pub p95: Option<Duration>,
+    /// A command check's numbers, as latency is for a URL: median and p95 of the runs that printed one.
+    pub value_median: Option<Num>,
+    pub value_p95: Option<Num>,
 }
 
 impl Stats {
     pub fn of<'a>(probes: impl Iterator<Item = &'a Probe>) -> Stats {
         let mut s = Stats::default();
         let mut lat = Vec::new();
+        let mut values = Vec::new();
         for p in probes {
             s.samples += 1;
             match p {
@@ -92,12 +96,21 @@ impl Stats {
                     lat.push(*latency);
                 }
                 Probe::NoAnswer { .. } => s.no_answer += 1,
+                // A command that ran answered, whatever it said: failing is an error, its number a sample.
+                Probe::Ran { value, why, .. } => {
+                    s.answered += 1;
+                    s.errors += usize::from(why.is_some());
+                    values.extend(*value);
+                }
             }
         }
-        s.answered = lat.len();
+        s.answered += lat.len();
         lat.sort();
         s.median = percentile(&lat, 50);
         s.p95 = percentile(&lat, 95);
+        values.sort_by(|a, b| a.get().total_cmp(&b.get()));
+        s.value_median = percentile(&values, 50);
+        s.value_p95 = percentile(&values, 95);
         s
     }
 
@@ -108,7 +121,7 @@ impl Stats {
 }
 
 /// Nearest-rank percentile of sorted values.
-fn percentile(sorted: &[Duration], pct: usize) -> Option<Duration> {
+fn percentile<T: Copy>(sorted: &[T], pct: usize) -> Option<T> {
     if sorted.is_empty() {
         return None;
     }
@@ -251,15 +264,24 @@ fn ms(d: Duration) -> u64 {
     d.as_millis() as u64
 }
 
+/// A probe's sparkline point: latency in ms, a command's number (at least 1 when it printed one, so 0 still reads
+/// as nothing), 0 without either.
+fn spark_point(probe: &Probe) -> u64 {
+    match probe {
+        Probe::Ran { value, .. } => value.map_or(0, |v| (v.get().max(0.0).round() as u64).max(1)),
+        p => p.latency().map(ms).unwrap_or(0),
+    }
+}
+
 /// Moves a check's counters, window and state by one probe.
 fn record(run: &mut CheckRun, cfg: &HealthCheck, probe: Probe, now: Instant, frozen: bool) {
     match &probe {
-        Probe::Up { .. } => {
+        Probe::Up { .. } | Probe::Ran { why: None, .. } => {
             run.ups += 1;
             run.downs = 0;
             run.silent = 0;
         }
-        Probe::Down { .. } => {
+        Probe::Down { .. } | Probe::Ran { why: Some(_), .. } => {
             run.downs += 1;
             run.ups = 0;
             run.silent = 0;
@@ -270,7 +292,7 @@ fn record(run: &mut CheckRun, cfg: &HealthCheck, probe: Probe, now: Instant, fro
             run.ups = 0;
         }
     }
-    run.spark.push_back(probe.latency().map(ms).unwrap_or(0));
+    run.spark.push_back(spark_point(&probe));
     if run.spark.len() > SPARK_POINTS {
         run.spark.pop_front();
     }
@@ -324,18 +346,22 @@ pub(super) fn on_probe(h: &mut HealthPane, cx: &Ctx, check: usize, probe: Probe,
 /// What a rollback answer does when the plan has nothing to roll back with.
 pub const ROLLBACK_NOTE: &str = "nothing to roll back with (no [rollback] steps, no database change of this run): roll back by hand from your runbook";
 
-/// The baseline in one line.
+/// The baseline in one line (a command check's numbers have no unit).
 pub fn baseline_text(run: &CheckRun) -> String {
     match &run.baseline {
         None => format!("collecting ({} so far)", run.collected.len()),
-        Some(b) => match (b.median, b.p95) {
-            (Some(m), Some(p)) => format!(
+        Some(b) => match (b.median, b.p95, b.value_median, b.value_p95) {
+            (_, _, Some(m), Some(p)) => {
+                format!("p50 {m} p95 {p}, {} of {} wrong", b.errors, b.answered)
+            }
+            (Some(m), Some(p), _, _) => format!(
                 "p50 {}ms p95 {}ms, {} of {} wrong",
                 ms(m),
                 ms(p),
                 b.errors,
                 b.answered
             ),
+            _ if b.answered > 0 => format!("no number, {} of {} wrong", b.errors, b.answered),
             _ => format!("inconclusive: none of {} probes answered", b.samples),
         },
     }
@@ -355,6 +381,8 @@ pub(super) fn freeze_baseline(h: &mut HealthPane, plan: &Plan, fx: &mut Out) {
             check: cfg.name.clone(),
             median_ms: b.median.map(ms),
             p95_ms: b.p95.map(ms),
+            median_value: b.value_median.map(|v| v.to_string()),
+            p95_value: b.value_p95.map(|v| v.to_string()),
             samples: b.samples,
             errors: b.errors,
             no_answer: b.no_answer,

@@ -121,6 +121,14 @@ pub(in crate::app) fn on_smoke(state: &mut State, check: usize, probe: Probe, fx
             why,
         } => (false, *status, Some(*latency), why.clone()),
         Probe::NoAnswer { why, .. } => (false, None, None, why.clone()),
+        Probe::Ran { why, value, .. } => (
+            why.is_none(),
+            None,
+            None,
+            why.clone()
+                .or_else(|| value.map(|v| v.to_string()))
+                .unwrap_or_default(),
+        ),
     };
     fx.push(Effect::Journal(Event::SmokeChecked {
         name: cfg.name.clone(),
@@ -157,12 +165,8 @@ pub(in crate::app) fn finish_verify_if_done(state: &mut State, fx: &mut Out) {
         }
     }
     for (cfg, probe) in state.plan.smoke.iter().zip(&v.smoke) {
-        match probe {
-            Some(Probe::Up { .. }) => {}
-            Some(Probe::Down { why, .. }) | Some(Probe::NoAnswer { why, .. }) => {
-                problems.push(format!("smoke {}: {why}", cfg.name))
-            }
-            None => {}
+        if let Some(why) = probe.as_ref().and_then(Probe::why) {
+            problems.push(format!("smoke {}: {why}", cfg.name));
         }
     }
     for (cfg, run) in state.plan.health.iter().zip(&state.health.checks) {

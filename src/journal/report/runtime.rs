@@ -125,6 +125,8 @@ fn health_numbers(entries: &[Entry]) -> Vec<Vec<String>> {
                 check,
                 median_ms,
                 p95_ms,
+                median_value,
+                p95_value,
                 samples,
                 errors,
                 no_answer,
@@ -133,8 +135,11 @@ fn health_numbers(entries: &[Entry]) -> Vec<Vec<String>> {
                 cell(check),
                 "baseline".into(),
                 time(&e.ts),
-                opt_ms(median_ms),
-                opt_ms(p95_ms),
+                // A command check's number has no unit: shown as printed.
+                median_value
+                    .as_deref()
+                    .map_or_else(|| opt_ms(median_ms), cell),
+                p95_value.as_deref().map_or_else(|| opt_ms(p95_ms), cell),
                 format!("{samples} of {wanted}"),
                 errors.to_string(),
                 no_answer.to_string(),
