@@ -507,21 +507,15 @@ fn log_name(command: &str) -> String {
 }
 
 fn unique(list: &[Watch], name: &str) -> String {
-    let taken = |n: &str| list.iter().any(|w| w.name == n);
-    (1..)
-        .map(|i| {
-            if i == 1 {
-                name.to_string()
-            } else {
-                format!("{name} ({i})")
-            }
-        })
-        .find(|n| !taken(n))
-        .unwrap_or_default()
+    unique_among(name, |n| list.iter().any(|w| w.name == n))
 }
 
 pub(super) fn unique_phase(list: &[Phase], name: &str) -> String {
-    let taken = |n: &str| list.iter().any(|p| p.name == n);
+    unique_among(name, |n| list.iter().any(|p| p.name == n))
+}
+
+/// `name`, or `name (2)`, `name (3)`… the first that `taken` does not claim (plan names are unique per table).
+fn unique_among(name: &str, taken: impl Fn(&str) -> bool) -> String {
     (1..)
         .map(|i| {
             if i == 1 {
