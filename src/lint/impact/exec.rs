@@ -236,20 +236,29 @@ pub(super) async fn counted(db: &mut Db, q: &Question, limits: &Limits) -> Answe
         Ok(n) => Answer::new(outcome, Some(n.unwrap_or(0)), Basis::Exact),
         Err(e) => match failure(&e, db.backend) {
             Failure::TooSlow => estimate(db, q, limits).await,
-            Failure::Missing(m) => {
-                Answer::not_judged(outcome, format!("not on the live database: {m}"))
-            }
-            // The statement evaluates the same expressions on the same rows: it would raise this too.
-            Failure::Raised(m) => {
-                let error = if q.secret {
-                    "a value is rejected (not shown: it looks secret)".into()
-                } else {
-                    m
-                };
-                Answer::new(Outcome::WillFail, None, Basis::Raised { error })
-            }
-            Failure::Other(m) => Answer::not_judged(outcome, m),
+            other => settled(other, q, outcome),
         },
+    }
+}
+
+/// The answer when the exact query failed for a reason other than time: the object is not there, the database
+/// rejected a value (the statement evaluates the same expressions on the same rows: it would raise this too), or
+/// something else, said as it is.
+fn settled(f: Failure, q: &Question, outcome: Outcome) -> Answer {
+    match f {
+        Failure::Missing(m) => {
+            Answer::not_judged(outcome, format!("not on the live database: {m}"))
+        }
+        Failure::Raised(m) => {
+            let error = if q.secret {
+                "a value is rejected (not shown: it looks secret)".into()
+            } else {
+                m
+            };
+            Answer::new(Outcome::WillFail, None, Basis::Raised { error })
+        }
+        Failure::Other(m) => Answer::not_judged(outcome, m),
+        Failure::TooSlow => Answer::not_judged(outcome, "counting took too long".into()),
     }
 }
 
@@ -304,10 +313,7 @@ async fn duplicates(
                     Err(_) => too_big(outcome, limits),
                 }
             }
-            Failure::Missing(m) => {
-                Answer::not_judged(outcome, format!("not on the live database: {m}"))
-            }
-            Failure::Raised(m) | Failure::Other(m) => Answer::not_judged(outcome, m),
+            other => settled(other, q, outcome),
         },
     }
 }
