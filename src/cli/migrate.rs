@@ -232,7 +232,7 @@ async fn flow(plan: &Plan, db: &Database, args: &Args, journal: &mut Journal) ->
     }
     refused.extend(gates(plan, &snap, args));
     // The live data and schema, as the console's gates judge them.
-    let failing = super::migrate_data::failing(&snap);
+    let failing = snap.failing_lines();
     let drift = super::migrate_data::drift(db).await;
     let (will_fail, drift_reason) = (args.will_fail.as_deref(), args.drift.as_deref());
     refused.extend(super::migrate_data::refusals(
@@ -299,17 +299,13 @@ fn gates(plan: &Plan, snap: &Snapshot, args: &Args) -> Vec<String> {
 /// data to lose (the status is read again just before the apply).
 fn at_stake(snap: &Snapshot) -> Vec<String> {
     let mut objects = Vec::new();
-    for (i, report) in snap.reports.iter().enumerate() {
-        let Some(report) = report else { continue };
+    for (name, report) in snap.pending_reports() {
         for f in report
             .findings
             .iter()
             .filter(|f| f.class == Class::Dangerous && f.spared.is_none())
         {
-            let object = f
-                .object
-                .clone()
-                .unwrap_or_else(|| snap.migrations[i].name.clone());
+            let object = f.object.clone().unwrap_or_else(|| name.to_string());
             if !objects.contains(&object) {
                 objects.push(object);
             }

@@ -5,25 +5,6 @@
 use deckhand::drift::DriftReport;
 use deckhand::journal::{Blocker, Event, Journal, Stage};
 use deckhand::plan::Database;
-use deckhand::runner::migrate::Snapshot;
-
-/// The lines of the pending statements that will fail on the live data (`migration line N: text`).
-pub fn failing(snap: &Snapshot) -> Vec<String> {
-    let mut out = Vec::new();
-    for i in snap.status.pending() {
-        if let Some(Some(report)) = snap.reports.get(i) {
-            let name = &snap.migrations[i].name;
-            out.extend(
-                report
-                    .impacts
-                    .iter()
-                    .filter(|x| x.fails())
-                    .map(|x| format!("{name} line {}: {}", x.line, x.text)),
-            );
-        }
-    }
-    out
-}
 
 /// The drift check (its differences; none when it could not be made, which is said on stderr).
 pub async fn drift(db: &Database) -> Option<DriftReport> {

@@ -32,6 +32,29 @@ pub struct Snapshot {
     pub notes: Vec<String>,
 }
 
+impl Snapshot {
+    /// Each migration an apply would run that has a risk report, in order, with its name.
+    pub fn pending_reports(&self) -> impl Iterator<Item = (&str, &FileReport)> {
+        self.status.pending().into_iter().filter_map(|i| {
+            let report = self.reports.get(i)?.as_ref()?;
+            Some((self.migrations[i].name.as_str(), report))
+        })
+    }
+
+    /// The statements an apply would run that will fail on the live data, one line each (`migration line N: …`):
+    /// what the will-fail gate lists and its override journals, in the console and in `deckhand migrate` alike.
+    pub fn failing_lines(&self) -> Vec<String> {
+        self.pending_reports()
+            .flat_map(|(name, r)| {
+                r.impacts
+                    .iter()
+                    .filter(|i| i.fails())
+                    .map(move |i| i.labelled(name))
+            })
+            .collect()
+    }
+}
+
 /// How an apply ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplyOutcome {

@@ -5,7 +5,7 @@
 //! never taken for "no drift".
 
 use crate::app::out::Out;
-use crate::app::prompt::{Expect, Gated, Modal, ModalKind};
+use crate::app::prompt::{Gated, Modal, ModalKind};
 use crate::app::state::State;
 use crate::drift::DriftReport;
 
@@ -64,43 +64,28 @@ pub(in crate::app) fn drift_modal(state: &State, gated: Gated) -> Option<Modal> 
         return None;
     }
     let differences = lines(state);
-    let covered = state
-        .db
-        .drift_override
-        .as_ref()
-        .is_some_and(|(_, seen)| differences.iter().all(|l| seen.contains(l)));
-    if differences.is_empty() || covered {
+    if !super::impact::asks(&differences, state.db.drift_override.as_ref()) {
         return None;
     }
-    let mut m = Modal::new(
-        ModalKind::Drift(differences.clone()),
-        "The live schema drifted from its history",
-        Expect::Reason,
-    );
-    m.danger = true;
-    m.body
-        .push(("Database".into(), crate::app::text::database_line(state)));
-    m.body.push((
-        "Found".into(),
+    let found = (
+        "Found".to_string(),
         format!(
             "{} difference(s) between the live database and what its applied migrations produce",
             differences.len()
         ),
-    ));
-    m.body.extend(
-        differences
-            .into_iter()
-            .map(|line| ("DRIFT".to_string(), line)),
     );
-    m.body.push((
-        "Risk".into(),
-        "the pending migrations were written against the history, not this schema".into(),
-    ));
-    m.body.push((
-        "To go on".into(),
-        "type why to apply anyway (journaled and in the report); Esc cancels".into(),
-    ));
-    Some(m)
+    let risk = (
+        "Risk".to_string(),
+        "the pending migrations were written against the history, not this schema".to_string(),
+    );
+    Some(super::impact::reason_prompt(
+        state,
+        ModalKind::Drift(differences.clone()),
+        "The live schema drifted from its history",
+        vec![found],
+        ("DRIFT", differences),
+        risk,
+    ))
 }
 
 /// For the apply confirmation: what the comparison said.

@@ -12,18 +12,13 @@ pub(in crate::app) fn pending_impacts(state: &State) -> Vec<(String, Impact)> {
     super::risk::pending_each(state, |r| r.impacts.clone())
 }
 
-/// `migration line N: text`.
-pub(in crate::app) fn impact_text(migration: &str, i: &Impact) -> String {
-    format!("{migration} line {}: {}", i.line, i.text)
-}
-
 /// The lines of the statements that will fail on the live data, as shown to the operator.
 pub(in crate::app) fn failing(state: &State) -> Vec<String> {
-    pending_impacts(state)
-        .iter()
-        .filter(|(_, i)| i.fails())
-        .map(|(m, i)| impact_text(m, i))
-        .collect()
+    state
+        .db
+        .snapshot()
+        .map(|s| s.failing_lines())
+        .unwrap_or_default()
 }
 
 /// The prompt before an apply whose statements will fail on the live data, unless the operator already typed why
@@ -33,36 +28,54 @@ pub(in crate::app) fn will_fail_modal(state: &State, gated: Gated) -> Option<Mod
         return None;
     }
     let failing = failing(state);
-    let covered = state
-        .db
-        .will_fail_override
-        .as_ref()
-        .is_some_and(|(_, lines)| failing.iter().all(|l| lines.contains(l)));
-    if failing.is_empty() || covered {
+    if !asks(&failing, state.db.will_fail_override.as_ref()) {
         return None;
     }
-    let mut m = Modal::new(
+    let then = (
+        "Then".to_string(),
+        "the migration stops at that statement (rolled back if it runs in a transaction)"
+            .to_string(),
+    );
+    Some(reason_prompt(
+        state,
         ModalKind::WillFail(failing.clone()),
         "Will fail on the live data",
-        Expect::Reason,
-    );
+        Vec::new(),
+        ("WILL FAIL", failing),
+        then,
+    ))
+}
+
+/// Whether a gate over `lines` asks for a reason: there are some, and the reason given (if any) was typed for
+/// other lines than these.
+pub(in crate::app) fn asks(lines: &[String], given: Option<&(String, Vec<String>)>) -> bool {
+    let covered = given.is_some_and(|(_, seen)| lines.iter().all(|l| seen.contains(l)));
+    !lines.is_empty() && !covered
+}
+
+/// The prompt of a gate on the live data: the database, `head`, each of `lines` under its label, `after`, then
+/// what to type.
+pub(in crate::app) fn reason_prompt(
+    state: &State,
+    kind: ModalKind,
+    title: &str,
+    head: Vec<(String, String)>,
+    (label, lines): (&str, Vec<String>),
+    after: (String, String),
+) -> Modal {
+    let mut m = Modal::new(kind, title, Expect::Reason);
     m.danger = true;
     m.body
         .push(("Database".into(), crate::app::text::database_line(state)));
-    m.body.extend(
-        failing
-            .into_iter()
-            .map(|line| ("WILL FAIL".to_string(), line)),
-    );
-    m.body.push((
-        "Then".into(),
-        "the migration stops at that statement (rolled back if it runs in a transaction)".into(),
-    ));
+    m.body.extend(head);
+    m.body
+        .extend(lines.into_iter().map(|line| (label.to_string(), line)));
+    m.body.push(after);
     m.body.push((
         "To go on".into(),
         "type why to apply anyway (journaled and in the report); Esc cancels".into(),
     ));
-    Some(m)
+    m
 }
 
 /// For the apply confirmation: `Data` (how many fail, lose data, could not be counted), then one line each.
@@ -104,7 +117,7 @@ pub(in crate::app) fn confirmation_lines(state: &State) -> Vec<(String, String)>
             } else {
                 (2, "UNCOUNTED")
             };
-            (rank, label, impact_text(m, i))
+            (rank, label, i.labelled(m))
         })
         .collect();
     ranked.sort_by_key(|(rank, _, _)| *rank);

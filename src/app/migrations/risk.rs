@@ -96,14 +96,9 @@ pub(in crate::app) fn pending_each<T>(
     let Some(snap) = state.db.snapshot() else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for i in snap.status.pending() {
-        if let Some(Some(report)) = snap.reports.get(i) {
-            let name = &snap.migrations[i].name;
-            out.extend(of(report).into_iter().map(|x| (name.clone(), x)));
-        }
-    }
-    out
+    snap.pending_reports()
+        .flat_map(|(name, r)| of(r).into_iter().map(move |x| (name.to_string(), x)))
+        .collect()
 }
 
 /// A Dangerous finding whose object holds data that exists now: its name must be typed. A table found empty too

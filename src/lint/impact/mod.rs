@@ -147,6 +147,11 @@ impl Impact {
         self.outcome == Outcome::Lost && self.count.is_some_and(|n| n > 0)
     }
 
+    /// `migration line N: text`, as gates and confirmations list it.
+    pub fn labelled(&self, migration: &str) -> String {
+        format!("{migration} line {}: {}", self.line, self.text)
+    }
+
     /// Worth a line in a confirmation: it fails, it loses data, or nobody could tell.
     pub fn matters(&self) -> bool {
         self.fails()
