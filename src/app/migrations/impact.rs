@@ -129,11 +129,22 @@ pub(in crate::app) fn confirmation_lines(state: &State) -> Vec<(String, String)>
     out
 }
 
-/// For the journal: per migration, every impact line (passes included: they show what was checked).
-pub(in crate::app) fn journal_lines(state: &State, migration: &str) -> Vec<String> {
-    pending_impacts(state)
-        .into_iter()
-        .filter(|(m, _)| m == migration)
-        .map(|(_, i)| format!("line {}: {}", i.line, i.text))
+/// For the journal: every impact line of each migration an apply would run that has some (passes included:
+/// they show what was checked), by migration.
+pub(in crate::app) fn journal_lines(
+    state: &State,
+) -> std::collections::HashMap<String, Vec<String>> {
+    let Some(snap) = state.db.snapshot() else {
+        return Default::default();
+    };
+    snap.pending_reports()
+        .filter(|(_, r)| !r.impacts.is_empty())
+        .map(|(name, r)| {
+            let lines = r
+                .impacts
+                .iter()
+                .map(|i| format!("line {}: {}", i.line, i.text));
+            (name.to_string(), lines.collect())
+        })
         .collect()
 }

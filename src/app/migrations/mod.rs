@@ -218,10 +218,10 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Out) {
             .unwrap_or_default(),
         migrations: names.clone(),
     }));
+    let mut data = impact::journal_lines(state);
     let mut risks = super::migrations::risk::risks_by_migration(state);
-    for name in &names {
-        let data = impact::journal_lines(state, name);
-        if !data.is_empty() && !risks.iter().any(|(m, _, _)| m == name) {
+    for name in data.keys() {
+        if !risks.iter().any(|(m, _, _)| m == name) {
             risks.push((name.clone(), Vec::new(), Vec::new()));
         }
     }
@@ -229,7 +229,7 @@ pub(super) fn start_apply(state: &mut State, fx: &mut Out) {
     risks.sort_by_key(|(m, _, _)| names.iter().position(|n| n == m));
     for (migration, findings, exemptions) in risks {
         fx.push(Effect::Journal(Event::MigrationRisks {
-            data: impact::journal_lines(state, &migration),
+            data: data.remove(&migration).unwrap_or_default(),
             migration,
             findings,
             exemptions,
