@@ -27,6 +27,7 @@ fn spec(url: &str, dir: &std::path::Path) -> Database {
         statement_timeout: None,
         lock_wait: Duration::from_secs(10),
         impact_timeout: Duration::from_secs(3),
+        tunnel: None,
     }
 }
 

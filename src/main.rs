@@ -68,23 +68,7 @@ enum Command {
         stdout: bool,
     },
     /// Lint migrations for risk (a migrations folder or .sql files); exit 0 clean, 1 findings at or above --fail-on
-    Lint {
-        /// Migration folders (any supported format) or .sql files
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// Output format
-        #[arg(long, value_enum, default_value = "human")]
-        format: cli::lint::OutputFormat,
-        /// Exit 1 when a finding of this class or worse is present
-        #[arg(long, value_enum, default_value = "dangerous")]
-        fail_on: cli::lint::FailOn,
-        /// Add live context (table sizes, lock holders) from this database
-        #[arg(long)]
-        database_url: Option<String>,
-        /// Who will run the migrations (decides whether a missing lock_timeout is a finding)
-        #[arg(long, value_enum, default_value = "deckhand")]
-        executor: cli::lint::Executor,
-    },
+    Lint(cli::lint::Flags),
     /// Back up the plan's database, verify the backup by reading it all back, then apply retention; exit 0 verified
     Backup {
         /// The plan file (needs [database] and [backup])
@@ -166,19 +150,15 @@ fn main() -> ExitCode {
                 1
             }
         },
-        Command::Lint {
-            paths,
-            format,
-            fail_on,
-            database_url,
-            executor,
-        } => cli::lint::run(&cli::lint::Request {
-            paths,
-            format,
-            fail_on,
-            database_url,
-            executor,
-        }),
+        Command::Lint(flags) => match flags
+            .plan
+            .as_deref()
+            .map(|p| plan::load_env(p, flags.env.as_deref()))
+        {
+            Some(Err(e)) => invalid(e),
+            Some(Ok(p)) => cli::lint::run(&flags, Some(p)),
+            None => cli::lint::run(&flags, None),
+        },
         Command::Backup { plan, env } => match plan::load_env(&plan, env.as_deref()) {
             Ok(p) => cli::backup::take(&p),
             Err(e) => invalid(e),
@@ -376,6 +356,16 @@ fn check_sections(plan: &Plan) -> Vec<String> {
             } else {
                 ""
             }
+        ));
+    }
+    if let Some(t) = plan.database.as_ref().and_then(|d| d.tunnel.as_ref()) {
+        lines.push(format!(
+            "tunnel: $ {} (listens on {}:{}, waited for up to {} per start; deckhand runs it while it needs the \
+             database)",
+            t.command.display,
+            t.host,
+            t.port,
+            plan::human_duration(t.ready_timeout)
         ));
     }
     if let Some(r) = &plan.rollback {

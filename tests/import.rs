@@ -423,3 +423,50 @@ fn an_unreadable_runbook_is_bad_usage() {
     assert!(text(&out.stderr).contains("cannot read missing.md"));
     assert_eq!(deckhand(&["import"], d.path(), &[]).status.code(), Some(2));
 }
+
+/// A runbook that opens the database's port forward by hand in the background: it becomes the plan's managed
+/// tunnel (never a step), and `deckhand check` holds the URL to it.
+#[test]
+fn a_port_forward_becomes_the_managed_tunnel() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("prisma/migrations")).unwrap();
+    let runbook = d.path().join("RUNBOOK.md");
+    std::fs::write(
+        &runbook,
+        "# Shop release\n\n## Open the database tunnel\n\nIn another window:\n\n```sh\n\
+         flyctl proxy 15432:5432 -a shop-db &\n```\n\n## Migrate\n\n```sh\nnpx prisma migrate deploy\n```\n\n\
+         ## Deploy\n\n```sh\nflyctl deploy -a shop\n```\n",
+    )
+    .unwrap();
+    let vars = [("DATABASE_URL", "postgres://u@localhost:15432/shop")];
+    let (plan, v, summary) = import_and_check(&runbook, d.path(), &vars);
+    assert_eq!(
+        s(&v["database"], "tunnel"),
+        "flyctl proxy 15432:5432 -a shop-db"
+    );
+    assert_eq!(v["database"]["tunnel_port"].as_integer(), Some(15432));
+    assert!(
+        plan.contains("tunnel = \"flyctl proxy 15432:5432 -a shop-db\"  # from RUNBOOK.md:8"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("# TODO: DATABASE_URL must go through the tunnel"),
+        "{plan}"
+    );
+    let steps: Vec<String> = array(&v, "phase").iter().flat_map(|p| runs(p)).collect();
+    assert_eq!(
+        steps,
+        ["flyctl deploy -a shop"],
+        "the forward is not a step"
+    );
+    assert!(summary.contains("tunnel on port 15432"), "{summary}");
+    // A URL that does not go through the tunnel is refused by `check`, naming the key.
+    let elsewhere = [("DATABASE_URL", "postgres://u@db.internal:5432/shop")];
+    let check = deckhand(&["check", "deckhand.toml"], d.path(), &elsewhere);
+    assert_eq!(check.status.code(), Some(2));
+    let err = text(&check.stderr);
+    assert!(
+        err.contains("database.url") && err.contains("not through the tunnel"),
+        "{err}"
+    );
+}

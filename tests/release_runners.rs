@@ -207,7 +207,7 @@ command = "RUST_LOG=info no-such-program-deckhand --follow"
 
 async fn preflight(plan: Plan) -> Vec<PreflightResult> {
     let (tx, mut rx) = mpsc::channel(64);
-    deckhand::runner::preflight::run(plan, tx).await;
+    deckhand::runner::preflight::run(plan, None, tx).await;
     let mut out = Vec::new();
     while let Ok(ev) = rx.try_recv() {
         match ev {

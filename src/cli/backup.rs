@@ -116,7 +116,24 @@ pub fn take(plan: &Plan) -> u8 {
             dir: job.backup.dir.display().to_string(),
         },
     );
-    let code = rt.block_on(run_take(job, &mut journal));
+    let masker = plan.secrets.masker();
+    let database = job.database.clone();
+    let taken = rt.block_on(super::through_tunnel(
+        &database,
+        masker,
+        run_take(job, &mut journal),
+    ));
+    let code = taken.unwrap_or_else(|why| {
+        tell!("deckhand: {why}");
+        record(
+            &mut journal,
+            Event::BackupFailed {
+                what: "backup".into(),
+                error: why,
+            },
+        );
+        1
+    });
     let reason = if code == 0 {
         "backup verified"
     } else {
@@ -308,7 +325,7 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
     let bin_dir = plan.and_then(|p| p.backup.as_ref()?.bin_dir.as_deref());
     let (ptx, mut prx) = watch::channel(Progress::new(Stage::Preparing, Duration::ZERO));
     let token = CancellationToken::new();
-    let result = rt.block_on(async {
+    let work = async {
         if let Err(e) = cancel_on_signals(token.clone()) {
             tell!("deckhand: cannot install signal handlers: {e}");
         }
@@ -331,7 +348,20 @@ pub fn verify(file: &Path, plan: Option<&Plan>) -> u8 {
                 }
             }
         }
-    });
+    };
+    // Compared with the live database: through its tunnel, when it has one.
+    let result = match (live, plan) {
+        (Some(db), Some(p)) => {
+            match rt.block_on(super::through_tunnel(db, p.secrets.masker(), work)) {
+                Ok(r) => r,
+                Err(why) => {
+                    tell!("deckhand: {why}");
+                    return 1;
+                }
+            }
+        }
+        _ => rt.block_on(work),
+    };
     match result {
         Ok(v) if v.ok => {
             say!(

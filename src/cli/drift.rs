@@ -63,7 +63,7 @@ pub fn run(plan: &Plan, flags: &Flags) -> u8 {
         return DRIFT_OR_UNCHECKED;
     };
     let tty = std::io::stderr().is_terminal();
-    let outcome = rt.block_on(async {
+    let work = async {
         let cancel = CancellationToken::new();
         if let Err(e) = super::backup::cancel_on_signals(cancel.clone()) {
             tell!("deckhand: cannot install signal handlers: {e}");
@@ -74,7 +74,11 @@ pub fn run(plan: &Plan, flags: &Flags) -> u8 {
             }
         };
         drift::check_reporting(db, &cancel, &mut progress).await
-    });
+    };
+    let outcome = match rt.block_on(super::through_tunnel(db, plan.secrets.masker(), work)) {
+        Ok(checked) => checked.map_err(|e| e.to_string()),
+        Err(why) => Err(why),
+    };
     let json = flags.format == OutputFormat::Json;
     match outcome {
         Ok(report) => {
@@ -95,8 +99,7 @@ pub fn run(plan: &Plan, flags: &Flags) -> u8 {
             }
             code
         }
-        Err(e) => {
-            let text = e.to_string();
+        Err(text) => {
             tell!(
                 "deckhand: could not check for drift: {}",
                 masker.mask(&text)

@@ -32,12 +32,29 @@ pub enum Executor {
     Other,
 }
 
-/// What `deckhand lint` was asked.
-pub struct Request {
+/// What `deckhand lint` is asked.
+#[derive(clap::Args, Debug)]
+pub struct Flags {
+    /// Migration folders (any supported format) or .sql files (default with --plan: the plan's migrations)
+    #[arg(required_unless_present = "plan")]
     pub paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "human")]
     pub format: OutputFormat,
+    /// Exit 1 when a finding of this class or worse is present
+    #[arg(long, value_enum, default_value = "dangerous")]
     pub fail_on: FailOn,
+    /// Add live context (table sizes, lock holders, data impact) from this database
+    #[arg(long, conflicts_with = "plan")]
     pub database_url: Option<String>,
+    /// Add live context from this plan's database (through its tunnel, when it has one)
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    /// The plan's environment (one of its [environments.NAME]; default: [project] environment)
+    #[arg(long = "env", value_name = "NAME", requires = "plan")]
+    pub env: Option<String>,
+    /// Who will run the migrations (decides whether a missing lock_timeout is a finding)
+    #[arg(long, value_enum, default_value = "deckhand")]
     pub executor: Executor,
 }
 
@@ -61,9 +78,21 @@ struct Summary {
     will_fail: usize,
 }
 
-/// Runs the lint; returns the exit code.
-pub fn run(req: &Request) -> u8 {
-    let sources = match collect(&req.paths) {
+/// Runs the lint (`plan`: the one `--plan` named, loaded); returns the exit code.
+pub fn run(req: &Flags, plan: Option<deckhand::plan::Plan>) -> u8 {
+    let database = plan.as_ref().and_then(|p| p.database.as_ref());
+    if let (Some(plan), None) = (&plan, database) {
+        tell!(
+            "deckhand: {} has no [database] section: no live database to judge against",
+            plan.path.display()
+        );
+        return 2;
+    }
+    let paths = match database {
+        Some(db) if req.paths.is_empty() => vec![db.migrations.clone()],
+        _ => req.paths.clone(),
+    };
+    let sources = match collect(&paths) {
         Ok(m) => m,
         Err(e) => {
             tell!("deckhand: {e}");
@@ -76,11 +105,20 @@ pub fn run(req: &Request) -> u8 {
     };
     let mut reports = lint::run::analyze_all(&migrations, &opts);
     let mut notes = Vec::new();
-    if let Some(url) = &req.database_url {
+    let live = match (&req.database_url, database) {
+        (Some(url), _) => Some((url.clone(), None)),
+        (None, Some(db)) => Some((db.url.value.clone(), Some(db))),
+        (None, None) => None,
+    };
+    if let Some((url, db)) = live {
         // No database is not a reason to withhold the lint: report without live context, and say so.
-        match live_context(url, &sources, &mut reports) {
+        let masker = plan.as_ref().map(|p| p.secrets.masker());
+        match live_context(&url, db, masker.clone(), &sources, &mut reports) {
             Ok(n) => notes = n,
             Err(e) => notes.push(format!("live context unavailable: {e}")),
+        }
+        if let Some(m) = masker {
+            notes = notes.into_iter().map(|n| m.mask(&n).into_owned()).collect();
         }
     }
     let summary = summarize(&reports);
@@ -151,6 +189,8 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<Source>, String> {
 /// pending migrations (as its ledger says) and every loose file.
 fn live_context(
     url: &str,
+    db: Option<&deckhand::plan::Database>,
+    masker: Option<deckhand::secrets::Masker>,
     sources: &[Source],
     reports: &mut [FileReport],
 ) -> Result<Vec<String>, String> {
@@ -158,49 +198,60 @@ fn live_context(
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
-        let settings = db::Settings {
-            lock_timeout: std::time::Duration::from_secs(2),
-            statement_timeout: Some(std::time::Duration::from_secs(30)),
+    let work = live_work(url, sources, reports);
+    match (db, masker) {
+        (Some(db), Some(masker)) => runtime.block_on(super::through_tunnel(db, masker, work))?,
+        _ => runtime.block_on(work),
+    }
+}
+
+/// What [`live_context`] does once the database can be reached.
+async fn live_work(
+    url: &str,
+    sources: &[Source],
+    reports: &mut [FileReport],
+) -> Result<Vec<String>, String> {
+    let settings = db::Settings {
+        lock_timeout: std::time::Duration::from_secs(2),
+        statement_timeout: Some(std::time::Duration::from_secs(30)),
+    };
+    let mut conn = db::connect(url, &settings)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut notes = lint::run::add_live_context(&mut conn, reports)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut batch: Vec<(&Migration, usize)> = Vec::new();
+    let mut at = 0;
+    for s in sources {
+        let pending = match s.format {
+            None => (0..s.migrations.len()).collect(),
+            Some(f) => match migrate::status::read(&mut conn, f, &s.migrations).await {
+                Ok(status) => status.pending(),
+                Err(e) => {
+                    notes.push(format!(
+                        "data impact not judged: the ledger could not be read: {e}"
+                    ));
+                    Vec::new()
+                }
+            },
         };
-        let mut conn = db::connect(url, &settings)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut notes = lint::run::add_live_context(&mut conn, reports)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut batch: Vec<(&Migration, usize)> = Vec::new();
-        let mut at = 0;
-        for s in sources {
-            let pending = match s.format {
-                None => (0..s.migrations.len()).collect(),
-                Some(f) => match migrate::status::read(&mut conn, f, &s.migrations).await {
-                    Ok(status) => status.pending(),
-                    Err(e) => {
-                        notes.push(format!(
-                            "data impact not judged: the ledger could not be read: {e}"
-                        ));
-                        Vec::new()
-                    }
-                },
-            };
-            batch.extend(pending.into_iter().map(|i| (&s.migrations[i], at + i)));
-            at += s.migrations.len();
-        }
-        let order: Vec<&Migration> = batch.iter().map(|(m, _)| *m).collect();
-        let mut judged: Vec<FileReport> = batch.iter().map(|(_, i)| reports[*i].clone()).collect();
-        lint::impact::judge(
-            &mut conn,
-            &order,
-            &mut judged,
-            &lint::impact::Limits::default(),
-        )
-        .await;
-        for ((_, i), r) in batch.iter().zip(judged) {
-            reports[*i].impacts = r.impacts;
-        }
-        Ok(notes)
-    })
+        batch.extend(pending.into_iter().map(|i| (&s.migrations[i], at + i)));
+        at += s.migrations.len();
+    }
+    let order: Vec<&Migration> = batch.iter().map(|(m, _)| *m).collect();
+    let mut judged: Vec<FileReport> = batch.iter().map(|(_, i)| reports[*i].clone()).collect();
+    lint::impact::judge(
+        &mut conn,
+        &order,
+        &mut judged,
+        &lint::impact::Limits::default(),
+    )
+    .await;
+    for ((_, i), r) in batch.iter().zip(judged) {
+        reports[*i].impacts = r.impacts;
+    }
+    Ok(notes)
 }
 
 fn summarize(reports: &[FileReport]) -> Summary {

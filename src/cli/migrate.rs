@@ -158,7 +158,10 @@ pub fn run(plan: &Plan, args: &Args) -> u8 {
     };
     journal.set_masker(plan.secrets.masker());
     super::backup::record(&mut journal, deckhand::console::run_started(plan));
-    let outcome = rt.block_on(flow(plan, &db, args, &mut journal));
+    let work = flow(plan, &db, args, &mut journal);
+    let outcome = rt
+        .block_on(super::through_tunnel(&db, plan.secrets.masker(), work))
+        .unwrap_or_else(Outcome::failed);
     finish(&mut journal, &outcome, args.json)
 }
 

@@ -48,3 +48,22 @@ pub mod migrate_data;
 pub mod report;
 pub mod status;
 pub mod tail;
+
+/// Runs `work` with the database's tunnel up: started first, waited for, stopped after (its process group
+/// terminated). Without a tunnel, just `work`. `Err` says why the tunnel did not come up; `work` did not run.
+pub async fn through_tunnel<F: std::future::Future>(
+    db: &deckhand::plan::Database,
+    masker: deckhand::secrets::Masker,
+    work: F,
+) -> Result<F::Output, String> {
+    let Some(spec) = db.tunnel.clone() else {
+        return Ok(work.await);
+    };
+    let endpoint = format!("{}:{}", spec.host, spec.port);
+    let tunnel = deckhand::runner::tunnel::Tunnel::open(spec, masker)
+        .await
+        .map_err(|why| format!("the database tunnel to {endpoint} did not come up: {why}"))?;
+    let out = work.await;
+    tunnel.stop().await;
+    Ok(out)
+}

@@ -23,10 +23,15 @@ pub fn run(plan: &Plan, json: bool) -> u8 {
             return 1;
         }
     };
-    let (target, status) = match runtime.block_on(migrate::read_status(db)) {
-        Ok(r) => r,
-        Err(e) => {
+    let read = super::through_tunnel(db, plan.secrets.masker(), migrate::read_status(db));
+    let (target, status) = match runtime.block_on(read) {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
             tell!("deckhand: {e}");
+            return 1;
+        }
+        Err(why) => {
+            tell!("deckhand: {why}");
             return 1;
         }
     };

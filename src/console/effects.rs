@@ -38,6 +38,8 @@ pub struct Executor {
     log_sources: Option<(CancellationToken, Vec<JoinHandle<()>>)>,
     /// Who runs deckhand (recorded as `applied_by`).
     operator: String,
+    /// The database tunnel, when the plan has one: database and backup work waits for it to be up.
+    tunnel: Option<crate::runner::tunnel::TunnelGate>,
     pub quit: bool,
 }
 
@@ -52,7 +54,30 @@ impl Executor {
             health: None,
             log_sources: None,
             operator,
+            tunnel: None,
             quit: false,
+        }
+    }
+
+    /// Database and backup work waits for `gate` (the tunnel being up) before it connects.
+    pub fn set_tunnel(&mut self, gate: crate::runner::tunnel::TunnelGate) {
+        self.tunnel = Some(gate);
+    }
+
+    /// `work`, after waiting for the tunnel to be up (at most one start's time; then it runs anyway and its own
+    /// connection says what is wrong).
+    fn after_tunnel<F>(&self, work: F) -> impl std::future::Future<Output = ()> + Send + 'static
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let gate = self.tunnel.clone();
+        async move {
+            if let Some(gate) = gate
+                && let Err(why) = gate.ready().await
+            {
+                tracing::warn!(%why, "database work goes on without the tunnel up");
+            }
+            work.await;
         }
     }
 
@@ -148,7 +173,8 @@ impl Executor {
                 Effect::StartHealthChecks => self.start_health(state),
                 Effect::StartLogSources => self.start_log_sources(state),
                 Effect::Preflight => {
-                    let run = crate::runner::preflight::run(state.plan.clone(), self.tx.clone());
+                    let (plan, tx) = (state.plan.clone(), self.tx.clone());
+                    let run = crate::runner::preflight::run(plan, self.tunnel.clone(), tx);
                     tokio::spawn(run);
                 }
                 Effect::RunSmoke => {
@@ -174,15 +200,13 @@ impl Executor {
     /// and the verify queries. `apply` routes only those here.
     fn database_effect(&mut self, effect: Effect, state: &State) {
         match effect {
-            Effect::LoadMigrations => self.database(state, |db, tx| {
-                tokio::spawn(migrate_runner::load(db, tx));
-            }),
+            Effect::LoadMigrations => self.database(state, migrate_runner::load),
             Effect::ApplyMigrations(confirmed) => {
                 let token = CancellationToken::new();
                 self.migration_stop = Some(token.clone());
                 let by = self.operator.clone();
                 self.database(state, move |db, tx| {
-                    tokio::spawn(migrate_runner::apply(db, by, confirmed, tx, token));
+                    migrate_runner::apply(db, by, confirmed, tx, token)
                 });
             }
             Effect::StopMigrations => {
@@ -190,29 +214,27 @@ impl Executor {
                     t.cancel();
                 }
             }
-            Effect::DryRunMigrations => self.database(state, |db, tx| {
-                tokio::spawn(migrate_runner::dry_run(db, tx));
-            }),
+            Effect::DryRunMigrations => self.database(state, migrate_runner::dry_run),
             Effect::ResolveMigration(req) => {
                 let by = self.operator.clone();
                 self.database(state, move |db, tx| {
-                    tokio::spawn(migrate_runner::resolve(db, req, by, tx));
+                    migrate_runner::resolve(db, req, by, tx)
                 });
             }
             Effect::DropInvalidIndex(index) => self.database(state, move |db, tx| {
-                tokio::spawn(migrate_runner::drop_index(db, index, tx));
+                migrate_runner::drop_index(db, index, tx)
             }),
             Effect::RunVerify => {
                 let checks = state.plan.verify.clone();
                 self.database(state, move |db, tx| {
-                    tokio::spawn(crate::runner::verify::run(db, checks, tx));
+                    crate::runner::verify::run(db, checks, tx)
                 });
             }
             Effect::RevertMigrations { names, shown } => self.database(state, move |db, tx| {
-                tokio::spawn(crate::runner::migrate::revert(db, names, shown, tx));
+                crate::runner::migrate::revert(db, names, shown, tx)
             }),
             Effect::ReadCounters(purpose) => self.database(state, move |db, tx| {
-                tokio::spawn(crate::runner::counters::read(db, purpose, tx));
+                crate::runner::counters::read(db, purpose, tx)
             }),
             other => tracing::error!("not a database effect: {other:?}"),
         }
@@ -299,7 +321,7 @@ impl Executor {
         };
         let token = CancellationToken::new();
         let tx = self.tx.clone();
-        let run = make(job, tx.clone(), token.clone());
+        let run = self.after_tunnel(make(job, tx.clone(), token.clone()));
         let handle = tokio::spawn(async move {
             if let Err(panic) = AssertUnwindSafe(run).catch_unwind().await {
                 let why = panic_text(&panic);
@@ -334,14 +356,17 @@ impl Executor {
         self.health = Some((token, tasks));
     }
 
-    /// Runs `spawn` with the plan's database spec and the runner channel (no-op without `[database]`).
-    fn database(
+    /// Spawns the task `make` builds from the plan's database spec and the runner channel, once the tunnel is up
+    /// (no-op without `[database]`).
+    fn database<F>(
         &self,
         state: &State,
-        spawn: impl FnOnce(crate::plan::Database, mpsc::Sender<RunnerEvent>),
-    ) {
+        make: impl FnOnce(crate::plan::Database, mpsc::Sender<RunnerEvent>) -> F,
+    ) where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         if let Some(db) = state.plan.database.clone() {
-            spawn(db, self.tx.clone());
+            tokio::spawn(self.after_tunnel(make(db, self.tx.clone())));
         }
     }
 

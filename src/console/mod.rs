@@ -70,7 +70,16 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
         .update_run(journal.run_id(), journal.path())
         .context("cannot write the lock file")?;
     let (tx, rx) = mpsc::channel(RUNNER_CHANNEL_CAPACITY);
+    // Started once the lock is ours (a refused second console must not fight the first for the tunnel's port).
+    let tunnel = (plan.database.as_ref().and_then(|d| d.tunnel.clone()))
+        .map(|spec| crate::runner::tunnel::Tunnel::start(spec, plan.secrets.masker()));
+    if let Some(t) = &tunnel {
+        tokio::spawn(crate::runner::tunnel::report(t.states(), tx.clone()));
+    }
     let mut exec = Executor::new(Some(journal), tx, operator());
+    if let Some(t) = &tunnel {
+        exec.set_tunnel(t.gate());
+    }
     exec.record(run_started(&plan))
         .context("cannot write the run journal")?;
     let previous = startup.previous.take();
@@ -84,6 +93,9 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
         first
     })
     .await;
+    if let Some(t) = tunnel {
+        t.stop().await;
+    }
     let state = match result {
         Ok(state) => state,
         Err(e) => {

@@ -57,6 +57,8 @@ pub struct Model {
     pub rollback: Vec<Step>,
     /// The format, the folder, the line, and whether the folder exists where the plan will be.
     pub database: Option<(String, String, usize, bool)>,
+    /// A port forward to the database: the command, its local port, the line.
+    pub tunnel: Option<(String, u16, usize)>,
     pub backup: Option<usize>,
     pub health: Vec<Watch>,
     pub smoke: Vec<Watch>,
@@ -334,6 +336,13 @@ impl Model {
                     "line {line}: `{short}` → [database] ({format}, {folder}; deckhand's migrate stage runs them)"
                 ));
                 self.database.get_or_insert((format, folder, line, exists));
+            }
+            Kind::Tunnel { command, port } => {
+                s.taken.push(format!(
+                    "line {line}: `{short}` → [database] tunnel on port {port} (deckhand runs it, restarts it and \
+                     stops it; the URL must point at localhost:{port})"
+                ));
+                self.tunnel.get_or_insert((command, port, line));
             }
             Kind::Probe { url } => self.probe(&url, line, section),
             Kind::Logs { command, error } => {

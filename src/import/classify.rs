@@ -19,6 +19,8 @@ pub enum Kind {
         command: String,
         error: Option<String>,
     },
+    /// A port forward to the database: deckhand runs it as the plan's managed tunnel.
+    Tunnel { command: String, port: u16 },
     /// Runs until stopped (`docker stats`, `watch`, `top`): not a step.
     Endless,
 }
@@ -205,6 +207,13 @@ pub fn kind(text: &str) -> Kind {
         && let Some(url) = first.iter().skip(1).find(|w| is_url(w))
     {
         return Kind::Probe { url: url.clone() };
+    }
+    if cmds.len() == 1
+        && let Some(port) = super::forward::local_port(first)
+    {
+        // Sent to the background by hand (`&`) in the runbook: deckhand runs it in the background itself.
+        let command = text.trim().trim_end_matches('&').trim_end().to_string();
+        return Kind::Tunnel { command, port };
     }
     if is_log_source(first) {
         let error = cmds.get(1).and_then(|g| grep_pattern(g));
@@ -397,6 +406,13 @@ mod tests {
             Kind::Logs {
                 command: "flyctl logs -a shop".into(),
                 error: None
+            }
+        );
+        assert_eq!(
+            kind("flyctl proxy 15432:5432 -a shop-db &"),
+            Kind::Tunnel {
+                command: "flyctl proxy 15432:5432 -a shop-db".into(),
+                port: 15432
             }
         );
         assert_eq!(kind("docker stats"), Kind::Endless);

@@ -101,7 +101,8 @@ fn project(o: &mut Out, m: &Model) {
 
 fn database(o: &mut Out, m: &Model) {
     let live = m.database.as_ref().is_some_and(|d| d.3);
-    let needed = m.database.is_some() || m.backup.is_some() || !m.verify.is_empty();
+    let needed =
+        m.database.is_some() || m.backup.is_some() || !m.verify.is_empty() || m.tunnel.is_some();
     if !needed {
         return;
     }
@@ -114,6 +115,12 @@ fn database(o: &mut Out, m: &Model) {
     }
     let from = m.database.as_ref().map_or(String::new(), |d| o.from(d.2));
     o.line(&format!("{p}[database]  {from}"));
+    if let Some((_, port, _)) = &m.tunnel {
+        o.todo(
+            "",
+            &format!("DATABASE_URL must go through the tunnel: postgres://USER:PASSWORD@localhost:{port}/DB"),
+        );
+    }
     o.line(&format!("{p}url = \"${{DATABASE_URL}}\""));
     match &m.database {
         Some((format, folder, ..)) => {
@@ -123,6 +130,11 @@ fn database(o: &mut Out, m: &Model) {
         None => o.line(&format!(
             "{p}migrations = \"migrations\"  # TODO: the migrations folder"
         )),
+    }
+    if let Some((command, port, line)) = &m.tunnel {
+        let from = o.from(*line);
+        o.line(&format!("{p}tunnel = {}  {from}", lit(command)));
+        o.line(&format!("{p}tunnel_port = {port}"));
     }
     o.line("");
     if let Some(line) = m.backup {

@@ -8,6 +8,7 @@ mod build;
 mod classify;
 pub(crate) mod emit;
 mod finish;
+mod forward;
 mod markdown;
 mod prose;
 mod shell;

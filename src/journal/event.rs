@@ -352,6 +352,11 @@ pub enum Event {
         what: String,
         error: String,
     },
+    /// The database tunnel came up, or went down (`detail` says why and when it restarts).
+    Tunnel {
+        state: String,
+        detail: String,
+    },
     /// This run continues an earlier one of the same plan and environment that ended without sign-off.
     Resumed {
         previous: String,
@@ -406,7 +411,8 @@ impl Event {
             | Event::PreflightChecked { .. }
             | Event::SmokeChecked { .. }
             | Event::HealthSummary { .. }
-            | Event::NotificationFailed { .. } => false,
+            | Event::NotificationFailed { .. }
+            | Event::Tunnel { .. } => false,
             Event::PhaseStarted { destructive, .. }
             | Event::StepStarted { destructive, .. }
             | Event::StepFinished { destructive, .. }

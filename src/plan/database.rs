@@ -74,7 +74,9 @@ impl Builder<'_> {
         let duration = |v: &Option<Spanned<String>>, key: &str| {
             v.as_ref().map(|v| self.timeout(v, key)).transpose()
         };
+        let tunnel = self.tunnel(d, &url, table)?;
         Ok(Database {
+            tunnel,
             url,
             migrations,
             format,

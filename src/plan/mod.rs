@@ -12,6 +12,7 @@ mod human;
 mod interp;
 mod raw;
 mod release;
+mod tunnel;
 mod types;
 mod watch;
 mod window;

@@ -190,6 +190,9 @@ pub(super) struct RawDatabase {
     pub statement_timeout: Option<Spanned<String>>,
     pub lock_wait: Option<Spanned<String>>,
     pub impact_timeout: Option<Spanned<String>>,
+    pub tunnel: Option<Spanned<String>>,
+    pub tunnel_port: Option<Spanned<i64>>,
+    pub tunnel_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -160,6 +160,23 @@ pub struct Database {
     pub lock_wait: Duration,
     /// How long each data-impact query may run before deckhand estimates instead (`lint::impact`).
     pub impact_timeout: Duration,
+    /// The command that opens the way to the database (a port forward), when it is only reachable through one.
+    pub tunnel: Option<Tunnel>,
+}
+
+/// `[database] tunnel`: a port forward deckhand runs for as long as it needs the database (`flyctl proxy`, `ssh -N
+/// -L`, `kubectl port-forward`, `cloud-sql-proxy`), in its own process group, restarted when it exits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tunnel {
+    /// Run as `sh -c`; a secret in it is passed through `env`, never on the command line.
+    pub command: Resolved,
+    /// The secrets `command` reads from its environment.
+    pub env: SecretEnv,
+    /// Where the tunnel listens: the database URL's host (a loopback name or address) and port (`tunnel_port`).
+    pub host: String,
+    pub port: u16,
+    /// How long one start may take to open the port before deckhand stops it and starts it again.
+    pub ready_timeout: Duration,
 }
 
 /// How `pg_dump` writes a PostgreSQL backup.

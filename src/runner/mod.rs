@@ -12,6 +12,7 @@ pub mod migrate;
 pub mod notify;
 pub mod preflight;
 pub mod smoke;
+pub mod tunnel;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -144,6 +145,8 @@ pub enum RunnerEvent {
         at_unix: u64,
         result: Result<crate::backup::counters::Counters, String>,
     },
+    /// The database tunnel changed state (starting, up, down and restarting, stopped).
+    Tunnel(tunnel::TunnelState),
     /// A webhook notification failed (successes are not reported).
     NotifyFailed {
         what: String,

@@ -13,6 +13,7 @@ use sqlx::Connection;
 use tokio::sync::mpsc::Sender;
 
 use super::smoke::probe_once;
+use super::tunnel::TunnelGate;
 use super::{PreflightResult, Probe, RunnerEvent};
 use crate::migrate::{self, db};
 use crate::plan::{Database, DeployWindow, HealthCheck, LogInput, LogSource, Plan};
@@ -39,21 +40,37 @@ fn result(check: impl Into<String>, ok: bool, detail: impl Into<String>) -> Pref
 
 /// How many results [`run`] sends back for `plan` (the console counts them down).
 pub fn expected(plan: &Plan) -> usize {
-    // migrations folder and database, each health check, each log source, the window, the terminal.
+    // migrations folder and database (and its tunnel), each health check, each log source, the window, the
+    // terminal.
     2 * usize::from(plan.database.is_some())
+        + usize::from(plan.database.as_ref().is_some_and(|d| d.tunnel.is_some()))
         + plan.health.len()
         + plan.logs.len()
         + usize::from(plan.window.is_some())
         + 1
 }
 
-/// Runs every check of `plan` concurrently and reports each as it finishes (as many as [`expected`]).
-pub async fn run(plan: Plan, tx: Sender<RunnerEvent>) {
+/// Runs every check of `plan` concurrently and reports each as it finishes (as many as [`expected`]). With a
+/// tunnel, the database check waits for it (`tunnel` is its gate: the console starts it).
+pub async fn run(plan: Plan, tunnel: Option<TunnelGate>, tx: Sender<RunnerEvent>) {
     let mut checks: Vec<Check> = Vec::new();
     if let Some(spec) = plan.database {
         let folder = spec.migrations.clone();
         checks.push(Box::pin(async move { migrations_folder(&folder) }));
-        checks.push(Box::pin(async move { database(&spec).await }));
+        if let Some(t) = &spec.tunnel {
+            let shown = t.command.display.clone();
+            let gate = tunnel.clone();
+            let endpoint = format!("{}:{}", t.host, t.port);
+            checks.push(Box::pin(async move {
+                tunnel_check(gate, &endpoint, &shown).await
+            }));
+        }
+        checks.push(Box::pin(async move {
+            if let Some(gate) = tunnel {
+                let _ = gate.ready().await;
+            }
+            database(&spec).await
+        }));
     }
     for check in plan.health {
         checks.push(Box::pin(async move { health(&check).await }));
@@ -77,6 +94,26 @@ pub async fn run(plan: Plan, tx: Sender<RunnerEvent>) {
         }
     });
     join_all(sends).await;
+}
+
+/// `tunnel`: the tunnel's port opened (waiting for it as long as one start may take).
+async fn tunnel_check(gate: Option<TunnelGate>, endpoint: &str, command: &str) -> PreflightResult {
+    let Some(gate) = gate else {
+        return result(
+            "tunnel",
+            false,
+            "not started (deckhand runs it only in the console and its commands)",
+        );
+    };
+    let program = command.split_whitespace().next().unwrap_or("");
+    match gate.ready().await {
+        Ok(()) => result(
+            "tunnel",
+            true,
+            format!("{endpoint} open ({program}, {})", gate.state().describe()),
+        ),
+        Err(why) => result("tunnel", false, format!("{endpoint}: {why}")),
+    }
 }
 
 /// `database`: connects with deckhand's settings and runs `select 1`, within [`DATABASE_TIMEOUT`].

@@ -40,6 +40,18 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: Theme) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {badge} "), style));
     }
+    // A tunnel that is down (or still starting after it was lost) is said on every screen: nothing reaches the
+    // database meanwhile.
+    if let Some(tunnel) = state.db.tunnel.as_ref().filter(|s| !s.is_up()) {
+        let down = matches!(tunnel, crate::runner::tunnel::TunnelState::Down { .. });
+        let (text, style) = if down {
+            (" TUNNEL DOWN ", t.alarm())
+        } else {
+            (" tunnel starting ", t.warn())
+        };
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(text, style));
+    }
     spans.push(Span::styled(
         format!(" elapsed {}", format_elapsed(state.elapsed())),
         t.muted(),

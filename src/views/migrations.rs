@@ -21,15 +21,22 @@ pub fn render(frame: &mut Frame, area: Rect, block: Block<'static>, state: &Stat
                 "Reading migration status from {}…",
                 crate::app::database_target(state)
             );
-            return frame.render_widget(Paragraph::new(text).block(block), area);
+            let lines = [Some(Line::raw(text)), tunnel_line(state, t)];
+            let lines: Vec<Line<'static>> = lines.into_iter().flatten().collect();
+            return frame.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(block),
+                area,
+            );
         }
         DbView::Failed(e) => {
-            let lines = vec![
+            let mut lines = vec![
                 Line::styled("Cannot read the migration status:", t.danger()),
                 Line::raw(safe(e).into_owned()),
-                Line::raw(""),
-                Line::styled("r reads it again.", t.muted()),
             ];
+            lines.extend(tunnel_line(state, t));
+            lines.extend([Line::raw(""), Line::styled("r reads it again.", t.muted())]);
             return frame.render_widget(
                 Paragraph::new(lines)
                     .wrap(Wrap { trim: false })
@@ -298,11 +305,30 @@ fn summary(state: &State, snap: &crate::runner::migrate::Snapshot, t: Theme) -> 
             t.danger().add_modifier(Modifier::BOLD),
         ));
     }
+    // Before the target: at 80 columns the end of the line is cut.
+    match &state.db.tunnel {
+        Some(s) if s.is_up() => spans.push(Span::styled(" · via tunnel", t.muted())),
+        Some(_) => spans.push(Span::styled(
+            ", TUNNEL DOWN",
+            t.danger().add_modifier(Modifier::BOLD),
+        )),
+        None => {}
+    }
     spans.push(Span::styled(
         format!(" · {} · {}", snap.format, st.target),
         t.muted(),
     ));
     Line::from(spans)
+}
+
+/// `Tunnel: up (pid 4242)`, `Tunnel: DOWN: the tunnel exited with status 1: … (restarting in 2s)`, when there is one.
+fn tunnel_line(state: &State, t: Theme) -> Option<Line<'static>> {
+    let s = state.db.tunnel.as_ref()?;
+    let style = if s.is_up() { t.ok() } else { t.warn() };
+    Some(Line::styled(
+        format!("Tunnel: {}", safe(&s.describe())),
+        style,
+    ))
 }
 
 /// What is happening now, or what happened last.

@@ -77,6 +77,7 @@ pub fn database(url: &str, dir: &Path, format: &str) -> Database {
         statement_timeout: None,
         lock_wait: Duration::from_secs(10),
         impact_timeout: Duration::from_secs(3),
+        tunnel: None,
     }
 }
 

@@ -10,6 +10,7 @@ pub(super) mod impact;
 pub(super) mod indexes;
 pub(super) mod resolve;
 pub(super) mod risk;
+pub(super) mod tunnel;
 
 pub(super) use risk::apply_confirmation;
 
@@ -79,6 +80,8 @@ pub struct DbPane {
     pub drift_override: Option<(String, Vec<String>)>,
     /// An apply was asked for while the comparison ran: it goes on when it answers.
     pub apply_after_drift: bool,
+    /// Where the database tunnel stands (`None` without one, or before it reported).
+    pub tunnel: Option<crate::runner::tunnel::TunnelState>,
 }
 
 impl DbPane {
@@ -109,6 +112,7 @@ impl DbPane {
             drift: drift::DriftView::Unknown,
             drift_override: None,
             apply_after_drift: false,
+            tunnel: None,
         }
     }
 

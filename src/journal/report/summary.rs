@@ -314,6 +314,9 @@ fn work_problem(event: &Event) -> Option<String> {
 /// A check, a stage or the rollback that failed; a signal, an error, an aborted run.
 fn check_problem(event: &Event) -> Option<String> {
     match event {
+        Event::Tunnel { state, detail } if state == "down" => {
+            Some(format!("database tunnel down: {}", inline(detail)))
+        }
         Event::PreflightChecked {
             check,
             ok: false,
