@@ -173,7 +173,7 @@ const INVALID: &[(&str, &str)] = &[
         "31-database-unknown-key.toml",
         "tests/fixtures/invalid/31-database-unknown-key.toml:8:1: database.lock_timout: \
          unknown field `lock_timout`, expected one of `url`, `migrations`, `format`, `lock_timeout`, \
-         `statement_timeout`, `lock_wait`, `impact_timeout`",
+         `statement_timeout`, `lock_wait`, `impact_timeout`, `tunnel`, `tunnel_port`, `tunnel_timeout`",
     ),
     (
         "32-backup-without-database.toml",
