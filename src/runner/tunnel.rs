@@ -33,8 +33,10 @@ use crate::logs::split::Splitter;
 use crate::plan::Tunnel as Spec;
 use crate::secrets::Masker;
 
-/// How often the port is tried while the tunnel starts.
-const PORT_POLL: Duration = Duration::from_millis(100);
+/// The first wait before the port is tried while the tunnel starts; each next wait doubles, up to [`PORT_POLL_MAX`]
+/// (a local forwarder listens within milliseconds, `flyctl proxy` within seconds).
+const PORT_POLL_FIRST: Duration = Duration::from_millis(5);
+const PORT_POLL_MAX: Duration = Duration::from_millis(250);
 /// How long one try to connect to the port may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How many of the tunnel's last output lines are kept to say why it exited.
@@ -308,12 +310,14 @@ async fn watch_run(
 ) -> Outcome {
     let deadline = Instant::now() + spec.ready_timeout;
     let mut up = false;
+    let mut poll = PORT_POLL_FIRST;
     loop {
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Outcome::Cancelled,
             status = child.wait() => return Outcome::Exited(status, up),
-            () = tokio::time::sleep(PORT_POLL), if !up => {
+            () = tokio::time::sleep(poll), if !up => {
+                poll = (poll * 2).min(PORT_POLL_MAX);
                 if port_open(&spec.host, spec.port).await {
                     up = true;
                     let pid = leader.as_raw().unsigned_abs();
@@ -351,18 +355,18 @@ fn spawn(spec: &Spec) -> Result<(Child, Pid), String> {
 /// Terminates what is left of the group: TERM, up to [`TERM_GRACE`] for the shell and every member to go, KILL.
 async fn stop_group(child: &mut Child, group: &mut ProcessGroup) {
     group.signal(Signal::SIGTERM);
-    let kill_at = Instant::now() + TERM_GRACE;
-    loop {
-        let reaped = matches!(child.try_wait(), Ok(Some(_)));
-        if reaped && !group.has_live_members() {
-            break;
-        }
-        if Instant::now() >= kill_at {
-            group.signal(Signal::SIGKILL);
-            let _ = tokio::time::timeout(TERM_GRACE, child.wait()).await;
-            break;
-        }
+    let deadline = Instant::now() + TERM_GRACE;
+    // The leader's exit wakes this at once; members it leaves behind (a forwarder's per-connection children) are
+    // looked for after it.
+    let reaped = tokio::time::timeout_at(deadline, child.wait())
+        .await
+        .is_ok();
+    while reaped && group.has_live_members() && Instant::now() < deadline {
         tokio::time::sleep(GROUP_POLL).await;
+    }
+    if !reaped || group.has_live_members() {
+        group.signal(Signal::SIGKILL);
+        let _ = tokio::time::timeout(TERM_GRACE, child.wait()).await;
     }
     group.release();
 }
