@@ -20,4 +20,5 @@ pub mod runner;
 pub mod safe_fs;
 pub mod sanitize;
 pub mod secrets;
+pub mod team;
 pub mod views;

@@ -37,6 +37,9 @@ enum Command {
         /// The environment to target (one of the plan's [environments.NAME]; default: [project] environment)
         #[arg(long = "env", value_name = "NAME")]
         env: Option<String>,
+        /// With [team]: wait this long (e.g. 30m) for another operator's release to end instead of exiting 4
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        wait: Option<std::time::Duration>,
     },
     /// Validate a plan and print what it would do; exit 0 if valid, 2 if not
     Check {
@@ -57,8 +60,13 @@ enum Command {
     Demo,
     /// Tail log files and commands live in the console's logs pane, without a plan; exit 0 on q, 2 bad usage
     Tail(cli::tail::Flags),
-    /// List past runs from the journal
-    History,
+    /// List past runs from the journal (with a plan that has [team]: the team's runs of its project)
+    History {
+        /// A plan whose [team] database holds the runs to list
+        plan: Option<PathBuf>,
+    },
+    /// Team mode: `team init` creates the team schema, `team status` shows who is releasing what
+    Team(cli::team::Flags),
     /// Write a run's release report (Markdown) beside its journal and print its path
     Report {
         /// A run id, a unique prefix of one, or a run folder (default: the newest run)
@@ -66,6 +74,9 @@ enum Command {
         /// Print the report instead of writing report.md
         #[arg(long)]
         stdout: bool,
+        /// Read the run from this plan's [team] database (printed, as with --stdout)
+        #[arg(long)]
+        plan: Option<PathBuf>,
     },
     /// Lint migrations for risk (a migrations folder or .sql files); exit 0 clean, 1 findings at or above --fail-on
     Lint(cli::lint::Flags),
@@ -134,22 +145,20 @@ fn main() -> ExitCode {
     }
     let code = match cli.command {
         Command::Check { plan, env } => check(&plan, env.as_deref()),
-        Command::Run { plan, env } => match plan::load_env(&plan, env.as_deref()) {
-            Ok(p) => console(p),
+        Command::Run { plan, env, wait } => match plan::load_env(&plan, env.as_deref()) {
+            Ok(p) => console(p, wait),
             Err(e) => invalid(e),
         },
         Command::Demo => demo(),
         Command::Import(flags) => cli::import::run(&flags),
         Command::Init(flags) => cli::init::run(&flags),
         Command::Tail(flags) => cli::tail::run(&flags),
-        Command::History => history(),
-        Command::Report { run, stdout } => match journal::prepare_data_dir(false) {
-            Ok(dir) => cli::report::run(&dir, run.as_deref(), stdout),
-            Err(e) => {
-                tell!("deckhand: {e}");
-                1
-            }
+        Command::History { plan } => match plan.as_deref().map(plan::load).transpose() {
+            Ok(p) => history(p.as_ref()),
+            Err(e) => invalid(e),
         },
+        Command::Team(flags) => cli::team::run(&flags),
+        Command::Report { run, stdout, plan } => report(run.as_deref(), stdout, plan.as_deref()),
         Command::Lint(flags) => match flags
             .plan
             .as_deref()
@@ -211,7 +220,7 @@ fn reads_only(command: &Command) -> bool {
     matches!(
         command,
         Command::Check { .. }
-            | Command::History
+            | Command::History { .. }
             | Command::Report { .. }
             | Command::Lint { .. }
             | Command::Verify { .. }
@@ -277,11 +286,28 @@ fn demo() -> u8 {
         other => std::env::var(other).ok(),
     };
     let code = match plan::parse(DEMO_PLAN, Path::new(DEMO_PLAN_NAME), &env) {
-        Ok(p) => console(p),
+        Ok(p) => console(p, None),
         Err(e) => invalid(e),
     };
     cli::demo_service::stop(&dir);
     code
+}
+
+/// `deckhand report`: from this host's journal, or with `--plan` from the plan's team database.
+fn report(run: Option<&str>, stdout: bool, plan: Option<&Path>) -> u8 {
+    if let Some(plan) = plan {
+        return match plan::load(plan) {
+            Ok(p) => cli::team::report(&p, run),
+            Err(e) => invalid(e),
+        };
+    }
+    match journal::prepare_data_dir(false) {
+        Ok(dir) => cli::report::run(&dir, run, stdout),
+        Err(e) => {
+            tell!("deckhand: {e}");
+            1
+        }
+    }
 }
 
 fn invalid(e: plan::PlanError) -> u8 {
@@ -423,7 +449,7 @@ fn check_sections(plan: &Plan) -> Vec<String> {
     lines
 }
 
-fn console(plan: Plan) -> u8 {
+fn console(plan: Plan, wait: Option<std::time::Duration>) -> u8 {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         tell!(
             "deckhand: the console needs an interactive terminal (stdin and stdout must be a tty)"
@@ -445,7 +471,7 @@ fn console(plan: Plan) -> u8 {
             return 1;
         }
     };
-    match runtime.block_on(deckhand::console::run(plan, &data_dir)) {
+    match runtime.block_on(deckhand::console::run(plan, &data_dir, wait)) {
         Ok(code) => u8::try_from(code).unwrap_or(1),
         Err(e) => {
             tell!("deckhand: {e:#}");
@@ -478,15 +504,21 @@ fn init_tracing(data_dir: &Path) -> Option<()> {
         .ok()
 }
 
-fn history() -> u8 {
-    let runs = match journal::data_dir().and_then(|d| journal::list_runs(&d).map(|r| (d, r))) {
-        Ok((_, runs)) if runs.is_empty() => {
+fn history(plan: Option<&Plan>) -> u8 {
+    let listed = match plan.and_then(cli::team::history) {
+        Some(team) => team,
+        None => journal::data_dir()
+            .and_then(|d| journal::list_runs(&d))
+            .map_err(|e| format!("cannot read the journal: {e}")),
+    };
+    let runs = match listed {
+        Ok(runs) if runs.is_empty() => {
             say!("No runs recorded yet.");
             return 0;
         }
-        Ok((_, runs)) => runs,
+        Ok(runs) => runs,
         Err(e) => {
-            tell!("deckhand: cannot read the journal: {e}");
+            tell!("deckhand: {e}");
             return 1;
         }
     };

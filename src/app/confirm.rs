@@ -8,6 +8,7 @@ use super::prompt::{Gated, ModalKind};
 use super::quit::finish;
 use super::state::{PhaseStatus, QuitState, State};
 use super::steps::{applying, cancel, end_phase, start_phase, start_step};
+use crate::app::prompt::TeamAfter;
 use crate::journal::Event;
 
 /// The open prompt was confirmed with `typed`.
@@ -55,6 +56,17 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Out) {
         },
         ModalKind::Rollback(reason) => super::release::rollback_confirmed(state, reason, fx),
         ModalKind::StopMonitor => super::release::monitor_stopped(state, typed, fx),
+        ModalKind::TeamLockLost(after) => {
+            let what = match after {
+                TeamAfter::Gated(g) => crate::app::prompt::gated_label(&state.plan, g),
+                TeamAfter::Restore => "restore".into(),
+            };
+            super::release::team::overridden(state, what, typed, fx);
+            match after {
+                TeamAfter::Gated(g) => super::gate::gate(state, g, fx),
+                TeamAfter::Restore => super::backup::request_restore(state, fx),
+            }
+        }
         ModalKind::Quit => quit_confirmed(state, fx),
     }
 }

@@ -3,7 +3,7 @@
 //! dry-run before an apply, then the confirmation itself (destructive actions; others just start).
 
 use super::msg::Effect;
-use super::prompt::{Expect, Gated, Modal, ModalKind};
+use super::prompt::{Expect, Gated, Modal, ModalKind, TeamAfter};
 use super::state::State;
 use super::steps::start_phase;
 use crate::app::out::Out;
@@ -59,7 +59,12 @@ pub(super) fn gate(state: &mut State, gated: Gated, fx: &mut Out) {
     }
     let unticked = state.unticked();
     let destructive = is_destructive(state, gated);
-    let modal = if destructive && !unticked.is_empty() && state.checklist_override.is_none() {
+    let team = destructive
+        .then(|| super::release::team::lock_modal(state, TeamAfter::Gated(gated)))
+        .flatten();
+    let modal = if let Some(m) = team {
+        m
+    } else if destructive && !unticked.is_empty() && state.checklist_override.is_none() {
         let mut m = Modal::new(
             ModalKind::ChecklistOverride(gated),
             "Checklist incomplete",

@@ -125,6 +125,7 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
             CountersFor::Restore => super::backup::on_counters(state, at_unix, result, fx),
         },
         RunnerEvent::Tunnel(s) => super::migrations::tunnel::on_state(state, s, fx),
+        RunnerEvent::TeamLock(s) => super::release::team::on_lock(state, s, fx),
         RunnerEvent::NotifyFailed { what, error } => {
             let line = format!("notification ({what}) failed: {error}");
             fx.push(Effect::Journal(crate::journal::Event::NotificationFailed {

@@ -291,7 +291,12 @@ fn on_command(state: &mut State, command: Command, fx: &mut Out) {
         | Command::ExtendDown
         | Command::DropIndex => on_migrations_command(state, command, fx),
         Command::TakeBackup => backup::request_take(state, fx),
-        Command::RestoreBackup => backup::request_restore(state, fx),
+        Command::RestoreBackup => {
+            match super::release::team::lock_modal(state, super::prompt::TeamAfter::Restore) {
+                Some(m) => state.ask(m, fx),
+                None => backup::request_restore(state, fx),
+            }
+        }
         Command::Rehearse => backup::request_rehearse(state, fx),
         Command::Verify => health::request_verify(&mut state.health, &state.plan, fx),
         Command::Preflight => super::release::request_preflight(state, fx),

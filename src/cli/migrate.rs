@@ -134,12 +134,13 @@ pub fn run(plan: &Plan, args: &Args) -> u8 {
     let Some(rt) = super::backup::runtime() else {
         return 1;
     };
-    let _lock = match rt.block_on(deckhand::console::startup::prepare(
+    let (_lock, team) = match rt.block_on(deckhand::console::startup::prepare(
         plan,
         &data_dir,
         &deckhand::console::operator(),
+        None,
     )) {
-        Ok(startup) => startup.lock,
+        Ok(startup) => (startup.lock, startup.team),
         Err(deckhand::console::startup::Refused::Held(why)) => {
             tell!("deckhand: {why}");
             return 4;
@@ -158,11 +159,17 @@ pub fn run(plan: &Plan, args: &Args) -> u8 {
     };
     journal.set_masker(plan.secrets.masker());
     super::backup::record(&mut journal, deckhand::console::run_started(plan));
+    if let Some(t) = &team {
+        t.set_run(journal.run_id());
+        t.set_stage("migrate");
+    }
     let work = flow(plan, &db, args, &mut journal);
     let outcome = rt
         .block_on(super::through_tunnel(&db, plan.secrets.masker(), work))
         .unwrap_or_else(Outcome::failed);
-    finish(&mut journal, &outcome, args.json)
+    let code = finish(&mut journal, &outcome, args.json);
+    rt.block_on(super::team::after_run(plan, team, &journal));
+    code
 }
 
 /// Journals the end, writes the report, prints the outcome; the exit code.

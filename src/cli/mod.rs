@@ -48,6 +48,7 @@ pub mod migrate_data;
 pub mod report;
 pub mod status;
 pub mod tail;
+pub mod team;
 
 /// Runs `work` with the database's tunnel up: started first, waited for, stopped after (its process group
 /// terminated). Without a tunnel, just `work`. `Err` says why the tunnel did not come up; `work` did not run.

@@ -40,6 +40,8 @@ pub struct Executor {
     operator: String,
     /// The database tunnel, when the plan has one: database and backup work waits for it to be up.
     tunnel: Option<crate::runner::tunnel::TunnelGate>,
+    /// With `[team]`: the release lock and the journal's copy on the team database.
+    team: super::team::TeamRun,
     pub quit: bool,
 }
 
@@ -55,8 +57,18 @@ impl Executor {
             log_sources: None,
             operator,
             tunnel: None,
+            team: super::team::TeamRun::none(),
             quit: false,
         }
+    }
+
+    pub fn set_team(&mut self, team: super::team::TeamRun) {
+        self.team = team;
+    }
+
+    /// Finishes the journal's copy and releases the team lock.
+    pub async fn finish_team(&mut self) {
+        self.team.finish().await;
     }
 
     /// Database and backup work waits for `gate` (the tunnel being up) before it connects.
@@ -87,10 +99,13 @@ impl Executor {
 
     /// Writes one journal event now (nothing without a journal).
     pub fn record(&mut self, event: Event) -> std::io::Result<()> {
-        match self.journal.as_mut() {
-            Some(journal) => journal.append(event, SystemTime::now()),
-            None => Ok(()),
-        }
+        let Some(journal) = self.journal.as_mut() else {
+            return Ok(());
+        };
+        let stage = matches!(event, Event::StageStarted { .. }).then(|| event.clone());
+        journal.append(event, SystemTime::now())?;
+        self.team.wrote(stage.as_slice());
+        Ok(())
     }
 
     /// Writes `batch` to the journal with one fsync; a failure is reported. True when a critical entry was lost.
@@ -99,8 +114,15 @@ impl Executor {
         let Some(journal) = self.journal.as_mut() else {
             return false;
         };
+        let stages: Vec<Event> = (batch.iter())
+            .filter(|e| matches!(e, Event::StageStarted { .. }))
+            .cloned()
+            .collect();
         match journal.append_all(batch, SystemTime::now()) {
-            Ok(()) => false,
+            Ok(()) => {
+                self.team.wrote(&stages);
+                false
+            }
             Err(e) => {
                 tracing::error!("journal write failed: {e}");
                 feedback.push(Action::EffectFailed(format!(

@@ -5,6 +5,7 @@
 
 mod effects;
 pub mod startup;
+mod team;
 pub mod terminal;
 
 use std::collections::VecDeque;
@@ -52,8 +53,8 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 pub const EXIT_BUSY: i32 = 4;
 
 /// Runs the console for `plan`, journaling under `data_dir`. Returns the process exit code.
-pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
-    let mut startup = match startup::prepare(&plan, data_dir, &operator()).await {
+pub async fn run(plan: Plan, data_dir: &Path, wait: Option<Duration>) -> anyhow::Result<i32> {
+    let mut startup = match startup::prepare(&plan, data_dir, &operator(), wait).await {
         Ok(s) => s,
         Err(startup::Refused::Held(why)) => {
             eprintln!("deckhand: {why}");
@@ -76,7 +77,9 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     if let Some(t) = &tunnel {
         tokio::spawn(crate::runner::tunnel::report(t.states(), tx.clone()));
     }
+    let team = team::TeamRun::start(&plan, startup.team.take(), &journal, &tx);
     let mut exec = Executor::new(Some(journal), tx, operator());
+    exec.set_team(team);
     if let Some(t) = &tunnel {
         exec.set_tunnel(t.gate());
     }
@@ -96,6 +99,7 @@ pub async fn run(plan: Plan, data_dir: &Path) -> anyhow::Result<i32> {
     if let Some(t) = tunnel {
         t.stop().await;
     }
+    exec.finish_team().await;
     let state = match result {
         Ok(state) => state,
         Err(e) => {

@@ -15,6 +15,8 @@ const FOLLOW_ROUNDS: usize = 3;
 pub struct Startup {
     /// Held until the console exits.
     pub lock: RunLock,
+    /// With `[team]`: the release lock on the team database, held until the console exits.
+    pub team: Option<crate::team::lock::TeamLock>,
     /// The earlier run this one continues (its id) and its journal with the runs it resumed, oldest first.
     pub previous: Option<(String, Vec<Event>)>,
 }
@@ -28,8 +30,14 @@ pub enum Refused {
     Failed(String),
 }
 
-/// Takes the plan's lock (following a hung-up holder's journal until it exits) and finds the run to resume.
-pub async fn prepare(plan: &Plan, data_dir: &Path, operator: &str) -> Result<Startup, Refused> {
+/// Takes the plan's lock (following a hung-up holder's journal until it exits), with `[team]` the team's release
+/// lock (waiting up to `wait` for it), and finds the run to resume.
+pub async fn prepare(
+    plan: &Plan,
+    data_dir: &Path,
+    operator: &str,
+    wait: Option<std::time::Duration>,
+) -> Result<Startup, Refused> {
     let plan_path = plan_path(plan);
     let environment = plan.project.environment.clone();
     let mut rounds = 0;
@@ -73,6 +81,10 @@ pub async fn prepare(plan: &Plan, data_dir: &Path, operator: &str) -> Result<Sta
             Err(e) => return Err(Refused::Failed(e.to_string())),
         }
     };
+    let team = match &plan.team {
+        Some(team) => Some(team_lock(plan, team, operator, wait).await?),
+        None => None,
+    };
     let previous = match journal::latest_unfinished(data_dir, &plan_path, &environment) {
         Ok(Some(p)) => match journal::chain(data_dir, &p.run) {
             Ok(entries) => Some((p.run, entries.into_iter().map(|e| e.event).collect())),
@@ -85,7 +97,50 @@ pub async fn prepare(plan: &Plan, data_dir: &Path, operator: &str) -> Result<Sta
             )));
         }
     };
-    Ok(Startup { lock, previous })
+    Ok(Startup {
+        lock,
+        team,
+        previous,
+    })
+}
+
+/// Takes the team's release lock for the plan's project and environment.
+async fn team_lock(
+    plan: &Plan,
+    team: &crate::plan::Team,
+    operator: &str,
+    wait: Option<std::time::Duration>,
+) -> Result<crate::team::lock::TeamLock, Refused> {
+    use crate::team::lock::{Claim, Refusal, acquire};
+    let claim = Claim {
+        team: team.clone(),
+        project: plan.project.name.clone(),
+        environment: plan.project.environment.clone(),
+        who: crate::team::Identity::current(operator.to_string(), super::host()),
+        why: None,
+    };
+    let waiting = |h: &crate::team::lock::Holder| {
+        eprintln!(
+            "deckhand: {} {} is being released by {}; waiting for it to end",
+            plan.project.name,
+            plan.project.environment,
+            crate::sanitize::sanitize_str(&h.describe())
+        );
+    };
+    match acquire(claim, wait, waiting).await {
+        Ok(lock) => Ok(lock),
+        Err(Refusal::Held(h)) => Err(Refused::Held(format!(
+            "{} {} is being released by {} (team database {}).\nOne release per project and environment at a \
+             time, on every host. Wait for it (--wait 30m) or talk to them.",
+            plan.project.name,
+            plan.project.environment,
+            crate::sanitize::sanitize_str(&h.describe()),
+            crate::team::target(team)
+        ))),
+        Err(Refusal::Failed(e)) => Err(Refused::Failed(format!(
+            "{e}\nWith [team], a release starts only once the team database says nobody else is releasing."
+        ))),
+    }
 }
 
 /// The plan's path as the journal and the lock name it: canonical (symlinks and `..` resolved), so two spellings

@@ -357,6 +357,16 @@ pub enum Event {
         state: String,
         detail: String,
     },
+    /// The team's release lock was lost (the team database unreachable), taken by another console, or held again.
+    TeamLock {
+        state: String,
+        detail: String,
+    },
+    /// A destructive action went ahead while the team's release lock was not held: why, and what.
+    TeamLockOverridden {
+        what: String,
+        reason: String,
+    },
     /// This run continues an earlier one of the same plan and environment that ended without sign-off.
     Resumed {
         previous: String,

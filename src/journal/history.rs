@@ -79,12 +79,18 @@ pub fn list_runs(data_dir: &Path) -> io::Result<Vec<RunSummary>> {
 
 fn summarize(journal: &Path) -> io::Result<RunSummary> {
     let (entries, bad) = read_lenient(journal)?;
+    let run = journal
+        .parent()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(summarize_entries(run, journal, &entries, bad))
+}
+
+/// The summary of run `run` from its entries (`journal`: where they were read; `bad`: lines that could not be).
+pub fn summarize_entries(run: String, journal: &Path, entries: &[Entry], bad: usize) -> RunSummary {
     let mut s = RunSummary {
-        run: journal
-            .parent()
-            .and_then(|p| p.file_name())
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        run,
         journal: journal.to_path_buf(),
         started: entries.first().map(|e| e.ts.clone()).unwrap_or_default(),
         project: String::new(),
@@ -97,7 +103,7 @@ fn summarize(journal: &Path) -> io::Result<RunSummary> {
         outcome: None,
         unreadable_lines: bad,
     };
-    for e in &entries {
+    for e in entries {
         match &e.event {
             Event::RunStarted {
                 user,
@@ -127,5 +133,5 @@ fn summarize(journal: &Path) -> io::Result<RunSummary> {
             _ => {}
         }
     }
-    Ok(s)
+    s
 }

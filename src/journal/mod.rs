@@ -14,7 +14,7 @@ mod report;
 mod resume;
 
 pub use event::{Event, WayBackRecord, WayBackResult};
-pub use history::{RunSummary, list_runs, read_entries};
+pub use history::{RunSummary, list_runs, read_entries, summarize_entries};
 pub use kinds::{
     Blocker, Completed, MonitorResult, Outcome, PhaseResult, RestoreKind, Stage, StageResult,
     StepResult,

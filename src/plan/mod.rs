@@ -12,6 +12,7 @@ mod human;
 mod interp;
 mod raw;
 mod release;
+mod team;
 mod tunnel;
 mod types;
 mod watch;
@@ -88,6 +89,7 @@ fn parse_with(
         on_disk,
     };
     let selection = base.select(&mut raw, env)?;
+    let raw_team = raw.team.take();
     let lookup = |name: &str| {
         selection
             .vars
@@ -107,6 +109,9 @@ fn parse_with(
     let built = builder
         .build(raw, &selection)
         .map_err(|e| selection.locate(e))?;
+    let team = (raw_team.as_ref())
+        .map(|t| builder.team(t, &selection.names, &built.project.environment))
+        .transpose()?;
     Ok(Plan {
         path: path.to_path_buf(),
         checksum: hex::encode(Sha256::digest(source.as_bytes())),
@@ -125,6 +130,7 @@ fn parse_with(
         monitor: built.monitor,
         notify: built.notify,
         stage_order: built.stage_order,
+        team,
         secrets: Secrets(builder.secrets.into_inner()),
     })
 }

@@ -31,6 +31,7 @@ pub(super) struct RawPlan {
     pub monitor: Option<Spanned<RawMonitor>>,
     pub notify: Option<Spanned<RawNotify>>,
     pub release: Option<Spanned<RawRelease>>,
+    pub team: Option<Spanned<RawTeam>>,
     /// Keys are plain strings so serde_path_to_error names them; file order comes back from the spans.
     pub environments: Option<Spanned<BTreeMap<String, Spanned<RawEnvironment>>>>,
 }
@@ -88,6 +89,16 @@ pub(super) struct RawMonitor {
 #[serde(deny_unknown_fields, expecting = "a [release] table with order")]
 pub(super) struct RawRelease {
     pub order: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [team] table with database")]
+pub(super) struct RawTeam {
+    pub database: Option<Spanned<String>>,
+    pub schema: Option<Spanned<String>>,
+    pub role: Option<Spanned<String>>,
+    pub approve: Option<Spanned<Vec<Spanned<String>>>>,
+    pub approval_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -39,9 +39,34 @@ pub struct Plan {
     pub monitor: Monitor,
     /// `[notify]`: a Slack-compatible webhook told about the run.
     pub notify: Option<Notify>,
+    /// `[team]`: the PostgreSQL database the team coordinates through (release lock, shared journal, approvals).
+    pub team: Option<Team>,
     /// `[release] order`: the release's stages in the order they gate one another (names of [`STAGES`]; by
     /// default that order). A runbook that deploys code before migrating says `deploy` before `migrate`.
     pub stage_order: Vec<String>,
+}
+
+/// `[team]`: where operators coordinate (one release at a time per project and environment, the shared journal,
+/// four-eyes approval). Nothing secret is ever written there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    /// A `postgres://` URL, interpolated; `display` has the password masked.
+    pub database: Resolved,
+    /// The schema deckhand's tables live in (default `deckhand`).
+    pub schema: String,
+    /// A role to `SET ROLE` to after connecting, when the team gives deckhand its own.
+    pub role: Option<String>,
+    /// Environments where every destructive action waits for a second operator's approval.
+    pub approve: Vec<String>,
+    /// How long an approval request waits before it times out.
+    pub approval_timeout: Duration,
+}
+
+impl Team {
+    /// Whether destructive actions in `environment` need a second operator's approval.
+    pub fn approval_required(&self, environment: &str) -> bool {
+        self.approve.iter().any(|e| e == environment)
+    }
 }
 
 /// The release's stages by their journal names, in deckhand's default order.

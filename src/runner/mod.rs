@@ -147,6 +147,8 @@ pub enum RunnerEvent {
     },
     /// The database tunnel changed state (starting, up, down and restarting, stopped).
     Tunnel(tunnel::TunnelState),
+    /// The team's release lock was lost (the team database unreachable), taken by another console, or held again.
+    TeamLock(crate::team::lock::LockState),
     /// A webhook notification failed (successes are not reported).
     NotifyFailed {
         what: String,

@@ -40,6 +40,10 @@ pub fn render(frame: &mut Frame, area: Rect, state: &State, t: Theme) {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(format!(" {badge} "), style));
     }
+    if let Some(badge) = crate::app::release::team::lock_badge(state) {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(format!(" {badge} "), t.alarm()));
+    }
     // A tunnel that is down (or still starting after it was lost) is said on every screen: nothing reaches the
     // database meanwhile.
     if let Some(tunnel) = state.db.tunnel.as_ref().filter(|s| !s.is_up()) {

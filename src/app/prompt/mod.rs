@@ -60,6 +60,15 @@ pub enum ModalKind {
     Rollback(String),
     /// Stop the monitor window before its end; asks for a reason.
     StopMonitor,
+    /// Go ahead with a destructive action while the team's release lock is not held; asks for a reason.
+    TeamLockLost(TeamAfter),
+}
+
+/// What a reason typed past the lost team lock lets go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TeamAfter {
+    Gated(Gated),
+    Restore,
 }
 
 /// A choice inside a modal: Up/Down pick an item, Tab flips the option. Neither confirms nor declines.

@@ -12,6 +12,7 @@ mod preflight;
 mod recovery;
 mod rollback;
 mod signoff;
+pub mod team;
 
 pub use crate::app::stage::{Stage, StageStatus, row_action};
 
@@ -93,6 +94,10 @@ pub struct ReleasePane {
     pub operator: String,
     /// The earlier run this one continues.
     pub resumed: Option<Resume>,
+    /// With `[team]`: the release lock's state when it is not plainly held (`None`: held, or no team).
+    pub team_lock: Option<crate::team::lock::LockState>,
+    /// Why the operator goes on with destructive actions while the team lock is not held.
+    pub team_override: Option<String>,
 }
 
 /// The state of `stage` now.

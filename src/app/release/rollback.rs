@@ -287,6 +287,13 @@ fn show_rollback(
         m.body
             .extend(text::loss_lines(loss, LOSS_TABLES, Created::Dropped));
     }
+    if super::team::lock_badge(state).is_some() && state.release.team_override.is_none() {
+        m.body.push((
+            "Team lock".into(),
+            "NOT HELD: the reason above is journaled as why this rollback goes on without it"
+                .into(),
+        ));
+    }
     state.release.downs_shown = Vec::new();
     if let DbRollback::Down(names) = &plan.database {
         m.body.extend(super::downs::down_sql_rows(state, names));
@@ -307,6 +314,10 @@ fn show_rollback(
 /// steps, else the code steps, else the database.
 pub(in crate::app) fn rollback_confirmed(state: &mut State, reason: String, fx: &mut Out) {
     let plan = rollback_plan(state);
+    if super::team::lock_badge(state).is_some() && state.release.team_override.is_none() {
+        // A rollback is not held back by a lost team lock: its reason is why it goes on without it.
+        super::team::overridden(state, "rollback".into(), reason.clone(), fx);
+    }
     let loss = state.release.loss.take();
     let loss = loss.filter(|_| matches!(plan.database, DbRollback::Restore(_)));
     fx.push(Effect::Journal(Event::RollbackStarted {

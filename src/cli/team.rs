@@ -1,0 +1,167 @@
+//! `deckhand team init [PLAN]` creates (or upgrades) the team schema; `deckhand team status [PLAN]` shows who is
+//! releasing what, from every host. Also the team's side of `history` and `report` and of `deckhand migrate`.
+//! Exit codes: 0 done, 1 the team database could not be used, 2 bad usage (no `[team]`).
+
+use std::path::PathBuf;
+
+use deckhand::plan::{self, Plan, Team};
+use deckhand::team;
+
+#[derive(clap::Args, Debug)]
+pub struct Flags {
+    #[command(subcommand)]
+    pub command: TeamCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum TeamCommand {
+    /// Create the team schema in the [team] database, or bring it up to this deckhand's version
+    Init {
+        #[arg(default_value = "deckhand.toml")]
+        plan: PathBuf,
+    },
+    /// Who is releasing what, on every host; exit 0
+    Status {
+        #[arg(default_value = "deckhand.toml")]
+        plan: PathBuf,
+    },
+}
+
+pub fn run(flags: &Flags) -> u8 {
+    let (TeamCommand::Init { plan } | TeamCommand::Status { plan }) = &flags.command;
+    let (plan, team) = match load(plan) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let Some(rt) = super::backup::runtime() else {
+        return 1;
+    };
+    let masker = plan.secrets.masker();
+    let result = match &flags.command {
+        TeamCommand::Init { .. } => rt.block_on(team::schema::init(&team)).map(|done| {
+            if done.from == done.to {
+                say!(
+                    "team schema \"{}\" on {} is up to date (version {})",
+                    done.schema,
+                    done.target,
+                    done.to
+                );
+            } else {
+                say!(
+                    "team schema \"{}\" on {}: version {} → {}",
+                    done.schema,
+                    done.target,
+                    done.from,
+                    done.to
+                );
+            }
+        }),
+        TeamCommand::Status { .. } => rt.block_on(team::status::releases(&team)).map(|rows| {
+            print_status(&team, &rows);
+        }),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            tell!("deckhand: {}", masker.mask(&e.to_string()));
+            1
+        }
+    }
+}
+
+/// The plan and its `[team]`; the exit code when it cannot be had.
+fn load(path: &std::path::Path) -> Result<(Plan, Team), u8> {
+    let plan = plan::load(path).map_err(|e| {
+        tell!("deckhand: invalid plan: {e}");
+        2
+    })?;
+    match plan.team.clone() {
+        Some(team) => Ok((plan, team)),
+        None => {
+            tell!(
+                "deckhand: {} has no [team] section: expected [team] database = \"${{DECKHAND_TEAM_URL}}\"",
+                path.display()
+            );
+            Err(2)
+        }
+    }
+}
+
+fn print_status(team: &Team, rows: &[team::lock::Holder]) {
+    let live: Vec<_> = rows.iter().filter(|h| h.live).collect();
+    if live.is_empty() {
+        say!(
+            "Nobody is releasing (team database {}).",
+            team::target(team)
+        );
+    }
+    for h in &live {
+        say!("{} {}: {}", h.project, h.environment, h.describe());
+    }
+    for h in rows.iter().filter(|h| !h.live) {
+        say!(
+            "{} {}: last released by {} (session gone; the lock is free)",
+            h.project,
+            h.environment,
+            h.describe()
+        );
+    }
+}
+
+/// After `deckhand migrate`: its journal copied to the team database (what cannot be copied now is caught up by
+/// the next console), the release lock released.
+pub async fn after_run(
+    plan: &Plan,
+    lock: Option<team::lock::TeamLock>,
+    journal: &deckhand::journal::Journal,
+) {
+    if let Some(t) = &plan.team {
+        let run = [(journal.run_id().to_string(), journal.path().to_path_buf())];
+        if let Err(e) = team::sync::catch_up(t, &run).await {
+            tell!(
+                "deckhand: the team journal is behind (the local journal keeps everything): {}",
+                plan.secrets.masker().mask(&e.to_string())
+            );
+        }
+    }
+    if let Some(l) = lock {
+        l.release().await;
+    }
+}
+
+/// `deckhand history PLAN` with `[team]`: the team's runs of the plan's project. `None` without `[team]`.
+pub fn history(plan: &Plan) -> Option<Result<Vec<deckhand::journal::RunSummary>, String>> {
+    let team = plan.team.as_ref()?;
+    let rt = super::backup::runtime()?;
+    Some(
+        rt.block_on(team::status::runs(team, Some(&plan.project.name), 500))
+            .map_err(|e| plan.secrets.masker().mask(&e.to_string()).into_owned()),
+    )
+}
+
+/// `deckhand report --plan PLAN [RUN]` with `[team]`: the team's copy of the run, rendered to stdout.
+pub fn report(plan: &Plan, run: Option<&str>) -> u8 {
+    let Some(team) = plan.team.as_ref() else {
+        tell!(
+            "deckhand: {} has no [team] section: the report is read from this host's journal without --plan",
+            plan.path.display()
+        );
+        return 2;
+    };
+    let Some(rt) = super::backup::runtime() else {
+        return 1;
+    };
+    match rt.block_on(team::status::journal(team, run)) {
+        Ok((_, entries)) => {
+            use std::io::Write as _;
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(deckhand::journal::render(&entries).as_bytes());
+            0
+        }
+        Err(e) => {
+            tell!("deckhand: {}", plan.secrets.masker().mask(&e.to_string()));
+            1
+        }
+    }
+}
