@@ -18,7 +18,7 @@ const INVALID: &[(&str, &str)] = &[
         "02-unknown-top-level-key.toml",
         "tests/fixtures/invalid/02-unknown-top-level-key.toml:1:1: version: \
          unknown field `version`, expected one of `project`, `checklist`, `phase`, `database`, \
-         `backup`, `health`, `verify`, `logs`, `smoke`, `rollback`, `window`, `monitor`, `notify`, `release`, \
+         `backup`, `health`, `verify`, `logs`, `smoke`, `rollback`, `window`, `monitor`, `notify`, `release`, `team`, \
          `environments`",
     ),
     (

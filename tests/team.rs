@@ -343,7 +343,7 @@ fn team_init_and_status_through_the_binary() {
     std::fs::write(
         dir.path().join("deckhand.toml"),
         "[project]\nname = \"shop\"\nenvironment = \"production\"\n\n[[phase]]\nname = \"Deploy\"\n\
-         steps = [{ run = \"true\" }]\n\n[team]\ndatabase = \"${DECKHAND_TEAM_URL}\"\napprove = [\"production\"]\n",
+         steps = [{ run = \"true\" }]\n\n[team]\ndatabase = \"${DECKHAND_TEAM_URL}\"\n",
     )
     .unwrap();
     let url = db.url.replacen("postgres@", "postgres:t3am-s3cret@", 1);
@@ -370,4 +370,16 @@ fn team_init_and_status_through_the_binary() {
     let solo = deckhand(&["team", "status", "solo.toml"], dir.path(), &url);
     assert_eq!(solo.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&solo.stderr).contains("has no [team] section"));
+    // Four-eyes approval is not there yet: a plan asking for it is refused, never silently unguarded.
+    std::fs::write(
+        dir.path().join("four.toml"),
+        "[project]\nname = \"s\"\nenvironment = \"production\"\n\n[[phase]]\nname = \"p\"\n\
+         steps = [{ run = \"true\" }]\n\n[team]\ndatabase = \"${DECKHAND_TEAM_URL}\"\napprove = [\"production\"]\n",
+    )
+    .unwrap();
+    let four = deckhand(&["check", "four.toml"], dir.path(), &url);
+    assert_eq!(four.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&four.stderr);
+    assert!(err.contains("four.toml:11:11: team.approve"), "{err}");
+    assert!(err.contains("four-eyes approval is not available"), "{err}");
 }
