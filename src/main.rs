@@ -67,6 +67,16 @@ enum Command {
     },
     /// Team mode: `team init` creates the team schema, `team status` shows who is releasing what
     Team(cli::team::Flags),
+    /// With [team]: follow a run from anywhere, read-only, until it ends (the one releasing now, the newest, or RUN)
+    Watch {
+        #[arg(default_value = "deckhand.toml")]
+        plan: PathBuf,
+        /// A run id or a unique prefix of one
+        run: Option<String>,
+        /// The environment to watch (one of the plan's [environments.NAME]; default: [project] environment)
+        #[arg(long = "env", value_name = "NAME")]
+        env: Option<String>,
+    },
     /// Write a run's release report (Markdown) beside its journal and print its path
     Report {
         /// A run id, a unique prefix of one, or a run folder (default: the newest run)
@@ -158,6 +168,10 @@ fn main() -> ExitCode {
             Err(e) => invalid(e),
         },
         Command::Team(flags) => cli::team::run(&flags),
+        Command::Watch { plan, run, env } => match plan::load_env(&plan, env.as_deref()) {
+            Ok(p) => cli::team::watch(&p, run.as_deref()),
+            Err(e) => invalid(e),
+        },
         Command::Report { run, stdout, plan } => report(run.as_deref(), stdout, plan.as_deref()),
         Command::Lint(flags) => match flags
             .plan
@@ -221,6 +235,7 @@ fn reads_only(command: &Command) -> bool {
         command,
         Command::Check { .. }
             | Command::History { .. }
+            | Command::Watch { .. }
             | Command::Report { .. }
             | Command::Lint { .. }
             | Command::Verify { .. }

@@ -131,3 +131,47 @@ fn a_second_console_is_refused_until_the_first_is_killed() {
     let report = text(&report.stdout);
     assert!(report.contains("Release notes reviewed"), "{report}");
 }
+
+/// `deckhand watch` in a pty follows alice's live run from elsewhere: what she does appears as she does it, and the
+/// watch ends with her run.
+#[test]
+fn a_watch_follows_a_live_run_to_its_end() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(fresh_db());
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("deckhand.toml");
+    std::fs::write(&plan, PLAN).unwrap();
+    assert_eq!(
+        deckhand(&["team", "init"], dir.path(), &db.url)
+            .status
+            .code(),
+        Some(0)
+    );
+    let data_a = tempfile::tempdir().unwrap();
+    let mut alice = console(&plan, data_a.path(), &db.url, "alice", &[]);
+    alice.wait_for("Checklist 0/1");
+    let data_w = tempfile::tempdir().unwrap();
+    let mut watch = PtyApp::start_with_env(
+        &["watch", plan.to_str().unwrap()],
+        data_w.path(),
+        &[("DECKHAND_TEAM_URL", &db.url)],
+    );
+    watch.wait_for_output("watching run ");
+    watch.wait_for_output("run_started");
+    alice.type_keys(" ");
+    alice.wait_for("Checklist 1/1");
+    watch.wait_for_output("checklist_ticked");
+    watch.wait_for_output("item=Release notes reviewed");
+    alice.send("q");
+    assert_eq!(alice.wait_exit(), 1);
+    watch.wait_for_output("the run ended: ");
+    assert_eq!(watch.wait_exit(), 0);
+    // A finished run is shown whole, and the watch ends at once.
+    let again = deckhand(&["watch", "deckhand.toml"], dir.path(), &db.url);
+    let out = text(&again.stdout);
+    assert_eq!(again.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("checklist_ticked") && out.contains("the run ended: "),
+        "{out}"
+    );
+}

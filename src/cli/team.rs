@@ -165,3 +165,42 @@ pub fn report(plan: &Plan, run: Option<&str>) -> u8 {
         }
     }
 }
+
+/// `deckhand watch [PLAN] [RUN]`: follows a run of the plan's project and environment from the team database (the
+/// one releasing now, else the newest; or RUN), one line per journal entry, until it ends. Exit 0 when it ended
+/// and recorded its end, 1 when its console went without one or the team database could not be used, 2 without
+/// `[team]`.
+pub fn watch(plan: &Plan, run: Option<&str>) -> u8 {
+    let Some(team) = plan.team.as_ref() else {
+        tell!(
+            "deckhand: {} has no [team] section: there is no team database to watch runs on",
+            plan.path.display()
+        );
+        return 2;
+    };
+    let Some(rt) = super::backup::runtime() else {
+        return 1;
+    };
+    let (project, env) = (&plan.project.name, &plan.project.environment);
+    let followed = rt.block_on(async {
+        let id = team::watch::pick(team, run, project, env).await?;
+        say!("watching run {id} of {project} {env} (read-only; Ctrl-C stops watching)");
+        let mut show =
+            |e: &deckhand::journal::Entry| say!("{}", deckhand::console::startup::line(e));
+        team::watch::follow(team, &id, &mut show).await
+    });
+    match followed {
+        Ok(team::watch::Ended::Quit { exit_code, reason }) => {
+            say!("the run ended: {reason} (exit {exit_code})");
+            0
+        }
+        Ok(team::watch::Ended::Gone) => {
+            say!("the run's console is gone without recording an end (killed or cut off)");
+            1
+        }
+        Err(e) => {
+            tell!("deckhand: {}", plan.secrets.masker().mask(&e.to_string()));
+            1
+        }
+    }
+}

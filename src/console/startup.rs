@@ -168,7 +168,7 @@ async fn wait_gone(holder: &LockInfo) {
 }
 
 /// One journal entry as a plain line: time, event and its fields, control characters shown inert.
-fn line(entry: &Entry) -> String {
+pub fn line(entry: &Entry) -> String {
     let fields = serde_json::to_value(&entry.event)
         .ok()
         .and_then(|v| v.as_object().cloned())

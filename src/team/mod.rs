@@ -1,7 +1,7 @@
 //! Team mode (`[team]`): operators on any bastion coordinate through one PostgreSQL database. A release takes a
 //! lock per project and environment that lives exactly as long as its database session ([`lock`]); every journal
 //! entry is copied there in order ([`sync`]); `deckhand team status`, `history` and `report` read it back
-//! ([`status`]). The schema is deckhand's own, versioned and migrated by [`schema`]. Nothing secret is written
+//! ([`status`]); `deckhand watch` follows a run from anywhere ([`watch`]). The schema is deckhand's own, versioned and migrated by [`schema`]. Nothing secret is written
 //! there: journal entries are already masked, and the URL's password stays in the plan's environment.
 //!
 //! May import `plan`, `journal` and `migrate::db` (for describing database errors); never `app` or `runner`.
@@ -10,6 +10,7 @@ pub mod lock;
 pub mod schema;
 pub mod status;
 pub mod sync;
+pub mod watch;
 
 use std::str::FromStr;
 use std::time::Duration;
