@@ -9,9 +9,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::net::{Forwarder, free_port};
 use common::pg::{TestDb, fresh_db};
 use deckhand::journal::{Event, Journal};
 use deckhand::plan::{Resolved, Team};
@@ -188,37 +189,6 @@ async fn a_dead_session_frees_the_lock_and_its_holder_sees_the_loss() {
     alice.release().await;
 }
 
-/// A forwarder in front of the test server on `port`, in its own process group (killed whole).
-fn forwarder(port: u16, db: &TestDb) -> Child {
-    use std::os::unix::process::CommandExt;
-    let child = Command::new("socat")
-        .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"))
-        .arg(format!("TCP:{}:{}", db.host, db.port))
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "socat did not listen");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child
-}
-
-fn kill_group(child: &mut Child) {
-    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-    let _ = child.wait();
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn started(journal: &mut Journal) {
     journal
         .append(
@@ -255,7 +225,7 @@ fn tick(journal: &mut Journal, item: &str) {
 async fn the_journal_is_copied_exactly_once_across_an_outage() {
     let db = fresh_db().await;
     let port = free_port();
-    let mut fwd = forwarder(port, &db);
+    let mut fwd = Forwarder::start(port, &db.host, db.port);
     let url = format!("postgres://postgres@127.0.0.1:{port}/{}", db.name);
     let team = team_of(&url);
     schema::init(&team).await.unwrap();
@@ -270,7 +240,7 @@ async fn the_journal_is_copied_exactly_once_across_an_outage() {
     assert_eq!(journal_rows(&db, &run).await, [1, 2]);
 
     // The team database goes away mid-run; the run goes on writing its journal.
-    kill_group(&mut fwd);
+    fwd.kill();
     for i in 0..5 {
         tick(&mut journal, &format!("item {i}"));
         copy.wrote();
@@ -285,7 +255,7 @@ async fn the_journal_is_copied_exactly_once_across_an_outage() {
         "nothing copied while away"
     );
     // Back: caught up, each entry once.
-    let mut fwd = forwarder(port, &db);
+    let mut fwd = Forwarder::start(port, &db.host, db.port);
     states
         .wait_for(|s| s.synced == 7 && s.error.is_none())
         .await
@@ -293,11 +263,11 @@ async fn the_journal_is_copied_exactly_once_across_an_outage() {
     assert_eq!(journal_rows(&db, &run).await, (1..=7).collect::<Vec<i64>>());
 
     // The run ends while the team database is away: what is left is caught up later, once.
-    kill_group(&mut fwd);
+    fwd.kill();
     tick(&mut journal, "late");
     let left = copy.finish(Duration::from_millis(300)).await;
     assert_eq!((left.synced, left.local), (7, 8));
-    let mut fwd = forwarder(port, &db);
+    let mut fwd = Forwarder::start(port, &db.host, db.port);
     let runs = [(run.clone(), journal.path().to_path_buf())];
     assert_eq!(sync::catch_up(&team, &runs).await.unwrap(), 1);
     assert_eq!(
@@ -320,7 +290,7 @@ async fn the_journal_is_copied_exactly_once_across_an_outage() {
         report.contains("# Release report: shop (production)"),
         "{report}"
     );
-    kill_group(&mut fwd);
+    fwd.kill();
 }
 
 fn deckhand(args: &[&str], dir: &Path, team_url: &str) -> std::process::Output {

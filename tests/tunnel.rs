@@ -15,6 +15,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::migrations as m;
+use common::net::{free_port, port_open};
 use common::pg::{TestDb, fresh_db};
 use common::pty::PtyApp;
 use deckhand::journal::{self, Event};
@@ -22,15 +23,6 @@ use deckhand::runner::tunnel::{Tunnel, TunnelState};
 
 /// A secret the tunnel command reads (as `flyctl proxy` reads `FLY_API_TOKEN`): never on a command line.
 const TOKEN: &str = "fly-tok-7f3a9c";
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The forwarder: listens on `port`, forwards every connection to the test cluster. It first writes the secret it
 /// was given to `seen` (so the test can tell it arrived through the environment).
@@ -94,10 +86,6 @@ fn is_zombie(pid: i32) -> bool {
         .unwrap_or(true)
 }
 
-fn port_open(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-}
-
 /// Waits (a hang guard, not a timing bound) until `check` holds.
 fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -138,6 +126,11 @@ tunnel_timeout = "20s"
     );
     std::fs::write(&plan, text).unwrap();
     plan
+}
+
+/// [`tunnel_plan`] with the real [`forwarder`] as its tunnel (the secret it gets written to `dir/seen`).
+fn forwarded_plan(dir: &Path, db: &TestDb, port: u16) -> PathBuf {
+    tunnel_plan(dir, db, port, &forwarder(port, db, &dir.join("seen")))
 }
 
 fn deckhand(args: &[&str]) -> std::process::Output {
@@ -218,12 +211,7 @@ async fn the_supervisor_restarts_a_killed_tunnel_and_stops_its_group() {
     let db = fresh_db().await;
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let path = tunnel_plan(
-        dir.path(),
-        &db,
-        port,
-        &forwarder(port, &db, &dir.path().join("seen")),
-    );
+    let path = forwarded_plan(dir.path(), &db, port);
     let plan = deckhand::plan::parse(&std::fs::read_to_string(&path).unwrap(), &path, &env_lookup)
         .unwrap();
     let spec = plan.database.unwrap().tunnel.unwrap();
@@ -282,12 +270,7 @@ fn status_goes_through_the_tunnel_and_leaves_nothing_running() {
     let db = rt.block_on(fresh_db());
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let plan = tunnel_plan(
-        dir.path(),
-        &db,
-        port,
-        &forwarder(port, &db, &dir.path().join("seen")),
-    );
+    let plan = forwarded_plan(dir.path(), &db, port);
     let plan = plan.to_str().unwrap();
     let out = deckhand(&["status", plan]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -355,12 +338,7 @@ fn a_tunnel_that_exits_or_a_port_already_taken_is_an_error() {
     // Someone else listens on the port (a proxy opened by hand): never used.
     let squatter = TcpListener::bind(("127.0.0.1", port)).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let plan = tunnel_plan(
-        dir.path(),
-        &db,
-        port,
-        &forwarder(port, &db, &dir.path().join("seen")),
-    );
+    let plan = forwarded_plan(dir.path(), &db, port);
     let out = deckhand(&["migrate", plan.to_str().unwrap()]);
     let text = format!(
         "{}{}",
@@ -383,12 +361,7 @@ fn the_console_shows_the_tunnel_and_survives_it_being_killed() {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    let plan = tunnel_plan(
-        dir.path(),
-        &db,
-        port,
-        &forwarder(port, &db, &dir.path().join("seen")),
-    );
+    let plan = forwarded_plan(dir.path(), &db, port);
     let mut app = PtyApp::start_with_env(
         &["run", plan.to_str().unwrap()],
         data.path(),

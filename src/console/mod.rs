@@ -75,7 +75,11 @@ pub async fn run(plan: Plan, data_dir: &Path, wait: Option<Duration>) -> anyhow:
     let tunnel = (plan.database.as_ref().and_then(|d| d.tunnel.clone()))
         .map(|spec| crate::runner::tunnel::Tunnel::start(spec, plan.secrets.masker()));
     if let Some(t) = &tunnel {
-        tokio::spawn(crate::runner::tunnel::report(t.states(), tx.clone()));
+        tokio::spawn(crate::runner::forward(
+            t.states(),
+            tx.clone(),
+            RunnerEvent::Tunnel,
+        ));
     }
     let team = team::TeamRun::start(&plan, startup.team.take(), &journal, &tx);
     let mut exec = Executor::new(Some(journal), tx, operator());

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use crate::journal::{Event, Journal};
 use crate::plan::Plan;
 use crate::runner::RunnerEvent;
-use crate::team::lock::{LockState, TeamLock};
+use crate::team::lock::TeamLock;
 use crate::team::sync::JournalSync;
 
 /// How long the journal copy may take to catch up when the console ends.
@@ -32,7 +32,12 @@ impl TeamRun {
     ) -> TeamRun {
         if let Some(l) = &lock {
             l.set_run(journal.run_id());
-            tokio::spawn(report(l.states(), tx.clone()));
+            // The first state (held) is the one the console starts from: the app says nothing about it.
+            tokio::spawn(crate::runner::forward(
+                l.states(),
+                tx.clone(),
+                RunnerEvent::TeamLock,
+            ));
         }
         let sync = plan.team.clone().map(|team| {
             tokio::spawn(catch_up_earlier(
@@ -85,22 +90,6 @@ impl TeamRun {
         }
         if let Some(l) = self.lock.take() {
             l.release().await;
-        }
-    }
-}
-
-/// Forwards every change of the lock's state to the console as [`RunnerEvent::TeamLock`].
-async fn report(
-    mut states: tokio::sync::watch::Receiver<LockState>,
-    tx: mpsc::Sender<RunnerEvent>,
-) {
-    loop {
-        if states.changed().await.is_err() {
-            return;
-        }
-        let state = states.borrow_and_update().clone();
-        if tx.send(RunnerEvent::TeamLock(state)).await.is_err() {
-            return;
         }
     }
 }

@@ -268,3 +268,18 @@ pub enum SourceState {
     /// Something worth a line in the pane: the file was rotated or truncated.
     Note(String),
 }
+
+/// Forwards the state in `states` now, then every change of it, to the console as `wrap(state)`, until either side
+/// is gone (a long-lived task's state: the database tunnel, the team's release lock).
+pub async fn forward<T: Clone>(
+    mut states: tokio::sync::watch::Receiver<T>,
+    tx: tokio::sync::mpsc::Sender<RunnerEvent>,
+    wrap: fn(T) -> RunnerEvent,
+) {
+    loop {
+        let state = states.borrow_and_update().clone();
+        if tx.send(wrap(state)).await.is_err() || states.changed().await.is_err() {
+            return;
+        }
+    }
+}

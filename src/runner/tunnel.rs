@@ -20,12 +20,11 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::RunnerEvent;
 use super::command::TERM_GRACE;
 use super::command::group::ProcessGroup;
 use crate::logs::backoff::Backoff;
@@ -187,16 +186,6 @@ impl Drop for Tunnel {
         // Not stopped with `stop`: the supervisor terminates the group when it next runs, or kills it when the
         // runtime drops it.
         self.cancel.cancel();
-    }
-}
-
-/// Forwards every change of the tunnel's state to the console as [`RunnerEvent::Tunnel`], until either side is gone.
-pub async fn report(mut states: watch::Receiver<TunnelState>, tx: mpsc::Sender<RunnerEvent>) {
-    loop {
-        let state = states.borrow_and_update().clone();
-        if tx.send(RunnerEvent::Tunnel(state)).await.is_err() || states.changed().await.is_err() {
-            return;
-        }
     }
 }
 

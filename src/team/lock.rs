@@ -413,11 +413,7 @@ async fn write(
     let Some(c) = conn.as_mut() else {
         return Err("not connected".into());
     };
-    match tokio::time::timeout(HEARTBEAT_TIMEOUT, write_row(c, claim, row)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(crate::migrate::error::describe_db_error(&e).0),
-        Err(_) => Err("the team database did not answer".into()),
-    }
+    answered(tokio::time::timeout(HEARTBEAT_TIMEOUT, write_row(c, claim, row)).await)
 }
 
 /// `SELECT 1` on the held session; `Err` when it is gone.
@@ -425,9 +421,16 @@ async fn check(conn: &mut Option<PgConnection>) -> Result<(), String> {
     let Some(c) = conn.as_mut() else {
         return Err("not connected".into());
     };
-    match tokio::time::timeout(HEARTBEAT_TIMEOUT, sqlx::raw_sql("SELECT 1").execute(c)).await {
+    answered(tokio::time::timeout(HEARTBEAT_TIMEOUT, sqlx::raw_sql("SELECT 1").execute(c)).await)
+}
+
+/// A statement on the held session, run within [`HEARTBEAT_TIMEOUT`]: `Err` says why the session counts as gone.
+fn answered<T>(
+    result: Result<Result<T, sqlx::Error>, tokio::time::error::Elapsed>,
+) -> Result<(), String> {
+    match result {
         Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(crate::migrate::error::describe_db_error(&e).0),
+        Ok(Err(e)) => Err(super::db_text(&e)),
         Err(_) => Err("the team database did not answer".into()),
     }
 }
@@ -438,7 +441,7 @@ async fn regain(claim: &Claim, row: &RowInfo) -> Result<PgConnection, LockState>
         .await
         .map_err(|e| LockState::Lost { why: e.to_string() })?;
     let lost = |e: sqlx::Error| LockState::Lost {
-        why: crate::migrate::error::describe_db_error(&e).0,
+        why: super::db_text(&e),
     };
     if !try_lock(&mut conn, claim).await.map_err(lost)? {
         let by = holder(&mut conn, claim).await.map_err(lost)?;

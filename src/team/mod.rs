@@ -92,8 +92,13 @@ pub enum TeamError {
 
 impl From<sqlx::Error> for TeamError {
     fn from(e: sqlx::Error) -> Self {
-        TeamError::Query(crate::migrate::error::describe_db_error(&e).0)
+        TeamError::Query(db_text(&e))
     }
+}
+
+/// What the database said, as deckhand words its errors (never the URL's password).
+pub(crate) fn db_text(e: &sqlx::Error) -> String {
+    crate::migrate::error::describe_db_error(e).0
 }
 
 /// `host:port/db` of the team database (never the password).
@@ -115,7 +120,7 @@ pub async fn connect(team: &Team) -> Result<PgConnection, TeamError> {
     let mut conn =
         match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(unreachable(crate::migrate::error::describe_db_error(&e).0)),
+            Ok(Err(e)) => return Err(unreachable(db_text(&e))),
             Err(_) => {
                 return Err(unreachable(format!(
                     "no answer within {}s",

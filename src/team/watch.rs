@@ -81,7 +81,7 @@ pub async fn follow(
         .await
         .map_err(|e| TeamError::Unreachable {
             target: super::target(team),
-            message: crate::migrate::error::describe_db_error(&e).0,
+            message: super::db_text(&e),
         })?;
     listener.listen(super::sync::CHANNEL).await?;
     let mut conn = connect(team).await?;

@@ -228,6 +228,7 @@ pub fn journal_events(fx: &[Effect]) -> Vec<deckhand::journal::Event> {
 pub mod http;
 pub mod ledger;
 pub mod migrations;
+pub mod net;
 pub mod pg;
 pub mod pgbackup;
 pub mod prisma_history;
