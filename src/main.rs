@@ -67,6 +67,8 @@ enum Command {
     },
     /// Team mode: `team init` creates the team schema, `team status` shows who is releasing what
     Team(cli::team::Flags),
+    /// With [team]: approve (or refuse) a destructive action another operator's console waits on
+    Approve(cli::team::ApproveFlags),
     /// With [team]: follow a run from anywhere, read-only, until it ends (the one releasing now, the newest, or RUN)
     Watch {
         #[arg(default_value = "deckhand.toml")]
@@ -168,6 +170,7 @@ fn main() -> ExitCode {
             Err(e) => invalid(e),
         },
         Command::Team(flags) => cli::team::run(&flags),
+        Command::Approve(flags) => cli::team::approve(&flags),
         Command::Watch { plan, run, env } => match plan::load_env(&plan, env.as_deref()) {
             Ok(p) => cli::team::watch(&p, run.as_deref()),
             Err(e) => invalid(e),
@@ -399,16 +402,7 @@ fn check_sections(plan: &Plan) -> Vec<String> {
             }
         ));
     }
-    if let Some(t) = plan.database.as_ref().and_then(|d| d.tunnel.as_ref()) {
-        lines.push(format!(
-            "tunnel: $ {} (listens on {}:{}, waited for up to {} per start; deckhand runs it while it needs the \
-             database)",
-            t.command.display,
-            t.host,
-            t.port,
-            plan::human_duration(t.ready_timeout)
-        ));
-    }
+    lines.extend(cli::check::reach_lines(plan));
     if let Some(r) = &plan.rollback {
         let database = match r.database {
             plan::RollbackDatabase::Auto => "auto",

@@ -146,3 +146,143 @@ fn a_lost_lock_holds_back_destructive_work_until_someone_says_why() {
     let m = h.state.modal.as_ref().expect("asked again");
     assert!(matches!(m.kind, ModalKind::TeamLockLost(_)), "{:?}", m.kind);
 }
+
+const FOUR_EYES: &str = r#"
+[project]
+name = "shop"
+environment = "staging"
+
+[[phase]]
+name = "Deploy"
+destructive = true
+steps = [{ run = "./deploy.sh" }]
+
+[[phase]]
+name = "Purge"
+destructive = true
+steps = [{ run = "./purge.sh" }]
+
+[team]
+database = "postgres://deckhand@team.internal/deckhand"
+approve = ["staging"]
+"#;
+
+fn approval_events(fx: &[Effect]) -> Vec<(String, String)> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Journal(Event::Approval { result, by, .. }) => {
+                Some((result.clone(), by.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_confirmed_destructive_phase_waits_for_a_second_operator() {
+    use deckhand::team::approve::{ApprovalEvent, Decision};
+    let mut h = Harness::new(plan_from(FOUR_EYES));
+    h.select_phase(0);
+    h.key(KeyCode::Enter);
+    h.settle();
+    let fx = h.char('y');
+    // Confirmed, but nothing starts: the request goes out with exactly what the prompt showed.
+    assert!(starts(&fx).is_empty());
+    let asked = fx.iter().find_map(|e| match e {
+        Effect::RequestApproval { action, detail } => Some((action.clone(), detail.clone())),
+        _ => None,
+    });
+    let (action, detail) = asked.expect("an approval request");
+    assert_eq!(action, "Run destructive phase: Deploy");
+    assert!(
+        detail.iter().any(|l| l == "Step 1: ./deploy.sh"),
+        "{detail:?}"
+    );
+    assert_eq!(
+        approval_events(&fx),
+        [("requested".into(), "operator".into())]
+    );
+    let m = h.state.modal.as_ref().expect("the waiting prompt");
+    assert_eq!(m.kind, ModalKind::AwaitingApproval);
+    let (screen, _) = h.screen();
+    assert!(screen.contains("Awaiting approval"), "{screen}");
+    assert!(screen.contains("deckhand approve"), "{screen}");
+    // Keys the operator types do not answer it.
+    h.settle();
+    assert!(starts(&h.char('y')).is_empty());
+    assert!(h.state.modal.is_some());
+
+    h.act(Action::Runner(RunnerEvent::Approval(
+        ApprovalEvent::Asked { id: 7 },
+    )));
+    let fx = h.act(Action::Runner(RunnerEvent::Approval(
+        ApprovalEvent::Decided(Decision::Approved {
+            by: "deploy as bob".into(),
+        }),
+    )));
+    assert_eq!(starts(&fx).len(), 1, "approved: the phase runs");
+    assert_eq!(
+        approval_events(&fx),
+        [("approved".into(), "deploy as bob".into())]
+    );
+    assert!(h.state.modal.is_none());
+    h.act(Action::Runner(RunnerEvent::StepFinished {
+        id: deckhand::runner::StepId { phase: 0, step: 0 },
+        outcome: deckhand::runner::StepOutcome::Exited(0),
+        duration: std::time::Duration::from_secs(1),
+    }));
+
+    // Withdrawn with Esc: nothing runs, even when an approval crosses the withdrawal.
+    h.select_phase(1);
+    h.key(KeyCode::Enter);
+    h.settle();
+    h.char('y');
+    h.settle();
+    let fx = h.key(KeyCode::Esc);
+    assert!(fx.contains(&Effect::WithdrawApproval), "{fx:?}");
+    assert!(h.state.modal.is_none());
+    let fx = h.act(Action::Runner(RunnerEvent::Approval(
+        ApprovalEvent::Decided(Decision::Approved {
+            by: "deploy as bob".into(),
+        }),
+    )));
+    assert!(starts(&fx).is_empty(), "withdrawn: nothing runs");
+    assert!(
+        h.state
+            .flash
+            .as_deref()
+            .is_some_and(|f| f.contains("after it was withdrawn"))
+    );
+
+    // Refused, timed out, or not askable: nothing runs, and it is said.
+    for (decision, said) in [
+        (
+            ApprovalEvent::Decided(Decision::Refused {
+                by: "deploy as bob".into(),
+            }),
+            "REFUSED by deploy as bob",
+        ),
+        (
+            ApprovalEvent::Decided(Decision::TimedOut),
+            "Nobody approved in time",
+        ),
+        (
+            ApprovalEvent::Failed("team database unreachable".into()),
+            "could not be asked for",
+        ),
+    ] {
+        h.state.flash = None;
+        h.select_phase(1);
+        h.key(KeyCode::Enter);
+        h.settle();
+        h.char('y');
+        let fx = h.act(Action::Runner(RunnerEvent::Approval(decision)));
+        assert!(starts(&fx).is_empty());
+        assert!(h.state.modal.is_none());
+        assert!(
+            h.state.flash.as_deref().is_some_and(|f| f.contains(said)),
+            "{:?}",
+            h.state.flash
+        );
+    }
+}

@@ -337,16 +337,34 @@ fn team_init_and_status_through_the_binary() {
     let solo = deckhand(&["team", "status", "solo.toml"], dir.path(), &url);
     assert_eq!(solo.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&solo.stderr).contains("has no [team] section"));
-    // Four-eyes approval is not there yet: a plan asking for it is refused, never silently unguarded.
-    std::fs::write(
-        dir.path().join("four.toml"),
-        "[project]\nname = \"s\"\nenvironment = \"production\"\n\n[[phase]]\nname = \"p\"\n\
-         steps = [{ run = \"true\" }]\n\n[team]\ndatabase = \"${DECKHAND_TEAM_URL}\"\napprove = [\"production\"]\n",
-    )
-    .unwrap();
-    let four = deckhand(&["check", "four.toml"], dir.path(), &url);
-    assert_eq!(four.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&four.stderr);
-    assert!(err.contains("four.toml:11:11: team.approve"), "{err}");
-    assert!(err.contains("four-eyes approval is not available"), "{err}");
+    // Four-eyes approval: `check` says where it applies; an environment the plan does not have is an error there.
+    let four = |approve: &str| {
+        std::fs::write(
+            dir.path().join("four.toml"),
+            format!(
+                "[project]\nname = \"s\"\nenvironment = \"production\"\n\n[[phase]]\nname = \"p\"\n\
+                 steps = [{{ run = \"true\" }}]\n\n[team]\ndatabase = \"${{DECKHAND_TEAM_URL}}\"\napprove = {approve}\n"
+            ),
+        )
+        .unwrap();
+        deckhand(&["check", "four.toml"], dir.path(), &url)
+    };
+    let ok = four("[\"production\"]");
+    let out = String::from_utf8_lossy(&ok.stdout);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(out.contains("four-eyes approval in production"), "{out}");
+    assert!(!out.contains("t3am-s3cret"), "{out}");
+    let bad = four("[\"prod\"]");
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("four.toml:11:12: team.approve[0]"), "{err}");
+    assert!(
+        err.contains("unknown environment \"prod\": expected one of production"),
+        "{err}"
+    );
 }

@@ -20,7 +20,23 @@ pub(super) fn confirmed(state: &mut State, typed: String, fx: &mut Out) {
         what: modal.title.clone(),
         typed: typed.clone(),
     }));
+    if super::release::approval::needed(state, &modal.kind) {
+        super::release::approval::ask(state, modal, typed, fx);
+        return;
+    }
+    dispatch(state, modal, typed, fx);
+}
+
+/// A confirmed prompt (approved by a second operator, where that is needed) goes back to the room that asked.
+pub(super) fn dispatch(
+    state: &mut State,
+    modal: super::prompt::Modal,
+    typed: String,
+    fx: &mut Out,
+) {
     match modal.kind {
+        // Only another operator's approval answers it (see `release::approval`).
+        ModalKind::AwaitingApproval => {}
         ModalKind::RunPhase(p) => start_phase(state, p, fx),
         kind @ (ModalKind::ChecklistOverride(_)
         | ModalKind::BackupOverride(_)
@@ -161,6 +177,9 @@ pub(super) fn declined(state: &mut State, typed: String, why: String, fx: &mut O
         return;
     };
     state.flash = Some(format!("Cancelled: {} ({why}).", modal.title));
+    if modal.kind == ModalKind::AwaitingApproval {
+        super::release::approval::withdraw(state, fx);
+    }
     fx.push(Effect::Journal(Event::ConfirmationDeclined {
         what: modal.title,
         typed,

@@ -78,6 +78,13 @@ pub enum Action {
 /// A request from `update` to the event loop.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// Ask the team database for a second operator's approval of `action` (what its prompt showed in `detail`).
+    RequestApproval {
+        action: String,
+        detail: Vec<String>,
+    },
+    /// Withdraw the approval request under way.
+    WithdrawApproval,
     StartStep(StepId),
     CancelStep(StepId),
     Journal(Event),

@@ -126,6 +126,11 @@ pub(super) fn runner(state: &mut State, ev: RunnerEvent, fx: &mut Out) {
         },
         RunnerEvent::Tunnel(s) => super::migrations::tunnel::on_state(state, s, fx),
         RunnerEvent::TeamLock(s) => super::release::team::on_lock(state, s, fx),
+        RunnerEvent::Approval(ev) => {
+            if let Some((modal, typed)) = super::release::approval::on_event(state, ev, fx) {
+                super::confirm::dispatch(state, modal, typed, fx);
+            }
+        }
         RunnerEvent::NotifyFailed { what, error } => {
             let line = format!("notification ({what}) failed: {error}");
             fx.push(Effect::Journal(crate::journal::Event::NotificationFailed {

@@ -37,6 +37,7 @@ macro_rules! err {
 }
 
 pub mod backup;
+pub mod check;
 pub mod demo;
 pub mod demo_service;
 pub mod drift;

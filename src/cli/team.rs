@@ -204,3 +204,117 @@ pub fn watch(plan: &Plan, run: Option<&str>) -> u8 {
         }
     }
 }
+
+#[derive(clap::Args, Debug)]
+pub struct ApproveFlags {
+    /// The plan whose project and environment the request is for
+    #[arg(default_value = "deckhand.toml")]
+    pub plan: PathBuf,
+    /// Only requests of this run (an id or a unique prefix)
+    pub run: Option<String>,
+    /// The request to decide, when several wait
+    #[arg(long)]
+    pub id: Option<i64>,
+    /// Refuse the request instead of approving it
+    #[arg(long)]
+    pub refuse: bool,
+    /// Decide without asking to type `approve` (or `refuse`) first
+    #[arg(long)]
+    pub yes: bool,
+    /// The environment (one of the plan's [environments.NAME]; default: [project] environment)
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+/// `deckhand approve [PLAN] [RUN]`: shows the request waiting for a second operator — exactly what its operator
+/// confirmed — and approves (or with `--refuse` refuses) it after `approve` (`refuse`) is typed, or at once with
+/// `--yes`. Exit 0 decided, 1 nothing waiting, the team database unusable, or the request is yours, 2 bad usage.
+pub fn approve(flags: &ApproveFlags) -> u8 {
+    let plan = match plan::load_env(&flags.plan, flags.env.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            tell!("deckhand: invalid plan: {e}");
+            return 2;
+        }
+    };
+    let Some(team) = plan.team.clone() else {
+        tell!(
+            "deckhand: {} has no [team] section: nothing is approved there",
+            flags.plan.display()
+        );
+        return 2;
+    };
+    let Some(rt) = super::backup::runtime() else {
+        return 1;
+    };
+    let masker = plan.secrets.masker();
+    let (project, env) = (&plan.project.name, &plan.project.environment);
+    let waiting = match rt.block_on(team::approve::waiting(
+        &team,
+        project,
+        env,
+        flags.run.as_deref(),
+    )) {
+        Ok(w) => w,
+        Err(e) => {
+            tell!("deckhand: {}", masker.mask(&e.to_string()));
+            return 1;
+        }
+    };
+    let chosen = match (flags.id, waiting.as_slice()) {
+        (_, []) => {
+            tell!("deckhand: nothing waits for approval in {project} {env}");
+            return 1;
+        }
+        (Some(id), all) => all.iter().find(|w| w.id == id),
+        (None, [one]) => Some(one),
+        (None, _) => None,
+    };
+    for w in &waiting {
+        say!("request {}: {}", w.id, w.action);
+        say!(
+            "  asked by {} on {} at {} in run {} (times out {})",
+            w.requested_by,
+            w.requested_on,
+            w.requested_at,
+            w.run_id,
+            w.expires_at
+        );
+        for line in w.detail.lines() {
+            say!("  {line}");
+        }
+    }
+    let Some(chosen) = chosen else {
+        tell!("deckhand: choose the request with --id (the ones waiting are listed above)");
+        return 2;
+    };
+    let word = if flags.refuse { "refuse" } else { "approve" };
+    if !flags.yes && !typed(word) {
+        tell!("deckhand: not {word}d; request {} still waits", chosen.id);
+        return 1;
+    }
+    let me = team::Identity::current(deckhand::console::operator(), deckhand::console::host());
+    match rt.block_on(team::approve::decide(&team, chosen.id, &me, !flags.refuse)) {
+        Ok(()) => {
+            say!("request {} {word}d by {}", chosen.id, me.name());
+            0
+        }
+        Err(e) => {
+            tell!("deckhand: {}", masker.mask(&e.to_string()));
+            1
+        }
+    }
+}
+
+/// Asks on the terminal to type `word`; false unless it was typed (and on no terminal).
+fn typed(word: &str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        tell!("deckhand: no terminal to confirm on: pass --yes to decide anyway");
+        return false;
+    }
+    let _ = write!(std::io::stderr(), "Type {word} to {word} it: ");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).is_ok() && line.trim() == word
+}

@@ -66,6 +66,17 @@ impl Executor {
         self.team = team;
     }
 
+    /// The four-eyes approval effects: ask for a second operator's approval, or withdraw the request.
+    fn approval(&mut self, effect: Effect) {
+        match effect {
+            Effect::RequestApproval { action, detail } => {
+                self.team.request_approval(action, detail, self.tx.clone());
+            }
+            Effect::WithdrawApproval => self.team.withdraw_approval(),
+            other => tracing::error!("not an approval effect: {other:?}"),
+        }
+    }
+
     /// Finishes the journal's copy and releases the team lock.
     pub async fn finish_team(&mut self) {
         self.team.finish().await;
@@ -212,6 +223,7 @@ impl Executor {
                     }
                 }
                 Effect::WriteReport => feedback.extend(self.write_report()),
+                Effect::RequestApproval { .. } | Effect::WithdrawApproval => self.approval(effect),
                 Effect::Quit => self.quit = true,
             }
         }

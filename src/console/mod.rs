@@ -81,7 +81,8 @@ pub async fn run(plan: Plan, data_dir: &Path, wait: Option<Duration>) -> anyhow:
             RunnerEvent::Tunnel,
         ));
     }
-    let team = team::TeamRun::start(&plan, startup.team.take(), &journal, &tx);
+    let who = crate::team::Identity::current(operator(), host());
+    let team = team::TeamRun::start(&plan, startup.team.take(), &journal, &tx, who);
     let mut exec = Executor::new(Some(journal), tx, operator());
     exec.set_team(team);
     if let Some(t) = &tunnel {

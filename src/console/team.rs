@@ -9,16 +9,22 @@ use tokio::sync::mpsc;
 use crate::journal::{Event, Journal};
 use crate::plan::Plan;
 use crate::runner::RunnerEvent;
+use crate::team::approve::{self, ApprovalEvent, Request};
 use crate::team::lock::TeamLock;
 use crate::team::sync::JournalSync;
+use tokio_util::sync::CancellationToken;
 
 /// How long the journal copy may take to catch up when the console ends.
 const FINISH_LIMIT: Duration = Duration::from_secs(5);
 
-/// The lock and the journal copy of one run.
+/// The lock and the journal copy of one run, and what its approval requests are made of.
 pub struct TeamRun {
     lock: Option<TeamLock>,
     sync: Option<JournalSync>,
+    /// A request of this run, all but the action: its team, run, project, environment, operator and timeout.
+    asks: Option<(crate::plan::Team, Request)>,
+    /// Withdraws the approval request under way.
+    withdraw: Option<CancellationToken>,
 }
 
 impl TeamRun {
@@ -29,6 +35,7 @@ impl TeamRun {
         lock: Option<TeamLock>,
         journal: &Journal,
         tx: &mpsc::Sender<RunnerEvent>,
+        who: crate::team::Identity,
     ) -> TeamRun {
         if let Some(l) = &lock {
             l.set_run(journal.run_id());
@@ -51,7 +58,68 @@ impl TeamRun {
                 journal.path().to_path_buf(),
             )
         });
-        TeamRun { lock, sync }
+        let asks = plan.team.clone().map(|team| {
+            let request = Request {
+                run_id: journal.run_id().to_string(),
+                project: plan.project.name.clone(),
+                environment: plan.project.environment.clone(),
+                action: String::new(),
+                detail: Vec::new(),
+                by: who,
+                timeout: team.approval_timeout,
+            };
+            (team, request)
+        });
+        TeamRun {
+            lock,
+            sync,
+            asks,
+            withdraw: None,
+        }
+    }
+
+    /// Files a request for approval of `action` and waits for its decision, reporting both on `tx`. Without a team
+    /// (never asked then) it fails at once.
+    pub fn request_approval(
+        &mut self,
+        action: String,
+        detail: Vec<String>,
+        tx: mpsc::Sender<RunnerEvent>,
+    ) {
+        let Some((team, base)) = self.asks.clone() else {
+            let failed = ApprovalEvent::Failed("this plan has no [team]".into());
+            tokio::spawn(async move { tx.send(RunnerEvent::Approval(failed)).await });
+            return;
+        };
+        let request = Request {
+            action,
+            detail,
+            ..base
+        };
+        let withdraw = CancellationToken::new();
+        self.withdraw = Some(withdraw.clone());
+        tokio::spawn(async move {
+            let ev = match approve::request(&team, &request).await {
+                Err(e) => ApprovalEvent::Failed(e.to_string()),
+                Ok(id) => {
+                    let _ = tx
+                        .send(RunnerEvent::Approval(ApprovalEvent::Asked { id }))
+                        .await;
+                    match approve::decision(&team, id, &withdraw).await {
+                        Ok(d) => ApprovalEvent::Decided(d),
+                        Err(e) => ApprovalEvent::Failed(e.to_string()),
+                    }
+                }
+            };
+            let _ = tx.send(RunnerEvent::Approval(ev)).await;
+        });
+    }
+
+    /// Withdraws the request under way, if any.
+    pub fn withdraw_approval(&mut self) {
+        if let Some(w) = self.withdraw.take() {
+            w.cancel();
+        }
     }
 
     /// No team.
@@ -59,6 +127,8 @@ impl TeamRun {
         TeamRun {
             lock: None,
             sync: None,
+            asks: None,
+            withdraw: None,
         }
     }
 

@@ -367,6 +367,14 @@ pub enum Event {
         what: String,
         reason: String,
     },
+    /// Four-eyes approval of a destructive action: `requested` (by the operator, `detail` what the prompt showed),
+    /// then `approved` or `refused` (by the second operator), `withdrawn`, `timed_out` or `failed` (`detail` why).
+    Approval {
+        what: String,
+        result: String,
+        by: String,
+        detail: String,
+    },
     /// This run continues an earlier one of the same plan and environment that ended without sign-off.
     Resumed {
         previous: String,

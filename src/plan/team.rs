@@ -50,12 +50,6 @@ impl Builder<'_> {
             .as_ref()
             .map(|r| self.identifier(r, "team.role"))
             .transpose()?;
-        if let Some(a) = t.approve.as_ref().filter(|a| !a.get_ref().is_empty()) {
-            // Accepting it would let a plan look guarded while no action waits for anyone.
-            let message = "four-eyes approval is not available in this deckhand yet: no destructive action \
-                           would wait for a second operator; remove `approve` (or leave it empty)";
-            return Err(self.err(a.span(), "team.approve", message));
-        }
         let mut approve = Vec::new();
         for (i, e) in t.approve.iter().flat_map(|a| a.get_ref()).enumerate() {
             let name = self.resolve(e, &format!("team.approve[{i}]"))?.value;

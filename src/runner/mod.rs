@@ -149,6 +149,8 @@ pub enum RunnerEvent {
     Tunnel(tunnel::TunnelState),
     /// The team's release lock was lost (the team database unreachable), taken by another console, or held again.
     TeamLock(crate::team::lock::LockState),
+    /// The approval request under way was filed, decided, withdrawn, timed out, or could not be made.
+    Approval(crate::team::approve::ApprovalEvent),
     /// A webhook notification failed (successes are not reported).
     NotifyFailed {
         what: String,

@@ -1,11 +1,13 @@
 //! Team mode (`[team]`): operators on any bastion coordinate through one PostgreSQL database. A release takes a
 //! lock per project and environment that lives exactly as long as its database session ([`lock`]); every journal
 //! entry is copied there in order ([`sync`]); `deckhand team status`, `history` and `report` read it back
-//! ([`status`]); `deckhand watch` follows a run from anywhere ([`watch`]). The schema is deckhand's own, versioned and migrated by [`schema`]. Nothing secret is written
+//! ([`status`]); in the environments it names, a second operator approves each destructive action
+//! ([`approve`]); `deckhand watch` follows a run from anywhere ([`watch`]). The schema is deckhand's own, versioned and migrated by [`schema`]. Nothing secret is written
 //! there: journal entries are already masked, and the URL's password stays in the plan's environment.
 //!
 //! May import `plan`, `journal` and `migrate::db` (for describing database errors); never `app` or `runner`.
 
+pub mod approve;
 pub mod lock;
 pub mod schema;
 pub mod status;

@@ -57,7 +57,8 @@ CREATE TABLE {s}.approvals (
         CHECK (state IN ('waiting', 'approved', 'refused', 'withdrawn', 'timed_out')),
     decided_by text,
     decided_at timestamptz,
-    note text
+    note text,
+    CHECK (decided_by IS NULL OR decided_by <> requested_by)
 );
 CREATE INDEX approvals_waiting ON {s}.approvals (run_id) WHERE state = 'waiting';
 "#;

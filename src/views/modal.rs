@@ -71,7 +71,7 @@ pub fn fit(area: Rect, m: &Modal, now: Instant) -> ModalFit {
 /// The keys that scroll this prompt, as its key table has them.
 fn scroll_keys(m: &Modal) -> &'static str {
     match (&m.expect, m.picker.is_some()) {
-        (Expect::Yes, _) => "j/k PgUp/PgDn",
+        (Expect::Yes | Expect::Approval, _) => "j/k PgUp/PgDn",
         (_, true) => "PgUp/PgDn",
         (_, false) => "↑/↓ PgUp/PgDn",
     }
@@ -258,7 +258,7 @@ fn footer_lines(m: &Modal, now: Instant, accent: Style, t: Theme) -> Vec<Line<'s
             t.muted(),
         ));
     }
-    if !matches!(m.expect, Expect::Yes) {
+    if m.expect.typed() {
         lines.push(Line::from(vec![
             Span::styled("> ", accent),
             Span::raw(safe(&m.input).into_owned()),

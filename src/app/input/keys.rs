@@ -4,7 +4,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::Layer;
-use crate::app::prompt::{Expect, Modal, Scroll};
+use crate::app::prompt::{Modal, Scroll};
 use crate::app::state::{Pane, Row, State};
 
 /// What a key asks for in the panes layer.
@@ -389,7 +389,7 @@ pub fn lookup_help(key: KeyEvent) -> Option<HelpCommand> {
 /// How a key scrolls the open prompt `m`, if it is one of its scroll keys (see [`PROMPT_SCROLL_BINDINGS`]).
 pub fn lookup_prompt_scroll(key: KeyEvent, m: &Modal) -> Option<Scroll> {
     let how = find::<Scroll>(key)?;
-    let typed = matches!(key.code, KeyCode::Char(_)) && m.expect != Expect::Yes;
+    let typed = matches!(key.code, KeyCode::Char(_)) && m.expect.typed();
     let chooses = matches!(key.code, KeyCode::Up | KeyCode::Down) && m.picker.is_some();
     (!typed && !chooses).then_some(how)
 }

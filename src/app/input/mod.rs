@@ -38,7 +38,7 @@ pub enum TextField {
 pub fn layer(state: &State) -> Layer {
     if let Some(m) = &state.modal {
         return match m.expect {
-            Expect::Yes => Layer::Prompt,
+            Expect::Yes | Expect::Approval => Layer::Prompt,
             Expect::Word(_) | Expect::Reason => Layer::Text,
         };
     }
@@ -55,11 +55,7 @@ pub fn layer(state: &State) -> Layer {
 
 /// The text field keys type into, if any.
 pub fn text_field(state: &State) -> Option<TextField> {
-    if state
-        .modal
-        .as_ref()
-        .is_some_and(|m| m.expect != Expect::Yes)
-    {
+    if state.modal.as_ref().is_some_and(|m| m.expect.typed()) {
         Some(TextField::Answer)
     } else if state.modal.is_some() {
         None
@@ -77,6 +73,7 @@ fn text_hints(state: &State) -> Vec<(&'static str, &'static str)> {
     if let Some(m) = &state.modal {
         let mut h = match m.expect {
             Expect::Yes => vec![("y", "confirm"), ("other", "cancel")],
+            Expect::Approval => vec![("Esc", "withdraw")],
             _ => vec![("Enter", "confirm"), ("Esc", "cancel")],
         };
         if m.picker.is_some() {
@@ -85,7 +82,7 @@ fn text_hints(state: &State) -> Vec<(&'static str, &'static str)> {
         // Taller than the screen: the keys that scroll it (letters only where they are not typed).
         if m.fit.is_some_and(|f| f.scrolls()) {
             let keys = match (&m.expect, m.picker.is_some()) {
-                (Expect::Yes, _) => "j/k PgUp/PgDn",
+                (Expect::Yes | Expect::Approval, _) => "j/k PgUp/PgDn",
                 (_, true) => "PgUp/PgDn",
                 (_, false) => "Up/Down PgUp/PgDn",
             };

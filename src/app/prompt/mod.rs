@@ -62,6 +62,8 @@ pub enum ModalKind {
     StopMonitor,
     /// Go ahead with a destructive action while the team's release lock is not held; asks for a reason.
     TeamLockLost(TeamAfter),
+    /// The confirmed action waits for a second operator's approval (four-eyes); Esc withdraws the request.
+    AwaitingApproval,
 }
 
 /// What a reason typed past the lost team lock lets go on.
@@ -103,6 +105,16 @@ pub enum Expect {
     Word(String),
     /// Any non-empty reason, typed, then Enter.
     Reason,
+    /// Nothing the operator types confirms: another operator's approval does (it arrives from the team database);
+    /// Esc withdraws the request.
+    Approval,
+}
+
+impl Expect {
+    /// The answer is typed into the prompt (a word or a reason), rather than a single key or nothing at all.
+    pub fn typed(&self) -> bool {
+        matches!(self, Expect::Word(_) | Expect::Reason)
+    }
 }
 
 /// Result of feeding a key to a modal.
@@ -220,6 +232,10 @@ impl Modal {
             Expect::Reason => {
                 "Type a reason and press Enter (it is journaled). Esc cancels.".to_string()
             }
+            Expect::Approval => {
+                "Waiting for another operator: deckhand approve. Esc withdraws the request."
+                    .to_string()
+            }
         }
     }
 
@@ -229,6 +245,7 @@ impl Modal {
             Expect::Yes => "y".to_string(),
             Expect::Word(w) => format!("typed '{w}'"),
             Expect::Reason => "a typed reason".to_string(),
+            Expect::Approval => "another operator's approval".to_string(),
         }
     }
 
@@ -309,6 +326,16 @@ impl Modal {
                     Ok(())
                 }
             }),
+            Expect::Approval => match key.code {
+                KeyCode::Esc => self.decline("withdrawn by the operator"),
+                _ => {
+                    self.note = Some(
+                        "Only another operator's approval goes on from here; Esc withdraws the request."
+                            .to_string(),
+                    );
+                    ModalOutcome::Open
+                }
+            },
         }
     }
 

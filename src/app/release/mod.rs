@@ -4,6 +4,7 @@
 //! [`sync`], which runs after each action. A stage starts only once the stages before it passed, were skipped, or
 //! the operator typed a reason to go on.
 
+pub mod approval;
 mod checks;
 mod downs;
 mod names;
@@ -98,6 +99,8 @@ pub struct ReleasePane {
     pub team_lock: Option<crate::team::lock::LockState>,
     /// Why the operator goes on with destructive actions while the team lock is not held.
     pub team_override: Option<String>,
+    /// A confirmed destructive action waiting for a second operator's approval.
+    pub approval: Option<approval::ApprovalWait>,
 }
 
 /// The state of `stage` now.
