@@ -175,3 +175,101 @@ fn a_watch_follows_a_live_run_to_its_end() {
         "{out}"
     );
 }
+
+const FOUR_EYES: &str = r#"[project]
+name = "shop"
+environment = "production"
+
+[[checklist]]
+item = "Release notes reviewed"
+
+[[phase]]
+name = "Deploy"
+destructive = true
+steps = [{ run = "touch deployed.flag" }]
+
+[team]
+database = "${DECKHAND_TEAM_URL}"
+approve = ["production"]
+"#;
+
+/// Four-eyes in real terminals: alice confirms a destructive phase in production, her console waits; bob, from his
+/// own shell, sees exactly what will run and approves; only then does the phase run. Alice could not approve it.
+#[test]
+fn a_destructive_phase_runs_once_a_second_operator_approves_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let db = rt.block_on(fresh_db());
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("deckhand.toml");
+    std::fs::write(
+        &plan,
+        FOUR_EYES.replace(
+            "touch deployed.flag",
+            &format!("touch {}", dir.path().join("deployed.flag").display()),
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        deckhand(&["team", "init"], dir.path(), &db.url)
+            .status
+            .code(),
+        Some(0)
+    );
+    let data = tempfile::tempdir().unwrap();
+    let mut alice = console(&plan, data.path(), &db.url, "alice", &[]);
+    alice.wait_for("Checklist 0/1");
+    alice.type_keys(" ");
+    alice.wait_for("Checklist 1/1");
+    alice.type_keys("j\r");
+    alice.wait_for("Run destructive phase: Deploy");
+    alice.wait_prompt_ready();
+    alice.type_keys("production\r");
+    alice.wait_for("Awaiting approval");
+    assert!(
+        !dir.path().join("deployed.flag").exists(),
+        "nothing runs before the approval"
+    );
+
+    let approve = |who: &str| {
+        Command::new(env!("CARGO_BIN_EXE_deckhand"))
+            .args(["approve", "--yes"])
+            .current_dir(dir.path())
+            .env("DECKHAND_TEAM_URL", &db.url)
+            .env("DECKHAND_OPERATOR", who)
+            .output()
+            .unwrap()
+    };
+    // The request reaches the team database once the console filed it (a hang guard, not a timing bound).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let own = loop {
+        let out = approve("alice");
+        if !text(&out.stderr).contains("nothing waits") || Instant::now() > deadline {
+            break out;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(own.status.code(), Some(1));
+    assert!(
+        text(&own.stderr).contains("is yours"),
+        "{}",
+        text(&own.stderr)
+    );
+    let bob = approve("bob");
+    let shown = text(&bob.stdout);
+    assert_eq!(bob.status.code(), Some(0), "{shown}{}", text(&bob.stderr));
+    assert!(shown.contains("Run destructive phase: Deploy"), "{shown}");
+    assert!(shown.contains("deployed.flag"), "{shown}");
+    alice.wait_for("Approved by ");
+    let flag = dir.path().join("deployed.flag");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !flag.exists() {
+        assert!(Instant::now() < deadline, "the phase never ran");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    alice.send("q");
+    alice.wait_for("Quit before sign-off");
+    alice.wait_prompt_ready();
+    alice.send("y");
+    assert_eq!(alice.wait_exit(), 1, "quit before sign-off");
+    alice.assert_restored();
+}
