@@ -70,15 +70,7 @@ enum Command {
     /// With [team]: approve (or refuse) a destructive action another operator's console waits on
     Approve(cli::team::ApproveFlags),
     /// With [team]: follow a run from anywhere, read-only, until it ends (the one releasing now, the newest, or RUN)
-    Watch {
-        #[arg(default_value = "deckhand.toml")]
-        plan: PathBuf,
-        /// A run id or a unique prefix of one
-        run: Option<String>,
-        /// The environment to watch (one of the plan's [environments.NAME]; default: [project] environment)
-        #[arg(long = "env", value_name = "NAME")]
-        env: Option<String>,
-    },
+    Watch(cli::team::TargetFlags),
     /// Write a run's release report (Markdown) beside its journal and print its path
     Report {
         /// A run id, a unique prefix of one, or a run folder (default: the newest run)
@@ -171,10 +163,7 @@ fn main() -> ExitCode {
         },
         Command::Team(flags) => cli::team::run(&flags),
         Command::Approve(flags) => cli::team::approve(&flags),
-        Command::Watch { plan, run, env } => match plan::load_env(&plan, env.as_deref()) {
-            Ok(p) => cli::team::watch(&p, run.as_deref()),
-            Err(e) => invalid(e),
-        },
+        Command::Watch(flags) => cli::team::watch(&flags),
         Command::Report { run, stdout, plan } => report(run.as_deref(), stdout, plan.as_deref()),
         Command::Lint(flags) => match flags
             .plan

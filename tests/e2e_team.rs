@@ -166,8 +166,9 @@ fn a_watch_follows_a_live_run_to_its_end() {
     assert_eq!(alice.wait_exit(), 1);
     watch.wait_for_output("the run ended: ");
     assert_eq!(watch.wait_exit(), 0);
-    // A finished run is shown whole, and the watch ends at once.
-    let again = deckhand(&["watch", "deckhand.toml"], dir.path(), &db.url);
+    // A finished run is shown whole, and the watch ends at once, also from a host without the plan.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let again = deckhand(&["watch", "shop", "production"], elsewhere.path(), &db.url);
     let out = text(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{out}");
     assert!(

@@ -68,7 +68,7 @@ async fn approved_by_another_refused_to_oneself_withdrawn_and_timed_out() {
     let id = approve::request(&team, &request(Duration::from_secs(600)))
         .await
         .unwrap();
-    let waiting = approve::waiting(&team, "shop", "production", Some("2026"))
+    let waiting = approve::waiting(&team, Some(("shop", "production")), Some("2026"))
         .await
         .unwrap();
     assert_eq!(waiting.len(), 1);
@@ -159,7 +159,7 @@ async fn approved_by_another_refused_to_oneself_withdrawn_and_timed_out() {
         "{late}"
     );
     assert!(
-        approve::waiting(&team, "shop", "production", None)
+        approve::waiting(&team, Some(("shop", "production")), None)
             .await
             .unwrap()
             .is_empty()

@@ -47,6 +47,7 @@ pub mod lint;
 pub mod migrate;
 pub mod migrate_data;
 pub mod report;
+pub mod scope;
 pub mod status;
 pub mod tail;
 pub mod team;

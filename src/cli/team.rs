@@ -166,28 +166,25 @@ pub fn report(plan: &Plan, run: Option<&str>) -> u8 {
     }
 }
 
-/// `deckhand watch [PLAN] [RUN]`: follows a run of the plan's project and environment from the team database (the
-/// one releasing now, else the newest; or RUN), one line per journal entry, until it ends. Exit 0 when it ended
-/// and recorded its end, 1 when its console went without one or the team database could not be used, 2 without
-/// `[team]`.
-pub fn watch(plan: &Plan, run: Option<&str>) -> u8 {
-    let Some(team) = plan.team.as_ref() else {
-        tell!(
-            "deckhand: {} has no [team] section: there is no team database to watch runs on",
-            plan.path.display()
-        );
-        return 2;
+/// `deckhand watch [PLAN] [RUN]` (or `RUN`, or `PROJECT ENV`, with `DECKHAND_TEAM_URL`): follows a run from the
+/// team database (the one releasing now, else the newest; or RUN), one line per journal entry, until it ends. Exit
+/// 0 when it ended and recorded its end, 1 when its console went without one or the team database could not be
+/// used, 2 bad usage.
+pub fn watch(flags: &TargetFlags) -> u8 {
+    let s = match super::scope::scope(&flags.target, flags.env.as_deref()) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let Some(rt) = super::backup::runtime() else {
         return 1;
     };
-    let (project, env) = (&plan.project.name, &plan.project.environment);
+    let place = s.project.as_deref().zip(s.environment.as_deref());
     let followed = rt.block_on(async {
-        let id = team::watch::pick(team, run, project, env).await?;
-        say!("watching run {id} of {project} {env} (read-only; Ctrl-C stops watching)");
+        let id = team::watch::pick(&s.team, s.run.as_deref(), place).await?;
+        say!("watching run {id} (read-only; Ctrl-C stops watching)");
         let mut show =
             |e: &deckhand::journal::Entry| say!("{}", deckhand::console::startup::line(e));
-        team::watch::follow(team, &id, &mut show).await
+        team::watch::follow(&s.team, &id, &mut show).await
     });
     match followed {
         Ok(team::watch::Ended::Quit { exit_code, reason }) => {
@@ -199,19 +196,27 @@ pub fn watch(plan: &Plan, run: Option<&str>) -> u8 {
             1
         }
         Err(e) => {
-            tell!("deckhand: {}", plan.secrets.masker().mask(&e.to_string()));
+            tell!("deckhand: {}", s.masker.mask(&e.to_string()));
             1
         }
     }
 }
 
+/// What `watch` and `approve` are about.
+#[derive(clap::Args, Debug)]
+pub struct TargetFlags {
+    /// `[PLAN] [RUN]` (a plan with [team]; RUN an id or a unique prefix), or with DECKHAND_TEAM_URL set and no plan:
+    /// `RUN` or `PROJECT ENV`
+    pub target: Vec<String>,
+    /// The plan's environment (one of its [environments.NAME]; default: [project] environment)
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: Option<String>,
+}
+
 #[derive(clap::Args, Debug)]
 pub struct ApproveFlags {
-    /// The plan whose project and environment the request is for
-    #[arg(default_value = "deckhand.toml")]
-    pub plan: PathBuf,
-    /// Only requests of this run (an id or a unique prefix)
-    pub run: Option<String>,
+    #[command(flatten)]
+    pub target: TargetFlags,
     /// The request to decide, when several wait
     #[arg(long)]
     pub id: Option<i64>,
@@ -221,49 +226,31 @@ pub struct ApproveFlags {
     /// Decide without asking to type `approve` (or `refuse`) first
     #[arg(long)]
     pub yes: bool,
-    /// The environment (one of the plan's [environments.NAME]; default: [project] environment)
-    #[arg(long = "env", value_name = "NAME")]
-    pub env: Option<String>,
 }
 
-/// `deckhand approve [PLAN] [RUN]`: shows the request waiting for a second operator — exactly what its operator
-/// confirmed — and approves (or with `--refuse` refuses) it after `approve` (`refuse`) is typed, or at once with
-/// `--yes`. Exit 0 decided, 1 nothing waiting, the team database unusable, or the request is yours, 2 bad usage.
+/// `deckhand approve [PLAN] [RUN]` (or `RUN`, or `PROJECT ENV`, with `DECKHAND_TEAM_URL`): shows the requests
+/// waiting for a second operator — exactly what their operator confirmed — and approves (or with `--refuse`
+/// refuses) one after `approve` (`refuse`) is typed, or at once with `--yes`. Exit 0 decided, 1 nothing waiting,
+/// the team database unusable, or the request is yours, 2 bad usage.
 pub fn approve(flags: &ApproveFlags) -> u8 {
-    let plan = match plan::load_env(&flags.plan, flags.env.as_deref()) {
-        Ok(p) => p,
-        Err(e) => {
-            tell!("deckhand: invalid plan: {e}");
-            return 2;
-        }
-    };
-    let Some(team) = plan.team.clone() else {
-        tell!(
-            "deckhand: {} has no [team] section: nothing is approved there",
-            flags.plan.display()
-        );
-        return 2;
+    let s = match super::scope::scope(&flags.target.target, flags.target.env.as_deref()) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
     let Some(rt) = super::backup::runtime() else {
         return 1;
     };
-    let masker = plan.secrets.masker();
-    let (project, env) = (&plan.project.name, &plan.project.environment);
-    let waiting = match rt.block_on(team::approve::waiting(
-        &team,
-        project,
-        env,
-        flags.run.as_deref(),
-    )) {
+    let place = s.project.as_deref().zip(s.environment.as_deref());
+    let waiting = match rt.block_on(team::approve::waiting(&s.team, place, s.run.as_deref())) {
         Ok(w) => w,
         Err(e) => {
-            tell!("deckhand: {}", masker.mask(&e.to_string()));
+            tell!("deckhand: {}", s.masker.mask(&e.to_string()));
             return 1;
         }
     };
     let chosen = match (flags.id, waiting.as_slice()) {
         (_, []) => {
-            tell!("deckhand: nothing waits for approval in {project} {env}");
+            tell!("deckhand: nothing waits for approval there");
             return 1;
         }
         (Some(id), all) => all.iter().find(|w| w.id == id),
@@ -271,7 +258,13 @@ pub fn approve(flags: &ApproveFlags) -> u8 {
         (None, _) => None,
     };
     for w in &waiting {
-        say!("request {}: {}", w.id, w.action);
+        say!(
+            "request {}: {} ({} {})",
+            w.id,
+            w.action,
+            w.project,
+            w.environment
+        );
         say!(
             "  asked by {} on {} at {} in run {} (times out {})",
             w.requested_by,
@@ -294,18 +287,22 @@ pub fn approve(flags: &ApproveFlags) -> u8 {
         return 1;
     }
     let me = team::Identity::current(deckhand::console::operator(), deckhand::console::host());
-    match rt.block_on(team::approve::decide(&team, chosen.id, &me, !flags.refuse)) {
+    match rt.block_on(team::approve::decide(
+        &s.team,
+        chosen.id,
+        &me,
+        !flags.refuse,
+    )) {
         Ok(()) => {
             say!("request {} {word}d by {}", chosen.id, me.name());
             0
         }
         Err(e) => {
-            tell!("deckhand: {}", masker.mask(&e.to_string()));
+            tell!("deckhand: {}", s.masker.mask(&e.to_string()));
             1
         }
     }
 }
-
 /// Asks on the terminal to type `word`; false unless it was typed (and on no terminal).
 fn typed(word: &str) -> bool {
     use std::io::{BufRead, IsTerminal, Write};

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 
 pub use error::PlanError;
 pub use human::human_duration;
-pub use interp::mask_url_passwords;
+pub use interp::{mask_url_passwords, url_passwords};
 pub use types::*;
 
 /// Reads, interpolates (from the process environment) and validates the plan at `path`, for the environment

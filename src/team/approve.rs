@@ -185,11 +185,11 @@ async fn end(conn: &mut PgConnection, team: &Team, id: i64, state: &str) -> Resu
     Ok(())
 }
 
-/// The requests waiting for a decision (of runs whose id starts with `run`, when given), oldest first.
+/// The requests waiting for a decision (of `project` `environment`, of runs whose id starts with `run`: each when
+/// given), oldest first.
 pub async fn waiting(
     team: &Team,
-    project: &str,
-    environment: &str,
+    place: Option<(&str, &str)>,
     run: Option<&str>,
 ) -> Result<Vec<Waiting>, TeamError> {
     let mut conn = connect(team).await?;
@@ -199,12 +199,13 @@ pub async fn waiting(
                 to_char(requested_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC' AS requested_at,
                 to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC' AS expires_at
            FROM {} WHERE state = 'waiting' AND expires_at > now()
-            AND project = $1 AND environment = $2 AND ($3::text IS NULL OR starts_with(run_id, $3))
+            AND ($1::text IS NULL OR (project = $1 AND environment = $2))
+            AND ($3::text IS NULL OR starts_with(run_id, $3))
           ORDER BY id",
         table(team, "approvals")
     )))
-    .bind(project)
-    .bind(environment)
+    .bind(place.map(|p| p.0))
+    .bind(place.map(|p| p.1))
     .bind(run)
     .fetch_all(&mut conn)
     .await?;

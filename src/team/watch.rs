@@ -29,8 +29,7 @@ pub enum Ended {
 pub async fn pick(
     team: &Team,
     run: Option<&str>,
-    project: &str,
-    environment: &str,
+    place: Option<(&str, &str)>,
 ) -> Result<String, TeamError> {
     let mut conn = connect(team).await?;
     schema::require(&mut conn, team).await?;
@@ -52,6 +51,11 @@ pub async fn pick(
             ))),
         };
     }
+    let Some((project, environment)) = place else {
+        return Err(TeamError::Query(
+            "name a run, or a project and environment".into(),
+        ));
+    };
     let live = super::lock::holders(&mut conn, team, Some((project, environment))).await?;
     if let Some(h) = live.into_iter().find(|h| h.live && !h.run_id.is_empty()) {
         return Ok(h.run_id);
