@@ -209,7 +209,15 @@ fn deckhand_approve_through_the_binary() {
     // Without --yes and without a terminal, nothing is decided.
     let unsure = run("bob", &["approve"]);
     assert_eq!(unsure.status.code(), Some(1));
-    let bob = run("bob", &["approve", "--yes"]);
+    // Bob, on a host without the plan: the team URL and the run are enough.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let bob = std::process::Command::new(env!("CARGO_BIN_EXE_deckhand"))
+        .args(["approve", "20261205", "--yes"])
+        .current_dir(elsewhere.path())
+        .env("DECKHAND_TEAM_URL", &db.url)
+        .env("DECKHAND_OPERATOR", "bob")
+        .output()
+        .unwrap();
     assert_eq!(
         bob.status.code(),
         Some(0),
