@@ -344,7 +344,7 @@ fn pack() {
         let mut packer = deckhand::logs::pack::Packer::default();
         n = 0;
         for chunk in data.chunks(deckhand::logs::READ_CHUNK_BYTES) {
-            splitter.push(chunk, &mut |raw: &[u8], t| packer.add(raw, t));
+            splitter.push(chunk, &mut packer);
             n += packer.finish(&how).len();
         }
         best = best.min(t.elapsed().as_secs_f64());

@@ -8,7 +8,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::split::Splitter;
+use super::split::{Lines, Splitter};
 use super::{MAX_LINE_BYTES, READ_CHUNK_BYTES};
 
 /// Something the pane should hear about.
@@ -49,12 +49,11 @@ impl Follower {
         }
     }
 
-    /// Reads at most about `max_bytes` of what is new, calling `emit(line, truncated)` per complete line and
-    /// pushing events. Returns true when there may be more to read right away (poll again without waiting).
+    /// Reads at most about `max_bytes` of what is new, handing `emit` the complete lines and pushing events. Returns true when there may be more to read right away (poll again without waiting).
     pub fn poll(
         &mut self,
         max_bytes: usize,
-        emit: &mut impl FnMut(&[u8], bool),
+        emit: &mut impl Lines,
         events: &mut Vec<FollowEvent>,
     ) -> bool {
         if self.file.is_none() && !self.open(events) {

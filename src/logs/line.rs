@@ -35,32 +35,52 @@ fn is_alnum(b: u8) -> bool {
     b.is_ascii_alphanumeric()
 }
 
-/// For one block: bit i set when byte i is an ASCII letter or digit; when it is the first letter of a level
-/// word (either case: c d e f i n p w). Written so that it compiles to a few vector compares: one flag byte per
-/// input byte, then 8 flags at a time gathered into bits with a multiplication.
+/// A level word as a key: its bytes in lower case, zero-padded to 8 (a word's own bytes are never zero, so the
+/// key says its length too).
+const fn key(word: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let mut i = 0;
+    while i < word.len() {
+        bytes[i] = word[i];
+        i += 1;
+    }
+    u64::from_le_bytes(bytes)
+}
+
+/// [`LEVEL_WORDS`] as keys.
+const KEYS: [(u64, Level); LEVEL_WORDS.len()] = {
+    let mut keys = [(0, Level::Other); LEVEL_WORDS.len()];
+    let mut i = 0;
+    while i < keys.len() {
+        keys[i] = (key(LEVEL_WORDS[i].0), LEVEL_WORDS[i].1);
+        i += 1;
+    }
+    keys
+};
+
+/// For one block, as bit masks (bit i for byte i): ASCII letters and digits; bytes that may start a level word
+/// (c e f i n p w, either case); printable ASCII and `\n`. Vector compares, 16 or 32 bytes at a time ([`wide`]
+/// picks the widest the build allows).
 #[inline(always)]
-fn classify(block: &[u8; BLOCK]) -> (u32, u32) {
-    let mut flags = [0u8; BLOCK];
-    for (f, &b) in flags.iter_mut().zip(block) {
-        let l = b | 0x20;
-        let letter = l.wrapping_sub(b'a') < 26;
-        let digit = b.wrapping_sub(b'0') < 10;
-        let starts =
-            (l.wrapping_sub(b'c') < 4) | (l == b'i') | (l == b'n') | (l == b'p') | (l == b'w');
-        *f = u8::from(letter | digit) | (u8::from(starts) << 1);
-    }
-    // Byte i of `w` (0 or 1) lands in bit 56 + i of the product, with no carries between them.
-    const GATHER: u64 = 0x0102_0408_1020_4080;
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    let (mut alnum, mut first) = (0u32, 0u32);
-    for (k, chunk) in flags.chunks_exact(8).enumerate() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(word);
-        alnum |= (((w & LOW).wrapping_mul(GATHER) >> 56) as u32) << (8 * k);
-        first |= ((((w >> 1) & LOW).wrapping_mul(GATHER) >> 56) as u32) << (8 * k);
-    }
-    (alnum, first)
+fn classify(block: &[u8; BLOCK]) -> (u32, u32, u32) {
+    use wide::{CmpEq, CmpLt, i8x32};
+    let splat = |b: u8| i8x32::splat(i8::from_ne_bytes([b]));
+    // `x - lo < n` unsigned: shifted by 0x80 into a signed compare.
+    let below =
+        |x: i8x32, lo: u8, n: u8| (x + splat(0x80u8.wrapping_sub(lo))).cmp_lt(splat(n ^ 0x80));
+    let v = i8x32::new(bytemuck::cast(*block));
+    let l = v | splat(0x20);
+    let alnum = below(l, b'a', 26) | below(v, b'0', 10);
+    let first = below(l, b'e', 2)
+        | l.cmp_eq(splat(b'c'))
+        | l.cmp_eq(splat(b'i'))
+        | l.cmp_eq(splat(b'n'))
+        | l.cmp_eq(splat(b'p'))
+        | l.cmp_eq(splat(b'w'));
+    let plain = below(v, 0x20, 0x5f) | v.cmp_eq(splat(b'\n'));
+    // (Through `black_box`: without it the compiler took the masks apart bit by bit again, at four times the cost.)
+    let bits = |m: i8x32| std::hint::black_box(u32::from_ne_bytes(m.move_mask().to_ne_bytes()));
+    (bits(alnum), bits(first), bits(plain))
 }
 
 /// True when some byte is not printable ASCII.
@@ -74,18 +94,22 @@ pub(crate) fn has_odd(bytes: &[u8]) -> bool {
 /// The level of the word (a maximal run of ASCII letters and digits) starting at `text[0]`, if it is one.
 #[inline]
 fn word_level(text: &[u8]) -> Option<Level> {
-    let len = text
-        .iter()
-        .take(WORD_MAX + 1)
-        .take_while(|b| is_alnum(**b))
-        .count();
-    if !(WORD_MIN..=WORD_MAX).contains(&len) {
+    let mut word = [0u8; WORD_MAX];
+    let mut len = 0;
+    for &b in text.iter().take(WORD_MAX + 1) {
+        if !is_alnum(b) {
+            break;
+        }
+        // A ninth letter: longer than any level word.
+        *word.get_mut(len)? = b | 0x20;
+        len += 1;
+    }
+    if len < WORD_MIN {
         return None;
     }
-    let word = &text[..len];
-    LEVEL_WORDS
-        .iter()
-        .find(|(w, _)| w.eq_ignore_ascii_case(word))
+    let word = u64::from_le_bytes(word);
+    KEYS.iter()
+        .find(|(k, _)| *k == word)
         .map(|(_, level)| *level)
 }
 
@@ -100,23 +124,20 @@ fn scan(text: &[u8]) -> (Level, bool) {
 /// words [`detect_level`] finds, over a whole batch at once (its lines separated by `\n`, which is no letter).
 /// Returns whether some byte is neither printable ASCII nor `\n` (in the same pass).
 pub(crate) fn word_levels(text: &[u8], mut found: impl FnMut(usize, Level)) -> bool {
-    let mut odd = false;
+    let mut plain = u32::MAX;
     let mut carry = 0u32;
     let mut base = 0usize;
     while base < text.len() {
         let rest = &text[base..];
-        let (alnum, first) = match rest.first_chunk::<BLOCK>() {
-            Some(block) => {
-                odd |= has_odd_but_newline(block);
-                classify(block)
-            }
+        let (alnum, first, ok) = match rest.first_chunk::<BLOCK>() {
+            Some(block) => classify(block),
             None => {
-                odd |= has_odd_but_newline(rest);
-                let mut block = [0u8; BLOCK];
+                let mut block = [b' '; BLOCK];
                 block[..rest.len()].copy_from_slice(rest);
                 classify(&block)
             }
         };
+        plain &= ok;
         let mut candidates = alnum & !((alnum << 1) | carry) & first;
         while candidates != 0 {
             let at = base + candidates.trailing_zeros() as usize;
@@ -128,15 +149,7 @@ pub(crate) fn word_levels(text: &[u8], mut found: impl FnMut(usize, Level)) -> b
         carry = alnum >> (BLOCK - 1);
         base += BLOCK;
     }
-    odd
-}
-
-/// True when some byte is neither printable ASCII nor `\n`.
-#[inline(always)]
-pub(crate) fn has_odd_but_newline(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |odd, &b| {
-        odd | ((b.wrapping_sub(0x20) >= 0x5f) & (b != b'\n'))
-    })
+    plain != u32::MAX
 }
 
 /// The level of a line: the most severe level word in it (as a whole word: `[ERROR]`, `level=warn`, `E: panic:`

@@ -12,6 +12,7 @@ use regex::Regex;
 
 use super::batch::LineBatch;
 use super::line::{has_odd, word_levels};
+use super::split::Lines;
 use crate::runner::{Level, Stream};
 use crate::sanitize::sanitize_bytes;
 
@@ -70,11 +71,7 @@ impl Packer {
     /// Adds one raw line (without its `\n`; a trailing `\r` is dropped).
     pub fn add(&mut self, raw: &[u8], truncated: bool) {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if self.ends.is_empty() {
-            self.raw.reserve(self.last.0.max(raw.len() + 1));
-            self.ends.reserve(self.last.1);
-            self.truncated.reserve(self.last.1);
-        }
+        self.reserve(raw.len() + 1);
         self.raw.extend_from_slice(raw);
         self.ends.push(end_of(self.raw.len()));
         self.raw.push(b'\n');
@@ -83,6 +80,15 @@ impl Packer {
 
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
+    }
+
+    /// Room for the batch when it is still empty: as much as the last one took.
+    fn reserve(&mut self, bytes: usize) {
+        if self.ends.is_empty() {
+            self.raw.reserve(self.last.0.max(bytes));
+            self.ends.reserve(self.last.1);
+            self.truncated.reserve(self.last.1);
+        }
     }
 
     /// The batch of the lines added since the last call.
@@ -104,6 +110,37 @@ impl Packer {
         }
         let lines = levels.into_iter().zip(truncated);
         LineBatch::from_parts(text, ends, lines, how.stream)
+    }
+}
+
+impl Lines for Packer {
+    fn line(&mut self, raw: &[u8], truncated: bool) {
+        self.add(raw, truncated);
+    }
+
+    /// The lines copied in one go (a `\r` before a `\n` left out, as [`Packer::add`] does); their ends found
+    /// with one memchr pass.
+    fn whole(&mut self, block: &[u8], cap: usize) -> bool {
+        self.reserve(block.len());
+        let (bytes, lines) = (self.raw.len(), self.ends.len());
+        let (mut start, mut copied) = (0, 0);
+        for nl in memchr::memchr_iter(b'\n', block) {
+            let line = &block[start..nl];
+            if line.len() > cap {
+                self.raw.truncate(bytes);
+                self.ends.truncate(lines);
+                return false;
+            }
+            if line.last() == Some(&b'\r') {
+                self.raw.extend_from_slice(&block[copied..nl - 1]);
+                copied = nl;
+            }
+            self.ends.push(end_of(self.raw.len() + (nl - copied)));
+            start = nl + 1;
+        }
+        self.raw.extend_from_slice(&block[copied..]);
+        self.truncated.resize(self.ends.len(), false);
+        true
     }
 }
 
@@ -251,6 +288,45 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// Whole lines taken at once (one copy) make the same batch as the same lines handed over one by one:
+    /// lines over the cap, CRLF, a line begun in one read and ended in a later one, reads without a newline.
+    #[test]
+    fn whole_lines_at_once_are_the_same_as_one_by_one() {
+        use crate::logs::split::Splitter;
+        let masker = crate::secrets::Masker::default();
+        let how = Finish {
+            error: None,
+            masker: &masker,
+            stream: Stream::Stdout,
+        };
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        for round in 0..300 {
+            let mut stream = Vec::new();
+            for l in lines(&mut seed, 1 + round % 40) {
+                stream.extend_from_slice(&l);
+                stream.push(b'\n');
+            }
+            if round % 3 == 0 {
+                stream.extend_from_slice(b"no newline yet");
+            }
+            let step = 1 + (seed % 97) as usize;
+            let (mut fast, mut slow) = (Packer::default(), Packer::default());
+            let (mut a, mut b) = (Splitter::new(16), Splitter::new(16));
+            let (mut got, mut want) = (Vec::new(), Vec::new());
+            for chunk in stream.chunks(step) {
+                a.push(chunk, &mut fast);
+                b.push(chunk, &mut |raw: &[u8], t| slow.add(raw, t));
+                got.extend(fast.finish(&how).to_lines());
+                want.extend(slow.finish(&how).to_lines());
+            }
+            a.finish(&mut fast);
+            b.finish(&mut |raw: &[u8], t| slow.add(raw, t));
+            got.extend(fast.finish(&how).to_lines());
+            want.extend(slow.finish(&how).to_lines());
+            assert_eq!(got, want, "round {round}, reads of {step}");
+        }
     }
 
     #[test]

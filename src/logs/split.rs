@@ -1,8 +1,28 @@
 //! Splits a byte stream into lines with memchr, keeping an unfinished last line until its newline arrives and
 //! cutting lines longer than a cap (the cut line is marked truncated; the rest of it, up to its newline, is
-//! skipped so that the lines after it are intact).
+//! skipped so that the lines after it are intact). The whole lines of a chunk can be handed over at once
+//! ([`Lines::whole`]): a packer then copies them in one go instead of line by line.
 
-use memchr::memchr;
+use memchr::{memchr, memrchr};
+
+/// Where a splitter's lines go.
+pub trait Lines {
+    /// One line (without its `\n`); `truncated` when it was cut at the cap.
+    fn line(&mut self, raw: &[u8], truncated: bool);
+
+    /// Several whole lines at once, each ending in `\n`: true when taken. A line longer than `cap` must not be
+    /// taken (return false, having kept nothing): the lines then come one by one through [`Lines::line`].
+    fn whole(&mut self, block: &[u8], cap: usize) -> bool {
+        let _ = (block, cap);
+        false
+    }
+}
+
+impl<F: FnMut(&[u8], bool)> Lines for F {
+    fn line(&mut self, raw: &[u8], truncated: bool) {
+        self(raw, truncated);
+    }
+}
 
 /// Line splitter with a length cap.
 #[derive(Debug)]
@@ -22,8 +42,28 @@ impl Splitter {
         }
     }
 
-    /// Feeds one chunk, calling `emit(line, truncated)` for every line it completes (without the `\n`).
-    pub fn push(&mut self, mut chunk: &[u8], emit: &mut impl FnMut(&[u8], bool)) {
+    /// Feeds one chunk, handing `out` every line it completes: the one already begun, then the chunk's whole
+    /// lines at once when `out` takes them, else one by one.
+    pub fn push(&mut self, mut chunk: &[u8], out: &mut impl Lines) {
+        if !self.partial.is_empty() || self.discarding {
+            let Some(at) = memchr(b'\n', chunk) else {
+                return self.push_lines(chunk, out);
+            };
+            self.push_lines(&chunk[..=at], out);
+            chunk = &chunk[at + 1..];
+        }
+        if let Some(last) = memrchr(b'\n', chunk) {
+            let (whole, rest) = chunk.split_at(last + 1);
+            if !out.whole(whole, self.cap) {
+                self.push_lines(whole, out);
+            }
+            chunk = rest;
+        }
+        self.push_lines(chunk, out);
+    }
+
+    /// [`Self::push`], one line at a time.
+    fn push_lines(&mut self, mut chunk: &[u8], out: &mut impl Lines) {
         while !chunk.is_empty() {
             let newline = memchr(b'\n', chunk);
             let (segment, rest) = match newline {
@@ -38,25 +78,25 @@ impl Splitter {
             let room = self.cap - self.partial.len();
             if segment.len() > room {
                 self.partial.extend_from_slice(&segment[..room]);
-                emit(&self.partial, true);
+                out.line(&self.partial, true);
                 self.partial.clear();
                 self.discarding = newline.is_none();
             } else if newline.is_none() {
                 self.partial.extend_from_slice(segment);
             } else if self.partial.is_empty() {
-                emit(segment, false);
+                out.line(segment, false);
             } else {
                 self.partial.extend_from_slice(segment);
-                emit(&self.partial, false);
+                out.line(&self.partial, false);
                 self.partial.clear();
             }
         }
     }
 
     /// End of stream (or of a file before switching to its successor): emits the unfinished last line.
-    pub fn finish(&mut self, emit: &mut impl FnMut(&[u8], bool)) {
+    pub fn finish(&mut self, out: &mut impl Lines) {
         if !self.partial.is_empty() {
-            emit(&self.partial, false);
+            out.line(&self.partial, false);
             self.partial.clear();
         }
         self.discarding = false;

@@ -103,11 +103,7 @@ async fn follow_file(out: &Out, path: &std::path::Path, cancel: &CancellationTok
     let mut events = Vec::new();
     while !cancel.is_cancelled() {
         let mut packer = Packer::default();
-        let more = follower.poll(
-            FILE_BATCH_BYTES,
-            &mut |raw: &[u8], truncated| packer.add(raw, truncated),
-            &mut events,
-        );
+        let more = follower.poll(FILE_BATCH_BYTES, &mut packer, &mut events);
         let lines = packer.finish(&out.finish(Stream::Stdout));
         // Opening and failing come before the lines read; rotation and truncation notes after them.
         let (first, after): (Vec<_>, Vec<_>) = events
@@ -247,13 +243,11 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
 
     /// The lines completed by one read; EOF or an error closes the pipe and flushes its last line.
     fn lines(&mut self, read: std::io::Result<usize>, out: &Out) -> LineBatch {
-        let packer = &mut self.packer;
-        let mut emit = |raw: &[u8], truncated| packer.add(raw, truncated);
         match read {
-            Ok(n) if n > 0 => self.splitter.push(&self.buf[..n], &mut emit),
+            Ok(n) if n > 0 => self.splitter.push(&self.buf[..n], &mut self.packer),
             _ => {
                 self.reader = None;
-                self.splitter.finish(&mut emit);
+                self.splitter.finish(&mut self.packer);
             }
         }
         self.packer.finish(&out.finish(self.stream))

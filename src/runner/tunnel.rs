@@ -402,7 +402,7 @@ impl Tail {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
-            splitter.push(&buf[..n], &mut |line, _| self.keep(line, &masker));
+            splitter.push(&buf[..n], &mut |line: &[u8], _| self.keep(line, &masker));
         }
     }
 
