@@ -329,7 +329,7 @@ fn pack() {
         data.extend_from_slice(line(i).as_bytes());
         data.push(b'\n');
     }
-    let error = deckhand::logs::pack::ErrorRegex::new("ERROR|FATAL");
+    let error = deckhand::logs::pattern::LineRegex::new("ERROR|FATAL");
     let masker = deckhand::secrets::Masker::default();
     let how = deckhand::logs::pack::Finish {
         error: error.as_ref(),

@@ -219,3 +219,126 @@ fn when_each_line_arrived_is_kept_per_run_of_lines() {
     assert_eq!(b.arrived(0), None);
     assert_eq!(b.arrived(b.end_seq() - 1), Some(100));
 }
+
+/// Line `i` of a runner's batch: levels, streams and truncation vary with `i`.
+fn batch_line(i: u64) -> (String, Level, bool, Stream) {
+    let level = match i % 7 {
+        0 => Level::Error,
+        1 => Level::Warn,
+        2 => Level::Other,
+        _ => Level::Info,
+    };
+    let stream = if i.is_multiple_of(5) {
+        Stream::Stderr
+    } else {
+        Stream::Stdout
+    };
+    (text(i), level, i.is_multiple_of(11), stream)
+}
+
+/// A runner's batch goes in a run at a time (one copy of its text per chunk it spans); everything reads back and
+/// counts exactly as if its lines had been pushed one by one: the same chunks, across chunk ends, under the line
+/// bound and under the byte bound, batches of 1 to 5,000 lines.
+#[test]
+fn batches_go_in_as_if_line_by_line() {
+    use deckhand::logs::batch::LineBatch;
+    let api: Arc<str> = Arc::from("api");
+    let bounds = [
+        (3 * CHUNK_LINES + 123, usize::MAX),
+        (usize::MAX, 2 * CHUNK_BYTES + 500),
+        (777, usize::MAX),
+    ];
+    for (max_lines, max_bytes) in bounds {
+        let mut by_batch = LogBuffer::with_limits(max_lines, max_bytes);
+        let mut by_line = LogBuffer::with_limits(max_lines, max_bytes);
+        let tag = by_batch.tag(&api, Some(0));
+        let (mut seq, mut size) = (0u64, 1u64);
+        while seq < 6 * CHUNK_LINES as u64 {
+            let mut batch = LineBatch::default();
+            for i in seq..seq + size {
+                let (t, level, truncated, stream) = batch_line(i);
+                batch.push(&t, level, truncated, stream);
+                by_line.push(LogLine {
+                    source: api.clone(),
+                    stream: Some(stream),
+                    text: t,
+                    truncated,
+                    level,
+                    origin: Some(0),
+                });
+            }
+            by_batch.push_batch(tag, &batch);
+            assert_eq!(by_batch.len(), by_line.len(), "after line {seq}");
+            assert_eq!(by_batch.errors(), by_line.errors(), "after line {seq}");
+            seq += size;
+            size = (size * 7 + 3) % 5_000 + 1;
+        }
+        assert_eq!(by_batch.dropped(), by_line.dropped());
+        assert_eq!(by_batch.bytes(), by_line.bytes());
+        assert_eq!(by_batch.chunks(), by_line.chunks());
+        assert!(by_batch.dropped() > 0, "the bound was reached");
+        for s in by_batch.first_seq()..by_batch.end_seq() {
+            assert_eq!(by_batch.get_seq(s), by_line.get_seq(s), "line {s}");
+        }
+        let counted = by_batch
+            .range(0, by_batch.len())
+            .filter(|l| l.level == Level::Error)
+            .count();
+        assert_eq!(by_batch.errors(), counted);
+    }
+}
+
+/// A 10 MB line in the middle of a batch gets a chunk of its own; the lines after it start the next one.
+#[test]
+fn a_ten_megabyte_line_in_a_batch_gets_a_chunk_of_its_own() {
+    use deckhand::logs::batch::LineBatch;
+    let t: Arc<str> = Arc::from("t");
+    let mut b = LogBuffer::with_limits(1_000, 12 * 1024 * 1024);
+    let tag = b.tag(&t, Some(0));
+    let big = "y".repeat(10 * 1024 * 1024);
+    let mut batch = LineBatch::default();
+    for text in ["before", &big, "after"] {
+        batch.push(text, Level::Info, false, Stream::Stdout);
+    }
+    b.push_batch(tag, &batch);
+    assert_eq!((b.len(), b.chunks()), (3, 3));
+    assert_eq!(b.get(1).unwrap().text.len(), big.len());
+    assert_eq!(b.get(2).unwrap().text, "after");
+    assert_eq!(b.bytes(), 6 + big.len() + 5);
+    // A second one is past the byte bound beside the first: the oldest go until it fits, counted.
+    b.push_batch(tag, &batch);
+    assert_eq!(b.dropped(), 2);
+    let kept: Vec<usize> = b.range(0, 10).map(|l| l.text.len()).collect();
+    assert_eq!(kept, [5, 6, big.len(), 5]);
+    assert_eq!(b.bytes(), 16 + big.len());
+}
+
+/// Raw bytes that are not UTF-8, with escapes, go through a runner's packer into a batch and the ring: stored as
+/// made safe, read back as such.
+#[test]
+fn invalid_utf8_in_a_batch_is_stored_safe() {
+    use deckhand::logs::pack::{Finish, Packer};
+    use deckhand::logs::split::Splitter;
+    let raw: &[u8] = b"ok\ncaf\xe9 \xff\x1b]0;pwned\x07 done\n\xc3\x28 next\n";
+    let masker = deckhand::secrets::Masker::default();
+    let mut packer = Packer::default();
+    Splitter::new(1024).push(raw, &mut packer);
+    let batch = packer.finish(&Finish {
+        error: None,
+        masker: &masker,
+        stream: Stream::Stdout,
+    });
+    let t: Arc<str> = Arc::from("t");
+    let mut b = LogBuffer::default();
+    let tag = b.tag(&t, Some(0));
+    b.push_batch(tag, &batch);
+    assert_eq!(b.len(), 3);
+    for (i, want) in raw.split(|c| *c == b'\n').take(3).enumerate() {
+        let made = deckhand::logs::line::make_line(want, false, None);
+        assert_eq!(b.get(i).unwrap().text, made.text);
+        assert!(!made.text.contains('\x1b') && !made.text.contains('\x07'));
+    }
+    assert!(b.get(1).unwrap().text.contains('\u{fffd}'));
+    let bytes: usize = (0..3).map(|i| b.get(i).unwrap().text.len()).sum();
+    assert_eq!(b.bytes(), bytes);
+}

@@ -624,3 +624,50 @@ fn wrapped_view_keeps_the_selected_line_in_sight() {
         assert!(screen(&h.state, 80, 24).contains(&want), "{want}");
     }
 }
+
+/// Lines that arrive under a filter are tested a batch at a time (one search over the whole batch); what shows
+/// is exactly what testing each line alone shows (a re-scan does that): anchors, classes that cross a line's
+/// end, text anchors, with and without a level and a source toggle.
+#[test]
+fn batches_are_filtered_as_their_lines_one_by_one() {
+    let texts = [
+        "x error here",
+        "ok",
+        "a  b",
+        "ab",
+        "end x",
+        "",
+        "ERROR x",
+        "WARN x",
+        "x",
+    ];
+    let patterns = [
+        "^x",
+        "x$",
+        "a\\s+b",
+        "[^z]{3}",
+        "^$",
+        "(?s)ok.x",
+        "\\Ax",
+        "x\\z",
+        "error",
+        "(?i)error",
+    ];
+    for toggles in ["", "ls"] {
+        for pattern in patterns {
+            let mut h = harness();
+            for c in toggles.chars() {
+                h.char(c);
+            }
+            h.char('/');
+            h.type_text(pattern);
+            h.key(KeyCode::Enter);
+            lines(&mut h, 0, &texts);
+            lines(&mut h, 1, &texts);
+            let arrived = shown(&h.state);
+            h.state.logview.apply_filter(pattern, &h.state.logs);
+            while h.state.logview.scan_step(&h.state.logs) {}
+            assert_eq!(arrived, shown(&h.state), "/{pattern}/ toggles {toggles:?}");
+        }
+    }
+}

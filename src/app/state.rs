@@ -443,25 +443,8 @@ impl State {
         lines: &crate::logs::batch::LineBatch,
     ) {
         self.set_log_clock();
-        let parts = super::logs::view::Parts {
-            tag: self.logs.tag(tag, Some(source)),
-            origin: Some(source),
-            stream: None,
-        };
-        let mut shown = 0;
-        for l in lines.iter() {
-            let parts = super::logs::view::Parts {
-                stream: Some(l.stream),
-                ..parts
-            };
-            shown += usize::from(self.logview.push_parts(
-                &mut self.logs,
-                &parts,
-                l.text,
-                l.level,
-                l.truncated,
-            ));
-        }
+        let tag = self.logs.tag(tag, Some(source));
+        let shown = self.logview.push_batch(&mut self.logs, tag, source, lines);
         self.keep_view(shown);
     }
 

@@ -114,6 +114,17 @@ impl LineBatch {
         self.flags.iter().filter(|f| *f & 3 == 3).count()
     }
 
+    /// The batch as it is packed: the text (each line followed by `\n`), where each line ends (its `\n` is
+    /// there), and a flags byte per line (level in bits 0–1, truncated bit 2, stderr bit 3).
+    pub fn parts(&self) -> (&str, &[u32], &[u8]) {
+        (&self.text, &self.ends, &self.flags)
+    }
+
+    /// The level of line `i` ([`Level::Other`] past the end).
+    pub fn level(&self, i: usize) -> Level {
+        self.flags.get(i).map_or(Level::Other, |f| level_of(*f))
+    }
+
     /// Line `i`.
     pub fn get(&self, i: usize) -> Option<BatchLine<'_>> {
         let end = *self.ends.get(i)? as usize;

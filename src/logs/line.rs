@@ -123,7 +123,60 @@ fn scan(text: &[u8]) -> (Level, bool) {
 /// Calls `found(at, level)` for each level word in `text` (positions increasing), as whole words: the same
 /// words [`detect_level`] finds, over a whole batch at once (its lines separated by `\n`, which is no letter).
 /// Returns whether some byte is neither printable ASCII nor `\n` (in the same pass).
-pub(crate) fn word_levels(text: &[u8], mut found: impl FnMut(usize, Level)) -> bool {
+pub(crate) fn word_levels(text: &[u8], found: impl FnMut(usize, Level)) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above; nothing else is required of the caller.
+        return unsafe { word_levels_avx2(text, found) };
+    }
+    scan_blocks(text, found, classify)
+}
+
+/// [`word_levels`] with 32-byte vector compares (AVX2): a third of the scan's time where the CPU has them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn word_levels_avx2(text: &[u8], found: impl FnMut(usize, Level)) -> bool {
+    scan_blocks(text, found, |block| classify_avx2(block))
+}
+
+/// [`classify`] in AVX2 instructions.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn classify_avx2(block: &[u8; BLOCK]) -> (u32, u32, u32) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_add_epi8, _mm256_cmpeq_epi8, _mm256_cmpgt_epi8, _mm256_movemask_epi8,
+        _mm256_or_si256, _mm256_set1_epi8,
+    };
+    let splat = |b: u8| _mm256_set1_epi8(i8::from_ne_bytes([b]));
+    let below = |x: __m256i, lo: u8, n: u8| {
+        _mm256_cmpgt_epi8(
+            splat(n ^ 0x80),
+            _mm256_add_epi8(x, splat(0x80u8.wrapping_sub(lo))),
+        )
+    };
+    let eq = |x: __m256i, b: u8| _mm256_cmpeq_epi8(x, splat(b));
+    let or = |a: __m256i, b: __m256i| _mm256_or_si256(a, b);
+    let v: __m256i = bytemuck::cast(*block);
+    let l = or(v, splat(0x20));
+    let alnum = or(below(l, b'a', 26), below(v, b'0', 10));
+    let first = or(
+        or(below(l, b'e', 2), eq(l, b'c')),
+        or(or(eq(l, b'i'), eq(l, b'n')), or(eq(l, b'p'), eq(l, b'w'))),
+    );
+    let plain = or(below(v, 0x20, 0x5f), eq(v, b'\n'));
+    let bits = |m: __m256i| {
+        std::hint::black_box(u32::from_ne_bytes(_mm256_movemask_epi8(m).to_ne_bytes()))
+    };
+    (bits(alnum), bits(first), bits(plain))
+}
+
+/// The scan of [`word_levels`], with the block classifier given.
+#[inline(always)]
+fn scan_blocks(
+    text: &[u8],
+    mut found: impl FnMut(usize, Level),
+    classify: impl Fn(&[u8; BLOCK]) -> (u32, u32, u32),
+) -> bool {
     let mut plain = u32::MAX;
     let mut carry = 0u32;
     let mut base = 0usize;
@@ -276,6 +329,46 @@ mod tests {
                 glued.extend_from_slice(word);
                 assert_eq!(scan(&glued).0, reference_level(&glued));
             }
+        }
+    }
+
+    /// The portable scan (16-byte vectors) finds what the one this CPU runs finds (AVX2 where it has it): the
+    /// same words at the same places, and the same answer on odd bytes.
+    #[test]
+    fn portable_scan_agrees_with_the_one_in_use() {
+        let mut seed = 0x0000_ddb1_a5e5_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pieces: [&[u8]; 10] = [
+            b"error",
+            b"WARN",
+            b"info",
+            b"x",
+            b" ",
+            b"\n",
+            b"\xc3\xa9",
+            b"\x7f",
+            b"notice",
+            b"9",
+        ];
+        for _ in 0..5_000 {
+            let mut text = Vec::new();
+            for _ in 0..next() % 40 {
+                text.extend_from_slice(pieces[(next() % pieces.len() as u64) as usize]);
+            }
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let odd_a = word_levels(&text, |at, l| a.push((at, l)));
+            let odd_b = scan_blocks(&text, |at, l| b.push((at, l)), classify);
+            assert_eq!(
+                (odd_a, a),
+                (odd_b, b),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
         }
     }
 

@@ -1,54 +1,22 @@
 //! One read's lines made into a [`LineBatch`] at once (issue 17): the raw lines are copied end to end (each
 //! followed by `\n`), then the whole batch is checked in single passes — printable ASCII or not (then only the
 //! lines that need it are decoded and made inert), the secrets, the level words (one block scan over the
-//! batch) and the source's `error` regex (one search over the batch, multi-line, each hit checked against its
-//! own line when it runs past it). The result is the same as [`super::line::make_line`] on each line alone (a test
+//! batch) and the source's `error` regex (one search over the batch, see [`super::pattern`]). The result is the same as [`super::line::make_line`] on each line alone (a test
 //! holds them equal); it costs a few passes over the bytes instead of a setup per line. May import `runner`
 //! message types, `sanitize` and `secrets`.
 
 use std::borrow::Cow;
 
-use regex::Regex;
-
 use super::batch::LineBatch;
 use super::line::{has_odd, word_levels};
+use super::pattern::LineRegex;
 use super::split::Lines;
 use crate::runner::{Level, Stream};
 use crate::sanitize::sanitize_bytes;
 
-/// A source's `error` regex, for whole batches and for single lines.
-#[derive(Debug, Clone)]
-pub struct ErrorRegex {
-    /// The pattern with `^` and `$` at line ends (`(?m)`), run over a batch.
-    batch: Regex,
-    /// The pattern as written, run over one line.
-    line: Regex,
-    /// The pattern anchors to the text's own ends (`\A`, `\z`) or turns multi-line off: only per line is exact.
-    per_line: bool,
-}
-
-impl ErrorRegex {
-    /// Compiles `pattern`; `None` when it is not a valid regex (the plan check refuses those).
-    pub fn new(pattern: &str) -> Option<ErrorRegex> {
-        let line = Regex::new(pattern).ok()?;
-        let per_line = ["\\A", "\\z", "-m"].iter().any(|p| pattern.contains(p));
-        let batch = Regex::new(&format!("(?m){pattern}")).ok()?;
-        Some(ErrorRegex {
-            batch,
-            line,
-            per_line,
-        })
-    }
-
-    /// The regex for one line.
-    pub fn line(&self) -> &Regex {
-        &self.line
-    }
-}
-
 /// What a source does to its lines besides making them safe.
 pub struct Finish<'a> {
-    pub error: Option<&'a ErrorRegex>,
+    pub error: Option<&'a LineRegex>,
     pub masker: &'a crate::secrets::Masker,
     pub stream: Stream,
 }
@@ -212,36 +180,9 @@ fn levels(text: &[u8], ends: &[u32]) -> (Vec<Level>, bool) {
     (levels, odd)
 }
 
-/// Lines the `error` regex matches become errors: one search over the batch; a hit that runs past its line's
-/// end is checked against that line alone; the next search starts at the next line.
-fn mark_errors(re: &ErrorRegex, text: &str, ends: &[u32], levels: &mut [Level]) {
-    let line_text = |i: usize| &text[start(ends, i)..ends[i] as usize];
-    if re.per_line {
-        for (i, level) in levels.iter_mut().enumerate() {
-            if *level != Level::Error && re.line.is_match(line_text(i)) {
-                *level = Level::Error;
-            }
-        }
-        return;
-    }
-    let mut line = 0;
-    let mut pos = 0;
-    while line < ends.len() {
-        let Some(hit) = re.batch.find_at(text, pos) else {
-            return;
-        };
-        while line < ends.len() && (ends[line] as usize) < hit.start() {
-            line += 1;
-        }
-        if line == ends.len() {
-            return;
-        }
-        if hit.end() <= ends[line] as usize || re.line.is_match(line_text(line)) {
-            levels[line] = Level::Error;
-        }
-        line += 1;
-        pos = start(ends, line);
-    }
+/// Lines the `error` regex matches become errors.
+fn mark_errors(re: &LineRegex, text: &str, ends: &[u32], levels: &mut [Level]) {
+    re.each_match(text, ends, |i| levels[i] = Level::Error);
 }
 
 #[cfg(test)]
@@ -344,7 +285,7 @@ mod tests {
         ];
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for pattern in patterns {
-            let error = pattern.and_then(ErrorRegex::new);
+            let error = pattern.and_then(LineRegex::new);
             for masker in [&none, &masker] {
                 for round in 0..40 {
                     let raw = lines(&mut seed, 1 + round * 7);

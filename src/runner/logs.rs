@@ -22,7 +22,8 @@ use super::{RunnerEvent, SourceState, Stream};
 use crate::logs::backoff::Backoff;
 use crate::logs::batch::LineBatch;
 use crate::logs::follow::{FollowEvent, Follower};
-use crate::logs::pack::{ErrorRegex, Finish, Packer};
+use crate::logs::pack::{Finish, Packer};
+use crate::logs::pattern::LineRegex;
 use crate::logs::split::Splitter;
 use crate::logs::{MAX_LINE_BYTES, READ_CHUNK_BYTES};
 use crate::plan::{LogInput, LogSource};
@@ -42,7 +43,7 @@ pub async fn run_source(
     cancel: CancellationToken,
     masker: crate::secrets::Masker,
 ) {
-    let error = source.error.as_deref().and_then(ErrorRegex::new);
+    let error = source.error.as_deref().and_then(LineRegex::new);
     let out = Out {
         index,
         tx,
@@ -62,7 +63,7 @@ pub async fn run_source(
 struct Out {
     index: usize,
     tx: Sender<RunnerEvent>,
-    error: Option<ErrorRegex>,
+    error: Option<LineRegex>,
     /// The plan's secret values, masked in every line.
     masker: crate::secrets::Masker,
 }

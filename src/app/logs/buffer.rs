@@ -1,27 +1,28 @@
 //! The log ring buffer: bounded in lines and in bytes; what falls out is counted so the pane can show it.
 //!
-//! Lines are stored packed (issue 17): chunks of about [`CHUNK_BYTES`] of text with one end offset and one packed
-//! word (source tag index, stream, level, truncated) per line — 8 bytes beside the text, against ~230 for a
+//! Lines are stored packed (issue 17) in chunks ([`super::chunk`]) of about [`CHUNK_BYTES`] of text with one end
+//! offset and one packed word (source tag index, stream, level, truncated) per line — 9 bytes beside the text
+//! (its `\n` included), against ~230 for a
 //! `String`, an `Arc` and an `Option` per line. Where a line came from is an index into a small table of tags,
 //! not a tag per line. Evicting the oldest lines is exact (the bounds and the dropped count are per line); a chunk
 //! is freed whole once its last line is gone, so memory under a long flood stays flat instead of fragmenting.
 //! When lines arrived is kept per run of lines, not per line: a chunk notes the second at the lines where it
 //! changes (a flood of 16,384 lines in one second costs one entry). Error lines are counted exactly, evictions
-//! included. Imports the runner's line kinds only.
+//! included. A batch from a runner goes in a run at a time (one copy of its text), and evictions for the line
+//! bound drop whole runs. Imports the runner's line kinds, [`crate::logs::batch`] and the chunk.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+pub use super::chunk::{CHUNK_BYTES, CHUNK_LINES, TagId};
+use super::chunk::{Chunk, Count, pack, unpack};
+use crate::logs::batch::LineBatch;
 use crate::runner::{Level, Stream};
 
 /// Default bound on lines kept.
 pub const MAX_LOG_LINES: usize = 1_000_000;
 /// Default bound on text bytes kept.
 pub const MAX_LOG_BYTES: usize = 256 * 1024 * 1024;
-/// Text bytes a chunk holds before the next one starts (a longer line gets a chunk of its own).
-pub const CHUNK_BYTES: usize = 1024 * 1024;
-/// Lines a chunk holds at most (short lines).
-pub const CHUNK_LINES: usize = 16 * 1024;
 
 /// One line in the logs pane, owned: what is pushed (see [`LineRef`] for what is read back).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,95 +69,6 @@ pub struct LineRef<'a> {
 struct Tag {
     name: Arc<str>,
     origin: Option<usize>,
-}
-
-/// Index of a [`Tag`] in the buffer's table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TagId(u16);
-
-/// The packed word of a line: tag index in the low 16 bits, then stream (2 bits), level (2), truncated (1).
-fn pack(tag: TagId, stream: Option<Stream>, level: Level, truncated: bool) -> u32 {
-    let stream = match stream {
-        None => 0,
-        Some(Stream::Stdout) => 1,
-        Some(Stream::Stderr) => 2,
-    };
-    let level = match level {
-        Level::Other => 0,
-        Level::Info => 1,
-        Level::Warn => 2,
-        Level::Error => 3,
-    };
-    u32::from(tag.0) | (stream << 16) | (level << 18) | (u32::from(truncated) << 20)
-}
-
-fn unpack(word: u32) -> (usize, Option<Stream>, Level, bool) {
-    let stream = match (word >> 16) & 3 {
-        1 => Some(Stream::Stdout),
-        2 => Some(Stream::Stderr),
-        _ => None,
-    };
-    let level = match (word >> 18) & 3 {
-        1 => Level::Info,
-        2 => Level::Warn,
-        3 => Level::Error,
-        _ => Level::Other,
-    };
-    (
-        (word & 0xffff) as usize,
-        stream,
-        level,
-        word & (1 << 20) != 0,
-    )
-}
-
-/// Consecutive lines, packed: `text` holds them end to end, line `i` ends at `ends[i]`.
-#[derive(Debug, Clone, Default)]
-struct Chunk {
-    text: String,
-    ends: Vec<u32>,
-    words: Vec<u32>,
-    /// Lines at the front already evicted (only the oldest chunk has any).
-    skip: usize,
-    /// Sequence number of the chunk's line 0.
-    first: u64,
-    /// `(line, second)`: from line `line` of the chunk on, lines arrived at `second` (see [`LogBuffer::set_clock`]).
-    arrived: Vec<(u32, u32)>,
-}
-
-impl Chunk {
-    fn with_room(bytes: usize, first: u64) -> Chunk {
-        Chunk {
-            text: String::with_capacity(bytes.max(CHUNK_BYTES)),
-            first,
-            ..Chunk::default()
-        }
-    }
-
-    fn fits(&self, len: usize) -> bool {
-        self.ends.len() < CHUNK_LINES
-            && (self.ends.is_empty() || self.text.len() + len <= CHUNK_BYTES)
-    }
-
-    fn start(&self, i: usize) -> usize {
-        i.checked_sub(1).map_or(0, |p| self.ends[p] as usize)
-    }
-
-    fn text(&self, i: usize) -> &str {
-        &self.text[self.start(i)..self.ends[i] as usize]
-    }
-
-    /// Lines still kept.
-    fn live(&self) -> usize {
-        self.ends.len() - self.skip
-    }
-
-    /// The second line `i` arrived at.
-    fn arrived(&self, i: usize) -> u32 {
-        let i = u32::try_from(i).unwrap_or(u32::MAX);
-        let at = self.arrived.partition_point(|(line, _)| *line <= i);
-        at.checked_sub(1).map_or(0, |a| self.arrived[a].1)
-    }
 }
 
 /// Bounded ring of log lines.
@@ -249,62 +161,89 @@ impl LogBuffer {
         truncated: bool,
     ) {
         if !self.chunks.back().is_some_and(|c| c.fits(text.len())) {
-            let first = self.end_seq();
-            let chunk = self.new_chunk(text.len(), first);
+            let chunk = self.new_chunk(text.len());
             self.chunks.push_back(chunk);
         }
         if let Some(chunk) = self.chunks.back_mut() {
-            if chunk.arrived.last().is_none_or(|(_, s)| *s != self.clock) {
-                let line = u32::try_from(chunk.ends.len()).unwrap_or(u32::MAX);
-                chunk.arrived.push((line, self.clock));
-            }
-            chunk.text.push_str(text);
-            chunk
-                .ends
-                .push(u32::try_from(chunk.text.len()).unwrap_or(u32::MAX));
-            chunk.words.push(pack(tag, stream, level, truncated));
+            chunk.push(text, pack(tag, stream, level, truncated), self.clock);
         }
-        self.lines += 1;
-        self.bytes += text.len();
-        self.errors += usize::from(level == Level::Error);
-        while self.lines > self.max_lines || (self.bytes > self.max_bytes && self.lines > 1) {
-            self.evict_oldest();
+        self.added(Count {
+            lines: 1,
+            bytes: text.len(),
+            errors: usize::from(level == Level::Error),
+        });
+    }
+
+    /// Adds the lines of a batch, all from source `tag` (their texts already made safe): copied a run at a time,
+    /// then the oldest lines past the bounds evicted.
+    pub fn push_batch(&mut self, tag: TagId, batch: &LineBatch) {
+        let mut from = 0;
+        while from < batch.len() {
+            let clock = self.clock;
+            let mut count = match self.chunks.back_mut() {
+                Some(chunk) => chunk.push_run(batch, from, tag, clock),
+                None => Count::default(),
+            };
+            if count.lines == 0 {
+                let (_, ends, _) = batch.parts();
+                let start = from.checked_sub(1).map_or(0, |p| ends[p] as usize + 1);
+                let mut chunk = self.new_chunk(ends[from] as usize - start);
+                count = chunk.push_run(batch, from, tag, clock);
+                self.chunks.push_back(chunk);
+            }
+            from += count.lines;
+            self.lines += count.lines;
+            self.bytes += count.bytes;
+            self.errors += count.errors;
+        }
+        self.evict();
+    }
+
+    /// Counts lines added, then evicts the oldest lines past the bounds.
+    fn added(&mut self, count: Count) {
+        self.lines += count.lines;
+        self.bytes += count.bytes;
+        self.errors += count.errors;
+        self.evict();
+    }
+
+    /// Drops the oldest lines past the bounds: whole runs for the line bound, one at a time for the byte bound.
+    fn evict(&mut self) {
+        while self.lines > self.max_lines {
+            self.drop_oldest(self.lines - self.max_lines);
+        }
+        while self.bytes > self.max_bytes && self.lines > 1 {
+            self.drop_oldest(1);
         }
     }
 
-    /// Drops the oldest kept line; frees its chunk when it was the chunk's last.
-    fn evict_oldest(&mut self) {
+    /// Drops up to `n` of the oldest kept lines (those of the oldest chunk); frees the chunk once it is empty.
+    fn drop_oldest(&mut self, n: usize) {
         let Some(front) = self.chunks.front_mut() else {
             return;
         };
-        let len = front.ends[front.skip] as usize - front.start(front.skip);
-        let (_, _, level, _) = unpack(front.words[front.skip]);
-        self.errors -= usize::from(level == Level::Error);
-        front.skip += 1;
-        self.bytes -= len;
-        self.lines -= 1;
-        self.dropped += 1;
+        let count = front.drop_front(n);
+        self.errors -= count.errors;
+        self.bytes -= count.bytes;
+        self.lines -= count.lines;
+        self.dropped += count.lines as u64;
         if front.live() == 0
             && let Some(freed) = self.chunks.pop_front()
         {
             // Kept for the next chunk when it is a regular one: under a flood, chunks are reused instead of
             // returned and asked for again (no fresh pages to fault in, memory flat).
-            if freed.text.capacity() == CHUNK_BYTES {
+            if freed.regular() {
                 self.spare = Some(freed);
             }
         }
     }
 
-    /// A chunk for lines from `first` on, with room for a line of `bytes`: the spare one when it fits.
-    fn new_chunk(&mut self, bytes: usize, first: u64) -> Chunk {
+    /// A chunk for the next lines, with room for a line of `bytes`: the spare one when it fits.
+    fn new_chunk(&mut self, bytes: usize) -> Chunk {
+        let first = self.end_seq();
         match self.spare.take() {
-            Some(mut c) if bytes <= CHUNK_BYTES => {
-                c.text.clear();
-                c.ends.clear();
-                c.words.clear();
-                c.arrived.clear();
-                c.skip = 0;
-                c.first = first;
+            Some(mut c) if bytes < CHUNK_BYTES => {
+                c.reuse(first);
                 c
             }
             _ => Chunk::with_room(bytes, first),
@@ -365,7 +304,7 @@ impl LogBuffer {
             .checked_sub(1)?;
         let chunk = &self.chunks[at];
         let i = usize::try_from(seq - chunk.first).ok()?;
-        (i < chunk.ends.len()).then_some((chunk, i))
+        (i < chunk.len()).then_some((chunk, i))
     }
 
     /// The second (on the clock given by [`Self::set_clock`]) the line with sequence number `seq` arrived at, if it
@@ -380,7 +319,7 @@ impl LogBuffer {
     }
 
     fn line_of<'a>(&'a self, chunk: &'a Chunk, i: usize) -> LineRef<'a> {
-        let (tag, stream, level, truncated) = unpack(chunk.words[i]);
+        let (tag, stream, level, truncated) = unpack(chunk.word(i));
         let tag = &self.tags[tag];
         LineRef {
             source: &tag.name,

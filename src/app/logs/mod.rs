@@ -3,6 +3,7 @@
 //! the overlay that shows one line whole.
 
 pub mod buffer;
+mod chunk;
 pub mod layout;
 pub mod pane;
 pub mod view;

@@ -7,9 +7,9 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use regex::Regex;
-
 use crate::app::logs::buffer::{LineRef, LogBuffer, LogLine, TagId};
+use crate::logs::batch::LineBatch;
+use crate::logs::pattern::LineRegex;
 use crate::plan::Plan;
 use crate::runner::{Level, SourceState};
 
@@ -73,7 +73,7 @@ pub enum Shown {
 #[derive(Debug, Clone)]
 pub struct Filter {
     pub text: String,
-    pub re: Regex,
+    pub re: LineRegex,
 }
 
 /// Where the lines pushed with [`LogView::push_parts`] come from.
@@ -244,6 +244,49 @@ impl LogView {
         shown
     }
 
+    /// Pushes a batch of `[[logs]]` source `origin`'s lines (source tag `tag`) into the buffer, testing them
+    /// against the filter in one search over the batch. Returns how many are shown.
+    pub fn push_batch(
+        &mut self,
+        logs: &mut LogBuffer,
+        tag: TagId,
+        origin: usize,
+        batch: &LineBatch,
+    ) -> usize {
+        let first = logs.end_seq();
+        logs.push_batch(tag, batch);
+        if !self.active() {
+            return batch.len();
+        }
+        let before = self.matches.len();
+        let origin_ok = match self.shown {
+            Shown::All => true,
+            Shown::Steps => false,
+            Shown::Source(i) => i == origin,
+        };
+        if origin_ok {
+            let (matches, min) = (&mut self.matches, self.min_level);
+            let mut hit = |i: usize| {
+                if batch.level(i) >= min {
+                    matches.push_back(first + i as u64);
+                }
+            };
+            match &self.filter {
+                Some(f) => {
+                    let (text, ends, _) = batch.parts();
+                    f.re.each_match(text, ends, hit);
+                }
+                None => (0..batch.len()).for_each(&mut hit),
+            }
+        }
+        let shown = self.matches.len() - before;
+        let low = logs.first_seq();
+        while self.matches.front().is_some_and(|s| *s < low) {
+            self.matches.pop_front();
+        }
+        shown
+    }
+
     /// Counts a batch of `lines` of a source, `errors` of them errors, at `now` (for quiet detection and the
     /// error rate).
     pub fn count(&mut self, source: usize, lines: usize, errors: usize, now: Instant) {
@@ -392,7 +435,7 @@ impl LogView {
             self.filter = None;
             self.message = Some("Filter cleared.".into());
         } else {
-            match Regex::new(text) {
+            match LineRegex::parse(text) {
                 Ok(re) => {
                     self.filter = Some(Filter {
                         text: text.to_string(),

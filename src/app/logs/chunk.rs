@@ -1,0 +1,230 @@
+//! One chunk of the log ring (issue 17): consecutive lines packed as a [`LineBatch`] packs them — their texts end
+//! to end, each followed by `\n`, with one end offset and one packed word per line (source tag index, stream,
+//! level, truncated). A whole batch's run of lines is appended with one copy of its text and a mapped copy of its
+//! ends and flags; a regex can run over a chunk's text as over a batch's. Imports the runner's line kinds and
+//! [`crate::logs::batch`] only.
+
+use crate::logs::batch::LineBatch;
+use crate::runner::{Level, Stream};
+
+/// Text bytes a chunk holds before the next one starts (a longer line gets a chunk of its own).
+pub const CHUNK_BYTES: usize = 1024 * 1024;
+/// Lines a chunk holds at most (short lines).
+pub const CHUNK_LINES: usize = 16 * 1024;
+
+/// Index of a source tag in the buffer's table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagId(pub(super) u16);
+
+/// The packed word of a line: tag index in the low 16 bits, then stream (2 bits), level (2), truncated (1).
+pub(super) fn pack(tag: TagId, stream: Option<Stream>, level: Level, truncated: bool) -> u32 {
+    let stream = match stream {
+        None => 0,
+        Some(Stream::Stdout) => 1,
+        Some(Stream::Stderr) => 2,
+    };
+    let level = match level {
+        Level::Other => 0,
+        Level::Info => 1,
+        Level::Warn => 2,
+        Level::Error => 3,
+    };
+    u32::from(tag.0) | (stream << 16) | (level << 18) | (u32::from(truncated) << 20)
+}
+
+/// The word of a batch line from its flags byte (see [`LineBatch::flags`]): the same bits as [`pack`].
+fn pack_flags(tag: TagId, flags: u8) -> u32 {
+    let flags = u32::from(flags);
+    let stream = 1 + ((flags >> 3) & 1);
+    u32::from(tag.0) | (stream << 16) | ((flags & 3) << 18) | (((flags >> 2) & 1) << 20)
+}
+
+/// Tag index, stream, level and truncated of a packed word.
+pub(super) fn unpack(word: u32) -> (usize, Option<Stream>, Level, bool) {
+    let stream = match (word >> 16) & 3 {
+        1 => Some(Stream::Stdout),
+        2 => Some(Stream::Stderr),
+        _ => None,
+    };
+    (
+        (word & 0xffff) as usize,
+        stream,
+        level_of(word),
+        word & (1 << 20) != 0,
+    )
+}
+
+fn level_of(word: u32) -> Level {
+    match (word >> 18) & 3 {
+        1 => Level::Info,
+        2 => Level::Warn,
+        3 => Level::Error,
+        _ => Level::Other,
+    }
+}
+
+fn is_error(word: u32) -> bool {
+    (word >> 18) & 3 == 3
+}
+
+fn offset(len: usize) -> u32 {
+    u32::try_from(len).unwrap_or(u32::MAX)
+}
+
+/// Lines appended or dropped: how many, their text bytes (without the `\n`s) and how many are errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Count {
+    pub lines: usize,
+    pub bytes: usize,
+    pub errors: usize,
+}
+
+/// Consecutive lines, packed: `text` holds them end to end, each followed by `\n`; line `i` ends at `ends[i]`.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Chunk {
+    text: String,
+    ends: Vec<u32>,
+    words: Vec<u32>,
+    /// Lines at the front already evicted (only the oldest chunk has any).
+    pub skip: usize,
+    /// Sequence number of the chunk's line 0.
+    pub first: u64,
+    /// `(line, second)`: from line `line` of the chunk on, lines arrived at `second`.
+    arrived: Vec<(u32, u32)>,
+}
+
+impl Chunk {
+    /// An empty chunk for lines from `first` on, with room for a line of `bytes`.
+    pub fn with_room(bytes: usize, first: u64) -> Chunk {
+        Chunk {
+            text: String::with_capacity(bytes.saturating_add(1).max(CHUNK_BYTES)),
+            first,
+            ..Chunk::default()
+        }
+    }
+
+    /// Whether it is a regular chunk (worth keeping for reuse once freed).
+    pub fn regular(&self) -> bool {
+        self.text.capacity() == CHUNK_BYTES
+    }
+
+    /// Empties a freed chunk for lines from `first` on.
+    pub fn reuse(&mut self, first: u64) {
+        self.text.clear();
+        self.ends.clear();
+        self.words.clear();
+        self.arrived.clear();
+        self.skip = 0;
+        self.first = first;
+    }
+
+    /// Whether a line of `len` bytes goes in this chunk (an empty chunk takes any line).
+    pub fn fits(&self, len: usize) -> bool {
+        self.ends.len() < CHUNK_LINES
+            && (self.ends.is_empty() || self.text.len() + len < CHUNK_BYTES)
+    }
+
+    /// Lines held (evicted ones included).
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn start(&self, i: usize) -> usize {
+        i.checked_sub(1).map_or(0, |p| self.ends[p] as usize + 1)
+    }
+
+    /// The text of line `i`.
+    pub fn text(&self, i: usize) -> &str {
+        self.text
+            .get(self.start(i)..self.ends[i] as usize)
+            .unwrap_or_default()
+    }
+
+    /// The packed word of line `i`.
+    pub fn word(&self, i: usize) -> u32 {
+        self.words[i]
+    }
+
+    /// Lines still kept.
+    pub fn live(&self) -> usize {
+        self.ends.len() - self.skip
+    }
+
+    /// The second line `i` arrived at.
+    pub fn arrived(&self, i: usize) -> u32 {
+        let i = offset(i);
+        let at = self.arrived.partition_point(|(line, _)| *line <= i);
+        at.checked_sub(1).map_or(0, |a| self.arrived[a].1)
+    }
+
+    /// Notes that the lines appended next arrived at `second`.
+    fn stamp(&mut self, second: u32) {
+        if self.arrived.last().is_none_or(|(_, s)| *s != second) {
+            self.arrived.push((offset(self.ends.len()), second));
+        }
+    }
+
+    /// Appends one line.
+    pub fn push(&mut self, text: &str, word: u32, second: u32) {
+        self.stamp(second);
+        self.text.push_str(text);
+        self.ends.push(offset(self.text.len()));
+        self.text.push('\n');
+        self.words.push(word);
+    }
+
+    /// Appends the lines of `batch` from line `from` on that fit (at least one when the chunk is empty), all with
+    /// source `tag`, arrived at `second`. Returns what it appended.
+    pub fn push_run(&mut self, batch: &LineBatch, from: usize, tag: TagId, second: u32) -> Count {
+        let (text, ends, flags) = batch.parts();
+        let start = from.checked_sub(1).map_or(0, |p| ends[p] as usize + 1);
+        let room_lines = CHUNK_LINES - self.ends.len();
+        let room_bytes = CHUNK_BYTES.saturating_sub(self.text.len());
+        // Lines whose `\n` still fits; the first one always when the chunk is empty.
+        let rest = &ends[from..ends.len().min(from + room_lines)];
+        let mut n = rest.partition_point(|e| *e as usize - start < room_bytes);
+        if n == 0 && self.ends.is_empty() && !rest.is_empty() {
+            n = 1;
+        }
+        if n == 0 {
+            return Count::default();
+        }
+        let end = ends[from + n - 1] as usize + 1;
+        self.stamp(second);
+        let base = self.text.len();
+        self.text.push_str(text.get(start..end).unwrap_or_default());
+        let shift = |e: &u32| offset(base + *e as usize - start);
+        self.ends.extend(ends[from..from + n].iter().map(shift));
+        let words = flags[from..from + n].iter().map(|f| pack_flags(tag, *f));
+        let before = self.words.len();
+        self.words.extend(words);
+        Count {
+            lines: n,
+            bytes: end - start - n,
+            errors: self.words[before..]
+                .iter()
+                .filter(|w| is_error(**w))
+                .count(),
+        }
+    }
+
+    /// Drops up to `n` of the oldest kept lines. Returns what it dropped.
+    pub fn drop_front(&mut self, n: usize) -> Count {
+        let n = n.min(self.live());
+        if n == 0 {
+            return Count::default();
+        }
+        let (from, to) = (self.skip, self.skip + n);
+        let bytes = self.ends[to - 1] as usize + 1 - self.start(from) - n;
+        let errors = self.words[from..to]
+            .iter()
+            .filter(|w| is_error(**w))
+            .count();
+        self.skip = to;
+        Count {
+            lines: n,
+            bytes,
+            errors,
+        }
+    }
+}
