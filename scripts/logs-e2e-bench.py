@@ -164,7 +164,7 @@ def ingest(args, work, data):
 
 def flood(args, work, data):
     n = args.flood_lines
-    pad = "." * 100
+    pad = "." * 80  # 150 B lines with their newline
     cmd = f"seq -f \"%012.0f 2026-12-05T12:00:00.000Z INFO  GET /api/orders 200 12ms {pad}\" 1 {n}; echo slow END-OF-FLOOD"
     c = Console(args.binary, plan(work, cmd), data)
     c.wait_for("api")

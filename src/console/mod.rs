@@ -27,10 +27,11 @@ use effects::Executor;
 
 /// Minimum time between two frames (30 fps cap).
 pub const FRAME_INTERVAL: Duration = Duration::from_millis(33);
-/// Runner messages (each a batch of lines) that may wait unread before runners are slowed down.
-const RUNNER_CHANNEL_CAPACITY: usize = 256;
+/// Runner messages (each a batch of lines, up to 64 KiB from one read) that may wait unread before runners are
+/// slowed down: at most 4 MiB of lines in flight under a flood, beside the ring's own bound.
+const RUNNER_CHANNEL_CAPACITY: usize = 64;
 /// Runner messages taken per wake-up.
-const RUNNER_DRAIN: usize = 128;
+const RUNNER_DRAIN: usize = 64;
 /// While a prompt is open the loop wakes this often, so that it can tell when it did not run (see [`Liveness`]).
 const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(20);
 /// A wake-up this long after the previous one (the heartbeat asks for 20 ms) means deckhand itself was stopped or

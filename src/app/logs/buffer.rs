@@ -246,7 +246,10 @@ impl LogBuffer {
                 c.reuse(first);
                 c
             }
-            _ => Chunk::with_room(bytes, first),
+            _ => {
+                let lines = self.chunks.back().map_or(0, Chunk::len);
+                Chunk::with_room(bytes, lines, first)
+            }
         }
     }
 

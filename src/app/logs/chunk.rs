@@ -94,10 +94,13 @@ pub(super) struct Chunk {
 }
 
 impl Chunk {
-    /// An empty chunk for lines from `first` on, with room for a line of `bytes`.
-    pub fn with_room(bytes: usize, first: u64) -> Chunk {
+    /// An empty chunk for lines from `first` on, with room for a line of `bytes` and for `lines` lines (as many
+    /// as the chunk before held: the offsets then take what they need, not up to twice that).
+    pub fn with_room(bytes: usize, lines: usize, first: u64) -> Chunk {
         Chunk {
             text: String::with_capacity(bytes.saturating_add(1).max(CHUNK_BYTES)),
+            ends: Vec::with_capacity(lines),
+            words: Vec::with_capacity(lines),
             first,
             ..Chunk::default()
         }
