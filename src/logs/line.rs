@@ -113,6 +113,28 @@ fn word_level(text: &[u8]) -> Option<Level> {
         .map(|(_, level)| *level)
 }
 
+/// [`word_level`] for a word whose length `len` is known: its first 8 bytes read at once, lower-cased and cut to
+/// `len`, compared with the keys.
+#[inline]
+fn keyed_level(text: &[u8], len: usize) -> Option<Level> {
+    if !(WORD_MIN..=WORD_MAX).contains(&len) {
+        return None;
+    }
+    let Some(head) = text.first_chunk::<8>() else {
+        return word_level(text);
+    };
+    let keep = if len == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * len)) - 1
+    };
+    // Letters to lower case; the digits a word may hold already have this bit, and no level word has one.
+    let word = (u64::from_le_bytes(*head) | 0x2020_2020_2020_2020) & keep;
+    KEYS.iter()
+        .find(|(k, _)| *k == word)
+        .map(|(_, level)| *level)
+}
+
 /// Finds the level of a line and whether it is printable ASCII only, in one pass.
 fn scan(text: &[u8]) -> (Level, bool) {
     let mut level = Level::Other;
@@ -279,9 +301,17 @@ fn scan_blocks(
         plain &= ok;
         let mut candidates = alnum & !((alnum << 1) | carry) & first;
         while candidates != 0 {
-            let at = base + candidates.trailing_zeros() as usize;
+            let bit = candidates.trailing_zeros();
+            let at = base + bit as usize;
             candidates &= candidates - 1;
-            if let Some(level) = word_level(&text[at..]) {
+            // The word's length from the mask when it ends in this block.
+            let len = (!(alnum >> bit)).trailing_zeros();
+            let level = if bit + len < BLOCK as u32 {
+                keyed_level(&text[at..], len as usize)
+            } else {
+                word_level(&text[at..])
+            };
+            if let Some(level) = level {
                 found(at, level);
             }
         }
