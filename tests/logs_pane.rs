@@ -652,6 +652,8 @@ fn batches_are_filtered_as_their_lines_one_by_one() {
         "x\\z",
         "error",
         "(?i)error",
+        "(?-im)^x",
+        "(?i-sm)x$",
     ];
     for toggles in ["", "ls"] {
         for pattern in patterns {

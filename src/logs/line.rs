@@ -162,6 +162,7 @@ fn word_levels_avx2(text: &[u8], found: impl FnMut(usize, Level)) -> bool {
 }
 
 /// Byte classes for [`classify_avx2`], one bit each; a byte is in a class when both its nibbles allow it.
+#[cfg(target_arch = "x86_64")]
 mod class {
     /// Printable, high nibble 2–6.
     pub const P1: u8 = 0x01;

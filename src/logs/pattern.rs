@@ -22,7 +22,8 @@ impl LineRegex {
     /// Compiles `pattern`.
     pub fn parse(pattern: &str) -> Result<LineRegex, regex::Error> {
         let line = Regex::new(pattern)?;
-        let per_line = ["\\A", "\\z", "-m"].iter().any(|p| pattern.contains(p));
+        let per_line =
+            pattern.contains("\\A") || pattern.contains("\\z") || clears_multi_line(pattern);
         let many = Regex::new(&format!("(?m){pattern}"))?;
         Ok(LineRegex {
             many,
@@ -79,6 +80,23 @@ impl LineRegex {
     }
 }
 
+/// Whether a flag group turns multi-line mode off (`(?-m)`, `(?i-sm:…)`): then `^` and `$` no longer mean a line's
+/// ends in the search over many lines. A false alarm only costs speed (the lines are tested one by one).
+fn clears_multi_line(pattern: &str) -> bool {
+    pattern.match_indices("(?").any(|(at, _)| {
+        let mut cleared = false;
+        for c in pattern[at + 2..].chars() {
+            match c {
+                '-' => cleared = true,
+                'm' if cleared => return true,
+                c if c.is_ascii_alphabetic() => {}
+                _ => break,
+            }
+        }
+        false
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +130,11 @@ mod tests {
             "(?-m)^a",
             "a*",
             "\\bend\\b",
+            "(?-im)^a",
+            "(?-sm)^a",
+            "(?i-sm)b$",
+            "(?i)(?-s:a)$",
+            "(?m-i:^ok)",
         ] {
             let re = LineRegex::parse(pattern).unwrap();
             let mut got = Vec::new();
