@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use super::batch::LineBatch;
 use super::line::{has_odd, word_levels};
 use super::pattern::LineRegex;
-use super::split::Lines;
+use super::split::{Lines, Splitter};
 use crate::runner::{Level, Stream};
 use crate::sanitize::sanitize_bytes;
 
@@ -48,6 +48,43 @@ impl Packer {
 
     pub fn is_empty(&self) -> bool {
         self.ends.is_empty()
+    }
+
+    /// The buffer a read may append to in place, with room for `bytes` more (see [`Packer::took_read`]), and
+    /// where the read's bytes will start.
+    pub fn read_buffer(&mut self, bytes: usize) -> (&mut Vec<u8>, usize) {
+        self.reserve(bytes);
+        self.raw.reserve(bytes);
+        let from = self.raw.len();
+        (&mut self.raw, from)
+    }
+
+    /// A read appended bytes at `from` of [`Packer::read_buffer`], `splitter` being [`Splitter::idle`]: its whole
+    /// lines stay where they are (no copy), the rest goes to `splitter`. When a line is over the cap or ends in
+    /// `\r`, the read goes through `splitter` line by line instead.
+    pub fn took_read(&mut self, from: usize, splitter: &mut Splitter) {
+        let lines = self.ends.len();
+        let last = memchr::memrchr(b'\n', &self.raw[from..]).map(|at| from + at);
+        let mut start = from;
+        let mut plain = last.is_some();
+        for nl in memchr::memchr_iter(b'\n', &self.raw[from..last.map_or(from, |l| l + 1)]) {
+            let nl = from + nl;
+            if nl - start > splitter.cap() || (nl > start && self.raw[nl - 1] == b'\r') {
+                plain = false;
+                break;
+            }
+            self.ends.push(end_of(nl));
+            start = nl + 1;
+        }
+        if !plain {
+            self.ends.truncate(lines);
+            let read = self.raw.split_off(from);
+            splitter.push(&read, self);
+            return;
+        }
+        self.truncated.resize(self.ends.len(), false);
+        let rest = self.raw.split_off(start);
+        splitter.push(&rest, self);
     }
 
     /// Room for the batch when it is still empty: as much as the last one took.
@@ -253,20 +290,33 @@ mod tests {
                 stream.extend_from_slice(b"no newline yet");
             }
             let step = 1 + (seed % 97) as usize;
-            let (mut fast, mut slow) = (Packer::default(), Packer::default());
-            let (mut a, mut b) = (Splitter::new(16), Splitter::new(16));
-            let (mut got, mut want) = (Vec::new(), Vec::new());
+            let (mut fast, mut slow, mut direct) =
+                (Packer::default(), Packer::default(), Packer::default());
+            let (mut a, mut b, mut c) = (Splitter::new(16), Splitter::new(16), Splitter::new(16));
+            let (mut got, mut want, mut read) = (Vec::new(), Vec::new(), Vec::new());
             for chunk in stream.chunks(step) {
                 a.push(chunk, &mut fast);
                 b.push(chunk, &mut |raw: &[u8], t| slow.add(raw, t));
+                // Read in place when no line is begun, as the command runner does.
+                if c.idle() {
+                    let (buf, from) = direct.read_buffer(chunk.len());
+                    buf.extend_from_slice(chunk);
+                    direct.took_read(from, &mut c);
+                } else {
+                    c.push(chunk, &mut direct);
+                }
                 got.extend(fast.finish(&how).to_lines());
                 want.extend(slow.finish(&how).to_lines());
+                read.extend(direct.finish(&how).to_lines());
             }
             a.finish(&mut fast);
             b.finish(&mut |raw: &[u8], t| slow.add(raw, t));
+            c.finish(&mut direct);
             got.extend(fast.finish(&how).to_lines());
             want.extend(slow.finish(&how).to_lines());
+            read.extend(direct.finish(&how).to_lines());
             assert_eq!(got, want, "round {round}, reads of {step}");
+            assert_eq!(read, want, "in place: round {round}, reads of {step}");
         }
     }
 

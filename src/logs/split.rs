@@ -93,6 +93,16 @@ impl Splitter {
         }
     }
 
+    /// True when no line is begun or being skipped: the next byte starts a line.
+    pub fn idle(&self) -> bool {
+        self.partial.is_empty() && !self.discarding
+    }
+
+    /// The longest line kept whole.
+    pub fn cap(&self) -> usize {
+        self.cap
+    }
+
     /// End of stream (or of a file before switching to its successor): emits the unfinished last line.
     pub fn finish(&mut self, out: &mut impl Lines) {
         if !self.partial.is_empty() {

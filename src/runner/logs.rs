@@ -224,13 +224,28 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
     }
 
     /// One read, topped up with what the pipe already holds (a writer's 4 KiB writes make one batch of up to
-    /// [`READ_CHUNK_BYTES`], not one each: the cost of a batch is then shared by its lines). Cancel-safe: after
-    /// the first read nothing awaits, so a dropped call has read nothing.
-    async fn read(&mut self) -> std::io::Result<usize> {
+    /// [`READ_CHUNK_BYTES`], not one each: the cost of a batch is then shared by its lines). When no line is begun
+    /// the bytes go straight into the batch being packed (its whole lines stay there, see
+    /// [`Packer::took_read`]); otherwise into the read buffer. Returns how many bytes, and where they start in
+    /// the batch when they went there. Cancel-safe: after the first read nothing awaits, so a dropped call has
+    /// read nothing.
+    async fn read(&mut self) -> std::io::Result<(usize, Option<usize>)> {
         use futures_util::FutureExt;
         let Some(r) = self.reader.as_mut() else {
             return std::future::pending().await;
         };
+        if self.splitter.idle() {
+            let (raw, from) = self.packer.read_buffer(READ_CHUNK_BYTES);
+            let limit = from + READ_CHUNK_BYTES;
+            let mut n = r.read_buf(raw).await?;
+            while n > 0 && raw.len() < limit {
+                match r.read_buf(raw).now_or_never() {
+                    Some(Ok(more)) if more > 0 => n += more,
+                    _ => break,
+                }
+            }
+            return Ok((n, Some(from)));
+        }
         let mut n = r.read(&mut self.buf).await?;
         while n > 0 && n < self.buf.len() {
             match r.read(&mut self.buf[n..]).now_or_never() {
@@ -239,13 +254,14 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
                 _ => break,
             }
         }
-        Ok(n)
+        Ok((n, None))
     }
 
     /// The lines completed by one read; EOF or an error closes the pipe and flushes its last line.
-    fn lines(&mut self, read: std::io::Result<usize>, out: &Out) -> LineBatch {
+    fn lines(&mut self, read: std::io::Result<(usize, Option<usize>)>, out: &Out) -> LineBatch {
         match read {
-            Ok(n) if n > 0 => self.splitter.push(&self.buf[..n], &mut self.packer),
+            Ok((n, Some(from))) if n > 0 => self.packer.took_read(from, &mut self.splitter),
+            Ok((n, None)) if n > 0 => self.splitter.push(&self.buf[..n], &mut self.packer),
             _ => {
                 self.reader = None;
                 self.splitter.finish(&mut self.packer);
