@@ -14,6 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use common::net::{Forwarder, free_port};
 use common::pg::{TestDb, fresh_db};
+use common::wait_until;
 use deckhand::journal::{Event, Journal};
 use deckhand::plan::{Resolved, Team};
 use deckhand::team::lock::{Claim, LockState, Refusal, acquire};
@@ -41,14 +42,6 @@ fn claim(team: &Team, who: &str) -> Claim {
             ssh_client: Some("10.0.0.5".into()),
         },
         why: None,
-    }
-}
-
-async fn wait_until(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check().await {
-        assert!(Instant::now() < deadline, "gave up waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -38,7 +38,8 @@ impl BatchLine<'_> {
     }
 }
 
-fn level_bits(level: Level) -> u8 {
+/// A level as two bits (the encoding of the flags byte, and of the ring's packed word).
+pub(crate) fn level_bits(level: Level) -> u8 {
     match level {
         Level::Other => 0,
         Level::Info => 1,
@@ -51,13 +52,19 @@ fn flags(level: Level, truncated: bool, stream: Stream) -> u8 {
     level_bits(level) | (u8::from(truncated) << 2) | (u8::from(stream == Stream::Stderr) << 3)
 }
 
-fn level_of(bits: u8) -> Level {
+/// The level of two bits (see [`level_bits`]; higher bits are ignored).
+pub(crate) fn level_of(bits: u8) -> Level {
     match bits & 3 {
         1 => Level::Info,
         2 => Level::Warn,
         3 => Level::Error,
         _ => Level::Other,
     }
+}
+
+/// Where line `i` starts in lines laid out as a batch's are (each followed by `\n`, line `i`'s `\n` at `ends[i]`).
+pub(crate) fn line_start(ends: &[u32], i: usize) -> usize {
+    i.checked_sub(1).map_or(0, |p| ends[p] as usize + 1)
 }
 
 impl LineBatch {
@@ -128,7 +135,7 @@ impl LineBatch {
     /// Line `i`.
     pub fn get(&self, i: usize) -> Option<BatchLine<'_>> {
         let end = *self.ends.get(i)? as usize;
-        let start = i.checked_sub(1).map_or(0, |p| self.ends[p] as usize + 1);
+        let start = line_start(&self.ends, i);
         let flags = self.flags[i];
         Some(BatchLine {
             text: &self.text[start..end],

@@ -107,7 +107,12 @@ fn word_level(text: &[u8]) -> Option<Level> {
     if len < WORD_MIN {
         return None;
     }
-    let word = u64::from_le_bytes(word);
+    level_of_key(u64::from_le_bytes(word))
+}
+
+/// The level of a lower-cased word given as a key (see [`key`]), if it is a level word.
+#[inline]
+fn level_of_key(word: u64) -> Option<Level> {
     KEYS.iter()
         .find(|(k, _)| *k == word)
         .map(|(_, level)| *level)
@@ -129,10 +134,7 @@ fn keyed_level(text: &[u8], len: usize) -> Option<Level> {
         (1u64 << (8 * len)) - 1
     };
     // Letters to lower case; the digits a word may hold already have this bit, and no level word has one.
-    let word = (u64::from_le_bytes(*head) | 0x2020_2020_2020_2020) & keep;
-    KEYS.iter()
-        .find(|(k, _)| *k == word)
-        .map(|(_, level)| *level)
+    level_of_key((u64::from_le_bytes(*head) | 0x2020_2020_2020_2020) & keep)
 }
 
 /// Finds the level of a line and whether it is printable ASCII only, in one pass.

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::batch::LineBatch;
+use super::batch::{LineBatch, line_start};
 use super::line::{has_odd, word_levels};
 use super::pattern::LineRegex;
 use super::split::{Lines, Splitter};
@@ -63,28 +63,32 @@ impl Packer {
     /// lines stay where they are (no copy), the rest goes to `splitter`. When a line is over the cap or ends in
     /// `\r`, the read goes through `splitter` line by line instead.
     pub fn took_read(&mut self, from: usize, splitter: &mut Splitter) {
-        let lines = self.ends.len();
         let last = memchr::memrchr(b'\n', &self.raw[from..]).map(|at| from + at);
+        let rest = match last {
+            Some(last) if self.keep_whole(from, last + 1, splitter.cap()) => last + 1,
+            _ => from,
+        };
+        let rest = self.raw.split_off(rest);
+        splitter.push(&rest, self);
+    }
+
+    /// Takes `raw[from..end]`, whole lines each ending in `\n`, as they are: their ends found with one memchr
+    /// pass. False, with nothing taken, when a line is longer than `cap` or ends in `\r` (those go through
+    /// [`Packer::add`], which cuts and strips).
+    fn keep_whole(&mut self, from: usize, end: usize, cap: usize) -> bool {
+        let lines = self.ends.len();
         let mut start = from;
-        let mut plain = last.is_some();
-        for nl in memchr::memchr_iter(b'\n', &self.raw[from..last.map_or(from, |l| l + 1)]) {
+        for nl in memchr::memchr_iter(b'\n', &self.raw[from..end]) {
             let nl = from + nl;
-            if nl - start > splitter.cap() || (nl > start && self.raw[nl - 1] == b'\r') {
-                plain = false;
-                break;
+            if nl - start > cap || (nl > start && self.raw[nl - 1] == b'\r') {
+                self.ends.truncate(lines);
+                return false;
             }
             self.ends.push(end_of(nl));
             start = nl + 1;
         }
-        if !plain {
-            self.ends.truncate(lines);
-            let read = self.raw.split_off(from);
-            splitter.push(&read, self);
-            return;
-        }
         self.truncated.resize(self.ends.len(), false);
-        let rest = self.raw.split_off(start);
-        splitter.push(&rest, self);
+        true
     }
 
     /// Room for the batch when it is still empty: as much as the last one took.
@@ -111,7 +115,7 @@ impl Packer {
             levels = self::levels(text.as_bytes(), &ends).0;
         }
         if let Some(re) = how.error {
-            mark_errors(re, &text, &ends, &mut levels);
+            re.each_match(&text, &ends, |i| levels[i] = Level::Error);
         }
         let lines = levels.into_iter().zip(truncated);
         LineBatch::from_parts(text, ends, lines, how.stream)
@@ -123,35 +127,17 @@ impl Lines for Packer {
         self.add(raw, truncated);
     }
 
-    /// The lines copied in one go (a `\r` before a `\n` left out, as [`Packer::add`] does); their ends found
-    /// with one memchr pass.
+    /// The lines copied in one go, then taken as [`Packer::took_read`] takes a read.
     fn whole(&mut self, block: &[u8], cap: usize) -> bool {
         self.reserve(block.len());
-        let (bytes, lines) = (self.raw.len(), self.ends.len());
-        let (mut start, mut copied) = (0, 0);
-        for nl in memchr::memchr_iter(b'\n', block) {
-            let line = &block[start..nl];
-            if line.len() > cap {
-                self.raw.truncate(bytes);
-                self.ends.truncate(lines);
-                return false;
-            }
-            if line.last() == Some(&b'\r') {
-                self.raw.extend_from_slice(&block[copied..nl - 1]);
-                copied = nl;
-            }
-            self.ends.push(end_of(self.raw.len() + (nl - copied)));
-            start = nl + 1;
+        let from = self.raw.len();
+        self.raw.extend_from_slice(block);
+        let taken = self.keep_whole(from, self.raw.len(), cap);
+        if !taken {
+            self.raw.truncate(from);
         }
-        self.raw.extend_from_slice(&block[copied..]);
-        self.truncated.resize(self.ends.len(), false);
-        true
+        taken
     }
-}
-
-/// Where line `i` starts.
-fn start(ends: &[u32], i: usize) -> usize {
-    i.checked_sub(1).map_or(0, |p| ends[p] as usize + 1)
 }
 
 /// The lines as safe text: as they are when all of them are printable ASCII, else line by line, each decoded and
@@ -164,7 +150,7 @@ fn safe_text(mut raw: Vec<u8>, ends: Vec<u32>, odd: bool) -> (String, Vec<u32>) 
         }
     }
     rebuild(&ends, |i| {
-        let line = &raw[start(&ends, i)..ends[i] as usize];
+        let line = &raw[line_start(&ends, i)..ends[i] as usize];
         if has_odd(line) {
             Cow::Owned(sanitize_bytes(line))
         } else {
@@ -195,7 +181,7 @@ fn masked(
         return (text, ends, false);
     }
     let (text, ends) = rebuild(&ends, |i| {
-        let line = &text[start(&ends, i)..ends[i] as usize];
+        let line = &text[line_start(&ends, i)..ends[i] as usize];
         Cow::Owned(masker.mask(line).into_owned())
     });
     (text, ends, true)
@@ -215,11 +201,6 @@ fn levels(text: &[u8], ends: &[u32]) -> (Vec<Level>, bool) {
         }
     });
     (levels, odd)
-}
-
-/// Lines the `error` regex matches become errors.
-fn mark_errors(re: &LineRegex, text: &str, ends: &[u32], levels: &mut [Level]) {
-    re.each_match(text, ends, |i| levels[i] = Level::Error);
 }
 
 #[cfg(test)]

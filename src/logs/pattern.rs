@@ -3,9 +3,11 @@
 //! line. The pattern is compiled twice: multi-line (`^` and `$` at line ends) for the whole text, and as written
 //! for one line; a hit that runs past its line's end (`\s`, `[^x]` and `(?s).` cross a `\n`) is checked against
 //! that line alone, and a pattern that anchors to the text's own ends or turns multi-line off is run line by line.
-//! Used for a source's `error` regex and for the logs pane's filter. Imports nothing of the crate.
+//! Used for a source's `error` regex and for the logs pane's filter. Imports the batch layout only.
 
 use regex::Regex;
+
+use super::batch::line_start;
 
 /// A regex for whole runs of lines and for single lines.
 #[derive(Debug, Clone)]
@@ -50,7 +52,7 @@ impl LineRegex {
     /// Calls `hit(i)` for each line `i` that matches, in order: `text` holds the lines, each followed by `\n`,
     /// line `i` ending at `ends[i]` (where its `\n` is) and starting after the previous one's `\n`.
     pub fn each_match(&self, text: &str, ends: &[u32], mut hit: impl FnMut(usize)) {
-        let start = |i: usize| i.checked_sub(1).map_or(0, |p| ends[p] as usize + 1);
+        let start = |i: usize| line_start(ends, i);
         let line_text = |i: usize| text.get(start(i)..ends[i] as usize).unwrap_or_default();
         if self.per_line {
             for i in 0..ends.len() {
@@ -140,10 +142,7 @@ mod tests {
             let mut got = Vec::new();
             re.each_match(&text, &ends, |i| got.push(i));
             let want: Vec<usize> = (0..ends.len())
-                .filter(|&i| {
-                    let start = if i == 0 { 0 } else { ends[i - 1] as usize + 1 };
-                    re.is_match(&text[start..ends[i] as usize])
-                })
+                .filter(|&i| re.is_match(&text[line_start(&ends, i)..ends[i] as usize]))
                 .collect();
             assert_eq!(got, want, "{pattern}");
         }

@@ -167,11 +167,12 @@ impl LogBuffer {
         if let Some(chunk) = self.chunks.back_mut() {
             chunk.push(text, pack(tag, stream, level, truncated), self.clock);
         }
-        self.added(Count {
+        self.count(Count {
             lines: 1,
             bytes: text.len(),
             errors: usize::from(level == Level::Error),
         });
+        self.evict();
     }
 
     /// Adds the lines of a batch, all from source `tag` (their texts already made safe): copied a run at a time,
@@ -185,26 +186,22 @@ impl LogBuffer {
                 None => Count::default(),
             };
             if count.lines == 0 {
-                let (_, ends, _) = batch.parts();
-                let start = from.checked_sub(1).map_or(0, |p| ends[p] as usize + 1);
-                let mut chunk = self.new_chunk(ends[from] as usize - start);
+                let mut chunk = self.new_chunk(batch.get(from).map_or(0, |l| l.text.len()));
                 count = chunk.push_run(batch, from, tag, clock);
                 self.chunks.push_back(chunk);
             }
             from += count.lines;
-            self.lines += count.lines;
-            self.bytes += count.bytes;
-            self.errors += count.errors;
+            // Counted at once: the next chunk's first sequence number depends on it.
+            self.count(count);
         }
         self.evict();
     }
 
-    /// Counts lines added, then evicts the oldest lines past the bounds.
-    fn added(&mut self, count: Count) {
+    /// Counts lines added.
+    fn count(&mut self, count: Count) {
         self.lines += count.lines;
         self.bytes += count.bytes;
         self.errors += count.errors;
-        self.evict();
     }
 
     /// Drops the oldest lines past the bounds: whole runs for the line bound, one at a time for the byte bound.

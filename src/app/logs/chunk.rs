@@ -4,7 +4,7 @@
 //! ends and flags; a regex can run over a chunk's text as over a batch's. Imports the runner's line kinds and
 //! [`crate::logs::batch`] only.
 
-use crate::logs::batch::LineBatch;
+use crate::logs::batch::{self, LineBatch, level_bits, line_start};
 use crate::runner::{Level, Stream};
 
 /// Text bytes a chunk holds before the next one starts (a longer line gets a chunk of its own).
@@ -23,12 +23,7 @@ pub(super) fn pack(tag: TagId, stream: Option<Stream>, level: Level, truncated: 
         Some(Stream::Stdout) => 1,
         Some(Stream::Stderr) => 2,
     };
-    let level = match level {
-        Level::Other => 0,
-        Level::Info => 1,
-        Level::Warn => 2,
-        Level::Error => 3,
-    };
+    let level = u32::from(level_bits(level));
     u32::from(tag.0) | (stream << 16) | (level << 18) | (u32::from(truncated) << 20)
 }
 
@@ -55,12 +50,7 @@ pub(super) fn unpack(word: u32) -> (usize, Option<Stream>, Level, bool) {
 }
 
 fn level_of(word: u32) -> Level {
-    match (word >> 18) & 3 {
-        1 => Level::Info,
-        2 => Level::Warn,
-        3 => Level::Error,
-        _ => Level::Other,
-    }
+    batch::level_of(((word >> 18) & 3) as u8)
 }
 
 fn is_error(word: u32) -> bool {
@@ -133,7 +123,7 @@ impl Chunk {
     }
 
     fn start(&self, i: usize) -> usize {
-        i.checked_sub(1).map_or(0, |p| self.ends[p] as usize + 1)
+        line_start(&self.ends, i)
     }
 
     /// The text of line `i`.
@@ -180,7 +170,7 @@ impl Chunk {
     /// source `tag`, arrived at `second`. Returns what it appended.
     pub fn push_run(&mut self, batch: &LineBatch, from: usize, tag: TagId, second: u32) -> Count {
         let (text, ends, flags) = batch.parts();
-        let start = from.checked_sub(1).map_or(0, |p| ends[p] as usize + 1);
+        let start = line_start(ends, from);
         let room_lines = CHUNK_LINES - self.ends.len();
         let room_bytes = CHUNK_BYTES.saturating_sub(self.text.len());
         // Lines whose `\n` still fits; the first one always when the chunk is empty.

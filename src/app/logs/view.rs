@@ -158,14 +158,26 @@ impl LogView {
     }
 
     fn passes_parts(&self, origin: Option<usize>, level: Level, text: &str) -> bool {
-        let origin_ok = match self.shown {
+        self.shows_origin(origin)
+            && level >= self.min_level
+            && self.filter.as_ref().is_none_or(|f| f.re.is_match(text))
+    }
+
+    /// Whether lines from `origin` are shown under the source toggle.
+    fn shows_origin(&self, origin: Option<usize>) -> bool {
+        match self.shown {
             Shown::All => true,
             Shown::Steps => origin.is_none(),
             Shown::Source(i) => origin == Some(i),
-        };
-        origin_ok
-            && level >= self.min_level
-            && self.filter.as_ref().is_none_or(|f| f.re.is_match(text))
+        }
+    }
+
+    /// Forgets the matches the buffer no longer holds.
+    fn forget_evicted(&mut self, logs: &LogBuffer) {
+        let first = logs.first_seq();
+        while self.matches.front().is_some_and(|s| *s < first) {
+            self.matches.pop_front();
+        }
     }
 
     /// Lines shown (of the buffer).
@@ -237,10 +249,7 @@ impl LogView {
         if shown && active {
             self.matches.push_back(seq);
         }
-        let first = logs.first_seq();
-        while self.matches.front().is_some_and(|s| *s < first) {
-            self.matches.pop_front();
-        }
+        self.forget_evicted(logs);
         shown
     }
 
@@ -259,12 +268,7 @@ impl LogView {
             return batch.len();
         }
         let before = self.matches.len();
-        let origin_ok = match self.shown {
-            Shown::All => true,
-            Shown::Steps => false,
-            Shown::Source(i) => i == origin,
-        };
-        if origin_ok {
+        if self.shows_origin(Some(origin)) {
             let (matches, min) = (&mut self.matches, self.min_level);
             let mut hit = |i: usize| {
                 if batch.level(i) >= min {
@@ -280,10 +284,7 @@ impl LogView {
             }
         }
         let shown = self.matches.len() - before;
-        let low = logs.first_seq();
-        while self.matches.front().is_some_and(|s| *s < low) {
-            self.matches.pop_front();
-        }
+        self.forget_evicted(logs);
         shown
     }
 
