@@ -110,6 +110,14 @@ class Console:
         os.write(self.fd, f"/{FILTER}\r".encode())
         self.wait_for(f"/{FILTER}/")
 
+    def cpu_seconds(self):
+        """CPU time of all the console's threads so far (the runner's worker included), from schedstat."""
+        total = 0
+        for task in os.listdir(f"/proc/{self.pid}/task"):
+            with open(f"/proc/{self.pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
+
     def quit(self):
         os.kill(self.pid, signal.SIGTERM)
         os.waitpid(self.pid, 0)
@@ -131,19 +139,21 @@ def ingest(args, work, data):
     # The source waits on a FIFO (no polling): the flood starts the moment the bench writes to it.
     go = os.path.join(work, "GO")
     os.mkfifo(go)
-    deck, rss, grep, lnav = [], [], [], []
+    deck, cpu, rss, grep, lnav = [], [], [], [], []
     for _ in range(args.runs):
         p = plan(work, f"read go < {go}; cat {path}")
         c = Console(args.binary, p, data)
         c.start_with_filter()
         c.out.clear()
+        cpu0 = c.cpu_seconds()
         with open(go, "w") as fifo:
             t0 = time.monotonic()
             fifo.write("go\n")
         t1 = c.wait_for("END-OF-FLOOD", limit=600)
         deck.append(t1 - t0)
+        cpu.append(c.cpu_seconds() - cpu0)
         if os.environ.get("BENCH_VERBOSE"):
-            print(f"  run: {t1 - t0:.3f} s", file=sys.stderr)
+            print(f"  run: {t1 - t0:.3f} s, console CPU {cpu[-1]:.3f} s", file=sys.stderr)
         c.drain(0.5)
         rss.append(c.rss_kib() / 1024)
         c.quit()
@@ -153,6 +163,7 @@ def ingest(args, work, data):
     n = args.lines
     print(f"ingest {n} lines of 150 B, filter /{FILTER}/, error /{ERROR}/ ({args.runs} runs)")
     print(f"  deckhand run (pty 200x50): {spread(deck)} s = {n / statistics.median(deck) / 1e6:.2f} M lines/s")
+    print(f"  deckhand CPU (all threads): {spread(cpu)} s")
     print(f"  cat | grep -cE           : {spread(grep)} s = {n / statistics.median(grep) / 1e6:.2f} M lines/s")
     print(f"  deckhand / grep time     : {statistics.median(deck) / statistics.median(grep):.2f}x")
     if lnav:

@@ -98,6 +98,18 @@ impl Splitter {
         self.partial.is_empty() && !self.discarding
     }
 
+    /// Hands the begun line over to `to` (appended), when one is begun, is not being skipped and is at most
+    /// `max` bytes: the splitter is then [`Splitter::idle`]. Returns how many bytes went.
+    pub fn hand_over(&mut self, to: &mut Vec<u8>, max: usize) -> usize {
+        let len = self.partial.len();
+        if self.discarding || len == 0 || len > max {
+            return 0;
+        }
+        to.extend_from_slice(&self.partial);
+        self.partial.clear();
+        len
+    }
+
     /// The longest line kept whole.
     pub fn cap(&self) -> usize {
         self.cap

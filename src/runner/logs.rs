@@ -224,9 +224,9 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
     }
 
     /// One read, topped up with what the pipe already holds (a writer's 4 KiB writes make one batch of up to
-    /// [`READ_CHUNK_BYTES`], not one each: the cost of a batch is then shared by its lines). When no line is begun
-    /// the bytes go straight into the batch being packed (its whole lines stay there, see
-    /// [`Packer::took_read`]); otherwise into the read buffer. Returns how many bytes, and where they start in
+    /// [`READ_CHUNK_BYTES`], not one each: the cost of a batch is then shared by its lines). When no line is begun,
+    /// or a short one was carried over into the batch ([`Packer::carry`]), the bytes go straight into the batch
+    /// being packed (its whole lines stay there, see [`Packer::took_read`]); otherwise into the read buffer. Returns how many bytes, and where they start in
     /// the batch when they went there. Cancel-safe: after the first read nothing awaits, so a dropped call has
     /// read nothing.
     async fn read(&mut self) -> std::io::Result<(usize, Option<usize>)> {
@@ -264,10 +264,13 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
             Ok((n, None)) if n > 0 => self.splitter.push(&self.buf[..n], &mut self.packer),
             _ => {
                 self.reader = None;
+                self.packer.settle(&mut self.splitter);
                 self.splitter.finish(&mut self.packer);
             }
         }
-        self.packer.finish(&out.finish(self.stream))
+        let batch = self.packer.finish(&out.finish(self.stream));
+        self.packer.carry(&mut self.splitter);
+        batch
     }
 }
 
