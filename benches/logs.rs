@@ -343,14 +343,22 @@ fn pack() {
         let mut splitter = deckhand::logs::split::Splitter::new(deckhand::logs::MAX_LINE_BYTES);
         let mut packer = deckhand::logs::pack::Packer::default();
         n = 0;
+        // As the command runner reads: into the batch in place, a begun line carried to the next read.
         for chunk in data.chunks(deckhand::logs::READ_CHUNK_BYTES) {
-            splitter.push(chunk, &mut packer);
+            if splitter.idle() {
+                let (buf, from) = packer.read_buffer(chunk.len());
+                buf.extend_from_slice(chunk);
+                packer.took_read(from, &mut splitter);
+            } else {
+                splitter.push(chunk, &mut packer);
+            }
             n += packer.finish(&how).len();
+            packer.carry(&mut splitter);
         }
         best = best.min(t.elapsed().as_secs_f64());
     }
     println!(
-        "split+pack (batch of a 64 KiB read, error regex): {:.2} M lines/s, best of 5 ({n} lines)",
+        "split+pack (batch of a 64 KiB read in place, error regex): {:.2} M lines/s, best of 5 ({n} lines)",
         BUFFERED as f64 / best / 1e6
     );
 }

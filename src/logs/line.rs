@@ -1,10 +1,13 @@
 //! One raw line to one [`SourceLine`]: lossy UTF-8, a trailing `\r` dropped (CRLF), control and escape
 //! sequences made inert ([`crate::sanitize`]), and a level found by a byte scan (no per-line regex) or by the
-//! source's own `error` regex. One pass over the line, 32 bytes at a time, finds both the word starts for the
+//! source's own `error` regex. One pass over the line, 64 bytes at a time ([`super::classify`]), finds both the word starts for the
 //! level and whether the line is printable ASCII (nothing to decode or sanitize).
 
 use regex::Regex;
 
+#[cfg(target_arch = "x86_64")]
+use super::classify::classify_avx2;
+use super::classify::{BLOCK, Masks, classify};
 use crate::runner::{Level, SourceLine, Stream};
 use crate::sanitize::sanitize_bytes;
 
@@ -27,9 +30,6 @@ const LEVEL_WORDS: [(&[u8], Level); 11] = [
 /// Shortest and longest level word.
 const WORD_MIN: usize = 3;
 const WORD_MAX: usize = 8;
-
-/// Bytes looked at per step of the scan.
-const BLOCK: usize = 32;
 
 fn is_alnum(b: u8) -> bool {
     b.is_ascii_alphanumeric()
@@ -57,31 +57,6 @@ const KEYS: [(u64, Level); LEVEL_WORDS.len()] = {
     }
     keys
 };
-
-/// For one block, as bit masks (bit i for byte i): ASCII letters and digits; bytes that may start a level word
-/// (c e f i n p w, either case); printable ASCII and `\n`. Vector compares, 16 or 32 bytes at a time ([`wide`]
-/// picks the widest the build allows).
-#[inline(always)]
-fn classify(block: &[u8; BLOCK]) -> (u32, u32, u32) {
-    use wide::{CmpEq, CmpLt, i8x32};
-    let splat = |b: u8| i8x32::splat(i8::from_ne_bytes([b]));
-    // `x - lo < n` unsigned: shifted by 0x80 into a signed compare.
-    let below =
-        |x: i8x32, lo: u8, n: u8| (x + splat(0x80u8.wrapping_sub(lo))).cmp_lt(splat(n ^ 0x80));
-    let v = i8x32::new(bytemuck::cast(*block));
-    let l = v | splat(0x20);
-    let alnum = below(l, b'a', 26) | below(v, b'0', 10);
-    let first = below(l, b'e', 2)
-        | l.cmp_eq(splat(b'c'))
-        | l.cmp_eq(splat(b'i'))
-        | l.cmp_eq(splat(b'n'))
-        | l.cmp_eq(splat(b'p'))
-        | l.cmp_eq(splat(b'w'));
-    let plain = below(v, 0x20, 0x5f) | v.cmp_eq(splat(b'\n'));
-    // (Through `black_box`: without it the compiler took the masks apart bit by bit again, at four times the cost.)
-    let bits = |m: i8x32| std::hint::black_box(u32::from_ne_bytes(m.move_mask().to_ne_bytes()));
-    (bits(alnum), bits(first), bits(plain))
-}
 
 /// True when some byte is not printable ASCII.
 #[inline(always)]
@@ -149,136 +124,20 @@ fn scan(text: &[u8]) -> (Level, bool) {
 /// Returns whether some byte is neither printable ASCII nor `\n` (in the same pass).
 pub(crate) fn word_levels(text: &[u8], found: impl FnMut(usize, Level)) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above; nothing else is required of the caller.
-        return unsafe { word_levels_avx2(text, found) };
+    {
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above; nothing else is required of the caller.
+            return unsafe { word_levels_avx2(text, found) };
+        }
     }
     scan_blocks(text, found, classify)
 }
 
-/// [`word_levels`] with 32-byte vector compares (AVX2): a third of the scan's time where the CPU has them.
+/// [`word_levels`] with 32-byte vector compares (AVX2).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn word_levels_avx2(text: &[u8], found: impl FnMut(usize, Level)) -> bool {
     scan_blocks(text, found, |block| classify_avx2(block))
-}
-
-/// Byte classes for [`classify_avx2`], one bit each; a byte is in a class when both its nibbles allow it.
-#[cfg(target_arch = "x86_64")]
-mod class {
-    /// Printable, high nibble 2–6.
-    pub const P1: u8 = 0x01;
-    /// Printable, high nibble 7 (not DEL).
-    pub const P2: u8 = 0x02;
-    pub const NEWLINE: u8 = 0x04;
-    pub const DIGIT: u8 = 0x08;
-    /// Letters A–O and a–o.
-    pub const L1: u8 = 0x10;
-    /// Letters P–Z and p–z.
-    pub const L2: u8 = 0x20;
-    /// C E F I N (either case): may start a level word.
-    pub const F1: u8 = 0x40;
-    /// P W (either case): may start a level word.
-    pub const F2: u8 = 0x80;
-
-    /// The classes a high nibble allows.
-    pub const HIGH: [u8; 16] = [
-        NEWLINE,
-        0,
-        P1,
-        P1 | DIGIT,
-        P1 | L1 | F1,
-        P1 | L2 | F2,
-        P1 | L1 | F1,
-        P2 | L2 | F2,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-        0,
-    ];
-
-    /// The classes a low nibble allows.
-    pub const LOW: [u8; 16] = {
-        let mut t = [0u8; 16];
-        let mut n = 0;
-        while n < 16 {
-            let mut c = P1;
-            if n <= 0xe {
-                c |= P2;
-            }
-            if n == 0xa {
-                c |= NEWLINE;
-            }
-            if n <= 9 {
-                c |= DIGIT;
-            }
-            if n >= 1 {
-                c |= L1;
-            }
-            if n <= 0xa {
-                c |= L2;
-            }
-            if matches!(n, 3 | 5 | 6 | 9 | 0xe) {
-                c |= F1;
-            }
-            if matches!(n, 0 | 7) {
-                c |= F2;
-            }
-            t[n] = c;
-            n += 1;
-        }
-        t
-    };
-
-    /// A 16-entry table twice (a 32-byte shuffle looks up each 16-byte half in its own copy).
-    pub const fn twice(t: [u8; 16]) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        let mut i = 0;
-        while i < 32 {
-            out[i] = t[i % 16];
-            i += 1;
-        }
-        out
-    }
-}
-
-/// [`classify`] in AVX2 instructions: each byte's classes looked up by its two nibbles (two shuffles), then one
-/// mask per question.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn classify_avx2(block: &[u8; BLOCK]) -> (u32, u32, u32) {
-    use std::arch::x86_64::{
-        __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_movemask_epi8, _mm256_set1_epi8,
-        _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_srli_epi16,
-    };
-    let splat = |b: u8| _mm256_set1_epi8(i8::from_ne_bytes([b]));
-    let v: __m256i = bytemuck::cast(*block);
-    let nibbles = splat(0x0f);
-    let low = _mm256_and_si256(v, nibbles);
-    let high = _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibbles);
-    let low_table: __m256i = bytemuck::cast(class::twice(class::LOW));
-    let high_table: __m256i = bytemuck::cast(class::twice(class::HIGH));
-    let classes = _mm256_and_si256(
-        _mm256_shuffle_epi8(low_table, low),
-        _mm256_shuffle_epi8(high_table, high),
-    );
-    // Bit i set when byte i is in none of `set`; the caller's masks are the opposite.
-    let outside = |set: u8| {
-        let none = _mm256_cmpeq_epi8(
-            _mm256_and_si256(classes, splat(set)),
-            _mm256_setzero_si256(),
-        );
-        std::hint::black_box(u32::from_ne_bytes(_mm256_movemask_epi8(none).to_ne_bytes()))
-    };
-    (
-        !outside(class::DIGIT | class::L1 | class::L2),
-        !outside(class::F1 | class::F2),
-        !outside(class::P1 | class::P2 | class::NEWLINE),
-    )
 }
 
 /// The scan of [`word_levels`], with the block classifier given.
@@ -286,10 +145,10 @@ fn classify_avx2(block: &[u8; BLOCK]) -> (u32, u32, u32) {
 fn scan_blocks(
     text: &[u8],
     mut found: impl FnMut(usize, Level),
-    classify: impl Fn(&[u8; BLOCK]) -> (u32, u32, u32),
+    classify: impl Fn(&[u8; BLOCK]) -> Masks,
 ) -> bool {
-    let mut plain = u32::MAX;
-    let mut carry = 0u32;
+    let mut plain = u64::MAX;
+    let mut carry = 0u64;
     let mut base = 0usize;
     while base < text.len() {
         let rest = &text[base..];
@@ -321,7 +180,7 @@ fn scan_blocks(
         carry = alnum >> (BLOCK - 1);
         base += BLOCK;
     }
-    plain != u32::MAX
+    plain != u64::MAX
 }
 
 /// The level of a line: the most severe level word in it (as a whole word: `[ERROR]`, `level=warn`, `E: panic:`
@@ -451,8 +310,8 @@ mod tests {
         }
     }
 
-    /// The portable scan (16-byte vectors) finds what the one this CPU runs finds (AVX2 where it has it): the
-    /// same words at the same places, and the same answer on odd bytes.
+    /// The portable scan finds what the one this CPU runs finds, and what the AVX2 one finds (where the CPU has
+    /// AVX2): the same words at the same places, and the same answer on odd bytes.
     #[test]
     fn portable_scan_agrees_with_the_one_in_use() {
         let mut seed = 0x0000_ddb1_a5e5_u64;
@@ -482,30 +341,15 @@ mod tests {
             let (mut a, mut b) = (Vec::new(), Vec::new());
             let odd_a = word_levels(&text, |at, l| a.push((at, l)));
             let odd_b = scan_blocks(&text, |at, l| b.push((at, l)), classify);
-            assert_eq!(
-                (odd_a, a),
-                (odd_b, b),
-                "{:?}",
-                String::from_utf8_lossy(&text)
-            );
-        }
-    }
-
-    /// Every byte value, at every place in a block, falls in the same classes in both classifiers.
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn both_classifiers_agree_on_every_byte() {
-        if !std::arch::is_x86_feature_detected!("avx2") {
-            return;
-        }
-        for b in 0..=255u8 {
-            for at in [0, 7, 16, 31] {
-                let mut block = [b'.'; BLOCK];
-                block[at] = b;
+            let shown = String::from_utf8_lossy(&text);
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("avx2") {
+                let mut c = Vec::new();
                 // SAFETY: the CPU has AVX2, checked above.
-                let fast = unsafe { classify_avx2(&block) };
-                assert_eq!(fast, classify(&block), "byte {b:#04x} at {at}");
+                let odd_c = unsafe { word_levels_avx2(&text, |at, l| c.push((at, l))) };
+                assert_eq!((odd_c, c), (odd_b, b.clone()), "avx2: {shown:?}");
             }
+            assert_eq!((odd_a, a), (odd_b, b), "{shown:?}");
         }
     }
 

@@ -1,11 +1,12 @@
 //! The live-logs pipeline shared by the `[[logs]]` runners and the benchmarks: splitting a byte stream into
-//! capped lines ([`split`]), turning raw lines into safe lines with a level ([`line`]) packed in batches ([`batch`]),
+//! capped lines ([`split`]), turning raw lines into safe lines with a level ([`line`], its byte classes in [`classify`]) packed in batches ([`batch`]),
 //! regexes run over many lines at once ([`pattern`]),
 //! following a file across rotation and truncation ([`follow`]) and the restart backoff of commands ([`backoff`]).
 //! No async and no channel here; may import `runner` message types and `sanitize`.
 
 pub mod backoff;
 pub mod batch;
+mod classify;
 pub mod follow;
 pub mod line;
 pub mod pack;
