@@ -58,8 +58,8 @@ impl Packer {
     }
 
     /// The buffer a read may append to in place, with room for `bytes` more (see [`Packer::took_read`]), and
-    /// where the read's bytes will start.
-    /// `from` is where the read's first line starts: before the read when a begun line was carried over.
+    /// where the read's first line starts: where its bytes will, or before them when a begun line was carried over
+    /// ([`Packer::carry`]).
     pub fn read_buffer(&mut self, bytes: usize) -> (&mut Vec<u8>, usize) {
         self.reserve(bytes);
         self.raw.reserve(bytes);
