@@ -1,7 +1,7 @@
 //! One raw line to one [`SourceLine`]: lossy UTF-8, a trailing `\r` dropped (CRLF), control and escape
 //! sequences made inert ([`crate::sanitize`]), and a level found by a byte scan (no per-line regex) or by the
-//! source's own `error` regex. One pass over the line, 64 bytes at a time ([`super::classify`]), finds both the word starts for the
-//! level and whether the line is printable ASCII (nothing to decode or sanitize).
+//! source's own `error` regex. One pass over the line, 64 bytes at a time ([`super::classify`]), finds both the
+//! word starts for the level and whether the line is printable ASCII (nothing to decode or sanitize).
 
 use regex::Regex;
 
