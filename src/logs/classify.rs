@@ -10,25 +10,29 @@ pub const BLOCK: usize = 64;
 /// One block's masks: letters and digits, possible first letters of a level word, printable ASCII or `\n`.
 pub type Masks = (u64, u64, u64);
 
+/// A block's masks from those of its two 32-byte halves (each in the low 32 bits).
+#[inline(always)]
+fn by_halves(block: &[u8; BLOCK], half: impl Fn(&[u8; BLOCK / 2]) -> Masks) -> Masks {
+    let [lo, hi]: [[u8; BLOCK / 2]; 2] = bytemuck::cast(*block);
+    let (a, b) = (half(&lo), half(&hi));
+    (a.0 | (b.0 << 32), a.1 | (b.1 << 32), a.2 | (b.2 << 32))
+}
+
 /// The portable classifier: 32-byte vector compares ([`wide`] picks the widest the build allows), twice.
 #[inline(always)]
 pub fn classify(block: &[u8; BLOCK]) -> Masks {
-    let (lo, hi) = block.split_at(BLOCK / 2);
-    let (a, b) = (half(lo), half(hi));
-    (a.0 | (b.0 << 32), a.1 | (b.1 << 32), a.2 | (b.2 << 32))
+    by_halves(block, half)
 }
 
 /// [`classify`] for 32 bytes.
 #[inline(always)]
-fn half(bytes: &[u8]) -> Masks {
+fn half(block: &[u8; BLOCK / 2]) -> Masks {
     use wide::{CmpEq, CmpLt, i8x32};
-    let mut block = [0u8; BLOCK / 2];
-    block.copy_from_slice(bytes);
     let splat = |b: u8| i8x32::splat(i8::from_ne_bytes([b]));
     // `x - lo < n` unsigned: shifted by 0x80 into a signed compare.
     let below =
         |x: i8x32, lo: u8, n: u8| (x + splat(0x80u8.wrapping_sub(lo))).cmp_lt(splat(n ^ 0x80));
-    let v = i8x32::new(bytemuck::cast(block));
+    let v = i8x32::new(bytemuck::cast(*block));
     let l = v | splat(0x20);
     let alnum = below(l, b'a', 26) | below(v, b'0', 10);
     let first = below(l, b'e', 2)
@@ -149,10 +153,8 @@ pub(super) fn classify_avx2(block: &[u8; BLOCK]) -> Masks {
     let splat = |b: u8| _mm256_set1_epi8(i8::from_ne_bytes([b]));
     let low_table: __m256i = bytemuck::cast(class::repeat::<32>(class::LOW));
     let high_table: __m256i = bytemuck::cast(class::repeat::<32>(class::HIGH));
-    let half = |bytes: &[u8]| {
-        let mut block = [0u8; BLOCK / 2];
-        block.copy_from_slice(bytes);
-        let v: __m256i = bytemuck::cast(block);
+    let half = |block: &[u8; BLOCK / 2]| {
+        let v: __m256i = bytemuck::cast(*block);
         let nibbles = splat(0x0f);
         let low = _mm256_and_si256(v, nibbles);
         let high = _mm256_and_si256(_mm256_srli_epi16::<4>(v), nibbles);
@@ -160,29 +162,23 @@ pub(super) fn classify_avx2(block: &[u8; BLOCK]) -> Masks {
             _mm256_shuffle_epi8(low_table, low),
             _mm256_shuffle_epi8(high_table, high),
         );
-        // Bit i set when byte i is in none of `set`; the caller's masks are the opposite.
-        let outside = |set: u8| {
+        // Bit i set when byte i is in one of `set`: the opposite of "in none of them".
+        let inside = |set: u8| {
             let none = _mm256_cmpeq_epi8(
                 _mm256_and_si256(classes, splat(set)),
                 _mm256_setzero_si256(),
             );
-            u64::from(std::hint::black_box(u32::from_ne_bytes(
+            u64::from(!std::hint::black_box(u32::from_ne_bytes(
                 _mm256_movemask_epi8(none).to_ne_bytes(),
             )))
         };
         (
-            outside(class::ALNUM),
-            outside(class::FIRST),
-            outside(class::PLAIN),
+            inside(class::ALNUM),
+            inside(class::FIRST),
+            inside(class::PLAIN),
         )
     };
-    let (lo, hi) = block.split_at(BLOCK / 2);
-    let (a, b) = (half(lo), half(hi));
-    (
-        !(a.0 | (b.0 << 32)),
-        !(a.1 | (b.1 << 32)),
-        !(a.2 | (b.2 << 32)),
-    )
+    by_halves(block, half)
 }
 
 #[cfg(all(test, target_arch = "x86_64"))]

@@ -124,11 +124,9 @@ fn scan(text: &[u8]) -> (Level, bool) {
 /// Returns whether some byte is neither printable ASCII nor `\n` (in the same pass).
 pub(crate) fn word_levels(text: &[u8], found: impl FnMut(usize, Level)) -> bool {
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2, checked just above; nothing else is required of the caller.
-            return unsafe { word_levels_avx2(text, found) };
-        }
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above; nothing else is required of the caller.
+        return unsafe { word_levels_avx2(text, found) };
     }
     scan_blocks(text, found, classify)
 }
