@@ -217,44 +217,26 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
         Pipe {
             reader,
             stream,
-            buf: vec![0; READ_CHUNK_BYTES],
+            buf: Vec::with_capacity(READ_CHUNK_BYTES),
             splitter: Splitter::new(MAX_LINE_BYTES),
             packer: Packer::default(),
         }
     }
 
-    /// One read, topped up with what the pipe already holds (a writer's 4 KiB writes make one batch of up to
-    /// [`READ_CHUNK_BYTES`], not one each: the cost of a batch is then shared by its lines). When no line is begun,
-    /// or a short one was carried over into the batch ([`Packer::carry`]), the bytes go straight into the batch
-    /// being packed (its whole lines stay there, see [`Packer::took_read`]); otherwise into the read buffer. Returns how many bytes, and where they start in
-    /// the batch when they went there. Cancel-safe: after the first read nothing awaits, so a dropped call has
-    /// read nothing.
+    /// One read, topped up with what the pipe already holds (see [`fill`]). When no line is begun, or a short one
+    /// was carried over into the batch ([`Packer::carry`]), the bytes go straight into the batch being packed (its
+    /// whole lines stay there, see [`Packer::took_read`]); otherwise into the read buffer. Returns how many bytes,
+    /// and where the read's first line starts in the batch when they went there. Cancel-safe, as [`fill`] is.
     async fn read(&mut self) -> std::io::Result<(usize, Option<usize>)> {
-        use futures_util::FutureExt;
         let Some(r) = self.reader.as_mut() else {
             return std::future::pending().await;
         };
         if self.splitter.idle() {
             let (raw, from) = self.packer.read_buffer(READ_CHUNK_BYTES);
-            let limit = from + READ_CHUNK_BYTES;
-            let mut n = r.read_buf(raw).await?;
-            while n > 0 && raw.len() < limit {
-                match r.read_buf(raw).now_or_never() {
-                    Some(Ok(more)) if more > 0 => n += more,
-                    _ => break,
-                }
-            }
-            return Ok((n, Some(from)));
+            return Ok((fill(r, raw).await?, Some(from)));
         }
-        let mut n = r.read(&mut self.buf).await?;
-        while n > 0 && n < self.buf.len() {
-            match r.read(&mut self.buf[n..]).now_or_never() {
-                Some(Ok(more)) if more > 0 => n += more,
-                // Nothing waiting, the end, or an error: the next read finds it.
-                _ => break,
-            }
-        }
-        Ok((n, None))
+        self.buf.clear();
+        Ok((fill(r, &mut self.buf).await?, None))
     }
 
     /// The lines completed by one read; EOF or an error closes the pipe and flushes its last line.
@@ -272,6 +254,24 @@ impl<R: AsyncRead + Unpin> Pipe<R> {
         self.packer.carry(&mut self.splitter);
         batch
     }
+}
+
+/// Appends one read to `buf`, topped up with what the pipe already holds, up to [`READ_CHUNK_BYTES`] (a writer's
+/// 4 KiB writes make one batch, not one each: the cost of a batch is then shared by its lines). Returns how many
+/// bytes; 0 at the end. Cancel-safe: after the first read nothing awaits, so a dropped call has read nothing.
+async fn fill<R: AsyncRead + Unpin>(r: &mut R, buf: &mut Vec<u8>) -> std::io::Result<usize> {
+    use futures_util::FutureExt;
+    let limit = buf.len() + READ_CHUNK_BYTES;
+    buf.reserve(READ_CHUNK_BYTES);
+    let mut n = r.read_buf(buf).await?;
+    while n > 0 && buf.len() < limit {
+        match r.read_buf(buf).now_or_never() {
+            Some(Ok(more)) if more > 0 => n += more,
+            // Nothing waiting, the end, or an error: the next read finds it.
+            _ => break,
+        }
+    }
+    Ok(n)
 }
 
 /// Reads both pipes until the command ends. Returns how it ended, or `None` when cancelled or the receiver is
