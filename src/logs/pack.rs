@@ -1,9 +1,10 @@
-//! One read's lines made into a [`LineBatch`] at once (issue 17): the raw lines are copied end to end (each
-//! followed by `\n`), then the whole batch is checked in single passes — printable ASCII or not (then only the
-//! lines that need it are decoded and made inert), the secrets, the level words (one block scan over the
-//! batch) and the source's `error` regex (one search over the batch, see [`super::pattern`]). The result is the same as [`super::line::make_line`] on each line alone (a test
-//! holds them equal); it costs a few passes over the bytes instead of a setup per line. May import `runner`
-//! message types, `sanitize` and `secrets`.
+//! One read's lines made into a [`LineBatch`] at once (issue 17): the raw lines lie end to end, each followed by
+//! `\n` (a command's read lands there in place, see [`Packer::took_read`]; other lines are copied in), then the
+//! whole batch is checked in single passes — printable ASCII or not (then only the lines that need it are decoded
+//! and made inert), the secrets, the level words (one block scan over the batch) and the source's `error` regex
+//! (one search over the batch, see [`super::pattern`]). The result is the same as [`super::line::make_line`] on
+//! each line alone (a test holds them equal); it costs a few passes over the bytes instead of a setup per line.
+//! May import `runner` message types, `sanitize` and `secrets`.
 
 use std::borrow::Cow;
 
