@@ -6,6 +6,7 @@
 
 pub mod backoff;
 pub mod batch;
+pub mod block;
 mod classify;
 pub mod follow;
 pub mod line;

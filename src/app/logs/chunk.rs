@@ -1,16 +1,17 @@
 //! One chunk of the log ring (issue 17): consecutive lines packed as a [`LineBatch`] packs them — their texts end
 //! to end, each followed by `\n`, with one end offset and one packed word per line (source tag index, stream,
 //! level, truncated). A whole batch's run of lines is appended with one copy of its text and a mapped copy of its
-//! ends and flags; a regex can run over a chunk's text as over a batch's. Imports the runner's line kinds and
-//! [`crate::logs::batch`] only.
+//! ends and flags; a regex can run over a chunk's text as over a batch's. A regular chunk's text is one huge-page
+//! block ([`crate::logs::block`]). Imports the runner's line kinds, [`crate::logs::batch`] and the block's text.
 
 use crate::logs::batch::{self, LineBatch, level_bits, line_start};
+use crate::logs::block::{BLOCK_BYTES, Text};
 use crate::runner::{Level, Stream};
 
-/// Text bytes a chunk holds before the next one starts (a longer line gets a chunk of its own).
-pub const CHUNK_BYTES: usize = 1024 * 1024;
-/// Lines a chunk holds at most (short lines).
-pub const CHUNK_LINES: usize = 16 * 1024;
+/// Text bytes a chunk holds before the next one starts: one block (a longer line gets a chunk of its own).
+pub const CHUNK_BYTES: usize = BLOCK_BYTES;
+/// Lines a chunk holds at most (short lines): 64 B a line on average fill a block.
+pub const CHUNK_LINES: usize = 32 * 1024;
 
 /// Index of a source tag in the buffer's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +73,7 @@ pub(super) struct Count {
 /// Consecutive lines, packed: `text` holds them end to end, each followed by `\n`; line `i` ends at `ends[i]`.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Chunk {
-    text: String,
+    text: Text,
     ends: Vec<u32>,
     words: Vec<u32>,
     /// Lines at the front already evicted (only the oldest chunk has any).
@@ -88,7 +89,7 @@ impl Chunk {
     /// as the chunk before held: the offsets then take what they need, not up to twice that).
     pub fn with_room(bytes: usize, lines: usize, first: u64) -> Chunk {
         Chunk {
-            text: String::with_capacity(bytes.saturating_add(1).max(CHUNK_BYTES)),
+            text: Text::with_capacity(bytes.saturating_add(1).max(CHUNK_BYTES)),
             ends: Vec::with_capacity(lines),
             words: Vec::with_capacity(lines),
             first,
@@ -129,6 +130,7 @@ impl Chunk {
     /// The text of line `i`.
     pub fn text(&self, i: usize) -> &str {
         self.text
+            .as_str()
             .get(self.start(i)..self.ends[i] as usize)
             .unwrap_or_default()
     }
@@ -162,7 +164,7 @@ impl Chunk {
         self.stamp(second);
         self.text.push_str(text);
         self.ends.push(offset(self.text.len()));
-        self.text.push('\n');
+        self.text.push_str("\n");
         self.words.push(word);
     }
 
