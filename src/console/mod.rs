@@ -1,6 +1,6 @@
 //! The event loop: owns the terminal, feeds every input (keys, paste, resize, runner messages, timers, signals)
 //! to `app::update`, carries out the effects, and draws only when the state changed — at most
-//! [`FRAME_INTERVAL`] apart, and never while idle. The same loop serves a release run ([`run`]: locked and
+//! [`FRAME_INTERVAL`] apart (a key, and the end of a stream of output, are drawn at once), and never while idle. The same loop serves a release run ([`run`]: locked and
 //! journaled) and a `deckhand tail` session ([`tail`]: neither). May import app, views, runner, journal and plan.
 
 mod effects;
@@ -190,11 +190,12 @@ async fn event_loop(
     let mut last_draw: Option<Instant> = None;
     let mut queue: VecDeque<Action> = VecDeque::new();
     let mut alive = Liveness::default();
-    // What the operator typed is drawn at once; only what changes by itself (a flood) waits for its frame.
-    let mut typed = false;
+    // What the operator typed, and the end of a stream of output, are drawn at once; only what changes by itself
+    // (a flood) waits for its frame.
+    let mut at_once = false;
     loop {
-        queue.extend(draw_if_due(term, state, &mut last_draw, theme, typed));
-        typed = false;
+        queue.extend(draw_if_due(term, state, &mut last_draw, theme, at_once));
+        at_once = false;
         fault_injection(state);
         if queue.is_empty() {
             let draw_at = (state.dirty && !state.terminal_lost).then(|| next_frame(last_draw));
@@ -211,6 +212,7 @@ async fn event_loop(
                 _ = signals.int.recv() => queue.push_back(Action::Signal(Signal::Interrupt)),
                 n = rx.recv_many(&mut batch, RUNNER_DRAIN) => {
                     if n > 0 {
+                        at_once = batch.iter().any(RunnerEvent::ends_output);
                         queue.extend(batch.drain(..).map(Action::Runner));
                     }
                 }
@@ -218,7 +220,7 @@ async fn event_loop(
                 _ = sleep_until(draw_at) => {}
                 _ = sleep_until(beat_at) => {}
             }
-            typed = read.is_some();
+            at_once |= read.is_some();
             let stalled = alive.woke(Instant::now(), read.is_some());
             read_terminal(&mut events, read, stalled, &mut queue);
         }
@@ -290,21 +292,22 @@ impl Signals {
     }
 }
 
-/// Draws when something changed and the frame interval allows — at once after `typed` input (a key never waits
-/// for the frame slot a flood of lines is using); a failed draw means the terminal is gone. Returns what the
+/// Draws when something changed and the frame interval allows — `at_once` after typed input (a key never waits
+/// for the frame slot a flood of lines is using) or the end of a stream of output; a failed draw means the
+/// terminal is gone. Returns what the
 /// frame tells `update`: that a prompt is on screen, and how its context fitted.
 fn draw_if_due(
     term: &mut terminal::Term,
     state: &mut State,
     last_draw: &mut Option<Instant>,
     theme: crate::views::Theme,
-    typed: bool,
+    at_once: bool,
 ) -> Vec<Action> {
     if !state.dirty || state.terminal_lost {
         return Vec::new();
     }
     let now = Instant::now();
-    if !typed && last_draw.is_some_and(|t| now < t + FRAME_INTERVAL) {
+    if !at_once && last_draw.is_some_and(|t| now < t + FRAME_INTERVAL) {
         return Vec::new();
     }
     *last_draw = Some(now);

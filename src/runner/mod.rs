@@ -158,6 +158,22 @@ pub enum RunnerEvent {
     },
 }
 
+impl RunnerEvent {
+    /// Whether it ends a stream of output (a step finished, a log source stopped or cannot be read): the console
+    /// draws it at once rather than in the next frame slot, so the last lines of a flood show with its end. Rare
+    /// by nature (a source restarts after a backoff of a second or more), so the frame cap still holds.
+    pub fn ends_output(&self) -> bool {
+        matches!(
+            self,
+            RunnerEvent::StepFinished { .. }
+                | RunnerEvent::LogSource {
+                    state: SourceState::Stopped { .. } | SourceState::Failed(_),
+                    ..
+                }
+        )
+    }
+}
+
 /// One preflight check's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PreflightResult {
@@ -283,5 +299,30 @@ pub async fn forward<T: Clone>(
         if tx.send(wrap(state)).await.is_err() || states.changed().await.is_err() {
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that stops or cannot be read ends its stream (drawn at once); lines, a start and a note do not
+    /// (a flood's lines wait for their frame).
+    #[test]
+    fn the_end_of_a_source_ends_output_and_its_lines_do_not() {
+        let source = |state| RunnerEvent::LogSource { source: 0, state };
+        let stopped = SourceState::Stopped {
+            why: "exited with code 0".into(),
+            restart_in: None,
+        };
+        assert!(source(stopped).ends_output());
+        assert!(source(SourceState::Failed("gone".into())).ends_output());
+        assert!(!source(SourceState::Running { pid: Some(1) }).ends_output());
+        assert!(!source(SourceState::Note("rotated".into())).ends_output());
+        let lines = RunnerEvent::LogLines {
+            source: 0,
+            lines: crate::logs::batch::LineBatch::default(),
+        };
+        assert!(!lines.ends_output());
     }
 }
