@@ -1,9 +1,10 @@
 //! Text storage for the log ring's chunks (issue 17) in blocks of [`BLOCK_BYTES`] mapped straight from the kernel,
-//! aligned to their size and marked for transparent huge pages: where the kernel has them, filling a block costs one
-//! page fault instead of 512. Filling a million-line ring from 4 KiB pages took ~37,000 faults on the console thread
-//! (~50 ms of CPU); the mapping is also unmapped whole when the chunk is freed, outside the allocator. Where a mapping
-//! is refused, or a line is longer than a block, the text lives in a `String` instead: same behaviour, plain pages.
-//! Imports `nix` only.
+//! aligned to their size and, when asked, marked for transparent huge pages: where the kernel has them, filling a
+//! block costs one page fault instead of 512. Filling a million-line ring from 4 KiB pages took ~37,000 faults on
+//! the console thread (~50 ms of CPU). A huge page is resident whole from its first byte, so only a chunk expected to
+//! fill its block asks for one (the ring decides); a block is unmapped whole when its chunk is freed, outside the
+//! allocator. Where a mapping is refused, or a line is longer than a block, the text lives in a `String` instead:
+//! same behaviour, plain pages. Linux only (`MADV_HUGEPAGE`), as the rest of deckhand. Imports `nix` only.
 
 use std::ffi::c_void;
 use std::num::NonZeroUsize;
@@ -17,6 +18,8 @@ pub const BLOCK_BYTES: usize = 2 * 1024 * 1024;
 /// A zeroed, writable anonymous mapping of [`BLOCK_BYTES`], aligned to its size; unmapped on drop.
 struct Block {
     ptr: NonNull<u8>,
+    /// Advised for huge pages.
+    huge: bool,
 }
 
 // SAFETY: a Block owns its mapping exclusively (as a Box<[u8]> owns its bytes); nothing else points into it.
@@ -25,8 +28,9 @@ unsafe impl Send for Block {}
 unsafe impl Sync for Block {}
 
 impl Block {
-    /// Maps twice the size, keeps the aligned block inside and unmaps the rest. `None` if the kernel refuses.
-    fn map() -> Option<Block> {
+    /// Maps twice the size, keeps the aligned block inside and unmaps the rest; with `huge`, advises huge pages.
+    /// `None` if the kernel refuses.
+    fn map(huge: bool) -> Option<Block> {
         let twice = NonZeroUsize::new(2 * BLOCK_BYTES)?;
         let (prot, flags) = (
             ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
@@ -37,21 +41,23 @@ impl Block {
         let base = raw.as_ptr() as usize;
         let head = base.next_multiple_of(BLOCK_BYTES) - base;
         let tail = BLOCK_BYTES - head;
-        // SAFETY: `head` < BLOCK_BYTES, so the block starts inside the mapping; the head and tail ranges lie
-        // inside the mapping just made and nothing refers to them.
-        let ptr = unsafe {
+        // SAFETY: `head` < BLOCK_BYTES (the mapping is page-aligned), so the block starts inside the mapping and
+        // ends at or before its end; the head and tail ranges lie inside the mapping just made and nothing refers to
+        // them. When a trim fails, the whole mapping is unmapped and nothing of it is used.
+        unsafe {
             let ptr = raw.cast::<u8>().add(head);
-            if head > 0 {
-                let _ = munmap(raw, head);
+            let trimmed = (head == 0 || munmap(raw, head).is_ok())
+                && munmap(ptr.add(BLOCK_BYTES).cast::<c_void>(), tail).is_ok();
+            if !trimmed {
+                let _ = munmap(raw, 2 * BLOCK_BYTES);
+                return None;
             }
-            if tail > 0 {
-                let _ = munmap(ptr.add(BLOCK_BYTES).cast::<c_void>(), tail);
+            if huge {
+                // Advice only: where transparent huge pages are off, the block is backed by base pages.
+                let _ = madvise(ptr.cast::<c_void>(), BLOCK_BYTES, MmapAdvise::MADV_HUGEPAGE);
             }
-            // Advice only: where transparent huge pages are off, the block is backed by base pages.
-            let _ = madvise(ptr.cast::<c_void>(), BLOCK_BYTES, MmapAdvise::MADV_HUGEPAGE);
-            ptr
-        };
-        Some(Block { ptr })
+            Some(Block { ptr, huge })
+        }
     }
 
     fn bytes(&self) -> &[u8] {
@@ -85,14 +91,20 @@ enum Store {
 pub struct Text(Store);
 
 impl Text {
-    /// Empty text with room for at least `bytes`.
-    pub fn with_capacity(bytes: usize) -> Text {
+    /// Empty text with room for at least `bytes`; in a block advised for huge pages when `huge` (for text
+    /// expected to fill it: a huge page is resident whole).
+    pub fn with_capacity(bytes: usize, huge: bool) -> Text {
         if bytes <= BLOCK_BYTES
-            && let Some(block) = Block::map()
+            && let Some(block) = Block::map(huge)
         {
             return Text(Store::Block(block, 0));
         }
         Text(Store::Heap(String::with_capacity(bytes)))
+    }
+
+    /// Whether it lies in a block advised for huge pages.
+    pub fn huge(&self) -> bool {
+        matches!(&self.0, Store::Block(block, _) if block.huge)
     }
 
     /// Bytes it has room for without moving.
@@ -118,7 +130,6 @@ impl Text {
         match &self.0 {
             Store::Block(block, len) => {
                 let bytes = &block.bytes()[..*len];
-                debug_assert!(std::str::from_utf8(bytes).is_ok());
                 // SAFETY: a block's first `len` bytes are whole `&str`s copied end to end (`push_str`), and a
                 // concatenation of valid UTF-8 strings is valid UTF-8.
                 unsafe { std::str::from_utf8_unchecked(bytes) }
@@ -158,10 +169,17 @@ impl Default for Text {
 }
 
 impl Clone for Text {
+    /// A block's text into a block (without the huge-page advice: a copy is no flood), a `String`'s into a
+    /// `String`.
     fn clone(&self) -> Text {
-        let mut copy = Text::with_capacity(self.capacity());
-        copy.push_str(self.as_str());
-        copy
+        match &self.0 {
+            Store::Block(..) => {
+                let mut copy = Text::with_capacity(BLOCK_BYTES, false);
+                copy.push_str(self.as_str());
+                copy
+            }
+            Store::Heap(s) => Text(Store::Heap(s.clone())),
+        }
     }
 }
 
@@ -186,14 +204,14 @@ mod tests {
 
     #[test]
     fn a_block_is_aligned_to_its_size_and_zeroed() {
-        let block = Block::map().unwrap();
+        let block = Block::map(true).unwrap();
         assert_eq!(block.ptr.as_ptr() as usize % BLOCK_BYTES, 0);
         assert!(block.bytes().iter().all(|b| *b == 0));
     }
 
     #[test]
     fn text_fills_a_block_to_the_byte_then_moves_to_the_heap() {
-        let mut text = Text::with_capacity(100);
+        let mut text = Text::with_capacity(100, false);
         assert_eq!(text.capacity(), BLOCK_BYTES);
         let line = "é".repeat(1000) + "\n"; // 2,001 bytes, multi-byte
         let mut want = String::new();
@@ -213,11 +231,11 @@ mod tests {
 
     #[test]
     fn a_text_larger_than_a_block_lives_on_the_heap_and_clones_equal() {
-        let mut text = Text::with_capacity(BLOCK_BYTES + 1);
+        let mut text = Text::with_capacity(BLOCK_BYTES + 1, true);
         assert!(matches!(text.0, Store::Heap(_)));
         text.push_str("abc");
         let small = {
-            let mut t = Text::with_capacity(10);
+            let mut t = Text::with_capacity(10, true);
             t.push_str("xyz");
             t
         };

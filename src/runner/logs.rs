@@ -362,3 +362,27 @@ fn exit_text(exit: Option<std::io::Result<ExitStatus>>) -> String {
         None => "exited".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A command's pipe is grown to `PIPE_BYTES` where the system allows pipes that large.
+    #[test]
+    fn a_pipe_is_grown_where_the_system_allows() {
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let size = |r: &std::io::PipeReader| {
+            nix::fcntl::fcntl(r, nix::fcntl::FcntlArg::F_GETPIPE_SZ).unwrap()
+        };
+        let before = size(&reader);
+        widen(Some(&reader));
+        let max: i32 = std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+            .map_or(0, |s| s.trim().parse().unwrap_or(0));
+        if max >= PIPE_BYTES {
+            assert_eq!(size(&reader), PIPE_BYTES);
+        } else {
+            // Refused (or, for a privileged user, granted past the limit): never smaller.
+            assert!(size(&reader) >= before);
+        }
+    }
+}

@@ -7,7 +7,7 @@
 //! not a tag per line. Evicting the oldest lines is exact (the bounds and the dropped count are per line); a chunk
 //! is freed whole once its last line is gone, so memory under a long flood stays flat instead of fragmenting.
 //! When lines arrived is kept per run of lines, not per line: a chunk notes the second at the lines where it
-//! changes (a flood of 16,384 lines in one second costs one entry). Error lines are counted exactly, evictions
+//! changes (a flood of 32,768 lines in one second costs one entry). Error lines are counted exactly, evictions
 //! included. A batch from a runner goes in a run at a time (one copy of its text), and evictions for the line
 //! bound drop whole runs. Imports the runner's line kinds, [`crate::logs::batch`] and the chunk.
 
@@ -244,8 +244,9 @@ impl LogBuffer {
                 c
             }
             _ => {
-                let lines = self.chunks.back().map_or(0, Chunk::len);
-                Chunk::with_room(bytes, lines, first)
+                let back = self.chunks.back();
+                let lines = back.map_or(0, Chunk::len);
+                Chunk::with_room(bytes, lines, first, back.is_some_and(Chunk::dense))
             }
         }
     }
@@ -409,5 +410,25 @@ mod tests {
             b.push(line.clone());
             assert_eq!(b.get_seq(i as u64), Some(line.as_ref()));
         }
+    }
+
+    /// A huge page is resident whole, so only chunks after one its lines filled by half ask for one: short lines
+    /// (which fill a chunk's line count first) and the first chunk of a quiet pane stay on base pages.
+    #[test]
+    fn only_chunks_that_fill_their_block_ask_for_a_huge_page() {
+        let mut short = LogBuffer::default();
+        for i in 0..3 * CHUNK_LINES {
+            short.push(line(&format!("{i:08}")));
+        }
+        assert!(short.chunks.len() >= 3);
+        assert!(short.chunks.iter().all(|c| !c.huge()));
+        let mut long = LogBuffer::default();
+        let text = "x".repeat(149);
+        for _ in 0..3 * CHUNK_BYTES / 150 {
+            long.push(line(&text));
+        }
+        let huge: Vec<bool> = long.chunks.iter().map(Chunk::huge).collect();
+        assert_eq!(huge.first(), Some(&false), "the first chunk has no history");
+        assert!(huge.len() >= 3 && huge[1..].iter().all(|h| *h), "{huge:?}");
     }
 }

@@ -86,15 +86,28 @@ pub(super) struct Chunk {
 
 impl Chunk {
     /// An empty chunk for lines from `first` on, with room for a line of `bytes` and for `lines` lines (as many
-    /// as the chunk before held: the offsets then take what they need, not up to twice that).
-    pub fn with_room(bytes: usize, lines: usize, first: u64) -> Chunk {
+    /// as the chunk before held: the offsets then take what they need, not up to twice that). Its text asks for a
+    /// huge page when `dense` (the lines are expected to fill it, see [`Chunk::dense`]).
+    pub fn with_room(bytes: usize, lines: usize, first: u64, dense: bool) -> Chunk {
         Chunk {
-            text: Text::with_capacity(bytes.saturating_add(1).max(CHUNK_BYTES)),
+            text: Text::with_capacity(bytes.saturating_add(1).max(CHUNK_BYTES), dense),
             ends: Vec::with_capacity(lines),
             words: Vec::with_capacity(lines),
             first,
             ..Chunk::default()
         }
+    }
+
+    /// Whether its text took at least half of its room: the next chunk is then worth a huge page (resident whole
+    /// from its first line; short lines fill a chunk's line count long before its bytes).
+    pub fn dense(&self) -> bool {
+        self.text.len() >= CHUNK_BYTES / 2
+    }
+
+    /// Whether its text asked for a huge page.
+    #[cfg(test)]
+    pub fn huge(&self) -> bool {
+        self.text.huge()
     }
 
     /// Whether it is a regular chunk (worth keeping for reuse once freed).
