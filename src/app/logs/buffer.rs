@@ -1,8 +1,8 @@
 //! The log ring buffer: bounded in lines and in bytes; what falls out is counted so the pane can show it.
 //!
 //! Lines are stored packed (issue 17) in chunks ([`super::chunk`]) of about [`CHUNK_BYTES`] of text with one end
-//! offset and one packed word (source tag index, stream, level, truncated) per line — 9 bytes beside the text
-//! (its `\n` included), against ~230 for a
+//! offset and one flags byte (stream, level, truncated) per line — 6 bytes beside the text (its `\n` included),
+//! against ~230 for a
 //! `String`, an `Arc` and an `Option` per line. Where a line came from is an index into a small table of tags,
 //! not a tag per line. Evicting the oldest lines is exact (the bounds and the dropped count are per line); a chunk
 //! is freed whole once its last line is gone, so memory under a long flood stays flat instead of fragmenting.
@@ -227,9 +227,10 @@ impl LogBuffer {
         if front.live() == 0
             && let Some(freed) = self.chunks.pop_front()
         {
-            // Kept for the next chunk when it is a regular one: under a flood, chunks are reused instead of
-            // returned and asked for again (no fresh pages to fault in, memory flat).
-            if freed.regular() {
+            // Kept for the next chunk when it is a regular one on base pages: under a flood, chunks are reused
+            // instead of returned and asked for again (no fresh pages to fault in, memory flat). A huge page is
+            // unmapped instead: a new one costs one fault, and a spare would hold 2 MiB more under a long flood.
+            if freed.regular() && !freed.huge() {
                 self.spare = Some(freed);
             }
         }
@@ -430,5 +431,24 @@ mod tests {
         let huge: Vec<bool> = long.chunks.iter().map(Chunk::huge).collect();
         assert_eq!(huge.first(), Some(&false), "the first chunk has no history");
         assert!(huge.len() >= 3 && huge[1..].iter().all(|h| *h), "{huge:?}");
+    }
+
+    /// Two sources taking turns, line by line and in runs, come back each with its own tag.
+    #[test]
+    fn sources_taking_turns_keep_their_tags() {
+        let mut b = LogBuffer::default();
+        let (api, db): (Arc<str>, Arc<str>) = (Arc::from("api"), Arc::from("db"));
+        let mut want = Vec::new();
+        for i in 0..100 {
+            let source = if i % 3 == 0 { &db } else { &api };
+            b.push(LogLine {
+                source: source.clone(),
+                ..line(&i.to_string())
+            });
+            want.push(source.clone());
+        }
+        for (i, source) in want.iter().enumerate() {
+            assert_eq!(b.get_seq(i as u64).map(|l| l.source), Some(source), "{i}");
+        }
     }
 }

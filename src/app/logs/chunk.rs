@@ -1,8 +1,8 @@
 //! One chunk of the log ring (issue 17): consecutive lines packed as a [`LineBatch`] packs them — their texts end
-//! to end, each followed by `\n`, with one end offset and one packed word per line (source tag index, stream,
-//! level, truncated). A whole batch's run of lines is appended with one copy of its text and a mapped copy of its
+//! to end, each followed by `\n`, with one end offset and one flags byte per line (stream, level, truncated), and
+//! the source tag index per run of lines. A whole batch's run of lines is appended with one copy of its text and a mapped copy of its
 //! ends and flags; a regex can run over a chunk's text as over a batch's. A regular chunk's text is one huge-page
-//! block ([`crate::logs::block`]). Imports the runner's line kinds, [`crate::logs::batch`] and the block's text.
+//! block ([`crate::logs::block`]), when its lines are expected to fill it. Imports the runner's line kinds, [`crate::logs::batch`] and the block's text.
 
 use crate::logs::batch::{self, LineBatch, level_bits, line_start};
 use crate::logs::block::{BLOCK_BYTES, Text};
@@ -28,11 +28,15 @@ pub(super) fn pack(tag: TagId, stream: Option<Stream>, level: Level, truncated: 
     u32::from(tag.0) | (stream << 16) | (level << 18) | (u32::from(truncated) << 20)
 }
 
-/// The word of a batch line from its flags byte (see [`LineBatch::flags`]): the same bits as [`pack`].
-fn pack_flags(tag: TagId, flags: u8) -> u32 {
-    let flags = u32::from(flags);
+/// A line's kept flags (a word without its tag): the bits of [`pack`] above the tag.
+fn flags_of(word: u32) -> u8 {
+    (word >> 16) as u8
+}
+
+/// The kept flags of a batch line from its flags byte (see [`LineBatch::flags`]): the same bits as [`flags_of`].
+fn batch_flags(flags: u8) -> u8 {
     let stream = 1 + ((flags >> 3) & 1);
-    u32::from(tag.0) | (stream << 16) | ((flags & 3) << 18) | (((flags >> 2) & 1) << 20)
+    stream | ((flags & 3) << 2) | (((flags >> 2) & 1) << 4)
 }
 
 /// Tag index, stream, level and truncated of a packed word.
@@ -54,8 +58,8 @@ fn level_of(word: u32) -> Level {
     batch::level_of(((word >> 18) & 3) as u8)
 }
 
-fn is_error(word: u32) -> bool {
-    (word >> 18) & 3 == 3
+fn is_error(flags: u8) -> bool {
+    (flags >> 2) & 3 == 3
 }
 
 fn offset(len: usize) -> u32 {
@@ -71,11 +75,14 @@ pub(super) struct Count {
 }
 
 /// Consecutive lines, packed: `text` holds them end to end, each followed by `\n`; line `i` ends at `ends[i]`.
+/// A line's word is its flags byte and its tag, kept per run of lines (a flood from one source is one run).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Chunk {
     text: Text,
     ends: Vec<u32>,
-    words: Vec<u32>,
+    flags: Vec<u8>,
+    /// `(line, tag)`: from line `line` of the chunk on, lines came from tag `tag`.
+    tags: Vec<(u32, u16)>,
     /// Lines at the front already evicted (only the oldest chunk has any).
     pub skip: usize,
     /// Sequence number of the chunk's line 0.
@@ -92,7 +99,7 @@ impl Chunk {
         Chunk {
             text: Text::with_capacity(bytes.saturating_add(1).max(CHUNK_BYTES), dense),
             ends: Vec::with_capacity(lines),
-            words: Vec::with_capacity(lines),
+            flags: Vec::with_capacity(lines),
             first,
             ..Chunk::default()
         }
@@ -105,7 +112,6 @@ impl Chunk {
     }
 
     /// Whether its text asked for a huge page.
-    #[cfg(test)]
     pub fn huge(&self) -> bool {
         self.text.huge()
     }
@@ -119,7 +125,8 @@ impl Chunk {
     pub fn reuse(&mut self, first: u64) {
         self.text.clear();
         self.ends.clear();
-        self.words.clear();
+        self.flags.clear();
+        self.tags.clear();
         self.arrived.clear();
         self.skip = 0;
         self.first = first;
@@ -148,9 +155,18 @@ impl Chunk {
             .unwrap_or_default()
     }
 
-    /// The packed word of line `i`.
+    /// The packed word of line `i` (see [`pack`]).
     pub fn word(&self, i: usize) -> u32 {
-        self.words[i]
+        let at = self.tags.partition_point(|(line, _)| *line as usize <= i);
+        let tag = at.checked_sub(1).map_or(0, |a| self.tags[a].1);
+        u32::from(tag) | (u32::from(self.flags[i]) << 16)
+    }
+
+    /// Notes that the lines appended next come from `tag`.
+    fn tag(&mut self, tag: u16) {
+        if self.tags.last().is_none_or(|(_, t)| *t != tag) {
+            self.tags.push((offset(self.ends.len()), tag));
+        }
     }
 
     /// Lines still kept.
@@ -175,10 +191,11 @@ impl Chunk {
     /// Appends one line.
     pub fn push(&mut self, text: &str, word: u32, second: u32) {
         self.stamp(second);
+        self.tag((word & 0xffff) as u16);
         self.text.push_str(text);
         self.ends.push(offset(self.text.len()));
         self.text.push_str("\n");
-        self.words.push(word);
+        self.flags.push(flags_of(word));
     }
 
     /// Appends the lines of `batch` from line `from` on that fit (at least one when the chunk is empty), all with
@@ -199,19 +216,20 @@ impl Chunk {
         }
         let end = ends[from + n - 1] as usize + 1;
         self.stamp(second);
+        self.tag(tag.0);
         let base = self.text.len();
         self.text.push_str(text.get(start..end).unwrap_or_default());
         let shift = |e: &u32| offset(base + *e as usize - start);
         self.ends.extend(ends[from..from + n].iter().map(shift));
-        let words = flags[from..from + n].iter().map(|f| pack_flags(tag, *f));
-        let before = self.words.len();
-        self.words.extend(words);
+        let before = self.flags.len();
+        self.flags
+            .extend(flags[from..from + n].iter().map(|f| batch_flags(*f)));
         Count {
             lines: n,
             bytes: end - start - n,
-            errors: self.words[before..]
+            errors: self.flags[before..]
                 .iter()
-                .filter(|w| is_error(**w))
+                .filter(|f| is_error(**f))
                 .count(),
         }
     }
@@ -224,9 +242,9 @@ impl Chunk {
         }
         let (from, to) = (self.skip, self.skip + n);
         let bytes = self.ends[to - 1] as usize + 1 - self.start(from) - n;
-        let errors = self.words[from..to]
+        let errors = self.flags[from..to]
             .iter()
-            .filter(|w| is_error(**w))
+            .filter(|f| is_error(**f))
             .count();
         self.skip = to;
         Count {
