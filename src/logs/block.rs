@@ -15,10 +15,20 @@ use nix::sys::mman::{MapFlags, MmapAdvise, ProtFlags, madvise, mmap_anonymous, m
 /// Bytes of one block: one huge page on x86-64 and aarch64 (4 KiB base pages).
 pub const BLOCK_BYTES: usize = 2 * 1024 * 1024;
 
+/// Whether the kernel gives transparent huge pages to regions that ask (`always` or `madvise` selected), read once.
+/// Where it does not, no block asks, so none passes for one (the ring keeps a base-page chunk for reuse).
+pub fn huge_pages_offered() -> bool {
+    static OFFERED: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled")
+            .is_ok_and(|s| s.contains("[always]") || s.contains("[madvise]"))
+    });
+    *OFFERED
+}
+
 /// A zeroed, writable anonymous mapping of [`BLOCK_BYTES`], aligned to its size; unmapped on drop.
 struct Block {
     ptr: NonNull<u8>,
-    /// Advised for huge pages.
+    /// Advised for huge pages (and the kernel offers them).
     huge: bool,
 }
 
@@ -28,9 +38,10 @@ unsafe impl Send for Block {}
 unsafe impl Sync for Block {}
 
 impl Block {
-    /// Maps twice the size, keeps the aligned block inside and unmaps the rest; with `huge`, advises huge pages.
-    /// `None` if the kernel refuses.
+    /// Maps twice the size, keeps the aligned block inside and unmaps the rest; with `huge`, advises huge pages
+    /// where the kernel offers them. `None` if the kernel refuses.
     fn map(huge: bool) -> Option<Block> {
+        let huge = huge && huge_pages_offered();
         let twice = NonZeroUsize::new(2 * BLOCK_BYTES)?;
         let (prot, flags) = (
             ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
@@ -52,10 +63,9 @@ impl Block {
                 let _ = munmap(raw, 2 * BLOCK_BYTES);
                 return None;
             }
-            if huge {
-                // Advice only: where transparent huge pages are off, the block is backed by base pages.
-                let _ = madvise(ptr.cast::<c_void>(), BLOCK_BYTES, MmapAdvise::MADV_HUGEPAGE);
-            }
+            // Advice only: when the kernel refuses it, the block is backed by base pages and not counted as huge.
+            let huge = huge
+                && madvise(ptr.cast::<c_void>(), BLOCK_BYTES, MmapAdvise::MADV_HUGEPAGE).is_ok();
             Some(Block { ptr, huge })
         }
     }

@@ -12,6 +12,10 @@ use crate::runner::{Level, Stream};
 pub const CHUNK_BYTES: usize = BLOCK_BYTES;
 /// Lines a chunk holds at most (short lines): 64 B a line on average fill a block.
 pub const CHUNK_LINES: usize = 32 * 1024;
+const _: () = assert!(
+    CHUNK_LINES <= u16::MAX as usize,
+    "a chunk's tag runs hold lines as u16"
+);
 
 /// Index of a source tag in the buffer's table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +85,9 @@ pub(super) struct Chunk {
     text: Text,
     ends: Vec<u32>,
     flags: Vec<u8>,
-    /// `(line, tag)`: from line `line` of the chunk on, lines came from tag `tag`.
-    tags: Vec<(u32, u16)>,
+    /// `(line, tag)`: from line `line` of the chunk on, lines came from tag `tag` (lines are fewer than
+    /// [`CHUNK_LINES`], so a `u16` holds the line).
+    tags: Vec<(u16, u16)>,
     /// Lines at the front already evicted (only the oldest chunk has any).
     pub skip: usize,
     /// Sequence number of the chunk's line 0.
@@ -165,7 +170,8 @@ impl Chunk {
     /// Notes that the lines appended next come from `tag`.
     fn tag(&mut self, tag: u16) {
         if self.tags.last().is_none_or(|(_, t)| *t != tag) {
-            self.tags.push((offset(self.ends.len()), tag));
+            self.tags
+                .push((u16::try_from(self.ends.len()).unwrap_or(u16::MAX), tag));
         }
     }
 
