@@ -1,7 +1,8 @@
 //! The event loop: owns the terminal, feeds every input (keys, paste, resize, runner messages, timers, signals)
-//! to `app::update`, carries out the effects, and draws only when the state changed — at most
-//! [`FRAME_INTERVAL`] apart (a key, and the end of a stream of output, are drawn at once), and never while idle. The same loop serves a release run ([`run`]: locked and
-//! journaled) and a `deckhand tail` session ([`tail`]: neither). May import app, views, runner, journal and plan.
+//! to `app::update`, carries out the effects, and draws only when the state changed — at most [`FRAME_INTERVAL`]
+//! apart (a key, and the end of a stream of output, are drawn at once), and never while idle. The same loop serves a
+//! release run ([`run`]: locked and journaled) and a `deckhand tail` session ([`tail`]: neither). May import app,
+//! views, runner, journal and plan.
 
 mod effects;
 pub mod startup;
@@ -294,8 +295,7 @@ impl Signals {
 
 /// Draws when something changed and the frame interval allows — `at_once` after typed input (a key never waits
 /// for the frame slot a flood of lines is using) or the end of a stream of output; a failed draw means the
-/// terminal is gone. Returns what the
-/// frame tells `update`: that a prompt is on screen, and how its context fitted.
+/// terminal is gone. Returns what the frame tells `update`: that a prompt is on screen, and how its context fitted.
 fn draw_if_due(
     term: &mut terminal::Term,
     state: &mut State,

@@ -1,8 +1,9 @@
 //! One chunk of the log ring (issue 17): consecutive lines packed as a [`LineBatch`] packs them — their texts end
 //! to end, each followed by `\n`, with one end offset and one flags byte per line (stream, level, truncated), and
-//! the source tag index per run of lines. A whole batch's run of lines is appended with one copy of its text and a mapped copy of its
-//! ends and flags; a regex can run over a chunk's text as over a batch's. A regular chunk's text is one huge-page
-//! block ([`crate::logs::block`]), when its lines are expected to fill it. Imports the runner's line kinds, [`crate::logs::batch`] and the block's text.
+//! the source tag index per run of lines. A whole batch's run of lines is appended with one copy of its text and a
+//! mapped copy of its ends and flags; a regex can run over a chunk's text as over a batch's. A regular chunk's text
+//! is one block ([`crate::logs::block`]), on a huge page when its lines are expected to fill it. Imports the
+//! runner's line kinds, [`crate::logs::batch`] and the block's text.
 
 use crate::logs::batch::{self, LineBatch, level_bits, line_start};
 use crate::logs::block::{BLOCK_BYTES, Text};
