@@ -15,7 +15,7 @@ pub const CHUNK_BYTES: usize = BLOCK_BYTES;
 pub const CHUNK_LINES: usize = 32 * 1024;
 const _: () = assert!(
     CHUNK_LINES <= u16::MAX as usize,
-    "a chunk's tag runs hold lines as u16"
+    "a chunk's runs hold lines as u16"
 );
 
 /// Index of a source tag in the buffer's table.
@@ -71,6 +71,23 @@ fn offset(len: usize) -> u32 {
     u32::try_from(len).unwrap_or(u32::MAX)
 }
 
+/// Runs of lines sharing a value: `(line, value)`, from line `line` of the chunk on the lines have `value` (lines
+/// are fewer than [`CHUNK_LINES`], so a `u16` holds the line).
+type Runs<T> = Vec<(u16, T)>;
+
+/// The value of the run line `i` is in (the default before the first run).
+fn run_value<T: Copy + Default>(runs: &[(u16, T)], i: usize) -> T {
+    let at = runs.partition_point(|(line, _)| usize::from(*line) <= i);
+    at.checked_sub(1).map_or_else(T::default, |a| runs[a].1)
+}
+
+/// Starts a run of `value` at line `line`, unless the last run has that value.
+fn note_run<T: PartialEq>(runs: &mut Runs<T>, line: usize, value: T) {
+    if runs.last().is_none_or(|(_, v)| *v != value) {
+        runs.push((u16::try_from(line).unwrap_or(u16::MAX), value));
+    }
+}
+
 /// Lines appended or dropped: how many, their text bytes (without the `\n`s) and how many are errors.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Count {
@@ -86,15 +103,14 @@ pub(super) struct Chunk {
     text: Text,
     ends: Vec<u32>,
     flags: Vec<u8>,
-    /// `(line, tag)`: from line `line` of the chunk on, lines came from tag `tag` (lines are fewer than
-    /// [`CHUNK_LINES`], so a `u16` holds the line).
-    tags: Vec<(u16, u16)>,
+    /// The tag index of each run of lines from one source.
+    tags: Runs<u16>,
     /// Lines at the front already evicted (only the oldest chunk has any).
     pub skip: usize,
     /// Sequence number of the chunk's line 0.
     pub first: u64,
-    /// `(line, second)`: from line `line` of the chunk on, lines arrived at `second`.
-    arrived: Vec<(u32, u32)>,
+    /// The second each run of lines arrived at.
+    arrived: Runs<u32>,
 }
 
 impl Chunk {
@@ -163,17 +179,12 @@ impl Chunk {
 
     /// The packed word of line `i` (see [`pack`]).
     pub fn word(&self, i: usize) -> u32 {
-        let at = self.tags.partition_point(|(line, _)| *line as usize <= i);
-        let tag = at.checked_sub(1).map_or(0, |a| self.tags[a].1);
-        u32::from(tag) | (u32::from(self.flags[i]) << 16)
+        u32::from(run_value(&self.tags, i)) | (u32::from(self.flags[i]) << 16)
     }
 
     /// Notes that the lines appended next come from `tag`.
     fn tag(&mut self, tag: u16) {
-        if self.tags.last().is_none_or(|(_, t)| *t != tag) {
-            self.tags
-                .push((u16::try_from(self.ends.len()).unwrap_or(u16::MAX), tag));
-        }
+        note_run(&mut self.tags, self.ends.len(), tag);
     }
 
     /// Lines still kept.
@@ -183,16 +194,12 @@ impl Chunk {
 
     /// The second line `i` arrived at.
     pub fn arrived(&self, i: usize) -> u32 {
-        let i = offset(i);
-        let at = self.arrived.partition_point(|(line, _)| *line <= i);
-        at.checked_sub(1).map_or(0, |a| self.arrived[a].1)
+        run_value(&self.arrived, i)
     }
 
     /// Notes that the lines appended next arrived at `second`.
     fn stamp(&mut self, second: u32) {
-        if self.arrived.last().is_none_or(|(_, s)| *s != second) {
-            self.arrived.push((offset(self.ends.len()), second));
-        }
+        note_run(&mut self.arrived, self.ends.len(), second);
     }
 
     /// Appends one line.
