@@ -12,20 +12,63 @@ use std::ffi::c_void;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use nix::sys::mman::{MapFlags, MmapAdvise, ProtFlags, madvise, mmap_anonymous, munmap};
+use nix::time::{ClockId, clock_gettime};
 
 /// Bytes of one block: one huge page on x86-64 and aarch64 (4 KiB base pages).
 pub const BLOCK_BYTES: usize = 2 * 1024 * 1024;
 
-/// Whether blocks should ask for transparent huge pages, read once: the kernel gives them to regions that ask
-/// (`always` or `madvise` selected) and no hypervisor takes free memory back ([`reports_free_pages`]). Where not, no
-/// block asks, so none passes for one (the ring keeps a base-page chunk for reuse).
+/// Whether blocks ask for transparent huge pages now: the system offers them ([`HugePages::offered`]) and none has
+/// cost more than [`HUGE_FAULT_BUDGET`] yet.
 pub fn huge_pages_offered() -> bool {
-    static OFFERED: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
-        let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled");
-        thp.is_ok_and(|s| thp_selected(&s)) && !reports_free_pages(virtio_devices())
-    });
-    *OFFERED
+    HUGE.asks()
+}
+
+/// The process's huge-page policy.
+static HUGE: std::sync::LazyLock<HugePages> = std::sync::LazyLock::new(|| {
+    let thp = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled");
+    HugePages::new(thp.is_ok_and(|s| thp_selected(&s)) && !reports_free_pages(virtio_devices()))
+});
+
+/// The CPU one huge page's first fault may take: 512 base-page faults cost about 0.7-1.1 ms where measured, a huge
+/// page about 0.2 ms. A slower one was compacted for, or faulted in again by a hypervisor (a balloon this process
+/// cannot see, such as Hyper-V's): base pages are then the cheaper, and no block asks again.
+const HUGE_FAULT_BUDGET: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// Whether blocks ask for huge pages: offered by the system, and not given up after one cost too much.
+struct HugePages {
+    /// The kernel gives them to regions that ask (`always` or `madvise` selected) and no hypervisor takes free
+    /// memory back ([`reports_free_pages`]).
+    offered: bool,
+    given_up: AtomicBool,
+}
+
+impl HugePages {
+    fn new(offered: bool) -> HugePages {
+        HugePages {
+            offered,
+            given_up: AtomicBool::new(false),
+        }
+    }
+
+    fn asks(&self) -> bool {
+        self.offered && !self.given_up.load(Ordering::Relaxed)
+    }
+
+    /// A huge page's first fault took `cost` of this thread's CPU (wall time would count being descheduled).
+    fn judge(&self, cost: std::time::Duration) {
+        if cost > HUGE_FAULT_BUDGET {
+            self.given_up.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// This thread's CPU time.
+fn thread_cpu() -> Option<std::time::Duration> {
+    let now = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).ok()?;
+    Some(std::time::Duration::from(now))
 }
 
 /// `transparent_hugepage/enabled` selects `always` or `madvise` (e.g. `always [madvise] never`).
@@ -75,9 +118,9 @@ unsafe impl Sync for Block {}
 
 impl Block {
     /// Maps twice the size, keeps the aligned block inside and unmaps the rest; with `huge`, advises huge pages
-    /// where the kernel offers them. `None` if the kernel refuses.
-    fn map(huge: bool) -> Option<Block> {
-        let huge = huge && huge_pages_offered();
+    /// where `policy` asks for them, and has it judge the first fault. `None` if the kernel refuses.
+    fn map(huge: bool, policy: &HugePages) -> Option<Block> {
+        let huge = huge && policy.asks();
         let twice = NonZeroUsize::new(2 * BLOCK_BYTES)?;
         let (prot, flags) = (
             ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
@@ -90,7 +133,8 @@ impl Block {
         let tail = BLOCK_BYTES - head;
         // SAFETY: `head` < BLOCK_BYTES (the mapping is page-aligned), so the block starts inside the mapping and
         // ends at or before its end; the head and tail ranges lie inside the mapping just made and nothing refers to
-        // them. When a trim fails, the whole mapping is unmapped and nothing of it is used.
+        // them. When a trim fails, the whole mapping is unmapped and nothing of it is used. The block's first byte,
+        // written to fault the huge page in, is inside it, writable, and referred to by nothing else yet.
         unsafe {
             let ptr = raw.cast::<u8>().add(head);
             let trimmed = (head == 0 || munmap(raw, head).is_ok())
@@ -102,6 +146,14 @@ impl Block {
             // Advice only: when the kernel refuses it, the block is backed by base pages and not counted as huge.
             let huge = huge
                 && madvise(ptr.cast::<c_void>(), BLOCK_BYTES, MmapAdvise::MADV_HUGEPAGE).is_ok();
+            if huge {
+                // The first write faults the whole huge page in (zeroed: writing a zero changes nothing).
+                let before = thread_cpu();
+                ptr.as_ptr().write_volatile(0);
+                if let (Some(before), Some(after)) = (before, thread_cpu()) {
+                    policy.judge(after.saturating_sub(before));
+                }
+            }
             Some(Block { ptr, huge })
         }
     }
@@ -141,7 +193,7 @@ impl Text {
     /// expected to fill it: a huge page is resident whole).
     pub fn with_capacity(bytes: usize, huge: bool) -> Text {
         if bytes <= BLOCK_BYTES
-            && let Some(block) = Block::map(huge)
+            && let Some(block) = Block::map(huge, &HUGE)
         {
             return Text(Store::Block(block, 0));
         }
@@ -267,9 +319,22 @@ mod tests {
         assert!(!reports_free_pages(Vec::new()));
     }
 
+    /// A huge page's first fault over the budget (compaction, or memory a hypervisor took back) makes the blocks
+    /// after it base pages; where the system offers none, no block asks.
+    #[test]
+    fn a_slow_huge_page_makes_the_next_blocks_base_pages() {
+        let policy = HugePages::new(true);
+        policy.judge(HUGE_FAULT_BUDGET / 4);
+        assert!(policy.asks(), "a fast fault keeps huge pages");
+        policy.judge(HUGE_FAULT_BUDGET * 4);
+        assert!(!policy.asks());
+        assert!(!Block::map(true, &policy).unwrap().huge);
+        assert!(!Block::map(true, &HugePages::new(false)).unwrap().huge);
+    }
+
     #[test]
     fn a_block_is_aligned_to_its_size_and_zeroed() {
-        let block = Block::map(true).unwrap();
+        let block = Block::map(true, &HUGE).unwrap();
         assert_eq!(block.ptr.as_ptr() as usize % BLOCK_BYTES, 0);
         assert!(block.bytes().iter().all(|b| *b == 0));
     }

@@ -430,12 +430,13 @@ mod tests {
         }
         let huge: Vec<bool> = long.chunks.iter().map(Chunk::huge).collect();
         assert_eq!(huge.first(), Some(&false), "the first chunk has no history");
-        // (Where the kernel offers no huge pages, no chunk counts as one, and the spare is kept as before.)
-        let offered = crate::logs::block::huge_pages_offered();
-        assert!(
-            huge.len() >= 3 && huge[1..].iter().all(|h| *h == offered),
-            "{huge:?}"
-        );
+        // Where huge pages are still asked for, every chunk after the first got one. Where the system offers none,
+        // or gave them up after a slow fault (in this test or another), the later chunks have none: once given up,
+        // never again.
+        let asked = crate::logs::block::huge_pages_offered();
+        assert!(huge.len() >= 3, "{huge:?}");
+        assert!(!asked || huge[1..].iter().all(|h| *h), "{huge:?}");
+        assert!(huge[1..].windows(2).all(|w| w[0] || !w[1]), "{huge:?}");
     }
 
     /// Two sources taking turns, line by line and in whole batches, come back each with its own tag.
