@@ -5,14 +5,14 @@
 //! fill its block asks for one (the ring decides); a block is unmapped whole when its chunk is freed, outside the
 //! allocator. Where a mapping is refused, or a line is longer than a block, the text lives in a `String` instead:
 //! same behaviour, plain pages. No block asks for huge pages in a VM whose balloon hands free memory back to the
-//! host: there a huge page costs more than its 512 faults ([`huge_pages_offered`]). Linux only (`MADV_HUGEPAGE`),
-//! as the rest of deckhand. Imports `nix` only.
+//! host, nor after one's first fault cost more than its 512 base-page faults would: there a huge page is the dearer
+//! ([`huge_pages_offered`]). Linux only (`MADV_HUGEPAGE`), as the rest of deckhand. Imports `nix` only.
 
 use std::ffi::c_void;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use nix::sys::mman::{MapFlags, MmapAdvise, ProtFlags, madvise, mmap_anonymous, munmap};
 use nix::time::{ClockId, clock_gettime};
@@ -35,7 +35,7 @@ static HUGE: std::sync::LazyLock<HugePages> = std::sync::LazyLock::new(|| {
 /// The CPU one huge page's first fault may take: 512 base-page faults cost about 0.7-1.1 ms where measured, a huge
 /// page about 0.2 ms. A slower one was compacted for, or faulted in again by a hypervisor (a balloon this process
 /// cannot see, such as Hyper-V's): base pages are then the cheaper, and no block asks again.
-const HUGE_FAULT_BUDGET: std::time::Duration = std::time::Duration::from_millis(1);
+const HUGE_FAULT_BUDGET: Duration = Duration::from_millis(1);
 
 /// Whether blocks ask for huge pages: offered by the system, and not given up after one cost too much.
 struct HugePages {
@@ -58,7 +58,7 @@ impl HugePages {
     }
 
     /// A huge page's first fault took `cost` of this thread's CPU (wall time would count being descheduled).
-    fn judge(&self, cost: std::time::Duration) {
+    fn judge(&self, cost: Duration) {
         if cost > HUGE_FAULT_BUDGET {
             self.given_up.store(true, Ordering::Relaxed);
         }
@@ -66,9 +66,9 @@ impl HugePages {
 }
 
 /// This thread's CPU time.
-fn thread_cpu() -> Option<std::time::Duration> {
+fn thread_cpu() -> Option<Duration> {
     let now = clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).ok()?;
-    Some(std::time::Duration::from(now))
+    Some(Duration::from(now))
 }
 
 /// `transparent_hugepage/enabled` selects `always` or `madvise` (e.g. `always [madvise] never`).
