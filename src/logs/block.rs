@@ -5,13 +5,14 @@
 //! fill its block asks for one (the ring decides); a block is unmapped whole when its chunk is freed, outside the
 //! allocator. Where a mapping is refused, or a line is longer than a block, the text lives in a `String` instead:
 //! same behaviour, plain pages. No block asks for huge pages in a VM whose balloon hands free memory back to the
-//! host, nor after one's first fault cost more than its 512 base-page faults would: there a huge page is the dearer
-//! ([`huge_pages_offered`]). Linux only (`MADV_HUGEPAGE`), as the rest of deckhand. Imports `nix` only.
+//! host, nor after huge pages' first faults took over 1 ms of CPU, about what 512 base-page faults take: there a
+//! huge page is the dearer ([`huge_pages_asked`]). Linux only (`MADV_HUGEPAGE`), as the rest of deckhand. Imports
+//! `nix` only.
 
 use std::ffi::c_void;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use nix::sys::mman::{MapFlags, MmapAdvise, ProtFlags, madvise, mmap_anonymous, munmap};
@@ -20,9 +21,9 @@ use nix::time::{ClockId, clock_gettime};
 /// Bytes of one block: one huge page on x86-64 and aarch64 (4 KiB base pages).
 pub const BLOCK_BYTES: usize = 2 * 1024 * 1024;
 
-/// Whether blocks ask for transparent huge pages now: the system offers them ([`HugePages::offered`]) and none has
-/// cost more than [`HUGE_FAULT_BUDGET`] yet.
-pub fn huge_pages_offered() -> bool {
+/// Whether blocks ask for transparent huge pages now: the system offers them ([`HugePages::offered`]) and they have
+/// not been given up after [`HUGE_SLOW_FAULTS`] faults over [`HUGE_FAULT_BUDGET`].
+pub fn huge_pages_asked() -> bool {
     HUGE.asks()
 }
 
@@ -34,14 +35,20 @@ static HUGE: std::sync::LazyLock<HugePages> = std::sync::LazyLock::new(|| {
 
 /// The CPU one huge page's first fault may take: 512 base-page faults cost about 0.7-1.1 ms where measured, a huge
 /// page about 0.2 ms. A slower one was compacted for, or faulted in again by a hypervisor (a balloon this process
-/// cannot see, such as Hyper-V's): base pages are then the cheaper, and no block asks again.
+/// cannot see, such as Hyper-V's): base pages are then the cheaper, and after [`HUGE_SLOW_FAULTS`] such faults no
+/// block asks again.
 const HUGE_FAULT_BUDGET: Duration = Duration::from_millis(1);
+
+/// Faults over [`HUGE_FAULT_BUDGET`] after which no block asks for a huge page again.
+const HUGE_SLOW_FAULTS: u32 = 2;
 
 /// Whether blocks ask for huge pages: offered by the system, and not given up after one cost too much.
 struct HugePages {
     /// The kernel gives them to regions that ask (`always` or `madvise` selected) and no hypervisor takes free
     /// memory back ([`reports_free_pages`]).
     offered: bool,
+    /// Huge-page faults over the budget so far.
+    slow: AtomicU32,
     given_up: AtomicBool,
 }
 
@@ -49,6 +56,7 @@ impl HugePages {
     fn new(offered: bool) -> HugePages {
         HugePages {
             offered,
+            slow: AtomicU32::new(0),
             given_up: AtomicBool::new(false),
         }
     }
@@ -57,9 +65,24 @@ impl HugePages {
         self.offered && !self.given_up.load(Ordering::Relaxed)
     }
 
-    /// A huge page's first fault took `cost` of this thread's CPU (wall time would count being descheduled).
+    /// Faults a block's huge page in (its first write) and judges what that took of this thread's CPU (wall time
+    /// would count being descheduled).
+    fn judge_fault(&self, block: NonNull<u8>) {
+        let before = thread_cpu();
+        // SAFETY: `block` is the first byte of a live, writable, zero-filled mapping that nothing refers to yet
+        // (called from `Block::map` before the `Block` exists); writing a zero changes nothing.
+        unsafe { block.write_volatile(0) };
+        if let (Some(before), Some(after)) = (before, thread_cpu()) {
+            self.judge(after.saturating_sub(before));
+        }
+    }
+
+    /// A huge page's first fault took `cost`: the second over [`HUGE_FAULT_BUDGET`] gives huge pages up (one alone
+    /// may be an interrupt counted against the thread).
     fn judge(&self, cost: Duration) {
-        if cost > HUGE_FAULT_BUDGET {
+        if cost > HUGE_FAULT_BUDGET
+            && self.slow.fetch_add(1, Ordering::Relaxed) + 1 >= HUGE_SLOW_FAULTS
+        {
             self.given_up.store(true, Ordering::Relaxed);
         }
     }
@@ -133,8 +156,7 @@ impl Block {
         let tail = BLOCK_BYTES - head;
         // SAFETY: `head` < BLOCK_BYTES (the mapping is page-aligned), so the block starts inside the mapping and
         // ends at or before its end; the head and tail ranges lie inside the mapping just made and nothing refers to
-        // them. When a trim fails, the whole mapping is unmapped and nothing of it is used. The block's first byte,
-        // written to fault the huge page in, is inside it, writable, and referred to by nothing else yet.
+        // them. When a trim fails, the whole mapping is unmapped and nothing of it is used.
         unsafe {
             let ptr = raw.cast::<u8>().add(head);
             let trimmed = (head == 0 || munmap(raw, head).is_ok())
@@ -147,12 +169,7 @@ impl Block {
             let huge = huge
                 && madvise(ptr.cast::<c_void>(), BLOCK_BYTES, MmapAdvise::MADV_HUGEPAGE).is_ok();
             if huge {
-                // The first write faults the whole huge page in (zeroed: writing a zero changes nothing).
-                let before = thread_cpu();
-                ptr.as_ptr().write_volatile(0);
-                if let (Some(before), Some(after)) = (before, thread_cpu()) {
-                    policy.judge(after.saturating_sub(before));
-                }
+                policy.judge_fault(ptr);
             }
             Some(Block { ptr, huge })
         }
@@ -306,8 +323,9 @@ mod tests {
         assert!(thp_selected("[always] madvise never"));
         assert!(!thp_selected("always madvise [never]"));
         let dev = |d: &str, f: &str| (d.to_string(), f.to_string());
-        // As read in a Firecracker VM: the balloon with STATS_VQ, DEFLATE_ON_OOM and REPORTING.
-        let reporting = "0110010100000000000000000000000010000000";
+        // As read in this Firecracker VM (bit 0 first): the balloon with STATS_VQ, DEFLATE_ON_OOM and REPORTING.
+        let reporting = "0110010100000000000000000000000010000000000000000000000000000000\
+                         0000000000000000000000000000000000000000000000000000000000000000\n";
         assert!(reports_free_pages([
             dev("0x0002\n", "1"),
             dev("0x0005\n", reporting)
@@ -322,19 +340,24 @@ mod tests {
     /// A huge page's first fault over the budget (compaction, or memory a hypervisor took back) makes the blocks
     /// after it base pages; where the system offers none, no block asks.
     #[test]
-    fn a_slow_huge_page_makes_the_next_blocks_base_pages() {
+    fn slow_huge_pages_make_the_next_blocks_base_pages() {
         let policy = HugePages::new(true);
         policy.judge(HUGE_FAULT_BUDGET / 4);
         assert!(policy.asks(), "a fast fault keeps huge pages");
         policy.judge(HUGE_FAULT_BUDGET * 4);
+        policy.judge(HUGE_FAULT_BUDGET / 4);
+        assert!(policy.asks(), "one slow fault alone keeps them");
+        policy.judge(HUGE_FAULT_BUDGET * 4);
         assert!(!policy.asks());
+        policy.judge(HUGE_FAULT_BUDGET / 4);
+        assert!(!policy.asks(), "given up for good");
         assert!(!Block::map(true, &policy).unwrap().huge);
         assert!(!Block::map(true, &HugePages::new(false)).unwrap().huge);
     }
 
     #[test]
     fn a_block_is_aligned_to_its_size_and_zeroed() {
-        let block = Block::map(true, &HUGE).unwrap();
+        let block = Block::map(true, &HugePages::new(true)).unwrap();
         assert_eq!(block.ptr.as_ptr() as usize % BLOCK_BYTES, 0);
         assert!(block.bytes().iter().all(|b| *b == 0));
     }

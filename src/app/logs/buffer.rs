@@ -433,7 +433,7 @@ mod tests {
         // Where huge pages are still asked for, every chunk after the first got one. Where the system offers none,
         // or gave them up after a slow fault (in this test or another), the later chunks have none: once given up,
         // never again.
-        let asked = crate::logs::block::huge_pages_offered();
+        let asked = crate::logs::block::huge_pages_asked();
         assert!(huge.len() >= 3, "{huge:?}");
         assert!(!asked || huge[1..].iter().all(|h| *h), "{huge:?}");
         assert!(huge[1..].windows(2).all(|w| w[0] || !w[1]), "{huge:?}");
