@@ -164,3 +164,36 @@ fn the_filter_applies_from_the_start_and_the_screen_is_the_logs_alone() {
         "{screen}"
     );
 }
+
+/// A long line is read in a tail as in the console's logs pane: `w` wraps, `←`/`→` scroll sideways, Enter opens
+/// the line whole and Esc closes it (they were refused as "release keys").
+#[test]
+fn a_tail_reads_long_lines_with_the_logs_keys() {
+    let (mut h, _) = tail(None);
+    let long = format!("start {} the-end", "x".repeat(300));
+    lines(&mut h, 0, &[(long.as_str(), Level::Other)]);
+    h.key(KeyCode::Right);
+    assert!(h.state.logview.col > 0, "→ scrolls sideways");
+    h.key(KeyCode::Left);
+    assert_eq!(h.state.logview.col, 0);
+    h.char('w');
+    assert!(h.state.logview.wrap, "w wraps");
+    let (screen, _) = h.screen();
+    assert!(screen.contains("the-end"), "wrapped:\n{screen}");
+    h.char('w');
+    h.key(KeyCode::Up);
+    h.key(KeyCode::Enter);
+    assert!(
+        matches!(h.state.overlay, Some(deckhand::app::Overlay::Line { .. })),
+        "Enter opens the line"
+    );
+    h.key(KeyCode::Esc);
+    assert!(h.state.overlay.is_none());
+    assert!(h.state.flash.is_none(), "{:?}", h.state.flash);
+    // Help lists them.
+    let rows = deckhand::app::bindings(&h.state);
+    let text: Vec<&str> = rows.iter().map(|(_, what)| *what).collect();
+    for want in ["wrap", "sideways", "line whole"] {
+        assert!(text.iter().any(|t| t.contains(want)), "{want}: {text:?}");
+    }
+}

@@ -120,8 +120,11 @@ impl Command {
             Command::SearchNewer => "jump to the next (newer) match of the filter",
             Command::CycleLevel => "show all levels / info+ / warn+ / errors only",
             Command::CycleSource => "show all sources / each source alone",
+            Command::Wrap => "wrap long lines onto more rows / cut them at the edge",
+            Command::PanLeft | Command::PanRight => "scroll long lines sideways (when not wrapped)",
+            Command::Run => "show the selected line whole (source, time, level, full text)",
             Command::Help => "show or hide this help",
-            Command::Back => "close help",
+            Command::Back => "close help / the line",
             Command::Quit => "quit (exit 0)",
             _ => return None,
         })
