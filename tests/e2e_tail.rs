@@ -321,3 +321,49 @@ fn tail_usage_errors_exit_2_with_a_message_naming_the_argument() {
         "nothing written before the console could start"
     );
 }
+
+/// The terminal goes away without a SIGHUP reaching deckhand: its shell ignores hang-ups, and the kernel sends the
+/// hang-up to the session's leader alone. deckhand notices by itself, ends its command and exits 1 (it spun on the
+/// dead terminal and, when a signal came later, panicked with 101).
+#[test]
+fn tail_ends_when_its_terminal_goes_away_without_a_hang_up_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let rc = dir.path().join("rc");
+    let marker = format!("dhlost{}", std::process::id());
+    let script = format!(
+        "trap '' HUP; \"$0\" tail --cmd 'sleep 1000; : {marker}'; echo $? > '{}'",
+        rc.display()
+    );
+    let deckhand = env!("CARGO_BIN_EXE_deckhand");
+    let mut app = PtyApp::start_program("/bin/sh", &["-c", &script, deckhand], &data, &[]);
+    app.wait_for("tailing 1 log source");
+    let start = Instant::now();
+    // Its shell, deckhand and the command (each argv holds the marker).
+    while pids_with(&format!(": {marker}")).len() < 3 && start.elapsed() < WAIT_LIMIT {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // Drawn: from here on nothing changes on screen, so no failed draw can tell deckhand the terminal is gone.
+    app.wait_for("sleep running");
+    app.hang_up();
+    let start = Instant::now();
+    while std::fs::read_to_string(&rc).unwrap_or_default().is_empty()
+        && start.elapsed() < WAIT_LIMIT
+    {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let code = std::fs::read_to_string(&rc).unwrap_or_default();
+    assert_eq!(
+        code.trim(),
+        "1",
+        "deckhand's exit code after its terminal went away"
+    );
+    let start = Instant::now();
+    while !pids_with(&format!(": {marker}")).is_empty() && start.elapsed() < WAIT_LIMIT {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    assert!(
+        pids_with(&format!(": {marker}")).is_empty(),
+        "the command outlived deckhand"
+    );
+}

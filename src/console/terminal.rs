@@ -3,6 +3,7 @@
 //! already gone only fails quietly.
 
 use std::io::{self, Stdout, stdout};
+use std::os::fd::AsFd;
 
 use crossterm::cursor::{Hide, Show};
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
@@ -30,6 +31,40 @@ pub fn enter() -> io::Result<Term> {
 pub fn restore() {
     let _ = execute!(stdout(), DisableBracketedPaste, LeaveAlternateScreen, Show);
     let _ = disable_raw_mode();
+}
+
+/// Tells whether the terminal hung up: its other side closed (a dropped SSH connection, a killed tmux session).
+/// Which of standard input and output are terminals is read when the watch is made: a hung-up terminal no longer
+/// answers `isatty`.
+pub struct HangupWatch {
+    ttys: [bool; 2],
+}
+
+impl HangupWatch {
+    pub fn start() -> HangupWatch {
+        let tty = |fd: std::os::fd::BorrowedFd<'_>| nix::unistd::isatty(fd).unwrap_or(false);
+        HangupWatch {
+            ttys: [tty(io::stdin().as_fd()), tty(io::stdout().as_fd())],
+        }
+    }
+
+    /// Polls the terminals for `POLLHUP` (a hung-up terminal reports it, with `POLLERR`, on every poll), without
+    /// reading anything.
+    pub fn hung_up(&self) -> bool {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let (stdin, stdout) = (io::stdin(), io::stdout());
+        let mut fds: Vec<PollFd<'_>> = [stdin.as_fd(), stdout.as_fd()]
+            .into_iter()
+            .zip(self.ttys)
+            .filter(|(_, tty)| *tty)
+            .map(|(fd, _)| PollFd::new(fd, PollFlags::empty()))
+            .collect();
+        let gone = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
+        poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0)
+            && fds
+                .iter()
+                .any(|fd| fd.revents().is_some_and(|r| r.intersects(gone)))
+    }
 }
 
 /// Restores the terminal when dropped (early return, `?`, unwinding).

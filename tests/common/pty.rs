@@ -36,6 +36,16 @@ impl PtyApp {
 
     /// Like `start`, with extra environment variables.
     pub fn start_with_env(args: &[&str], data_dir: &Path, env: &[(&str, &str)]) -> PtyApp {
+        PtyApp::start_program(env!("CARGO_BIN_EXE_deckhand"), args, data_dir, env)
+    }
+
+    /// Like `start_with_env`, running `program` (a shell that starts deckhand, say) in the pty.
+    pub fn start_program(
+        program: &str,
+        args: &[&str],
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> PtyApp {
         let pair = native_pty_system()
             .openpty(PtySize {
                 rows: 24,
@@ -44,7 +54,7 @@ impl PtyApp {
                 pixel_height: 0,
             })
             .expect("openpty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_deckhand"));
+        let mut cmd = CommandBuilder::new(program);
         cmd.args(args);
         // The data folder must be owner-only (issue 16): a temporary folder may be created 0755.
         if data_dir.is_dir() {
