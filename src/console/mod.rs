@@ -200,7 +200,10 @@ async fn event_loop(
     // What the operator typed, and the end of a stream of output, are drawn at once; only what changes by itself
     // (a flood) waits for its frame.
     let mut at_once = false;
-    let (hangup, mut check_at) = (terminal::HangupWatch::start(), Instant::now() + HANGUP_CHECK);
+    let (hangup, mut check_at) = (
+        terminal::HangupWatch::start(),
+        Instant::now() + HANGUP_CHECK,
+    );
     loop {
         queue.extend(draw_if_due(term, state, &mut last_draw, theme, at_once));
         at_once = false;

@@ -122,6 +122,10 @@ impl Follower {
     fn open(&mut self, events: &mut Vec<FollowEvent>) -> bool {
         let opened = File::open(&self.path).and_then(|mut f| {
             let meta = f.metadata()?;
+            if meta.is_dir() {
+                // It opens, but every read fails: a folder is no file to follow (reported once, retried).
+                return Err(std::io::Error::other("it is a folder, not a file"));
+            }
             let pos = if self.start_at_end { meta.len() } else { 0 };
             f.seek(SeekFrom::Start(pos))?;
             Ok((f, (meta.dev(), meta.ino()), pos))
@@ -151,5 +155,36 @@ impl Follower {
             events.push(FollowEvent::Failed(why.clone()));
             self.failed = Some(why);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A folder that appears where a followed file is expected is reported once, as a missing file is, not on
+    /// every poll (it opened, which cleared the failure, and then failed to read).
+    #[test]
+    fn a_folder_at_the_path_is_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("later.log");
+        let mut follower = Follower::new(&path, true);
+        let mut events = Vec::new();
+        let mut lines = |_: &[u8], _: bool| {};
+        follower.poll(1024, &mut lines, &mut events);
+        assert!(
+            matches!(events.as_slice(), [FollowEvent::Failed(_)]),
+            "{events:?}"
+        );
+        std::fs::create_dir(&path).unwrap();
+        events.clear();
+        for _ in 0..5 {
+            follower.poll(1024, &mut lines, &mut events);
+        }
+        assert_eq!(events.len(), 1, "{events:?}");
+        let FollowEvent::Failed(why) = &events[0] else {
+            panic!("{events:?}");
+        };
+        assert!(why.contains("is a folder, not a file"), "{why}");
     }
 }
