@@ -58,7 +58,8 @@ enum Command {
     Init(cli::init::Flags),
     /// Run the bundled demo plan (environment "demo", no external services)
     Demo,
-    /// Tail log files and commands live in the console's logs pane, without a plan; exit 0 on q, 2 bad usage
+    /// Tail log files and commands live in the console's logs pane, without a plan; exit 0 on q, 1 ended by a
+    /// signal or a lost terminal, 2 bad usage
     Tail(cli::tail::Flags),
     /// List past runs from the journal (with a plan that has [team]: the team's runs of its project)
     History {

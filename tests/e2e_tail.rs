@@ -308,10 +308,17 @@ fn tail_usage_errors_exit_2_with_a_message_naming_the_argument() {
     let (code, err) = tail_without_a_terminal(&["--cmd", ""], &data);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--cmd \"\": must not be empty"), "{err}");
-    // Nothing to tail: clap's usage error.
+    // An error regex that matches an empty line would make every line an error.
+    let (code, err) = tail_without_a_terminal(&[&log_arg, "--error", ""], &data);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--error") && err.contains("matches an empty line"),
+        "{err}"
+    );
+    // Nothing to tail: clap's usage error names both ways to give a source.
     let (code, err) = tail_without_a_terminal(&[], &data);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("FILE"), "{err}");
+    assert!(err.contains("<FILE|--cmd <CMD>>"), "{err}");
     // Valid, but no terminal to draw on.
     let (code, err) = tail_without_a_terminal(&[&log_arg], &data);
     assert_eq!(code, 2, "{err}");

@@ -16,10 +16,11 @@ const MAX_NAME_CHARS: usize = 24;
 
 /// `deckhand tail`'s arguments.
 #[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("sources").required(true).multiple(true).args(["files", "commands"])))]
 pub struct Flags {
     /// Log files to follow from their end, as `tail -F` does (across rotation and truncation; a file that does
     /// not exist yet is waited for)
-    #[arg(value_name = "FILE", required_unless_present = "commands")]
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// A command whose output to follow: run with `sh -c` in its own process group, restarted with backoff when
     /// it exits (repeat for more)

@@ -360,6 +360,13 @@ impl Builder<'_> {
             None => None,
             Some(e) => {
                 let pattern = self.resolve(e, &format!("{p}.error"))?.value;
+                if regex::Regex::new(&pattern).is_ok_and(|re| re.is_match("")) {
+                    let message = format!(
+                        "regex \"{pattern}\" matches an empty line, so every line would be an error; expected \
+                         what error lines have and others lack"
+                    );
+                    return Err(self.err(e.span(), &format!("{p}.error"), &message));
+                }
                 if let Err(err) = regex::Regex::new(&pattern) {
                     let first = err
                         .to_string()
