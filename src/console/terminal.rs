@@ -1,6 +1,6 @@
 //! Owning the terminal: raw mode, alternate screen, bracketed paste and a hidden cursor on the way in; all of it
 //! undone on the way out — on return, on error (a drop guard) and on panic (a hook). Restoring a terminal that is
-//! already gone only fails quietly.
+//! already gone only fails quietly. [`HangupWatch`] tells when the terminal went away unannounced.
 
 use std::io::{self, Stdout, stdout};
 use std::os::fd::AsFd;

@@ -360,22 +360,19 @@ impl Builder<'_> {
             None => None,
             Some(e) => {
                 let pattern = self.resolve(e, &format!("{p}.error"))?.value;
-                if regex::Regex::new(&pattern).is_ok_and(|re| re.is_match("")) {
-                    let message = format!(
+                let refused = match regex::Regex::new(&pattern) {
+                    Err(err) => {
+                        let text = err.to_string();
+                        let first = text.lines().last().unwrap_or_default().trim();
+                        Some(format!("invalid regex \"{pattern}\": {first}"))
+                    }
+                    Ok(re) if re.is_match("") => Some(format!(
                         "regex \"{pattern}\" matches an empty line, so every line would be an error; expected \
                          what error lines have and others lack"
-                    );
-                    return Err(self.err(e.span(), &format!("{p}.error"), &message));
-                }
-                if let Err(err) = regex::Regex::new(&pattern) {
-                    let first = err
-                        .to_string()
-                        .lines()
-                        .last()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string();
-                    let message = format!("invalid regex \"{pattern}\": {first}");
+                    )),
+                    Ok(_) => None,
+                };
+                if let Some(message) = refused {
                     return Err(self.err(e.span(), &format!("{p}.error"), &message));
                 }
                 Some(pattern)
