@@ -272,6 +272,22 @@ fn source_status_restarting_quiet_and_failed() {
             .iter()
             .any(|l| l == "stopped: exit 1, restarting in 4 s")
     );
+    // A followed file that does not exist yet is waited for, and said so: not "failed".
+    source_state(
+        &mut h,
+        1,
+        SourceState::Waiting("/var/log/web.log does not exist yet".into()),
+    );
+    let s = screen(&h.state, 200, 24);
+    assert!(
+        s.contains("web waiting: /var/log/web.log does not exist yet"),
+        "{s}"
+    );
+    assert!(
+        shown(&h.state)
+            .iter()
+            .any(|l| l == "waiting: /var/log/web.log does not exist yet")
+    );
 }
 
 #[test]

@@ -16,6 +16,8 @@ use super::{MAX_LINE_BYTES, READ_CHUNK_BYTES};
 pub enum FollowEvent {
     /// The file is open and being followed.
     Opened,
+    /// The file does not exist yet (the text says so); opened when it appears.
+    Waiting(String),
     /// The file cannot be read (the text says why); retried on every poll.
     Failed(String),
     /// The file was rotated or truncated.
@@ -32,7 +34,8 @@ pub struct Follower {
     buf: Vec<u8>,
     /// The first open starts at the end (old content is history, not live); later opens start at 0.
     start_at_end: bool,
-    failed: Option<String>,
+    /// The failure or wait reported last (until the file opens).
+    failed: Option<FollowEvent>,
 }
 
 impl Follower {
@@ -143,7 +146,13 @@ impl Follower {
             Err(e) => {
                 // A file that appears later is new: all of it is live.
                 self.start_at_end = false;
-                self.fail(format!("cannot open {}: {e}", self.path.display()), events);
+                let path = self.path.display();
+                let event = if e.kind() == std::io::ErrorKind::NotFound {
+                    FollowEvent::Waiting(format!("{path} does not exist yet"))
+                } else {
+                    FollowEvent::Failed(format!("cannot open {path}: {e}"))
+                };
+                self.report(event, events);
                 false
             }
         }
@@ -151,9 +160,14 @@ impl Follower {
 
     /// Reports a failure once per distinct message (it is retried on every poll).
     fn fail(&mut self, why: String, events: &mut Vec<FollowEvent>) {
-        if self.failed.as_deref() != Some(why.as_str()) {
-            events.push(FollowEvent::Failed(why.clone()));
-            self.failed = Some(why);
+        self.report(FollowEvent::Failed(why), events);
+    }
+
+    /// Reports a failure or a wait unless it is the one reported last.
+    fn report(&mut self, event: FollowEvent, events: &mut Vec<FollowEvent>) {
+        if self.failed.as_ref() != Some(&event) {
+            events.push(event.clone());
+            self.failed = Some(event);
         }
     }
 }
@@ -172,10 +186,12 @@ mod tests {
         let mut events = Vec::new();
         let mut lines = |_: &[u8], _: bool| {};
         follower.poll(1024, &mut lines, &mut events);
-        assert!(
-            matches!(events.as_slice(), [FollowEvent::Failed(_)]),
-            "{events:?}"
-        );
+        follower.poll(1024, &mut lines, &mut events);
+        // Missing: waited for, said once.
+        let [FollowEvent::Waiting(why)] = events.as_slice() else {
+            panic!("{events:?}");
+        };
+        assert!(why.ends_with("later.log does not exist yet"), "{why}");
         std::fs::create_dir(&path).unwrap();
         events.clear();
         for _ in 0..5 {

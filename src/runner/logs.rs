@@ -115,6 +115,7 @@ async fn follow_file(out: &Out, path: &std::path::Path, cancel: &CancellationTok
         for ev in first {
             let state = match ev {
                 FollowEvent::Failed(why) => SourceState::Failed(why),
+                FollowEvent::Waiting(why) => SourceState::Waiting(why),
                 _ => SourceState::Running { pid: None },
             };
             if !out.state(state).await {

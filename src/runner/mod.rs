@@ -281,7 +281,9 @@ pub enum SourceState {
         why: String,
         restart_in: Option<Duration>,
     },
-    /// Cannot read (file missing, permission denied, spawn failed); retried while it lasts.
+    /// A followed file does not exist yet (the text says which); opened when it appears.
+    Waiting(String),
+    /// Cannot read (permission denied, a folder, spawn failed); retried while it lasts.
     Failed(String),
     /// Something worth a line in the pane: the file was rotated or truncated.
     Note(String),

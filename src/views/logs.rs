@@ -341,6 +341,7 @@ fn status_line(state: &State, t: Theme) -> Line<'static> {
                 None => (format!("stopped: {why}"), t.danger()),
             },
             Some(SourceStatus::Failed(why)) => (format!("failed: {why}"), t.danger()),
+            Some(SourceStatus::Waiting(why)) => (format!("waiting: {why}"), t.warn()),
         };
         let text = crate::sanitize::sanitize_str(&text).into_owned();
         spans.push(Span::styled(format!(" {text}"), style));

@@ -44,6 +44,7 @@ pub(super) fn on_source_state(state: &mut State, source: usize, s: crate::runner
             None => format!("stopped: {why}"),
         }),
         SourceState::Failed(why) => Some(format!("failed: {why}")),
+        SourceState::Waiting(why) => Some(format!("waiting: {why}")),
         SourceState::Running { .. } => None,
     };
     if let Some(text) = note {

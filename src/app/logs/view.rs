@@ -56,6 +56,8 @@ pub enum SourceStatus {
         why: String,
         restart_at: Option<Instant>,
     },
+    /// A followed file that does not exist yet.
+    Waiting(String),
     Failed(String),
 }
 
@@ -375,6 +377,7 @@ impl LogView {
                 restart_at: restart_in.map(|d| s.since + d),
             },
             Some(SourceState::Failed(why)) => SourceStatus::Failed(why.clone()),
+            Some(SourceState::Waiting(why)) => SourceStatus::Waiting(why.clone()),
         })
     }
 
