@@ -139,7 +139,7 @@ async fn file_is_followed_across_rotation_and_truncation() {
 }
 
 #[tokio::test]
-async fn missing_file_fails_then_is_picked_up() {
+async fn missing_file_is_waited_for_then_picked_up() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("later.log");
     let (tx, mut rx) = mpsc::channel(16);
@@ -153,7 +153,7 @@ async fn missing_file_fails_then_is_picked_up() {
     ));
     let (_, states) = collect(&mut rx, |_, s| !s.is_empty()).await;
     assert!(
-        matches!(&states[0], SourceState::Failed(w) if w.contains("later.log")),
+        matches!(&states[0], SourceState::Waiting(w) if w.ends_with("later.log does not exist yet")),
         "{states:?}"
     );
     append(&path, "hello\n");
