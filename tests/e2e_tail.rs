@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pty::{PtyApp, WAIT_LIMIT};
+use common::pty::{PtyApp, WAIT_LIMIT, wait_until};
 
 fn append(path: &Path, text: &str) {
     let mut f = std::fs::OpenOptions::new()
@@ -345,32 +345,23 @@ fn tail_ends_when_its_terminal_goes_away_without_a_hang_up_signal() {
     let deckhand = env!("CARGO_BIN_EXE_deckhand");
     let mut app = PtyApp::start_program("/bin/sh", &["-c", &script, deckhand], &data, &[]);
     app.wait_for("tailing 1 log source");
-    let start = Instant::now();
+    let mine = || pids_with(&format!(": {marker}"));
     // Its shell, deckhand and the command (each argv holds the marker).
-    while pids_with(&format!(": {marker}")).len() < 3 && start.elapsed() < WAIT_LIMIT {
-        std::thread::sleep(Duration::from_millis(25));
-    }
+    assert!(wait_until(|| mine().len() >= 3), "{:?}", mine());
     // Drawn: from here on nothing changes on screen, so no failed draw can tell deckhand the terminal is gone.
     app.wait_for("sleep running");
     app.hang_up();
-    let start = Instant::now();
-    while std::fs::read_to_string(&rc).unwrap_or_default().is_empty()
-        && start.elapsed() < WAIT_LIMIT
-    {
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    let code = std::fs::read_to_string(&rc).unwrap_or_default();
+    let code = || std::fs::read_to_string(&rc).unwrap_or_default();
+    wait_until(|| !code().is_empty());
+    let code = code();
     assert_eq!(
         code.trim(),
         "1",
         "deckhand's exit code after its terminal went away"
     );
-    let start = Instant::now();
-    while !pids_with(&format!(": {marker}")).is_empty() && start.elapsed() < WAIT_LIMIT {
-        std::thread::sleep(Duration::from_millis(25));
-    }
     assert!(
-        pids_with(&format!(": {marker}")).is_empty(),
-        "the command outlived deckhand"
+        wait_until(|| mine().is_empty()),
+        "the command outlived deckhand: {:?}",
+        mine()
     );
 }

@@ -238,6 +238,19 @@ impl Drop for PtyApp {
     }
 }
 
+/// Waits until `done()` holds, checking every 25 ms; false if it still does not after the wait limit (a hang
+/// guard: the caller asserts what it waited for).
+pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > WAIT_LIMIT {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    true
+}
+
 /// True when `pid` no longer runs (gone, or a zombie nobody reaped yet).
 /// Waits until process `pid` is gone (or a zombie); false if it is still there after the wait limit.
 pub fn wait_gone(pid: u32) -> bool {
