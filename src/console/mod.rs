@@ -39,11 +39,6 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(20);
 /// starved: two keys a person typed this far apart may have been read together. Faster than this, no one types.
 const STALL_GAP: Duration = Duration::from_millis(50);
 
-/// How often the loop asks whether the terminal hung up ([`terminal::HangupWatch`]): a terminal can go away with no
-/// SIGHUP sent to deckhand (its shell ignores hang-ups, and the kernel signals the session's leader alone) and no
-/// read failing (crossterm reads the end of the file again and again).
-const HANGUP_CHECK: Duration = Duration::from_secs(1);
-
 /// The runtime the console runs on: the console's own loop on the calling thread, the runners on one worker
 /// per remaining core (at least one). One worker more than that only moved the runner tasks between the cores
 /// the console thread needs (issue 17: on two cores a second worker halved the lines a flood got through, in
@@ -200,10 +195,7 @@ async fn event_loop(
     // What the operator typed, and the end of a stream of output, are drawn at once; only what changes by itself
     // (a flood) waits for its frame.
     let mut at_once = false;
-    let (hangup, mut check_at) = (
-        terminal::HangupWatch::start(),
-        Instant::now() + HANGUP_CHECK,
-    );
+    let mut hung_up = terminal::HangupWatch::start().spawn();
     loop {
         queue.extend(draw_if_due(term, state, &mut last_draw, theme, at_once));
         at_once = false;
@@ -230,11 +222,8 @@ async fn event_loop(
                 _ = sleep_until(tick_at) => queue.push_back(Action::Tick),
                 _ = sleep_until(draw_at) => {}
                 _ = sleep_until(beat_at) => {}
-                _ = sleep_until(Some(check_at)), if !state.terminal_lost => {
-                    check_at = Instant::now() + HANGUP_CHECK;
-                    if hangup.hung_up() {
-                        queue.push_back(Action::TerminalLost("the terminal hung up".into()));
-                    }
+                Some(()) = hung_up.recv(), if !state.terminal_lost => {
+                    queue.push_back(Action::TerminalLost("the terminal hung up".into()));
                 }
             }
             at_once |= read.is_some();

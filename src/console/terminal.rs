@@ -48,6 +48,27 @@ impl HangupWatch {
         }
     }
 
+    /// Watches from a thread of its own, every [`HANGUP_CHECK`], until the terminal hangs up or the receiver is
+    /// gone. On a hang-up it unjams standard input ([`unjam_stdin`]) and sends once.
+    pub fn spawn(self) -> tokio::sync::mpsc::Receiver<()> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        let watch = move || {
+            while !tx.is_closed() {
+                std::thread::sleep(HANGUP_CHECK);
+                if self.hung_up() {
+                    unjam_stdin();
+                    let _ = tx.blocking_send(());
+                    return;
+                }
+            }
+        };
+        // Without the thread (the system refuses one) only a signal or a failed draw tells of a hang-up.
+        let _ = std::thread::Builder::new()
+            .name("hangup-watch".into())
+            .spawn(watch);
+        rx
+    }
+
     /// Polls the terminals for `POLLHUP` (a hung-up terminal reports it, with `POLLERR`, on every poll), without
     /// reading anything.
     pub fn hung_up(&self) -> bool {
@@ -65,6 +86,25 @@ impl HangupWatch {
                 .iter()
                 .any(|fd| fd.revents().is_some_and(|r| r.intersects(gone)))
     }
+}
+
+/// How often [`HangupWatch`] asks whether the terminal hung up: a terminal can go away with no SIGHUP sent to
+/// deckhand (its shell ignores hang-ups, and the kernel signals the session's leader alone) and no read failing.
+pub const HANGUP_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// After a hang-up, reading the terminal returns nothing, forever: crossterm's reader then loops without end
+/// (crossterm PR #1067), on its own thread or, when it is the one holding the reader, on the console's, which then
+/// never gets to hear of the hang-up. Standard input is replaced by an empty non-blocking pipe whose write end is
+/// kept open: the next read says "would block", and the reader goes back to waiting on the dead terminal, which
+/// never wakes it again. Best effort: nothing changes when the pipe cannot be made.
+fn unjam_stdin() {
+    use nix::fcntl::OFlag;
+    let Ok((read, write)) = nix::unistd::pipe2(OFlag::O_NONBLOCK | OFlag::O_CLOEXEC) else {
+        return;
+    };
+    let _ = nix::unistd::dup2_stdin(&read);
+    // The write end stays open for the life of the process: with it closed, reads would return end of file.
+    std::mem::forget(write);
 }
 
 /// Restores the terminal when dropped (early return, `?`, unwinding).
