@@ -71,7 +71,7 @@ impl HangupWatch {
 
     /// Polls the terminals for `POLLHUP` (a hung-up terminal reports it, with `POLLERR`, on every poll), without
     /// reading anything.
-    pub fn hung_up(&self) -> bool {
+    fn hung_up(&self) -> bool {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         let (stdin, stdout) = (io::stdin(), io::stdout());
         let mut fds: Vec<PollFd<'_>> = [stdin.as_fd(), stdout.as_fd()]
@@ -90,7 +90,7 @@ impl HangupWatch {
 
 /// How often [`HangupWatch`] asks whether the terminal hung up: a terminal can go away with no SIGHUP sent to
 /// deckhand (its shell ignores hang-ups, and the kernel signals the session's leader alone) and no read failing.
-pub const HANGUP_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+const HANGUP_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// After a hang-up, reading the terminal returns nothing, forever: crossterm's reader then loops without end
 /// (crossterm PR #1067), on its own thread or, when it is the one holding the reader, on the console's, which then

@@ -12,7 +12,7 @@
 use std::ffi::c_void;
 use std::num::NonZeroUsize;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use nix::sys::mman::{MapFlags, MmapAdvise, ProtFlags, madvise, mmap_anonymous, munmap};
@@ -42,14 +42,13 @@ const HUGE_FAULT_BUDGET: Duration = Duration::from_millis(1);
 /// Faults over [`HUGE_FAULT_BUDGET`] after which no block asks for a huge page again.
 const HUGE_SLOW_FAULTS: u32 = 2;
 
-/// Whether blocks ask for huge pages: offered by the system, and not given up after one cost too much.
+/// Whether blocks ask for huge pages: offered by the system, and fewer than [`HUGE_SLOW_FAULTS`] cost too much.
 struct HugePages {
     /// The kernel gives them to regions that ask (`always` or `madvise` selected) and no hypervisor takes free
     /// memory back ([`reports_free_pages`]).
     offered: bool,
     /// Huge-page faults over the budget so far.
     slow: AtomicU32,
-    given_up: AtomicBool,
 }
 
 impl HugePages {
@@ -57,12 +56,11 @@ impl HugePages {
         HugePages {
             offered,
             slow: AtomicU32::new(0),
-            given_up: AtomicBool::new(false),
         }
     }
 
     fn asks(&self) -> bool {
-        self.offered && !self.given_up.load(Ordering::Relaxed)
+        self.offered && self.slow.load(Ordering::Relaxed) < HUGE_SLOW_FAULTS
     }
 
     /// Faults a block's huge page in (its first write) and judges what that took of this thread's CPU (wall time
@@ -80,10 +78,8 @@ impl HugePages {
     /// A huge page's first fault took `cost`: the second over [`HUGE_FAULT_BUDGET`] gives huge pages up (one alone
     /// may be an interrupt counted against the thread).
     fn judge(&self, cost: Duration) {
-        if cost > HUGE_FAULT_BUDGET
-            && self.slow.fetch_add(1, Ordering::Relaxed) + 1 >= HUGE_SLOW_FAULTS
-        {
-            self.given_up.store(true, Ordering::Relaxed);
+        if cost > HUGE_FAULT_BUDGET {
+            self.slow.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
